@@ -1,0 +1,198 @@
+"""The composition root: every part of supportbot is built here from one `Settings`.
+
+Each part can be passed in instead (a started engine, a Redis client, an HTTP
+transport), which is how tests and other deployments swap real parts for others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+
+from bot.dedup import HandledEvents, InMemoryHandledEvents, RedisHandledEvents
+from bot.diagnosis import Diagnoser
+from bot.engine.protocol import Engine, EngineState
+from bot.engine.transformers_engine import TransformersEngine
+from bot.filters import SecretRedactingFilter
+from bot.history import HistoryStore, InMemoryHistoryStore, RedisHistoryStore
+from bot.images import AttachmentFetcher, HttpImageFetcher
+from bot.prompting import PromptBuilder
+from bot.settings import Settings
+from handlers.http import Readiness, build_http_app
+from handlers.slack.answering import SlackAnswerer
+from handlers.slack.app import build_bolt_app
+
+log = logging.getLogger(__name__)
+
+
+def build_engine(settings: Settings) -> TransformersEngine:
+    """The in-process engine for `settings.model_id` (not loaded until `start()`)."""
+    return TransformersEngine(
+        settings.model_id,
+        device=settings.device,
+        dtype=settings.dtype.value,
+        max_new_tokens=settings.max_new_tokens,
+        max_image_pixels=settings.max_image_pixels,
+    )
+
+
+def build_redis(settings: Settings) -> Redis | None:
+    """A Redis client with explicit timeouts, or None when `REDIS_URL` is unset."""
+    if settings.redis_url is None:
+        return None
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=5.0,
+        socket_connect_timeout=3.0,
+        health_check_interval=30,
+        decode_responses=False,
+    )
+
+
+def build_stores(settings: Settings, redis: Redis | None) -> tuple[HistoryStore, HandledEvents]:
+    if redis is None:
+        log.info("REDIS_URL is not set: history and dedup live in this process's memory")
+        return (
+            InMemoryHistoryStore(
+                max_turns=settings.history_max_turns, ttl_seconds=settings.history_ttl_seconds
+            ),
+            InMemoryHandledEvents(),
+        )
+    prefix = settings.redis_key_prefix
+    return (
+        RedisHistoryStore(
+            redis, prefix=prefix, max_turns=settings.history_max_turns,
+            ttl_seconds=settings.history_ttl_seconds,
+        ),
+        RedisHandledEvents(redis, prefix=prefix),
+    )
+
+
+def build_diagnoser(
+    settings: Settings, *, engine: Engine, history: HistoryStore, fetcher: AttachmentFetcher
+) -> Diagnoser:
+    return Diagnoser(
+        engine=engine,
+        history=history,
+        fetcher=fetcher,
+        prompts=PromptBuilder(max_new_tokens=settings.max_new_tokens),
+        reply_filter=SecretRedactingFilter(),
+        max_images_per_turn=settings.max_images_per_turn,
+    )
+
+
+@dataclass
+class Supportbot:
+    """Everything `supportbot serve` runs; `asgi` is the app to hand to an ASGI server."""
+
+    settings: Settings
+    engine: Engine
+    redis: Redis | None
+    answerer: SlackAnswerer
+    http_client: httpx.AsyncClient
+    slack_http: AsyncApp | None = None
+    socket_mode: AsyncSocketModeHandler | None = None
+    asgi: Starlette = field(init=False)
+    _engine_start: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.asgi = build_http_app(
+            slack=self.slack_http, readiness=self.readiness, lifespan=self.lifespan
+        )
+
+    async def readiness(self) -> Readiness:
+        history = "memory"
+        if self.redis is not None:
+            try:
+                await self.redis.ping()
+                history = "ready"
+            except (RedisError, OSError) as error:
+                history = f"unreachable: {type(error).__name__}"
+        model = self.engine.state.value
+        if self.engine.state is EngineState.FAILED:
+            model = f"failed: {self.engine.failure}"
+        return Readiness(model=model, history=history)
+
+    @asynccontextmanager
+    async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        # The model loads in the background so /healthz answers while it does.
+        self._engine_start = asyncio.create_task(self.engine.start(), name="load-model")
+        if self.socket_mode is not None:
+            await self.socket_mode.connect_async()
+            log.info("connected to Slack by Socket Mode")
+        try:
+            yield
+        finally:
+            if self.socket_mode is not None:
+                await self.socket_mode.close_async()
+            await self.answerer.drain()
+            await self.engine.close()
+            await self.http_client.aclose()
+            if self.redis is not None:
+                await self.redis.aclose()
+
+
+def build_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    redis: Redis | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    update_interval: float = 1.0,
+) -> Supportbot:
+    """Build supportbot from `settings`; pass a part to use it instead of building it.
+
+    Args:
+        settings: the configuration (`Settings()` reads it from the environment).
+        engine: a model runner; built from `MODEL` when None.
+        redis: a Redis client; built from `REDIS_URL` when None (and none without it).
+        http_transport: httpx transport for file downloads (default: the network).
+        update_interval: least seconds between two edits of a streamed answer.
+
+    Example:
+        >>> bot = build_app(Settings())
+        >>> uvicorn.run(bot.asgi, port=bot.settings.port)
+    """
+    settings.require_slack()
+    assert settings.slack_bot_token is not None
+    token = settings.slack_bot_token.get_secret_value()
+    engine = engine or build_engine(settings)
+    redis = redis if redis is not None else build_redis(settings)
+    history, handled = build_stores(settings, redis)
+    http_client = httpx.AsyncClient(transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0))
+    fetcher = HttpImageFetcher(
+        client=http_client,
+        allowed_prefixes=settings.slack_file_url_prefixes,
+        bearer_token=token,
+        max_bytes=settings.max_image_bytes,
+    )
+    diagnoser = build_diagnoser(settings, engine=engine, history=history, fetcher=fetcher)
+    answerer = SlackAnswerer(diagnoser, handled, update_interval=update_interval)
+    slack_client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    signing_secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    bolt = build_bolt_app(client=slack_client, signing_secret=signing_secret, answerer=answerer)
+    socket_mode = None
+    if settings.slack_app_token is not None:
+        socket_mode = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+    return Supportbot(
+        settings=settings,
+        engine=engine,
+        redis=redis,
+        answerer=answerer,
+        http_client=http_client,
+        slack_http=bolt if signing_secret is not None else None,
+        socket_mode=socket_mode,
+    )

@@ -1,0 +1,97 @@
+"""The `supportbot` command: `serve` runs the bot, `diagnose` answers one screenshot locally."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.errors import BotError, ConfigError
+from bot.settings import Settings, load_settings
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.value,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from bot.app import build_app
+
+    supportbot = build_app(settings)
+    mode = "Socket Mode and HTTP" if settings.socket_mode else "HTTP"
+    logging.getLogger("bot.cli").info(
+        "supportbot listening on %s:%d (%s), model %s", settings.host, settings.port, mode, settings.model_id
+    )
+    uvicorn.run(supportbot.asgi, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+async def _diagnose(settings: Settings, images: list[Path], question: str) -> int:
+    from bot.app import build_diagnoser, build_engine
+    from bot.diagnosis import AnswerPiece, AttachmentsRead
+    from bot.history import InMemoryHistoryStore
+    from bot.images import LocalFileFetcher
+    from bot.turns import AttachmentRef, ThreadKey, Turn
+
+    engine = build_engine(settings)
+    await engine.start()
+    diagnoser = build_diagnoser(
+        settings,
+        engine=engine,
+        history=InMemoryHistoryStore(),
+        fetcher=LocalFileFetcher(max_bytes=settings.max_image_bytes),
+    )
+    turn = Turn(
+        thread=ThreadKey("local", "terminal", "1"),
+        user_id="local",
+        text=question,
+        message_ts="1",
+        attachments=tuple(AttachmentRef(filename=path.name, url=str(path)) for path in images),
+    )
+    try:
+        async for event in diagnoser.diagnose(turn):
+            if isinstance(event, AttachmentsRead):
+                for skipped in event.skipped:
+                    print(f"skipped {skipped.filename}: {skipped.reason}", file=sys.stderr)
+            elif isinstance(event, AnswerPiece):
+                print(event.text, end="", flush=True)
+        print()
+    finally:
+        await engine.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the Slack bot (HTTP events, and Socket Mode with SLACK_APP_TOKEN)")
+    diagnose = commands.add_parser("diagnose", help="diagnose screenshots in the terminal, no Slack")
+    diagnose.add_argument("images", nargs="*", type=Path, help="screenshot files (PNG, JPEG, GIF, WebP)")
+    diagnose.add_argument("--question", "-q", default="", help="what to ask about them")
+    args = parser.parse_args(argv)
+    if args.command == "diagnose" and not args.images and not args.question:
+        parser.error("give at least one screenshot or a --question")
+
+    try:
+        settings = load_settings()
+        _configure_logging(settings)
+        if args.command == "serve":
+            return serve(settings)
+        return asyncio.run(_diagnose(settings, args.images, args.question))
+    except ConfigError as error:
+        print(f"supportbot: {error}", file=sys.stderr)
+        return 2
+    except BotError as error:
+        print(f"supportbot: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

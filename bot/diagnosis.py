@@ -1,0 +1,139 @@
+"""The one use case: a user's turn in, a safe diagnosis out. No transport inside.
+
+turn → read attachments → history → prompt → engine → filter → answer pieces,
+then the assistant turn is saved. Transports render the events it yields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from bot.engine.protocol import Engine
+from bot.errors import AttachmentError
+from bot.filters import ReplyFilter
+from bot.history import HistoryStore
+from bot.images import AttachmentFetcher
+from bot.messages import Language, Message, detect_language, say
+from bot.prompting import PromptBuilder
+from bot.turns import HistoryEntry, Screenshot, SkippedAttachment, Speaker, ThreadKey, Turn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AttachmentsRead:
+    """All attachments were tried: how many images the model will see, and what was skipped."""
+
+    screenshots: int
+    skipped: tuple[SkippedAttachment, ...]
+    language: Language
+
+
+@dataclass(frozen=True)
+class AnswerPiece:
+    """More of the answer, already filtered."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The finished, filtered answer."""
+
+    answer: str
+    skipped: tuple[SkippedAttachment, ...]
+    language: Language
+
+
+DiagnosisEvent = AttachmentsRead | AnswerPiece | Diagnosis
+
+
+class Diagnoser:
+    """Answers a `Turn`, keeping the thread's history.
+
+    Args:
+        engine: runs the model.
+        history: where the thread's earlier turns (and screenshots) are kept.
+        fetcher: downloads and validates attachments.
+        prompts: builds the model's messages.
+        reply_filter: makes each piece of the answer safe to show.
+        max_images_per_turn: attachments past this count are skipped, and said so.
+
+    Example:
+        >>> async for event in diagnoser.diagnose(turn):
+        ...     if isinstance(event, Diagnosis): print(event.answer)
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        history: HistoryStore,
+        fetcher: AttachmentFetcher,
+        prompts: PromptBuilder,
+        reply_filter: ReplyFilter,
+        max_images_per_turn: int = 8,
+    ) -> None:
+        self._engine = engine
+        self._history = history
+        self._fetcher = fetcher
+        self._prompts = prompts
+        self._filter = reply_filter
+        self._max_images = max_images_per_turn
+
+    async def knows_thread(self, thread: ThreadKey) -> bool:
+        """Whether the bot has already taken part in this thread."""
+        return await self._history.has_thread(thread)
+
+    async def diagnose(self, turn: Turn) -> AsyncIterator[DiagnosisEvent]:
+        language = detect_language(turn.text)
+        screenshots, skipped = await self._read_attachments(turn, language)
+        yield AttachmentsRead(len(screenshots), skipped, language)
+
+        question = HistoryEntry(
+            Speaker.USER,
+            turn.text.strip() or say(Message.DEFAULT_QUESTION, language),
+            screenshots,
+        )
+        past = await self._history.load(turn.thread)
+        request = self._prompts.build(past, question, language)
+        await self._history.append(turn.thread, question)
+
+        stream = self._filter.open()
+        shown: list[str] = []
+        async for piece in self._engine.stream(request):
+            if safe := stream.feed(piece):
+                shown.append(safe)
+                yield AnswerPiece(safe)
+        if tail := stream.finish():
+            shown.append(tail)
+            yield AnswerPiece(tail)
+
+        answer = "".join(shown).strip() or say(Message.EMPTY_ANSWER, language)
+        await self._history.append(turn.thread, HistoryEntry(Speaker.ASSISTANT, answer))
+        yield Diagnosis(answer, skipped, language)
+
+    async def _read_attachments(
+        self, turn: Turn, language: Language
+    ) -> tuple[tuple[Screenshot, ...], tuple[SkippedAttachment, ...]]:
+        wanted = turn.attachments[: self._max_images]
+        skipped = [
+            SkippedAttachment(ref.filename, say(Message.REASON_TOO_MANY, language, limit=self._max_images))
+            for ref in turn.attachments[self._max_images :]
+        ]
+        results = await asyncio.gather(
+            *(self._fetcher.fetch(ref) for ref in wanted), return_exceptions=True
+        )
+        screenshots: list[Screenshot] = []
+        for ref, result in zip(wanted, results, strict=True):
+            if isinstance(result, Screenshot):
+                screenshots.append(result)
+            elif isinstance(result, AttachmentError):
+                log.info("skipped attachment %s: %s", ref.filename, result)
+                skipped.append(SkippedAttachment(ref.filename, say(result.reason, language, **result.values)))
+            else:
+                raise result
+        return tuple(screenshots), tuple(skipped)

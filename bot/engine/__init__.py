@@ -1,0 +1,17 @@
+"""The model runner. Importable with only torch, transformers and pillow installed.
+
+Only this package touches the model; everything else calls `Engine.stream()`.
+"""
+
+from bot.engine.protocol import Engine, EngineState
+from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
+
+__all__ = [
+    "ChatMessage",
+    "Engine",
+    "EngineState",
+    "GenerationRequest",
+    "ImagePart",
+    "Role",
+    "TextPart",
+]

@@ -1,0 +1,43 @@
+"""The seam between the bot and whatever runs the model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from enum import StrEnum
+from typing import Protocol
+
+from bot.engine.request import GenerationRequest
+
+
+class EngineState(StrEnum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+class Engine(Protocol):
+    """Runs the model; the only part of the bot that touches it.
+
+    Example:
+        >>> async for text in engine.stream(GenerationRequest(messages=...)):
+        ...     print(text, end="")
+    """
+
+    @property
+    def state(self) -> EngineState: ...
+
+    @property
+    def failure(self) -> str | None:
+        """Why the engine is FAILED, in one line; None otherwise."""
+        ...
+
+    async def start(self) -> None:
+        """Load the model; returns when it is ready or has failed (see `state`)."""
+        ...
+
+    def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """Yield the answer's text as it is produced; closing the iterator cancels it."""
+        ...
+
+    async def close(self) -> None: ...

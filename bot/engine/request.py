@@ -1,0 +1,59 @@
+"""What the engine is asked: chat messages with text and image parts.
+
+These types are all the engine knows of the rest of the bot, so `bot.engine`
+stays importable with nothing but torch and transformers installed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+@dataclass(frozen=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image in its original encoding (PNG, JPEG, GIF or WebP bytes)."""
+
+    data: bytes
+    name: str = "image"
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    parts: tuple[TextPart | ImagePart, ...]
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        return tuple(part for part in self.parts if isinstance(part, ImagePart))
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One prompt to complete.
+
+    Args:
+        messages: the conversation, system prompt first.
+        max_new_tokens: cap for this request; the engine's default when None.
+        request_id: for logs and cancellation.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    max_new_tokens: int | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        return tuple(image for message in self.messages for image in message.images)

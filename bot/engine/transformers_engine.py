@@ -1,0 +1,192 @@
+"""The in-process engine: one worker thread owns the model and runs `generate()`.
+
+The event loop never runs model code: loading, preprocessing and generation all
+happen on the worker thread, and text comes back through an asyncio queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import torch
+from PIL import Image, ImageOps
+from transformers import AutoModelForImageTextToText, AutoProcessor, StoppingCriteriaList
+
+from bot.engine.device import resolve_device, resolve_dtype
+from bot.engine.protocol import EngineState
+from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, TextPart
+from bot.engine.streaming import StopWhenCancelled, TextPieceStreamer
+from bot.errors import GenerationFailed, ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+class TransformersEngine:
+    """Runs a Hugging Face vision-language model in this process.
+
+    Args:
+        model: Hugging Face id or local directory of the checkpoint.
+        device: `auto`, `cpu`, `cuda` or `cuda:N`.
+        dtype: `auto`, `bfloat16`, `float16` or `float32`.
+        max_new_tokens: default cap on the answer's length.
+        max_image_pixels: screenshots are resized to at most this many pixels.
+
+    Example:
+        >>> engine = TransformersEngine("Qwen/Qwen3-VL-8B-Instruct")
+        >>> await engine.start()
+        >>> async for text in engine.stream(request): ...
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_new_tokens: int = 1024,
+        max_image_pixels: int = 1280 * 1024,
+    ) -> None:
+        self._model_id = model
+        self._device = resolve_device(device)
+        self._dtype = resolve_dtype(dtype, self._device)
+        self._max_new_tokens = max_new_tokens
+        self._max_image_pixels = max_image_pixels
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-model")
+        self._state = EngineState.LOADING
+        self._failure: str | None = None
+        self._loaded = asyncio.Event()
+        self._started = False
+        self._model: Any = None
+        self._processor: Any = None
+
+    @property
+    def state(self) -> EngineState:
+        return self._state
+
+    @property
+    def failure(self) -> str | None:
+        return self._failure
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    async def start(self) -> None:
+        if self._started:  # one load per process, however many callers ask
+            await self._loaded.wait()
+            return
+        self._started = True
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._worker, self.load)
+        except Exception as error:  # any load failure leaves the process up and says why
+            self._state = EngineState.FAILED
+            self._failure = f"{type(error).__name__}: {error}".splitlines()[0]
+            log.error("model %s failed to load: %s", self._model_id, self._failure)
+        finally:
+            self._loaded.set()
+
+    def load(self) -> None:
+        """Load processor and model (blocking); call it from the worker thread."""
+        log.info("loading model %s on %s as %s", self._model_id, self._device, self._dtype)
+        self._processor = AutoProcessor.from_pretrained(self._model_id)
+        self._model = AutoModelForImageTextToText.from_pretrained(
+            self._model_id,
+            dtype=self._dtype,
+            device_map=self._device,
+            attn_implementation="sdpa",
+        )
+        self._model.eval()
+        self._state = EngineState.READY
+        log.info("model %s ready", self._model_id)
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        await self._loaded.wait()
+        if self._state is not EngineState.READY:
+            raise ModelUnavailable(self._failure or f"engine is {self._state}")
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[object] = asyncio.Queue()
+        cancelled = threading.Event()
+
+        def emit(text: str) -> None:
+            loop.call_soon_threadsafe(pieces.put_nowait, text)
+
+        job = loop.run_in_executor(self._worker, self._generate, request, emit, cancelled)
+        job.add_done_callback(lambda _: pieces.put_nowait(_DONE))
+        try:
+            while (piece := await pieces.get()) is not _DONE:
+                assert isinstance(piece, str)
+                yield piece
+            await job  # raises GenerationFailed if generate() broke off
+        finally:
+            cancelled.set()
+
+    def render(self, request: GenerationRequest) -> str:
+        """The prompt text, formatted by the processor's own chat template."""
+        return str(
+            self._processor.apply_chat_template(
+                [_as_template_message(message) for message in request.messages],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
+        )
+
+    def _generate(
+        self, request: GenerationRequest, emit: Callable[[str], None], cancelled: threading.Event
+    ) -> None:
+        try:
+            inputs = self._prepare(request)
+            streamer = TextPieceStreamer(self._processor.tokenizer, emit)
+            with torch.inference_mode():
+                self._model.generate(
+                    **inputs,
+                    max_new_tokens=request.max_new_tokens or self._max_new_tokens,
+                    streamer=streamer,
+                    stopping_criteria=StoppingCriteriaList([StopWhenCancelled(cancelled)]),
+                )
+        except torch.cuda.OutOfMemoryError as error:
+            torch.cuda.empty_cache()
+            raise GenerationFailed(f"out of GPU memory: {error}") from error
+        except Exception as error:
+            log.exception("generation %s failed", request.request_id)
+            raise GenerationFailed(f"{type(error).__name__}: {error}") from error
+
+    def _prepare(self, request: GenerationRequest) -> Any:
+        images = [_decode(image) for image in request.images]
+        size = dict(self._processor.image_processor.size)
+        size["longest_edge"] = min(size.get("longest_edge", self._max_image_pixels), self._max_image_pixels)
+        inputs = self._processor(
+            text=[self.render(request)],
+            images=images or None,
+            size=size,
+            return_tensors="pt",
+        )
+        return inputs.to(self._model.device)
+
+    async def close(self) -> None:
+        self._state = EngineState.CLOSED
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _as_template_message(message: ChatMessage) -> dict[str, Any]:
+    content: list[dict[str, str]] = []
+    for part in message.parts:
+        if isinstance(part, TextPart):
+            content.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
+            content.append({"type": "image"})
+    return {"role": message.role.value, "content": content}
+
+
+def _decode(image: ImagePart) -> Image.Image:
+    with Image.open(io.BytesIO(image.data)) as opened:
+        upright = ImageOps.exif_transpose(opened)
+        return upright.convert("RGB")

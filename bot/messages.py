@@ -1,0 +1,133 @@
+"""Every sentence supportbot says to a user, in English and Chinese.
+
+Prompts for the model live in `prompts/`; this module holds only what people read.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class Language(StrEnum):
+    ENGLISH = "en"
+    CHINESE = "zh"
+
+
+class Message(StrEnum):
+    WORKING_ON_SCREENSHOT = "working_on_screenshot"
+    WORKING = "working"
+    DEFAULT_QUESTION = "default_question"
+    EMPTY_ANSWER = "empty_answer"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    GENERATION_FAILED = "generation_failed"
+    INTERNAL_ERROR = "internal_error"
+    SKIPPED_FILE = "skipped_file"
+    REASON_HOST_NOT_ALLOWED = "reason_host_not_allowed"
+    REASON_TOO_LARGE = "reason_too_large"
+    REASON_NOT_AN_IMAGE = "reason_not_an_image"
+    REASON_LOGIN_PAGE = "reason_login_page"
+    REASON_DOWNLOAD_FAILED = "reason_download_failed"
+    REASON_CORRUPT = "reason_corrupt"
+    REASON_NOT_SHARED = "reason_not_shared"
+    REASON_TOO_MANY = "reason_too_many"
+    REASON_TOO_MANY_PIXELS = "reason_too_many_pixels"
+
+
+_CATALOGUE: dict[Message, dict[Language, str]] = {
+    Message.WORKING_ON_SCREENSHOT: {
+        Language.ENGLISH: "Looking at your screenshot…",
+        Language.CHINESE: "正在查看你的截图…",
+    },
+    Message.WORKING: {
+        Language.ENGLISH: "Looking into it…",
+        Language.CHINESE: "正在分析…",
+    },
+    Message.DEFAULT_QUESTION: {
+        Language.ENGLISH: "What is wrong and how do I fix it?",
+        Language.CHINESE: "出了什么问题，怎么修复？",
+    },
+    Message.EMPTY_ANSWER: {
+        Language.ENGLISH: (
+            "I could not produce an answer for this one. Could you paste the error text "
+            "or a clearer screenshot?"
+        ),
+        Language.CHINESE: "这次没能给出答案。能贴一下错误文本或更清晰的截图吗？",
+    },
+    Message.MODEL_UNAVAILABLE: {
+        Language.ENGLISH: (
+            "The diagnosis model is not available right now, so I cannot answer. "
+            "The operators have been told in the logs; please try again later."
+        ),
+        Language.CHINESE: "诊断模型暂时不可用，无法回答。已记录在日志中，请稍后再试。",
+    },
+    Message.GENERATION_FAILED: {
+        Language.ENGLISH: "Something went wrong while I was writing the answer. Please ask again.",
+        Language.CHINESE: "生成回答时出错了，请再问一次。",
+    },
+    Message.INTERNAL_ERROR: {
+        Language.ENGLISH: "Sorry, something went wrong on my side (reference {reference}).",
+        Language.CHINESE: "抱歉，我这边出错了（编号 {reference}）。",
+    },
+    Message.SKIPPED_FILE: {
+        Language.ENGLISH: "I could not read `{filename}`: {reason}",
+        Language.CHINESE: "无法读取 `{filename}`：{reason}",
+    },
+    Message.REASON_HOST_NOT_ALLOWED: {
+        Language.ENGLISH: "it is not hosted where I am allowed to download files from.",
+        Language.CHINESE: "它不在允许下载的地址上。",
+    },
+    Message.REASON_TOO_LARGE: {
+        Language.ENGLISH: "it is larger than the {limit_mb} MB limit.",
+        Language.CHINESE: "文件超过了 {limit_mb} MB 的上限。",
+    },
+    Message.REASON_NOT_AN_IMAGE: {
+        Language.ENGLISH: "it is not a PNG, JPEG, GIF or WebP image.",
+        Language.CHINESE: "它不是 PNG、JPEG、GIF 或 WebP 图片。",
+    },
+    Message.REASON_LOGIN_PAGE: {
+        Language.ENGLISH: (
+            "Slack sent a web page instead of the file; the bot may be missing the "
+            "`files:read` scope."
+        ),
+        Language.CHINESE: "Slack 返回的是网页而不是文件，机器人可能缺少 `files:read` 权限。",
+    },
+    Message.REASON_DOWNLOAD_FAILED: {
+        Language.ENGLISH: "the download failed ({detail}).",
+        Language.CHINESE: "下载失败（{detail}）。",
+    },
+    Message.REASON_CORRUPT: {
+        Language.ENGLISH: "the image is damaged or truncated.",
+        Language.CHINESE: "图片已损坏或不完整。",
+    },
+    Message.REASON_NOT_SHARED: {
+        Language.ENGLISH: "Slack did not give me access to this file.",
+        Language.CHINESE: "Slack 没有授权我访问这个文件。",
+    },
+    Message.REASON_TOO_MANY: {
+        Language.ENGLISH: "only the first {limit} images of a message are read.",
+        Language.CHINESE: "每条消息只读取前 {limit} 张图片。",
+    },
+    Message.REASON_TOO_MANY_PIXELS: {
+        Language.ENGLISH: "the image is too large to decode safely ({pixels} pixels).",
+        Language.CHINESE: "图片尺寸过大，无法安全解码（{pixels} 像素）。",
+    },
+}
+
+# Han ideographs, kana-free: enough to tell a Chinese question from an English one.
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def detect_language(text: str) -> Language:
+    """Chinese when the text holds Han characters, English otherwise."""
+    return Language.CHINESE if _HAN.search(text) else Language.ENGLISH
+
+
+def say(message: Message, language: Language = Language.ENGLISH, **values: object) -> str:
+    """The user-facing sentence for `message` in `language`, with `values` filled in.
+
+    Example:
+        >>> say(Message.REASON_TOO_LARGE, Language.ENGLISH, limit_mb=20)
+        'it is larger than the 20 MB limit.'
+    """
+    return _CATALOGUE[message][language].format(**values)

@@ -1,0 +1,65 @@
+"""Turn a thread's history and the new question into the model's chat messages.
+
+The messages are structured (text and image parts); the engine formats them
+with the processor's own chat template, so no ChatML string is built here.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import jinja2
+
+from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
+from bot.messages import Language
+from bot.turns import HistoryEntry, Speaker
+
+SYSTEM_PROMPT = "diagnosis_system"
+SYSTEM_PROMPT_VERSION = 1
+
+_LANGUAGE_NAMES = {Language.ENGLISH: "English", Language.CHINESE: "Chinese (简体中文)"}
+_ENVIRONMENT = jinja2.Environment(
+    undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False
+)
+
+
+@cache
+def load_prompt(name: str, version: int) -> jinja2.Template:
+    """The template `prompts/NAME.vVERSION.jinja`, shipped as package data.
+
+    Example:
+        >>> load_prompt("diagnosis_system", 1).render(language_name="English")[:20]
+        'You are supportbot, '
+    """
+    source = resources.files("prompts").joinpath(f"{name}.v{version}.jinja").read_text("utf-8")
+    return _ENVIRONMENT.from_string(source.strip())
+
+
+class PromptBuilder:
+    """Builds the request for one answer: system prompt, history, then the new question.
+
+    Args:
+        max_new_tokens: passed through to the engine on every request.
+        version: which version of the system prompt to render.
+    """
+
+    def __init__(self, *, max_new_tokens: int | None = None, version: int = SYSTEM_PROMPT_VERSION) -> None:
+        self._max_new_tokens = max_new_tokens
+        self._template = load_prompt(SYSTEM_PROMPT, version)
+
+    def system_prompt(self, language: Language) -> str:
+        return self._template.render(language_name=_LANGUAGE_NAMES[language])
+
+    def build(
+        self, history: list[HistoryEntry], question: HistoryEntry, language: Language
+    ) -> GenerationRequest:
+        system = ChatMessage(Role.SYSTEM, (TextPart(self.system_prompt(language)),))
+        turns = tuple(_as_message(entry) for entry in [*history, question])
+        return GenerationRequest(messages=(system, *turns), max_new_tokens=self._max_new_tokens)
+
+
+def _as_message(entry: HistoryEntry) -> ChatMessage:
+    role = Role.USER if entry.speaker is Speaker.USER else Role.ASSISTANT
+    images = tuple(ImagePart(data=shot.data, name=shot.filename) for shot in entry.screenshots)
+    return ChatMessage(role, (*images, TextPart(entry.text)))

@@ -1,0 +1,137 @@
+"""Every setting supportbot reads, from the environment (or a `.env` file).
+
+Only `bot/cli.py` creates `Settings()`; everything else receives it or the
+values it needs.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
+
+
+class DType(StrEnum):
+    AUTO = "auto"
+    BFLOAT16 = "bfloat16"
+    FLOAT16 = "float16"
+    FLOAT32 = "float32"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+class Settings(BaseSettings):
+    """supportbot's configuration; each field is read from the upper-case env var of its name."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", protected_namespaces=()
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_file_url_prefixes: Annotated[list[str], NoDecode] = ["https://files.slack.com/"]
+
+    redis_url: str | None = None
+    redis_key_prefix: str = "supportbot"
+    history_max_turns: int = Field(default=40, ge=2, le=1000)
+    history_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+    # `model` is a reserved name on pydantic models, hence the alias.
+    model_id: str = Field(
+        default=DEFAULT_MODEL, validation_alias=AliasChoices("MODEL", "model_id")
+    )
+    device: str = "auto"
+    dtype: DType = DType.AUTO
+    max_new_tokens: int = Field(default=1024, ge=1, le=32768)
+    max_image_pixels: int = Field(default=1280 * 1024, ge=28 * 28)
+    max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_images_per_turn: int = Field(default=8, ge=1, le=32)
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: LogLevel = LogLevel.INFO
+
+    @field_validator("slack_file_url_prefixes", mode="before")
+    @classmethod
+    def _split_prefixes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_file_url_prefixes")
+    @classmethod
+    def _prefixes_are_urls(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            if not prefix.startswith(("https://", "http://")):
+                raise ValueError(f"{prefix!r} is not an http(s) URL prefix")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_with_slash(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("device")
+    @classmethod
+    def _device_is_known(cls, value: str) -> str:
+        if not _DEVICE_PATTERN.match(value):
+            raise ValueError("must be auto, cpu, cuda or cuda:N")
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token (xoxb-…)")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token (xapp-…)")
+        return value
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def require_slack(self) -> None:
+        """Raise `ConfigError` naming the first Slack setting `serve` cannot do without."""
+        if self.slack_bot_token is None:
+            raise ConfigError("SLACK_BOT_TOKEN is required (the bot token, xoxb-…)")
+        if self.slack_signing_secret is None and not self.socket_mode:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is required for HTTP events "
+                "(or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+
+
+def load_settings() -> Settings:
+    """Read `Settings` from the environment, turning validation errors into one clear line."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = first["loc"][0] if first["loc"] else "setting"
+        name = "MODEL" if location == "model_id" else str(location).upper()
+        raise ConfigError(f"{name} is invalid: {first['msg']}") from None

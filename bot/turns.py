@@ -1,0 +1,79 @@
+"""The small typed values that travel between the layers: where, who, what was said."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.messages import Message
+
+
+class Speaker(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+@dataclass(frozen=True)
+class ThreadKey:
+    """One conversation: a thread in a channel of a workspace (or a helpdesk ticket)."""
+
+    workspace: str
+    channel: str
+    thread_ts: str
+
+    def as_key(self) -> str:
+        return f"{self.workspace}:{self.channel}:{self.thread_ts}"
+
+
+@dataclass(frozen=True)
+class AttachmentRef:
+    """A file a user attached, not yet downloaded.
+
+    `unavailable` is set when the transport already knows the file cannot be read
+    (Slack hid it, say); the diagnosis then reports it instead of downloading.
+    """
+
+    filename: str
+    url: str
+    media_type: str = ""
+    size: int | None = None
+    unavailable: Message | None = None
+
+
+@dataclass(frozen=True)
+class Screenshot:
+    """A downloaded, validated image, kept in its original encoding."""
+
+    filename: str
+    media_type: str
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class SkippedAttachment:
+    """An attachment that was not shown to the model, and the sentence saying why."""
+
+    filename: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One user message to diagnose, as the transport received it."""
+
+    thread: ThreadKey
+    user_id: str
+    text: str
+    message_ts: str
+    attachments: tuple[AttachmentRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One stored turn of a thread, with the screenshots it carried."""
+
+    speaker: Speaker
+    text: str
+    screenshots: tuple[Screenshot, ...] = field(default_factory=tuple)

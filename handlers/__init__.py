@@ -1,0 +1,1 @@
+"""Transports: translate Slack and helpdesk traffic into `bot` turns and back."""

@@ -1,0 +1,53 @@
+"""The ASGI app: Slack's event endpoint and the health probes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import asdict, dataclass
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What `/readyz` reports: ready only when every part is."""
+
+    model: str
+    history: str
+
+    @property
+    def ready(self) -> bool:
+        return self.model == "ready" and self.history in {"ready", "memory"}
+
+
+def build_http_app(
+    *,
+    slack: AsyncApp | None,
+    readiness: Callable[[], Awaitable[Readiness]],
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+) -> Starlette:
+    """Routes: `POST /slack/events` (when HTTP events are on), `GET /healthz`, `GET /readyz`."""
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(_: Request) -> Response:
+        state = await readiness()
+        body = {"ready": state.ready, **asdict(state)}
+        return JSONResponse(body, status_code=200 if state.ready else 503)
+
+    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
+    if slack is not None:
+        handler = AsyncSlackRequestHandler(slack)
+
+        async def slack_events(request: Request) -> Response:
+            return await handler.handle(request)
+
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,1 @@
+"""Slack: events in (HTTP or Socket Mode), threaded mrkdwn replies out."""

@@ -1,0 +1,1 @@
+"""Versioned prompt templates (`NAME.vN.jinja`), loaded by `bot.prompting.load_prompt`."""

@@ -1,0 +1,1 @@
+"""Real test doubles: a tiny checkpoint, a fake Slack Web API, a private Redis."""
