@@ -103,6 +103,7 @@ class Supportbot:
     http_client: httpx.AsyncClient
     slack_http: AsyncApp | None = None
     socket_mode: AsyncSocketModeHandler | None = None
+    owns_engine: bool = True
     asgi: Starlette = field(init=False)
     _engine_start: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -137,7 +138,8 @@ class Supportbot:
             if self.socket_mode is not None:
                 await self.socket_mode.close_async()
             await self.answerer.drain()
-            await self.engine.close()
+            if self.owns_engine:
+                await self.engine.close()
             await self.http_client.aclose()
             if self.redis is not None:
                 await self.redis.aclose()
@@ -167,6 +169,7 @@ def build_app(
     settings.require_slack()
     assert settings.slack_bot_token is not None
     token = settings.slack_bot_token.get_secret_value()
+    owns_engine = engine is None
     engine = engine or build_engine(settings)
     redis = redis if redis is not None else build_redis(settings)
     history, handled = build_stores(settings, redis)
@@ -195,4 +198,5 @@ def build_app(
         http_client=http_client,
         slack_http=bolt if signing_secret is not None else None,
         socket_mode=socket_mode,
+        owns_engine=owns_engine,
     )

@@ -1,0 +1,47 @@
+"""Session-wide real parts: a tiny Qwen3-VL checkpoint, its loaded engine, a private Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.engine.transformers_engine import TransformersEngine
+from tests.support.redis_server import private_redis_server
+from tests.support.tiny_checkpoint import build_tiny_checkpoint
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3-VL checkpoint saved with `save_pretrained`, loadable as `MODEL`."""
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-qwen3-vl"))
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_checkpoint: Path) -> Iterator[TransformersEngine]:
+    """The real in-process engine with the tiny checkpoint loaded through `from_pretrained`."""
+    engine = TransformersEngine(str(tiny_checkpoint), device="cpu", max_new_tokens=24)
+    asyncio.run(engine.start())
+    assert engine.failure is None, engine.failure
+    yield engine
+    asyncio.run(engine.close())
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """`REDIS_URL` when set (never flushed: keys are namespaced), else a private redis-server."""
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+        return
+    with private_redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key namespace no other test (or other user of a shared Redis) writes to."""
+    return f"supportbot-test-{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,144 @@
+"""End to end over HTTP: signed Slack events in, threaded answers out through the fake Slack."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from bot.engine import ImagePart, Role, TextPart
+from tests.scenario.conftest import RunningBot
+from tests.support.fake_slack import BOT_USER_ID, LOGIN_PAGE
+from tests.support.screenshots import render_error_screenshot
+from tests.support.slack_events import file_object, message_event, next_ts
+
+pytestmark = pytest.mark.slow
+
+QUIET_PERIOD = 1.5  # seconds to wait before concluding the bot stayed quiet
+
+
+def _mention(bot: RunningBot, channel: str, text: str, files: list[str] = (), **kwargs: object) -> dict:
+    return message_event(
+        channel=channel, kind="app_mention", text=f"<@{BOT_USER_ID}> {text}",
+        files=[file_object(name, bot.slack_url) for name in files] or None, **kwargs,
+    )
+
+
+def test_mention_with_screenshot_gets_working_indicator_then_answer_in_thread(running_bot: RunningBot) -> None:
+    running_bot.slack.add_file("err-1.png", render_error_screenshot())
+    event = _mention(running_bot, "C1", "what does this mean?", files=["err-1.png"])
+
+    response = running_bot.post_event(event)
+
+    assert response.status_code == 200
+    [answer] = running_bot.wait_for_answer("C1", event["ts"])
+    [placeholder] = running_bot.slack.thread_messages("C1", event["ts"])
+    assert placeholder.args["text"] == "_Looking at your screenshot…_"
+    reactions = running_bot.slack.calls("reactions.add")
+    assert any(c.args["timestamp"] == event["ts"] and c.args["name"] == "eyes" for c in reactions)
+    assert answer.strip()
+    request = running_bot.engine.requests[-1]
+    assert request.messages[0].role is Role.SYSTEM
+    assert "diagnose" in request.messages[0].parts[0].text or "errors" in request.messages[0].parts[0].text
+    user = request.messages[-1]
+    assert isinstance(user.parts[0], ImagePart)
+    assert user.parts[-1] == TextPart("what does this mean?")
+
+
+def test_follow_up_in_thread_without_mention_sees_history_and_screenshot(running_bot: RunningBot) -> None:
+    running_bot.slack.add_file("err-2.png", render_error_screenshot())
+    first = _mention(running_bot, "C2", "what is this error?", files=["err-2.png"])
+    running_bot.post_event(first)
+    [first_answer] = running_bot.wait_for_answer("C2", first["ts"])
+
+    follow_up = message_event(channel="C2", text="still failing after pip install", thread_ts=first["ts"])
+    running_bot.post_event(follow_up)
+    answers = running_bot.wait_for_answer("C2", first["ts"], count=2)
+
+    assert len(answers) == 2
+    request = running_bot.engine.requests[-1]
+    roles = [m.role for m in request.messages]
+    assert roles == [Role.SYSTEM, Role.USER, Role.ASSISTANT, Role.USER]
+    earlier_question, earlier_answer = request.messages[1], request.messages[2]
+    assert earlier_question.parts[-1] == TextPart("what is this error?")
+    assert len(earlier_question.images) == 1, "the screenshot is shown again from history"
+    assert earlier_answer.parts[-1].text.strip()
+    assert request.messages[3].parts[-1] == TextPart("still failing after pip install")
+    assert running_bot.slack.downloads("err-2.png") == 1, "the screenshot is not downloaded twice"
+
+
+def test_direct_message_is_answered_in_its_thread(running_bot: RunningBot) -> None:
+    running_bot.slack.add_file("dm.png", render_error_screenshot())
+    event = message_event(
+        channel="D1", channel_type="im", text="what does this mean?",
+        files=[file_object("dm.png", running_bot.slack_url)],
+    )
+    running_bot.post_event(event)
+    [answer] = running_bot.wait_for_answer("D1", event["ts"])
+    assert answer.strip()
+
+
+def test_same_event_twice_and_retries_get_one_answer(running_bot: RunningBot) -> None:
+    event = _mention(running_bot, "C3", "why does npm say EACCES?")
+    running_bot.post_event(event, event_id="EvDUPLICATE1")
+    running_bot.post_event(event, event_id="EvDUPLICATE1")
+    retry = running_bot.post_event(
+        event, event_id="EvDUPLICATE1", headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    )
+    assert retry.status_code == 200
+    running_bot.wait_for_answer("C3", event["ts"])
+    time.sleep(QUIET_PERIOD)
+    assert len(running_bot.slack.thread_messages("C3", event["ts"])) == 1
+
+
+def test_app_mention_and_file_share_message_of_one_post_get_one_answer(running_bot: RunningBot) -> None:
+    running_bot.slack.add_file("pair.png", render_error_screenshot())
+    ts = next_ts()
+    files = [file_object("pair.png", running_bot.slack_url)]
+    text = f"<@{BOT_USER_ID}> what is this?"
+    mention = message_event(channel="C4", kind="app_mention", text=text, ts=ts, files=files)
+    share = message_event(channel="C4", text=text, ts=ts, files=files, subtype="file_share")
+    running_bot.post_event(mention)
+    running_bot.post_event(share)
+    running_bot.wait_for_answer("C4", ts)
+    time.sleep(QUIET_PERIOD)
+    assert len(running_bot.slack.thread_messages("C4", ts)) == 1
+
+
+def test_bad_signature_is_refused_with_401_and_not_answered(running_bot: RunningBot) -> None:
+    event = _mention(running_bot, "C5", "hello")
+    response = running_bot.post_event(event, secret="not-the-signing-secret")
+    assert response.status_code == 401
+    time.sleep(QUIET_PERIOD)
+    assert running_bot.slack.thread_messages("C5", event["ts"]) == []
+
+
+def test_html_instead_of_image_is_named_in_the_reply_with_the_reason(running_bot: RunningBot) -> None:
+    running_bot.slack.add_file("login.png", LOGIN_PAGE, content_type="text/html")
+    event = _mention(running_bot, "C6", "what is this?", files=["login.png"])
+    running_bot.post_event(event)
+    [answer] = running_bot.wait_for_answer("C6", event["ts"])
+    assert "login.png" in answer
+    assert "files:read" in answer
+
+
+def test_messages_not_for_the_bot_are_ignored(running_bot: RunningBot) -> None:
+    unrelated_thread = message_event(channel="C7", text="anyone seen this?", thread_ts=next_ts())
+    top_level = message_event(channel="C7", text="plain channel chatter")
+    own = message_event(channel="C7", text="bot says hi", user=BOT_USER_ID)
+    other_bot = message_event(channel="C7", text="deploy finished")
+    other_bot["bot_id"] = "BOTHER01"
+    edited = message_event(channel="D2", channel_type="im", text="edited", subtype="message_changed")
+    for event in (unrelated_thread, top_level, own, other_bot, edited):
+        assert running_bot.post_event(event).status_code == 200
+    time.sleep(QUIET_PERIOD)
+    answered_channels = {c.args.get("channel") for c in running_bot.slack.calls("chat.postMessage")}
+    assert answered_channels.isdisjoint({"C7", "D2"})
+
+
+def test_health_and_readiness(running_bot: RunningBot) -> None:
+    assert httpx.get(f"{running_bot.url}/healthz").json() == {"status": "alive"}
+    ready = httpx.get(f"{running_bot.url}/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "model": "ready", "history": "ready"}

@@ -1,0 +1,135 @@
+"""A fake Slack Web API served over real HTTP: it records calls and serves files.
+
+Point the bot at it with `SLACK_API_URL=<url>/api/` and list `<url>/files/` in
+`SLACK_FILE_URL_PREFIXES`. Files need the bot token as a bearer token, as on
+files.slack.com; a file registered as HTML answers like Slack's login page does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+BOT_USER_ID = "UBOT0001"
+BOT_ID = "BBOT0001"
+TEAM_ID = "T0TEST001"
+LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+
+
+class FakeSlack:
+    """State and ASGI app of the fake Slack. Thread-safe: the bot calls it from its own loop."""
+
+    def __init__(self, *, bot_token: str) -> None:
+        self.bot_token = bot_token
+        self._calls: list[SlackCall] = []
+        self._files: dict[str, tuple[bytes, str]] = {}
+        self._downloads: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method}", self._api, methods=["POST", "GET"]),
+                Route("/files/{name:path}", self._file, methods=["GET"]),
+            ]
+        )
+
+    # -- what tests use -------------------------------------------------------
+
+    def add_file(self, name: str, data: bytes, content_type: str = "image/png") -> None:
+        with self._lock:
+            self._files[name] = (data, content_type)
+
+    def downloads(self, name: str) -> int:
+        with self._lock:
+            return self._downloads.get(name, 0)
+
+    def calls(self, method: str | None = None) -> list[SlackCall]:
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def thread_messages(self, channel: str, thread_ts: str) -> list[SlackCall]:
+        """Messages posted into one thread (chat.postMessage with that thread_ts)."""
+        return [
+            c for c in self.calls("chat.postMessage")
+            if c.args.get("channel") == channel and c.args.get("thread_ts") == thread_ts
+        ]
+
+    def final_text(self, channel: str, message_ts: str) -> str:
+        """The last text a posted message was given (its post, then each chat.update)."""
+        text = ""
+        for call in self.calls():
+            if call.method == "chat.postMessage" and call.args.get("_ts") == message_ts:
+                text = call.args.get("text", "")
+            if call.method == "chat.update" and call.args.get("ts") == message_ts:
+                text = call.args.get("text", "")
+        return text
+
+    def wait_for(self, condition: Callable[[], Any], *, timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if result := condition():
+                return result
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout}s waiting for {condition}")
+
+    # -- the HTTP side ----------------------------------------------------------
+
+    async def _api(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        args = dict(request.query_params) | await _read_args(request)
+        token = request.headers.get("authorization", "").removeprefix("Bearer ") or args.get("token")
+        if token != self.bot_token:
+            return JSONResponse({"ok": False, "error": "invalid_auth"})
+        response: dict[str, Any] = {"ok": True}
+        if method == "auth.test":
+            response |= {"url": "https://acme.slack.com/", "team": "Acme", "user": "supportbot",
+                         "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID}
+        elif method == "chat.postMessage":
+            ts = f"1800000000.{next(self._ts):06d}"
+            args["_ts"] = ts
+            response |= {"channel": args.get("channel"), "ts": ts,
+                         "message": {"text": args.get("text"), "ts": ts}}
+        elif method == "chat.update":
+            response |= {"channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
+        elif method not in {"reactions.add", "reactions.remove"}:
+            response = {"ok": False, "error": "unknown_method"}
+        with self._lock:
+            self._calls.append(SlackCall(method, args, token))
+        return JSONResponse(response)
+
+    async def _file(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if request.headers.get("authorization") != f"Bearer {self.bot_token}":
+            return Response(LOGIN_PAGE, media_type="text/html")
+        with self._lock:
+            self._downloads[name] = self._downloads.get(name, 0) + 1
+            stored = self._files.get(name)
+        if stored is None:
+            return Response(b"not found", status_code=404)
+        data, content_type = stored
+        return Response(data, media_type=content_type)
+
+
+async def _read_args(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return dict(json.loads(body)) if body else {}
+    return dict(parse_qsl(body.decode()))

@@ -1,0 +1,67 @@
+"""Signed Slack Events API requests, as Slack sends them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+from slack_sdk.signature import SignatureVerifier
+
+from tests.support.fake_slack import BOT_USER_ID, TEAM_ID
+
+_counter = itertools.count(1)
+
+
+def next_ts() -> str:
+    return f"1700000000.{next(_counter):06d}"
+
+
+def file_object(name: str, base_url: str, *, mimetype: str = "image/png", size: int = 1000) -> dict[str, Any]:
+    url = f"{base_url}/files/{name}"
+    return {"id": f"F{name.upper()[:8]}", "name": name, "mimetype": mimetype, "size": size,
+            "url_private": url, "url_private_download": url}
+
+
+def message_event(
+    *, channel: str, text: str, ts: str | None = None, thread_ts: str | None = None,
+    user: str = "UALICE01", channel_type: str = "channel", files: list[dict[str, Any]] | None = None,
+    kind: str = "message", subtype: str | None = None,
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": kind, "user": user, "text": text, "ts": ts or next_ts(),
+                             "channel": channel, "channel_type": channel_type, "team": TEAM_ID}
+    if kind == "app_mention":
+        event.pop("channel_type")
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    if files:
+        event["files"] = files
+        event["subtype"] = subtype or "file_share"
+    elif subtype:
+        event["subtype"] = subtype
+    return event
+
+
+def envelope(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "token": "legacy-verification-token",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0TEST001",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_counter):08d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+    }
+
+
+def signed_headers(secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+    stamp = str(timestamp if timestamp is not None else int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature,
+            "Content-Type": "application/json"}
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
