@@ -72,7 +72,9 @@ def build_stores(settings: Settings, redis: Redis | None) -> tuple[HistoryStore,
     prefix = settings.redis_key_prefix
     return (
         RedisHistoryStore(
-            redis, prefix=prefix, max_turns=settings.history_max_turns,
+            redis,
+            prefix=prefix,
+            max_turns=settings.history_max_turns,
             ttl_seconds=settings.history_ttl_seconds,
         ),
         RedisHandledEvents(redis, prefix=prefix),
@@ -173,7 +175,9 @@ def build_app(
     engine = engine or build_engine(settings)
     redis = redis if redis is not None else build_redis(settings)
     history, handled = build_stores(settings, redis)
-    http_client = httpx.AsyncClient(transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0))
+    http_client = httpx.AsyncClient(
+        transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0)
+    )
     fetcher = HttpImageFetcher(
         client=http_client,
         allowed_prefixes=settings.slack_file_url_prefixes,

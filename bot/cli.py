@@ -27,7 +27,11 @@ def serve(settings: Settings) -> int:
     supportbot = build_app(settings)
     mode = "Socket Mode and HTTP" if settings.socket_mode else "HTTP"
     logging.getLogger("bot.cli").info(
-        "supportbot listening on %s:%d (%s), model %s", settings.host, settings.port, mode, settings.model_id
+        "supportbot listening on %s:%d (%s), model %s",
+        settings.host,
+        settings.port,
+        mode,
+        settings.model_id,
     )
     uvicorn.run(supportbot.asgi, host=settings.host, port=settings.port, log_level="info")
     return 0
@@ -71,9 +75,15 @@ async def _diagnose(settings: Settings, images: list[Path], question: str) -> in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the Slack bot (HTTP events, and Socket Mode with SLACK_APP_TOKEN)")
-    diagnose = commands.add_parser("diagnose", help="diagnose screenshots in the terminal, no Slack")
-    diagnose.add_argument("images", nargs="*", type=Path, help="screenshot files (PNG, JPEG, GIF, WebP)")
+    commands.add_parser(
+        "serve", help="run the Slack bot (HTTP events, and Socket Mode with SLACK_APP_TOKEN)"
+    )
+    diagnose = commands.add_parser(
+        "diagnose", help="diagnose screenshots in the terminal, no Slack"
+    )
+    diagnose.add_argument(
+        "images", nargs="*", type=Path, help="screenshot files (PNG, JPEG, GIF, WebP)"
+    )
     diagnose.add_argument("--question", "-q", default="", help="what to ask about them")
     args = parser.parse_args(argv)
     if args.command == "diagnose" and not args.images and not args.question:

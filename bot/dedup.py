@@ -49,5 +49,7 @@ class RedisHandledEvents:
         self._ttl_seconds = ttl_seconds
 
     async def claim(self, key: str) -> bool:
-        claimed = await self._redis.set(f"{self._prefix}:handled:{key}", b"1", nx=True, ex=self._ttl_seconds)
+        claimed = await self._redis.set(
+            f"{self._prefix}:handled:{key}", b"1", nx=True, ex=self._ttl_seconds
+        )
         return bool(claimed)

@@ -121,7 +121,9 @@ class Diagnoser:
     ) -> tuple[tuple[Screenshot, ...], tuple[SkippedAttachment, ...]]:
         wanted = turn.attachments[: self._max_images]
         skipped = [
-            SkippedAttachment(ref.filename, say(Message.REASON_TOO_MANY, language, limit=self._max_images))
+            SkippedAttachment(
+                ref.filename, say(Message.REASON_TOO_MANY, language, limit=self._max_images)
+            )
             for ref in turn.attachments[self._max_images :]
         ]
         results = await asyncio.gather(
@@ -133,7 +135,9 @@ class Diagnoser:
                 screenshots.append(result)
             elif isinstance(result, AttachmentError):
                 log.info("skipped attachment %s: %s", ref.filename, result)
-                skipped.append(SkippedAttachment(ref.filename, say(result.reason, language, **result.values)))
+                skipped.append(
+                    SkippedAttachment(ref.filename, say(result.reason, language, **result.values))
+                )
             else:
                 raise result
         return tuple(screenshots), tuple(skipped)

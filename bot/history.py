@@ -79,7 +79,11 @@ class RedisHistoryStore:
     """
 
     def __init__(
-        self, redis: Redis, *, prefix: str = "supportbot", max_turns: int = 40,
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "supportbot",
+        max_turns: int = 40,
         ttl_seconds: int = 7 * 24 * 3600,
     ) -> None:
         self._redis = redis
@@ -101,10 +105,19 @@ class RedisHistoryStore:
                 digest = hashlib.sha256(shot.data).hexdigest()
                 pipe.set(self._image_key(digest), shot.data, ex=self._ttl_seconds)
                 screenshots.append(
-                    {"filename": shot.filename, "media_type": shot.media_type, "sha256": digest,
-                     "width": shot.width, "height": shot.height}
+                    {
+                        "filename": shot.filename,
+                        "media_type": shot.media_type,
+                        "sha256": digest,
+                        "width": shot.width,
+                        "height": shot.height,
+                    }
                 )
-            record = {"speaker": entry.speaker.value, "text": entry.text, "screenshots": screenshots}
+            record = {
+                "speaker": entry.speaker.value,
+                "text": entry.text,
+                "screenshots": screenshots,
+            }
             pipe.rpush(key, json.dumps(record, ensure_ascii=False))
             pipe.ltrim(key, -self._max_turns, -1)
             pipe.expire(key, self._ttl_seconds)
@@ -115,14 +128,23 @@ class RedisHistoryStore:
         records = [json.loads(raw) for raw in raw_records]
         digests = sorted({shot["sha256"] for record in records for shot in record["screenshots"]})
         blobs = await self._redis.mget([self._image_key(d) for d in digests]) if digests else []
-        images = {digest: blob for digest, blob in zip(digests, blobs, strict=True) if blob}
+        images: dict[str, bytes] = {
+            digest: blob
+            for digest, blob in zip(digests, blobs, strict=True)
+            if isinstance(blob, bytes)
+        }
         return [
             HistoryEntry(
                 speaker=Speaker(record["speaker"]),
                 text=record["text"],
                 screenshots=tuple(
-                    Screenshot(shot["filename"], shot["media_type"], images[shot["sha256"]],
-                               shot["width"], shot["height"])
+                    Screenshot(
+                        shot["filename"],
+                        shot["media_type"],
+                        images[shot["sha256"]],
+                        shot["width"],
+                        shot["height"],
+                    )
                     for shot in record["screenshots"]
                     if shot["sha256"] in images
                 ),

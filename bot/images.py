@@ -56,7 +56,11 @@ def validate_image(filename: str, data: bytes, *, max_pixels: int) -> Screenshot
     """
     media_type = sniff_image_type(data[:16])
     if media_type is None:
-        reason = Message.REASON_LOGIN_PAGE if _looks_like_html(data[:512]) else Message.REASON_NOT_AN_IMAGE
+        reason = (
+            Message.REASON_LOGIN_PAGE
+            if _looks_like_html(data[:512])
+            else Message.REASON_NOT_AN_IMAGE
+        )
         raise AttachmentRefused(filename, reason)
     try:
         with warnings.catch_warnings():
@@ -69,10 +73,14 @@ def validate_image(filename: str, data: bytes, *, max_pixels: int) -> Screenshot
                     )
                 image.load()  # decodes fully: truncated files fail here, not in the engine
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise AttachmentRefused(filename, Message.REASON_TOO_MANY_PIXELS, pixels="too many") from None
+        raise AttachmentRefused(
+            filename, Message.REASON_TOO_MANY_PIXELS, pixels="too many"
+        ) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise AttachmentUnreadable(filename, Message.REASON_CORRUPT) from error
-    return Screenshot(filename=filename, media_type=media_type, data=data, width=width, height=height)
+    return Screenshot(
+        filename=filename, media_type=media_type, data=data, width=width, height=height
+    )
 
 
 class HttpImageFetcher:
@@ -124,7 +132,9 @@ class HttpImageFetcher:
                         continue
                     if response.status_code != 200:
                         raise AttachmentUnreadable(
-                            filename, Message.REASON_DOWNLOAD_FAILED, detail=f"HTTP {response.status_code}"
+                            filename,
+                            Message.REASON_DOWNLOAD_FAILED,
+                            detail=f"HTTP {response.status_code}",
                         )
                     declared = int(response.headers.get("content-length") or 0)
                     if declared > self._max_bytes:
@@ -139,7 +149,9 @@ class HttpImageFetcher:
                 raise AttachmentUnreadable(
                     filename, Message.REASON_DOWNLOAD_FAILED, detail=type(error).__name__
                 ) from error
-        raise AttachmentUnreadable(filename, Message.REASON_DOWNLOAD_FAILED, detail="too many redirects")
+        raise AttachmentUnreadable(
+            filename, Message.REASON_DOWNLOAD_FAILED, detail="too many redirects"
+        )
 
     def _too_large(self, filename: str) -> AttachmentRefused:
         return AttachmentRefused(
@@ -160,13 +172,16 @@ class LocalFileFetcher:
             size = path.stat().st_size
             if size > self._max_bytes:
                 raise AttachmentRefused(
-                    attachment.filename, Message.REASON_TOO_LARGE,
+                    attachment.filename,
+                    Message.REASON_TOO_LARGE,
                     limit_mb=f"{self._max_bytes / 1024 / 1024:g}",
                 )
             data = await asyncio.to_thread(path.read_bytes)
         except OSError as error:
             raise AttachmentUnreadable(
-                attachment.filename, Message.REASON_DOWNLOAD_FAILED, detail=error.strerror or "unreadable"
+                attachment.filename,
+                Message.REASON_DOWNLOAD_FAILED,
+                detail=error.strerror or "unreadable",
             ) from error
         return await asyncio.to_thread(
             validate_image, attachment.filename, data, max_pixels=self._max_pixels

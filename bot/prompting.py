@@ -44,7 +44,9 @@ class PromptBuilder:
         version: which version of the system prompt to render.
     """
 
-    def __init__(self, *, max_new_tokens: int | None = None, version: int = SYSTEM_PROMPT_VERSION) -> None:
+    def __init__(
+        self, *, max_new_tokens: int | None = None, version: int = SYSTEM_PROMPT_VERSION
+    ) -> None:
         self._max_new_tokens = max_new_tokens
         self._template = load_prompt(SYSTEM_PROMPT, version)
 

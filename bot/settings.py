@@ -54,9 +54,7 @@ class Settings(BaseSettings):
     history_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
 
     # `model` is a reserved name on pydantic models, hence the alias.
-    model_id: str = Field(
-        default=DEFAULT_MODEL, validation_alias=AliasChoices("MODEL", "model_id")
-    )
+    model_id: str = Field(default=DEFAULT_MODEL, validation_alias=AliasChoices("MODEL", "model_id"))
     device: str = "auto"
     dtype: DType = DType.AUTO
     max_new_tokens: int = Field(default=1024, ge=1, le=32768)

@@ -42,7 +42,10 @@ def build_http_app(
         body = {"ready": state.ready, **asdict(state)}
         return JSONResponse(body, status_code=200 if state.ready else 503)
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
     if slack is not None:
         handler = AsyncSlackRequestHandler(slack)
 

@@ -55,7 +55,12 @@ class StopWhenCancelled(StoppingCriteria):
     def __init__(self, cancelled: threading.Event) -> None:
         self._cancelled = cancelled
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> Any:
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> Any:
         return torch.full(
-            (input_ids.shape[0],), self._cancelled.is_set(), dtype=torch.bool, device=input_ids.device
+            (input_ids.shape[0],),
+            self._cancelled.is_set(),
+            dtype=torch.bool,
+            device=input_ids.device,
         )

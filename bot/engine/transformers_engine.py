@@ -162,7 +162,9 @@ class TransformersEngine:
     def _prepare(self, request: GenerationRequest) -> Any:
         images = [_decode(image) for image in request.images]
         size = dict(self._processor.image_processor.size)
-        size["longest_edge"] = min(size.get("longest_edge", self._max_image_pixels), self._max_image_pixels)
+        size["longest_edge"] = min(
+            size.get("longest_edge", self._max_image_pixels), self._max_image_pixels
+        )
         inputs = self._processor(
             text=[self.render(request)],
             images=images or None,

@@ -54,7 +54,10 @@ def attachment_from_file(file: Mapping[str, Any]) -> AttachmentRef:
     """An attachment from a Slack file object; files Slack will not hand out are marked so."""
     name = str(file.get("name") or file.get("title") or file.get("id") or "file")
     url = str(file.get("url_private_download") or file.get("url_private") or "")
-    hidden = file.get("mode") in {"hidden_by_limit", "tombstone"} or file.get("file_access") == "check_file_info"
+    hidden = (
+        file.get("mode") in {"hidden_by_limit", "tombstone"}
+        or file.get("file_access") == "check_file_info"
+    )
     size = file.get("size")
     return AttachmentRef(
         filename=name,

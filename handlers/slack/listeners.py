@@ -30,16 +30,24 @@ def register_listeners(app: AsyncApp, answerer: SlackAnswerer) -> None:
 
     @app.event("app_mention")
     async def answer_mentions(
-        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         if not is_person_message(event):
             return
-        turn = turn_from_event(event, team_id=_team_id(context, body), bot_user_id=context.bot_user_id)
+        turn = turn_from_event(
+            event, team_id=_team_id(context, body), bot_user_id=context.bot_user_id
+        )
         answerer.submit(turn, client)
 
     @app.event("message")
     async def answer_direct_and_thread_messages(
-        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         if not is_person_message(event):
             return  # edits, deletions, bot posts and joins are not questions

@@ -78,11 +78,17 @@ class SlackThreadReply:
         """Replace the placeholder with the full answer, split into as many messages as needed."""
         text = "\n".join(f"> {markdown_to_mrkdwn(note)}" for note in notes)
         if markdown:
-            text = f"{text}\n\n{markdown_to_mrkdwn(markdown)}" if text else markdown_to_mrkdwn(markdown)
+            text = (
+                f"{text}\n\n{markdown_to_mrkdwn(markdown)}"
+                if text
+                else markdown_to_mrkdwn(markdown)
+            )
         first, *rest = split_message(text) or [text]
         await self._edit(first)
         for part in rest:
-            await self._client.chat_postMessage(channel=self._channel, thread_ts=self._thread_ts, text=part)
+            await self._client.chat_postMessage(
+                channel=self._channel, thread_ts=self._thread_ts, text=part
+            )
         await self._clear_reaction()
 
     async def fail(self, text: str) -> None:
@@ -97,7 +103,9 @@ class SlackThreadReply:
             )
             self._placeholder_ts = str(response["ts"])
         else:
-            await self._client.chat_update(channel=self._channel, ts=self._placeholder_ts, text=text)
+            await self._client.chat_update(
+                channel=self._channel, ts=self._placeholder_ts, text=text
+            )
         self._last_update = time.monotonic()
 
     async def _clear_reaction(self) -> None:

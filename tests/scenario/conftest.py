@@ -29,8 +29,12 @@ class RunningBot:
     engine: RecordingEngine
 
     def post_event(
-        self, event: dict[str, Any], *, event_id: str | None = None,
-        headers: dict[str, str] | None = None, secret: str = SIGNING_SECRET,
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        secret: str = SIGNING_SECRET,
     ) -> httpx.Response:
         body = encode(envelope(event, event_id=event_id))
         sent = signed_headers(secret, body) | (headers or {})
@@ -70,4 +74,6 @@ def running_bot(tiny_engine: TransformersEngine, redis_url: str) -> Iterator[Run
         engine = RecordingEngine(tiny_engine)
         supportbot = build_app(settings, engine=engine, update_interval=0.2)
         with ServerThread(supportbot.asgi) as bot_server:
-            yield RunningBot(slack=slack, slack_url=slack_server.url, url=bot_server.url, engine=engine)
+            yield RunningBot(
+                slack=slack, slack_url=slack_server.url, url=bot_server.url, engine=engine
+            )

@@ -1,4 +1,4 @@
-"""The `supportbot` command as an operator runs it: real processes, settings from the environment."""
+"""The `supportbot` command as an operator runs it: real processes, settings from the env."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def test_diagnose_prints_an_answer_for_a_screenshot(tiny_checkpoint: Path, tmp_p
     result = subprocess.run(
         _supportbot("diagnose", str(screenshot), "--question", "what is this?"),
         env=_environment(MODEL=str(tiny_checkpoint), MAX_NEW_TOKENS="16"),
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), "an answer was printed"
@@ -49,7 +51,9 @@ def test_diagnose_says_why_a_file_was_skipped(tiny_checkpoint: Path, tmp_path: P
     result = subprocess.run(
         _supportbot("diagnose", str(notes), "--question", "what is this?"),
         env=_environment(MODEL=str(tiny_checkpoint), MAX_NEW_TOKENS="8"),
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr
     assert "skipped notes.txt: it is not a PNG, JPEG, GIF or WebP image." in result.stderr
@@ -57,11 +61,21 @@ def test_diagnose_says_why_a_file_was_skipped(tiny_checkpoint: Path, tmp_path: P
 
 @pytest.mark.parametrize(
     ("variables", "named"),
-    [({"PORT": "not-a-port"}, "PORT"), ({"SLACK_BOT_TOKEN": "not-a-token"}, "SLACK_BOT_TOKEN"), ({}, "SLACK_BOT_TOKEN")],
+    [
+        ({"PORT": "not-a-port"}, "PORT"),
+        ({"SLACK_BOT_TOKEN": "not-a-token"}, "SLACK_BOT_TOKEN"),
+        ({}, "SLACK_BOT_TOKEN"),
+    ],
 )
-def test_serve_stops_with_one_line_naming_a_bad_setting(variables: dict[str, str], named: str) -> None:
+def test_serve_stops_with_one_line_naming_a_bad_setting(
+    variables: dict[str, str], named: str
+) -> None:
     result = subprocess.run(
-        _supportbot("serve"), env=_environment(**variables), capture_output=True, text=True, timeout=60
+        _supportbot("serve"),
+        env=_environment(**variables),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
@@ -69,20 +83,29 @@ def test_serve_stops_with_one_line_naming_a_bad_setting(variables: dict[str, str
 
 
 @pytest.fixture
-def served(tiny_checkpoint: Path, redis_url: str, redis_prefix: str) -> Iterator[tuple[str, FakeSlack, str]]:
+def served(
+    tiny_checkpoint: Path, redis_url: str, redis_prefix: str
+) -> Iterator[tuple[str, FakeSlack, str]]:
     slack = FakeSlack(bot_token=BOT_TOKEN)
     with ServerThread(slack.app) as slack_server:
         port = free_port()
         process = subprocess.Popen(
             _supportbot("serve"),
             env=_environment(
-                SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                SLACK_BOT_TOKEN=BOT_TOKEN,
+                SLACK_SIGNING_SECRET=SIGNING_SECRET,
                 SLACK_API_URL=f"{slack_server.url}/api/",
                 SLACK_FILE_URL_PREFIXES=f"{slack_server.url}/files/",
-                REDIS_URL=redis_url, REDIS_KEY_PREFIX=redis_prefix,
-                MODEL=str(tiny_checkpoint), MAX_NEW_TOKENS="16", PORT=str(port), HOST="127.0.0.1",
+                REDIS_URL=redis_url,
+                REDIS_KEY_PREFIX=redis_prefix,
+                MODEL=str(tiny_checkpoint),
+                MAX_NEW_TOKENS="16",
+                PORT=str(port),
+                HOST="127.0.0.1",
             ),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -96,7 +119,9 @@ def served(tiny_checkpoint: Path, redis_url: str, redis_prefix: str) -> Iterator
 
 def _ready(url: str, process: subprocess.Popen[str]) -> bool:
     if process.poll() is not None:
-        raise AssertionError(f"supportbot serve exited: {process.stdout.read() if process.stdout else ''}")
+        raise AssertionError(
+            f"supportbot serve exited: {process.stdout.read() if process.stdout else ''}"
+        )
     try:
         return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:
@@ -108,11 +133,15 @@ def test_serve_loads_the_model_and_answers_a_mention(served: tuple[str, FakeSlac
     assert httpx.get(f"{url}/healthz").status_code == 200
     slack.add_file("served.png", render_error_screenshot())
     event = message_event(
-        channel="CSERVE", kind="app_mention", text=f"<@{BOT_USER_ID}> what does this mean?",
+        channel="CSERVE",
+        kind="app_mention",
+        text=f"<@{BOT_USER_ID}> what does this mean?",
         files=[file_object("served.png", slack_url)],
     )
     body = encode(envelope(event))
-    response = httpx.post(f"{url}/slack/events", content=body, headers=signed_headers(SIGNING_SECRET, body))
+    response = httpx.post(
+        f"{url}/slack/events", content=body, headers=signed_headers(SIGNING_SECRET, body)
+    )
     assert response.status_code == 200
 
     def answered() -> bool:

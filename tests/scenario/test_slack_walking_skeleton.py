@@ -18,14 +18,21 @@ pytestmark = pytest.mark.slow
 QUIET_PERIOD = 1.5  # seconds to wait before concluding the bot stayed quiet
 
 
-def _mention(bot: RunningBot, channel: str, text: str, files: list[str] = (), **kwargs: object) -> dict:
+def _mention(
+    bot: RunningBot, channel: str, text: str, files: list[str] = (), **kwargs: object
+) -> dict:
     return message_event(
-        channel=channel, kind="app_mention", text=f"<@{BOT_USER_ID}> {text}",
-        files=[file_object(name, bot.slack_url) for name in files] or None, **kwargs,
+        channel=channel,
+        kind="app_mention",
+        text=f"<@{BOT_USER_ID}> {text}",
+        files=[file_object(name, bot.slack_url) for name in files] or None,
+        **kwargs,
     )
 
 
-def test_mention_with_screenshot_gets_working_indicator_then_answer_in_thread(running_bot: RunningBot) -> None:
+def test_mention_with_screenshot_gets_working_indicator_then_answer_in_thread(
+    running_bot: RunningBot,
+) -> None:
     running_bot.slack.add_file("err-1.png", render_error_screenshot())
     event = _mention(running_bot, "C1", "what does this mean?", files=["err-1.png"])
 
@@ -40,19 +47,26 @@ def test_mention_with_screenshot_gets_working_indicator_then_answer_in_thread(ru
     assert answer.strip()
     request = running_bot.engine.requests[-1]
     assert request.messages[0].role is Role.SYSTEM
-    assert "diagnose" in request.messages[0].parts[0].text or "errors" in request.messages[0].parts[0].text
+    assert (
+        "diagnose" in request.messages[0].parts[0].text
+        or "errors" in request.messages[0].parts[0].text
+    )
     user = request.messages[-1]
     assert isinstance(user.parts[0], ImagePart)
     assert user.parts[-1] == TextPart("what does this mean?")
 
 
-def test_follow_up_in_thread_without_mention_sees_history_and_screenshot(running_bot: RunningBot) -> None:
+def test_follow_up_in_thread_without_mention_sees_history_and_screenshot(
+    running_bot: RunningBot,
+) -> None:
     running_bot.slack.add_file("err-2.png", render_error_screenshot())
     first = _mention(running_bot, "C2", "what is this error?", files=["err-2.png"])
     running_bot.post_event(first)
-    [first_answer] = running_bot.wait_for_answer("C2", first["ts"])
+    running_bot.wait_for_answer("C2", first["ts"])
 
-    follow_up = message_event(channel="C2", text="still failing after pip install", thread_ts=first["ts"])
+    follow_up = message_event(
+        channel="C2", text="still failing after pip install", thread_ts=first["ts"]
+    )
     running_bot.post_event(follow_up)
     answers = running_bot.wait_for_answer("C2", first["ts"], count=2)
 
@@ -71,7 +85,9 @@ def test_follow_up_in_thread_without_mention_sees_history_and_screenshot(running
 def test_direct_message_is_answered_in_its_thread(running_bot: RunningBot) -> None:
     running_bot.slack.add_file("dm.png", render_error_screenshot())
     event = message_event(
-        channel="D1", channel_type="im", text="what does this mean?",
+        channel="D1",
+        channel_type="im",
+        text="what does this mean?",
         files=[file_object("dm.png", running_bot.slack_url)],
     )
     running_bot.post_event(event)
@@ -84,7 +100,9 @@ def test_same_event_twice_and_retries_get_one_answer(running_bot: RunningBot) ->
     running_bot.post_event(event, event_id="EvDUPLICATE1")
     running_bot.post_event(event, event_id="EvDUPLICATE1")
     retry = running_bot.post_event(
-        event, event_id="EvDUPLICATE1", headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        event,
+        event_id="EvDUPLICATE1",
+        headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
     )
     assert retry.status_code == 200
     running_bot.wait_for_answer("C3", event["ts"])
@@ -92,7 +110,9 @@ def test_same_event_twice_and_retries_get_one_answer(running_bot: RunningBot) ->
     assert len(running_bot.slack.thread_messages("C3", event["ts"])) == 1
 
 
-def test_app_mention_and_file_share_message_of_one_post_get_one_answer(running_bot: RunningBot) -> None:
+def test_app_mention_and_file_share_message_of_one_post_get_one_answer(
+    running_bot: RunningBot,
+) -> None:
     running_bot.slack.add_file("pair.png", render_error_screenshot())
     ts = next_ts()
     files = [file_object("pair.png", running_bot.slack_url)]
@@ -114,7 +134,9 @@ def test_bad_signature_is_refused_with_401_and_not_answered(running_bot: Running
     assert running_bot.slack.thread_messages("C5", event["ts"]) == []
 
 
-def test_html_instead_of_image_is_named_in_the_reply_with_the_reason(running_bot: RunningBot) -> None:
+def test_html_instead_of_image_is_named_in_the_reply_with_the_reason(
+    running_bot: RunningBot,
+) -> None:
     running_bot.slack.add_file("login.png", LOGIN_PAGE, content_type="text/html")
     event = _mention(running_bot, "C6", "what is this?", files=["login.png"])
     running_bot.post_event(event)
@@ -129,7 +151,9 @@ def test_messages_not_for_the_bot_are_ignored(running_bot: RunningBot) -> None:
     own = message_event(channel="C7", text="bot says hi", user=BOT_USER_ID)
     other_bot = message_event(channel="C7", text="deploy finished")
     other_bot["bot_id"] = "BOTHER01"
-    edited = message_event(channel="D2", channel_type="im", text="edited", subtype="message_changed")
+    edited = message_event(
+        channel="D2", channel_type="im", text="edited", subtype="message_changed"
+    )
     for event in (unrelated_thread, top_level, own, other_bot, edited):
         assert running_bot.post_event(event).status_code == 200
     time.sleep(QUIET_PERIOD)

@@ -68,7 +68,8 @@ class FakeSlack:
     def thread_messages(self, channel: str, thread_ts: str) -> list[SlackCall]:
         """Messages posted into one thread (chat.postMessage with that thread_ts)."""
         return [
-            c for c in self.calls("chat.postMessage")
+            c
+            for c in self.calls("chat.postMessage")
             if c.args.get("channel") == channel and c.args.get("thread_ts") == thread_ts
         ]
 
@@ -95,20 +96,35 @@ class FakeSlack:
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
         args = dict(request.query_params) | await _read_args(request)
-        token = request.headers.get("authorization", "").removeprefix("Bearer ") or args.get("token")
+        token = request.headers.get("authorization", "").removeprefix("Bearer ") or args.get(
+            "token"
+        )
         if token != self.bot_token:
             return JSONResponse({"ok": False, "error": "invalid_auth"})
         response: dict[str, Any] = {"ok": True}
         if method == "auth.test":
-            response |= {"url": "https://acme.slack.com/", "team": "Acme", "user": "supportbot",
-                         "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID}
+            response |= {
+                "url": "https://acme.slack.com/",
+                "team": "Acme",
+                "user": "supportbot",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+            }
         elif method == "chat.postMessage":
             ts = f"1800000000.{next(self._ts):06d}"
             args["_ts"] = ts
-            response |= {"channel": args.get("channel"), "ts": ts,
-                         "message": {"text": args.get("text"), "ts": ts}}
+            response |= {
+                "channel": args.get("channel"),
+                "ts": ts,
+                "message": {"text": args.get("text"), "ts": ts},
+            }
         elif method == "chat.update":
-            response |= {"channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
+            response |= {
+                "channel": args.get("channel"),
+                "ts": args.get("ts"),
+                "text": args.get("text"),
+            }
         elif method not in {"reactions.add", "reactions.remove"}:
             response = {"ok": False, "error": "unknown_method"}
         with self._lock:

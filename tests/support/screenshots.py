@@ -22,7 +22,9 @@ def render_error_screenshot(
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, size[0], 24), fill=(60, 60, 60))
     for row, line in enumerate(lines or TRACEBACK):
-        draw.text((12, 36 + 18 * row), line, fill=(230, 80, 80) if "Error" in line else (220, 220, 220))
+        draw.text(
+            (12, 36 + 18 * row), line, fill=(230, 80, 80) if "Error" in line else (220, 220, 220)
+        )
     buffer = io.BytesIO()
     image.save(buffer, image_format)
     return buffer.getvalue()

@@ -21,9 +21,13 @@ class ServerThread:
 
     def __init__(self, app: Any, *, port: int | None = None) -> None:
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True, name=f"asgi-{self.port}")
+        self._thread = threading.Thread(
+            target=self._server.run, daemon=True, name=f"asgi-{self.port}"
+        )
 
     @property
     def url(self) -> str:

@@ -18,19 +18,41 @@ def next_ts() -> str:
     return f"1700000000.{next(_counter):06d}"
 
 
-def file_object(name: str, base_url: str, *, mimetype: str = "image/png", size: int = 1000) -> dict[str, Any]:
+def file_object(
+    name: str, base_url: str, *, mimetype: str = "image/png", size: int = 1000
+) -> dict[str, Any]:
     url = f"{base_url}/files/{name}"
-    return {"id": f"F{name.upper()[:8]}", "name": name, "mimetype": mimetype, "size": size,
-            "url_private": url, "url_private_download": url}
+    return {
+        "id": f"F{name.upper()[:8]}",
+        "name": name,
+        "mimetype": mimetype,
+        "size": size,
+        "url_private": url,
+        "url_private_download": url,
+    }
 
 
 def message_event(
-    *, channel: str, text: str, ts: str | None = None, thread_ts: str | None = None,
-    user: str = "UALICE01", channel_type: str = "channel", files: list[dict[str, Any]] | None = None,
-    kind: str = "message", subtype: str | None = None,
+    *,
+    channel: str,
+    text: str,
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    user: str = "UALICE01",
+    channel_type: str = "channel",
+    files: list[dict[str, Any]] | None = None,
+    kind: str = "message",
+    subtype: str | None = None,
 ) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": kind, "user": user, "text": text, "ts": ts or next_ts(),
-                             "channel": channel, "channel_type": channel_type, "team": TEAM_ID}
+    event: dict[str, Any] = {
+        "type": kind,
+        "user": user,
+        "text": text,
+        "ts": ts or next_ts(),
+        "channel": channel,
+        "channel_type": channel_type,
+        "team": TEAM_ID,
+    }
     if kind == "app_mention":
         event.pop("channel_type")
     if thread_ts:
@@ -59,8 +81,11 @@ def envelope(event: dict[str, Any], *, event_id: str | None = None) -> dict[str,
 def signed_headers(secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
     stamp = str(timestamp if timestamp is not None else int(time.time()))
     signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature,
-            "Content-Type": "application/json"}
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/json",
+    }
 
 
 def encode(payload: dict[str, Any]) -> bytes:

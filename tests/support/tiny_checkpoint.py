@@ -47,7 +47,7 @@ CHAT_TEMPLATE = (
 )
 
 _CORPUS = [
-    "Traceback (most recent call last): File \"app.py\", line 12, in <module>",
+    'Traceback (most recent call last): File "app.py", line 12, in <module>',
     "ModuleNotFoundError: No module named 'requests'",
     "ConnectionRefusedError: [Errno 111] Connection refused",
     "The error means the package is not installed. Run pip install requests.",

@@ -19,7 +19,10 @@ def test_secrets_are_redacted(secret: str) -> None:
 
 
 def test_password_in_a_connection_string_is_hidden_but_host_kept() -> None:
-    assert redact("postgres://app:hunter2@db.internal:5432/app") == f"postgres://app:{REDACTED}@db.internal:5432/app"
+    assert (
+        redact("postgres://app:hunter2@db.internal:5432/app")
+        == f"postgres://app:{REDACTED}@db.internal:5432/app"
+    )
 
 
 def test_ordinary_stack_traces_survive() -> None:
@@ -32,6 +35,9 @@ def test_a_secret_split_across_stream_pieces_never_shows(secret: str) -> None:
     text = f"Your token {secret} is in the log.\n"
     for size in (1, 3, 7):
         stream = SecretRedactingFilter().open()
-        shown = "".join(stream.feed(text[i : i + size]) for i in range(0, len(text), size)) + stream.finish()
+        shown = (
+            "".join(stream.feed(text[i : i + size]) for i in range(0, len(text), size))
+            + stream.finish()
+        )
         assert secret not in shown
         assert shown == f"Your token {REDACTED} is in the log.\n"

@@ -13,7 +13,9 @@ THREAD = ThreadKey("T1", "C1", "1700000000.000100")
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest, redis_url: str, redis_prefix: str) -> AsyncIterator[HistoryStore]:
+async def store(
+    request: pytest.FixtureRequest, redis_url: str, redis_prefix: str
+) -> AsyncIterator[HistoryStore]:
     if request.param == "memory":
         yield InMemoryHistoryStore(max_turns=4)
         return
@@ -35,7 +37,8 @@ async def test_turns_come_back_in_order_with_their_screenshots(store: HistorySto
     await store.append(THREAD, HistoryEntry(Speaker.ASSISTANT, "A missing module."))
     entries = await store.load(THREAD)
     assert [(e.speaker, e.text) for e in entries] == [
-        (Speaker.USER, "what is this?"), (Speaker.ASSISTANT, "A missing module.")
+        (Speaker.USER, "what is this?"),
+        (Speaker.ASSISTANT, "A missing module."),
     ]
     assert entries[0].screenshots == (_shot(),)
     assert await store.has_thread(THREAD)
@@ -48,7 +51,9 @@ async def test_history_is_capped_to_the_newest_turns(store: HistoryStore) -> Non
     assert [e.text for e in await store.load(THREAD)] == ["turn 2", "turn 3", "turn 4", "turn 5"]
 
 
-async def test_redis_history_expires_and_stores_each_image_once(redis_url: str, redis_prefix: str) -> None:
+async def test_redis_history_expires_and_stores_each_image_once(
+    redis_url: str, redis_prefix: str
+) -> None:
     redis = Redis.from_url(redis_url)
     store = RedisHistoryStore(redis, prefix=redis_prefix, ttl_seconds=100)
     await store.append(THREAD, HistoryEntry(Speaker.USER, "one", (_shot(),)))

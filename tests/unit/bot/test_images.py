@@ -13,9 +13,15 @@ from tests.support.screenshots import render_error_screenshot
 ALLOWED = "https://files.slack.com/"
 
 
-@pytest.mark.parametrize(("image_format", "media_type"), [
-    ("PNG", "image/png"), ("JPEG", "image/jpeg"), ("GIF", "image/gif"), ("WEBP", "image/webp"),
-])
+@pytest.mark.parametrize(
+    ("image_format", "media_type"),
+    [
+        ("PNG", "image/png"),
+        ("JPEG", "image/jpeg"),
+        ("GIF", "image/gif"),
+        ("WEBP", "image/webp"),
+    ],
+)
 def test_allowed_formats_are_recognised_by_their_bytes(image_format: str, media_type: str) -> None:
     data = render_error_screenshot(image_format=image_format)
     assert sniff_image_type(data[:16]) == media_type
@@ -23,10 +29,13 @@ def test_allowed_formats_are_recognised_by_their_bytes(image_format: str, media_
     assert (shot.media_type, shot.width, shot.height) == (media_type, 640, 400)
 
 
-@pytest.mark.parametrize(("data", "reason"), [
-    (LOGIN_PAGE, Message.REASON_LOGIN_PAGE),
-    (b"%PDF-1.7 not a screenshot", Message.REASON_NOT_AN_IMAGE),
-])
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (LOGIN_PAGE, Message.REASON_LOGIN_PAGE),
+        (b"%PDF-1.7 not a screenshot", Message.REASON_NOT_AN_IMAGE),
+    ],
+)
 def test_non_images_are_refused_with_the_reason(data: bytes, reason: Message) -> None:
     with pytest.raises(AttachmentRefused) as refused:
         validate_image("file.png", data, max_pixels=10**7)
@@ -48,8 +57,10 @@ def test_image_over_the_pixel_cap_is_refused() -> None:
 
 def _fetcher(handler: httpx.MockTransport, *, max_bytes: int = 10**6) -> HttpImageFetcher:
     return HttpImageFetcher(
-        client=httpx.AsyncClient(transport=handler), allowed_prefixes=[ALLOWED],
-        bearer_token="xoxb-1", max_bytes=max_bytes,
+        client=httpx.AsyncClient(transport=handler),
+        allowed_prefixes=[ALLOWED],
+        bearer_token="xoxb-1",
+        max_bytes=max_bytes,
     )
 
 
@@ -60,7 +71,9 @@ async def test_download_sends_the_token_and_validates() -> None:
         seen.append(request.headers["authorization"])
         return httpx.Response(200, content=render_error_screenshot())
 
-    shot = await _fetcher(httpx.MockTransport(files)).fetch(AttachmentRef("e.png", f"{ALLOWED}F1/e.png"))
+    shot = await _fetcher(httpx.MockTransport(files)).fetch(
+        AttachmentRef("e.png", f"{ALLOWED}F1/e.png")
+    )
     assert shot.width == 640
     assert seen == ["Bearer xoxb-1"]
 
@@ -82,14 +95,20 @@ async def test_redirect_to_another_host_is_refused_before_following() -> None:
         return httpx.Response(302, headers={"location": "https://evil.example/steal"})
 
     with pytest.raises(AttachmentRefused):
-        await _fetcher(httpx.MockTransport(files)).fetch(AttachmentRef("e.png", f"{ALLOWED}F1/e.png"))
+        await _fetcher(httpx.MockTransport(files)).fetch(
+            AttachmentRef("e.png", f"{ALLOWED}F1/e.png")
+        )
     assert requested == [f"{ALLOWED}F1/e.png"]
 
 
 async def test_oversized_download_is_refused_while_streaming() -> None:
-    transport = httpx.MockTransport(lambda r: httpx.Response(200, content=b"\x89PNG\r\n\x1a\n" + b"0" * 5000))
+    transport = httpx.MockTransport(
+        lambda r: httpx.Response(200, content=b"\x89PNG\r\n\x1a\n" + b"0" * 5000)
+    )
     with pytest.raises(AttachmentRefused) as refused:
-        await _fetcher(transport, max_bytes=2048).fetch(AttachmentRef("big.png", f"{ALLOWED}big.png"))
+        await _fetcher(transport, max_bytes=2048).fetch(
+            AttachmentRef("big.png", f"{ALLOWED}big.png")
+        )
     assert refused.value.reason is Message.REASON_TOO_LARGE
 
 

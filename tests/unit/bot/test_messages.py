@@ -6,8 +6,17 @@ from bot.messages import Language, Message, detect_language, say
 def test_every_message_exists_in_every_language() -> None:
     for message in Message:
         for language in Language:
-            assert say(message, language, limit_mb=1, filename="f", reason="r", detail="d",
-                       reference="x", limit=1, pixels=1)
+            assert say(
+                message,
+                language,
+                limit_mb=1,
+                filename="f",
+                reason="r",
+                detail="d",
+                reference="x",
+                limit=1,
+                pixels=1,
+            )
 
 
 def test_language_follows_the_user() -> None:

@@ -22,7 +22,10 @@ def test_history_then_question_with_images_before_text() -> None:
     request = PromptBuilder(max_new_tokens=99).build(history, question, Language.CHINESE)
     assert [m.role for m in request.messages] == [Role.SYSTEM, Role.USER, Role.ASSISTANT, Role.USER]
     assert "Chinese" in request.messages[0].parts[0].text
-    assert request.messages[1].parts == (ImagePart(b"png-bytes", "err.png"), TextPart("what is this?"))
+    assert request.messages[1].parts == (
+        ImagePart(b"png-bytes", "err.png"),
+        TextPart("what is this?"),
+    )
     assert request.messages[3].parts == (TextPart("still failing"),)
     assert request.max_new_tokens == 99
     assert request.images == (ImagePart(b"png-bytes", "err.png"),)

@@ -20,13 +20,18 @@ def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_environment_names_operators_rely_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODEL", "/models/qwen")
-    monkeypatch.setenv("SLACK_FILE_URL_PREFIXES", "https://files.slack.com/, http://127.0.0.1:9/files/")
+    monkeypatch.setenv(
+        "SLACK_FILE_URL_PREFIXES", "https://files.slack.com/, http://127.0.0.1:9/files/"
+    )
     monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api")
     monkeypatch.setenv("MAX_NEW_TOKENS", "64")
     monkeypatch.setenv("DTYPE", "bfloat16")
     settings = load_settings()
     assert settings.model_id == "/models/qwen"
-    assert settings.slack_file_url_prefixes == ["https://files.slack.com/", "http://127.0.0.1:9/files/"]
+    assert settings.slack_file_url_prefixes == [
+        "https://files.slack.com/",
+        "http://127.0.0.1:9/files/",
+    ]
     assert settings.slack_api_url == "http://127.0.0.1:9/api/"
     assert settings.max_new_tokens == 64
     assert settings.dtype is DType.BFLOAT16
@@ -34,10 +39,18 @@ def test_environment_names_operators_rely_on(monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PORT", "70000"), ("DEVICE", "tpu"), ("DTYPE", "int3"), ("SLACK_APP_TOKEN", "xoxb-wrong-kind"),
-     ("SLACK_FILE_URL_PREFIXES", "files.slack.com"), ("MAX_NEW_TOKENS", "0")],
+    [
+        ("PORT", "70000"),
+        ("DEVICE", "tpu"),
+        ("DTYPE", "int3"),
+        ("SLACK_APP_TOKEN", "xoxb-wrong-kind"),
+        ("SLACK_FILE_URL_PREFIXES", "files.slack.com"),
+        ("MAX_NEW_TOKENS", "0"),
+    ],
 )
-def test_an_invalid_setting_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+def test_an_invalid_setting_is_named_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as raised:
         load_settings()
@@ -50,7 +63,9 @@ def test_serve_requires_the_slack_credentials() -> None:
     with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
         Settings(_env_file=None, slack_bot_token=None).require_slack()
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-        Settings(_env_file=None, slack_bot_token="xoxb-1", slack_signing_secret=None).require_slack()
+        Settings(
+            _env_file=None, slack_bot_token="xoxb-1", slack_signing_secret=None
+        ).require_slack()
     socket_only = Settings(_env_file=None, slack_bot_token="xoxb-1", slack_app_token="xapp-1")
     socket_only.require_slack()
     assert socket_only.socket_mode

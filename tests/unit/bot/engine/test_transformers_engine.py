@@ -20,7 +20,9 @@ def _request(max_new_tokens: int = 12) -> GenerationRequest:
     return GenerationRequest(
         messages=(
             ChatMessage(Role.SYSTEM, (TextPart("You diagnose errors."),)),
-            ChatMessage(Role.USER, (ImagePart(render_error_screenshot()), TextPart("what is this?"))),
+            ChatMessage(
+                Role.USER, (ImagePart(render_error_screenshot()), TextPart("what is this?"))
+            ),
         ),
         max_new_tokens=max_new_tokens,
     )
@@ -33,14 +35,23 @@ def test_prompt_uses_the_processors_own_chat_template(tiny_engine: TransformersE
     assert prompt.endswith("<|im_start|>assistant\n")
 
 
-async def test_stream_yields_the_same_text_as_a_plain_greedy_generate(tiny_engine: TransformersEngine) -> None:
+async def test_stream_yields_the_same_text_as_a_plain_greedy_generate(
+    tiny_engine: TransformersEngine,
+) -> None:
     streamed = "".join([piece async for piece in tiny_engine.stream(_request())])
 
-    processor, model = tiny_engine._processor, tiny_engine._model  # the reference: the usual HF snippet
-    inputs = processor(text=[tiny_engine.render(_request())], images=[_decoded()], return_tensors="pt")
+    processor, model = (
+        tiny_engine._processor,
+        tiny_engine._model,
+    )  # the reference: the usual HF snippet
+    inputs = processor(
+        text=[tiny_engine.render(_request())], images=[_decoded()], return_tensors="pt"
+    )
     with torch.inference_mode():
         output = model.generate(**inputs, max_new_tokens=12, do_sample=False)
-    expected = processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0]
+    expected = processor.batch_decode(
+        output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True
+    )[0]
     assert streamed == expected
     assert streamed
 

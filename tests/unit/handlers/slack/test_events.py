@@ -12,9 +12,20 @@ from handlers.slack.events import (
 
 def test_turn_from_a_mention_with_a_file() -> None:
     event = {
-        "type": "app_mention", "user": "U1", "text": "<@UBOT> what does this mean?", "ts": "1.1",
-        "channel": "C1", "files": [{"id": "F1", "name": "err.png", "mimetype": "image/png", "size": 10,
-                                    "url_private_download": "https://files.slack.com/F1/err.png"}],
+        "type": "app_mention",
+        "user": "U1",
+        "text": "<@UBOT> what does this mean?",
+        "ts": "1.1",
+        "channel": "C1",
+        "files": [
+            {
+                "id": "F1",
+                "name": "err.png",
+                "mimetype": "image/png",
+                "size": 10,
+                "url_private_download": "https://files.slack.com/F1/err.png",
+            }
+        ],
     }
     turn = turn_from_event(event, team_id="T1", bot_user_id="UBOT")
     assert turn.text == "what does this mean?"
@@ -24,7 +35,13 @@ def test_turn_from_a_mention_with_a_file() -> None:
 
 
 def test_reply_goes_to_the_existing_thread() -> None:
-    event = {"user": "U1", "text": "still failing", "ts": "2.2", "thread_ts": "1.1", "channel": "C1"}
+    event = {
+        "user": "U1",
+        "text": "still failing",
+        "ts": "2.2",
+        "thread_ts": "1.1",
+        "channel": "C1",
+    }
     assert turn_from_event(event, team_id="T1", bot_user_id="UBOT").thread.thread_ts == "1.1"
     assert is_thread_reply(event)
     assert not is_thread_reply({"ts": "1.1", "thread_ts": "1.1"})

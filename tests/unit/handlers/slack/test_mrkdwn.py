@@ -4,7 +4,10 @@ from handlers.slack.mrkdwn import markdown_to_mrkdwn
 
 
 def test_markdown_becomes_mrkdwn() -> None:
-    assert markdown_to_mrkdwn("## Cause\n**Bold** and [docs](https://x.io/a)") == "*Cause*\n*Bold* and <https://x.io/a|docs>"
+    assert (
+        markdown_to_mrkdwn("## Cause\n**Bold** and [docs](https://x.io/a)")
+        == "*Cause*\n*Bold* and <https://x.io/a|docs>"
+    )
     assert markdown_to_mrkdwn("- first\n- second") == "• first\n• second"
 
 
