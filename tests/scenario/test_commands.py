@@ -28,19 +28,24 @@ def _environment(**values: str) -> dict[str, str]:
 
 
 def _supportbot(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", *args]
+    """The installed console script, as a user runs it."""
+    return [str(Path(sys.executable).parent / "supportbot"), *args]
+
+
+def _diagnose(checkpoint: Path, image: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _supportbot("diagnose", str(image), "--question", "what is this?"),
+        env=_environment(MODEL=str(checkpoint), MAX_NEW_TOKENS="16"),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_diagnose_prints_an_answer_for_a_screenshot(tiny_checkpoint: Path, tmp_path: Path) -> None:
     screenshot = tmp_path / "err.png"
     screenshot.write_bytes(render_error_screenshot())
-    result = subprocess.run(
-        _supportbot("diagnose", str(screenshot), "--question", "what is this?"),
-        env=_environment(MODEL=str(tiny_checkpoint), MAX_NEW_TOKENS="16"),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = _diagnose(tiny_checkpoint, screenshot)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), "an answer was printed"
 
@@ -48,13 +53,7 @@ def test_diagnose_prints_an_answer_for_a_screenshot(tiny_checkpoint: Path, tmp_p
 def test_diagnose_says_why_a_file_was_skipped(tiny_checkpoint: Path, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image")
-    result = subprocess.run(
-        _supportbot("diagnose", str(notes), "--question", "what is this?"),
-        env=_environment(MODEL=str(tiny_checkpoint), MAX_NEW_TOKENS="8"),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = _diagnose(tiny_checkpoint, notes)
     assert result.returncode == 0, result.stderr
     assert "skipped notes.txt: it is not a PNG, JPEG, GIF or WebP image." in result.stderr
 
