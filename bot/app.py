@@ -24,11 +24,15 @@ from bot.dedup import HandledEvents, InMemoryHandledEvents, RedisHandledEvents
 from bot.diagnosis import Diagnoser
 from bot.engine.protocol import Engine, EngineState
 from bot.engine.transformers_engine import TransformersEngine
-from bot.filters import SecretRedactingFilter
+from bot.filters import RedactingFilter
 from bot.history import HistoryStore, InMemoryHistoryStore, RedisHistoryStore
-from bot.images import AttachmentFetcher, HttpImageFetcher
+from bot.images import AttachmentFetcher, HttpImageFetcher, ImageInspector
+from bot.links import LinkGuard
 from bot.prompting import PromptBuilder
+from bot.redaction import RedactionStats, Redactor
+from bot.sensitive_words import SensitiveWords
 from bot.settings import Settings
+from bot.virus_scan import ClamdScanner
 from handlers.http import Readiness, build_http_app
 from handlers.slack.answering import SlackAnswerer
 from handlers.slack.app import build_bolt_app
@@ -81,15 +85,38 @@ def build_stores(settings: Settings, redis: Redis | None) -> tuple[HistoryStore,
     )
 
 
+def build_redactor(settings: Settings, stats: RedactionStats | None = None) -> Redactor:
+    """Secrets, personal data and the operator's sensitive words (`SENSITIVE_WORDS_FILE`)."""
+    words = None
+    if settings.sensitive_words_file is not None:
+        words = SensitiveWords.from_file(settings.sensitive_words_file)
+        log.info("loaded %d sensitive words", words.count)
+    return Redactor(words=words, stats=stats)
+
+
+def build_inspector(settings: Settings) -> ImageInspector:
+    """Image checks, with clamd scanning first when `CLAMD_ADDRESS` is set."""
+    scanner = ClamdScanner(settings.clamd_address) if settings.clamd_address else None
+    return ImageInspector(
+        max_pixels=settings.max_decode_pixels, scanner=scanner, fail_open=settings.clamd_fail_open
+    )
+
+
 def build_diagnoser(
-    settings: Settings, *, engine: Engine, history: HistoryStore, fetcher: AttachmentFetcher
+    settings: Settings,
+    *,
+    engine: Engine,
+    history: HistoryStore,
+    fetcher: AttachmentFetcher,
+    redactor: Redactor,
 ) -> Diagnoser:
     return Diagnoser(
         engine=engine,
         history=history,
         fetcher=fetcher,
         prompts=PromptBuilder(max_new_tokens=settings.max_new_tokens),
-        reply_filter=SecretRedactingFilter(),
+        reply_filter=RedactingFilter(redactor, links=LinkGuard(settings.link_allowed_hosts)),
+        redactor=redactor,
         max_images_per_turn=settings.max_images_per_turn,
     )
 
@@ -106,12 +133,18 @@ class Supportbot:
     slack_http: AsyncApp | None = None
     socket_mode: AsyncSocketModeHandler | None = None
     owns_engine: bool = True
+    redactions: RedactionStats = field(default_factory=RedactionStats)
     asgi: Starlette = field(init=False)
     _engine_start: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        secret = self.settings.slack_signing_secret
         self.asgi = build_http_app(
-            slack=self.slack_http, readiness=self.readiness, lifespan=self.lifespan
+            slack=self.slack_http,
+            signing_secret=secret.get_secret_value() if secret else None,
+            readiness=self.readiness,
+            lifespan=self.lifespan,
+            max_request_bytes=self.settings.max_request_bytes,
         )
 
     async def readiness(self) -> Readiness:
@@ -183,8 +216,16 @@ def build_app(
         allowed_prefixes=settings.slack_file_url_prefixes,
         bearer_token=token,
         max_bytes=settings.max_image_bytes,
+        inspector=build_inspector(settings),
     )
-    diagnoser = build_diagnoser(settings, engine=engine, history=history, fetcher=fetcher)
+    redactions = RedactionStats()
+    diagnoser = build_diagnoser(
+        settings,
+        engine=engine,
+        history=history,
+        fetcher=fetcher,
+        redactor=build_redactor(settings, redactions),
+    )
     answerer = SlackAnswerer(diagnoser, handled, update_interval=update_interval)
     slack_client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
     signing_secret = (
@@ -203,4 +244,5 @@ def build_app(
         slack_http=bolt if signing_secret is not None else None,
         socket_mode=socket_mode,
         owns_engine=owns_engine,
+        redactions=redactions,
     )

@@ -13,10 +13,16 @@ from bot.settings import Settings, load_settings
 
 
 def _configure_logging(settings: Settings) -> None:
+    from bot.app import build_redactor
+    from bot.log_redaction import RedactingLogFilter
+
     logging.basicConfig(
         level=settings.log_level.value,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redacting = RedactingLogFilter(build_redactor(settings))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redacting)
 
 
 def serve(settings: Settings) -> int:
@@ -33,12 +39,13 @@ def serve(settings: Settings) -> int:
         mode,
         settings.model_id,
     )
-    uvicorn.run(supportbot.asgi, host=settings.host, port=settings.port, log_level="info")
+    # log_config=None: uvicorn's loggers go through the root handler, and its redaction.
+    uvicorn.run(supportbot.asgi, host=settings.host, port=settings.port, log_config=None)
     return 0
 
 
 async def _diagnose(settings: Settings, images: list[Path], question: str) -> int:
-    from bot.app import build_diagnoser, build_engine
+    from bot.app import build_diagnoser, build_engine, build_inspector, build_redactor
     from bot.diagnosis import AnswerPiece, AttachmentsRead
     from bot.history import InMemoryHistoryStore
     from bot.images import LocalFileFetcher
@@ -50,7 +57,10 @@ async def _diagnose(settings: Settings, images: list[Path], question: str) -> in
         settings,
         engine=engine,
         history=InMemoryHistoryStore(),
-        fetcher=LocalFileFetcher(max_bytes=settings.max_image_bytes),
+        fetcher=LocalFileFetcher(
+            max_bytes=settings.max_image_bytes, inspector=build_inspector(settings)
+        ),
+        redactor=build_redactor(settings),
     )
     turn = Turn(
         thread=ThreadKey("local", "terminal", "1"),

@@ -18,6 +18,7 @@ from bot.history import HistoryStore
 from bot.images import AttachmentFetcher
 from bot.messages import Language, Message, detect_language, say
 from bot.prompting import PromptBuilder
+from bot.redaction import Redactor
 from bot.turns import HistoryEntry, Screenshot, SkippedAttachment, Speaker, ThreadKey, Turn
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Diagnoser:
         fetcher: downloads and validates attachments.
         prompts: builds the model's messages.
         reply_filter: makes each piece of the answer safe to show.
+        redactor: cleans the user's own text before it is prompted, stored or logged.
         max_images_per_turn: attachments past this count are skipped, and said so.
 
     Example:
@@ -75,6 +77,7 @@ class Diagnoser:
         fetcher: AttachmentFetcher,
         prompts: PromptBuilder,
         reply_filter: ReplyFilter,
+        redactor: Redactor | None = None,
         max_images_per_turn: int = 8,
     ) -> None:
         self._engine = engine
@@ -82,6 +85,7 @@ class Diagnoser:
         self._fetcher = fetcher
         self._prompts = prompts
         self._filter = reply_filter
+        self._redactor = redactor or Redactor()
         self._max_images = max_images_per_turn
 
     async def knows_thread(self, thread: ThreadKey) -> bool:
@@ -95,7 +99,7 @@ class Diagnoser:
 
         question = HistoryEntry(
             Speaker.USER,
-            turn.text.strip() or say(Message.DEFAULT_QUESTION, language),
+            self._redactor.redact(turn.text.strip()) or say(Message.DEFAULT_QUESTION, language),
             screenshots,
         )
         past = await self._history.load(turn.thread)

@@ -1,7 +1,11 @@
 """Make the model's answer safe to show, piece by piece as it streams.
 
-A `FilterStream` holds back the unfinished last word of what it has seen, so a
-secret is never shown half-written before the rest of it arrives.
+The stream holds back the end of what it has seen until nothing in it could
+still turn out to be a secret: it only releases text up to a whitespace at least
+`Redactor.safe_context` characters before the end, never inside a finding (nor
+inside the text a finding's pattern needs), and never past the start of an
+unfinished private key block. What has been released is final: later text can
+only be appended, so no secret is shown even for the moment before an edit.
 """
 
 from __future__ import annotations
@@ -9,7 +13,10 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-REDACTED = "[redacted]"
+from bot.links import LinkGuard
+from bot.redaction import Redactor
+
+_WHITESPACE = re.compile(r"\s")
 
 
 class FilterStream(Protocol):
@@ -28,46 +35,70 @@ class ReplyFilter(Protocol):
         ...
 
 
-_SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"\bxox[abepors]-[A-Za-z0-9-]{8,}"),  # Slack tokens
-    re.compile(r"\bxapp-[A-Za-z0-9-]{8,}"),
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"),  # GitHub tokens
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
-    re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),  # e-mail addresses
-)
-# scheme://user:password@host: keep the user and host, hide the password.
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)([^\s@/]+)(@)", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """Replace every secret the patterns know in `text` with `[redacted]`."""
-    text = _URL_PASSWORD.sub(rf"\1{REDACTED}\3", text)
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    return text
-
-
-class _WordBoundaryStream:
-    def __init__(self) -> None:
+class _HoldBackStream:
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
         self._pending = ""
 
     def feed(self, text: str) -> str:
         self._pending += text
-        cut = max(self._pending.rfind(" "), self._pending.rfind("\n"), self._pending.rfind("\t"))
-        if cut < 0:
-            return ""
-        ready, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
-        return redact(ready)
+        return self._release(final=False)
 
     def finish(self) -> str:
-        ready, self._pending = self._pending, ""
-        return redact(ready)
+        return self._release(final=True)
+
+    def _release(self, *, final: bool) -> str:
+        pending = self._pending
+        findings = self._redactor.findings(pending)
+        cut = len(pending) if final else self._safe_cut(pending, findings)
+        if cut <= 0:
+            return ""
+        released = self._redactor.apply(pending[:cut], [f for f in findings if f.end <= cut])
+        self._pending = pending[cut:]
+        return released
+
+    def _safe_cut(self, pending: str, findings: list) -> int:  # type: ignore[type-arg]
+        cut = _whitespace_cut(pending, len(pending) - self._redactor.safe_context)
+        open_key = Redactor.open_private_key(pending)
+        if open_key is not None:
+            cut = min(cut, _whitespace_cut(pending, open_key))
+        moved = True
+        while moved and cut > 0:
+            moved = False
+            for finding in findings:
+                if finding.needs_from < cut < finding.end:
+                    cut = _whitespace_cut(pending, finding.needs_from)
+                    moved = True
+        return cut
 
 
-class SecretRedactingFilter:
-    """Redacts tokens, keys, passwords in URLs and e-mail addresses from answers."""
+def _whitespace_cut(text: str, limit: int) -> int:
+    """Just after the last whitespace at or before `limit` (0 when there is none)."""
+    if limit <= 0:
+        return 0
+    last = -1
+    for match in _WHITESPACE.finditer(text, 0, limit):
+        last = match.start()
+    return last + 1
+
+
+class RedactingFilter:
+    """Redacts secrets, personal data and sensitive words, and neutralises foreign links.
+
+    Args:
+        redactor: finds secrets and personal data (and counts them).
+        links: rewrites links to hosts outside its allowlist; None keeps links as they are.
+    """
+
+    def __init__(self, redactor: Redactor, *, links: LinkGuard | None = None) -> None:
+        extra = (links.find,) if links is not None else ()
+        self._redactor = Redactor(
+            words=redactor.words, stats=redactor.stats, extra=(*redactor.extra, *extra)
+        )
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._redactor
 
     def open(self) -> FilterStream:
-        return _WordBoundaryStream()
+        return _HoldBackStream(self._redactor)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
+import struct
 import warnings
 from pathlib import Path
 from typing import Protocol
@@ -15,9 +17,13 @@ from typing import Protocol
 import httpx
 from PIL import Image
 
+from bot.engine.images import to_model_rgb
 from bot.errors import AttachmentRefused, AttachmentUnreadable
 from bot.messages import Message
 from bot.turns import AttachmentRef, Screenshot
+from bot.virus_scan import ScannerUnavailable, VirusScanner
+
+log = logging.getLogger(__name__)
 
 _MAX_REDIRECTS = 3
 _CHUNK = 64 * 1024
@@ -50,6 +56,9 @@ def _looks_like_html(head: bytes) -> bool:
 def validate_image(filename: str, data: bytes, *, max_pixels: int) -> Screenshot:
     """Check the bytes decode to a whole image no larger than `max_pixels`.
 
+    The image is decoded and normalised exactly as the engine will, so a file
+    that would fail there is refused here, with its reason.
+
     Raises:
         AttachmentRefused: not an allowed image type, or too many pixels.
         AttachmentUnreadable: damaged or truncated.
@@ -64,6 +73,7 @@ def validate_image(filename: str, data: bytes, *, max_pixels: int) -> Screenshot
         raise AttachmentRefused(filename, reason)
     try:
         with warnings.catch_warnings():
+            # Pillow only warns between its two bomb limits; a warning is a refusal here.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
@@ -72,15 +82,56 @@ def validate_image(filename: str, data: bytes, *, max_pixels: int) -> Screenshot
                         filename, Message.REASON_TOO_MANY_PIXELS, pixels=width * height
                     )
                 image.load()  # decodes fully: truncated files fail here, not in the engine
+                to_model_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise AttachmentRefused(
             filename, Message.REASON_TOO_MANY_PIXELS, pixels="too many"
         ) from None
-    except (OSError, SyntaxError, ValueError) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as error:
         raise AttachmentUnreadable(filename, Message.REASON_CORRUPT) from error
     return Screenshot(
         filename=filename, media_type=media_type, data=data, width=width, height=height
     )
+
+
+class ImageInspector:
+    """Everything between downloaded bytes and a usable screenshot: virus scan, then decode.
+
+    Args:
+        max_pixels: images with more pixels are refused before decoding (bomb guard).
+        scanner: clamd, when configured; files are scanned before they are decoded.
+        fail_open: when the scanner is down, open files anyway (True) or refuse them.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_pixels: int = 50_000_000,
+        scanner: VirusScanner | None = None,
+        fail_open: bool = False,
+    ) -> None:
+        self._max_pixels = max_pixels
+        self._scanner = scanner
+        self._fail_open = fail_open
+
+    async def inspect(self, filename: str, data: bytes) -> Screenshot:
+        if self._scanner is not None:
+            await self._scan(filename, data)
+        return await asyncio.to_thread(validate_image, filename, data, max_pixels=self._max_pixels)
+
+    async def _scan(self, filename: str, data: bytes) -> None:
+        assert self._scanner is not None
+        try:
+            result = await self._scanner.scan(data)
+        except ScannerUnavailable as error:
+            if self._fail_open:
+                log.warning("virus scanner down, opening %s unscanned: %s", filename, error)
+                return
+            log.error("virus scanner down, refusing %s: %s", filename, error)
+            raise AttachmentRefused(filename, Message.REASON_SCAN_UNAVAILABLE) from error
+        if not result.clean:
+            log.warning("virus scanner flagged %s: %s", filename, result.signature)
+            raise AttachmentRefused(filename, Message.REASON_INFECTED)
 
 
 class HttpImageFetcher:
@@ -92,7 +143,7 @@ class HttpImageFetcher:
             so the token never reaches another host.
         bearer_token: sent as `Authorization: Bearer …` (Slack's bot token).
         max_bytes: downloads stop and are refused past this size.
-        max_pixels: decoded images larger than this are refused.
+        inspector: scans and decodes what was downloaded.
     """
 
     def __init__(
@@ -102,13 +153,13 @@ class HttpImageFetcher:
         allowed_prefixes: list[str],
         bearer_token: str | None,
         max_bytes: int,
-        max_pixels: int = 64_000_000,
+        inspector: ImageInspector | None = None,
     ) -> None:
         self._client = client
         self._allowed_prefixes = tuple(allowed_prefixes)
         self._bearer_token = bearer_token
         self._max_bytes = max_bytes
-        self._max_pixels = max_pixels
+        self._inspector = inspector or ImageInspector()
 
     async def fetch(self, attachment: AttachmentRef) -> Screenshot:
         if attachment.unavailable is not None:
@@ -116,9 +167,7 @@ class HttpImageFetcher:
         if attachment.size is not None and attachment.size > self._max_bytes:
             raise self._too_large(attachment.filename)
         data = await self._download(attachment.filename, attachment.url)
-        return await asyncio.to_thread(
-            validate_image, attachment.filename, data, max_pixels=self._max_pixels
-        )
+        return await self._inspector.inspect(attachment.filename, data)
 
     async def _download(self, filename: str, url: str) -> bytes:
         headers = {"Authorization": f"Bearer {self._bearer_token}"} if self._bearer_token else {}
@@ -162,9 +211,9 @@ class HttpImageFetcher:
 class LocalFileFetcher:
     """Reads images from local paths (the `diagnose` command); `AttachmentRef.url` is the path."""
 
-    def __init__(self, *, max_bytes: int, max_pixels: int = 64_000_000) -> None:
+    def __init__(self, *, max_bytes: int, inspector: ImageInspector | None = None) -> None:
         self._max_bytes = max_bytes
-        self._max_pixels = max_pixels
+        self._inspector = inspector or ImageInspector()
 
     async def fetch(self, attachment: AttachmentRef) -> Screenshot:
         path = Path(attachment.url)
@@ -183,6 +232,4 @@ class LocalFileFetcher:
                 Message.REASON_DOWNLOAD_FAILED,
                 detail=error.strerror or "unreadable",
             ) from error
-        return await asyncio.to_thread(
-            validate_image, attachment.filename, data, max_pixels=self._max_pixels
-        )
+        return await self._inspector.inspect(attachment.filename, data)

@@ -32,6 +32,8 @@ class Message(StrEnum):
     REASON_NOT_SHARED = "reason_not_shared"
     REASON_TOO_MANY = "reason_too_many"
     REASON_TOO_MANY_PIXELS = "reason_too_many_pixels"
+    REASON_INFECTED = "reason_infected"
+    REASON_SCAN_UNAVAILABLE = "reason_scan_unavailable"
 
 
 _CATALOGUE: dict[Message, dict[Language, str]] = {
@@ -111,6 +113,14 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
     Message.REASON_TOO_MANY_PIXELS: {
         Language.ENGLISH: "the image is too large to decode safely ({pixels} pixels).",
         Language.CHINESE: "图片尺寸过大，无法安全解码（{pixels} 像素）。",
+    },
+    Message.REASON_INFECTED: {
+        Language.ENGLISH: "the virus scanner flagged it, so I did not open it.",
+        Language.CHINESE: "病毒扫描发现了问题，所以没有打开它。",
+    },
+    Message.REASON_SCAN_UNAVAILABLE: {
+        Language.ENGLISH: "the virus scanner is unavailable, and files are not opened unscanned.",
+        Language.CHINESE: "病毒扫描暂时不可用，未经扫描的文件不会被打开。",
     },
 }
 

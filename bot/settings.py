@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.links import DEFAULT_ALLOWED_HOSTS
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
 
@@ -61,14 +63,21 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=1280 * 1024, ge=28 * 28)
     max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_images_per_turn: int = Field(default=8, ge=1, le=32)
+    max_decode_pixels: int = Field(default=50_000_000, ge=1_000_000)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
+
+    clamd_address: str | None = None
+    clamd_fail_open: bool = False
+    sensitive_words_file: Path | None = None
+    link_allowed_hosts: Annotated[list[str], NoDecode] = list(DEFAULT_ALLOWED_HOSTS)
 
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: LogLevel = LogLevel.INFO
 
-    @field_validator("slack_file_url_prefixes", mode="before")
+    @field_validator("slack_file_url_prefixes", "link_allowed_hosts", mode="before")
     @classmethod
-    def _split_prefixes(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -79,6 +88,20 @@ class Settings(BaseSettings):
         for prefix in value:
             if not prefix.startswith(("https://", "http://")):
                 raise ValueError(f"{prefix!r} is not an http(s) URL prefix")
+        return value
+
+    @field_validator("sensitive_words_file")
+    @classmethod
+    def _words_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
+        return value
+
+    @field_validator("clamd_address")
+    @classmethod
+    def _clamd_address_shape(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("/") or re.fullmatch(r".+:\d+", value)):
+            raise ValueError("must be host:port or a Unix socket path")
         return value
 
     @field_validator("slack_api_url")

@@ -9,9 +9,13 @@ from dataclasses import asdict, dataclass
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from handlers.request_limits import LimitRequestBody
+from handlers.slack.request_guard import SlackRequestGuard
 
 
 @dataclass(frozen=True)
@@ -29,10 +33,15 @@ class Readiness:
 def build_http_app(
     *,
     slack: AsyncApp | None,
+    signing_secret: str | None,
     readiness: Callable[[], Awaitable[Readiness]],
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    max_request_bytes: int = 1024 * 1024,
 ) -> Starlette:
-    """Routes: `POST /slack/events` (when HTTP events are on), `GET /healthz`, `GET /readyz`."""
+    """Routes: `POST /slack/events` (when HTTP events are on), `GET /healthz`, `GET /readyz`.
+
+    Every request body is capped at `max_request_bytes` (413 past it).
+    """
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -46,11 +55,16 @@ def build_http_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
-    if slack is not None:
+    if slack is not None and signing_secret is not None:
         handler = AsyncSlackRequestHandler(slack)
+        guard = SlackRequestGuard(signing_secret)
 
         async def slack_events(request: Request) -> Response:
-            return await handler.handle(request)
+            return await guard.refuse(request) or await handler.handle(request)
 
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(LimitRequestBody, max_bytes=max_request_bytes)],
+    )

@@ -7,7 +7,6 @@ happen on the worker thread, and text comes back through an asyncio queue.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -15,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
-from PIL import Image, ImageOps
 from transformers import AutoModelForImageTextToText, AutoProcessor, StoppingCriteriaList
 
 from bot.engine.device import resolve_device, resolve_dtype
+from bot.engine.images import decode_for_model
 from bot.engine.protocol import EngineState
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, TextPart
 from bot.engine.streaming import StopWhenCancelled, TextPieceStreamer
@@ -160,7 +159,7 @@ class TransformersEngine:
             raise GenerationFailed(f"{type(error).__name__}: {error}") from error
 
     def _prepare(self, request: GenerationRequest) -> Any:
-        images = [_decode(image) for image in request.images]
+        images = [decode_for_model(image.data) for image in request.images]
         size = dict(self._processor.image_processor.size)
         size["longest_edge"] = min(
             size.get("longest_edge", self._max_image_pixels), self._max_image_pixels
@@ -186,9 +185,3 @@ def _as_template_message(message: ChatMessage) -> dict[str, Any]:
         elif isinstance(part, ImagePart):
             content.append({"type": "image"})
     return {"role": message.role.value, "content": content}
-
-
-def _decode(image: ImagePart) -> Image.Image:
-    with Image.open(io.BytesIO(image.data)) as opened:
-        upright = ImageOps.exif_transpose(opened)
-        return upright.convert("RGB")

@@ -57,10 +57,7 @@ class SlackThreadReply:
             self._reacted = True
         except SlackApiError as error:  # a missing reactions:write scope must not stop the answer
             log.warning("could not add the working reaction: %s", error.response.get("error"))
-        response = await self._client.chat_postMessage(
-            channel=self._channel, thread_ts=self._thread_ts, text=f"_{working_text}_"
-        )
-        self._placeholder_ts = str(response["ts"])
+        self._placeholder_ts = await self._post_in_thread(f"_{working_text}_")
         self._last_update = time.monotonic()
 
     async def progress(self, markdown_so_far: str) -> None:
@@ -86,9 +83,7 @@ class SlackThreadReply:
         first, *rest = split_message(text) or [text]
         await self._edit(first)
         for part in rest:
-            await self._client.chat_postMessage(
-                channel=self._channel, thread_ts=self._thread_ts, text=part
-            )
+            await self._post_in_thread(part)
         await self._clear_reaction()
 
     async def fail(self, text: str) -> None:
@@ -98,15 +93,23 @@ class SlackThreadReply:
 
     async def _edit(self, text: str) -> None:
         if self._placeholder_ts is None:
-            response = await self._client.chat_postMessage(
-                channel=self._channel, thread_ts=self._thread_ts, text=text
-            )
-            self._placeholder_ts = str(response["ts"])
+            self._placeholder_ts = await self._post_in_thread(text)
         else:
             await self._client.chat_update(
                 channel=self._channel, ts=self._placeholder_ts, text=text
             )
         self._last_update = time.monotonic()
+
+    async def _post_in_thread(self, text: str) -> str:
+        # No unfurling: a link in an answer must not make Slack fetch anything.
+        response = await self._client.chat_postMessage(
+            channel=self._channel,
+            thread_ts=self._thread_ts,
+            text=text,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(response["ts"])
 
     async def _clear_reaction(self) -> None:
         if not self._reacted:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from bot.engine import ImagePart, Role, TextPart
+from bot.prompting import fence_user_text
 from tests.scenario.conftest import RunningBot
 from tests.support.fake_slack import BOT_USER_ID, LOGIN_PAGE
 from tests.support.screenshots import render_error_screenshot
@@ -53,7 +54,7 @@ def test_mention_with_screenshot_gets_working_indicator_then_answer_in_thread(
     )
     user = request.messages[-1]
     assert isinstance(user.parts[0], ImagePart)
-    assert user.parts[-1] == TextPart("what does this mean?")
+    assert user.parts[-1] == TextPart(fence_user_text("what does this mean?"))
 
 
 def test_follow_up_in_thread_without_mention_sees_history_and_screenshot(
@@ -75,10 +76,12 @@ def test_follow_up_in_thread_without_mention_sees_history_and_screenshot(
     roles = [m.role for m in request.messages]
     assert roles == [Role.SYSTEM, Role.USER, Role.ASSISTANT, Role.USER]
     earlier_question, earlier_answer = request.messages[1], request.messages[2]
-    assert earlier_question.parts[-1] == TextPart("what is this error?")
+    assert earlier_question.parts[-1] == TextPart(fence_user_text("what is this error?"))
     assert len(earlier_question.images) == 1, "the screenshot is shown again from history"
     assert earlier_answer.parts[-1].text.strip()
-    assert request.messages[3].parts[-1] == TextPart("still failing after pip install")
+    assert request.messages[3].parts[-1] == TextPart(
+        fence_user_text("still failing after pip install")
+    )
     assert running_bot.slack.downloads("err-2.png") == 1, "the screenshot is not downloaded twice"
 
 

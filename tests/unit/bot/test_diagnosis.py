@@ -8,10 +8,11 @@ import pytest
 
 from bot.diagnosis import AnswerPiece, AttachmentsRead, Diagnoser, Diagnosis, DiagnosisEvent
 from bot.engine.transformers_engine import TransformersEngine
-from bot.filters import SecretRedactingFilter
+from bot.filters import RedactingFilter
 from bot.history import InMemoryHistoryStore
 from bot.images import LocalFileFetcher
 from bot.prompting import PromptBuilder
+from bot.redaction import Redactor
 from bot.turns import AttachmentRef, Speaker, ThreadKey, Turn
 from tests.support.screenshots import render_error_screenshot
 
@@ -28,7 +29,7 @@ def _diagnoser(
         history=history,
         fetcher=LocalFileFetcher(max_bytes=10**6),
         prompts=PromptBuilder(max_new_tokens=8),
-        reply_filter=SecretRedactingFilter(),
+        reply_filter=RedactingFilter(Redactor()),
         max_images_per_turn=max_images,
     )
 

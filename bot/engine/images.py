@@ -1,0 +1,34 @@
+"""Decode an image for the model: upright, first frame, 8-bit RGB on white."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageOps
+
+
+def to_model_rgb(image: Image.Image) -> Image.Image:
+    """Normalise any Pillow image to 8-bit RGB, the way a person would see it.
+
+    EXIF orientation is applied; animated images give their first frame;
+    transparency is flattened onto white (screenshots with alpha are mostly UI);
+    palette, CMYK, grey and 16/32-bit modes are converted.
+    """
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+    image = ImageOps.exif_transpose(image)
+    if image.mode in {"I;16", "I;16B", "I;16L", "I"}:
+        # 16/32-bit greyscale: scale to 8 bits instead of clipping everything to white.
+        image = image.point(lambda value: value / 256).convert("L")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in {"RGBA", "LA", "PA"}:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def decode_for_model(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as opened:
+        return to_model_rgb(opened)
