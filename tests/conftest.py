@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine.transformers_engine import TransformersEngine
+from tests.support.clamd_server import clamd_executable, private_clamd
 from tests.support.redis_server import private_redis_server
 from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
@@ -45,3 +46,14 @@ def redis_url() -> Iterator[str]:
 def redis_prefix() -> str:
     """A key namespace no other test (or other user of a shared Redis) writes to."""
     return f"supportbot-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def clamd_address() -> Iterator[str]:
+    """A private clamd. Outside CI a machine without clamav-daemon skips these tests."""
+    if clamd_executable() is None:
+        if os.environ.get("CI"):
+            pytest.fail("clamd is not installed; .ci/run installs clamav-daemon")
+        pytest.skip("clamd is not installed (apt-get install clamav-daemon)")
+    with private_clamd() as address:
+        yield address

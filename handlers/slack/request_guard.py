@@ -6,11 +6,12 @@ stack trace in the log; here each of those is a plain 401 or 400.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from urllib.parse import parse_qs
 
-from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -21,7 +22,7 @@ class SlackRequestGuard:
     """Verifies Slack's signature and the body's shape; returns an error response or None."""
 
     def __init__(self, signing_secret: str) -> None:
-        self._verifier = SignatureVerifier(signing_secret)
+        self._secret = signing_secret.encode()
 
     async def refuse(self, request: Request) -> Response | None:
         body = await request.body()
@@ -29,11 +30,16 @@ class SlackRequestGuard:
         signature = request.headers.get("x-slack-signature", "")
         if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > _MAX_AGE_SECONDS:
             return _error(401, "missing, malformed or stale request timestamp")
-        if not signature or not self._verifier.is_valid(body, timestamp, signature):
+        if not signature or not hmac.compare_digest(signature, self._sign(timestamp, body)):
             return _error(401, "invalid request signature")
         if not _looks_like_slack(body, request.headers.get("content-type", "")):
             return _error(400, "request body is not a Slack payload")
         return None
+
+    def _sign(self, timestamp: str, body: bytes) -> str:
+        # Over the raw bytes: slack_sdk's verifier decodes them first and raises on bad UTF-8.
+        digest = hmac.new(self._secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
+        return "v0=" + digest.hexdigest()
 
 
 def _looks_like_slack(body: bytes, content_type: str) -> bool:
