@@ -3,77 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
-import httpx
 import pytest
 
-from bot.app import build_app
 from bot.engine.transformers_engine import TransformersEngine
-from bot.settings import Settings
-from tests.support.fake_slack import FakeSlack
-from tests.support.recording_engine import RecordingEngine
-from tests.support.servers import ServerThread
-from tests.support.slack_events import encode, envelope, signed_headers
-
-BOT_TOKEN = "xoxb-test-token-0001"
-SIGNING_SECRET = "test-signing-secret"
-
-
-@dataclass
-class RunningBot:
-    slack: FakeSlack
-    slack_url: str
-    url: str
-    engine: RecordingEngine
-
-    def post_event(
-        self,
-        event: dict[str, Any],
-        *,
-        event_id: str | None = None,
-        headers: dict[str, str] | None = None,
-        secret: str = SIGNING_SECRET,
-    ) -> httpx.Response:
-        body = encode(envelope(event, event_id=event_id))
-        sent = signed_headers(secret, body) | (headers or {})
-        return httpx.post(f"{self.url}/slack/events", content=body, headers=sent, timeout=10)
-
-    def answers_in(self, channel: str, thread_ts: str) -> list[str]:
-        """The final text of every reply the bot posted in a thread."""
-        return [
-            self.slack.final_text(channel, call.args["_ts"])
-            for call in self.slack.thread_messages(channel, thread_ts)
-        ]
-
-    def wait_for_answer(self, channel: str, thread_ts: str, count: int = 1) -> list[str]:
-        """Wait until `count` replies in the thread are finished (no longer a placeholder)."""
-
-        def finished() -> list[str] | None:
-            answers = self.answers_in(channel, thread_ts)
-            done = [a for a in answers if a and not a.startswith("_") and not a.endswith(" …")]
-            return answers if len(done) >= count and len(done) == len(answers) else None
-
-        return list(self.slack.wait_for(finished))
+from tests.support.running_bot import RunningBot, run_bot
 
 
 @pytest.fixture(scope="module")
 def running_bot(tiny_engine: TransformersEngine, redis_url: str) -> Iterator[RunningBot]:
-    slack = FakeSlack(bot_token=BOT_TOKEN)
-    with ServerThread(slack.app) as slack_server:
-        settings = Settings(
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=f"{slack_server.url}/api/",
-            slack_file_url_prefixes=[f"{slack_server.url}/files/"],
-            redis_url=redis_url,
-            redis_key_prefix=f"supportbot-scenario-{slack_server.port}",
-            max_new_tokens=24,
-        )
-        engine = RecordingEngine(tiny_engine)
-        supportbot = build_app(settings, engine=engine, update_interval=0.2)
-        with ServerThread(supportbot.asgi) as bot_server:
-            yield RunningBot(
-                slack=slack, slack_url=slack_server.url, url=bot_server.url, engine=engine
-            )
+    with run_bot(tiny_engine, redis_url) as bot:
+        yield bot

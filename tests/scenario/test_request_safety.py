@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.scenario.conftest import SIGNING_SECRET, RunningBot
+from tests.support.running_bot import SIGNING_SECRET, RunningBot
 from tests.support.slack_events import signed_headers
 
 pytestmark = pytest.mark.slow
@@ -27,12 +27,18 @@ def test_bad_or_stale_timestamp_is_401(running_bot: RunningBot, timestamp: str) 
 
 
 def test_missing_signature_headers_is_401(running_bot: RunningBot) -> None:
-    response = _post(running_bot, b'{"type": "event_callback"}', {"Content-Type": "application/json"})
+    response = _post(
+        running_bot, b'{"type": "event_callback"}', {"Content-Type": "application/json"}
+    )
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[]", b'"event_callback"', b'{"no_type": 1}', b"\xff\xfe"])
-def test_signed_body_that_is_not_a_slack_payload_is_400(running_bot: RunningBot, body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[]", b'"event_callback"', b'{"no_type": 1}', b"\xff\xfe"]
+)
+def test_signed_body_that_is_not_a_slack_payload_is_400(
+    running_bot: RunningBot, body: bytes
+) -> None:
     response = _post(running_bot, body, signed_headers(SIGNING_SECRET, body))
     assert response.status_code == 400
     assert response.json() == {"error": "request body is not a Slack payload"}

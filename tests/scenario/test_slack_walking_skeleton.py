@@ -9,8 +9,8 @@ import pytest
 
 from bot.engine import ImagePart, Role, TextPart
 from bot.prompting import fence_user_text
-from tests.scenario.conftest import RunningBot
 from tests.support.fake_slack import BOT_USER_ID, LOGIN_PAGE
+from tests.support.running_bot import RunningBot
 from tests.support.screenshots import render_error_screenshot
 from tests.support.slack_events import file_object, message_event, next_ts
 

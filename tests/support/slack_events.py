@@ -9,7 +9,6 @@ import json
 import time
 from typing import Any
 
-
 from tests.support.fake_slack import BOT_USER_ID, TEAM_ID
 
 _counter = itertools.count(1)

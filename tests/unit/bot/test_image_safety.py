@@ -33,8 +33,15 @@ def test_exif_orientation_is_applied() -> None:
 
 @pytest.mark.parametrize(
     ("mode", "image_format"),
-    [("P", "PNG"), ("RGBA", "PNG"), ("LA", "PNG"), ("CMYK", "JPEG"), ("I;16", "PNG"), ("L", "PNG"),
-     ("1", "PNG")],
+    [
+        ("P", "PNG"),
+        ("RGBA", "PNG"),
+        ("LA", "PNG"),
+        ("CMYK", "JPEG"),
+        ("I;16", "PNG"),
+        ("L", "PNG"),
+        ("1", "PNG"),
+    ],
 )
 def test_every_mode_becomes_8_bit_rgb(mode: str, image_format: str) -> None:
     data = _encode(Image.new(mode, (8, 8)), image_format)
@@ -66,15 +73,24 @@ def test_animated_gif_gives_its_first_frame() -> None:
 
 def _png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims a huge size (a decompression bomb's shape)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+        return (
+            len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+        )
 
     header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
-@pytest.mark.parametrize("side", [10_000, 12_000, 50_000])  # 100 M, 144 M (Pillow only warns), 2.5 G
+@pytest.mark.parametrize(
+    "side", [10_000, 12_000, 50_000]
+)  # 100 M, 144 M (Pillow only warns), 2.5 G
 def test_decompression_bombs_are_refused_not_decoded(side: int) -> None:
     with pytest.raises(AttachmentRefused) as refused:
         validate_image("bomb.png", _png_claiming(side, side), max_pixels=50_000_000)
@@ -88,7 +104,9 @@ def test_the_pixel_cap_is_configurable() -> None:
         validate_image("big.png", data, max_pixels=119_999)
 
 
-VALID = [render_error_screenshot(size=(32, 24), image_format=f) for f in ("PNG", "JPEG", "GIF", "WEBP")]
+VALID = [
+    render_error_screenshot(size=(32, 24), image_format=f) for f in ("PNG", "JPEG", "GIF", "WEBP")
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -97,7 +115,9 @@ VALID = [render_error_screenshot(size=(32, 24), image_format=f) for f in ("PNG",
     st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=12),
     st.integers(0, 4000),
 )
-def test_fuzzed_images_are_read_or_refused_never_crash(base: bytes, flips: list[tuple[int, int]], cut: int) -> None:
+def test_fuzzed_images_are_read_or_refused_never_crash(
+    base: bytes, flips: list[tuple[int, int]], cut: int
+) -> None:
     data = bytearray(base)
     for position, value in flips:
         if position < len(data):

@@ -46,6 +46,8 @@ def test_environment_names_operators_rely_on(monkeypatch: pytest.MonkeyPatch) ->
         ("SLACK_APP_TOKEN", "xoxb-wrong-kind"),
         ("SLACK_FILE_URL_PREFIXES", "files.slack.com"),
         ("MAX_NEW_TOKENS", "0"),
+        ("CLAMD_ADDRESS", "clamd-without-port"),
+        ("SENSITIVE_WORDS_FILE", "/nonexistent/words.txt"),
     ],
 )
 def test_an_invalid_setting_is_named_in_one_line(
@@ -69,3 +71,14 @@ def test_serve_requires_the_slack_credentials() -> None:
     socket_only = Settings(_env_file=None, slack_bot_token="xoxb-1", slack_app_token="xapp-1")
     socket_only.require_slack()
     assert socket_only.socket_mode
+
+
+def test_safety_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINK_ALLOWED_HOSTS", "docs.acme.dev, status.acme.dev")
+    monkeypatch.setenv("CLAMD_ADDRESS", "127.0.0.1:3310")
+    monkeypatch.setenv("CLAMD_FAIL_OPEN", "true")
+    settings = load_settings()
+    assert settings.link_allowed_hosts == ["docs.acme.dev", "status.acme.dev"]
+    assert settings.clamd_address == "127.0.0.1:3310" and settings.clamd_fail_open
+    assert settings.max_decode_pixels == 50_000_000
+    assert settings.max_request_bytes == 1024 * 1024

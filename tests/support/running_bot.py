@@ -1,0 +1,88 @@
+"""supportbot running over real HTTP against a fresh fake Slack, for scenario tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from bot.app import build_app
+from bot.engine import Engine
+from bot.settings import Settings
+from tests.support.fake_slack import FakeSlack
+from tests.support.recording_engine import RecordingEngine
+from tests.support.servers import ServerThread
+from tests.support.slack_events import encode, envelope, signed_headers
+
+BOT_TOKEN = "xoxb-test-token-0001"
+SIGNING_SECRET = "test-signing-secret"
+
+
+@dataclass
+class RunningBot:
+    slack: FakeSlack
+    slack_url: str
+    url: str
+    engine: RecordingEngine
+    redis_prefix: str
+
+    def post_event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        secret: str = SIGNING_SECRET,
+    ) -> httpx.Response:
+        body = encode(envelope(event, event_id=event_id))
+        sent = signed_headers(secret, body) | (headers or {})
+        return httpx.post(f"{self.url}/slack/events", content=body, headers=sent, timeout=10)
+
+    def answers_in(self, channel: str, thread_ts: str) -> list[str]:
+        """The final text of every reply the bot posted in a thread."""
+        return [
+            self.slack.final_text(channel, call.args["_ts"])
+            for call in self.slack.thread_messages(channel, thread_ts)
+        ]
+
+    def wait_for_answer(self, channel: str, thread_ts: str, count: int = 1) -> list[str]:
+        """Wait until `count` replies in the thread are finished (no longer a placeholder)."""
+
+        def finished() -> list[str] | None:
+            answers = self.answers_in(channel, thread_ts)
+            done = [a for a in answers if a and not a.startswith("_") and not a.endswith(" …")]
+            return answers if len(done) >= count and len(done) == len(answers) else None
+
+        return list(self.slack.wait_for(finished))
+
+
+@contextmanager
+def run_bot(
+    engine: Engine, redis_url: str, *, update_interval: float = 0.2, **overrides: Any
+) -> Iterator[RunningBot]:
+    """Serve supportbot with `engine` (recorded) against a new fake Slack and `redis_url`."""
+    slack = FakeSlack(bot_token=BOT_TOKEN)
+    with ServerThread(slack.app) as slack_server:
+        values: dict[str, Any] = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": f"{slack_server.url}/api/",
+            "slack_file_url_prefixes": [f"{slack_server.url}/files/"],
+            "redis_url": redis_url,
+            "redis_key_prefix": f"supportbot-scenario-{slack_server.port}",
+            "max_new_tokens": 24,
+        }
+        settings = Settings(_env_file=None, **(values | overrides))
+        recording = RecordingEngine(engine)
+        supportbot = build_app(settings, engine=recording, update_interval=update_interval)
+        with ServerThread(supportbot.asgi) as bot_server:
+            yield RunningBot(
+                slack=slack,
+                slack_url=slack_server.url,
+                url=bot_server.url,
+                engine=recording,
+                redis_prefix=settings.redis_key_prefix,
+            )
