@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.engine.protocol import Engine
+from bot.engine.request import GenerationRequest, Queued
 from bot.errors import AttachmentError
 from bot.filters import ReplyFilter
 from bot.history import HistoryStore
@@ -34,6 +35,13 @@ class AttachmentsRead:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """The request waits for the model; `ahead` requests are before it."""
+
+    ahead: int
+
+
+@dataclass(frozen=True)
 class AnswerPiece:
     """More of the answer, already filtered."""
 
@@ -49,7 +57,7 @@ class Diagnosis:
     language: Language
 
 
-DiagnosisEvent = AttachmentsRead | AnswerPiece | Diagnosis
+DiagnosisEvent = AttachmentsRead | Waiting | AnswerPiece | Diagnosis
 
 
 class Diagnoser:
@@ -63,6 +71,8 @@ class Diagnoser:
         reply_filter: makes each piece of the answer safe to show.
         redactor: cleans the user's own text before it is prompted, stored or logged.
         max_images_per_turn: attachments past this count are skipped, and said so.
+        queue_timeout: seconds a request may wait for the model.
+        generation_timeout: seconds an answer may take once the model is on it.
 
     Example:
         >>> async for event in diagnoser.diagnose(turn):
@@ -79,6 +89,8 @@ class Diagnoser:
         reply_filter: ReplyFilter,
         redactor: Redactor | None = None,
         max_images_per_turn: int = 8,
+        queue_timeout: float | None = None,
+        generation_timeout: float | None = None,
     ) -> None:
         self._engine = engine
         self._history = history
@@ -87,6 +99,8 @@ class Diagnoser:
         self._filter = reply_filter
         self._redactor = redactor or Redactor()
         self._max_images = max_images_per_turn
+        self._queue_timeout = queue_timeout
+        self._generation_timeout = generation_timeout
 
     async def knows_thread(self, thread: ThreadKey) -> bool:
         """Whether the bot has already taken part in this thread."""
@@ -103,13 +117,15 @@ class Diagnoser:
             screenshots,
         )
         past = await self._history.load(turn.thread)
-        request = self._prompts.build(past, question, language)
+        request = await asyncio.to_thread(self._fit_prompt, past, question, language)
         await self._history.append(turn.thread, question)
 
         stream = self._filter.open()
         shown: list[str] = []
         async for piece in self._engine.stream(request):
-            if safe := stream.feed(piece):
+            if isinstance(piece, Queued):
+                yield Waiting(piece.ahead)
+            elif safe := stream.feed(piece):
                 shown.append(safe)
                 yield AnswerPiece(safe)
         if tail := stream.finish():
@@ -119,6 +135,24 @@ class Diagnoser:
         answer = "".join(shown).strip() or say(Message.EMPTY_ANSWER, language)
         await self._history.append(turn.thread, HistoryEntry(Speaker.ASSISTANT, answer))
         yield Diagnosis(answer, skipped, language)
+
+    def _fit_prompt(
+        self, past: list[HistoryEntry], question: HistoryEntry, language: Language
+    ) -> GenerationRequest:
+        draft = self._prompts.build([], question, language)
+        answer_room = draft.max_new_tokens or 0
+        request = self._prompts.build(
+            past,
+            question,
+            language,
+            measure=self._engine.count_tokens,
+            budget=self._engine.context_window - answer_room,
+        )
+        return replace(
+            request,
+            queue_timeout=self._queue_timeout,
+            generation_timeout=self._generation_timeout,
+        )
 
     async def _read_attachments(
         self, turn: Turn, language: Language

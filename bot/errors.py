@@ -7,6 +7,9 @@
     │   └── AttachmentUnreadable    download failed, corrupt or truncated image
     └── EngineError             the model could not produce an answer
         ├── ModelUnavailable        the model failed to load (or is not loaded yet)
+        ├── EngineBusy              the waiting line is full; try again later
+        ├── QueueTimeout            waited too long for the model
+        ├── GenerationTimeout       the answer took too long to write
         └── GenerationFailed        generation broke off midway
 
 Every transport has one error boundary that catches `BotError`, logs it and
@@ -61,3 +64,23 @@ class ModelUnavailable(EngineError):
 
 class GenerationFailed(EngineError):
     """Generation stopped with an error before the answer was complete."""
+
+
+class EngineBusy(EngineError):
+    """The waiting line is full.
+
+    Args:
+        retry_after: a fair estimate, in seconds, of when there will be room.
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the model is busy; retry in about {retry_after} s")
+        self.retry_after = retry_after
+
+
+class QueueTimeout(EngineError):
+    """The request waited for the model longer than its queue deadline."""
+
+
+class GenerationTimeout(EngineError):
+    """The answer was not finished within its generation deadline."""

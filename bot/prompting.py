@@ -7,6 +7,7 @@ with the processor's own chat template, so no ChatML string is built here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
@@ -14,7 +15,7 @@ import jinja2
 
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
 from bot.messages import Language
-from bot.turns import HistoryEntry, Speaker
+from bot.turns import HistoryEntry, Screenshot, Speaker
 
 SYSTEM_PROMPT = "diagnosis_system"
 SYSTEM_PROMPT_VERSION = 2
@@ -55,11 +56,53 @@ class PromptBuilder:
         return self._template.render(language_name=_LANGUAGE_NAMES[language])
 
     def build(
+        self,
+        history: list[HistoryEntry],
+        question: HistoryEntry,
+        language: Language,
+        *,
+        measure: Callable[[GenerationRequest], int] | None = None,
+        budget: int | None = None,
+    ) -> GenerationRequest:
+        """The request for `question` after `history`, trimmed to `budget` prompt tokens.
+
+        With `measure` (the engine's own token count, images included) the oldest
+        turns go first; the thread's first screenshot stays, pinned before the
+        kept turns, for as long as it fits. The question itself is never cut.
+        """
+        if measure is None or budget is None:
+            return self._request(history, question, language)
+        first = _first_screenshot(history)
+        for dropped in range(len(history) + 1):
+            kept = history[dropped:]
+            pinned = _pin(first, kept, question)
+            request = self._request(pinned, question, language)
+            if measure(request) <= budget:
+                return request
+        return self._request([], question, language)
+
+    def _request(
         self, history: list[HistoryEntry], question: HistoryEntry, language: Language
     ) -> GenerationRequest:
         system = ChatMessage(Role.SYSTEM, (TextPart(self.system_prompt(language)),))
         turns = tuple(_as_message(entry) for entry in [*history, question])
         return GenerationRequest(messages=(system, *turns), max_new_tokens=self._max_new_tokens)
+
+
+PINNED_SCREENSHOT_NOTE = "(The first screenshot of this thread, kept for reference.)"
+
+
+def _first_screenshot(history: list[HistoryEntry]) -> Screenshot | None:
+    return next((entry.screenshots[0] for entry in history if entry.screenshots), None)
+
+
+def _pin(
+    first: Screenshot | None, kept: list[HistoryEntry], question: HistoryEntry
+) -> list[HistoryEntry]:
+    shown = [shot for entry in [*kept, question] for shot in entry.screenshots]
+    if first is None or first in shown:
+        return kept
+    return [HistoryEntry(Speaker.USER, PINNED_SCREENSHOT_NOTE, (first,)), *kept]
 
 
 _FENCE_TAG = re.compile(r"</?\s*user_message\s*>", re.IGNORECASE)
@@ -78,7 +121,10 @@ def fence_user_text(text: str) -> str:
 
 
 def _as_message(entry: HistoryEntry) -> ChatMessage:
-    images = tuple(ImagePart(data=shot.data, name=shot.filename) for shot in entry.screenshots)
+    images = tuple(
+        ImagePart(data=shot.data, name=shot.filename, width=shot.width, height=shot.height)
+        for shot in entry.screenshots
+    )
     if entry.speaker is Speaker.USER:
         return ChatMessage(Role.USER, (*images, TextPart(fence_user_text(entry.text))))
     return ChatMessage(Role.ASSISTANT, (*images, TextPart(entry.text)))

@@ -4,7 +4,7 @@ Only this package touches the model; everything else calls `Engine.stream()`.
 """
 
 from bot.engine.protocol import Engine, EngineState
-from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
+from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, Role, TextPart
 
 __all__ = [
     "ChatMessage",
@@ -12,6 +12,7 @@ __all__ = [
     "EngineState",
     "GenerationRequest",
     "ImagePart",
+    "Queued",
     "Role",
     "TextPart",
 ]

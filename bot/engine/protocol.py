@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from enum import StrEnum
 from typing import Protocol
 
-from bot.engine.request import GenerationRequest
+from bot.engine.request import GenerationRequest, Queued
 
 
 class EngineState(StrEnum):
@@ -36,8 +36,21 @@ class Engine(Protocol):
         """Load the model; returns when it is ready or has failed (see `state`)."""
         ...
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        """Yield the answer's text as it is produced; closing the iterator cancels it."""
+    def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
+        """Yield `Queued` while the request waits, then the answer's text as it is produced.
+
+        Closing the iterator cancels the request. Raises `EngineBusy` when the line
+        is full, `QueueTimeout` and `GenerationTimeout` past the request's deadlines.
+        """
+        ...
+
+    @property
+    def context_window(self) -> int:
+        """Most tokens a prompt and its answer may take together."""
+        ...
+
+    def count_tokens(self, request: GenerationRequest) -> int:
+        """Prompt tokens of `request` as the model sees them, image tokens included."""
         ...
 
     async def close(self) -> None: ...

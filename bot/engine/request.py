@@ -28,6 +28,8 @@ class ImagePart:
 
     data: bytes
     name: str = "image"
+    width: int = 0  # 0 when unknown; the engine then reads the size from the header
+    height: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,24 @@ class GenerationRequest:
     Args:
         messages: the conversation, system prompt first.
         max_new_tokens: cap for this request; the engine's default when None.
+        queue_timeout: seconds it may wait for the model before `QueueTimeout`.
+        generation_timeout: seconds its answer may take before `GenerationTimeout`.
         request_id: for logs and cancellation.
     """
 
     messages: tuple[ChatMessage, ...]
     max_new_tokens: int | None = None
+    queue_timeout: float | None = None
+    generation_timeout: float | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
     def images(self) -> tuple[ImagePart, ...]:
         return tuple(image for message in self.messages for image in message.images)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """Yielded by `Engine.stream` while the request waits: `ahead` requests are before it."""
+
+    ahead: int

@@ -7,21 +7,25 @@ happen on the worker thread, and text comes back through an asyncio queue.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
+from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor, StoppingCriteriaList
 
 from bot.engine.device import resolve_device, resolve_dtype
 from bot.engine.images import decode_for_model
 from bot.engine.protocol import EngineState
-from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, TextPart
+from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
 from bot.engine.streaming import StopWhenCancelled, TextPieceStreamer
-from bot.errors import GenerationFailed, ModelUnavailable
+from bot.engine.waiting_line import Ticket, WaitingLine
+from bot.errors import GenerationFailed, GenerationTimeout, ModelUnavailable, QueueTimeout
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,8 @@ class TransformersEngine:
         dtype: `auto`, `bfloat16`, `float16` or `float32`.
         max_new_tokens: default cap on the answer's length.
         max_image_pixels: screenshots are resized to at most this many pixels.
+        max_context_tokens: cap on prompt + answer tokens (the model's own limit if lower).
+        max_waiting: most requests waiting or running; more get `EngineBusy`.
 
     Example:
         >>> engine = TransformersEngine("Qwen/Qwen3-VL-8B-Instruct")
@@ -52,12 +58,16 @@ class TransformersEngine:
         dtype: str = "auto",
         max_new_tokens: int = 1024,
         max_image_pixels: int = 1280 * 1024,
+        max_context_tokens: int = 16384,
+        max_waiting: int = 64,
     ) -> None:
         self._model_id = model
         self._device = resolve_device(device)
         self._dtype = resolve_dtype(dtype, self._device)
         self._max_new_tokens = max_new_tokens
         self._max_image_pixels = max_image_pixels
+        self._max_context_tokens = max_context_tokens
+        self._line = WaitingLine(capacity=max_waiting)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-model")
         self._state = EngineState.LOADING
         self._failure: str | None = None
@@ -107,10 +117,35 @@ class TransformersEngine:
         self._state = EngineState.READY
         log.info("model %s ready", self._model_id)
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
         await self._loaded.wait()
         if self._state is not EngineState.READY:
             raise ModelUnavailable(self._failure or f"engine is {self._state}")
+        ticket = self._line.join(request.request_id)
+        served: float | None = None
+        try:
+            async for position in self._wait_turn(ticket, request.queue_timeout):
+                yield position
+            started = time.monotonic()
+            async for piece in self._generate_stream(request):
+                yield piece
+            served = time.monotonic() - started
+        finally:
+            self._line.leave(ticket, served_seconds=served)
+
+    async def _wait_turn(self, ticket: Ticket, timeout: float | None) -> AsyncIterator[Queued]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        told = -1
+        while (ahead := self._line.ahead(ticket)) > 0:
+            if ahead != told:
+                told = ahead
+                yield Queued(ahead)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise QueueTimeout(f"still {ahead} ahead after {timeout} s")
+            await self._line.wait_for_change(ticket, remaining)
+
+    async def _generate_stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[object] = asyncio.Queue()
         cancelled = threading.Event()
@@ -120,13 +155,58 @@ class TransformersEngine:
 
         job = loop.run_in_executor(self._worker, self._generate, request, emit, cancelled)
         job.add_done_callback(lambda _: pieces.put_nowait(_DONE))
+        deadline = (
+            None
+            if request.generation_timeout is None
+            else time.monotonic() + request.generation_timeout
+        )
         try:
-            while (piece := await pieces.get()) is not _DONE:
+            while True:
+                remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
+                try:
+                    piece = await asyncio.wait_for(pieces.get(), remaining)
+                except TimeoutError:
+                    raise GenerationTimeout(
+                        f"answer not finished within {request.generation_timeout} s"
+                    ) from None
+                if piece is _DONE:
+                    break
                 assert isinstance(piece, str)
                 yield piece
             await job  # raises GenerationFailed if generate() broke off
         finally:
-            cancelled.set()
+            cancelled.set()  # a consumer that stops early frees the model at the next token
+
+    @property
+    def context_window(self) -> int:
+        """Most tokens a prompt and its answer may take together."""
+        if self._model is None:
+            return self._max_context_tokens
+        limit = int(self._model.config.get_text_config().max_position_embeddings)
+        return min(limit, self._max_context_tokens)
+
+    def count_tokens(self, request: GenerationRequest) -> int:
+        """Prompt tokens of `request` as the model will see them, image tokens included."""
+        text_tokens = len(self._processor.tokenizer(self.render(request))["input_ids"])
+        # The rendered prompt holds one <|image_pad|> per image; the processor expands each.
+        return text_tokens + sum(self._image_tokens(image) - 1 for image in request.images)
+
+    def _image_tokens(self, image: ImagePart) -> int:
+        width, height = image.width, image.height
+        if not width or not height:
+            with Image.open(io.BytesIO(image.data)) as opened:
+                width, height = opened.size
+        processor = self._processor.image_processor
+        patches = processor.get_number_of_image_patches(
+            height,
+            width,
+            {"max_pixels": self._pixel_cap(), "min_pixels": processor.size["shortest_edge"]},
+        )
+        return int(patches) // int(processor.merge_size) ** 2
+
+    def _pixel_cap(self) -> int:
+        size = self._processor.image_processor.size
+        return int(min(size.get("longest_edge", self._max_image_pixels), self._max_image_pixels))
 
     def render(self, request: GenerationRequest) -> str:
         """The prompt text, formatted by the processor's own chat template."""
@@ -161,9 +241,7 @@ class TransformersEngine:
     def _prepare(self, request: GenerationRequest) -> Any:
         images = [decode_for_model(image.data) for image in request.images]
         size = dict(self._processor.image_processor.size)
-        size["longest_edge"] = min(
-            size.get("longest_edge", self._max_image_pixels), self._max_image_pixels
-        )
+        size["longest_edge"] = self._pixel_cap()
         inputs = self._processor(
             text=[self.render(request)],
             images=images or None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 
-from bot.engine import Engine, EngineState, GenerationRequest
+from bot.engine import Engine, EngineState, GenerationRequest, Queued
 
 
 class RecordingEngine:
@@ -32,7 +32,14 @@ class RecordingEngine:
     async def start(self) -> None:
         await self._inner.start()
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+    @property
+    def context_window(self) -> int:
+        return self._inner.context_window
+
+    def count_tokens(self, request: GenerationRequest) -> int:
+        return self._inner.count_tokens(request)
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
         with self._lock:
             self._requests.append(request)
         async for piece in self._inner.stream(request):

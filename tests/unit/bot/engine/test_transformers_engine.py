@@ -90,3 +90,14 @@ def test_auto_device_and_dtype() -> None:
     assert resolve_dtype("auto", "cpu") is torch.float32
     assert resolve_dtype("auto", "cuda") is torch.bfloat16
     assert resolve_dtype("float16", "cuda") is torch.float16
+
+
+def test_token_count_matches_what_the_processor_feeds_the_model(
+    tiny_engine: TransformersEngine,
+) -> None:
+    request = _request()
+    inputs = tiny_engine._processor(
+        text=[tiny_engine.render(request)], images=[_decoded()], return_tensors="pt"
+    )
+    assert tiny_engine.count_tokens(request) == inputs["input_ids"].shape[1]
+    assert tiny_engine.context_window == 4096  # the tiny model's own limit

@@ -1,0 +1,74 @@
+"""The engine's waiting line on the real tiny model: position, backpressure and deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.engine import ChatMessage, GenerationRequest, Queued, Role, TextPart
+from bot.engine.transformers_engine import TransformersEngine
+from bot.errors import EngineBusy, GenerationTimeout, QueueTimeout
+
+pytestmark = pytest.mark.slow
+
+
+def _request(max_new_tokens: int, **deadlines: float) -> GenerationRequest:
+    return GenerationRequest(
+        messages=(ChatMessage(Role.USER, (TextPart("why does it fail?"),)),),
+        max_new_tokens=max_new_tokens,
+        **deadlines,
+    )
+
+
+@pytest.fixture
+async def engine(tiny_checkpoint: Path) -> AsyncIterator[TransformersEngine]:
+    engine = TransformersEngine(str(tiny_checkpoint), device="cpu", max_waiting=2)
+    await engine.start()
+    yield engine
+    await engine.close()
+
+
+async def _collect(engine: TransformersEngine, request: GenerationRequest) -> list[str | Queued]:
+    return [item async for item in engine.stream(request)]
+
+
+async def test_second_request_is_told_its_place_then_answered(engine: TransformersEngine) -> None:
+    first = asyncio.create_task(_collect(engine, _request(400)))
+    await asyncio.sleep(0.05)
+    second = await _collect(engine, _request(4))
+    assert second[0] == Queued(ahead=1)
+    assert all(isinstance(item, str) for item in second[1:]) and len(second) > 1
+    assert not any(isinstance(item, Queued) for item in await first)
+
+
+async def test_a_full_line_answers_busy_with_a_retry_estimate(engine: TransformersEngine) -> None:
+    running = asyncio.create_task(_collect(engine, _request(400)))
+    waiting = asyncio.create_task(_collect(engine, _request(4)))
+    await asyncio.sleep(0.05)
+    with pytest.raises(EngineBusy) as busy:
+        await _collect(engine, _request(4))
+    assert busy.value.retry_after >= 1
+    await asyncio.gather(running, waiting)
+
+
+async def test_waiting_past_the_queue_deadline_raises_and_leaves_the_line(
+    engine: TransformersEngine,
+) -> None:
+    running = asyncio.create_task(_collect(engine, _request(400)))
+    await asyncio.sleep(0.05)
+    with pytest.raises(QueueTimeout):
+        await _collect(engine, _request(4, queue_timeout=0.01))
+    await running
+    assert len(engine._line) == 0
+
+
+async def test_generation_past_its_deadline_is_stopped_and_the_model_freed(
+    engine: TransformersEngine,
+) -> None:
+    with pytest.raises(GenerationTimeout):
+        await _collect(engine, _request(5000, generation_timeout=0.2))
+    after = await _collect(engine, _request(3, queue_timeout=30))
+    assert after and all(isinstance(item, str) for item in after)
