@@ -17,25 +17,35 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
+from bot.channel_policy import ChannelPolicy
 from bot.dedup import HandledEvents, InMemoryHandledEvents, RedisHandledEvents
 from bot.diagnosis import Diagnoser
 from bot.engine.protocol import Engine, EngineState
 from bot.engine.transformers_engine import TransformersEngine
+from bot.feedback import FeedbackStore, InMemoryFeedbackStore, RedisFeedbackStore
 from bot.filters import RedactingFilter
 from bot.history import HistoryStore, InMemoryHistoryStore, RedisHistoryStore
 from bot.images import AttachmentFetcher, HttpImageFetcher, ImageInspector
 from bot.links import LinkGuard
+from bot.metrics import Metrics
 from bot.prompting import PromptBuilder
+from bot.rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.redaction import RedactionStats, Redactor
 from bot.sensitive_words import SensitiveWords
 from bot.settings import Settings
 from bot.virus_scan import ClamdScanner
 from handlers.http import Readiness, build_http_app
-from handlers.slack.answering import SlackAnswerer
+from handlers.slack.answering import RateLimits, SlackAnswerer
 from handlers.slack.app import build_bolt_app
+from handlers.slack.thread_reply import StreamingSupport
+from handlers.slack.token_check import check_token
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,8 @@ def build_engine(settings: Settings) -> TransformersEngine:
         dtype=settings.dtype.value,
         max_new_tokens=settings.max_new_tokens,
         max_image_pixels=settings.max_image_pixels,
+        max_context_tokens=settings.max_context_tokens,
+        max_waiting=settings.max_waiting,
     )
 
 
@@ -64,24 +76,38 @@ def build_redis(settings: Settings) -> Redis | None:
     )
 
 
-def build_stores(settings: Settings, redis: Redis | None) -> tuple[HistoryStore, HandledEvents]:
+@dataclass(frozen=True)
+class Stores:
+    """Everything kept between messages: in Redis, or in memory without `REDIS_URL`."""
+
+    history: HistoryStore
+    handled: HandledEvents
+    feedback: FeedbackStore
+    limiter: RateLimiter
+
+
+def build_stores(settings: Settings, redis: Redis | None) -> Stores:
     if redis is None:
-        log.info("REDIS_URL is not set: history and dedup live in this process's memory")
-        return (
-            InMemoryHistoryStore(
+        log.info("REDIS_URL is not set: history, dedup, feedback and rates live in memory")
+        return Stores(
+            history=InMemoryHistoryStore(
                 max_turns=settings.history_max_turns, ttl_seconds=settings.history_ttl_seconds
             ),
-            InMemoryHandledEvents(),
+            handled=InMemoryHandledEvents(),
+            feedback=InMemoryFeedbackStore(),
+            limiter=InMemoryRateLimiter(),
         )
     prefix = settings.redis_key_prefix
-    return (
-        RedisHistoryStore(
+    return Stores(
+        history=RedisHistoryStore(
             redis,
             prefix=prefix,
             max_turns=settings.history_max_turns,
             ttl_seconds=settings.history_ttl_seconds,
         ),
-        RedisHandledEvents(redis, prefix=prefix),
+        handled=RedisHandledEvents(redis, prefix=prefix),
+        feedback=RedisFeedbackStore(redis, prefix=prefix),
+        limiter=RedisRateLimiter(redis, prefix=prefix),
     )
 
 
@@ -118,6 +144,8 @@ def build_diagnoser(
         reply_filter=RedactingFilter(redactor, links=LinkGuard(settings.link_allowed_hosts)),
         redactor=redactor,
         max_images_per_turn=settings.max_images_per_turn,
+        queue_timeout=settings.queue_timeout_seconds,
+        generation_timeout=settings.generation_timeout_seconds,
     )
 
 
@@ -133,7 +161,8 @@ class Supportbot:
     slack_http: AsyncApp | None = None
     socket_mode: AsyncSocketModeHandler | None = None
     owns_engine: bool = True
-    redactions: RedactionStats = field(default_factory=RedactionStats)
+    metrics: Metrics = field(default_factory=Metrics)
+    slack_client: AsyncWebClient | None = None
     asgi: Starlette = field(init=False)
     _engine_start: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -143,6 +172,7 @@ class Supportbot:
             slack=self.slack_http,
             signing_secret=secret.get_secret_value() if secret else None,
             readiness=self.readiness,
+            metrics=self.metrics,
             lifespan=self.lifespan,
             max_request_bytes=self.settings.max_request_bytes,
         )
@@ -164,6 +194,8 @@ class Supportbot:
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
         # The model loads in the background so /healthz answers while it does.
         self._engine_start = asyncio.create_task(self.engine.start(), name="load-model")
+        if self.slack_client is not None:
+            await check_token(self.slack_client)
         if self.socket_mode is not None:
             await self.socket_mode.connect_async()
             log.info("connected to Slack by Socket Mode")
@@ -207,7 +239,7 @@ def build_app(
     owns_engine = engine is None
     engine = engine or build_engine(settings)
     redis = redis if redis is not None else build_redis(settings)
-    history, handled = build_stores(settings, redis)
+    stores = build_stores(settings, redis)
     http_client = httpx.AsyncClient(
         transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0)
     )
@@ -218,20 +250,41 @@ def build_app(
         max_bytes=settings.max_image_bytes,
         inspector=build_inspector(settings),
     )
-    redactions = RedactionStats()
+    metrics = Metrics()
     diagnoser = build_diagnoser(
         settings,
         engine=engine,
-        history=history,
+        history=stores.history,
         fetcher=fetcher,
-        redactor=build_redactor(settings, redactions),
+        redactor=build_redactor(settings, metrics.redactions),
     )
-    answerer = SlackAnswerer(diagnoser, handled, update_interval=update_interval)
-    slack_client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    answerer = SlackAnswerer(
+        diagnoser,
+        stores.handled,
+        limiter=stores.limiter,
+        limits=RateLimits(
+            per_user=settings.rate_limit_per_user, per_channel=settings.rate_limit_per_channel
+        ),
+        metrics=metrics,
+        streaming=StreamingSupport(enabled=settings.slack_streaming),
+        update_interval=update_interval,
+    )
+    slack_client = build_slack_client(settings, token)
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
-    bolt = build_bolt_app(client=slack_client, signing_secret=signing_secret, answerer=answerer)
+    policy = (
+        ChannelPolicy.from_file(settings.channel_config)
+        if settings.channel_config
+        else ChannelPolicy()
+    )
+    bolt = build_bolt_app(
+        client=slack_client,
+        signing_secret=signing_secret,
+        answerer=answerer,
+        policy=policy,
+        feedback=stores.feedback,
+    )
     socket_mode = None
     if settings.slack_app_token is not None:
         socket_mode = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
@@ -244,5 +297,18 @@ def build_app(
         slack_http=bolt if signing_secret is not None else None,
         socket_mode=socket_mode,
         owns_engine=owns_engine,
-        redactions=redactions,
+        metrics=metrics,
+        slack_client=slack_client,
     )
+
+
+def build_slack_client(settings: Settings, token: str) -> AsyncWebClient:
+    """A Web API client that waits out 429s (honouring Retry-After) and retries 5xx."""
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=3),
+        ]
+    )
+    return client

@@ -107,7 +107,7 @@ class Diagnoser:
         return await self._history.has_thread(thread)
 
     async def diagnose(self, turn: Turn) -> AsyncIterator[DiagnosisEvent]:
-        language = detect_language(turn.text)
+        language = turn.language or detect_language(turn.text)
         screenshots, skipped = await self._read_attachments(turn, language)
         yield AttachmentsRead(len(screenshots), skipped, language)
 

@@ -32,6 +32,18 @@ class Message(StrEnum):
     REASON_NOT_SHARED = "reason_not_shared"
     REASON_TOO_MANY = "reason_too_many"
     REASON_TOO_MANY_PIXELS = "reason_too_many_pixels"
+    WAITING_IN_LINE = "waiting_in_line"
+    RATE_LIMITED_USER = "rate_limited_user"
+    RATE_LIMITED_CHANNEL = "rate_limited_channel"
+    ENGINE_BUSY = "engine_busy"
+    QUEUE_TIMEOUT = "queue_timeout"
+    GENERATION_TIMEOUT = "generation_timeout"
+    ANSWER_BROKE_OFF = "answer_broke_off"
+    QUESTION_DELETED = "question_deleted"
+    FEEDBACK_SOLVED = "feedback_solved"
+    FEEDBACK_NOT_HELPFUL = "feedback_not_helpful"
+    THANKS_SOLVED = "thanks_solved"
+    THANKS_NOT_HELPFUL = "thanks_not_helpful"
     REASON_INFECTED = "reason_infected"
     REASON_SCAN_UNAVAILABLE = "reason_scan_unavailable"
 
@@ -114,6 +126,62 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
         Language.ENGLISH: "the image is too large to decode safely ({pixels} pixels).",
         Language.CHINESE: "图片尺寸过大，无法安全解码（{pixels} 像素）。",
     },
+    Message.WAITING_IN_LINE: {
+        Language.ENGLISH: "{working} ({place} in line)",
+        Language.CHINESE: "{working}（排在第 {number} 位）",
+    },
+    Message.RATE_LIMITED_USER: {
+        Language.ENGLISH: (
+            "You are asking faster than I can keep up with. Please try again in {seconds} s."
+        ),
+        Language.CHINESE: "你提问太快了，请 {seconds} 秒后再试。",
+    },
+    Message.RATE_LIMITED_CHANNEL: {
+        Language.ENGLISH: (
+            "This channel has asked a lot in a short time. Please try again in {seconds} s."
+        ),
+        Language.CHINESE: "这个频道短时间内提问太多了，请 {seconds} 秒后再试。",
+    },
+    Message.ENGINE_BUSY: {
+        Language.ENGLISH: "I am busy with other questions. Please try again in about {seconds} s.",
+        Language.CHINESE: "我正在处理其他问题，请大约 {seconds} 秒后再试。",
+    },
+    Message.QUEUE_TIMEOUT: {
+        Language.ENGLISH: (
+            "Too many questions were ahead of yours and I gave up waiting. Please ask again."
+        ),
+        Language.CHINESE: "排在你前面的问题太多，等待超时了，请再问一次。",
+    },
+    Message.GENERATION_TIMEOUT: {
+        Language.ENGLISH: "Writing the answer took too long, so I stopped. Please ask again.",
+        Language.CHINESE: "生成回答用时过长，已停止。请再问一次。",
+    },
+    Message.ANSWER_BROKE_OFF: {
+        Language.ENGLISH: "The answer above is incomplete: {reason}",
+        Language.CHINESE: "上面的回答不完整：{reason}",
+    },
+    Message.QUESTION_DELETED: {
+        Language.ENGLISH: "The question was deleted, so I stopped answering it.",
+        Language.CHINESE: "问题已被删除，已停止回答。",
+    },
+    Message.FEEDBACK_SOLVED: {
+        Language.ENGLISH: "✅ Solved",
+        Language.CHINESE: "✅ 已解决",
+    },
+    Message.FEEDBACK_NOT_HELPFUL: {
+        Language.ENGLISH: "👎 Not helpful",
+        Language.CHINESE: "👎 没有帮助",
+    },
+    Message.THANKS_SOLVED: {
+        Language.ENGLISH: "Thanks <@{user}>, glad it is solved. ✅",
+        Language.CHINESE: "谢谢 <@{user}>，很高兴问题解决了。✅",
+    },
+    Message.THANKS_NOT_HELPFUL: {
+        Language.ENGLISH: (
+            "Thanks <@{user}>, noted. Tell me more about what you see, or paste the full error."
+        ),
+        Language.CHINESE: "谢谢 <@{user}>，已记录。可以再描述一下现象，或贴出完整的错误信息。",
+    },
     Message.REASON_INFECTED: {
         Language.ENGLISH: "the virus scanner flagged it, so I did not open it.",
         Language.CHINESE: "病毒扫描发现了问题，所以没有打开它。",
@@ -131,6 +199,25 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 def detect_language(text: str) -> Language:
     """Chinese when the text holds Han characters, English otherwise."""
     return Language.CHINESE if _HAN.search(text) else Language.ENGLISH
+
+
+def ordinal(number: int, language: Language) -> str:
+    """1st, 2nd, 3rd, 4th… (English); the bare number for Chinese, whose sentence adds 第…位."""
+    if language is Language.CHINESE:
+        return str(number)
+    suffix = (
+        "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    )
+    return f"{number}{suffix}"
+
+
+def language_of_locale(locale: str | None) -> Language | None:
+    """Slack's user locale (`zh-CN`, `en-US`) as one of our languages, None when unknown."""
+    if not locale:
+        return None
+    if locale.lower().startswith("zh"):
+        return Language.CHINESE
+    return Language.ENGLISH if locale.lower().startswith("en") else None
 
 
 def say(message: Message, language: Language = Language.ENGLISH, **values: object) -> str:

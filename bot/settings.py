@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_file_url_prefixes: Annotated[list[str], NoDecode] = ["https://files.slack.com/"]
 
+    slack_streaming: bool = True
+    channel_config: Path | None = None
+    rate_limit_per_user: int = Field(default=10, ge=0)
+    rate_limit_per_channel: int = Field(default=60, ge=0)
+
     redis_url: str | None = None
     redis_key_prefix: str = "supportbot"
     history_max_turns: int = Field(default=40, ge=2, le=1000)
@@ -60,6 +65,10 @@ class Settings(BaseSettings):
     device: str = "auto"
     dtype: DType = DType.AUTO
     max_new_tokens: int = Field(default=1024, ge=1, le=32768)
+    max_context_tokens: int = Field(default=16384, ge=256)
+    max_waiting: int = Field(default=64, ge=1)
+    queue_timeout_seconds: float = Field(default=120.0, gt=0)
+    generation_timeout_seconds: float = Field(default=300.0, gt=0)
     max_image_pixels: int = Field(default=1280 * 1024, ge=28 * 28)
     max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_images_per_turn: int = Field(default=8, ge=1, le=32)
@@ -90,9 +99,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"{prefix!r} is not an http(s) URL prefix")
         return value
 
-    @field_validator("sensitive_words_file")
+    @field_validator("sensitive_words_file", "channel_config")
     @classmethod
-    def _words_file_exists(cls, value: Path | None) -> Path | None:
+    def _file_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"{value} is not a readable file")
         return value

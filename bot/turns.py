@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.messages import Message
+from bot.messages import Language, Message
 
 
 class Speaker(StrEnum):
@@ -61,13 +61,18 @@ class SkippedAttachment:
 
 @dataclass(frozen=True)
 class Turn:
-    """One user message to diagnose, as the transport received it."""
+    """One user message to diagnose, as the transport received it.
+
+    `language` is set when the channel's config or the user's locale decides it;
+    otherwise the language of the text is used.
+    """
 
     thread: ThreadKey
     user_id: str
     text: str
     message_ts: str
     attachments: tuple[AttachmentRef, ...] = ()
+    language: Language | None = None
 
 
 @dataclass(frozen=True)

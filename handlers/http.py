@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.metrics import Metrics
 from handlers.request_limits import LimitRequestBody
 from handlers.slack.request_guard import SlackRequestGuard
 
@@ -35,10 +36,12 @@ def build_http_app(
     slack: AsyncApp | None,
     signing_secret: str | None,
     readiness: Callable[[], Awaitable[Readiness]],
+    metrics: Metrics | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     max_request_bytes: int = 1024 * 1024,
 ) -> Starlette:
-    """Routes: `POST /slack/events` (when HTTP events are on), `GET /healthz`, `GET /readyz`.
+    """Routes: `POST /slack/events` (when HTTP events are on), `GET /healthz`, `GET /readyz`,
+    `GET /metrics` (Prometheus text).
 
     Every request body is capped at `max_request_bytes` (413 past it).
     """

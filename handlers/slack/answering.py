@@ -5,17 +5,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedup import HandledEvents
-from bot.diagnosis import AnswerPiece, AttachmentsRead, Diagnoser, Diagnosis
-from bot.errors import BotError, GenerationFailed, ModelUnavailable
-from bot.messages import Language, Message, detect_language, say
+from bot.diagnosis import AnswerPiece, AttachmentsRead, Diagnoser, Diagnosis, Waiting
+from bot.errors import (
+    BotError,
+    EngineBusy,
+    GenerationFailed,
+    GenerationTimeout,
+    ModelUnavailable,
+    QueueTimeout,
+)
+from bot.messages import Language, Message, detect_language, ordinal, say
+from bot.metrics import Metrics
+from bot.rate_limit import RateLimiter
 from bot.turns import SkippedAttachment, Turn
-from handlers.slack.thread_reply import SlackThreadReply
+from handlers.slack.blocks import feedback_actions
+from handlers.slack.thread_reply import SlackThreadReply, StreamingSupport, ThreadPlace
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Requests allowed per minute; 0 turns a limit off."""
+
+    per_user: int = 10
+    per_channel: int = 60
 
 
 class SlackAnswerer:
@@ -27,16 +46,32 @@ class SlackAnswerer:
     Args:
         diagnoser: the use case.
         handled: the record of claimed messages (Redis, or in-memory).
-        update_interval: least seconds between two edits of a streamed answer.
+        limiter: counts requests per user and channel.
+        limits: how many requests a minute each may make.
+        metrics: where answers, failures and limits are counted.
+        streaming: whether to try Slack's streaming methods.
+        update_interval: least seconds between two visible updates of an answer.
     """
 
     def __init__(
-        self, diagnoser: Diagnoser, handled: HandledEvents, *, update_interval: float = 1.0
+        self,
+        diagnoser: Diagnoser,
+        handled: HandledEvents,
+        *,
+        limiter: RateLimiter,
+        limits: RateLimits = RateLimits(),
+        metrics: Metrics | None = None,
+        streaming: StreamingSupport | None = None,
+        update_interval: float = 1.0,
     ) -> None:
         self._diagnoser = diagnoser
         self._handled = handled
+        self._limiter = limiter
+        self._limits = limits
+        self.metrics = metrics or Metrics()
+        self._streaming = streaming or StreamingSupport()
         self._update_interval = update_interval
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     @property
     def diagnoser(self) -> Diagnoser:
@@ -44,68 +79,142 @@ class SlackAnswerer:
 
     def submit(self, turn: Turn, client: AsyncWebClient) -> None:
         """Start answering `turn` in the background; returns at once."""
+        key = (turn.thread.channel, turn.message_ts)
         task = asyncio.create_task(self.answer(turn, client), name=f"answer-{turn.message_ts}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[key] = task
+        task.add_done_callback(lambda _: self._tasks.pop(key, None))
+
+    def cancel(self, channel: str, message_ts: str) -> bool:
+        """Stop the answer to a message (it was deleted); True if one was in flight."""
+        task = self._tasks.get((channel, message_ts))
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
     async def drain(self) -> None:
         """Wait for every answer in flight."""
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     async def answer(self, turn: Turn, client: AsyncWebClient) -> None:
         claim = f"{turn.thread.workspace}:{turn.thread.channel}:{turn.message_ts}"
         if not await self._handled.claim(claim):
             log.info("message %s already handled; not answering again", claim)
             return
-        language = detect_language(turn.text)
+        language = turn.language or detect_language(turn.text)
         reply = SlackThreadReply(
             client,
-            channel=turn.thread.channel,
-            thread_ts=turn.thread.thread_ts,
-            message_ts=turn.message_ts,
+            ThreadPlace(
+                channel=turn.thread.channel,
+                thread_ts=turn.thread.thread_ts,
+                message_ts=turn.message_ts,
+                team_id=turn.thread.workspace,
+                user_id=turn.user_id,
+            ),
+            streaming=self._streaming,
             update_interval=self._update_interval,
         )
+        if refusal := await self._over_limit(turn, language):
+            self.metrics.count("supportbot_rate_limited_total")
+            await self._tell(reply, refusal)
+            return
+        so_far = ""
         try:
-            working = Message.WORKING_ON_SCREENSHOT if turn.attachments else Message.WORKING
-            await reply.start(say(working, language))
-            await self._stream_answer(turn, reply)
+            working = say(
+                Message.WORKING_ON_SCREENSHOT if turn.attachments else Message.WORKING, language
+            )
+            await reply.start(working)
+            async for event in self._diagnoser.diagnose(turn):
+                if isinstance(event, AttachmentsRead):
+                    so_far = _notes(event.skipped, language)
+                    if so_far:
+                        await reply.progress(so_far, force=True)
+                elif isinstance(event, Waiting):
+                    place = ordinal(event.ahead + 1, language)
+                    await reply.status(
+                        say(
+                            Message.WAITING_IN_LINE,
+                            language,
+                            working=working,
+                            place=place,
+                            number=event.ahead + 1,
+                        )
+                    )
+                elif isinstance(event, AnswerPiece):
+                    so_far += event.text
+                    await reply.progress(so_far)
+                elif isinstance(event, Diagnosis):
+                    final = _notes(event.skipped, language) + event.answer
+                    await reply.finish(
+                        final, actions=feedback_actions(turn.thread.thread_ts, language)
+                    )
+            self.metrics.count("supportbot_answers_total", outcome="answered")
+        except asyncio.CancelledError:
+            self.metrics.count("supportbot_answers_total", outcome="cancelled")
+            await self._tell(reply, say(Message.QUESTION_DELETED, language), so_far)
         except BotError as error:
             log.warning("could not answer %s: %s", claim, error)
-            await self._tell(reply, _user_message(error, language))
+            self.metrics.count("supportbot_answers_total", outcome=type(error).__name__)
+            await self._tell(reply, _user_message(error, language), so_far)
         except Exception:
             reference = uuid.uuid4().hex[:8]
             log.exception("answering %s failed (reference %s)", claim, reference)
-            await self._tell(reply, say(Message.INTERNAL_ERROR, language, reference=reference))
+            self.metrics.count("supportbot_answers_total", outcome="internal_error")
+            await self._tell(
+                reply, say(Message.INTERNAL_ERROR, language, reference=reference), so_far
+            )
 
-    async def _stream_answer(self, turn: Turn, reply: SlackThreadReply) -> None:
-        skipped: tuple[SkippedAttachment, ...] = ()
-        language = Language.ENGLISH
-        so_far = ""
-        async for event in self._diagnoser.diagnose(turn):
-            if isinstance(event, AttachmentsRead):
-                skipped, language = event.skipped, event.language
-            elif isinstance(event, AnswerPiece):
-                so_far += event.text
-                await reply.progress(so_far)
-            elif isinstance(event, Diagnosis):
-                notes = tuple(
-                    say(Message.SKIPPED_FILE, language, filename=s.filename, reason=s.reason)
-                    for s in skipped
-                )
-                await reply.finish(event.answer, notes=notes)
+    async def _over_limit(self, turn: Turn, language: Language) -> str | None:
+        checks = [
+            (
+                f"user:{turn.thread.workspace}:{turn.user_id}",
+                self._limits.per_user,
+                Message.RATE_LIMITED_USER,
+            ),
+            (
+                f"channel:{turn.thread.workspace}:{turn.thread.channel}",
+                self._limits.per_channel,
+                Message.RATE_LIMITED_CHANNEL,
+            ),
+        ]
+        for key, limit, message in checks:
+            if limit <= 0:
+                continue
+            decision = await self._limiter.hit(key, limit=limit, window=60)
+            if not decision.allowed:
+                return say(message, language, seconds=decision.retry_after)
+        return None
 
     @staticmethod
-    async def _tell(reply: SlackThreadReply, text: str) -> None:
+    async def _tell(reply: SlackThreadReply, text: str, so_far: str = "") -> None:
         try:
-            await reply.fail(text)
+            if so_far.strip():
+                await reply.broke_off(so_far, text)
+            else:
+                await reply.fail(text)
         except Exception:  # Slack itself is failing; the log is all that is left
             log.exception("could not post the error message to Slack")
+
+
+def _notes(skipped: tuple[SkippedAttachment, ...], language: Language) -> str:
+    """The skipped-file sentences, as Markdown quotes above the answer."""
+    lines = [
+        "> " + say(Message.SKIPPED_FILE, language, filename=s.filename, reason=s.reason)
+        for s in skipped
+    ]
+    return "\n".join(lines) + "\n\n" if lines else ""
 
 
 def _user_message(error: BotError, language: Language) -> str:
     if isinstance(error, ModelUnavailable):
         return say(Message.MODEL_UNAVAILABLE, language)
+    if isinstance(error, EngineBusy):
+        return say(Message.ENGINE_BUSY, language, seconds=error.retry_after)
+    if isinstance(error, QueueTimeout):
+        return say(Message.QUEUE_TIMEOUT, language)
+    if isinstance(error, GenerationTimeout):
+        return say(Message.GENERATION_TIMEOUT, language)
     if isinstance(error, GenerationFailed):
         return say(Message.GENERATION_FAILED, language)
     return say(Message.INTERNAL_ERROR, language, reference=type(error).__name__)

@@ -5,12 +5,21 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.channel_policy import ChannelPolicy
+from bot.feedback import FeedbackStore
 from handlers.slack.answering import SlackAnswerer
+from handlers.slack.feedback import register_feedback
 from handlers.slack.listeners import register_listeners
+from handlers.slack.user_language import UserLanguages
 
 
 def build_bolt_app(
-    *, client: AsyncWebClient, signing_secret: str | None, answerer: SlackAnswerer
+    *,
+    client: AsyncWebClient,
+    signing_secret: str | None,
+    answerer: SlackAnswerer,
+    policy: ChannelPolicy,
+    feedback: FeedbackStore,
 ) -> AsyncApp:
     """An `AsyncApp` that acknowledges first and answers in the background.
 
@@ -18,6 +27,8 @@ def build_bolt_app(
         client: Web API client (its `base_url` points at Slack, or a test server).
         signing_secret: verifies HTTP requests; None for Socket Mode only.
         answerer: runs accepted turns.
+        policy: which channels and users the bot answers, and in which language.
+        feedback: where the feedback buttons' verdicts go.
     """
     app = AsyncApp(
         client=client,
@@ -25,5 +36,6 @@ def build_bolt_app(
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
     )
-    register_listeners(app, answerer)
+    register_listeners(app, answerer, policy, UserLanguages())
+    register_feedback(app, feedback, answerer.metrics)
     return app

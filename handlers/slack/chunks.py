@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-# Slack truncates message text past 40,000 characters and recommends staying
-# under 4,000; we stay a little under that so a fence can be closed and reopened.
-MESSAGE_LIMIT = 3_900
+# Slack truncates message text past 40,000 characters, and a section block holds
+# 3,000; we stay under that so the last part can carry buttons, fences closed.
+MESSAGE_LIMIT = 2_900
 _FENCE = "```"
 
 

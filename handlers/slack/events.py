@@ -43,6 +43,11 @@ def thread_of(event: Mapping[str, Any], team_id: str) -> ThreadKey:
     )
 
 
+def mentions(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
+    """Whether the message mentions the bot (then app_mention answers it)."""
+    return bool(bot_user_id) and f"<@{bot_user_id}" in str(event.get("text") or "")
+
+
 def strip_mentions(text: str, bot_user_id: str | None) -> str:
     """Remove the bot's own mention; other mentions stay as the user wrote them."""
     if bot_user_id:

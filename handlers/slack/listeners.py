@@ -1,22 +1,28 @@
-"""The Slack listeners: which events get an answer. Each one returns at once;
-the answer runs after Bolt has acknowledged the event."""
+"""The Slack listeners: which events get an answer. Each returns at once; the answer
+runs after Bolt has acknowledged the event."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.channel_policy import ChannelPolicy
+from bot.messages import Language
+from bot.turns import Turn
 from handlers.slack.answering import SlackAnswerer
 from handlers.slack.events import (
     is_direct_message,
     is_person_message,
     is_thread_reply,
+    mentions,
     thread_of,
     turn_from_event,
 )
+from handlers.slack.user_language import UserLanguages
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +31,20 @@ def _team_id(context: AsyncBoltContext, body: dict[str, Any]) -> str:
     return str(context.team_id or body.get("team_id") or "")
 
 
-def register_listeners(app: AsyncApp, answerer: SlackAnswerer) -> None:
-    """Answer mentions in channels, direct messages, and replies in threads the bot is in."""
+def register_listeners(
+    app: AsyncApp, answerer: SlackAnswerer, policy: ChannelPolicy, languages: UserLanguages
+) -> None:
+    """Mentions, direct messages, replies in the bot's threads, and (in support channels)
+    every new message; per the channel policy."""
+
+    async def submit(
+        event: dict[str, Any], team_id: str, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        turn = turn_from_event(event, team_id=team_id, bot_user_id=context.bot_user_id)
+        language = policy.rules_for(turn.thread.channel).language
+        if language is None:
+            language = await languages.of(client, turn.user_id)
+        answerer.submit(_with_language(turn, language), client)
 
     @app.event("app_mention")
     async def answer_mentions(
@@ -35,30 +53,42 @@ def register_listeners(app: AsyncApp, answerer: SlackAnswerer) -> None:
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        if not is_person_message(event):
-            return
-        turn = turn_from_event(
-            event, team_id=_team_id(context, body), bot_user_id=context.bot_user_id
-        )
-        answerer.submit(turn, client)
+        if is_person_message(event) and policy.answers_mention(event["channel"], event["user"]):
+            await submit(event, _team_id(context, body), context, client)
 
     @app.event("message")
-    async def answer_direct_and_thread_messages(
+    async def answer_messages(
         event: dict[str, Any],
         body: dict[str, Any],
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
+        if event.get("subtype") == "message_deleted":
+            deleted = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
+            if deleted and answerer.cancel(event["channel"], str(deleted)):
+                log.info("question %s deleted; its answer was stopped", deleted)
+            return
         if not is_person_message(event):
-            return  # edits, deletions, bot posts and joins are not questions
+            return  # edits, bot posts and joins are not questions
         team_id = _team_id(context, body)
-        following = is_thread_reply(event) and await answerer.diagnoser.knows_thread(
-            thread_of(event, team_id)
-        )
-        if is_direct_message(event) or following:
-            turn = turn_from_event(event, team_id=team_id, bot_user_id=context.bot_user_id)
-            answerer.submit(turn, client)
+        channel, user = event["channel"], event["user"]
+        if is_direct_message(event):
+            wanted = policy.answers_direct_message(user)
+        elif is_thread_reply(event):
+            wanted = policy.answers_thread_reply(
+                channel, user
+            ) and await answerer.diagnoser.knows_thread(thread_of(event, team_id))
+        else:  # a new top-level message; mentions are app_mention's
+            wanted = policy.answers_new_message(channel, user) and not mentions(
+                event, context.bot_user_id
+            )
+        if wanted:
+            await submit(event, team_id, context, client)
 
     @app.error
     async def log_listener_errors(error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack listener failed on %s: %r", body.get("event_id", "?"), error)
+
+
+def _with_language(turn: Turn, language: Language | None) -> Turn:
+    return replace(turn, language=language) if language is not None else turn

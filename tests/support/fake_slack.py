@@ -37,8 +37,21 @@ class SlackCall:
 class FakeSlack:
     """State and ASGI app of the fake Slack. Thread-safe: the bot calls it from its own loop."""
 
-    def __init__(self, *, bot_token: str) -> None:
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        streaming: bool = False,
+        scopes: str = "app_mentions:read,channels:history,groups:history,im:history,chat:write,"
+        "files:read,reactions:write,users:read",
+        locales: dict[str, str] | None = None,
+    ) -> None:
         self.bot_token = bot_token
+        self.streaming = streaming
+        self.scopes = scopes
+        self.locales = locales or {}
+        self._failures: dict[str, list[tuple[int, int]]] = {}
+        self.socket_mode_url: str | None = None
         self._calls: list[SlackCall] = []
         self._files: dict[str, tuple[bytes, str]] = {}
         self._downloads: dict[str, int] = {}
@@ -56,6 +69,23 @@ class FakeSlack:
     def add_file(self, name: str, data: bytes, content_type: str = "image/png") -> None:
         with self._lock:
             self._files[name] = (data, content_type)
+
+    def fail_next(
+        self, method: str, *, status: int = 429, retry_after: int = 1, times: int = 1
+    ) -> None:
+        """Answer the next `times` calls of `method` with `status` (and Retry-After for 429)."""
+        with self._lock:
+            self._failures.setdefault(method, []).extend([(status, retry_after)] * times)
+
+    def streamed_text(self, channel: str, stream_ts: str) -> str:
+        """All text a streamed message received (start, appends and stop)."""
+        return "".join(
+            c.args.get("markdown_text") or ""
+            for c in self.calls()
+            if c.method in {"chat.startStream", "chat.appendStream", "chat.stopStream"}
+            and c.args.get("channel") == channel
+            and (c.args.get("ts") or c.args.get("_ts")) == stream_ts
+        )
 
     def downloads(self, name: str) -> int:
         with self._lock:

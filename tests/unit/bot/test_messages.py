@@ -1,22 +1,43 @@
 from __future__ import annotations
 
-from bot.messages import Language, Message, detect_language, say
+from bot.messages import Language, Message, detect_language, language_of_locale, ordinal, say
 
 
 def test_every_message_exists_in_every_language() -> None:
+    values = {
+        "limit_mb": 1,
+        "filename": "f",
+        "reason": "r",
+        "detail": "d",
+        "reference": "x",
+        "limit": 1,
+        "pixels": 1,
+        "working": "w",
+        "place": "2nd",
+        "number": 2,
+        "seconds": 5,
+        "user": "U1",
+    }
     for message in Message:
         for language in Language:
-            assert say(
-                message,
-                language,
-                limit_mb=1,
-                filename="f",
-                reason="r",
-                detail="d",
-                reference="x",
-                limit=1,
-                pixels=1,
-            )
+            assert say(message, language, **values)
+
+
+def test_ordinals_and_locales() -> None:
+    assert [ordinal(n, Language.ENGLISH) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22)] == [
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+    ]
+    assert language_of_locale("zh-CN") is Language.CHINESE
+    assert language_of_locale("en-GB") is Language.ENGLISH
+    assert language_of_locale("fr-FR") is None and language_of_locale(None) is None
 
 
 def test_language_follows_the_user() -> None:
