@@ -158,18 +158,18 @@ class Supportbot:
     redis: Redis | None
     answerer: SlackAnswerer
     http_client: httpx.AsyncClient
-    slack_http: AsyncApp | None = None
-    socket_mode: AsyncSocketModeHandler | None = None
+    bolt: AsyncApp | None = None
     owns_engine: bool = True
     metrics: Metrics = field(default_factory=Metrics)
     slack_client: AsyncWebClient | None = None
     asgi: Starlette = field(init=False)
     _engine_start: asyncio.Task[None] | None = field(default=None, repr=False)
+    _socket_mode: AsyncSocketModeHandler | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         secret = self.settings.slack_signing_secret
         self.asgi = build_http_app(
-            slack=self.slack_http,
+            slack=self.bolt if secret is not None else None,
             signing_secret=secret.get_secret_value() if secret else None,
             readiness=self.readiness,
             metrics=self.metrics,
@@ -196,14 +196,17 @@ class Supportbot:
         self._engine_start = asyncio.create_task(self.engine.start(), name="load-model")
         if self.slack_client is not None:
             await check_token(self.slack_client)
-        if self.socket_mode is not None:
-            await self.socket_mode.connect_async()
+        app_token = self.settings.slack_app_token
+        if app_token is not None and self.bolt is not None:
+            # Made here, not in build_app: its aiohttp session needs the running loop.
+            self._socket_mode = AsyncSocketModeHandler(self.bolt, app_token.get_secret_value())
+            await self._socket_mode.connect_async()
             log.info("connected to Slack by Socket Mode")
         try:
             yield
         finally:
-            if self.socket_mode is not None:
-                await self.socket_mode.close_async()
+            if self._socket_mode is not None:
+                await self._socket_mode.close_async()
             await self.answerer.drain()
             if self.owns_engine:
                 await self.engine.close()
@@ -285,17 +288,13 @@ def build_app(
         policy=policy,
         feedback=stores.feedback,
     )
-    socket_mode = None
-    if settings.slack_app_token is not None:
-        socket_mode = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
     return Supportbot(
         settings=settings,
         engine=engine,
         redis=redis,
         answerer=answerer,
         http_client=http_client,
-        slack_http=bolt if signing_secret is not None else None,
-        socket_mode=socket_mode,
+        bolt=bolt,
         owns_engine=owns_engine,
         metrics=metrics,
         slack_client=slack_client,

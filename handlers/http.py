@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.metrics import Metrics
@@ -54,9 +54,14 @@ def build_http_app(
         body = {"ready": state.ready, **asdict(state)}
         return JSONResponse(body, status_code=200 if state.ready else 503)
 
+    async def metrics_text(_: Request) -> Response:
+        body = metrics.render() if metrics is not None else ""
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
+
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
     ]
     if slack is not None and signing_secret is not None:
         handler = AsyncSlackRequestHandler(slack)

@@ -45,8 +45,10 @@ class FakeSlack:
         scopes: str = "app_mentions:read,channels:history,groups:history,im:history,chat:write,"
         "files:read,reactions:write,users:read",
         locales: dict[str, str] | None = None,
+        app_token: str | None = None,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.streaming = streaming
         self.scopes = scopes
         self.locales = locales or {}
@@ -129,8 +131,24 @@ class FakeSlack:
         token = request.headers.get("authorization", "").removeprefix("Bearer ") or args.get(
             "token"
         )
-        if token != self.bot_token:
+        app_level = method == "apps.connections.open" and token == self.app_token
+        if token != self.bot_token and not app_level:
             return JSONResponse({"ok": False, "error": "invalid_auth"})
+        with self._lock:
+            queued = self._failures.get(method)
+            failure = queued.pop(0) if queued else None
+        if failure is not None:
+            status, retry_after = failure
+            with self._lock:
+                self._calls.append(SlackCall(f"{method}!{status}", args, token))
+            headers = {"Retry-After": str(retry_after)} if status == 429 else {}
+            return JSONResponse({"ok": False, "error": "ratelimited"}, status, headers=headers)
+        response, headers = self._answer(method, args)
+        with self._lock:
+            self._calls.append(SlackCall(method, args, token))
+        return JSONResponse(response, headers=headers)
+
+    def _answer(self, method: str, args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         response: dict[str, Any] = {"ok": True}
         if method == "auth.test":
             response |= {
@@ -141,25 +159,21 @@ class FakeSlack:
                 "user_id": BOT_USER_ID,
                 "bot_id": BOT_ID,
             }
-        elif method == "chat.postMessage":
+            return response, {"x-oauth-scopes": self.scopes}
+        if method == "chat.postMessage" or (method == "chat.startStream" and self.streaming):
             ts = f"1800000000.{next(self._ts):06d}"
             args["_ts"] = ts
-            response |= {
-                "channel": args.get("channel"),
-                "ts": ts,
-                "message": {"text": args.get("text"), "ts": ts},
-            }
-        elif method == "chat.update":
-            response |= {
-                "channel": args.get("channel"),
-                "ts": args.get("ts"),
-                "text": args.get("text"),
-            }
+            response |= {"channel": args.get("channel"), "ts": ts}
+        elif method in {"chat.update", "chat.appendStream", "chat.stopStream", "chat.delete"}:
+            response |= {"channel": args.get("channel"), "ts": args.get("ts")}
+        elif method == "users.info":
+            user = str(args.get("user"))
+            response["user"] = {"id": user, "locale": self.locales.get(user, "en-US")}
+        elif method == "apps.connections.open" and self.socket_mode_url:
+            response["url"] = self.socket_mode_url
         elif method not in {"reactions.add", "reactions.remove"}:
             response = {"ok": False, "error": "unknown_method"}
-        with self._lock:
-            self._calls.append(SlackCall(method, args, token))
-        return JSONResponse(response)
+        return response, {}
 
     async def _file(self, request: Request) -> Response:
         name = request.path_params["name"]

@@ -61,10 +61,15 @@ class RunningBot:
 
 @contextmanager
 def run_bot(
-    engine: Engine, redis_url: str, *, update_interval: float = 0.2, **overrides: Any
+    engine: Engine,
+    redis_url: str,
+    *,
+    update_interval: float = 0.2,
+    slack: FakeSlack | None = None,
+    **overrides: Any,
 ) -> Iterator[RunningBot]:
-    """Serve supportbot with `engine` (recorded) against a new fake Slack and `redis_url`."""
-    slack = FakeSlack(bot_token=BOT_TOKEN)
+    """Serve supportbot with `engine` (recorded) against a fake Slack and `redis_url`."""
+    slack = slack or FakeSlack(bot_token=BOT_TOKEN)
     with ServerThread(slack.app) as slack_server:
         values: dict[str, Any] = {
             "slack_bot_token": BOT_TOKEN,
