@@ -327,3 +327,13 @@ def test_socket_mode_envelope_and_its_retry_are_answered_once(
             time.sleep(QUIET_PERIOD)
             assert len(slack.thread_messages("CSOCK", event["ts"])) == 1
             assert slack.calls("apps.connections.open")
+
+
+def test_start_up_checks_the_token_and_names_missing_scopes(
+    tiny_engine: TransformersEngine, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN, scopes="app_mentions:read,chat:write")
+    with caplog.at_level("INFO"), run_bot(tiny_engine, redis_url, slack=slack):
+        assert slack.calls("auth.test")
+    missing = [r.getMessage() for r in caplog.records if "lacks scopes" in r.getMessage()]
+    assert missing and "files:read" in missing[0] and "users:read" in missing[0]
