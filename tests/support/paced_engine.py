@@ -9,37 +9,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from bot.engine import Engine, EngineState, GenerationRequest, Queued
+from bot.engine import Engine, GenerationRequest, Queued
+from tests.support.delegating_engine import DelegatingEngine
 
 
-class PacedEngine:
+class PacedEngine(DelegatingEngine):
     def __init__(self, inner: Engine, *, seconds_per_piece: float) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._delay = seconds_per_piece
-
-    @property
-    def state(self) -> EngineState:
-        return self._inner.state
-
-    @property
-    def failure(self) -> str | None:
-        return self._inner.failure
-
-    @property
-    def context_window(self) -> int:
-        return self._inner.context_window
-
-    def count_tokens(self, request: GenerationRequest) -> int:
-        return self._inner.count_tokens(request)
-
-    async def start(self) -> None:
-        await self._inner.start()
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
         async for piece in self._inner.stream(request):
             if isinstance(piece, str):
                 await asyncio.sleep(self._delay)
             yield piece
-
-    async def close(self) -> None:
-        await self._inner.close()

@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 
-from bot.engine import Engine, EngineState, GenerationRequest, Queued
+from bot.engine import Engine, GenerationRequest, Queued
+from tests.support.delegating_engine import DelegatingEngine
 
 
-class RecordingEngine:
+class RecordingEngine(DelegatingEngine):
     """Delegates to a real engine and records each `GenerationRequest` it is given."""
 
     def __init__(self, inner: Engine) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._lock = threading.Lock()
         self._requests: list[GenerationRequest] = []
 
@@ -21,29 +22,8 @@ class RecordingEngine:
         with self._lock:
             return list(self._requests)
 
-    @property
-    def state(self) -> EngineState:
-        return self._inner.state
-
-    @property
-    def failure(self) -> str | None:
-        return self._inner.failure
-
-    async def start(self) -> None:
-        await self._inner.start()
-
-    @property
-    def context_window(self) -> int:
-        return self._inner.context_window
-
-    def count_tokens(self, request: GenerationRequest) -> int:
-        return self._inner.count_tokens(request)
-
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
         with self._lock:
             self._requests.append(request)
         async for piece in self._inner.stream(request):
             yield piece
-
-    async def close(self) -> None:
-        await self._inner.close()
