@@ -7,12 +7,14 @@ transport), which is how tests and other deployments swap real parts for others.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -23,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from bot.channel_policy import ChannelPolicy
 from bot.dedup import HandledEvents, InMemoryHandledEvents, RedisHandledEvents
@@ -33,6 +36,7 @@ from bot.feedback import FeedbackStore, InMemoryFeedbackStore, RedisFeedbackStor
 from bot.filters import RedactingFilter
 from bot.history import HistoryStore, InMemoryHistoryStore, RedisHistoryStore
 from bot.images import AttachmentFetcher, HttpImageFetcher, ImageInspector
+from bot.jobs import InMemoryJobStore, JobStore, RedisJobStore
 from bot.links import LinkGuard
 from bot.metrics import Metrics
 from bot.prompting import PromptBuilder
@@ -40,12 +44,17 @@ from bot.rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.redaction import RedactionStats, Redactor
 from bot.sensitive_words import SensitiveWords
 from bot.settings import Settings
+from bot.url_policy import PrefixPolicy, PublicHostPolicy
 from bot.virus_scan import ClamdScanner
 from handlers.http import Readiness, build_http_app
 from handlers.slack.answering import RateLimits, SlackAnswerer
 from handlers.slack.app import build_bolt_app
 from handlers.slack.thread_reply import StreamingSupport
 from handlers.slack.token_check import check_token
+from handlers.webhooks.notes import IntercomNotes, JiraNotes, NotePoster, ZendeskNotes
+from handlers.webhooks.routes import webhook_routes
+from handlers.webhooks.runner import JobRunner
+from handlers.webhooks.signatures import Provider
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +93,7 @@ class Stores:
     handled: HandledEvents
     feedback: FeedbackStore
     limiter: RateLimiter
+    jobs: JobStore
 
 
 def build_stores(settings: Settings, redis: Redis | None) -> Stores:
@@ -96,6 +106,7 @@ def build_stores(settings: Settings, redis: Redis | None) -> Stores:
             handled=InMemoryHandledEvents(),
             feedback=InMemoryFeedbackStore(),
             limiter=InMemoryRateLimiter(),
+            jobs=InMemoryJobStore(),
         )
     prefix = settings.redis_key_prefix
     return Stores(
@@ -108,6 +119,7 @@ def build_stores(settings: Settings, redis: Redis | None) -> Stores:
         handled=RedisHandledEvents(redis, prefix=prefix),
         feedback=RedisFeedbackStore(redis, prefix=prefix),
         limiter=RedisRateLimiter(redis, prefix=prefix),
+        jobs=RedisJobStore(redis, prefix=prefix),
     )
 
 
@@ -159,6 +171,7 @@ class Supportbot:
     answerer: SlackAnswerer
     http_client: httpx.AsyncClient
     bolt: AsyncApp | None = None
+    webhooks: Webhooks | None = None
     owns_engine: bool = True
     metrics: Metrics = field(default_factory=Metrics)
     slack_client: AsyncWebClient | None = None
@@ -175,6 +188,7 @@ class Supportbot:
             metrics=self.metrics,
             lifespan=self.lifespan,
             max_request_bytes=self.settings.max_request_bytes,
+            extra_routes=self.webhooks.routes if self.webhooks else None,
         )
 
     async def readiness(self) -> Readiness:
@@ -196,6 +210,11 @@ class Supportbot:
         self._engine_start = asyncio.create_task(self.engine.start(), name="load-model")
         if self.slack_client is not None:
             await check_token(self.slack_client)
+        jobs_task = (
+            asyncio.create_task(self.webhooks.runner.run_forever(), name="helpdesk-jobs")
+            if self.webhooks
+            else None
+        )
         app_token = self.settings.slack_app_token
         if app_token is not None and self.bolt is not None:
             # Made here, not in build_app: its aiohttp session needs the running loop.
@@ -207,6 +226,10 @@ class Supportbot:
         finally:
             if self._socket_mode is not None:
                 await self._socket_mode.close_async()
+            if jobs_task is not None:
+                # A job cut short stays in flight in Redis and is resumed at the next start.
+                jobs_task.cancel()
+                await asyncio.gather(jobs_task, return_exceptions=True)
             await self.answerer.drain()
             if self.owns_engine:
                 await self.engine.close()
@@ -248,18 +271,15 @@ def build_app(
     )
     fetcher = HttpImageFetcher(
         client=http_client,
-        allowed_prefixes=settings.slack_file_url_prefixes,
-        bearer_token=token,
+        policy=PrefixPolicy(settings.slack_file_url_prefixes),
+        headers={"Authorization": f"Bearer {token}"},
         max_bytes=settings.max_image_bytes,
         inspector=build_inspector(settings),
     )
     metrics = Metrics()
+    redactor = build_redactor(settings, metrics.redactions)
     diagnoser = build_diagnoser(
-        settings,
-        engine=engine,
-        history=stores.history,
-        fetcher=fetcher,
-        redactor=build_redactor(settings, metrics.redactions),
+        settings, engine=engine, history=stores.history, fetcher=fetcher, redactor=redactor
     )
     answerer = SlackAnswerer(
         diagnoser,
@@ -281,6 +301,16 @@ def build_app(
         if settings.channel_config
         else ChannelPolicy()
     )
+    webhooks = build_webhooks(
+        settings,
+        engine=engine,
+        history=stores.history,
+        jobs=stores.jobs,
+        redactor=redactor,
+        http_client=http_client,
+        metrics=metrics,
+        slack_client=slack_client,
+    )
     bolt = build_bolt_app(
         client=slack_client,
         signing_secret=signing_secret,
@@ -295,6 +325,7 @@ def build_app(
         answerer=answerer,
         http_client=http_client,
         bolt=bolt,
+        webhooks=webhooks,
         owns_engine=owns_engine,
         metrics=metrics,
         slack_client=slack_client,
@@ -311,3 +342,90 @@ def build_slack_client(settings: Settings, token: str) -> AsyncWebClient:
         ]
     )
     return client
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    routes: list[Route]
+    runner: JobRunner
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def build_webhooks(
+    settings: Settings,
+    *,
+    engine: Engine,
+    history: HistoryStore,
+    jobs: JobStore,
+    redactor: Redactor,
+    http_client: httpx.AsyncClient,
+    metrics: Metrics,
+    slack_client: AsyncWebClient,
+) -> Webhooks | None:
+    """Helpdesk webhooks for every provider with a secret set; None when there are none."""
+    secrets = {
+        Provider.ZENDESK: _secret(settings.zendesk_webhook_secret),
+        Provider.INTERCOM: _secret(settings.intercom_webhook_secret),
+        Provider.JIRA: _secret(settings.jira_webhook_secret),
+        Provider.GENERIC: _secret(settings.generic_webhook_secret),
+    }
+    enabled = {provider: secret for provider, secret in secrets.items() if secret}
+    if not enabled:
+        return None
+    policy = PublicHostPolicy(
+        settings.webhook_attachment_hosts, allowed_networks=settings.webhook_allowed_networks
+    )
+    notes: dict[str, NotePoster] = {}
+    headers: dict[str, dict[str, str]] = {}
+    if settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token:
+        notes[Provider.ZENDESK] = ZendeskNotes(
+            http_client,
+            base_url=settings.zendesk_url,
+            email=settings.zendesk_email,
+            token=settings.zendesk_api_token.get_secret_value(),
+        )
+    if settings.intercom_token and settings.intercom_admin_id:
+        notes[Provider.INTERCOM] = IntercomNotes(
+            http_client,
+            base_url=settings.intercom_url,
+            token=settings.intercom_token.get_secret_value(),
+            admin_id=settings.intercom_admin_id,
+        )
+    if settings.jira_url and settings.jira_email and settings.jira_api_token:
+        token = settings.jira_api_token.get_secret_value()
+        notes[Provider.JIRA] = JiraNotes(
+            http_client, base_url=settings.jira_url, email=settings.jira_email, token=token
+        )
+        # Jira serves attachments only to an authenticated user.
+        basic = base64.b64encode(f"{settings.jira_email}:{token}".encode()).decode()
+        headers[Provider.JIRA] = {"Authorization": f"Basic {basic}"}
+    inspector = build_inspector(settings)
+    diagnosers = {
+        provider.value: build_diagnoser(
+            settings,
+            engine=engine,
+            history=history,
+            fetcher=HttpImageFetcher(
+                client=http_client,
+                policy=policy,
+                headers=headers.get(provider),
+                max_bytes=settings.max_image_bytes,
+                inspector=inspector,
+            ),
+            redactor=redactor,
+        )
+        for provider in enabled
+    }
+    runner = JobRunner(
+        jobs,
+        diagnosers=diagnosers,
+        notes=notes,
+        metrics=metrics,
+        slack=(slack_client, settings.webhook_slack_channel)
+        if settings.webhook_slack_channel
+        else None,
+    )
+    return Webhooks(webhook_routes(secrets=enabled, jobs=jobs, metrics=metrics), runner)

@@ -21,6 +21,7 @@ from bot.engine.images import to_model_rgb
 from bot.errors import AttachmentRefused, AttachmentUnreadable
 from bot.messages import Message
 from bot.turns import AttachmentRef, Screenshot
+from bot.url_policy import UrlPolicy
 from bot.virus_scan import ScannerUnavailable, VirusScanner
 
 log = logging.getLogger(__name__)
@@ -135,13 +136,13 @@ class ImageInspector:
 
 
 class HttpImageFetcher:
-    """Fetches images over HTTP with a bearer token, only from allowed URL prefixes.
+    """Fetches images over HTTP, only from URLs its policy allows, redirects included.
 
     Args:
         client: the httpx client to use (its transport decides where requests go).
-        allowed_prefixes: URLs must start with one of these, redirects included,
-            so the token never reaches another host.
-        bearer_token: sent as `Authorization: Bearer …` (Slack's bot token).
+        policy: checked before the first request and every redirect, so credentials
+            never reach another host.
+        headers: sent with every request (Slack's bearer token, a helpdesk's auth).
         max_bytes: downloads stop and are refused past this size.
         inspector: scans and decodes what was downloaded.
     """
@@ -150,14 +151,14 @@ class HttpImageFetcher:
         self,
         *,
         client: httpx.AsyncClient,
-        allowed_prefixes: list[str],
-        bearer_token: str | None,
+        policy: UrlPolicy,
+        headers: dict[str, str] | None = None,
         max_bytes: int,
         inspector: ImageInspector | None = None,
     ) -> None:
         self._client = client
-        self._allowed_prefixes = tuple(allowed_prefixes)
-        self._bearer_token = bearer_token
+        self._policy = policy
+        self._headers = headers or {}
         self._max_bytes = max_bytes
         self._inspector = inspector or ImageInspector()
 
@@ -170,9 +171,9 @@ class HttpImageFetcher:
         return await self._inspector.inspect(attachment.filename, data)
 
     async def _download(self, filename: str, url: str) -> bytes:
-        headers = {"Authorization": f"Bearer {self._bearer_token}"} if self._bearer_token else {}
+        headers = self._headers
         for _ in range(_MAX_REDIRECTS + 1):
-            if not url.startswith(self._allowed_prefixes):
+            if not await self._policy.allows(url):
                 raise AttachmentRefused(filename, Message.REASON_HOST_NOT_ALLOWED)
             try:
                 async with self._client.stream("GET", url, headers=headers) as response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated
 
@@ -55,6 +56,23 @@ class Settings(BaseSettings):
     rate_limit_per_user: int = Field(default=10, ge=0)
     rate_limit_per_channel: int = Field(default=60, ge=0)
 
+    zendesk_webhook_secret: SecretStr | None = None
+    zendesk_url: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: SecretStr | None = None
+    intercom_webhook_secret: SecretStr | None = None
+    intercom_url: str = "https://api.intercom.io"
+    intercom_token: SecretStr | None = None
+    intercom_admin_id: str | None = None
+    jira_webhook_secret: SecretStr | None = None
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: SecretStr | None = None
+    generic_webhook_secret: SecretStr | None = None
+    webhook_attachment_hosts: Annotated[list[str], NoDecode] = []
+    webhook_allowed_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
+    webhook_slack_channel: str | None = None
+
     redis_url: str | None = None
     redis_key_prefix: str = "supportbot"
     history_max_turns: int = Field(default=40, ge=2, le=1000)
@@ -84,7 +102,13 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: LogLevel = LogLevel.INFO
 
-    @field_validator("slack_file_url_prefixes", "link_allowed_hosts", mode="before")
+    @field_validator(
+        "slack_file_url_prefixes",
+        "link_allowed_hosts",
+        "webhook_attachment_hosts",
+        "webhook_allowed_networks",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

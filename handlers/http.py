@@ -39,6 +39,7 @@ def build_http_app(
     metrics: Metrics | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     max_request_bytes: int = 1024 * 1024,
+    extra_routes: list[Route] | None = None,
 ) -> Starlette:
     """Routes: `POST /slack/events` (when HTTP events are on), `GET /healthz`, `GET /readyz`,
     `GET /metrics` (Prometheus text).
@@ -71,6 +72,7 @@ def build_http_app(
             return await guard.refuse(request) or await handler.handle(request)
 
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    routes.extend(extra_routes or [])
     return Starlette(
         routes=routes,
         lifespan=lifespan,

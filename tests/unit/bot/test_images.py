@@ -7,6 +7,7 @@ from bot.errors import AttachmentRefused, AttachmentUnreadable
 from bot.images import HttpImageFetcher, sniff_image_type, validate_image
 from bot.messages import Message
 from bot.turns import AttachmentRef
+from bot.url_policy import PrefixPolicy
 from tests.support.fake_slack import LOGIN_PAGE
 from tests.support.screenshots import render_error_screenshot
 
@@ -58,8 +59,8 @@ def test_image_over_the_pixel_cap_is_refused() -> None:
 def _fetcher(handler: httpx.MockTransport, *, max_bytes: int = 10**6) -> HttpImageFetcher:
     return HttpImageFetcher(
         client=httpx.AsyncClient(transport=handler),
-        allowed_prefixes=[ALLOWED],
-        bearer_token="xoxb-1",
+        policy=PrefixPolicy([ALLOWED]),
+        headers={"Authorization": "Bearer xoxb-1"},
         max_bytes=max_bytes,
     )
 

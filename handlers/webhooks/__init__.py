@@ -1,0 +1,1 @@
+"""Helpdesk webhooks: tickets in (signed), diagnoses back out as internal notes."""

@@ -1,0 +1,67 @@
+"""`POST /webhooks/{provider}` (signed tickets in, answered 202 at once) and `GET /jobs/{id}`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.jobs import Job, JobStore
+from bot.metrics import Metrics
+from handlers.webhooks.payloads import NotATicket, parse
+from handlers.webhooks.signatures import Provider, verify
+
+
+def webhook_routes(
+    *, secrets: Mapping[Provider, str], jobs: JobStore, metrics: Metrics
+) -> list[Route]:
+    """Routes for the providers with a secret configured; the others answer 404."""
+
+    async def receive(request: Request) -> Response:
+        try:
+            provider = Provider(request.path_params["provider"])
+        except ValueError:
+            return JSONResponse({"error": "unknown provider"}, status_code=404)
+        secret = secrets.get(provider)
+        if not secret:
+            return JSONResponse({"error": f"{provider} webhooks are not configured"}, 404)
+        body = await request.body()
+        if not verify(provider, secret, body, request.headers):
+            metrics.count(
+                "supportbot_webhooks_total", provider=provider.value, outcome="bad_signature"
+            )
+            return JSONResponse({"error": "missing, invalid or stale signature"}, status_code=401)
+        try:
+            event = parse(provider, json.loads(body))
+        except (ValueError, UnicodeDecodeError) as error:  # NotATicket is a ValueError
+            if isinstance(error, NotATicket):
+                return JSONResponse({"ignored": str(error)}, status_code=202)
+            return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        # The same delivery (a provider's retry, a replay) maps to the same job.
+        job_id = hashlib.sha256(provider.value.encode() + b":" + body).hexdigest()[:24]
+        job = Job(job_id, provider.value, event.ticket_id, event.text, event.attachments)
+        created = await jobs.submit(job)
+        metrics.count(
+            "supportbot_webhooks_total",
+            provider=provider.value,
+            outcome="accepted" if created else "duplicate",
+        )
+        return JSONResponse(
+            {"job": job_id, "duplicate": not created, "status_url": f"/jobs/{job_id}"},
+            status_code=202 if created else 200,
+        )
+
+    async def job_status(request: Request) -> Response:
+        job = await jobs.get(request.path_params["job_id"])
+        if job is None:
+            return JSONResponse({"error": "no such job"}, status_code=404)
+        return JSONResponse(job.public_view())
+
+    return [
+        Route("/webhooks/{provider}", receive, methods=["POST"]),
+        Route("/jobs/{job_id}", job_status, methods=["GET"]),
+    ]

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from handlers.webhooks.signatures import Provider, sign, verify
+
+BODY = b'{"ticket": {"id": 1}}'
+
+
+def test_githubs_published_sha256_example_verifies() -> None:
+    # docs.github.com, "Validating webhook deliveries"
+    headers = {
+        "X-Hub-Signature": "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    }
+    assert verify(Provider.JIRA, "It's a Secret to Everybody", b"Hello, World!", headers)
+
+
+def test_zendesk_signs_timestamp_plus_body_in_base64() -> None:
+    # base64(HMAC-SHA256("secret", "2024-01-01T00:00:00Z" + "{}")), from Python's hmac directly
+    headers = {
+        "X-Zendesk-Webhook-Signature": "YI9gyI/qRuEv/iS5IsFrpJtrEg9LxRWL2hEkFimh/rg=",
+        "X-Zendesk-Webhook-Signature-Timestamp": "2024-01-01T00:00:00Z",
+    }
+    assert sign(Provider.ZENDESK, "secret", b"{}", "2024-01-01T00:00:00Z") == headers
+    assert verify(Provider.ZENDESK, "secret", b"{}", headers, now=1704067200 + 60)
+    assert not verify(Provider.ZENDESK, "secret", b"{}", headers, now=1704067200 + 3600), "stale"
+
+
+def test_intercom_uses_sha1_of_the_body() -> None:
+    # hex HMAC-SHA1("secret", BODY), from Python's hmac directly
+    headers = {"X-Hub-Signature": "sha1=826872bf0b15817f10bd9d1acbe5915a0bf19228"}
+    assert verify(Provider.INTERCOM, "secret", BODY, headers)
+    assert sign(Provider.INTERCOM, "secret", BODY) == headers
+
+
+@pytest.mark.parametrize("provider", list(Provider))
+def test_each_scheme_refuses_wrong_missing_and_tampered(provider: Provider) -> None:
+    stamp = str(int(time.time()))
+    if provider is Provider.ZENDESK:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    good = sign(provider, "secret", BODY, stamp)
+    assert verify(provider, "secret", BODY, good)
+    assert not verify(provider, "other-secret", BODY, good)
+    assert not verify(provider, "secret", BODY + b" ", good)
+    assert not verify(provider, "secret", BODY, {})
+
+
+def test_generic_scheme_rejects_stale_and_malformed_timestamps() -> None:
+    old = str(int(time.time()) - 600)
+    assert not verify(Provider.GENERIC, "s", BODY, sign(Provider.GENERIC, "s", BODY, old))
+    bad = sign(Provider.GENERIC, "s", BODY, "soon")
+    assert not verify(Provider.GENERIC, "s", BODY, bad)
