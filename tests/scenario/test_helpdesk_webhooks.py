@@ -1,4 +1,4 @@
-"""Helpdesk webhooks end to end: signed tickets in, internal notes out through fake provider APIs."""
+"""Helpdesk webhooks end to end: signed tickets in, internal notes out via fake provider APIs."""
 
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ def test_ticket_is_acknowledged_fast_then_answered_with_an_internal_note(
 def test_a_replayed_delivery_is_processed_once(
     bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str]
 ) -> None:
-    fake, url = helpdesk
+    fake, _ = helpdesk
     body = {"ticket": {"id": 777, "latest_comment": {"body": "replayed", "attachments": []}}}
     first = _post(bot, Provider.ZENDESK, body)
     _wait_done(bot, first.json()["job"])
@@ -205,7 +205,7 @@ def test_attachment_on_a_private_address_is_refused_and_named(
         )
         view = _wait_done(strict, response.json()["job"])
         assert view["state"] == "done"
-        note = [n for n in fake.notes("jira") if n.ticket_id == "SD-10"][0]
+        note = next(n for n in fake.notes("jira") if n.ticket_id == "SD-10")
         assert (
             "err.png" in note.body["body"] and "not hosted where I am allowed" in note.body["body"]
         )
@@ -244,7 +244,7 @@ def test_a_job_interrupted_by_a_restart_is_finished(
 def test_a_helpdesk_outage_is_retried_and_the_note_arrives(
     bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str]
 ) -> None:
-    fake, url = helpdesk
+    fake, _ = helpdesk
     fake.fail_notes(2)
     body = {"ticket": {"id": 999, "latest_comment": {"body": "flaky helpdesk", "attachments": []}}}
     view = _wait_done(bot, _post(bot, Provider.ZENDESK, body).json()["job"])
