@@ -32,11 +32,13 @@ from bot.dedup import HandledEvents, InMemoryHandledEvents, RedisHandledEvents
 from bot.diagnosis import Diagnoser
 from bot.engine.protocol import Engine, EngineState
 from bot.engine.transformers_engine import TransformersEngine
+from bot.escalation import CaseStore, InMemoryCaseStore, RedisCaseStore
 from bot.feedback import FeedbackStore, InMemoryFeedbackStore, RedisFeedbackStore
 from bot.filters import RedactingFilter
 from bot.history import HistoryStore, InMemoryHistoryStore, RedisHistoryStore
 from bot.images import AttachmentFetcher, HttpImageFetcher, ImageInspector
 from bot.jobs import InMemoryJobStore, JobStore, RedisJobStore
+from bot.knowledge import InMemoryKnowledgeBase, KnowledgeBase, RedisKnowledgeBase
 from bot.links import LinkGuard
 from bot.metrics import Metrics
 from bot.prompting import PromptBuilder
@@ -44,11 +46,13 @@ from bot.rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.redaction import RedactionStats, Redactor
 from bot.sensitive_words import SensitiveWords
 from bot.settings import Settings
+from bot.summaries import ThreadSummarizer
 from bot.url_policy import PrefixPolicy, PublicHostPolicy
 from bot.virus_scan import ClamdScanner
 from handlers.http import Readiness, build_http_app
 from handlers.slack.answering import RateLimits, SlackAnswerer
 from handlers.slack.app import build_bolt_app
+from handlers.slack.escalation import EscalationDesk
 from handlers.slack.thread_reply import StreamingSupport
 from handlers.slack.token_check import check_token
 from handlers.webhooks.notes import IntercomNotes, JiraNotes, NotePoster, ZendeskNotes
@@ -94,6 +98,8 @@ class Stores:
     feedback: FeedbackStore
     limiter: RateLimiter
     jobs: JobStore
+    cases: CaseStore
+    knowledge: KnowledgeBase
 
 
 def build_stores(settings: Settings, redis: Redis | None) -> Stores:
@@ -107,6 +113,8 @@ def build_stores(settings: Settings, redis: Redis | None) -> Stores:
             feedback=InMemoryFeedbackStore(),
             limiter=InMemoryRateLimiter(),
             jobs=InMemoryJobStore(),
+            cases=InMemoryCaseStore(),
+            knowledge=InMemoryKnowledgeBase(),
         )
     prefix = settings.redis_key_prefix
     return Stores(
@@ -120,6 +128,8 @@ def build_stores(settings: Settings, redis: Redis | None) -> Stores:
         feedback=RedisFeedbackStore(redis, prefix=prefix),
         limiter=RedisRateLimiter(redis, prefix=prefix),
         jobs=RedisJobStore(redis, prefix=prefix),
+        cases=RedisCaseStore(redis, prefix=prefix),
+        knowledge=RedisKnowledgeBase(redis, prefix=prefix),
     )
 
 
@@ -147,6 +157,7 @@ def build_diagnoser(
     history: HistoryStore,
     fetcher: AttachmentFetcher,
     redactor: Redactor,
+    knowledge: KnowledgeBase | None = None,
 ) -> Diagnoser:
     return Diagnoser(
         engine=engine,
@@ -156,6 +167,7 @@ def build_diagnoser(
         reply_filter=RedactingFilter(redactor, links=LinkGuard(settings.link_allowed_hosts)),
         redactor=redactor,
         max_images_per_turn=settings.max_images_per_turn,
+        knowledge=knowledge,
         queue_timeout=settings.queue_timeout_seconds,
         generation_timeout=settings.generation_timeout_seconds,
     )
@@ -279,7 +291,25 @@ def build_app(
     metrics = Metrics()
     redactor = build_redactor(settings, metrics.redactions)
     diagnoser = build_diagnoser(
-        settings, engine=engine, history=stores.history, fetcher=fetcher, redactor=redactor
+        settings,
+        engine=engine,
+        history=stores.history,
+        fetcher=fetcher,
+        redactor=redactor,
+        knowledge=stores.knowledge,
+    )
+    desk = EscalationDesk(
+        cases=stores.cases,
+        history=stores.history,
+        knowledge=stores.knowledge,
+        summarizer=ThreadSummarizer(
+            engine=engine,
+            history=stores.history,
+            reply_filter=RedactingFilter(redactor, links=LinkGuard(settings.link_allowed_hosts)),
+        ),
+        channel=settings.escalation_channel,
+        usergroup=settings.escalation_usergroup,
+        metrics=metrics,
     )
     answerer = SlackAnswerer(
         diagnoser,
@@ -291,6 +321,7 @@ def build_app(
         metrics=metrics,
         streaming=StreamingSupport(enabled=settings.slack_streaming),
         update_interval=update_interval,
+        desk=desk if settings.escalation_channel else None,
     )
     slack_client = build_slack_client(settings, token)
     signing_secret = (

@@ -17,6 +17,7 @@ from bot.errors import AttachmentError
 from bot.filters import ReplyFilter
 from bot.history import HistoryStore
 from bot.images import AttachmentFetcher
+from bot.knowledge import KnowledgeBase, Resolution
 from bot.messages import Language, Message, detect_language, say
 from bot.prompting import PromptBuilder
 from bot.redaction import Redactor
@@ -32,6 +33,13 @@ class AttachmentsRead:
     screenshots: int
     skipped: tuple[SkippedAttachment, ...]
     language: Language
+
+
+@dataclass(frozen=True)
+class Consulted:
+    """Past resolutions from the team that the prompt includes, best first."""
+
+    references: tuple[Resolution, ...]
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,10 @@ class Diagnosis:
     answer: str
     skipped: tuple[SkippedAttachment, ...]
     language: Language
+    references: tuple[Resolution, ...] = ()
 
 
-DiagnosisEvent = AttachmentsRead | Waiting | AnswerPiece | Diagnosis
+DiagnosisEvent = AttachmentsRead | Consulted | Waiting | AnswerPiece | Diagnosis
 
 
 class Diagnoser:
@@ -71,6 +80,7 @@ class Diagnoser:
         reply_filter: makes each piece of the answer safe to show.
         redactor: cleans the user's own text before it is prompted, stored or logged.
         max_images_per_turn: attachments past this count are skipped, and said so.
+        knowledge: past resolutions to draw on, when any are like the question.
         queue_timeout: seconds a request may wait for the model.
         generation_timeout: seconds an answer may take once the model is on it.
 
@@ -89,6 +99,7 @@ class Diagnoser:
         reply_filter: ReplyFilter,
         redactor: Redactor | None = None,
         max_images_per_turn: int = 8,
+        knowledge: KnowledgeBase | None = None,
         queue_timeout: float | None = None,
         generation_timeout: float | None = None,
     ) -> None:
@@ -99,6 +110,7 @@ class Diagnoser:
         self._filter = reply_filter
         self._redactor = redactor or Redactor()
         self._max_images = max_images_per_turn
+        self._knowledge = knowledge
         self._queue_timeout = queue_timeout
         self._generation_timeout = generation_timeout
 
@@ -117,7 +129,10 @@ class Diagnoser:
             screenshots,
         )
         past = await self._history.load(turn.thread)
-        request = await asyncio.to_thread(self._fit_prompt, past, question, language)
+        references = await self._consult(question.text)
+        if references:
+            yield Consulted(references)
+        request = await asyncio.to_thread(self._fit_prompt, past, question, language, references)
         await self._history.append(turn.thread, question)
 
         stream = self._filter.open()
@@ -134,10 +149,23 @@ class Diagnoser:
 
         answer = "".join(shown).strip() or say(Message.EMPTY_ANSWER, language)
         await self._history.append(turn.thread, HistoryEntry(Speaker.ASSISTANT, answer))
-        yield Diagnosis(answer, skipped, language)
+        yield Diagnosis(answer, skipped, language, references)
+
+    async def _consult(self, question: str) -> tuple[Resolution, ...]:
+        if self._knowledge is None:
+            return ()
+        try:
+            return tuple(await self._knowledge.similar(question, limit=3))
+        except Exception:  # knowledge is a bonus; the answer must not depend on it
+            log.exception("could not search past resolutions")
+            return ()
 
     def _fit_prompt(
-        self, past: list[HistoryEntry], question: HistoryEntry, language: Language
+        self,
+        past: list[HistoryEntry],
+        question: HistoryEntry,
+        language: Language,
+        references: tuple[Resolution, ...] = (),
     ) -> GenerationRequest:
         draft = self._prompts.build([], question, language)
         answer_room = draft.max_new_tokens or 0
@@ -147,6 +175,7 @@ class Diagnoser:
             language,
             measure=self._engine.count_tokens,
             budget=self._engine.context_window - answer_room,
+            references=references,
         )
         return replace(
             request,

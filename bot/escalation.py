@@ -68,6 +68,14 @@ class CaseStore(Protocol):
 
     async def save(self, case: ThreadCase) -> None: ...
 
+    async def remember_thread(
+        self, workspace: str, channel: str, user: str, thread_ts: str
+    ) -> None:
+        """Note the user's latest thread with the bot in a channel (for `/escalate`)."""
+        ...
+
+    async def latest_thread(self, workspace: str, channel: str, user: str) -> str | None: ...
+
 
 def _to_json(case: ThreadCase) -> str:
     return json.dumps(asdict(case))
@@ -83,12 +91,21 @@ def _from_json(raw: str | bytes) -> ThreadCase:
 class InMemoryCaseStore:
     def __init__(self) -> None:
         self._cases: dict[ThreadKey, ThreadCase] = {}
+        self._latest: dict[tuple[str, str, str], str] = {}
 
     async def get(self, thread: ThreadKey) -> ThreadCase:
         return self._cases.get(thread, ThreadCase(thread))
 
     async def save(self, case: ThreadCase) -> None:
         self._cases[case.thread] = case
+
+    async def remember_thread(
+        self, workspace: str, channel: str, user: str, thread_ts: str
+    ) -> None:
+        self._latest[(workspace, channel, user)] = thread_ts
+
+    async def latest_thread(self, workspace: str, channel: str, user: str) -> str | None:
+        return self._latest.get((workspace, channel, user))
 
 
 class RedisCaseStore:
@@ -108,6 +125,18 @@ class RedisCaseStore:
 
     async def save(self, case: ThreadCase) -> None:
         await self._redis.set(self._key(case.thread), _to_json(case), ex=self._ttl)
+
+    def _latest_key(self, workspace: str, channel: str, user: str) -> str:
+        return f"{self._prefix}:latest_thread:{workspace}:{channel}:{user}"
+
+    async def remember_thread(
+        self, workspace: str, channel: str, user: str, thread_ts: str
+    ) -> None:
+        await self._redis.set(self._latest_key(workspace, channel, user), thread_ts, ex=self._ttl)
+
+    async def latest_thread(self, workspace: str, channel: str, user: str) -> str | None:
+        raw = await self._redis.get(self._latest_key(workspace, channel, user))
+        return raw.decode() if isinstance(raw, bytes) else raw
 
 
 _ASKS_FOR_HUMAN = re.compile(

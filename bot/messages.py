@@ -44,6 +44,22 @@ class Message(StrEnum):
     FEEDBACK_NOT_HELPFUL = "feedback_not_helpful"
     THANKS_SOLVED = "thanks_solved"
     THANKS_NOT_HELPFUL = "thanks_not_helpful"
+    GET_A_HUMAN = "get_a_human"
+    ESCALATED_STATUS = "escalated_status"
+    ALREADY_ESCALATED = "already_escalated"
+    DESK_POST = "desk_post"
+    DESK_TAKE = "desk_take"
+    DESK_RESOLVE = "desk_resolve"
+    DESK_TAKEN = "desk_taken"
+    DESK_RESOLVED = "desk_resolved"
+    TAKEN_STATUS = "taken_status"
+    RESOLVED_STATUS = "resolved_status"
+    RESOLVE_MODAL_TITLE = "resolve_modal_title"
+    RESOLVE_MODAL_LABEL = "resolve_modal_label"
+    RESOLVE_MODAL_SUBMIT = "resolve_modal_submit"
+    NO_THREAD_TO_ESCALATE = "no_thread_to_escalate"
+    ESCALATION_NOT_CONFIGURED = "escalation_not_configured"
+    DRAWING_ON_PAST = "drawing_on_past"
     REASON_INFECTED = "reason_infected"
     REASON_SCAN_UNAVAILABLE = "reason_scan_unavailable"
 
@@ -181,6 +197,65 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
             "Thanks <@{user}>, noted. Tell me more about what you see, or paste the full error."
         ),
         Language.CHINESE: "谢谢 <@{user}>，已记录。可以再描述一下现象，或贴出完整的错误信息。",
+    },
+    Message.GET_A_HUMAN: {Language.ENGLISH: "🙋 Get a human", Language.CHINESE: "🙋 转人工"},
+    Message.ESCALATED_STATUS: {
+        Language.ENGLISH: (
+            "🆘 <@{user}> asked for a person. The support team has been told and will reply "
+            "here; I will stay quiet in this thread unless mentioned."
+        ),
+        Language.CHINESE: "🆘 <@{user}> 请求人工支持。已通知支持团队，他们会在这里回复；除非被提及，我不再发言。",
+    },
+    Message.ALREADY_ESCALATED: {
+        Language.ENGLISH: "This thread is already with the support team.",
+        Language.CHINESE: "这个话题已经转给支持团队了。",
+    },
+    Message.DESK_POST: {
+        Language.ENGLISH: "{group}🆘 Escalation from <@{user}> in <#{channel}>: <{link}|open the thread>",
+        Language.CHINESE: "{group}🆘 <@{user}> 在 <#{channel}> 请求人工：<{link}|打开话题>",
+    },
+    Message.DESK_TAKE: {Language.ENGLISH: "Take it", Language.CHINESE: "我来处理"},
+    Message.DESK_RESOLVE: {Language.ENGLISH: "Mark resolved", Language.CHINESE: "标记为已解决"},
+    Message.DESK_TAKEN: {
+        Language.ENGLISH: "👤 Taken by <@{agent}>",
+        Language.CHINESE: "👤 由 <@{agent}> 处理",
+    },
+    Message.DESK_RESOLVED: {
+        Language.ENGLISH: "✅ Resolved by <@{agent}>: {resolution}",
+        Language.CHINESE: "✅ 由 <@{agent}> 解决：{resolution}",
+    },
+    Message.TAKEN_STATUS: {
+        Language.ENGLISH: "👤 <@{agent}> from the support team is looking at this now.",
+        Language.CHINESE: "👤 支持团队的 <@{agent}> 正在处理。",
+    },
+    Message.RESOLVED_STATUS: {
+        Language.ENGLISH: "✅ Resolved by <@{agent}>: {resolution}\nMention me if you need me again.",
+        Language.CHINESE: "✅ 由 <@{agent}> 解决：{resolution}\n需要我时请再提及我。",
+    },
+    Message.RESOLVE_MODAL_TITLE: {
+        Language.ENGLISH: "Mark resolved",
+        Language.CHINESE: "标记为已解决",
+    },
+    Message.RESOLVE_MODAL_LABEL: {
+        Language.ENGLISH: "How was it resolved? (one line)",
+        Language.CHINESE: "是如何解决的？（一句话）",
+    },
+    Message.RESOLVE_MODAL_SUBMIT: {Language.ENGLISH: "Save", Language.CHINESE: "保存"},
+    Message.NO_THREAD_TO_ESCALATE: {
+        Language.ENGLISH: (
+            "I found no conversation of yours with me in this channel to escalate. Slack does "
+            "not allow slash commands inside threads: use the message shortcut "
+            "“Escalate to support” there, or the 🙋 button under my answer."
+        ),
+        Language.CHINESE: "在这个频道没有找到你和我的对话。Slack 不支持在话题里使用斜杠命令：请在话题中使用消息快捷方式“转给支持团队”，或点击我回答下方的 🙋 按钮。",
+    },
+    Message.ESCALATION_NOT_CONFIGURED: {
+        Language.ENGLISH: "Escalation is not set up in this workspace (no escalation channel).",
+        Language.CHINESE: "这个工作区没有配置人工支持（缺少升级频道）。",
+    },
+    Message.DRAWING_ON_PAST: {
+        Language.ENGLISH: "📚 Drawing on {count} past resolution(s) from your team ({dates}).",
+        Language.CHINESE: "📚 参考了团队过去的 {count} 个解决记录（{dates}）。",
     },
     Message.REASON_INFECTED: {
         Language.ENGLISH: "the virus scanner flagged it, so I did not open it.",

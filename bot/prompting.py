@@ -7,18 +7,21 @@ with the processor's own chat template, so no ChatML string is built here.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
 
 import jinja2
 
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
+from bot.knowledge import Resolution
 from bot.messages import Language
 from bot.turns import HistoryEntry, Screenshot, Speaker
 
 SYSTEM_PROMPT = "diagnosis_system"
 SYSTEM_PROMPT_VERSION = 2
+PAST_RESOLUTIONS_PROMPT = "past_resolutions"
+PAST_RESOLUTIONS_VERSION = 1
 
 _LANGUAGE_NAMES = {Language.ENGLISH: "English", Language.CHINESE: "Chinese (简体中文)"}
 _ENVIRONMENT = jinja2.Environment(
@@ -52,8 +55,12 @@ class PromptBuilder:
         self._max_new_tokens = max_new_tokens
         self._template = load_prompt(SYSTEM_PROMPT, version)
 
-    def system_prompt(self, language: Language) -> str:
-        return self._template.render(language_name=_LANGUAGE_NAMES[language])
+    def system_prompt(self, language: Language, references: Sequence[Resolution] = ()) -> str:
+        text = self._template.render(language_name=_LANGUAGE_NAMES[language])
+        if references:
+            past = load_prompt(PAST_RESOLUTIONS_PROMPT, PAST_RESOLUTIONS_VERSION)
+            text += "\n\n" + past.render(resolutions=references)
+        return text
 
     def build(
         self,
@@ -63,6 +70,7 @@ class PromptBuilder:
         *,
         measure: Callable[[GenerationRequest], int] | None = None,
         budget: int | None = None,
+        references: Sequence[Resolution] = (),
     ) -> GenerationRequest:
         """The request for `question` after `history`, trimmed to `budget` prompt tokens.
 
@@ -71,20 +79,24 @@ class PromptBuilder:
         kept turns, for as long as it fits. The question itself is never cut.
         """
         if measure is None or budget is None:
-            return self._request(history, question, language)
+            return self._request(history, question, language, references)
         first = _first_screenshot(history)
         for dropped in range(len(history) + 1):
             kept = history[dropped:]
             pinned = _pin(first, kept, question)
-            request = self._request(pinned, question, language)
+            request = self._request(pinned, question, language, references)
             if measure(request) <= budget:
                 return request
-        return self._request([], question, language)
+        return self._request([], question, language, references)
 
     def _request(
-        self, history: list[HistoryEntry], question: HistoryEntry, language: Language
+        self,
+        history: list[HistoryEntry],
+        question: HistoryEntry,
+        language: Language,
+        references: Sequence[Resolution] = (),
     ) -> GenerationRequest:
-        system = ChatMessage(Role.SYSTEM, (TextPart(self.system_prompt(language)),))
+        system = ChatMessage(Role.SYSTEM, (TextPart(self.system_prompt(language, references)),))
         turns = tuple(_as_message(entry) for entry in [*history, question])
         return GenerationRequest(messages=(system, *turns), max_new_tokens=self._max_new_tokens)
 

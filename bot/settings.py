@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     slack_file_url_prefixes: Annotated[list[str], NoDecode] = ["https://files.slack.com/"]
 
     slack_streaming: bool = True
+    escalation_channel: str | None = None
+    escalation_usergroup: str | None = None
     channel_config: Path | None = None
     rate_limit_per_user: int = Field(default=10, ge=0)
     rate_limit_per_channel: int = Field(default=60, ge=0)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedup import HandledEvents
-from bot.diagnosis import AnswerPiece, AttachmentsRead, Diagnoser, Diagnosis, Waiting
+from bot.diagnosis import AnswerPiece, AttachmentsRead, Consulted, Diagnoser, Diagnosis, Waiting
 from bot.errors import (
     BotError,
     EngineBusy,
@@ -19,11 +19,14 @@ from bot.errors import (
     ModelUnavailable,
     QueueTimeout,
 )
+from bot.escalation import ThreadStatus, asks_for_a_human
+from bot.knowledge import Resolution
 from bot.messages import Language, Message, detect_language, ordinal, say
 from bot.metrics import Metrics
 from bot.rate_limit import RateLimiter
 from bot.turns import SkippedAttachment, Turn
 from handlers.slack.blocks import feedback_actions
+from handlers.slack.escalation import EscalationDesk
 from handlers.slack.thread_reply import SlackThreadReply, StreamingSupport, ThreadPlace
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ class SlackAnswerer:
         limiter: counts requests per user and channel.
         limits: how many requests a minute each may make.
         metrics: where answers, failures and limits are counted.
+        desk: hands threads to people; None when escalation is off.
         streaming: whether to try Slack's streaming methods.
         update_interval: least seconds between two visible updates of an answer.
     """
@@ -63,6 +67,7 @@ class SlackAnswerer:
         metrics: Metrics | None = None,
         streaming: StreamingSupport | None = None,
         update_interval: float = 1.0,
+        desk: EscalationDesk | None = None,
     ) -> None:
         self._diagnoser = diagnoser
         self._handled = handled
@@ -71,6 +76,7 @@ class SlackAnswerer:
         self.metrics = metrics or Metrics()
         self._streaming = streaming or StreamingSupport()
         self._update_interval = update_interval
+        self.desk = desk
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     @property
@@ -119,6 +125,8 @@ class SlackAnswerer:
             self.metrics.count("supportbot_rate_limited_total")
             await self._tell(reply, refusal)
             return
+        if self.desk is not None and await self._handed_to_people(turn, client, language):
+            return
         so_far = ""
         try:
             working = say(
@@ -130,6 +138,8 @@ class SlackAnswerer:
                     so_far = _notes(event.skipped, language)
                     if so_far:
                         await reply.progress(so_far, force=True)
+                elif isinstance(event, Consulted):
+                    so_far += _drawing_on(event.references, language)
                 elif isinstance(event, Waiting):
                     place = ordinal(event.ahead + 1, language)
                     await reply.status(
@@ -145,10 +155,13 @@ class SlackAnswerer:
                     so_far += event.text
                     await reply.progress(so_far)
                 elif isinstance(event, Diagnosis):
-                    final = _notes(event.skipped, language) + event.answer
-                    await reply.finish(
-                        final, actions=feedback_actions(turn.thread.thread_ts, language)
+                    final = _notes(event.skipped, language)
+                    if event.references:
+                        final += _drawing_on(event.references, language)
+                    actions = feedback_actions(
+                        turn.thread.thread_ts, language, escalation=self.desk is not None
                     )
+                    await reply.finish(final + event.answer, actions=actions)
             self.metrics.count("supportbot_answers_total", outcome="answered")
         except asyncio.CancelledError:
             self.metrics.count("supportbot_answers_total", outcome="cancelled")
@@ -164,6 +177,23 @@ class SlackAnswerer:
             await self._tell(
                 reply, say(Message.INTERNAL_ERROR, language, reference=reference), so_far
             )
+
+    async def _handed_to_people(
+        self, turn: Turn, client: AsyncWebClient, language: Language
+    ) -> bool:
+        """Escalate when the user asks for a person; True when the bot should not answer."""
+        assert self.desk is not None
+        thread = turn.thread
+        await self.desk.cases.remember_thread(
+            thread.workspace, thread.channel, turn.user_id, thread.thread_ts
+        )
+        if asks_for_a_human(turn.text):
+            await self.desk.escalate(client, thread, by=turn.user_id, language=language)
+            return True
+        case = await self.desk.cases.get(thread)
+        if case.status is ThreadStatus.RESOLVED:  # asked again after a resolution: back to the bot
+            await self.desk.cases.save(case.reopened())
+        return False
 
     async def _over_limit(self, turn: Turn, language: Language) -> str | None:
         checks = [
@@ -195,6 +225,11 @@ class SlackAnswerer:
                 await reply.fail(text)
         except Exception:  # Slack itself is failing; the log is all that is left
             log.exception("could not post the error message to Slack")
+
+
+def _drawing_on(references: tuple[Resolution, ...], language: Language) -> str:
+    dates = ", ".join(r.date for r in references)
+    return say(Message.DRAWING_ON_PAST, language, count=len(references), dates=dates) + "\n\n"
 
 
 def _notes(skipped: tuple[SkippedAttachment, ...], language: Language) -> str:

@@ -8,6 +8,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.channel_policy import ChannelPolicy
 from bot.feedback import FeedbackStore
 from handlers.slack.answering import SlackAnswerer
+from handlers.slack.escalation import register_escalation
 from handlers.slack.feedback import register_feedback
 from handlers.slack.listeners import register_listeners
 from handlers.slack.user_language import UserLanguages
@@ -38,4 +39,6 @@ def build_bolt_app(
     )
     register_listeners(app, answerer, policy, UserLanguages())
     register_feedback(app, feedback, answerer.metrics)
+    if answerer.desk is not None:
+        register_escalation(app, answerer.desk)
     return app

@@ -1,4 +1,4 @@
-"""Block Kit pieces: the answer with its feedback buttons."""
+"""Block Kit pieces: the answer with its feedback (and escalation) buttons."""
 
 from __future__ import annotations
 
@@ -8,28 +8,42 @@ from bot.feedback import Verdict
 from bot.messages import Language, Message, say
 
 FEEDBACK_ACTION_PREFIX = "feedback:"
+ESCALATE_ACTION = "escalate"
 
 
-def feedback_actions(thread_ts: str, language: Language) -> dict[str, Any]:
-    """ "✅ Solved" and "👎 Not helpful" buttons; their value is the thread they judge."""
-    return {
-        "type": "actions",
-        "block_id": "feedback",
-        "elements": [
-            _button(Verdict.SOLVED, say(Message.FEEDBACK_SOLVED, language), thread_ts, "primary"),
-            _button(Verdict.NOT_HELPFUL, say(Message.FEEDBACK_NOT_HELPFUL, language), thread_ts),
-        ],
-    }
+def feedback_actions(
+    thread_ts: str, language: Language, *, escalation: bool = False
+) -> dict[str, Any]:
+    """Solved and Not helpful buttons (and Get a human when escalation is on).
+
+    Each button's value is the thread it is about.
+    """
+    elements = [
+        _button(
+            FEEDBACK_ACTION_PREFIX + Verdict.SOLVED.value,
+            say(Message.FEEDBACK_SOLVED, language),
+            thread_ts,
+            "primary",
+        ),
+        _button(
+            FEEDBACK_ACTION_PREFIX + Verdict.NOT_HELPFUL.value,
+            say(Message.FEEDBACK_NOT_HELPFUL, language),
+            thread_ts,
+        ),
+    ]
+    if escalation:
+        elements.append(_button(ESCALATE_ACTION, say(Message.GET_A_HUMAN, language), thread_ts))
+    return {"type": "actions", "block_id": "feedback", "elements": elements}
 
 
 def answer_blocks(mrkdwn: str, actions: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}, actions]
 
 
-def _button(verdict: Verdict, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
-        "action_id": FEEDBACK_ACTION_PREFIX + verdict.value,
+        "action_id": action_id,
         "text": {"type": "plain_text", "text": label, "emoji": True},
         "value": value,
     }

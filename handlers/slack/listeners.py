@@ -11,8 +11,9 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channel_policy import ChannelPolicy
+from bot.escalation import ThreadStatus
 from bot.messages import Language
-from bot.turns import Turn
+from bot.turns import ThreadKey, Turn
 from handlers.slack.answering import SlackAnswerer
 from handlers.slack.events import (
     is_direct_message,
@@ -75,9 +76,12 @@ def register_listeners(
         if is_direct_message(event):
             wanted = policy.answers_direct_message(user)
         elif is_thread_reply(event):
-            wanted = policy.answers_thread_reply(
-                channel, user
-            ) and await answerer.diagnoser.knows_thread(thread_of(event, team_id))
+            thread = thread_of(event, team_id)
+            wanted = (
+                policy.answers_thread_reply(channel, user)
+                and await answerer.diagnoser.knows_thread(thread)
+                and not await _with_people(answerer, thread)
+            )
         else:  # a new top-level message; mentions are app_mention's
             wanted = policy.answers_new_message(channel, user) and not mentions(
                 event, context.bot_user_id
@@ -88,6 +92,13 @@ def register_listeners(
     @app.error
     async def log_listener_errors(error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack listener failed on %s: %r", body.get("event_id", "?"), error)
+
+
+async def _with_people(answerer: SlackAnswerer, thread: ThreadKey) -> bool:
+    """An escalated thread belongs to people: the bot answers there only when mentioned."""
+    if answerer.desk is None:
+        return False
+    return (await answerer.desk.cases.get(thread)).status is ThreadStatus.ESCALATED
 
 
 def _with_language(turn: Turn, language: Language | None) -> Turn:

@@ -16,6 +16,13 @@ def test_every_message_exists_in_every_language() -> None:
         "place": "2nd",
         "number": 2,
         "seconds": 5,
+        "group": "",
+        "channel": "C1",
+        "link": "https://x",
+        "agent": "U2",
+        "resolution": "r",
+        "count": 1,
+        "dates": "2026-11-01",
         "user": "U1",
     }
     for message in Message:

@@ -1,0 +1,331 @@
+"""Hand a thread to people: the escalation channel post, "Take it", "Mark resolved".
+
+Triggers: the 🙋 button under an answer, the "Escalate to support" message
+shortcut, `/escalate` (Slack allows slash commands only outside threads, so it
+escalates the user's latest thread with the bot in that channel), and asking
+for a person in words.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.escalation import CaseStore, ThreadStatus
+from bot.history import HistoryStore
+from bot.knowledge import KnowledgeBase, Resolution
+from bot.messages import Language, Message, detect_language, say
+from bot.metrics import Metrics
+from bot.summaries import ThreadSummarizer
+from bot.turns import Speaker, ThreadKey
+from handlers.slack.blocks import ESCALATE_ACTION
+
+log = logging.getLogger(__name__)
+
+TAKE_ACTION = "escalation:take"
+RESOLVE_ACTION = "escalation:resolve"
+RESOLVE_VIEW = "escalation:resolution"
+SHORTCUT = "escalate_message"
+ESCALATED_REACTION = "sos"
+
+
+def _key(thread: ThreadKey) -> str:
+    return json.dumps([thread.workspace, thread.channel, thread.thread_ts])
+
+
+def _thread(value: str) -> ThreadKey:
+    workspace, channel, thread_ts = json.loads(value)
+    return ThreadKey(workspace, channel, thread_ts)
+
+
+class EscalationDesk:
+    """Moves threads between the bot and people, and tells both sides.
+
+    Args:
+        cases: thread states.
+        history: the thread's turns (for the resolution's record and screenshots).
+        knowledge: where resolutions are kept for later questions.
+        summarizer: writes the hand-over summary.
+        channel: the escalation channel id; None turns escalation off.
+        usergroup: the on-call user group id to mention, if any.
+        metrics: escalations are counted.
+    """
+
+    def __init__(
+        self,
+        *,
+        cases: CaseStore,
+        history: HistoryStore,
+        knowledge: KnowledgeBase,
+        summarizer: ThreadSummarizer,
+        channel: str | None,
+        usergroup: str | None,
+        metrics: Metrics,
+    ) -> None:
+        self.cases = cases
+        self._history = history
+        self._knowledge = knowledge
+        self._summarizer = summarizer
+        self._channel = channel
+        self._usergroup = usergroup
+        self._metrics = metrics
+
+    async def escalate(
+        self, client: AsyncWebClient, thread: ThreadKey, *, by: str, language: Language
+    ) -> None:
+        case = await self.cases.get(thread)
+        if case.status is ThreadStatus.ESCALATED:
+            await self._in_thread(client, thread, say(Message.ALREADY_ESCALATED, language))
+            return
+        if self._channel is None:
+            await self._in_thread(client, thread, say(Message.ESCALATION_NOT_CONFIGURED, language))
+            return
+        case = case.escalated(by)
+        await self.cases.save(case)
+        self._metrics.count("supportbot_escalations_total", event="escalated")
+        await self._in_thread(client, thread, say(Message.ESCALATED_STATUS, language, user=by))
+        await self._react(client, thread, add=True)
+        summary = await self._summarizer.summarize(thread)
+        link = await self._permalink(client, thread)
+        group = f"<!subteam^{self._usergroup}> " if self._usergroup else ""
+        headline = say(Message.DESK_POST, group=group, user=by, channel=thread.channel, link=link)
+        posted = await client.chat_postMessage(
+            channel=self._channel,
+            text=f"{headline}\n{summary}",
+            blocks=[
+                {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": summary or "—"}},
+                _desk_actions(thread),
+            ],
+            unfurl_links=False,
+        )
+        await self.cases.save(replace(case, desk_message_ts=str(posted["ts"])))
+        await self._share_screenshots(client, thread, str(posted["ts"]))
+
+    async def take(self, client: AsyncWebClient, thread: ThreadKey, agent: str) -> None:
+        case = (await self.cases.get(thread)).taken(agent)
+        await self.cases.save(case)
+        self._metrics.count("supportbot_escalations_total", event="taken")
+        await self._in_thread(client, thread, say(Message.TAKEN_STATUS, agent=agent))
+        await self._update_desk(
+            client,
+            case.desk_message_ts,
+            say(Message.DESK_TAKEN, agent=agent),
+            keep_resolve=True,
+            thread=thread,
+        )
+
+    async def resolve(
+        self, client: AsyncWebClient, thread: ThreadKey, agent: str, resolution: str
+    ) -> None:
+        case = (await self.cases.get(thread)).resolved(agent, resolution)
+        await self.cases.save(case)
+        self._metrics.count("supportbot_escalations_total", event="resolved")
+        entries = await self._history.load(thread)
+        questions = [e.text for e in entries if e.speaker is Speaker.USER]
+        answers = [e.text for e in entries if e.speaker is Speaker.ASSISTANT]
+        await self._knowledge.add(
+            Resolution(
+                error_text="\n".join(questions)[:2000],
+                diagnosis="\n".join(answers)[-2000:],
+                resolution=resolution,
+                resolved_by=agent,
+                thread=thread.as_key(),
+            )
+        )
+        language = detect_language(" ".join(questions))
+        await self._in_thread(
+            client,
+            thread,
+            say(Message.RESOLVED_STATUS, language, agent=agent, resolution=resolution),
+        )
+        await self._react(client, thread, add=False)
+        await self._update_desk(
+            client,
+            case.desk_message_ts,
+            say(Message.DESK_RESOLVED, agent=agent, resolution=resolution),
+            keep_resolve=False,
+            thread=thread,
+        )
+
+    async def _in_thread(self, client: AsyncWebClient, thread: ThreadKey, text: str) -> None:
+        await client.chat_postMessage(channel=thread.channel, thread_ts=thread.thread_ts, text=text)
+
+    async def _react(self, client: AsyncWebClient, thread: ThreadKey, *, add: bool) -> None:
+        method = client.reactions_add if add else client.reactions_remove
+        try:
+            await method(
+                channel=thread.channel, timestamp=thread.thread_ts, name=ESCALATED_REACTION
+            )
+        except SlackApiError as error:
+            log.warning("could not change the 🆘 reaction: %s", error.response.get("error"))
+
+    async def _permalink(self, client: AsyncWebClient, thread: ThreadKey) -> str:
+        try:
+            response = await client.chat_getPermalink(
+                channel=thread.channel, message_ts=thread.thread_ts
+            )
+            return str(response["permalink"])
+        except SlackApiError:
+            return f"https://slack.com/app_redirect?channel={thread.channel}"
+
+    async def _share_screenshots(
+        self, client: AsyncWebClient, thread: ThreadKey, desk_ts: str
+    ) -> None:
+        shots = [s for e in await self._history.load(thread) for s in e.screenshots]
+        unique = {s.data: s for s in shots}.values()
+        for shot in unique:
+            try:
+                await client.files_upload_v2(
+                    channel=self._channel,
+                    thread_ts=desk_ts,
+                    filename=shot.filename,
+                    content=shot.data,
+                    title=shot.filename,
+                )
+            except SlackApiError as error:  # a missing files:write must not lose the escalation
+                log.warning("could not share %s: %s", shot.filename, error.response.get("error"))
+
+    async def _update_desk(
+        self,
+        client: AsyncWebClient,
+        ts: str | None,
+        status: str,
+        *,
+        keep_resolve: bool,
+        thread: ThreadKey,
+    ) -> None:
+        if ts is None or self._channel is None:
+            return
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": status}},
+        ]
+        if keep_resolve:
+            blocks.append(_desk_actions(thread, take=False))
+        await client.chat_update(channel=self._channel, ts=ts, text=status, blocks=blocks)
+
+
+def _desk_actions(thread: ThreadKey, *, take: bool = True) -> dict[str, Any]:
+    buttons = []
+    if take:
+        buttons.append(_button(TAKE_ACTION, say(Message.DESK_TAKE), thread, "primary"))
+    buttons.append(_button(RESOLVE_ACTION, say(Message.DESK_RESOLVE), thread))
+    return {"type": "actions", "block_id": "escalation", "elements": buttons}
+
+
+def _button(
+    action_id: str, label: str, thread: ThreadKey, style: str | None = None
+) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "value": _key(thread),
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def resolution_modal(thread: ThreadKey) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": RESOLVE_VIEW,
+        "private_metadata": _key(thread),
+        "title": {"type": "plain_text", "text": say(Message.RESOLVE_MODAL_TITLE)},
+        "submit": {"type": "plain_text", "text": say(Message.RESOLVE_MODAL_SUBMIT)},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "resolution",
+                "label": {"type": "plain_text", "text": say(Message.RESOLVE_MODAL_LABEL)},
+                "element": {"type": "plain_text_input", "action_id": "text", "max_length": 500},
+            }
+        ],
+    }
+
+
+def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
+    """The four triggers, and the agents' buttons and modal."""
+
+    @app.action(ESCALATE_ACTION)
+    async def escalate_from_button(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        message = body["message"]
+        thread = ThreadKey(
+            body["team"]["id"], body["channel"]["id"], message.get("thread_ts") or message["ts"]
+        )
+        # The pressed button disappears: the answer keeps its text and feedback buttons only.
+        blocks = [
+            {
+                **block,
+                "elements": [e for e in block["elements"] if e.get("action_id") != ESCALATE_ACTION],
+            }
+            if block.get("type") == "actions"
+            else block
+            for block in message.get("blocks", [])
+        ]
+        await client.chat_update(
+            channel=thread.channel, ts=message["ts"], text=message.get("text", ""), blocks=blocks
+        )
+        await desk.escalate(
+            client, thread, by=body["user"]["id"], language=detect_language(message.get("text", ""))
+        )
+
+    @app.shortcut(SHORTCUT)
+    async def escalate_from_shortcut(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        message = body["message"]
+        thread = ThreadKey(
+            body["team"]["id"], body["channel"]["id"], message.get("thread_ts") or message["ts"]
+        )
+        await desk.escalate(
+            client, thread, by=body["user"]["id"], language=detect_language(message.get("text", ""))
+        )
+
+    @app.command("/escalate")
+    async def escalate_from_command(
+        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
+        language = detect_language(command.get("text", ""))
+        thread_ts = await desk.cases.latest_thread(team, channel, user)
+        if thread_ts is None:
+            await respond(say(Message.NO_THREAD_TO_ESCALATE, language))
+            return
+        await desk.escalate(client, ThreadKey(team, channel, thread_ts), by=user, language=language)
+
+    @app.action(TAKE_ACTION)
+    async def take_escalation(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await desk.take(client, _thread(body["actions"][0]["value"]), body["user"]["id"])
+
+    @app.action(RESOLVE_ACTION)
+    async def ask_for_resolution(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await client.views_open(
+            trigger_id=body["trigger_id"],
+            view=resolution_modal(_thread(body["actions"][0]["value"])),
+        )
+
+    @app.view(RESOLVE_VIEW)
+    async def save_resolution(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        view = body["view"]
+        text = view["state"]["values"]["resolution"]["text"]["value"] or ""
+        await desk.resolve(
+            client, _thread(view["private_metadata"]), body["user"]["id"], text.strip()
+        )
