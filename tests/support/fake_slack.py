@@ -54,6 +54,9 @@ class FakeSlack:
         self.locales = locales or {}
         self._failures: dict[str, list[tuple[int, int]]] = {}
         self.socket_mode_url: str | None = None
+        self.base_url = ""  # set by the test once the server has a port
+        self.uploads: dict[str, bytes] = {}
+        self.responses: list[dict[str, Any]] = []
         self._calls: list[SlackCall] = []
         self._files: dict[str, tuple[bytes, str]] = {}
         self._downloads: dict[str, int] = {}
@@ -63,6 +66,8 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self._api, methods=["POST", "GET"]),
                 Route("/files/{name:path}", self._file, methods=["GET"]),
+                Route("/upload/{file_id}", self._upload, methods=["POST"]),
+                Route("/respond/{hook}", self._respond, methods=["POST"]),
             ]
         )
 
@@ -171,9 +176,35 @@ class FakeSlack:
             response["user"] = {"id": user, "locale": self.locales.get(user, "en-US")}
         elif method == "apps.connections.open" and self.socket_mode_url:
             response["url"] = self.socket_mode_url
+        elif method == "chat.getPermalink":
+            response["permalink"] = (
+                f"https://acme.slack.com/archives/{args.get('channel')}/p{args.get('message_ts')}"
+            )
+        elif method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts):08d}"
+            response |= {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+        elif method == "files.completeUploadExternal":
+            files = (
+                json.loads(args["files"]) if isinstance(args.get("files"), str) else args["files"]
+            )
+            response["files"] = [{"id": f["id"], "title": f.get("title", "")} for f in files]
+        elif method == "views.open":
+            response["view"] = {"id": "V0001"}
         elif method not in {"reactions.add", "reactions.remove"}:
             response = {"ok": False, "error": "unknown_method"}
         return response, {}
+
+    async def _upload(self, request: Request) -> Response:
+        body = await request.body()
+        with self._lock:
+            self.uploads[request.path_params["file_id"]] = body
+        return Response(f"OK - {len(body)}", media_type="text/plain")
+
+    async def _respond(self, request: Request) -> Response:
+        """A slash command's response_url."""
+        with self._lock:
+            self.responses.append(json.loads(await request.body()))
+        return Response("ok")
 
     async def _file(self, request: Request) -> Response:
         name = request.path_params["name"]

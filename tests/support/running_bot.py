@@ -71,6 +71,7 @@ def run_bot(
     """Serve supportbot with `engine` (recorded) against a fake Slack and `redis_url`."""
     slack = slack or FakeSlack(bot_token=BOT_TOKEN)
     with ServerThread(slack.app) as slack_server:
+        slack.base_url = slack_server.url
         values: dict[str, Any] = {
             "slack_bot_token": BOT_TOKEN,
             "slack_signing_secret": SIGNING_SECRET,

@@ -1,0 +1,245 @@
+"""Escalation end to end: a thread handed to people, resolved, and remembered for next time."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from bot.engine.transformers_engine import TransformersEngine
+from tests.support.fake_slack import BOT_USER_ID, TEAM_ID
+from tests.support.running_bot import SIGNING_SECRET, RunningBot, run_bot
+from tests.support.screenshots import render_error_screenshot
+from tests.support.slack_events import file_object, message_event, signed_headers
+
+pytestmark = pytest.mark.slow
+
+DESK = "CDESK01"
+ONCALL = "S0ONCALL"
+QUIET_PERIOD = 1.5
+
+
+@pytest.fixture(scope="module")
+def bot(tiny_engine: TransformersEngine, redis_url: str) -> Iterator[RunningBot]:
+    with run_bot(
+        tiny_engine, redis_url, escalation_channel=DESK, escalation_usergroup=ONCALL
+    ) as running:
+        yield running
+
+
+def _interact(bot: RunningBot, payload: dict[str, Any]) -> httpx.Response:
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = signed_headers(SIGNING_SECRET, body) | {
+        "Content-Type": "application/x-www-form-urlencoded"
+    }
+    return httpx.post(f"{bot.url}/slack/events", content=body, headers=headers, timeout=10)
+
+
+def _click(
+    bot: RunningBot, action_id: str, value: str, *, channel: str, message: dict[str, Any], user: str
+) -> httpx.Response:
+    return _interact(
+        bot,
+        {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": {"id": user},
+            "api_app_id": "A0TEST001",
+            "token": "legacy",
+            "trigger_id": "trigger-1",
+            "container": {"type": "message", "channel_id": channel, "message_ts": message["ts"]},
+            "channel": {"id": channel},
+            "message": message,
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "value": value,
+                    "block_id": "b",
+                    "action_ts": str(time.time()),
+                }
+            ],
+        },
+    )
+
+
+def _ask(bot: RunningBot, channel: str, text: str, **kwargs: Any) -> dict[str, Any]:
+    event = message_event(
+        channel=channel, kind="app_mention", text=f"<@{BOT_USER_ID}> {text}", **kwargs
+    )
+    bot.post_event(event)
+    bot.wait_for_answer(channel, event["ts"])
+    return event
+
+
+def _answer_message(bot: RunningBot, channel: str, thread_ts: str) -> dict[str, Any]:
+    call = bot.slack.thread_messages(channel, thread_ts)[0]
+    update = [c for c in bot.slack.calls("chat.update") if c.args["ts"] == call.args["_ts"]][-1]
+    blocks = update.args["blocks"]
+    return {
+        "ts": call.args["_ts"],
+        "thread_ts": thread_ts,
+        "text": update.args["text"],
+        "blocks": json.loads(blocks) if isinstance(blocks, str) else blocks,
+    }
+
+
+def _thread_texts(bot: RunningBot, channel: str, thread_ts: str) -> list[str]:
+    return [c.args["text"] for c in bot.slack.thread_messages(channel, thread_ts)]
+
+
+def test_get_a_human_take_it_resolve_and_remember(bot: RunningBot) -> None:
+    bot.slack.add_file("esc.png", render_error_screenshot())
+    first = _ask(
+        bot,
+        "CESC",
+        "ConnectionRefusedError on port 5432 when the app starts",
+        files=[file_object("esc.png", bot.slack_url)],
+    )
+    answer = _answer_message(bot, "CESC", first["ts"])
+    actions = [
+        e["action_id"] for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert actions == ["feedback:solved", "feedback:not_helpful", "escalate"]
+
+    assert (
+        _click(
+            bot, "escalate", first["ts"], channel="CESC", message=answer, user="UALICE01"
+        ).status_code
+        == 200
+    )
+    desk = bot.slack.wait_for(
+        lambda: [c for c in bot.slack.calls("chat.postMessage") if c.args["channel"] == DESK]
+    )
+    post = desk[0].args
+    assert f"<!subteam^{ONCALL}>" in post["text"] and "<@UALICE01>" in post["text"]
+    assert f"archives/CESC/p{first['ts']}" in post["text"], "link to the thread"
+    bot.slack.wait_for(lambda: bot.slack.uploads)
+    assert render_error_screenshot() in bot.slack.uploads.values(), (
+        "the screenshot went to the desk"
+    )
+    assert any("asked for a person" in t for t in _thread_texts(bot, "CESC", first["ts"]))
+    assert any(c.args["name"] == "sos" for c in bot.slack.calls("reactions.add"))
+    updated = [c for c in bot.slack.calls("chat.update") if c.args["ts"] == answer["ts"]][-1]
+    assert "escalate" not in str(updated.args["blocks"]), "the Get a human button is gone"
+
+    requests_before = len(bot.engine.requests)
+    follow_up = message_event(channel="CESC", text="any news?", thread_ts=first["ts"])
+    bot.post_event(follow_up)
+    time.sleep(QUIET_PERIOD)
+    assert len(bot.engine.requests) == requests_before, "the bot stays quiet in an escalated thread"
+
+    desk_message = {"ts": desk[0].args["_ts"], "text": post["text"]}
+    value = json.dumps([TEAM_ID, "CESC", first["ts"]])
+    _click(bot, "escalation:take", value, channel=DESK, message=desk_message, user="UAGENT01")
+    bot.slack.wait_for(
+        lambda: any(
+            "UAGENT01" in t and "looking" in t for t in _thread_texts(bot, "CESC", first["ts"])
+        )
+    )
+    _click(bot, "escalation:resolve", value, channel=DESK, message=desk_message, user="UAGENT01")
+    [modal] = bot.slack.wait_for(lambda: bot.slack.calls("views.open"))
+    view = (
+        json.loads(modal.args["view"])
+        if isinstance(modal.args["view"], str)
+        else modal.args["view"]
+    )
+    assert view["private_metadata"] == value
+    _interact(
+        bot,
+        {
+            "type": "view_submission",
+            "team": {"id": TEAM_ID},
+            "user": {"id": "UAGENT01"},
+            "api_app_id": "A0TEST001",
+            "token": "legacy",
+            "trigger_id": "t2",
+            "view": {
+                "id": "V0001",
+                "type": "modal",
+                "callback_id": "escalation:resolution",
+                "private_metadata": value,
+                "state": {
+                    "values": {
+                        "resolution": {
+                            "text": {
+                                "type": "plain_text_input",
+                                "value": "Postgres was stopped after the reboot; systemctl enable --now postgresql",
+                            }
+                        }
+                    }
+                },
+            },
+        },
+    )
+    bot.slack.wait_for(
+        lambda: any("Resolved by <@UAGENT01>" in t for t in _thread_texts(bot, "CESC", first["ts"]))
+    )
+    assert any(c.args["name"] == "sos" for c in bot.slack.calls("reactions.remove"))
+
+    later = _ask(bot, "COTHER", "the app says ConnectionRefusedError port 5432 again")
+    [answer_text] = bot.answers_in("COTHER", later["ts"])
+    assert "Drawing on 1 past resolution" in answer_text
+    system = bot.engine.requests[-1].messages[0].parts[0].text  # type: ignore[union-attr]
+    assert "systemctl enable --now postgresql" in system
+
+
+def test_asking_for_a_human_in_words_escalates(bot: RunningBot) -> None:
+    event = message_event(
+        channel="CWORDS",
+        kind="app_mention",
+        text=f"<@{BOT_USER_ID}> this is useless, I want to talk to a human",
+    )
+    requests_before = len(bot.engine.requests)
+    bot.post_event(event)
+    bot.slack.wait_for(
+        lambda: any("asked for a person" in t for t in _thread_texts(bot, "CWORDS", event["ts"]))
+    )
+    # only the hand-over summary ran on the model, no answer to the message itself
+    assert len(bot.engine.requests) == requests_before + 1
+    assert "hand-over" in bot.engine.requests[-1].messages[0].parts[0].text  # type: ignore[union-attr]
+
+
+def test_chinese_request_for_a_person_escalates(bot: RunningBot) -> None:
+    # The bot's own words follow the user's Slack locale (en-US in the fake Slack).
+    event = message_event(channel="CZHESC", kind="app_mention", text=f"<@{BOT_USER_ID}> 转人工")
+    bot.post_event(event)
+    bot.slack.wait_for(
+        lambda: any("asked for a person" in t for t in _thread_texts(bot, "CZHESC", event["ts"]))
+    )
+
+
+def test_slash_command_escalates_the_latest_thread_or_explains(bot: RunningBot) -> None:
+    def command(channel: str, user: str) -> httpx.Response:
+        body = urlencode(
+            {
+                "command": "/escalate",
+                "text": "",
+                "team_id": TEAM_ID,
+                "channel_id": channel,
+                "user_id": user,
+                "response_url": f"{bot.slack_url}/respond/hook1",
+                "trigger_id": "t3",
+                "api_app_id": "A0TEST001",
+                "token": "legacy",
+            }
+        ).encode()
+        headers = signed_headers(SIGNING_SECRET, body) | {
+            "Content-Type": "application/x-www-form-urlencoded"
+        }
+        return httpx.post(f"{bot.url}/slack/events", content=body, headers=headers, timeout=10)
+
+    assert command("CNOTHREAD", "UNOBODY1").status_code == 200
+    bot.slack.wait_for(lambda: bot.slack.responses)
+    assert "message shortcut" in bot.slack.responses[-1]["text"]
+
+    asked = _ask(bot, "CCMD", "build fails with exit code 137", user="UCAROL01")
+    assert command("CCMD", "UCAROL01").status_code == 200
+    bot.slack.wait_for(
+        lambda: any("asked for a person" in t for t in _thread_texts(bot, "CCMD", asked["ts"]))
+    )
