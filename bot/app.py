@@ -32,6 +32,7 @@ from bot.dedup import HandledEvents, InMemoryHandledEvents, RedisHandledEvents
 from bot.diagnosis import Diagnoser
 from bot.engine.protocol import Engine, EngineState
 from bot.engine.transformers_engine import TransformersEngine
+from bot.errors import ConfigError
 from bot.escalation import CaseStore, InMemoryCaseStore, RedisCaseStore
 from bot.feedback import FeedbackStore, InMemoryFeedbackStore, RedisFeedbackStore
 from bot.filters import RedactingFilter
@@ -59,6 +60,7 @@ from handlers.webhooks.notes import IntercomNotes, JiraNotes, NotePoster, Zendes
 from handlers.webhooks.routes import webhook_routes
 from handlers.webhooks.runner import JobRunner
 from handlers.webhooks.signatures import Provider
+from handlers.webhooks.tickets import TicketOpener, ZendeskTickets
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +312,7 @@ def build_app(
         channel=settings.escalation_channel,
         usergroup=settings.escalation_usergroup,
         metrics=metrics,
+        tickets=build_ticket_opener(settings, http_client),
     )
     answerer = SlackAnswerer(
         diagnoser,
@@ -460,3 +463,19 @@ def build_webhooks(
         else None,
     )
     return Webhooks(webhook_routes(secrets=enabled, jobs=jobs, metrics=metrics), runner)
+
+
+def build_ticket_opener(settings: Settings, http_client: httpx.AsyncClient) -> TicketOpener | None:
+    """Zendesk ticket creation for escalations, when `ESCALATION_TICKETS` is on."""
+    if not settings.escalation_tickets:
+        return None
+    if not (settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token):
+        raise ConfigError(
+            "ESCALATION_TICKETS needs ZENDESK_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN"
+        )
+    return ZendeskTickets(
+        http_client,
+        base_url=settings.zendesk_url,
+        email=settings.zendesk_email,
+        token=settings.zendesk_api_token.get_secret_value(),
+    )

@@ -60,6 +60,7 @@ class Message(StrEnum):
     NO_THREAD_TO_ESCALATE = "no_thread_to_escalate"
     ESCALATION_NOT_CONFIGURED = "escalation_not_configured"
     DRAWING_ON_PAST = "drawing_on_past"
+    TICKET_OPENED = "ticket_opened"
     REASON_INFECTED = "reason_infected"
     REASON_SCAN_UNAVAILABLE = "reason_scan_unavailable"
 
@@ -256,6 +257,10 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
     Message.DRAWING_ON_PAST: {
         Language.ENGLISH: "📚 Drawing on {count} past resolution(s) from your team ({dates}).",
         Language.CHINESE: "📚 参考了团队过去的 {count} 个解决记录（{dates}）。",
+    },
+    Message.TICKET_OPENED: {
+        Language.ENGLISH: "🎫 Helpdesk ticket {ticket} opened with the transcript and screenshots.",
+        Language.CHINESE: "🎫 已创建工单 {ticket}，附上了对话记录和截图。",
     },
     Message.REASON_INFECTED: {
         Language.ENGLISH: "the virus scanner flagged it, so I did not open it.",

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     slack_streaming: bool = True
     escalation_channel: str | None = None
     escalation_usergroup: str | None = None
+    escalation_tickets: bool = False  # also open a Zendesk ticket (needs the ZENDESK_* settings)
     channel_config: Path | None = None
     rate_limit_per_user: int = Field(default=10, ge=0)
     rate_limit_per_channel: int = Field(default=60, ge=0)

@@ -13,6 +13,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+import httpx
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,6 +26,7 @@ from bot.metrics import Metrics
 from bot.summaries import ThreadSummarizer
 from bot.turns import Speaker, ThreadKey
 from handlers.slack.blocks import ESCALATE_ACTION
+from handlers.webhooks.tickets import TicketOpener
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class EscalationDesk:
         channel: the escalation channel id; None turns escalation off.
         usergroup: the on-call user group id to mention, if any.
         metrics: escalations are counted.
+        tickets: opens a helpdesk ticket for each escalation, when configured.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class EscalationDesk:
         channel: str | None,
         usergroup: str | None,
         metrics: Metrics,
+        tickets: TicketOpener | None = None,
     ) -> None:
         self.cases = cases
         self._history = history
@@ -75,6 +79,7 @@ class EscalationDesk:
         self._channel = channel
         self._usergroup = usergroup
         self._metrics = metrics
+        self._tickets = tickets
 
     async def escalate(
         self, client: AsyncWebClient, thread: ThreadKey, *, by: str, language: Language
@@ -107,6 +112,8 @@ class EscalationDesk:
         )
         await self.cases.save(replace(case, desk_message_ts=str(posted["ts"])))
         await self._share_screenshots(client, thread, str(posted["ts"]))
+        if self._tickets is not None:
+            await self._open_ticket(client, thread, str(posted["ts"]), link, summary)
 
     async def take(self, client: AsyncWebClient, thread: ThreadKey, agent: str) -> None:
         case = (await self.cases.get(thread)).taken(agent)
@@ -191,6 +198,30 @@ class EscalationDesk:
                 )
             except SlackApiError as error:  # a missing files:write must not lose the escalation
                 log.warning("could not share %s: %s", shot.filename, error.response.get("error"))
+
+    async def _open_ticket(
+        self, client: AsyncWebClient, thread: ThreadKey, desk_ts: str, link: str, summary: str
+    ) -> None:
+        assert self._tickets is not None and self._channel is not None
+        entries = await self._history.load(thread)
+        transcript = "\n\n".join(
+            f"{'User' if e.speaker is Speaker.USER else 'supportbot'}: {e.text}" for e in entries
+        )
+        shots = list({s.data: s for e in entries for s in e.screenshots}.values())
+        headline = summary.splitlines()[0][:80] if summary else link
+        try:
+            ticket = await self._tickets.open(
+                subject=f"Escalated from Slack: {headline}",
+                transcript=f"{summary}\n\nSlack thread: {link}\n\n{transcript}",
+                screenshots=shots,
+            )
+        except httpx.HTTPError as error:  # the Slack escalation stands even if the helpdesk fails
+            log.warning("could not open a helpdesk ticket for %s: %s", thread.as_key(), error)
+            return
+        self._metrics.count("supportbot_escalations_total", event="ticket_opened")
+        await client.chat_postMessage(
+            channel=self._channel, thread_ts=desk_ts, text=say(Message.TICKET_OPENED, ticket=ticket)
+        )
 
     async def _update_desk(
         self,

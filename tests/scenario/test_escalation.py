@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from bot.engine.transformers_engine import TransformersEngine
+from tests.support.fake_helpdesk import FakeHelpdesk
 from tests.support.fake_slack import BOT_USER_ID, TEAM_ID
 from tests.support.running_bot import SIGNING_SECRET, RunningBot, run_bot
 from tests.support.screenshots import render_error_screenshot
+from tests.support.servers import ServerThread
 from tests.support.slack_events import file_object, message_event, signed_headers
 
 pytestmark = pytest.mark.slow
@@ -243,3 +245,49 @@ def test_slash_command_escalates_the_latest_thread_or_explains(bot: RunningBot) 
     bot.slack.wait_for(
         lambda: any("asked for a person" in t for t in _thread_texts(bot, "CCMD", asked["ts"]))
     )
+
+
+def test_escalation_can_open_a_zendesk_ticket_with_transcript_and_screenshots(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    helpdesk = FakeHelpdesk()
+    with (
+        ServerThread(helpdesk.app) as zendesk,
+        run_bot(
+            tiny_engine,
+            redis_url,
+            escalation_channel=DESK,
+            escalation_tickets=True,
+            zendesk_url=zendesk.url,
+            zendesk_email="agent@acme.test",
+            zendesk_api_token="zd-token",
+        ) as running,
+    ):
+        running.slack.add_file("ticket.png", render_error_screenshot())
+        first = _ask(
+            running,
+            "CTICKET",
+            "deploy fails with exit code 137",
+            files=[file_object("ticket.png", running.slack_url)],
+        )
+        running.post_event(
+            message_event(
+                channel="CTICKET",
+                kind="app_mention",
+                thread_ts=first["ts"],
+                text=f"<@{BOT_USER_ID}> please get me a human",
+            )
+        )
+        running.slack.wait_for(lambda: helpdesk.tickets)
+        [ticket] = helpdesk.tickets
+        comment = ticket["ticket"]["comment"]
+        assert comment["public"] is False and "deploy fails with exit code 137" in comment["body"]
+        assert comment["uploads"] == ["upload-token-1"]
+        assert helpdesk.uploads == [("ticket.png", render_error_screenshot())]
+        running.slack.wait_for(
+            lambda: any(
+                "ticket 9001" in c.args["text"]
+                for c in running.slack.calls("chat.postMessage")
+                if c.args["channel"] == DESK
+            )
+        )

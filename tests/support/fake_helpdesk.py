@@ -37,8 +37,12 @@ class FakeHelpdesk:
                     "/rest/servicedeskapi/request/{ticket}/comment", self._jira, methods=["POST"]
                 ),
                 Route("/files/{name}", self._file, methods=["GET"]),
+                Route("/api/v2/uploads.json", self._zendesk_upload, methods=["POST"]),
+                Route("/api/v2/tickets.json", self._zendesk_create, methods=["POST"]),
             ]
         )
+        self.uploads: list[tuple[str, bytes]] = []
+        self.tickets: list[dict[str, Any]] = []
 
     def add_file(self, name: str, data: bytes) -> None:
         with self._lock:
@@ -76,6 +80,20 @@ class FakeHelpdesk:
 
     async def _jira(self, request: Request) -> Response:
         return await self._record("jira", request)
+
+    async def _zendesk_upload(self, request: Request) -> Response:
+        body = await request.body()
+        with self._lock:
+            self.uploads.append((request.query_params["filename"], body))
+            token = f"upload-token-{len(self.uploads)}"
+        return JSONResponse({"upload": {"token": token}}, status_code=201)
+
+    async def _zendesk_create(self, request: Request) -> Response:
+        body = await request.json()
+        with self._lock:
+            self.tickets.append(body)
+            ticket_id = 9000 + len(self.tickets)
+        return JSONResponse({"ticket": {"id": ticket_id}}, status_code=201)
 
     async def _file(self, request: Request) -> Response:
         with self._lock:

@@ -1,0 +1,50 @@
+"""Open a helpdesk ticket when a Slack thread is escalated (Zendesk), with the screenshots."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httpx
+
+from bot.turns import Screenshot
+
+
+class TicketOpener(Protocol):
+    async def open(self, *, subject: str, transcript: str, screenshots: list[Screenshot]) -> str:
+        """Create the ticket; returns its id. Raises `httpx.HTTPError` when refused."""
+        ...
+
+
+class ZendeskTickets:
+    """Uploads each screenshot (`POST /api/v2/uploads.json`), then creates the ticket
+    (`POST /api/v2/tickets.json`) with the transcript as its first, internal comment."""
+
+    def __init__(self, client: httpx.AsyncClient, *, base_url: str, email: str, token: str) -> None:
+        self._client = client
+        self._base = base_url.rstrip("/")
+        self._auth = httpx.BasicAuth(f"{email}/token", token)
+
+    async def open(self, *, subject: str, transcript: str, screenshots: list[Screenshot]) -> str:
+        tokens = []
+        for shot in screenshots:
+            response = await self._client.post(
+                f"{self._base}/api/v2/uploads.json",
+                params={"filename": shot.filename},
+                content=shot.data,
+                headers={"Content-Type": shot.media_type},
+                auth=self._auth,
+            )
+            response.raise_for_status()
+            tokens.append(response.json()["upload"]["token"])
+        body = {
+            "ticket": {
+                "subject": subject,
+                "comment": {"body": transcript, "public": False, "uploads": tokens},
+                "tags": ["supportbot", "escalated-from-slack"],
+            }
+        }
+        response = await self._client.post(
+            f"{self._base}/api/v2/tickets.json", json=body, auth=self._auth
+        )
+        response.raise_for_status()
+        return str(response.json()["ticket"]["id"])
