@@ -89,6 +89,21 @@ _WHOLE: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (Kind.EMAIL, re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
 )
 
+# Values that say something about a secret without being one ("using password: YES",
+# "password=undefined" when it is missing).
+NOT_SECRET_VALUES = (
+    "yes",
+    "no",
+    "true",
+    "false",
+    "null",
+    "none",
+    "nil",
+    "required",
+    "empty",
+    "undefined",
+)
+
 # Patterns where only the named group `secret` is replaced (the key name stays readable).
 _PARTIAL: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (
@@ -103,14 +118,16 @@ _PARTIAL: tuple[tuple[Kind, re.Pattern[str]], ...] = (
             r"\s{0,3}[:=]\s{0,3}[\"']?"
             # Words that say something about a secret without being one (MySQL's
             # "using password: YES") are left alone, as are values already redacted.
-            r"(?!(?:yes|no|true|false|null|none|nil|required|empty|undefined|\*+)(?![^\s\"'&,;<>)]))"
+            rf"(?!(?:{'|'.join(NOT_SECRET_VALUES)}|\*+)(?![^\s\"'&,;<>)]))"
             r"(?P<secret>(?!\[redacted)[^\s\"'&,;<>)]{3,})",
             re.IGNORECASE,
         ),
     ),
 )
 
-_CARD = re.compile(r"(?<![\d-])(?:3[47]|4|5[1-5]|2[2-7]|6|3[0568])\d(?:[ -]?\d){11,17}(?![\d])")
+# A run of digit groups that may hold a card number somewhere inside it.
+_DIGIT_RUN = re.compile(r"\d+(?:[ -]\d+)*")
+_CARD_PREFIX = re.compile(r"3[47]|4|5[1-5]|2[2-7]|6|3[0568]")
 _PHONE = re.compile(
     r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)|\d{1,4})(?:[ .-]\d{2,5}){2,4}(?![\w.-]\d)"
     r"|(?<![\w+])\+\d{9,15}(?!\d)"
@@ -133,6 +150,34 @@ def luhn_valid(digits: str) -> bool:
                 value -= 9
         total += value
     return total % 10 == 0
+
+
+def card_numbers(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of Luhn-valid card numbers (13-19 digits, known prefixes), whole groups only.
+
+    Each digit group of a run may start a card, so "220 4000 0000 0000 0002" still
+    finds the card after the unrelated "220".
+    """
+    for run in _DIGIT_RUN.finditer(text):
+        groups = [
+            (g.start() + run.start(), g.end() + run.start())
+            for g in re.finditer(r"\d+", run.group())
+        ]
+        first = 0
+        while first < len(groups):
+            found = None
+            # A card has at most 19 digits, so at most 19 groups: bounded work per start.
+            for last in range(min(len(groups) - 1, first + 18), first - 1, -1):
+                start, end = groups[first][0], groups[last][1]
+                digits = re.sub(r"\D", "", text[start:end])
+                if 13 <= len(digits) <= 19 and _CARD_PREFIX.match(digits) and luhn_valid(digits):
+                    found = (start, end, last)
+                    break
+            if found is None:
+                first += 1
+                continue
+            yield found[0], found[1]
+            first = found[2] + 1
 
 
 def _is_phone(text: str) -> bool:
@@ -231,9 +276,8 @@ class Redactor:
                     placeholder(kind),
                     match.start(),
                 )
-        for match in _CARD.finditer(text):
-            if luhn_valid(re.sub(r"\D", "", match.group())):
-                yield Finding(Kind.CARD, match.start(), match.end(), placeholder(Kind.CARD))
+        for start, end in card_numbers(text):
+            yield Finding(Kind.CARD, start, end, placeholder(Kind.CARD))
         for match in _PHONE.finditer(text):
             if _is_phone(match.group()):
                 yield Finding(Kind.PHONE, match.start(), match.end(), placeholder(Kind.PHONE))

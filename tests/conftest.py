@@ -9,11 +9,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.clamd_server import clamd_executable, private_clamd
 from tests.support.redis_server import private_redis_server
 from tests.support.tiny_checkpoint import build_tiny_checkpoint
+
+
+# In CI the property tests replay the same examples every run, so a landing is never
+# decided by a lucky draw; locally they explore new examples each time.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ REQUIRED_SCOPES = frozenset(
         "files:read",
         "reactions:write",
         "users:read",
+        "files:write",
+        "commands",
     }
 )
 

@@ -43,7 +43,7 @@ class FakeSlack:
         bot_token: str,
         streaming: bool = False,
         scopes: str = "app_mentions:read,channels:history,groups:history,im:history,chat:write,"
-        "files:read,reactions:write,users:read",
+        "files:read,reactions:write,users:read,files:write,commands",
         locales: dict[str, str] | None = None,
         app_token: str | None = None,
     ) -> None:

@@ -23,6 +23,7 @@ def test_every_message_exists_in_every_language() -> None:
         "resolution": "r",
         "count": 1,
         "dates": "2026-11-01",
+        "ticket": "9001",
         "user": "U1",
     }
     for message in Message:
