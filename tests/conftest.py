@@ -16,7 +16,6 @@ from tests.support.clamd_server import clamd_executable, private_clamd
 from tests.support.redis_server import private_redis_server
 from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
-
 # In CI the property tests replay the same examples every run, so a landing is never
 # decided by a lucky draw; locally they explore new examples each time.
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
