@@ -282,6 +282,23 @@ def resolution_modal(thread: ThreadKey) -> dict[str, Any]:
     }
 
 
+def _message_thread(body: dict[str, Any]) -> ThreadKey:
+    """The thread of the message an interaction (button, shortcut) was made on."""
+    message = body["message"]
+    return ThreadKey(
+        body["team"]["id"], body["channel"]["id"], message.get("thread_ts") or message["ts"]
+    )
+
+
+async def _escalate_message(
+    desk: EscalationDesk, client: AsyncWebClient, body: dict[str, Any]
+) -> None:
+    text = body["message"].get("text", "")
+    await desk.escalate(
+        client, _message_thread(body), by=body["user"]["id"], language=detect_language(text)
+    )
+
+
 def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
     """The four triggers, and the agents' buttons and modal."""
 
@@ -291,9 +308,7 @@ def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
     ) -> None:
         await ack()
         message = body["message"]
-        thread = ThreadKey(
-            body["team"]["id"], body["channel"]["id"], message.get("thread_ts") or message["ts"]
-        )
+        thread = _message_thread(body)
         # The pressed button disappears: the answer keeps its text and feedback buttons only.
         blocks = [
             {
@@ -307,22 +322,14 @@ def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
         await client.chat_update(
             channel=thread.channel, ts=message["ts"], text=message.get("text", ""), blocks=blocks
         )
-        await desk.escalate(
-            client, thread, by=body["user"]["id"], language=detect_language(message.get("text", ""))
-        )
+        await _escalate_message(desk, client, body)
 
     @app.shortcut(SHORTCUT)
     async def escalate_from_shortcut(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        message = body["message"]
-        thread = ThreadKey(
-            body["team"]["id"], body["channel"]["id"], message.get("thread_ts") or message["ts"]
-        )
-        await desk.escalate(
-            client, thread, by=body["user"]["id"], language=detect_language(message.get("text", ""))
-        )
+        await _escalate_message(desk, client, body)
 
     @app.command("/escalate")
     async def escalate_from_command(

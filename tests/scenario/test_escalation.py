@@ -291,3 +291,30 @@ def test_escalation_can_open_a_zendesk_ticket_with_transcript_and_screenshots(
                 if c.args["channel"] == DESK
             )
         )
+
+
+def test_message_shortcut_escalates_the_thread_it_was_used_in(bot: RunningBot) -> None:
+    asked = _ask(bot, "CSHORT", "kubectl says pods is forbidden")
+    message = {"type": "message", "ts": asked["ts"], "text": asked["text"], "user": "UALICE01"}
+    response = _interact(
+        bot,
+        {
+            "type": "message_action",
+            "callback_id": "escalate_message",
+            "trigger_id": "t9",
+            "team": {"id": TEAM_ID},
+            "channel": {"id": "CSHORT"},
+            "user": {"id": "UAGENT02"},
+            "message": message,
+            "message_ts": asked["ts"],
+            "response_url": f"{bot.slack_url}/respond/s",
+            "token": "legacy",
+            "api_app_id": "A0TEST001",
+        },
+    )
+    assert response.status_code == 200
+    bot.slack.wait_for(
+        lambda: any(
+            "<@UAGENT02> asked for a person" in t for t in _thread_texts(bot, "CSHORT", asked["ts"])
+        )
+    )
