@@ -57,7 +57,8 @@ def helpdesk() -> Iterator[tuple[FakeHelpdesk, str]]:
 def bot(
     tiny_engine: TransformersEngine, redis_url: str, helpdesk: tuple[FakeHelpdesk, str]
 ) -> Iterator[RunningBot]:
-    with run_bot(tiny_engine, redis_url, **_settings(helpdesk[1])) as running:
+    settings = _settings(helpdesk[1], webhook_slack_channel="CHELPDESK")
+    with run_bot(tiny_engine, redis_url, **settings) as running:
         yield running
 
 
@@ -141,6 +142,15 @@ def test_ticket_is_acknowledged_fast_then_answered_with_an_internal_note(
     assert response.status_code == 202 and time.monotonic() - started < 1.0
     view = _wait_done(bot, response.json()["job"])
     assert view["state"] == "done" and view["result"]
+    announced = [
+        c.args["text"]
+        for c in bot.slack.calls("chat.postMessage")
+        if c.args["channel"] == "CHELPDESK"
+    ]
+    ticket = {"zendesk": "501", "intercom": "c-77", "jira": "SD-9", "generic": "G-1"}[
+        provider.value
+    ]
+    assert any(f"{provider.value} ticket {ticket}" in text for text in announced)
     if provider is Provider.GENERIC:
         assert view["note_posted"] is False  # the generic webhook's answer is the job itself
         return
