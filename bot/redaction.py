@@ -104,22 +104,36 @@ NOT_SECRET_VALUES = (
     "undefined",
 )
 
+_SECRET_NAME = (
+    r"\b(?:[a-z0-9_-]*(?:password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?key|"
+    r"auth[_-]?token|access[_-]?token|refresh[_-]?token|private[_-]?key|token))"
+)
+
 # Patterns where only the named group `secret` is replaced (the key name stays readable).
 _PARTIAL: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (
         Kind.URL_PASSWORD,
         re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]*:(?P<secret>[^\s@/]+)@", re.IGNORECASE),
     ),
+    # `password=…`, `API_KEY="…"`, `token: '…'`: any value. Words that say something
+    # about a secret without being one ("using password: YES") are left alone, as
+    # are values already redacted.
     (
         Kind.ASSIGNED_SECRET,
         re.compile(
-            r"\b(?:[a-z0-9_-]*(?:password|passwd|pwd|secret|api[_-]?key|apikey|access[_-]?key|"
-            r"auth[_-]?token|access[_-]?token|refresh[_-]?token|private[_-]?key|token))"
-            r"\s{0,3}[:=]\s{0,3}[\"']?"
-            # Words that say something about a secret without being one (MySQL's
-            # "using password: YES") are left alone, as are values already redacted.
+            _SECRET_NAME + r"\s{0,3}(?:=\s{0,3}[\"']?|:\s{0,3}[\"'])"
             rf"(?!(?:{'|'.join(NOT_SECRET_VALUES)}|\*+)(?![^\s\"'&,;<>)]))"
             r"(?P<secret>(?!\[redacted)[^\s\"'&,;<>)]{3,})",
+            re.IGNORECASE,
+        ),
+    ),
+    # `password: s3cret!` (YAML, prose): only a value with a digit or symbol in it, so
+    # "token: Cannot connect" stays readable.
+    (
+        Kind.ASSIGNED_SECRET,
+        re.compile(
+            _SECRET_NAME + r"\s{0,3}:\s{0,3}"
+            r"(?P<secret>(?!\[redacted)(?=[^\s\"'&,;<>)]*[^a-z\s\"'&,;<>)])[^\s\"'&,;<>)]{4,})",
             re.IGNORECASE,
         ),
     ),

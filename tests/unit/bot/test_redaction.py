@@ -36,6 +36,7 @@ CASES = [
     ("redis://:hunter22@cache:6379/0", "hunter22", Kind.URL_PASSWORD),
     ("DB_PASSWORD=correcthorse", "correcthorse", Kind.ASSIGNED_SECRET),
     ('api_key: "sk-live-abcdef"', "sk-live-abcdef", Kind.ASSIGNED_SECRET),
+    ("db_password: hunter2!", "hunter2!", Kind.ASSIGNED_SECRET),
     ("client_secret = 9f8e7d6c5b", "9f8e7d6c5b", Kind.ASSIGNED_SECRET),
     (
         "file https://files.slack.com/files-pri/T1-F1/err.png",
@@ -71,6 +72,7 @@ def test_cards_failing_luhn_are_left_alone() -> None:
 
 
 STACK_TRACES = [
+    "could not reach Slack to check the token: Cannot connect to host slack.com:443",
     'Traceback (most recent call last):\n  File "/srv/app/main.py", line 1234, in handle\n'
     "    return self._send(request)\nrequests.exceptions.ConnectionError: HTTPConnectionPool"
     "(host='10.0.12.7', port=8080): Max retries exceeded with url: /v1/items?page=2",
