@@ -337,3 +337,22 @@ def test_start_up_checks_the_token_and_names_missing_scopes(
         assert slack.calls("auth.test")
     missing = [r.getMessage() for r in caplog.records if "lacks scopes" in r.getMessage()]
     assert missing and "files:read" in missing[0] and "users:read" in missing[0]
+
+
+def test_queue_and_generation_deadlines_each_have_their_own_message(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    paced = PacedEngine(tiny_engine, seconds_per_piece=0.2)
+    with run_bot(paced, redis_url, max_new_tokens=20, queue_timeout_seconds=0.3) as bot:
+        first = _mention(bot, "CDEAD", "first question")
+        bot.post_event(first)
+        bot.slack.wait_for(lambda: bot.slack.thread_messages("CDEAD", first["ts"]))
+        second = _mention(bot, "CDEAD", "second question", user="UBOB0001")
+        bot.post_event(second)
+        [waited] = bot.wait_for_answer("CDEAD", second["ts"])
+        assert "gave up waiting" in waited
+    with run_bot(tiny_engine, redis_url, generation_timeout_seconds=0.000001) as bot:
+        event = _mention(bot, "CSLOW", "what is this?")
+        bot.post_event(event)
+        [slow] = bot.wait_for_answer("CSLOW", event["ts"])
+        assert "took too long" in slow
