@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import httpx
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -45,6 +47,13 @@ from bot.metrics import Metrics
 from bot.prompting import PromptBuilder
 from bot.rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from bot.redaction import RedactionStats, Redactor
+from bot.resilience import (
+    RedisOutage,
+    ResilientCases,
+    ResilientHandledEvents,
+    ResilientHistory,
+    ResilientRateLimiter,
+)
 from bot.sensitive_words import SensitiveWords
 from bot.settings import Settings
 from bot.summaries import ThreadSummarizer
@@ -82,11 +91,13 @@ def build_redis(settings: Settings) -> Redis | None:
     """A Redis client with explicit timeouts, or None when `REDIS_URL` is unset."""
     if settings.redis_url is None:
         return None
+    # Short, explicit timeouts and retries: no call waits long on a Redis that is down.
     return Redis.from_url(
         settings.redis_url,
-        socket_timeout=5.0,
-        socket_connect_timeout=3.0,
+        socket_timeout=2.0,
+        socket_connect_timeout=1.0,
         health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
         decode_responses=False,
     )
 
@@ -104,7 +115,8 @@ class Stores:
     knowledge: KnowledgeBase
 
 
-def build_stores(settings: Settings, redis: Redis | None) -> Stores:
+def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> Stores:
+    """Stores in Redis (each on the answer path degrading while Redis is down), or in memory."""
     if redis is None:
         log.info("REDIS_URL is not set: history, dedup, feedback and rates live in memory")
         return Stores(
@@ -119,18 +131,20 @@ def build_stores(settings: Settings, redis: Redis | None) -> Stores:
             knowledge=InMemoryKnowledgeBase(),
         )
     prefix = settings.redis_key_prefix
+    outage = RedisOutage(metrics)
+    history = RedisHistoryStore(
+        redis,
+        prefix=prefix,
+        max_turns=settings.history_max_turns,
+        ttl_seconds=settings.history_ttl_seconds,
+    )
     return Stores(
-        history=RedisHistoryStore(
-            redis,
-            prefix=prefix,
-            max_turns=settings.history_max_turns,
-            ttl_seconds=settings.history_ttl_seconds,
-        ),
-        handled=RedisHandledEvents(redis, prefix=prefix),
+        history=ResilientHistory(history, outage),
+        handled=ResilientHandledEvents(RedisHandledEvents(redis, prefix=prefix), outage),
         feedback=RedisFeedbackStore(redis, prefix=prefix),
-        limiter=RedisRateLimiter(redis, prefix=prefix),
+        limiter=ResilientRateLimiter(RedisRateLimiter(redis, prefix=prefix), outage),
         jobs=RedisJobStore(redis, prefix=prefix),
-        cases=RedisCaseStore(redis, prefix=prefix),
+        cases=ResilientCases(RedisCaseStore(redis, prefix=prefix), outage),
         knowledge=RedisKnowledgeBase(redis, prefix=prefix),
     )
 
@@ -279,7 +293,8 @@ def build_app(
     owns_engine = engine is None
     engine = engine or build_engine(settings)
     redis = redis if redis is not None else build_redis(settings)
-    stores = build_stores(settings, redis)
+    metrics = Metrics()
+    stores = build_stores(settings, redis, metrics)
     http_client = httpx.AsyncClient(
         transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0)
     )
@@ -290,7 +305,6 @@ def build_app(
         max_bytes=settings.max_image_bytes,
         inspector=build_inspector(settings),
     )
-    metrics = Metrics()
     redactor = build_redactor(settings, metrics.redactions)
     diagnoser = build_diagnoser(
         settings,

@@ -1,0 +1,112 @@
+"""Redis dies mid-conversation: the bot keeps answering (without history) and recovers by itself."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+
+from bot.engine.transformers_engine import TransformersEngine
+from tests.support.fake_slack import BOT_USER_ID
+from tests.support.running_bot import RunningBot, run_bot
+from tests.support.servers import free_port
+from tests.support.slack_events import message_event
+
+pytestmark = pytest.mark.slow
+
+
+class KillableRedis:
+    """A private redis-server that a test can stop and start again on the same port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        executable = shutil.which("redis-server")
+        assert executable, "redis-server is not installed"
+        self._process = subprocess.Popen(
+            [
+                executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+@pytest.fixture
+def killable_redis() -> Iterator[KillableRedis]:
+    server = KillableRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _mention(bot: RunningBot, channel: str, text: str) -> dict[str, object]:
+    event = message_event(channel=channel, kind="app_mention", text=f"<@{BOT_USER_ID}> {text}")
+    bot.post_event(event)
+    return event
+
+
+def test_the_bot_answers_through_a_redis_outage_and_recovers(
+    tiny_engine: TransformersEngine, killable_redis: KillableRedis
+) -> None:
+    with run_bot(tiny_engine, killable_redis.url) as bot:
+        before = _mention(bot, "CR1", "first question")
+        bot.wait_for_answer("CR1", str(before["ts"]))
+
+        killable_redis.stop()
+        started = time.monotonic()
+        during = _mention(bot, "CR2", "asked while Redis is down")
+        bot.post_event(during)  # a duplicate delivery during the outage
+        [answer] = bot.wait_for_answer("CR2", str(during["ts"]))
+        assert answer.strip() and time.monotonic() - started < 15
+        time.sleep(1.0)
+        assert len(bot.slack.thread_messages("CR2", str(during["ts"]))) == 1, "deduplicated locally"
+        metrics = httpx.get(f"{bot.url}/metrics").text
+        assert "supportbot_redis_errors_total" in metrics
+        assert httpx.get(f"{bot.url}/healthz").status_code == 200
+
+        killable_redis.start()
+        after = _mention(bot, "CR3", "asked after Redis came back")
+        bot.wait_for_answer("CR3", str(after["ts"]))
+        client = redis.Redis.from_url(killable_redis.url)
+        try:
+            assert list(client.scan_iter(f"{bot.redis_prefix}:history:*CR3*")), (
+                "history written again"
+            )
+        finally:
+            client.close()
