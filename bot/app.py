@@ -258,7 +258,8 @@ class Supportbot:
                 # A job cut short stays in flight in Redis and is resumed at the next start.
                 jobs_task.cancel()
                 await asyncio.gather(jobs_task, return_exceptions=True)
-            await self.answerer.drain()
+            # SIGTERM: uvicorn stops taking requests, then answers in flight get a grace period.
+            await self.answerer.drain(self.settings.shutdown_grace_seconds)
             if self.owns_engine:
                 await self.engine.close()
             await self.http_client.aclose()

@@ -40,6 +40,7 @@ class Message(StrEnum):
     GENERATION_TIMEOUT = "generation_timeout"
     ANSWER_BROKE_OFF = "answer_broke_off"
     QUESTION_DELETED = "question_deleted"
+    RESTARTING = "restarting"
     FEEDBACK_SOLVED = "feedback_solved"
     FEEDBACK_NOT_HELPFUL = "feedback_not_helpful"
     THANKS_SOLVED = "thanks_solved"
@@ -180,6 +181,10 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
     Message.QUESTION_DELETED: {
         Language.ENGLISH: "The question was deleted, so I stopped answering it.",
         Language.CHINESE: "问题已被删除，已停止回答。",
+    },
+    Message.RESTARTING: {
+        Language.ENGLISH: "I am restarting and could not finish this answer. Please ask again in a minute.",
+        Language.CHINESE: "我正在重启，没能完成这个回答。请一分钟后再问一次。",
     },
     Message.FEEDBACK_SOLVED: {
         Language.ENGLISH: "✅ Solved",

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     sensitive_words_file: Path | None = None
     link_allowed_hosts: Annotated[list[str], NoDecode] = list(DEFAULT_ALLOWED_HOSTS)
 
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: LogLevel = LogLevel.INFO

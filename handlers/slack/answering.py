@@ -77,6 +77,7 @@ class SlackAnswerer:
         self._streaming = streaming or StreamingSupport()
         self._update_interval = update_interval
         self.desk = desk
+        self._stopping = False
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     @property
@@ -98,10 +99,18 @@ class SlackAnswerer:
         task.cancel()
         return True
 
-    async def drain(self) -> None:
-        """Wait for every answer in flight."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+    async def drain(self, grace_seconds: float | None = None) -> None:
+        """Wait for the answers in flight; past `grace_seconds`, stop them and say so."""
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return
+        _, unfinished = await asyncio.wait(tasks, timeout=grace_seconds)
+        if unfinished:
+            log.warning("stopping %d answers still in flight at shutdown", len(unfinished))
+            self._stopping = True
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
 
     async def answer(self, turn: Turn, client: AsyncWebClient) -> None:
         claim = f"{turn.thread.workspace}:{turn.thread.channel}:{turn.message_ts}"
@@ -165,7 +174,8 @@ class SlackAnswerer:
             self.metrics.count("supportbot_answers_total", outcome="answered")
         except asyncio.CancelledError:
             self.metrics.count("supportbot_answers_total", outcome="cancelled")
-            await self._tell(reply, say(Message.QUESTION_DELETED, language), so_far)
+            reason = Message.RESTARTING if self._stopping else Message.QUESTION_DELETED
+            await self._tell(reply, say(reason, language), so_far)
         except BotError as error:
             log.warning("could not answer %s: %s", claim, error)
             self.metrics.count("supportbot_answers_total", outcome=type(error).__name__)

@@ -356,3 +356,17 @@ def test_queue_and_generation_deadlines_each_have_their_own_message(
         bot.post_event(event)
         [slow] = bot.wait_for_answer("CSLOW", event["ts"])
         assert "took too long" in slow
+
+
+def test_shutdown_finishes_answers_within_the_grace_period_then_says_so(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    paced = PacedEngine(tiny_engine, seconds_per_piece=0.5)
+    with run_bot(paced, redis_url, max_new_tokens=40, shutdown_grace_seconds=0.5) as bot:
+        event = _mention(bot, "CSTOP", "what is this?")
+        bot.post_event(event)
+        bot.slack.wait_for(lambda: bot.slack.thread_messages("CSTOP", event["ts"]))
+        slack, answered = bot.slack, bot
+    # leaving the block shut the bot down, as SIGTERM does
+    [answer] = answered.answers_in("CSTOP", event["ts"])
+    assert "restarting" in answer and slack.calls("reactions.remove")
