@@ -132,7 +132,12 @@ class Diagnoser:
         references = await self._consult(question.text)
         if references:
             yield Consulted(references)
-        request = await asyncio.to_thread(self._fit_prompt, past, question, language, references)
+        # The model answers in the language of the question; the bot's own sentences
+        # follow the channel's or user's setting.
+        answer_language = detect_language(turn.text) if turn.text.strip() else language
+        request = await asyncio.to_thread(
+            self._fit_prompt, past, question, answer_language, references
+        )
         await self._history.append(turn.thread, question)
 
         stream = self._filter.open()

@@ -304,8 +304,9 @@ def test_answer_language_follows_channel_config_then_user_locale(
         for event, channel in ((by_channel, "CZH"), (by_locale, "CEN")):
             placeholder = bot.slack.thread_messages(channel, event["ts"])[0]
             assert placeholder.args["text"] == "_正在分析…_"
+        # The model still answers in the language of the question itself.
         systems = [r.messages[0].parts[0].text for r in bot.engine.requests]
-        assert all("Chinese" in s for s in systems)
+        assert systems and all("Answer in English" in s for s in systems)
 
 
 def test_socket_mode_envelope_and_its_retry_are_answered_once(
@@ -370,3 +371,14 @@ def test_shutdown_finishes_answers_within_the_grace_period_then_says_so(
     # leaving the block shut the bot down, as SIGTERM does
     [answer] = answered.answers_in("CSTOP", event["ts"])
     assert "restarting" in answer and slack.calls("reactions.remove")
+
+
+def test_a_chinese_question_is_answered_in_chinese(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    with run_bot(tiny_engine, redis_url) as bot:
+        event = _mention(bot, "CZHQ", "这个错误是什么意思？")
+        bot.post_event(event)
+        bot.wait_for_answer("CZHQ", event["ts"])
+        system = bot.engine.requests[-1].messages[0].parts[0].text  # type: ignore[union-attr]
+        assert "Answer in Chinese" in system
