@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -13,63 +11,16 @@ import redis
 
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.fake_slack import BOT_USER_ID
+from tests.support.redis_server import RedisServer
 from tests.support.running_bot import RunningBot, run_bot
-from tests.support.servers import free_port
 from tests.support.slack_events import message_event
 
 pytestmark = pytest.mark.slow
 
 
-class KillableRedis:
-    """A private redis-server that a test can stop and start again on the same port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        executable = shutil.which("redis-server")
-        assert executable, "redis-server is not installed"
-        self._process = subprocess.Popen(
-            [
-                executable,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        client.close()
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait(timeout=10)
-            self._process = None
-
-
 @pytest.fixture
-def killable_redis() -> Iterator[KillableRedis]:
-    server = KillableRedis()
+def killable_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
     server.start()
     yield server
     server.stop()
@@ -82,7 +33,7 @@ def _mention(bot: RunningBot, channel: str, text: str) -> dict[str, object]:
 
 
 def test_the_bot_answers_through_a_redis_outage_and_recovers(
-    tiny_engine: TransformersEngine, killable_redis: KillableRedis
+    tiny_engine: TransformersEngine, killable_redis: RedisServer
 ) -> None:
     with run_bot(tiny_engine, killable_redis.url) as bot:
         before = _mention(bot, "CR1", "first question")
