@@ -1,0 +1,46 @@
+"""The deploy files agree with the code: scopes, probes, ports, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from handlers.slack.token_check import REQUIRED_SCOPES
+
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+
+
+def _documents(name: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all((DEPLOY / name).read_text()) if doc]
+
+
+def test_the_slack_manifest_asks_for_exactly_the_scopes_the_bot_checks() -> None:
+    [manifest] = _documents("slack-app-manifest.yaml")
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == REQUIRED_SCOPES
+    assert manifest["features"]["shortcuts"][0]["callback_id"] == "escalate_message"
+    assert manifest["features"]["slash_commands"][0]["command"] == "/escalate"
+
+
+def test_compose_runs_the_bot_on_a_gpu_with_persistent_redis() -> None:
+    [compose] = _documents("compose.yaml")
+    bot, redis = compose["services"]["supportbot"], compose["services"]["redis"]
+    [device] = bot["deploy"]["resources"]["reservations"]["devices"]
+    assert device["capabilities"] == ["gpu"]
+    assert bot["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+    assert "--appendonly" in redis["command"] and "everysec" in redis["command"]
+
+
+def test_kubernetes_probes_point_at_the_apps_health_routes() -> None:
+    deployment = next(d for d in _documents("kubernetes/supportbot.yaml") if d["kind"] == "Deployment")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_the_image_runs_as_a_non_root_user_with_a_health_check() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "USER 10001" in dockerfile and "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
