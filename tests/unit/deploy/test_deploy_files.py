@@ -33,7 +33,9 @@ def test_compose_runs_the_bot_on_a_gpu_with_persistent_redis() -> None:
 
 
 def test_kubernetes_probes_point_at_the_apps_health_routes() -> None:
-    deployment = next(d for d in _documents("kubernetes/supportbot.yaml") if d["kind"] == "Deployment")
+    deployment = next(
+        d for d in _documents("kubernetes/supportbot.yaml") if d["kind"] == "Deployment"
+    )
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
