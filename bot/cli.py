@@ -14,15 +14,14 @@ from bot.settings import Settings, load_settings
 
 def _configure_logging(settings: Settings) -> None:
     from bot.app import build_redactor
-    from bot.log_redaction import RedactingLogFilter
+    from bot.log_format import configure_logging
+    from bot.settings import LogFormat
 
-    logging.basicConfig(
+    configure_logging(
         level=settings.log_level.value,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        json_lines=settings.log_format is LogFormat.JSON,
+        redactor=build_redactor(settings),
     )
-    redacting = RedactingLogFilter(build_redactor(settings))
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redacting)
 
 
 def serve(settings: Settings) -> int:

@@ -21,6 +21,7 @@ from bot.errors import (
 )
 from bot.escalation import ThreadStatus, asks_for_a_human
 from bot.knowledge import Resolution
+from bot.log_context import log_context
 from bot.messages import Language, Message, detect_language, ordinal, say
 from bot.metrics import Metrics
 from bot.rate_limit import RateLimiter
@@ -113,6 +114,13 @@ class SlackAnswerer:
             await asyncio.gather(*unfinished, return_exceptions=True)
 
     async def answer(self, turn: Turn, client: AsyncWebClient) -> None:
+        thread = turn.thread
+        with log_context(
+            workspace=thread.workspace, channel=thread.channel, thread=thread.thread_ts
+        ):
+            await self._answer(turn, client)
+
+    async def _answer(self, turn: Turn, client: AsyncWebClient) -> None:
         claim = f"{turn.thread.workspace}:{turn.thread.channel}:{turn.message_ts}"
         if not await self._handled.claim(claim):
             log.info("message %s already handled; not answering again", claim)

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.diagnosis import Diagnoser, Diagnosis
 from bot.errors import BotError
 from bot.jobs import Job, JobState, JobStore
+from bot.log_context import log_context
 from bot.metrics import Metrics
 from bot.turns import AttachmentRef, SkippedAttachment, ThreadKey, Turn
 from handlers.webhooks.notes import NotePoster
@@ -66,6 +67,10 @@ class JobRunner:
                 await self.process(job)
 
     async def process(self, job: Job) -> Job:
+        with log_context(request_id=job.id, workspace=job.provider, thread=job.ticket_id):
+            return await self._process(job)
+
+    async def _process(self, job: Job) -> Job:
         job = job.moved(JobState.RUNNING)
         await self._store.save(job)
         try:
