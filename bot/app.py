@@ -21,10 +21,6 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -32,6 +28,7 @@ from starlette.routing import Route
 from bot.channel_policy import ChannelPolicy
 from bot.dedup import HandledEvents, InMemoryHandledEvents, RedisHandledEvents
 from bot.diagnosis import Diagnoser
+from bot.engine.device import gpu_memory_bytes
 from bot.engine.protocol import Engine, EngineState
 from bot.engine.transformers_engine import TransformersEngine
 from bot.errors import ConfigError
@@ -63,6 +60,7 @@ from handlers.http import Readiness, build_http_app
 from handlers.slack.answering import RateLimits, SlackAnswerer
 from handlers.slack.app import build_bolt_app
 from handlers.slack.escalation import EscalationDesk
+from handlers.slack.retries import slack_retry_handlers
 from handlers.slack.thread_reply import StreamingSupport
 from handlers.slack.token_check import check_token
 from handlers.webhooks.notes import IntercomNotes, JiraNotes, NotePoster, ZendeskNotes
@@ -74,7 +72,7 @@ from handlers.webhooks.tickets import TicketOpener, ZendeskTickets
 log = logging.getLogger(__name__)
 
 
-def build_engine(settings: Settings) -> TransformersEngine:
+def build_engine(settings: Settings, metrics: Metrics | None = None) -> TransformersEngine:
     """The in-process engine for `settings.model_id` (not loaded until `start()`)."""
     return TransformersEngine(
         settings.model_id,
@@ -84,6 +82,7 @@ def build_engine(settings: Settings) -> TransformersEngine:
         max_image_pixels=settings.max_image_pixels,
         max_context_tokens=settings.max_context_tokens,
         max_waiting=settings.max_waiting,
+        observe=metrics.observe if metrics is not None else None,
     )
 
 
@@ -291,10 +290,17 @@ def build_app(
     settings.require_slack()
     assert settings.slack_bot_token is not None
     token = settings.slack_bot_token.get_secret_value()
-    owns_engine = engine is None
-    engine = engine or build_engine(settings)
-    redis = redis if redis is not None else build_redis(settings)
     metrics = Metrics()
+    owns_engine = engine is None
+    engine = engine or build_engine(settings, metrics)
+    running_engine = engine
+    metrics.gauge(
+        "supportbot_engine_queue_depth",
+        lambda: running_engine.queue_depth,
+        "Requests waiting for the model or using it",
+    )
+    metrics.gauge("supportbot_gpu_memory_bytes", gpu_memory_bytes, "GPU memory PyTorch holds")
+    redis = redis if redis is not None else build_redis(settings)
     stores = build_stores(settings, redis, metrics)
     http_client = httpx.AsyncClient(
         transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0)
@@ -341,7 +347,7 @@ def build_app(
         update_interval=update_interval,
         desk=desk if settings.escalation_channel else None,
     )
-    slack_client = build_slack_client(settings, token)
+    slack_client = build_slack_client(settings, token, metrics)
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
@@ -381,15 +387,10 @@ def build_app(
     )
 
 
-def build_slack_client(settings: Settings, token: str) -> AsyncWebClient:
+def build_slack_client(settings: Settings, token: str, metrics: Metrics) -> AsyncWebClient:
     """A Web API client that waits out 429s (honouring Retry-After) and retries 5xx."""
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
-    client.retry_handlers.extend(
-        [
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-            AsyncServerErrorRetryHandler(max_retry_count=3),
-        ]
-    )
+    client.retry_handlers.extend(slack_retry_handlers(metrics))
     return client
 
 

@@ -1,48 +1,86 @@
-"""Counters of what the bot did, rendered in Prometheus' text format."""
+"""The bot's metrics, in a registry of its own, exposed in Prometheus' text format.
+
+Counters and histograms are made on first use, so each call site names what it
+counts; gauges read their value when scraped (queue depth, GPU memory).
+"""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from bot.redaction import RedactionStats
 
+# Seconds, from a fast ack to a long generation.
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class _RedactionCollector(Collector):
+    def __init__(self, stats: RedactionStats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "supportbot_redactions", "Secrets and personal data redacted, by kind", labels=["kind"]
+        )
+        for kind, amount in sorted(self._stats.snapshot().items()):
+            family.add_metric([kind], amount)
+        yield family
+
 
 class Metrics:
-    """Named counters with labels. Safe to share between threads.
+    """Counters, histograms and gauges of one bot instance.
 
     Example:
         >>> metrics = Metrics()
         >>> metrics.count("supportbot_feedback_total", verdict="solved")
-        >>> "verdict=\\"solved\\"} 1" in metrics.render()
+        >>> 'verdict="solved"} 1.0' in metrics.render()
         True
     """
 
     def __init__(self, *, redactions: RedactionStats | None = None) -> None:
-        self._counts: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
-        self._lock = threading.Lock()
+        self.registry = CollectorRegistry()
         self.redactions = redactions or RedactionStats()
+        self.registry.register(_RedactionCollector(self.redactions))
+        self._counters: dict[str, Counter] = {}
+        self._histograms: dict[str, Histogram] = {}
+        self._lock = threading.Lock()
 
     def count(self, name: str, amount: int = 1, **labels: str) -> None:
         with self._lock:
-            self._counts[(name, tuple(sorted(labels.items())))] += amount
+            counter = self._counters.get(name)
+            if counter is None:
+                counter = Counter(
+                    name, name.replace("_", " "), sorted(labels), registry=self.registry
+                )
+                self._counters[name] = counter
+        (counter.labels(**labels) if labels else counter).inc(amount)
 
-    def value(self, name: str, **labels: str) -> int:
+    def value(self, name: str, **labels: str) -> float:
+        sample = name if name.endswith("_total") else f"{name}_total"
+        return self.registry.get_sample_value(sample, labels or None) or 0.0
+
+    def observe(self, name: str, value: float, **labels: str) -> None:
         with self._lock:
-            return self._counts[(name, tuple(sorted(labels.items())))]
+            histogram = self._histograms.get(name)
+            if histogram is None:
+                histogram = Histogram(
+                    name,
+                    name.replace("_", " "),
+                    sorted(labels),
+                    buckets=_BUCKETS,
+                    registry=self.registry,
+                )
+                self._histograms[name] = histogram
+        (histogram.labels(**labels) if labels else histogram).observe(value)
+
+    def gauge(self, name: str, read: Callable[[], float], help_text: str) -> None:
+        """A gauge whose value is `read()` at scrape time."""
+        Gauge(name, help_text, registry=self.registry).set_function(read)
 
     def render(self) -> str:
-        with self._lock:
-            counts = dict(self._counts)
-        for kind, amount in self.redactions.snapshot().items():
-            counts[("supportbot_redactions_total", (("kind", kind),))] = amount
-        lines: list[str] = []
-        for name in sorted({name for name, _ in counts}):
-            lines.append(f"# TYPE {name} counter")
-            for (metric, labels), amount in sorted(counts.items()):
-                if metric == name:
-                    rendered = ",".join(f'{key}="{value}"' for key, value in labels)
-                    lines.append(
-                        f"{name}{{{rendered}}} {amount}" if rendered else f"{name} {amount}"
-                    )
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
@@ -69,7 +70,12 @@ def build_http_app(
         guard = SlackRequestGuard(signing_secret)
 
         async def slack_events(request: Request) -> Response:
-            return await guard.refuse(request) or await handler.handle(request)
+            started = time.monotonic()
+            response = await guard.refuse(request) or await handler.handle(request)
+            if metrics is not None:
+                metrics.observe("supportbot_slack_ack_seconds", time.monotonic() - started)
+                metrics.count("supportbot_slack_requests_total", status=str(response.status_code))
+            return response
 
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     routes.extend(extra_routes or [])

@@ -22,3 +22,8 @@ def resolve_dtype(requested: str, device: str) -> torch.dtype:
         return _DTYPES[requested]
     except KeyError:
         raise ValueError(f"unknown dtype {requested!r}; use one of {sorted(_DTYPES)}") from None
+
+
+def gpu_memory_bytes() -> float:
+    """Bytes of GPU memory PyTorch has allocated on the current device (0 without CUDA)."""
+    return float(torch.cuda.memory_allocated()) if torch.cuda.is_available() else 0.0

@@ -45,6 +45,11 @@ class Engine(Protocol):
         ...
 
     @property
+    def queue_depth(self) -> int:
+        """Requests waiting for the model or using it."""
+        ...
+
+    @property
     def context_window(self) -> int:
         """Most tokens a prompt and its answer may take together."""
         ...

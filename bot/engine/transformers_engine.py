@@ -43,6 +43,8 @@ class TransformersEngine:
         max_image_pixels: screenshots are resized to at most this many pixels.
         max_context_tokens: cap on prompt + answer tokens (the model's own limit if lower).
         max_waiting: most requests waiting or running; more get `EngineBusy`.
+        observe: called with (metric name, value) for queue wait, time to first
+            token and tokens per second; the metrics layer stays outside the engine.
 
     Example:
         >>> engine = TransformersEngine("Qwen/Qwen3-VL-8B-Instruct")
@@ -60,6 +62,7 @@ class TransformersEngine:
         max_image_pixels: int = 1280 * 1024,
         max_context_tokens: int = 16384,
         max_waiting: int = 64,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
         self._model_id = model
         self._device = resolve_device(device)
@@ -68,6 +71,7 @@ class TransformersEngine:
         self._max_image_pixels = max_image_pixels
         self._max_context_tokens = max_context_tokens
         self._line = WaitingLine(capacity=max_waiting)
+        self._observe = observe or (lambda name, value: None)
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-model")
         self._state = EngineState.LOADING
         self._failure: str | None = None
@@ -123,11 +127,17 @@ class TransformersEngine:
             raise ModelUnavailable(self._failure or f"engine is {self._state}")
         ticket = self._line.join(request.request_id)
         served: float | None = None
+        joined = time.monotonic()
         try:
             async for position in self._wait_turn(ticket, request.queue_timeout):
                 yield position
             started = time.monotonic()
+            self._observe("supportbot_engine_queue_wait_seconds", started - joined)
+            first = True
             async for piece in self._generate_stream(request):
+                if first:
+                    self._observe("supportbot_engine_ttft_seconds", time.monotonic() - started)
+                    first = False
                 yield piece
             served = time.monotonic() - started
         finally:
@@ -153,6 +163,7 @@ class TransformersEngine:
         def emit(text: str) -> None:
             loop.call_soon_threadsafe(pieces.put_nowait, text)
 
+        started_at = time.monotonic()
         job = loop.run_in_executor(self._worker, self._generate, request, emit, cancelled)
         job.add_done_callback(lambda _: pieces.put_nowait(_DONE))
         deadline = (
@@ -173,9 +184,17 @@ class TransformersEngine:
                     break
                 assert isinstance(piece, str)
                 yield piece
-            await job  # raises GenerationFailed if generate() broke off
+            new_tokens = await job  # raises GenerationFailed if generate() broke off
+            elapsed = time.monotonic() - started_at
+            if new_tokens and elapsed > 0:
+                self._observe("supportbot_engine_tokens_per_second", new_tokens / elapsed)
         finally:
             cancelled.set()  # a consumer that stops early frees the model at the next token
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests waiting for the model or using it."""
+        return len(self._line)
 
     @property
     def context_window(self) -> int:
@@ -220,17 +239,19 @@ class TransformersEngine:
 
     def _generate(
         self, request: GenerationRequest, emit: Callable[[str], None], cancelled: threading.Event
-    ) -> None:
+    ) -> int:
+        """Generate on the worker thread; returns how many new tokens were made."""
         try:
             inputs = self._prepare(request)
             streamer = TextPieceStreamer(self._processor.tokenizer, emit)
             with torch.inference_mode():
-                self._model.generate(
+                output = self._model.generate(
                     **inputs,
                     max_new_tokens=request.max_new_tokens or self._max_new_tokens,
                     streamer=streamer,
                     stopping_criteria=StoppingCriteriaList([StopWhenCancelled(cancelled)]),
                 )
+            return int(output.shape[-1] - inputs["input_ids"].shape[-1])
         except torch.cuda.OutOfMemoryError as error:
             torch.cuda.empty_cache()
             raise GenerationFailed(f"out of GPU memory: {error}") from error

@@ -114,6 +114,10 @@ def test_a_429_on_chat_update_is_waited_out_and_nothing_is_lost(
         [answer] = bot.wait_for_answer("C429", event["ts"])
         methods = [c.method for c in bot.slack.calls() if c.method.startswith("chat.update")]
         assert methods[0] == "chat.update!429" and "chat.update" in methods[1:]
+        metrics = httpx.get(f"{bot.url}/metrics").text
+        assert 'supportbot_slack_api_errors_total{status="429"} 1.0' in metrics
+        assert "supportbot_slack_ack_seconds_count" in metrics
+        assert "supportbot_engine_queue_depth 0.0" in metrics
         assert answer == markdown_to_mrkdwn(_stored_answers(bot, redis_url)[-1]), "nothing lost"
 
 
@@ -216,7 +220,7 @@ def test_feedback_click_is_stored_counted_and_acknowledged(
             client.close()
         assert stored == {b"UALICE01": b"solved"}
         metrics = httpx.get(f"{bot.url}/metrics").text
-        assert 'supportbot_feedback_total{verdict="solved"} 1' in metrics
+        assert 'supportbot_feedback_total{verdict="solved"} 1.0' in metrics
 
 
 def test_second_request_shows_its_place_in_line(

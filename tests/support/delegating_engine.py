@@ -22,6 +22,10 @@ class DelegatingEngine:
         return self._inner.failure
 
     @property
+    def queue_depth(self) -> int:
+        return self._inner.queue_depth
+
+    @property
     def context_window(self) -> int:
         return self._inner.context_window
 

@@ -60,8 +60,11 @@ def test_metrics_render_as_prometheus_text() -> None:
     metrics.count("supportbot_feedback_total", verdict="solved")
     metrics.count("supportbot_feedback_total", verdict="solved")
     metrics.count("supportbot_rate_limited_total")
+    metrics.observe("supportbot_slack_ack_seconds", 0.02)
     text = metrics.render()
-    assert 'supportbot_feedback_total{verdict="solved"} 2' in text
-    assert "supportbot_rate_limited_total 1" in text
-    assert 'supportbot_redactions_total{kind="email"} 1' in text
+    assert 'supportbot_feedback_total{verdict="solved"} 2.0' in text
+    assert "supportbot_rate_limited_total 1.0" in text
+    assert 'supportbot_redactions_total{kind="email"} 1.0' in text
     assert "# TYPE supportbot_feedback_total counter" in text
+    assert 'supportbot_slack_ack_seconds_bucket{le="0.025"} 1.0' in text
+    assert metrics.value("supportbot_feedback_total", verdict="solved") == 2

@@ -72,3 +72,24 @@ async def test_generation_past_its_deadline_is_stopped_and_the_model_freed(
         await _collect(engine, _request(5000, generation_timeout=0.2))
     after = await _collect(engine, _request(3, queue_timeout=30))
     assert after and all(isinstance(item, str) for item in after)
+
+
+async def test_the_engine_reports_wait_first_token_and_speed(tiny_checkpoint: Path) -> None:
+    seen: dict[str, float] = {}
+    engine = TransformersEngine(
+        str(tiny_checkpoint),
+        device="cpu",
+        observe=lambda name, value: seen.__setitem__(name, value),
+    )
+    await engine.start()
+    try:
+        await _collect(engine, _request(8))
+    finally:
+        await engine.close()
+    assert set(seen) == {
+        "supportbot_engine_queue_wait_seconds",
+        "supportbot_engine_ttft_seconds",
+        "supportbot_engine_tokens_per_second",
+    }
+    assert seen["supportbot_engine_tokens_per_second"] > 0
+    assert engine.queue_depth == 0

@@ -1,0 +1,62 @@
+"""Slack Web API retries that also count what they wait out."""
+
+from __future__ import annotations
+
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+from bot.metrics import Metrics
+
+
+class CountingRateLimitRetries(AsyncRateLimitErrorRetryHandler):
+    """Waits out 429s (honouring Retry-After) and counts each one."""
+
+    def __init__(self, metrics: Metrics, *, max_retry_count: int = 5) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._metrics = metrics
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None and response.status_code == 429:
+            self._metrics.count("supportbot_slack_api_errors_total", status="429")
+            return True
+        return False
+
+
+class CountingServerErrorRetries(AsyncServerErrorRetryHandler):
+    """Retries Slack's 5xx answers and counts each one."""
+
+    def __init__(self, metrics: Metrics, *, max_retry_count: int = 3) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._metrics = metrics
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None and response.status_code >= 500:
+            self._metrics.count(
+                "supportbot_slack_api_errors_total", status=str(response.status_code)
+            )
+            return True
+        return False
+
+
+def slack_retry_handlers(metrics: Metrics) -> list[AsyncRetryHandler]:
+    return [CountingRateLimitRetries(metrics), CountingServerErrorRetries(metrics)]
