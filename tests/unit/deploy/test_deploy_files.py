@@ -46,3 +46,21 @@ def test_kubernetes_probes_point_at_the_apps_health_routes() -> None:
 def test_the_image_runs_as_a_non_root_user_with_a_health_check() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert "USER 10001" in dockerfile and "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
+
+
+def test_every_metric_the_dashboard_plots_is_one_the_bot_exports() -> None:
+    import json
+    import re
+
+    dashboard = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
+    queries = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
+    plotted = {
+        re.sub(r"_(total|bucket)$", "", name) for name in re.findall(r"supportbot_[a-z_]+", queries)
+    }
+    sources = " ".join(
+        path.read_text()
+        for root in ("bot", "handlers")
+        for path in (DEPLOY.parent / root).rglob("*.py")
+    )
+    missing = {name for name in plotted if name not in sources}
+    assert not missing, f"plotted but never exported: {missing}"
