@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,8 @@ import pytest
 
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack
 from tests.support.screenshots import render_error_screenshot
-from tests.support.servers import ServerThread, free_port
+from tests.support.serve_process import clean_environment, serve_process, supportbot_command
+from tests.support.servers import ServerThread
 from tests.support.slack_events import encode, envelope, file_object, message_event, signed_headers
 
 pytestmark = pytest.mark.slow
@@ -22,20 +21,10 @@ BOT_TOKEN = "xoxb-serve-test-0001"
 SIGNING_SECRET = "serve-test-secret"
 
 
-def _environment(**values: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "REDIS_", "MODEL"))}
-    return keep | {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"} | values
-
-
-def _supportbot(*args: str) -> list[str]:
-    """The installed console script, as a user runs it."""
-    return [str(Path(sys.executable).parent / "supportbot"), *args]
-
-
 def _diagnose(checkpoint: Path, image: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        _supportbot("diagnose", str(image), "--question", "what is this?"),
-        env=_environment(MODEL=str(checkpoint), MAX_NEW_TOKENS="16"),
+        supportbot_command("diagnose", str(image), "--question", "what is this?"),
+        env=clean_environment(MODEL=str(checkpoint), MAX_NEW_TOKENS="16"),
         capture_output=True,
         text=True,
         timeout=180,
@@ -70,8 +59,8 @@ def test_serve_stops_with_one_line_naming_a_bad_setting(
     variables: dict[str, str], named: str
 ) -> None:
     result = subprocess.run(
-        _supportbot("serve"),
-        env=_environment(**variables),
+        supportbot_command("serve"),
+        env=clean_environment(**variables),
         capture_output=True,
         text=True,
         timeout=60,
@@ -86,45 +75,20 @@ def served(
     tiny_checkpoint: Path, redis_url: str, redis_prefix: str
 ) -> Iterator[tuple[str, FakeSlack, str]]:
     slack = FakeSlack(bot_token=BOT_TOKEN)
-    with ServerThread(slack.app) as slack_server:
-        port = free_port()
-        process = subprocess.Popen(
-            _supportbot("serve"),
-            env=_environment(
-                SLACK_BOT_TOKEN=BOT_TOKEN,
-                SLACK_SIGNING_SECRET=SIGNING_SECRET,
-                SLACK_API_URL=f"{slack_server.url}/api/",
-                SLACK_FILE_URL_PREFIXES=f"{slack_server.url}/files/",
-                REDIS_URL=redis_url,
-                REDIS_KEY_PREFIX=redis_prefix,
-                MODEL=str(tiny_checkpoint),
-                MAX_NEW_TOKENS="16",
-                PORT=str(port),
-                HOST="127.0.0.1",
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            slack.wait_for(lambda: _ready(url, process), timeout=120)
-            yield url, slack, slack_server.url
-        finally:
-            process.terminate()
-            output, _ = process.communicate(timeout=30)
-            print(output)
-
-
-def _ready(url: str, process: subprocess.Popen[str]) -> bool:
-    if process.poll() is not None:
-        raise AssertionError(
-            f"supportbot serve exited: {process.stdout.read() if process.stdout else ''}"
-        )
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with (
+        ServerThread(slack.app) as slack_server,
+        serve_process(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=f"{slack_server.url}/api/",
+            SLACK_FILE_URL_PREFIXES=f"{slack_server.url}/files/",
+            REDIS_URL=redis_url,
+            REDIS_KEY_PREFIX=redis_prefix,
+            MODEL=str(tiny_checkpoint),
+            MAX_NEW_TOKENS="16",
+        ) as url,
+    ):
+        yield url, slack, slack_server.url
 
 
 def test_serve_loads_the_model_and_answers_a_mention(served: tuple[str, FakeSlack, str]) -> None:
