@@ -30,6 +30,7 @@ from bot.dedup import HandledEvents, InMemoryHandledEvents, RedisHandledEvents
 from bot.diagnosis import Diagnoser
 from bot.engine.device import gpu_memory_bytes
 from bot.engine.protocol import Engine, EngineState
+from bot.engine.remote import RemoteEngine
 from bot.engine.transformers_engine import TransformersEngine
 from bot.errors import ConfigError
 from bot.escalation import CaseStore, InMemoryCaseStore, RedisCaseStore
@@ -52,7 +53,7 @@ from bot.resilience import (
     ResilientRateLimiter,
 )
 from bot.sensitive_words import SensitiveWords
-from bot.settings import Settings
+from bot.settings import EngineKind, Settings
 from bot.summaries import ThreadSummarizer
 from bot.url_policy import PrefixPolicy, PublicHostPolicy
 from bot.virus_scan import ClamdScanner
@@ -72,8 +73,20 @@ from handlers.webhooks.tickets import TicketOpener, ZendeskTickets
 log = logging.getLogger(__name__)
 
 
-def build_engine(settings: Settings, metrics: Metrics | None = None) -> TransformersEngine:
-    """The in-process engine for `settings.model_id` (not loaded until `start()`)."""
+def build_engine(settings: Settings, metrics: Metrics | None = None) -> Engine:
+    """The in-process engine for `MODEL`, or the remote one with `ENGINE=remote`."""
+    settings.require_engine()
+    if settings.engine is EngineKind.REMOTE:
+        assert settings.engine_url is not None
+        key = settings.engine_api_key
+        return RemoteEngine(
+            settings.engine_url,
+            settings.engine_model or settings.model_id,
+            api_key=key.get_secret_value() if key else None,
+            max_new_tokens=settings.max_new_tokens,
+            context_window=settings.max_context_tokens,
+            max_in_flight=settings.max_waiting,
+        )
     return TransformersEngine(
         settings.model_id,
         device=settings.device,

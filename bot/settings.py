@@ -28,6 +28,11 @@ class DType(StrEnum):
     FLOAT32 = "float32"
 
 
+class EngineKind(StrEnum):
+    LOCAL = "local"
+    REMOTE = "remote"
+
+
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
@@ -88,6 +93,10 @@ class Settings(BaseSettings):
 
     # `model` is a reserved name on pydantic models, hence the alias.
     model_id: str = Field(default=DEFAULT_MODEL, validation_alias=AliasChoices("MODEL", "model_id"))
+    engine: EngineKind = EngineKind.LOCAL
+    engine_url: str | None = None
+    engine_model: str | None = None  # the model's name on the remote server; MODEL when unset
+    engine_api_key: SecretStr | None = None
     device: str = "auto"
     dtype: DType = DType.AUTO
     max_new_tokens: int = Field(default=1024, ge=1, le=32768)
@@ -179,6 +188,11 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    def require_engine(self) -> None:
+        """Raise `ConfigError` when `ENGINE=remote` has no `ENGINE_URL`."""
+        if self.engine is EngineKind.REMOTE and not self.engine_url:
+            raise ConfigError("ENGINE_URL is required with ENGINE=remote")
 
     def require_slack(self) -> None:
         """Raise `ConfigError` naming the first Slack setting `serve` cannot do without."""

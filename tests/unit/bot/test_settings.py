@@ -82,3 +82,9 @@ def test_safety_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.clamd_address == "127.0.0.1:3310" and settings.clamd_fail_open
     assert settings.max_decode_pixels == 50_000_000
     assert settings.max_request_bytes == 1024 * 1024
+
+
+def test_remote_engine_needs_its_url() -> None:
+    with pytest.raises(ConfigError, match="ENGINE_URL"):
+        Settings(_env_file=None, engine="remote").require_engine()
+    Settings(_env_file=None, engine="remote", engine_url="http://vllm:8000").require_engine()
