@@ -57,10 +57,12 @@ from bot.settings import EngineKind, Settings
 from bot.summaries import ThreadSummarizer
 from bot.url_policy import PrefixPolicy, PublicHostPolicy
 from bot.virus_scan import ClamdScanner
+from bot.work_log import InMemoryWorkLog, RedisWorkLog, WorkLog
 from handlers.http import Readiness, build_http_app
 from handlers.slack.answering import RateLimits, SlackAnswerer
 from handlers.slack.app import build_bolt_app
 from handlers.slack.escalation import EscalationDesk
+from handlers.slack.recovery import redeliver_unanswered
 from handlers.slack.retries import slack_retry_handlers
 from handlers.slack.thread_reply import StreamingSupport
 from handlers.slack.token_check import check_token
@@ -125,6 +127,7 @@ class Stores:
     jobs: JobStore
     cases: CaseStore
     knowledge: KnowledgeBase
+    work_log: WorkLog
 
 
 def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> Stores:
@@ -135,12 +138,13 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
             history=InMemoryHistoryStore(
                 max_turns=settings.history_max_turns, ttl_seconds=settings.history_ttl_seconds
             ),
-            handled=InMemoryHandledEvents(),
+            handled=InMemoryHandledEvents(lease_seconds=int(settings.work_lease_seconds)),
             feedback=InMemoryFeedbackStore(),
             limiter=InMemoryRateLimiter(),
             jobs=InMemoryJobStore(),
             cases=InMemoryCaseStore(),
             knowledge=InMemoryKnowledgeBase(),
+            work_log=InMemoryWorkLog(),
         )
     prefix = settings.redis_key_prefix
     outage = RedisOutage(metrics)
@@ -152,12 +156,18 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
     )
     return Stores(
         history=ResilientHistory(history, outage),
-        handled=ResilientHandledEvents(RedisHandledEvents(redis, prefix=prefix), outage),
+        handled=ResilientHandledEvents(
+            RedisHandledEvents(
+                redis, prefix=prefix, lease_seconds=int(settings.work_lease_seconds)
+            ),
+            outage,
+        ),
         feedback=RedisFeedbackStore(redis, prefix=prefix),
         limiter=ResilientRateLimiter(RedisRateLimiter(redis, prefix=prefix), outage),
         jobs=RedisJobStore(redis, prefix=prefix),
         cases=ResilientCases(RedisCaseStore(redis, prefix=prefix), outage),
         knowledge=RedisKnowledgeBase(redis, prefix=prefix),
+        work_log=RedisWorkLog(redis, prefix=prefix),
     )
 
 
@@ -212,6 +222,7 @@ class Supportbot:
     http_client: httpx.AsyncClient
     bolt: AsyncApp | None = None
     webhooks: Webhooks | None = None
+    work_log: WorkLog | None = None
     owns_engine: bool = True
     metrics: Metrics = field(default_factory=Metrics)
     slack_client: AsyncWebClient | None = None
@@ -229,6 +240,7 @@ class Supportbot:
             lifespan=self.lifespan,
             max_request_bytes=self.settings.max_request_bytes,
             extra_routes=self.webhooks.routes if self.webhooks else None,
+            work_log=self.work_log,
         )
 
     async def readiness(self) -> Readiness:
@@ -250,11 +262,23 @@ class Supportbot:
         self._engine_start = asyncio.create_task(self.engine.start(), name="load-model")
         if self.slack_client is not None:
             await check_token(self.slack_client)
-        jobs_task = (
-            asyncio.create_task(self.webhooks.runner.run_forever(), name="helpdesk-jobs")
-            if self.webhooks
-            else None
-        )
+        background = []
+        if self.webhooks:
+            background.append(
+                asyncio.create_task(self.webhooks.runner.run_forever(), name="helpdesk-jobs")
+            )
+        if self.work_log is not None and self.bolt is not None and self.redis is not None:
+            background.append(
+                asyncio.create_task(
+                    redeliver_unanswered(
+                        self.bolt,
+                        self.work_log,
+                        lease_seconds=self.settings.work_lease_seconds,
+                        every_seconds=self.settings.recovery_interval_seconds,
+                    ),
+                    name="slack-recovery",
+                )
+            )
         app_token = self.settings.slack_app_token
         if app_token is not None and self.bolt is not None:
             # Made here, not in build_app: its aiohttp session needs the running loop.
@@ -266,10 +290,10 @@ class Supportbot:
         finally:
             if self._socket_mode is not None:
                 await self._socket_mode.close_async()
-            if jobs_task is not None:
-                # A job cut short stays in flight in Redis and is resumed at the next start.
-                jobs_task.cancel()
-                await asyncio.gather(jobs_task, return_exceptions=True)
+            # A job cut short stays in flight in Redis and is resumed at the next start.
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             # SIGTERM: uvicorn stops taking requests, then answers in flight get a grace period.
             await self.answerer.drain(self.settings.shutdown_grace_seconds)
             if self.owns_engine:
@@ -359,6 +383,7 @@ def build_app(
         streaming=StreamingSupport(enabled=settings.slack_streaming),
         update_interval=update_interval,
         desk=desk if settings.escalation_channel else None,
+        work_log=stores.work_log,
     )
     slack_client = build_slack_client(settings, token, metrics)
     signing_secret = (
@@ -394,6 +419,7 @@ def build_app(
         http_client=http_client,
         bolt=bolt,
         webhooks=webhooks,
+        work_log=stores.work_log,
         owns_engine=owns_engine,
         metrics=metrics,
         slack_client=slack_client,

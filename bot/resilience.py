@@ -63,6 +63,10 @@ class ResilientHandledEvents:
         claimed = await self._outage.call("dedup", self._primary.claim(key), sentinel)
         return local if claimed is sentinel else bool(claimed) and local
 
+    async def complete(self, key: str) -> None:
+        await self._local.complete(key)
+        await self._outage.call("dedup_complete", self._primary.complete(key), None)
+
 
 class ResilientHistory:
     def __init__(self, primary: HistoryStore, outage: RedisOutage) -> None:

@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     link_allowed_hosts: Annotated[list[str], NoDecode] = list(DEFAULT_ALLOWED_HOSTS)
 
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    # How long an answer may be in progress before its question counts as abandoned
+    # (unset: queue and generation deadlines plus a minute), and how often to look.
+    slack_work_lease_seconds: float | None = Field(default=None, gt=0)
+    recovery_interval_seconds: float = Field(default=30.0, gt=0)
 
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -184,6 +188,12 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token (xapp-…)")
         return value
+
+    @property
+    def work_lease_seconds(self) -> float:
+        if self.slack_work_lease_seconds is not None:
+            return self.slack_work_lease_seconds
+        return self.queue_timeout_seconds + self.generation_timeout_seconds + 60
 
     @property
     def socket_mode(self) -> bool:

@@ -73,6 +73,7 @@ class Turn:
     message_ts: str
     attachments: tuple[AttachmentRef, ...] = ()
     language: Language | None = None
+    source_id: str | None = None  # the transport's id of the delivery (Slack's event_id)
 
 
 @dataclass(frozen=True)

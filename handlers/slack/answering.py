@@ -7,6 +7,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedup import HandledEvents
@@ -26,6 +27,7 @@ from bot.messages import Language, Message, detect_language, ordinal, say
 from bot.metrics import Metrics
 from bot.rate_limit import RateLimiter
 from bot.turns import SkippedAttachment, Turn
+from bot.work_log import WorkLog
 from handlers.slack.blocks import feedback_actions
 from handlers.slack.escalation import EscalationDesk
 from handlers.slack.thread_reply import SlackThreadReply, StreamingSupport, ThreadPlace
@@ -54,6 +56,7 @@ class SlackAnswerer:
         limits: how many requests a minute each may make.
         metrics: where answers, failures and limits are counted.
         desk: hands threads to people; None when escalation is off.
+        work_log: Slack deliveries recorded before their ack, forgotten once handled.
         streaming: whether to try Slack's streaming methods.
         update_interval: least seconds between two visible updates of an answer.
     """
@@ -69,6 +72,7 @@ class SlackAnswerer:
         streaming: StreamingSupport | None = None,
         update_interval: float = 1.0,
         desk: EscalationDesk | None = None,
+        work_log: WorkLog | None = None,
     ) -> None:
         self._diagnoser = diagnoser
         self._handled = handled
@@ -78,6 +82,7 @@ class SlackAnswerer:
         self._streaming = streaming or StreamingSupport()
         self._update_interval = update_interval
         self.desk = desk
+        self._work_log = work_log
         self._stopping = False
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
 
@@ -118,13 +123,28 @@ class SlackAnswerer:
         with log_context(
             workspace=thread.workspace, channel=thread.channel, thread=thread.thread_ts
         ):
-            await self._answer(turn, client)
+            try:
+                claim = f"{thread.workspace}:{thread.channel}:{turn.message_ts}"
+                if not await self._handled.claim(claim):
+                    log.info("message %s already handled; not answering again", claim)
+                    return
+                try:
+                    await self._answer(turn, client)
+                finally:
+                    await self._handled.complete(claim)
+            finally:
+                await self.forget(turn.source_id)
+
+    async def forget(self, source_id: str | None) -> None:
+        """The delivery needs no recovery any more: answered, refused or not for the bot."""
+        if source_id is None or self._work_log is None:
+            return
+        try:
+            await self._work_log.finish(source_id)
+        except (RedisError, OSError) as error:  # recovery may replay it; the claim stops a repeat
+            log.warning("could not mark %s done: %s", source_id, error)
 
     async def _answer(self, turn: Turn, client: AsyncWebClient) -> None:
-        claim = f"{turn.thread.workspace}:{turn.thread.channel}:{turn.message_ts}"
-        if not await self._handled.claim(claim):
-            log.info("message %s already handled; not answering again", claim)
-            return
         language = turn.language or detect_language(turn.text)
         reply = SlackThreadReply(
             client,
@@ -185,12 +205,12 @@ class SlackAnswerer:
             reason = Message.RESTARTING if self._stopping else Message.QUESTION_DELETED
             await self._tell(reply, say(reason, language), so_far)
         except BotError as error:
-            log.warning("could not answer %s: %s", claim, error)
+            log.warning("could not answer %s: %s", turn.message_ts, error)
             self.metrics.count("supportbot_answers_total", outcome=type(error).__name__)
             await self._tell(reply, _user_message(error, language), so_far)
         except Exception:
             reference = uuid.uuid4().hex[:8]
-            log.exception("answering %s failed (reference %s)", claim, reference)
+            log.exception("answering %s failed (reference %s)", turn.message_ts, reference)
             self.metrics.count("supportbot_answers_total", outcome="internal_error")
             await self._tell(
                 reply, say(Message.INTERNAL_ERROR, language, reference=reference), so_far

@@ -39,9 +39,14 @@ def register_listeners(
     every new message; per the channel policy."""
 
     async def submit(
-        event: dict[str, Any], team_id: str, context: AsyncBoltContext, client: AsyncWebClient
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
+        team_id = _team_id(context, body)
         turn = turn_from_event(event, team_id=team_id, bot_user_id=context.bot_user_id)
+        turn = replace(turn, source_id=body.get("event_id"))
         language = policy.rules_for(turn.thread.channel).language
         if language is None:
             language = await languages.of(client, turn.user_id)
@@ -55,7 +60,9 @@ def register_listeners(
         client: AsyncWebClient,
     ) -> None:
         if is_person_message(event) and policy.answers_mention(event["channel"], event["user"]):
-            await submit(event, _team_id(context, body), context, client)
+            await submit(event, body, context, client)
+        else:
+            await answerer.forget(body.get("event_id"))
 
     @app.event("message")
     async def answer_messages(
@@ -87,7 +94,9 @@ def register_listeners(
                 event, context.bot_user_id
             )
         if wanted:
-            await submit(event, team_id, context, client)
+            await submit(event, body, context, client)
+        else:
+            await answerer.forget(body.get("event_id"))
 
     @app.error
     async def log_listener_errors(error: Exception, body: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ files.slack.com; a file registered as HTML answers like Slack's login page does.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -56,6 +57,7 @@ class FakeSlack:
         self.socket_mode_url: str | None = None
         self.base_url = ""  # set by the test once the server has a port
         self.uploads: dict[str, bytes] = {}
+        self._delays: dict[str, float] = {}
         self.responses: list[dict[str, Any]] = []
         self._calls: list[SlackCall] = []
         self._files: dict[str, tuple[bytes, str]] = {}
@@ -93,6 +95,11 @@ class FakeSlack:
             and c.args.get("channel") == channel
             and (c.args.get("ts") or c.args.get("_ts")) == stream_ts
         )
+
+    def delay_file(self, name: str, seconds: float) -> None:
+        """Serve `name` only after `seconds` (a slow download the bot is stuck in)."""
+        with self._lock:
+            self._delays[name] = seconds
 
     def downloads(self, name: str) -> int:
         with self._lock:
@@ -213,6 +220,9 @@ class FakeSlack:
         with self._lock:
             self._downloads[name] = self._downloads.get(name, 0) + 1
             stored = self._files.get(name)
+            delay = self._delays.get(name, 0.0)
+        if delay:
+            await asyncio.sleep(delay)
         if stored is None:
             return Response(b"not found", status_code=404)
         data, content_type = stored
