@@ -240,7 +240,6 @@ class Supportbot:
             lifespan=self.lifespan,
             max_request_bytes=self.settings.max_request_bytes,
             extra_routes=self.webhooks.routes if self.webhooks else None,
-            work_log=self.work_log,
         )
 
     async def readiness(self) -> Readiness:
@@ -410,6 +409,7 @@ def build_app(
         answerer=answerer,
         policy=policy,
         feedback=stores.feedback,
+        work_log=stores.work_log,
     )
     return Supportbot(
         settings=settings,

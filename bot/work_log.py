@@ -1,7 +1,7 @@
 """Slack questions recorded before they are acknowledged, so a crash loses none.
 
-The HTTP route records each question-bearing event (by its event id) before
-Bolt answers Slack's request; the answer's end removes it. Events still there
+A Bolt middleware records each question-bearing event (by its event id) before
+Bolt acknowledges it, over HTTP and Socket Mode; handling it removes the record. Events still there
 after a lease (longer than any answer may take) belonged to a process that
 died: they are handed to the listeners once more, whose dedup claim has run
 out by then, so the question is answered exactly once.

@@ -16,9 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.metrics import Metrics
-from bot.work_log import WorkLog
 from handlers.request_limits import LimitRequestBody
-from handlers.slack.recovery import record_question
 from handlers.slack.request_guard import SlackRequestGuard
 
 
@@ -43,7 +41,6 @@ def build_http_app(
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     max_request_bytes: int = 1024 * 1024,
     extra_routes: list[Route] | None = None,
-    work_log: WorkLog | None = None,
 ) -> Starlette:
     """Routes: `POST /slack/events` (when HTTP events are on), `GET /healthz`, `GET /readyz`,
     `GET /metrics` (Prometheus text).
@@ -74,10 +71,7 @@ def build_http_app(
 
         async def slack_events(request: Request) -> Response:
             started = time.monotonic()
-            refusal = await guard.refuse(request)
-            if refusal is None and work_log is not None:
-                await record_question(work_log, await request.body())
-            response = refusal or await handler.handle(request)
+            response = await guard.refuse(request) or await handler.handle(request)
             if metrics is not None:
                 metrics.observe("supportbot_slack_ack_seconds", time.monotonic() - started)
                 metrics.count("supportbot_slack_requests_total", status=str(response.status_code))

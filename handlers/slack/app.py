@@ -7,10 +7,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channel_policy import ChannelPolicy
 from bot.feedback import FeedbackStore
+from bot.work_log import WorkLog
 from handlers.slack.answering import SlackAnswerer
 from handlers.slack.escalation import register_escalation
 from handlers.slack.feedback import register_feedback
 from handlers.slack.listeners import register_listeners
+from handlers.slack.recovery import register_recording
 from handlers.slack.user_language import UserLanguages
 
 
@@ -21,6 +23,7 @@ def build_bolt_app(
     answerer: SlackAnswerer,
     policy: ChannelPolicy,
     feedback: FeedbackStore,
+    work_log: WorkLog | None = None,
 ) -> AsyncApp:
     """An `AsyncApp` that acknowledges first and answers in the background.
 
@@ -30,6 +33,7 @@ def build_bolt_app(
         answerer: runs accepted turns.
         policy: which channels and users the bot answers, and in which language.
         feedback: where the feedback buttons' verdicts go.
+        work_log: records question-bearing events before they are acknowledged.
     """
     app = AsyncApp(
         client=client,
@@ -37,6 +41,8 @@ def build_bolt_app(
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
     )
+    if work_log is not None:
+        register_recording(app, work_log)
     register_listeners(app, answerer, policy, UserLanguages())
     register_feedback(app, feedback, answerer.metrics)
     if answerer.desk is not None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from redis.exceptions import RedisError
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.work_log import WorkLog
@@ -16,24 +18,36 @@ from handlers.slack.events import is_person_message
 log = logging.getLogger(__name__)
 
 
-async def record_question(work_log: WorkLog, body: bytes) -> None:
-    """Before Bolt acknowledges it, note a delivery that may carry a question."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return
+REPLAYED = "supportbot_replayed"
+
+
+def question_event_id(payload: Any) -> str | None:
+    """The event id of a delivery that may carry a question for the bot, else None."""
     if not isinstance(payload, dict) or payload.get("type") != "event_callback":
-        return
+        return None
     event = payload.get("event") or {}
     event_id = payload.get("event_id")
     if not event_id or event.get("type") not in {"app_mention", "message"}:
-        return
-    if not is_person_message(event):
-        return
-    try:
-        await work_log.record(str(event_id), body.decode())
-    except (RedisError, OSError) as error:  # the answer matters more than its insurance
-        log.warning("could not record %s before the ack: %s", event_id, error)
+        return None
+    return str(event_id) if is_person_message(event) else None
+
+
+def register_recording(app: AsyncApp, work_log: WorkLog) -> None:
+    """A Bolt middleware: it runs before Bolt acknowledges the event, over HTTP and
+    Socket Mode alike, and records question-bearing deliveries first."""
+
+    async def record_before_ack(
+        body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> None:
+        event_id = question_event_id(body)
+        if event_id is not None and not context.get(REPLAYED):
+            try:
+                await work_log.record(event_id, json.dumps(body))
+            except (RedisError, OSError) as error:  # the answer matters more than its insurance
+                log.warning("could not record %s before the ack: %s", event_id, error)
+        await next()
+
+    app.middleware(record_before_ack)
 
 
 async def redeliver_unanswered(
@@ -50,4 +64,5 @@ async def redeliver_unanswered(
             log.info("answering %s, left unanswered by a process that stopped", event_id)
             await work_log.finish(event_id)  # one more try, not a loop
             # As a Socket Mode request: already verified when it first arrived.
-            await app.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
+            request = AsyncBoltRequest(body=body, mode="socket_mode", context={REPLAYED: True})
+            await app.async_dispatch(request)

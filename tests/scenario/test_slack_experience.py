@@ -386,3 +386,32 @@ def test_a_chinese_question_is_answered_in_chinese(
         bot.wait_for_answer("CZHQ", event["ts"])
         system = bot.engine.requests[-1].messages[0].parts[0].text  # type: ignore[union-attr]
         assert "Answer in Chinese" in system
+
+
+def test_socket_mode_questions_are_recorded_until_answered(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN, app_token="xapp-1-A0TEST001-socket")
+    paced = PacedEngine(tiny_engine, seconds_per_piece=0.2)
+    with FakeSocketMode() as socket_mode:
+        slack.socket_mode_url = socket_mode.url
+        with run_bot(
+            paced,
+            redis_url,
+            slack=slack,
+            max_new_tokens=20,
+            slack_app_token="xapp-1-A0TEST001-socket",
+        ) as bot:
+            socket_mode.wait_connected()
+            event = _mention(bot, "CSOCKREC", "what does this mean?")
+            payload = envelope(event, event_id="EvSOCKREC1")
+            client = Redis.from_url(redis_url)
+            try:
+                envelope_id = socket_mode.send_event(payload)
+                slack.wait_for(lambda: socket_mode.acked(envelope_id))
+                key = f"{bot.redis_prefix}:slack:unanswered"
+                assert client.hexists(key, "EvSOCKREC1"), "recorded before it was answered"
+                bot.wait_for_answer("CSOCKREC", event["ts"])
+                slack.wait_for(lambda: not client.hexists(key, "EvSOCKREC1"))
+            finally:
+                client.close()
