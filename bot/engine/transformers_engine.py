@@ -133,6 +133,8 @@ class TransformersEngine:
                 yield position
             started = time.monotonic()
             self._observe("supportbot_engine_queue_wait_seconds", started - joined)
+            # One request per generate() call: the batch size metric is there for batching.
+            self._observe("supportbot_engine_batch_size", 1)
             first = True
             async for piece in self._generate_stream(request):
                 if first:

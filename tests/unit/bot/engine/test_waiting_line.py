@@ -90,6 +90,8 @@ async def test_the_engine_reports_wait_first_token_and_speed(tiny_checkpoint: Pa
         "supportbot_engine_queue_wait_seconds",
         "supportbot_engine_ttft_seconds",
         "supportbot_engine_tokens_per_second",
+        "supportbot_engine_batch_size",
     }
+    assert seen["supportbot_engine_batch_size"] == 1
     assert seen["supportbot_engine_tokens_per_second"] > 0
     assert engine.queue_depth == 0
