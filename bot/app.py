@@ -98,6 +98,7 @@ def build_engine(settings: Settings, metrics: Metrics | None = None) -> Engine:
         max_context_tokens=settings.max_context_tokens,
         max_waiting=settings.max_waiting,
         observe=metrics.observe if metrics is not None else None,
+        lora_adapter=settings.lora_adapter,
     )
 
 

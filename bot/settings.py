@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     engine_url: str | None = None
     engine_model: str | None = None  # the model's name on the remote server; MODEL when unset
     engine_api_key: SecretStr | None = None
+    lora_adapter: str | None = None  # PEFT adapter merged into MODEL at start-up
     device: str = "auto"
     dtype: DType = DType.AUTO
     max_new_tokens: int = Field(default=1024, ge=1, le=32768)

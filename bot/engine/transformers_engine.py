@@ -45,6 +45,8 @@ class TransformersEngine:
         max_waiting: most requests waiting or running; more get `EngineBusy`.
         observe: called with (metric name, value) for queue wait, time to first
             token and tokens per second; the metrics layer stays outside the engine.
+        lora_adapter: a PEFT LoRA adapter (directory or Hub id) merged into the
+            model at load time, for domain tuning at no cost per token.
 
     Example:
         >>> engine = TransformersEngine("Qwen/Qwen3-VL-8B-Instruct")
@@ -63,6 +65,7 @@ class TransformersEngine:
         max_context_tokens: int = 16384,
         max_waiting: int = 64,
         observe: Callable[[str, float], None] | None = None,
+        lora_adapter: str | None = None,
     ) -> None:
         self._model_id = model
         self._device = resolve_device(device)
@@ -72,6 +75,7 @@ class TransformersEngine:
         self._max_context_tokens = max_context_tokens
         self._line = WaitingLine(capacity=max_waiting)
         self._observe = observe or (lambda name, value: None)
+        self._lora_adapter = lora_adapter
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-model")
         self._state = EngineState.LOADING
         self._failure: str | None = None
@@ -117,6 +121,13 @@ class TransformersEngine:
             device_map=self._device,
             attn_implementation="sdpa",
         )
+        if self._lora_adapter:
+            from peft import PeftModel  # only needed with an adapter
+
+            log.info("merging LoRA adapter %s", self._lora_adapter)
+            self._model = PeftModel.from_pretrained(
+                self._model, self._lora_adapter
+            ).merge_and_unload()
         self._model.eval()
         self._state = EngineState.READY
         log.info("model %s ready", self._model_id)
