@@ -51,6 +51,7 @@ class GenerationRequest:
         max_new_tokens: cap for this request; the engine's default when None.
         queue_timeout: seconds it may wait for the model before `QueueTimeout`.
         generation_timeout: seconds its answer may take before `GenerationTimeout`.
+        min_new_tokens: the answer is at least this long (benchmarks; None for answers).
         request_id: for logs and cancellation.
     """
 
@@ -58,6 +59,7 @@ class GenerationRequest:
     max_new_tokens: int | None = None
     queue_timeout: float | None = None
     generation_timeout: float | None = None
+    min_new_tokens: int | None = None  # benchmarks fix output length with it
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property

@@ -96,6 +96,15 @@ class TransformersEngine:
     def model_id(self) -> str:
         return self._model_id
 
+    @classmethod
+    def from_loaded(cls, model: Any, processor: Any, **options: Any) -> TransformersEngine:
+        """An engine around a model already in memory (benchmarks build one from a config)."""
+        engine = cls(str(getattr(model, "name_or_path", "in-memory")), **options)
+        engine._model, engine._processor = model, processor
+        engine._state, engine._started = EngineState.READY, True
+        engine._loaded.set()
+        return engine
+
     async def start(self) -> None:
         if self._started:  # one load per process, however many callers ask
             await self._loaded.wait()
@@ -261,6 +270,7 @@ class TransformersEngine:
                 output = self._model.generate(
                     **inputs,
                     max_new_tokens=request.max_new_tokens or self._max_new_tokens,
+                    min_new_tokens=request.min_new_tokens,
                     streamer=streamer,
                     stopping_criteria=StoppingCriteriaList([StopWhenCancelled(cancelled)]),
                 )

@@ -1,0 +1,250 @@
+"""Engine vs the naive path (one `generate()` per request, one after another), same run.
+
+On a GPU it builds the full-size Qwen3-VL-8B architecture from its public config
+with random bf16 weights (no download) and feeds rendered error screenshots
+(1280x800 and 1920x1080) with short questions, output length fixed with
+`min_new_tokens` so random weights do not stop early:
+
+    PYTHONPATH=. python bench/engine_bench.py
+
+Without a GPU, `--smoke` runs the same measurements on the tiny test checkpoint
+(its numbers mean nothing; it proves the script works):
+
+    python bench/engine_bench.py --smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
+from bot.engine.images import decode_for_model
+from bot.engine.transformers_engine import TransformersEngine
+
+QUESTIONS = ["What does this error mean?", "How do I fix this?", "Why does the build fail?"]
+
+
+def screenshot(size: tuple[int, int], seed: int) -> bytes:
+    image = Image.new("RGB", size, (30, 30, 30))
+    draw = ImageDraw.Draw(image)
+    for row in range(size[1] // 20):
+        line = f"Traceback line {row} seed {seed} ModuleNotFoundError"
+        draw.text((10, 10 + 20 * row), line, fill=(220, 220, 220))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def full_size_model(processor: Any) -> Any:
+    """Qwen3-VL-8B's architecture from its public config values, random bf16 weights, on CUDA."""
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+
+    tokenizer = processor.tokenizer
+    config = Qwen3VLConfig(
+        text_config={
+            "vocab_size": 151936,
+            "hidden_size": 4096,
+            "intermediate_size": 12288,
+            "num_hidden_layers": 36,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "max_position_embeddings": 262144,
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 5_000_000.0,
+                "mrope_section": [24, 20, 20],
+                "mrope_interleaved": True,
+            },
+        },
+        vision_config={
+            "depth": 27,
+            "hidden_size": 1152,
+            "intermediate_size": 4304,
+            "num_heads": 16,
+            "patch_size": 16,
+            "temporal_patch_size": 2,
+            "spatial_merge_size": 2,
+            "out_hidden_size": 4096,
+            "num_position_embeddings": 2304,
+            "deepstack_visual_indexes": [8, 16, 24],
+        },
+        image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
+        video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
+        vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
+        vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"),
+        tie_word_embeddings=False,
+    )
+    config.text_config._attn_implementation = "sdpa"
+    config.vision_config._attn_implementation = "sdpa"
+    with torch.device("cuda"):
+        model = Qwen3VLForConditionalGeneration(config).to(torch.bfloat16)
+    return model.eval()
+
+
+@dataclass
+class Result:
+    tokens: int
+    seconds: float
+    latencies: list[float]
+
+
+def _request(image: bytes, question: str, tokens: int) -> GenerationRequest:
+    return GenerationRequest(
+        messages=(
+            ChatMessage(Role.SYSTEM, (TextPart("You diagnose software errors."),)),
+            ChatMessage(Role.USER, (ImagePart(image), TextPart(question))),
+        ),
+        max_new_tokens=tokens,
+        min_new_tokens=tokens,
+    )
+
+
+def naive(engine: TransformersEngine, requests: list[GenerationRequest]) -> Result:
+    """The usual snippet: processor, generate, decode; one request after another."""
+    model, processor = engine._model, engine._processor
+    latencies, total = [], 0
+    started = time.perf_counter()
+    for request in requests:
+        t0 = time.perf_counter()
+        images = [decode_for_model(i.data) for i in request.images]
+        inputs = processor(text=[engine.render(request)], images=images, return_tensors="pt").to(
+            model.device
+        )
+        with torch.inference_mode():
+            output = model.generate(
+                **inputs,
+                max_new_tokens=request.max_new_tokens,
+                min_new_tokens=request.min_new_tokens,
+                do_sample=False,
+            )
+        processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        total += int(output.shape[1] - inputs["input_ids"].shape[1])
+        latencies.append(time.perf_counter() - t0)
+    return Result(total, time.perf_counter() - started, latencies)
+
+
+async def through_engine(engine: TransformersEngine, requests: list[GenerationRequest]) -> Result:
+    async def one(request: GenerationRequest) -> float:
+        t0 = time.perf_counter()
+        async for _ in engine.stream(request):
+            pass
+        return time.perf_counter() - t0
+
+    started = time.perf_counter()
+    latencies = await asyncio.gather(*(one(r) for r in requests))
+    tokens = sum(r.max_new_tokens or 0 for r in requests)
+    return Result(tokens, time.perf_counter() - started, list(latencies))
+
+
+async def timed_stream(
+    engine: TransformersEngine, request: GenerationRequest
+) -> tuple[float, float]:
+    """(seconds to the first text, seconds to the end) of one request."""
+    t0 = time.perf_counter()
+    first = None
+    async for piece in engine.stream(request):
+        if first is None and isinstance(piece, str):
+            first = time.perf_counter() - t0
+    end = time.perf_counter() - t0
+    return (first if first is not None else end), end
+
+
+async def measure(
+    path: str, engine: TransformersEngine, requests: list[GenerationRequest]
+) -> Result:
+    if path == "naive":
+        return await asyncio.to_thread(naive, engine, requests)
+    return await through_engine(engine, requests)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def run(smoke: bool, tokens: int, concurrency: list[int]) -> None:
+    from transformers import AutoProcessor
+
+    with tempfile.TemporaryDirectory() as workdir:
+        from tests.support.tiny_checkpoint import build_tiny_checkpoint
+
+        checkpoint = build_tiny_checkpoint(Path(workdir) / "tiny", max_pixels=1280 * 1024)
+        if smoke:
+            engine = TransformersEngine(str(checkpoint), device="cpu")
+            await engine.start()
+            device = "cpu (tiny checkpoint, smoke run)"
+        else:
+            processor = AutoProcessor.from_pretrained(checkpoint)
+            engine = TransformersEngine.from_loaded(
+                full_size_model(processor), processor, device="cuda"
+            )
+            device = torch.cuda.get_device_name()
+    shots = {size: screenshot(size, i) for i, size in enumerate([(1280, 800), (1920, 1080)])}
+    small, large = shots[(1280, 800)], shots[(1920, 1080)]
+    print(f"device: {device}; output fixed at {tokens} tokens")
+
+    await timed_stream(engine, _request(large, QUESTIONS[2], 2))  # warm-up
+    cold, total = await timed_stream(engine, _request(small, QUESTIONS[0], tokens))
+    decode_ms = 1000 * (total - cold) / max(1, tokens - 1)
+    follow_up = GenerationRequest(
+        messages=(
+            *_request(small, QUESTIONS[0], tokens).messages,
+            ChatMessage(Role.ASSISTANT, (TextPart("It means a module is missing."),)),
+            ChatMessage(Role.USER, (TextPart("Still failing after pip install."),)),
+        ),
+        max_new_tokens=tokens,
+        min_new_tokens=tokens,
+    )
+    again, _ = await timed_stream(engine, follow_up)
+    print(f"time to first token, 1280x800 screenshot: {cold * 1000:.1f} ms")
+    print(f"follow-up time to first token (no reuse yet): {again * 1000:.1f} ms")
+    print(f"decode at batch 1: {decode_ms:.2f} ms/token")
+
+    print("| concurrent | path | output tok/s | p50 latency s | p95 latency s | peak GPU GiB |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for n in concurrency:
+        requests = [_request(small if i % 2 else large, QUESTIONS[i % 3], tokens) for i in range(n)]
+        for name in ("naive", "engine"):
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
+            result = await measure(name, engine, requests)
+            peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
+            print(
+                f"| {n} | {name} | {result.tokens / result.seconds:.1f} | "
+                f"{statistics.median(result.latencies):.2f} | "
+                f"{_percentile(result.latencies, 0.95):.2f} | {peak:.1f} |"
+            )
+    await engine.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny checkpoint on the CPU")
+    parser.add_argument("--tokens", type=int, default=None, help="output tokens per request")
+    parser.add_argument("--concurrency", default=None, help="comma-separated, e.g. 1,8,32")
+    args = parser.parse_args()
+    tokens = args.tokens or (8 if args.smoke else 256)
+    levels = [int(n) for n in (args.concurrency or ("1,2" if args.smoke else "1,8,32")).split(",")]
+    if not args.smoke and not torch.cuda.is_available():
+        parser.error("no CUDA device: use --smoke")
+    asyncio.run(run(args.smoke, tokens, levels))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
