@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack
 from tests.support.redis_server import RedisServer
+from tests.support.serve_process import wait_until_ready
 from tests.support.servers import ServerThread, free_port
 from tests.support.slack_events import encode, envelope, message_event, signed_headers
 from tests.support.tiny_checkpoint import build_tiny_checkpoint
@@ -39,20 +40,6 @@ SECRET = "load-test-secret"
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("supportbot serve exited during start-up")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("supportbot serve did not become ready")
 
 
 def run(events: int, rate: float, settle_seconds: float) -> int:
@@ -87,7 +74,7 @@ def run(events: int, rate: float, settle_seconds: float) -> int:
             )
             url = f"http://127.0.0.1:{port}"
             try:
-                _wait_ready(url, bot)
+                wait_until_ready(url, bot)
                 acks: list[float] = []
                 sent: list[dict[str, str]] = []
                 started = time.monotonic()

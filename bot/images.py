@@ -17,7 +17,7 @@ from typing import Protocol
 import httpx
 from PIL import Image
 
-from bot.engine.images import to_model_rgb
+from bot.engine.images import sniff_image_type, to_model_rgb
 from bot.errors import AttachmentRefused, AttachmentUnreadable
 from bot.messages import Message
 from bot.turns import AttachmentRef, Screenshot
@@ -34,19 +34,6 @@ class AttachmentFetcher(Protocol):
     async def fetch(self, attachment: AttachmentRef) -> Screenshot:
         """Download and validate one attachment; raises `AttachmentError` with the reason."""
         ...
-
-
-def sniff_image_type(head: bytes) -> str | None:
-    """The media type from the file's magic bytes, or None when it is no allowed image."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def _looks_like_html(head: bytes) -> bool:
@@ -135,6 +122,13 @@ class ImageInspector:
             raise AttachmentRefused(filename, Message.REASON_INFECTED)
 
 
+def too_large(filename: str, max_bytes: int) -> AttachmentRefused:
+    """The refusal for a file over `max_bytes`, naming the limit in MB."""
+    return AttachmentRefused(
+        filename, Message.REASON_TOO_LARGE, limit_mb=f"{max_bytes / 1024 / 1024:g}"
+    )
+
+
 class HttpImageFetcher:
     """Fetches images over HTTP, only from URLs its policy allows, redirects included.
 
@@ -166,7 +160,7 @@ class HttpImageFetcher:
         if attachment.unavailable is not None:
             raise AttachmentRefused(attachment.filename, attachment.unavailable)
         if attachment.size is not None and attachment.size > self._max_bytes:
-            raise self._too_large(attachment.filename)
+            raise too_large(attachment.filename, self._max_bytes)
         data = await self._download(attachment.filename, attachment.url)
         return await self._inspector.inspect(attachment.filename, data)
 
@@ -188,12 +182,12 @@ class HttpImageFetcher:
                         )
                     declared = int(response.headers.get("content-length") or 0)
                     if declared > self._max_bytes:
-                        raise self._too_large(filename)
+                        raise too_large(filename, self._max_bytes)
                     body = bytearray()
                     async for chunk in response.aiter_bytes(_CHUNK):
                         body.extend(chunk)
                         if len(body) > self._max_bytes:
-                            raise self._too_large(filename)
+                            raise too_large(filename, self._max_bytes)
                     return bytes(body)
             except httpx.HTTPError as error:
                 raise AttachmentUnreadable(
@@ -201,11 +195,6 @@ class HttpImageFetcher:
                 ) from error
         raise AttachmentUnreadable(
             filename, Message.REASON_DOWNLOAD_FAILED, detail="too many redirects"
-        )
-
-    def _too_large(self, filename: str) -> AttachmentRefused:
-        return AttachmentRefused(
-            filename, Message.REASON_TOO_LARGE, limit_mb=f"{self._max_bytes / 1024 / 1024:g}"
         )
 
 
@@ -221,11 +210,7 @@ class LocalFileFetcher:
         try:
             size = path.stat().st_size
             if size > self._max_bytes:
-                raise AttachmentRefused(
-                    attachment.filename,
-                    Message.REASON_TOO_LARGE,
-                    limit_mb=f"{self._max_bytes / 1024 / 1024:g}",
-                )
+                raise too_large(attachment.filename, self._max_bytes)
             data = await asyncio.to_thread(path.read_bytes)
         except OSError as error:
             raise AttachmentUnreadable(

@@ -7,6 +7,19 @@ import io
 from PIL import Image, ImageOps
 
 
+def sniff_image_type(head: bytes) -> str | None:
+    """The media type from the file's magic bytes, or None when it is no allowed image."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
 def to_model_rgb(image: Image.Image) -> Image.Image:
     """Normalise any Pillow image to 8-bit RGB, the way a person would see it.
 

@@ -15,21 +15,12 @@ from typing import Any
 
 import httpx
 
+from bot.engine.images import sniff_image_type
 from bot.engine.protocol import EngineState
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
 from bot.errors import EngineBusy, GenerationFailed, GenerationTimeout, ModelUnavailable
 
 log = logging.getLogger(__name__)
-
-
-def _media_type(data: bytes) -> str:
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data.startswith(b"GIF8"):
-        return "image/gif"
-    return "image/webp"
 
 
 def _as_openai(message: ChatMessage) -> dict[str, Any]:
@@ -39,10 +30,11 @@ def _as_openai(message: ChatMessage) -> dict[str, Any]:
             content.append({"type": "text", "text": part.text})
         elif isinstance(part, ImagePart):
             encoded = base64.b64encode(part.data).decode()
+            media_type = sniff_image_type(part.data[:16]) or "image/png"
             content.append(
                 {
                     "type": "image_url",
-                    "image_url": {"url": f"data:{_media_type(part.data)};base64,{encoded}"},
+                    "image_url": {"url": f"data:{media_type};base64,{encoded}"},
                 }
             )
     return {"role": message.role.value, "content": content}

@@ -14,6 +14,12 @@ from slack_sdk.http_retry.state import RetryState
 from bot.metrics import Metrics
 
 
+def _count_retry(metrics: Metrics, response: HttpResponse | None, retry: bool) -> bool:
+    if retry and response is not None:
+        metrics.count("supportbot_slack_api_errors_total", status=str(response.status_code))
+    return retry
+
+
 class CountingRateLimitRetries(AsyncRateLimitErrorRetryHandler):
     """Waits out 429s (honouring Retry-After) and counts each one."""
 
@@ -29,10 +35,10 @@ class CountingRateLimitRetries(AsyncRateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if response is not None and response.status_code == 429:
-            self._metrics.count("supportbot_slack_api_errors_total", status="429")
-            return True
-        return False
+        retry = await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+        return _count_retry(self._metrics, response, retry)
 
 
 class CountingServerErrorRetries(AsyncServerErrorRetryHandler):
@@ -50,12 +56,9 @@ class CountingServerErrorRetries(AsyncServerErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if response is not None and response.status_code >= 500:
-            self._metrics.count(
-                "supportbot_slack_api_errors_total", status=str(response.status_code)
-            )
-            return True
-        return False
+        # Every 5xx, not only the 500 and 503 the base handler retries.
+        retry = response is not None and response.status_code >= 500
+        return _count_retry(self._metrics, response, retry)
 
 
 def slack_retry_handlers(metrics: Metrics) -> list[AsyncRetryHandler]:

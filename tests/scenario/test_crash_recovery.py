@@ -12,8 +12,8 @@ import pytest
 
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack
 from tests.support.screenshots import render_error_screenshot
-from tests.support.serve_process import clean_environment, supportbot_command
-from tests.support.servers import ServerThread, free_port
+from tests.support.serve_process import start_serve
+from tests.support.servers import ServerThread
 from tests.support.slack_events import encode, envelope, file_object, message_event, signed_headers
 
 pytestmark = pytest.mark.slow
@@ -22,25 +22,8 @@ TOKEN = "xoxb-crash-test-0001"
 SECRET = "crash-test-secret"
 
 
-def _start(settings: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        supportbot_command("serve"),
-        env=clean_environment(PORT=str(port), HOST="127.0.0.1", **settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert process.poll() is None, "supportbot serve exited"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "supportbot serve did not become ready"
-        time.sleep(0.2)
+def _start(settings: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    return start_serve(output=subprocess.DEVNULL, **settings)
 
 
 def test_a_question_in_flight_when_the_process_dies_is_answered_once_after_restart(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.app import build_engine
@@ -17,6 +15,7 @@ from bot.settings import Settings
 from tests.support.fake_slack import BOT_USER_ID
 from tests.support.running_bot import run_bot
 from tests.support.screenshots import render_error_screenshot
+from tests.support.serve_process import wait_until_ready
 from tests.support.servers import free_port
 from tests.support.slack_events import file_object, message_event
 
@@ -35,19 +34,7 @@ def openai_server(tiny_checkpoint: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(
-                    f"transformers serve exited: {process.stdout.read() if process.stdout else ''}"
-                )
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "transformers serve did not start"
-            time.sleep(0.3)
+        wait_until_ready(url, process, path="/health")
         yield url
     finally:
         process.terminate()

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -26,32 +27,47 @@ def clean_environment(**values: str) -> dict[str, str]:
     return keep | {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"} | values
 
 
-@contextmanager
-def serve_process(**settings: str) -> Iterator[str]:
-    """Run `supportbot serve` with `settings` as env vars until it is ready; yield its URL."""
+def wait_until_ready(
+    url: str, process: subprocess.Popen[Any], *, path: str = "/readyz", timeout: float = 120
+) -> None:
+    """Poll `url + path` until it answers 200; fail if the process exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"{process.args} exited: {output!r}")
+        try:
+            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url}{path} did not become ready")
+        time.sleep(0.2)
+
+
+def start_serve(
+    *, output: int | None = subprocess.PIPE, **settings: str
+) -> tuple[subprocess.Popen[Any], str]:
+    """Start `supportbot serve` with `settings` as env vars; return it once ready, and its URL."""
     port = free_port()
     process = subprocess.Popen(
         supportbot_command("serve"),
         env=clean_environment(PORT=str(port), HOST="127.0.0.1", **settings),
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
+    wait_until_ready(url, process)
+    return process, url
+
+
+@contextmanager
+def serve_process(**settings: str) -> Iterator[str]:
+    """Run `supportbot serve` with `settings` as env vars until it is ready; yield its URL."""
+    process, url = start_serve(**settings)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read() if process.stdout else ""
-                raise AssertionError(f"supportbot serve exited: {output}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("supportbot serve did not become ready")
-            time.sleep(0.2)
         yield url
     finally:
         process.terminate()
