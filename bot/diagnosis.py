@@ -138,6 +138,7 @@ class Diagnoser:
         request = await asyncio.to_thread(
             self._fit_prompt, past, question, answer_language, references
         )
+        request = replace(request, reuse_key=turn.thread.as_key())
         await self._history.append(turn.thread, question)
 
         stream = self._filter.open()

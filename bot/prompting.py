@@ -55,12 +55,15 @@ class PromptBuilder:
         self._max_new_tokens = max_new_tokens
         self._template = load_prompt(SYSTEM_PROMPT, version)
 
-    def system_prompt(self, language: Language, references: Sequence[Resolution] = ()) -> str:
-        text = self._template.render(language_name=_LANGUAGE_NAMES[language])
-        if references:
-            past = load_prompt(PAST_RESOLUTIONS_PROMPT, PAST_RESOLUTIONS_VERSION)
-            text += "\n\n" + past.render(resolutions=references)
-        return text
+    def system_prompt(self, language: Language) -> str:
+        return self._template.render(language_name=_LANGUAGE_NAMES[language])
+
+    def references_note(self, references: Sequence[Resolution]) -> str:
+        """Past resolutions for the new question, or '' when there are none."""
+        if not references:
+            return ""
+        past = load_prompt(PAST_RESOLUTIONS_PROMPT, PAST_RESOLUTIONS_VERSION)
+        return past.render(resolutions=references)
 
     def build(
         self,
@@ -96,9 +99,17 @@ class PromptBuilder:
         language: Language,
         references: Sequence[Resolution] = (),
     ) -> GenerationRequest:
-        system = ChatMessage(Role.SYSTEM, (TextPart(self.system_prompt(language, references)),))
-        turns = tuple(_as_message(entry) for entry in [*history, question])
-        return GenerationRequest(messages=(system, *turns), max_new_tokens=self._max_new_tokens)
+        # The system prompt and the history stay the same from one question to the next,
+        # so the engine can reuse what it computed for them; what changes per question
+        # (the past resolutions it retrieved) goes with the question.
+        system = ChatMessage(Role.SYSTEM, (TextPart(self.system_prompt(language)),))
+        past = tuple(_as_message(entry) for entry in history)
+        asked = _as_message(question)
+        if note := self.references_note(references):
+            asked = ChatMessage(asked.role, (TextPart(note + "\n\n"), *asked.parts))
+        return GenerationRequest(
+            messages=(system, *past, asked), max_new_tokens=self._max_new_tokens
+        )
 
 
 PINNED_SCREENSHOT_NOTE = "(The first screenshot of this thread, kept for reference.)"

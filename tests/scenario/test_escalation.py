@@ -187,8 +187,9 @@ def test_get_a_human_take_it_resolve_and_remember(bot: RunningBot) -> None:
     later = _ask(bot, "COTHER", "the app says ConnectionRefusedError port 5432 again")
     [answer_text] = bot.answers_in("COTHER", later["ts"])
     assert "Drawing on 1 past resolution" in answer_text
-    system = bot.engine.requests[-1].messages[0].parts[0].text  # type: ignore[union-attr]
-    assert "systemctl enable --now postgresql" in system
+    # the past resolution goes with the question, so the thread's prefix stays reusable
+    question = bot.engine.requests[-1].messages[-1].parts[0].text  # type: ignore[union-attr]
+    assert "systemctl enable --now postgresql" in question
 
 
 def test_asking_for_a_human_in_words_escalates(bot: RunningBot) -> None:
