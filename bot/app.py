@@ -97,6 +97,10 @@ def build_engine(settings: Settings, metrics: Metrics | None = None) -> Engine:
         max_image_pixels=settings.max_image_pixels,
         max_context_tokens=settings.max_context_tokens,
         max_waiting=settings.max_waiting,
+        max_batch=settings.max_batch,
+        batch_token_budget=settings.batch_token_budget,
+        batch_window_seconds=settings.batch_window_ms / 1000,
+        prefix_cache_bytes=settings.prefix_cache_bytes,
         observe=metrics.observe if metrics is not None else None,
         lora_adapter=settings.lora_adapter,
     )

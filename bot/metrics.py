@@ -17,6 +17,9 @@ from bot.redaction import RedactionStats
 
 # Seconds, from a fast ack to a long generation.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# Counts (batch sizes, reused tokens): powers of two.
+_COUNT_BUCKETS = tuple(float(2**power) for power in range(17))
+_COUNTED = ("_batch_size", "_tokens")
 
 
 class _RedactionCollector(Collector):
@@ -72,7 +75,7 @@ class Metrics:
                     name,
                     name.replace("_", " "),
                     sorted(labels),
-                    buckets=_BUCKETS,
+                    buckets=_COUNT_BUCKETS if name.endswith(_COUNTED) else _BUCKETS,
                     registry=self.registry,
                 )
                 self._histograms[name] = histogram

@@ -53,6 +53,9 @@ class GenerationRequest:
         generation_timeout: seconds its answer may take before `GenerationTimeout`.
         min_new_tokens: the answer is at least this long (benchmarks; None for answers).
         request_id: for logs and cancellation.
+        reuse_key: names the conversation (a Slack thread, a ticket); the engine keeps
+            what it computed for this answer so the next request with the same key
+            does not recompute the shared beginning. None: nothing is kept.
     """
 
     messages: tuple[ChatMessage, ...]
@@ -61,6 +64,7 @@ class GenerationRequest:
     generation_timeout: float | None = None
     min_new_tokens: int | None = None  # benchmarks fix output length with it
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    reuse_key: str | None = None
 
     @property
     def images(self) -> tuple[ImagePart, ...]:

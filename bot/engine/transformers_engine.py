@@ -1,7 +1,9 @@
-"""The in-process engine: one worker thread owns the model and runs `generate()`.
+"""The in-process engine: the model on this process's GPU, batched across requests.
 
-The event loop never runs model code: loading, preprocessing and generation all
-happen on the worker thread, and text comes back through an asyncio queue.
+The event loop never runs model code: loading happens on a worker thread,
+prompt preparation (image decoding, resizing, the image processor) on a small
+preprocessing pool, and the model itself on the scheduler's thread. Token ids
+come back through an asyncio queue and are turned into text here.
 """
 
 from __future__ import annotations
@@ -17,19 +19,21 @@ from typing import Any
 
 import torch
 from PIL import Image
-from transformers import AutoModelForImageTextToText, AutoProcessor, StoppingCriteriaList
+from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from bot.engine.device import resolve_device, resolve_dtype
 from bot.engine.images import decode_for_model
+from bot.engine.prefix_cache import PrefixStore
+from bot.engine.prepared import PreparedPrompt, image_digest
 from bot.engine.protocol import EngineState
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
-from bot.engine.streaming import StopWhenCancelled, TextPieceStreamer
-from bot.engine.waiting_line import Ticket, WaitingLine
-from bot.errors import GenerationFailed, GenerationTimeout, ModelUnavailable, QueueTimeout
+from bot.engine.sampling import TokenChooser
+from bot.engine.scheduler import BatchLimits, BatchScheduler
+from bot.engine.sequence import Finished, Sequence, Started
+from bot.engine.streaming import TextPieces
+from bot.errors import GenerationTimeout, ModelUnavailable, QueueTimeout
 
 log = logging.getLogger(__name__)
-
-_DONE = object()
 
 
 class TransformersEngine:
@@ -43,8 +47,13 @@ class TransformersEngine:
         max_image_pixels: screenshots are resized to at most this many pixels.
         max_context_tokens: cap on prompt + answer tokens (the model's own limit if lower).
         max_waiting: most requests waiting or running; more get `EngineBusy`.
-        observe: called with (metric name, value) for queue wait, time to first
-            token and tokens per second; the metrics layer stays outside the engine.
+        max_batch: most requests decoding together.
+        batch_token_budget: most prompt + answer tokens the running batch may reserve.
+        batch_window_seconds: how long an idle engine gathers a burst before prefilling.
+        prefix_cache_bytes: bytes of per-thread cached prefixes kept for follow-ups
+            (0 turns reuse off).
+        observe: called with (metric name, value) for queue wait, batch size, time
+            to first token and tokens per second; the metrics layer stays outside.
         lora_adapter: a PEFT LoRA adapter (directory or Hub id) merged into the
             model at load time, for domain tuning at no cost per token.
 
@@ -64,6 +73,10 @@ class TransformersEngine:
         max_image_pixels: int = 1280 * 1024,
         max_context_tokens: int = 16384,
         max_waiting: int = 64,
+        max_batch: int = 32,
+        batch_token_budget: int = 65536,
+        batch_window_seconds: float = 0.005,
+        prefix_cache_bytes: int = 2 * 2**30,
         observe: Callable[[str, float], None] | None = None,
         lora_adapter: str | None = None,
     ) -> None:
@@ -73,10 +86,19 @@ class TransformersEngine:
         self._max_new_tokens = max_new_tokens
         self._max_image_pixels = max_image_pixels
         self._max_context_tokens = max_context_tokens
-        self._line = WaitingLine(capacity=max_waiting)
+        self._limits = BatchLimits(
+            max_batch=max_batch,
+            token_budget=batch_token_budget,
+            gather_seconds=batch_window_seconds,
+            max_waiting=max_waiting,
+        )
+        self._prefixes = PrefixStore(prefix_cache_bytes)
         self._observe = observe or (lambda name, value: None)
         self._lora_adapter = lora_adapter
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-model")
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-load")
+        # Preparing prompts (decode, resize, image processor) overlaps with the GPU's work.
+        self._preparers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="supportbot-prep")
+        self._scheduler: BatchScheduler | None = None
         self._state = EngineState.LOADING
         self._failure: str | None = None
         self._loaded = asyncio.Event()
@@ -101,9 +123,20 @@ class TransformersEngine:
         """An engine around a model already in memory (benchmarks build one from a config)."""
         engine = cls(str(getattr(model, "name_or_path", "in-memory")), **options)
         engine._model, engine._processor = model, processor
-        engine._state, engine._started = EngineState.READY, True
+        engine._ready()
+        engine._started = True
         engine._loaded.set()
         return engine
+
+    @property
+    def prefixes(self) -> PrefixStore:
+        """The per-thread cached prefixes (for metrics and tests)."""
+        return self._prefixes
+
+    @property
+    def batch_limit(self) -> int:
+        """Requests that may decode together now (fewer after running out of memory)."""
+        return self._scheduler.batch_limit if self._scheduler else self._limits.max_batch
 
     async def start(self) -> None:
         if self._started:  # one load per process, however many callers ask
@@ -112,7 +145,7 @@ class TransformersEngine:
         self._started = True
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._worker, self.load)
+            await loop.run_in_executor(self._loader, self.load)
         except Exception as error:  # any load failure leaves the process up and says why
             self._state = EngineState.FAILED
             self._failure = f"{type(error).__name__}: {error}".splitlines()[0]
@@ -138,85 +171,90 @@ class TransformersEngine:
                 self._model, self._lora_adapter
             ).merge_and_unload()
         self._model.eval()
-        self._state = EngineState.READY
+        self._ready()
         log.info("model %s ready", self._model_id)
+
+    def _ready(self) -> None:
+        self._processor.tokenizer.padding_side = "left"
+        tokenizer = self._processor.tokenizer
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self._scheduler = BatchScheduler(
+            self._model,
+            TokenChooser(self._model.generation_config),
+            limits=self._limits,
+            prefixes=self._prefixes,
+            context_window=self.context_window,
+            pad_token_id=int(pad),
+            observe=self._observe,
+        )
+        self._state = EngineState.READY
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
         await self._loaded.wait()
-        if self._state is not EngineState.READY:
+        if self._state is not EngineState.READY or self._scheduler is None:
             raise ModelUnavailable(self._failure or f"engine is {self._state}")
-        ticket = self._line.join(request.request_id)
-        served: float | None = None
-        joined = time.monotonic()
-        try:
-            async for position in self._wait_turn(ticket, request.queue_timeout):
-                yield position
-            started = time.monotonic()
-            self._observe("supportbot_engine_queue_wait_seconds", started - joined)
-            # One request per generate() call: the batch size metric is there for batching.
-            self._observe("supportbot_engine_batch_size", 1)
-            first = True
-            async for piece in self._generate_stream(request):
-                if first:
-                    self._observe("supportbot_engine_ttft_seconds", time.monotonic() - started)
-                    first = False
-                yield piece
-            served = time.monotonic() - started
-        finally:
-            self._line.leave(ticket, served_seconds=served)
-
-    async def _wait_turn(self, ticket: Ticket, timeout: float | None) -> AsyncIterator[Queued]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        told = -1
-        while (ahead := self._line.ahead(ticket)) > 0:
-            if ahead != told:
-                told = ahead
-                yield Queued(ahead)
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise QueueTimeout(f"still {ahead} ahead after {timeout} s")
-            await self._line.wait_for_change(ticket, remaining)
-
-    async def _generate_stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        pieces: asyncio.Queue[object] = asyncio.Queue()
+        self._scheduler.check_room()  # before spending any work on a request that cannot wait
+        inbox: asyncio.Queue[object] = asyncio.Queue()
         cancelled = threading.Event()
-
-        def emit(text: str) -> None:
-            loop.call_soon_threadsafe(pieces.put_nowait, text)
-
-        started_at = time.monotonic()
-        job = loop.run_in_executor(self._worker, self._generate, request, emit, cancelled)
-        job.add_done_callback(lambda _: pieces.put_nowait(_DONE))
-        deadline = (
-            None
-            if request.generation_timeout is None
-            else time.monotonic() + request.generation_timeout
+        sequence = Sequence(
+            request,
+            self._preparers.submit(self.prepare, request),
+            _mailbox(asyncio.get_running_loop(), inbox, cancelled),
+            max_new_tokens=request.max_new_tokens or self._max_new_tokens,
+            min_new_tokens=request.min_new_tokens or 0,
+            cancelled=cancelled,
         )
+        self._scheduler.submit(sequence)
+        pieces = TextPieces(self._processor.tokenizer)
+        deadline = _deadline(request.queue_timeout)
+        started: float | None = None
+        first = True
         try:
             while True:
-                remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
                 try:
-                    piece = await asyncio.wait_for(pieces.get(), remaining)
+                    item = await asyncio.wait_for(inbox.get(), _remaining(deadline))
                 except TimeoutError:
+                    if started is None:
+                        raise QueueTimeout(
+                            f"not started within {request.queue_timeout} s"
+                        ) from None
                     raise GenerationTimeout(
                         f"answer not finished within {request.generation_timeout} s"
                     ) from None
-                if piece is _DONE:
-                    break
-                assert isinstance(piece, str)
-                yield piece
-            new_tokens = await job  # raises GenerationFailed if generate() broke off
-            elapsed = time.monotonic() - started_at
-            if new_tokens and elapsed > 0:
-                self._observe("supportbot_engine_tokens_per_second", new_tokens / elapsed)
+                if isinstance(item, int):
+                    if piece := pieces.push(item):
+                        if first and started is not None:
+                            self._observe(
+                                "supportbot_engine_ttft_seconds", time.monotonic() - started
+                            )
+                            first = False
+                        yield piece
+                elif isinstance(item, Queued):
+                    yield item
+                elif isinstance(item, Started):
+                    started = time.monotonic()
+                    self._observe(
+                        "supportbot_engine_queue_wait_seconds", started - sequence.joined_at
+                    )
+                    deadline = _deadline(request.generation_timeout)
+                elif isinstance(item, Finished):
+                    if tail := pieces.flush():
+                        yield tail
+                    if started is not None and item.new_tokens:
+                        elapsed = time.monotonic() - started
+                        self._observe(
+                            "supportbot_engine_tokens_per_second", item.new_tokens / elapsed
+                        )
+                    return
+                elif isinstance(item, BaseException):
+                    raise item
         finally:
-            cancelled.set()  # a consumer that stops early frees the model at the next token
+            sequence.cancelled.set()  # a consumer that stops early frees its place at the next step
 
     @property
     def queue_depth(self) -> int:
         """Requests waiting for the model or using it."""
-        return len(self._line)
+        return self._scheduler.depth if self._scheduler else 0
 
     @property
     def context_window(self) -> int:
@@ -259,44 +297,41 @@ class TransformersEngine:
             )
         )
 
-    def _generate(
-        self, request: GenerationRequest, emit: Callable[[str], None], cancelled: threading.Event
-    ) -> int:
-        """Generate on the worker thread; returns how many new tokens were made."""
-        try:
-            inputs = self._prepare(request)
-            streamer = TextPieceStreamer(self._processor.tokenizer, emit)
-            with torch.inference_mode():
-                output = self._model.generate(
-                    **inputs,
-                    max_new_tokens=request.max_new_tokens or self._max_new_tokens,
-                    min_new_tokens=request.min_new_tokens,
-                    streamer=streamer,
-                    stopping_criteria=StoppingCriteriaList([StopWhenCancelled(cancelled)]),
-                )
-            return int(output.shape[-1] - inputs["input_ids"].shape[-1])
-        except torch.cuda.OutOfMemoryError as error:
-            torch.cuda.empty_cache()
-            raise GenerationFailed(f"out of GPU memory: {error}") from error
-        except Exception as error:
-            log.exception("generation %s failed", request.request_id)
-            raise GenerationFailed(f"{type(error).__name__}: {error}") from error
-
-    def _prepare(self, request: GenerationRequest) -> Any:
+    def prepare(self, request: GenerationRequest) -> PreparedPrompt:
+        """Token ids, image patches and positions of `request` (CPU work, any thread)."""
         images = [decode_for_model(image.data) for image in request.images]
         size = dict(self._processor.image_processor.size)
         size["longest_edge"] = self._pixel_cap()
         inputs = self._processor(
-            text=[self.render(request)],
-            images=images or None,
-            size=size,
-            return_tensors="pt",
+            text=[self.render(request)], images=images or None, size=size, return_tensors="pt"
         )
-        return inputs.to(self._model.device)
+        input_ids = inputs["input_ids"]
+        kinds = inputs.get("mm_token_type_ids")
+        kinds = torch.zeros_like(input_ids) if kinds is None else kinds
+        text = torch.arange(input_ids.shape[1]).unsqueeze(0)
+        if images:
+            rope, delta = self._model.model.get_rope_index(
+                input_ids, mm_token_type_ids=kinds, image_grid_thw=inputs["image_grid_thw"]
+            )
+            positions, rope_delta = torch.cat([text, rope[:, 0, :]]), int(delta.reshape(-1)[0])
+        else:
+            positions, rope_delta = text.expand(4, -1), 0
+        return PreparedPrompt(
+            token_ids=tuple(int(token) for token in input_ids[0].tolist()),
+            positions=positions.clone(),
+            rope_delta=rope_delta,
+            mm_token_type_ids=kinds[0],
+            pixel_values=inputs.get("pixel_values"),
+            image_grid_thw=inputs.get("image_grid_thw"),
+            image_digests=tuple(image_digest(image.data) for image in request.images),
+        )
 
     async def close(self) -> None:
         self._state = EngineState.CLOSED
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        if self._scheduler is not None:
+            await asyncio.to_thread(self._scheduler.close)
+        self._loader.shutdown(wait=False, cancel_futures=True)
+        self._preparers.shutdown(wait=False, cancel_futures=True)
 
 
 def _as_template_message(message: ChatMessage) -> dict[str, Any]:
@@ -307,3 +342,25 @@ def _as_template_message(message: ChatMessage) -> dict[str, Any]:
         elif isinstance(part, ImagePart):
             content.append({"type": "image"})
     return {"role": message.role.value, "content": content}
+
+
+def _mailbox(
+    loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[object], cancelled: threading.Event
+) -> Callable[[object], None]:
+    """A thread-safe way into `inbox`; a consumer whose loop has closed cancels the request."""
+
+    def send(item: object) -> None:
+        try:
+            loop.call_soon_threadsafe(inbox.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            cancelled.set()
+
+    return send
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(deadline - time.monotonic(), 0.0)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,6 +27,7 @@ from tests.support.slack_events import (
     next_ts,
     signed_headers,
 )
+from tests.support.slow_model import slowed
 
 pytestmark = pytest.mark.slow
 
@@ -223,11 +226,20 @@ def test_feedback_click_is_stored_counted_and_acknowledged(
         assert 'supportbot_feedback_total{verdict="solved"} 1.0' in metrics
 
 
+@pytest.fixture
+def busy_engine(tiny_checkpoint: Path) -> Iterator[TransformersEngine]:
+    """One answer at a time on a model slowed to a busy GPU's pace: a second question waits."""
+    engine = TransformersEngine(str(tiny_checkpoint), device="cpu", max_batch=1)
+    asyncio.run(engine.start())
+    with slowed(engine._model, 0.05):
+        yield engine
+    asyncio.run(engine.close())
+
+
 def test_second_request_shows_its_place_in_line(
-    tiny_engine: TransformersEngine, redis_url: str
+    busy_engine: TransformersEngine, redis_url: str
 ) -> None:
-    paced = PacedEngine(tiny_engine, seconds_per_piece=0.1)
-    with run_bot(paced, redis_url, max_new_tokens=20) as bot:
+    with run_bot(busy_engine, redis_url, max_new_tokens=20) as bot:
         first = _mention(bot, "CLINE", "first question")
         second = _mention(bot, "CLINE", "second question", user="UBOB0001")
         bot.post_event(first)
@@ -345,10 +357,9 @@ def test_start_up_checks_the_token_and_names_missing_scopes(
 
 
 def test_queue_and_generation_deadlines_each_have_their_own_message(
-    tiny_engine: TransformersEngine, redis_url: str
+    busy_engine: TransformersEngine, tiny_engine: TransformersEngine, redis_url: str
 ) -> None:
-    paced = PacedEngine(tiny_engine, seconds_per_piece=0.2)
-    with run_bot(paced, redis_url, max_new_tokens=20, queue_timeout_seconds=0.3) as bot:
+    with run_bot(busy_engine, redis_url, max_new_tokens=20, queue_timeout_seconds=0.3) as bot:
         first = _mention(bot, "CDEAD", "first question")
         bot.post_event(first)
         bot.slack.wait_for(lambda: bot.slack.thread_messages("CDEAD", first["ts"]))

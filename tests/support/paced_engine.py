@@ -1,7 +1,6 @@
 """An engine wrapper that hands out each piece of the real engine's answer slowly.
 
-It holds the real engine's place in line while it does, so tests can see a
-second request wait, and have time to delete a question mid-answer.
+Tests get time to act mid-answer: delete the question, edit it, shut down.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The engine's waiting line on the real tiny model: position, backpressure and deadlines."""
+"""The engine's waiting line on the real tiny model: position, backpressure and deadlines.
+
+The batch holds one request here, so every other request has to wait in line.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ def _request(max_new_tokens: int, **deadlines: float) -> GenerationRequest:
 
 @pytest.fixture
 async def engine(tiny_checkpoint: Path) -> AsyncIterator[TransformersEngine]:
-    engine = TransformersEngine(str(tiny_checkpoint), device="cpu", max_waiting=2)
+    engine = TransformersEngine(str(tiny_checkpoint), device="cpu", max_waiting=2, max_batch=1)
     await engine.start()
     yield engine
     await engine.close()
@@ -62,7 +65,7 @@ async def test_waiting_past_the_queue_deadline_raises_and_leaves_the_line(
     with pytest.raises(QueueTimeout):
         await _collect(engine, _request(4, queue_timeout=0.01))
     await running
-    assert len(engine._line) == 0
+    assert engine.queue_depth == 0
 
 
 async def test_generation_past_its_deadline_is_stopped_and_the_model_freed(
@@ -92,6 +95,6 @@ async def test_the_engine_reports_wait_first_token_and_speed(tiny_checkpoint: Pa
         "supportbot_engine_tokens_per_second",
         "supportbot_engine_batch_size",
     }
-    assert seen["supportbot_engine_batch_size"] == 1
+    assert seen["supportbot_engine_batch_size"] == 1  # alone in the batch
     assert seen["supportbot_engine_tokens_per_second"] > 0
     assert engine.queue_depth == 0

@@ -1,0 +1,48 @@
+"""Choose each row's next token from its logits, as the model's generation config asks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+
+class TokenChooser:
+    """Greedy, or temperature/top-k/top-p sampling when the generation config samples.
+
+    Rows still short of their `min_new_tokens` cannot choose an end token.
+    """
+
+    def __init__(self, generation_config: Any) -> None:
+        eos = generation_config.eos_token_id
+        self.end_tokens: frozenset[int] = frozenset(
+            [] if eos is None else [eos] if isinstance(eos, int) else eos
+        )
+        self._sample = bool(generation_config.do_sample)
+        self._temperature = float(generation_config.temperature or 1.0)
+        self._top_k = int(generation_config.top_k or 0)
+        self._top_p = float(generation_config.top_p or 1.0)
+
+    def choose(self, logits: torch.Tensor, may_end: Sequence[bool]) -> list[int]:
+        """Next token of each row of `logits` [rows, vocab]."""
+        logits = logits.float()
+        if self.end_tokens and not all(may_end):
+            blocked = torch.tensor([not allowed for allowed in may_end], device=logits.device)
+            end = torch.tensor(sorted(self.end_tokens), device=logits.device)
+            logits[blocked.nonzero().squeeze(1).unsqueeze(1), end.unsqueeze(0)] = -torch.inf
+        if not self._sample:
+            return [int(token) for token in logits.argmax(dim=-1).tolist()]
+        return [int(token) for token in self._sampled(logits).tolist()]
+
+    def _sampled(self, logits: torch.Tensor) -> torch.Tensor:
+        logits = logits / max(self._temperature, 1e-5)
+        if 0 < self._top_k < logits.shape[-1]:
+            kth = torch.topk(logits, self._top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, -torch.inf)
+        if self._top_p < 1.0:
+            ordered, order = torch.sort(logits, descending=True, dim=-1)
+            cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
+            drop = cumulative - ordered.softmax(dim=-1) > self._top_p  # keep the token that crosses
+            logits = logits.scatter(-1, order, ordered.masked_fill(drop, -torch.inf))
+        return torch.multinomial(logits.softmax(dim=-1), num_samples=1).squeeze(1)
