@@ -22,7 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,9 @@ class Result:
     latencies: list[float]
 
 
-def _request(image: bytes, question: str, tokens: int) -> GenerationRequest:
+def _request(
+    image: bytes, question: str, tokens: int, *, thread: str | None = None
+) -> GenerationRequest:
     return GenerationRequest(
         messages=(
             ChatMessage(Role.SYSTEM, (TextPart("You diagnose software errors."),)),
@@ -111,30 +113,54 @@ def _request(image: bytes, question: str, tokens: int) -> GenerationRequest:
         ),
         max_new_tokens=tokens,
         min_new_tokens=tokens,
+        reuse_key=thread,
     )
 
 
-def naive(engine: TransformersEngine, requests: list[GenerationRequest]) -> Result:
-    """The usual snippet: processor, generate, decode; one request after another."""
+def _follow_up(first: GenerationRequest, tokens: int) -> GenerationRequest:
+    return replace(
+        first,
+        messages=(
+            *first.messages,
+            ChatMessage(Role.ASSISTANT, (TextPart("It means a module is missing."),)),
+            ChatMessage(Role.USER, (TextPart("Still failing after pip install."),)),
+        ),
+        max_new_tokens=tokens,
+        min_new_tokens=tokens,
+    )
+
+
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def naive_one(engine: TransformersEngine, request: GenerationRequest) -> int:
+    """The usual snippet: processor, generate, decode."""
     model, processor = engine._model, engine._processor
+    images = [decode_for_model(i.data) for i in request.images]
+    inputs = processor(text=[engine.render(request)], images=images, return_tensors="pt").to(
+        model.device
+    )
+    with torch.inference_mode():
+        output = model.generate(
+            **inputs,
+            max_new_tokens=request.max_new_tokens,
+            min_new_tokens=request.min_new_tokens,
+            do_sample=False,
+        )
+    processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    _sync()
+    return int(output.shape[1] - inputs["input_ids"].shape[1])
+
+
+def naive(engine: TransformersEngine, requests: list[GenerationRequest]) -> Result:
+    """One request after another."""
     latencies, total = [], 0
     started = time.perf_counter()
     for request in requests:
-        t0 = time.perf_counter()
-        images = [decode_for_model(i.data) for i in request.images]
-        inputs = processor(text=[engine.render(request)], images=images, return_tensors="pt").to(
-            model.device
-        )
-        with torch.inference_mode():
-            output = model.generate(
-                **inputs,
-                max_new_tokens=request.max_new_tokens,
-                min_new_tokens=request.min_new_tokens,
-                do_sample=False,
-            )
-        processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        total += int(output.shape[1] - inputs["input_ids"].shape[1])
-        latencies.append(time.perf_counter() - t0)
+        total += naive_one(engine, request)
+        latencies.append(time.perf_counter() - started)  # each waited for those before it
     return Result(total, time.perf_counter() - started, latencies)
 
 
@@ -151,17 +177,14 @@ async def through_engine(engine: TransformersEngine, requests: list[GenerationRe
     return Result(tokens, time.perf_counter() - started, list(latencies))
 
 
-async def timed_stream(
-    engine: TransformersEngine, request: GenerationRequest
-) -> tuple[float, float]:
-    """(seconds to the first text, seconds to the end) of one request."""
+async def seconds(path: str, engine: TransformersEngine, request: GenerationRequest) -> float:
+    """Wall time of one request, start to last token, alone on the path."""
     t0 = time.perf_counter()
-    first = None
-    async for piece in engine.stream(request):
-        if first is None and isinstance(piece, str):
-            first = time.perf_counter() - t0
-    end = time.perf_counter() - t0
-    return (first if first is not None else end), end
+    if path == "naive":
+        await asyncio.to_thread(naive_one, engine, request)
+    else:
+        await through_engine(engine, [request])
+    return time.perf_counter() - t0
 
 
 async def measure(
@@ -175,6 +198,47 @@ async def measure(
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def single_request_rows(
+    engine: TransformersEngine, shots: dict[str, bytes], tokens: int
+) -> list[tuple[str, float, float]]:
+    """(metric, engine, naive) for time to first token and batch-1 decode.
+
+    Time to first token is the wall time of a one-token request (preprocessing
+    included); decode is the extra time of `tokens` tokens over one, per token.
+    """
+    rows: list[tuple[str, float, float]] = []
+    for name, shot in shots.items():
+        cold = {
+            path: await seconds(path, engine, _request(shot, QUESTIONS[0], 1)) for path in PATHS
+        }
+        rows.append(
+            (f"cold time to first token, {name} (ms)", 1000 * cold["engine"], 1000 * cold["naive"])
+        )
+    small = shots["1280x800"]
+    follow = {}
+    for path, thread in (("engine", "bench-thread"), ("naive", None)):
+        first = _request(small, QUESTIONS[1], tokens, thread=thread)
+        await seconds(path, engine, first)  # the thread's first answer, left resident
+        follow[path] = await seconds(path, engine, _follow_up(first, 1))
+    rows.append(
+        (
+            "follow-up time to first token, resident thread (ms)",
+            1000 * follow["engine"],
+            1000 * follow["naive"],
+        )
+    )
+    decode = {}
+    for path in PATHS:
+        one = await seconds(path, engine, _request(small, QUESTIONS[2], 1))
+        many = await seconds(path, engine, _request(small, QUESTIONS[2], tokens))
+        decode[path] = 1000 * (many - one) / max(1, tokens - 1)
+    rows.append(("decode at batch 1 (ms/token)", decode["engine"], decode["naive"]))
+    return rows
+
+
+PATHS = ("engine", "naive")
 
 
 async def run(smoke: bool, tokens: int, concurrency: list[int]) -> None:
@@ -194,32 +258,24 @@ async def run(smoke: bool, tokens: int, concurrency: list[int]) -> None:
                 full_size_model(processor), processor, device="cuda"
             )
             device = torch.cuda.get_device_name()
-    shots = {size: screenshot(size, i) for i, size in enumerate([(1280, 800), (1920, 1080)])}
-    small, large = shots[(1280, 800)], shots[(1920, 1080)]
-    print(f"device: {device}; output fixed at {tokens} tokens")
+    shots = {
+        f"{w}x{h}": screenshot((w, h), i) for i, (w, h) in enumerate([(1280, 800), (1920, 1080)])
+    }
+    print(f"device: {device}; output fixed at {tokens} tokens; torch {torch.__version__}")
+    for path in PATHS:  # warm-up: kernels, allocator, tokenizer caches
+        await seconds(path, engine, _request(shots["1920x1080"], QUESTIONS[2], 2))
 
-    await timed_stream(engine, _request(large, QUESTIONS[2], 2))  # warm-up
-    cold, total = await timed_stream(engine, _request(small, QUESTIONS[0], tokens))
-    decode_ms = 1000 * (total - cold) / max(1, tokens - 1)
-    follow_up = GenerationRequest(
-        messages=(
-            *_request(small, QUESTIONS[0], tokens).messages,
-            ChatMessage(Role.ASSISTANT, (TextPart("It means a module is missing."),)),
-            ChatMessage(Role.USER, (TextPart("Still failing after pip install."),)),
-        ),
-        max_new_tokens=tokens,
-        min_new_tokens=tokens,
-    )
-    again, _ = await timed_stream(engine, follow_up)
-    print(f"time to first token, 1280x800 screenshot: {cold * 1000:.1f} ms")
-    print(f"follow-up time to first token (no reuse yet): {again * 1000:.1f} ms")
-    print(f"decode at batch 1: {decode_ms:.2f} ms/token")
-
+    print("| metric | engine | naive |")
+    print("| --- | --- | --- |")
+    for metric, ours, theirs in await single_request_rows(engine, shots, tokens):
+        print(f"| {metric} | {ours:.1f} | {theirs:.1f} |")
+    print()
     print("| concurrent | path | output tok/s | p50 latency s | p95 latency s | peak GPU GiB |")
     print("| --- | --- | --- | --- | --- | --- |")
+    small, large = shots["1280x800"], shots["1920x1080"]
     for n in concurrency:
         requests = [_request(small if i % 2 else large, QUESTIONS[i % 3], tokens) for i in range(n)]
-        for name in ("naive", "engine"):
+        for name in PATHS[::-1]:
             if torch.cuda.is_available():
                 torch.cuda.reset_peak_memory_stats()
             result = await measure(name, engine, requests)
