@@ -341,6 +341,13 @@ def build_app(
         "Requests waiting for the model or using it",
     )
     metrics.gauge("supportbot_gpu_memory_bytes", gpu_memory_bytes, "GPU memory PyTorch holds")
+    if isinstance(engine, TransformersEngine):
+        prefixes = engine.prefixes
+        metrics.gauge(
+            "supportbot_engine_prefix_cache_bytes",
+            lambda: prefixes.nbytes,
+            "Bytes of threads' computed prompts kept for their follow-ups",
+        )
     redis = redis if redis is not None else build_redis(settings)
     stores = build_stores(settings, redis, metrics)
     http_client = httpx.AsyncClient(

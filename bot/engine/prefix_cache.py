@@ -52,6 +52,8 @@ class PrefixStore:
         self._entries: OrderedDict[str, CachedPrefix] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self.hits = 0  # prompts that started from a cached prefix
+        self.reused_tokens = 0
 
     @property
     def nbytes(self) -> int:
@@ -104,6 +106,8 @@ class PrefixStore:
                 break
         if length <= 0:
             return None
+        self.hits += 1
+        self.reused_tokens += length
         return PrefixHit(
             length,
             [(keys[..., :length, :], values[..., :length, :]) for keys, values in entry.tensors],

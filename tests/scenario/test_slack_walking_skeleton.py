@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from bot.engine import ImagePart, Role, TextPart
+from bot.engine.transformers_engine import TransformersEngine
 from bot.prompting import fence_user_text
 from tests.support.fake_slack import BOT_USER_ID, LOGIN_PAGE
 from tests.support.running_bot import RunningBot
@@ -58,7 +59,7 @@ def test_mention_with_screenshot_gets_working_indicator_then_answer_in_thread(
 
 
 def test_follow_up_in_thread_without_mention_sees_history_and_screenshot(
-    running_bot: RunningBot,
+    running_bot: RunningBot, tiny_engine: TransformersEngine
 ) -> None:
     running_bot.slack.add_file("err-2.png", render_error_screenshot())
     first = _mention(running_bot, "C2", "what is this error?", files=["err-2.png"])
@@ -68,6 +69,7 @@ def test_follow_up_in_thread_without_mention_sees_history_and_screenshot(
     follow_up = message_event(
         channel="C2", text="still failing after pip install", thread_ts=first["ts"]
     )
+    hits, reused = tiny_engine.prefixes.hits, tiny_engine.prefixes.reused_tokens
     running_bot.post_event(follow_up)
     answers = running_bot.wait_for_answer("C2", first["ts"], count=2)
 
@@ -83,6 +85,11 @@ def test_follow_up_in_thread_without_mention_sees_history_and_screenshot(
         fence_user_text("still failing after pip install")
     )
     assert running_bot.slack.downloads("err-2.png") == 1, "the screenshot is not downloaded twice"
+    # nor encoded twice: the engine started from what it kept of the thread's first answer
+    assert request.reuse_key is not None and request.reuse_key.endswith(f"C2:{first['ts']}")
+    assert tiny_engine.prefixes.hits == hits + 1
+    screenshot_end = tiny_engine.prepare(request).image_spans[0][1]
+    assert tiny_engine.prefixes.reused_tokens - reused >= screenshot_end
 
 
 def test_direct_message_is_answered_in_its_thread(running_bot: RunningBot) -> None:
