@@ -16,6 +16,23 @@ class EngineState(StrEnum):
     CLOSED = "closed"
 
 
+class EngineStatus:
+    """The state and failure reason every engine reports; engines start LOADING."""
+
+    def __init__(self) -> None:
+        self._state = EngineState.LOADING
+        self._failure: str | None = None
+
+    @property
+    def state(self) -> EngineState:
+        return self._state
+
+    @property
+    def failure(self) -> str | None:
+        """Why the engine is FAILED, in one line; None otherwise."""
+        return self._failure
+
+
 class Engine(Protocol):
     """Runs the model; the only part of the bot that touches it.
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from bot.engine.images import sniff_image_type
-from bot.engine.protocol import EngineState
+from bot.engine.protocol import EngineState, EngineStatus
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
 from bot.errors import EngineBusy, GenerationFailed, GenerationTimeout, ModelUnavailable
 
@@ -40,7 +40,7 @@ def _as_openai(message: ChatMessage) -> dict[str, Any]:
     return {"role": message.role.value, "content": content}
 
 
-class RemoteEngine:
+class RemoteEngine(EngineStatus):
     """Streams answers from an OpenAI-compatible chat completions server.
 
     Args:
@@ -71,17 +71,8 @@ class RemoteEngine:
         self._context_window = context_window
         self._max_in_flight = max_in_flight
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=5.0))
-        self._state = EngineState.LOADING
-        self._failure: str | None = None
+        super().__init__()
         self._in_flight = 0
-
-    @property
-    def state(self) -> EngineState:
-        return self._state
-
-    @property
-    def failure(self) -> str | None:
-        return self._failure
 
     @property
     def queue_depth(self) -> int:

@@ -315,13 +315,7 @@ class BatchScheduler:
             self._free_memory(f"decoding a batch of {len(self._active)}")
             self._batch.rewind(width)
             self._shrink_batch()
-        except Exception as error:
-            log.exception("decode step failed")
-            failed, self._active = self._active, []
-            self._batch.keep([])
-            for sequence in failed:
-                sequence.finish(GenerationFailed(f"{type(error).__name__}: {error}"))
-        else:
+        else:  # any other failure fails the batch in `_run`
             self._steps_since_oom += 1
             if (
                 self._steps_since_oom >= GROW_BACK_STEPS

@@ -25,7 +25,7 @@ from bot.engine.device import resolve_device, resolve_dtype
 from bot.engine.images import decode_for_model
 from bot.engine.prefix_cache import PrefixStore
 from bot.engine.prepared import PreparedPrompt, image_digest
-from bot.engine.protocol import EngineState
+from bot.engine.protocol import EngineState, EngineStatus
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
 from bot.engine.sampling import TokenChooser
 from bot.engine.scheduler import BatchLimits, BatchScheduler
@@ -36,7 +36,7 @@ from bot.errors import GenerationTimeout, ModelUnavailable, QueueTimeout
 log = logging.getLogger(__name__)
 
 
-class TransformersEngine:
+class TransformersEngine(EngineStatus):
     """Runs a Hugging Face vision-language model in this process.
 
     Args:
@@ -99,20 +99,11 @@ class TransformersEngine:
         # Preparing prompts (decode, resize, image processor) overlaps with the GPU's work.
         self._preparers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="supportbot-prep")
         self._scheduler: BatchScheduler | None = None
-        self._state = EngineState.LOADING
-        self._failure: str | None = None
+        super().__init__()
         self._loaded = asyncio.Event()
         self._started = False
         self._model: Any = None
         self._processor: Any = None
-
-    @property
-    def state(self) -> EngineState:
-        return self._state
-
-    @property
-    def failure(self) -> str | None:
-        return self._failure
 
     @property
     def model_id(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -30,61 +31,53 @@ async def _text(engine: TransformersEngine, request: GenerationRequest) -> str:
     return "".join([p async for p in engine.stream(request) if isinstance(p, str)])
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("follow_up_shot", [None, OTHER_SHOT], ids=["text", "new-screenshot"])
-async def test_a_follow_up_reuses_the_thread_and_answers_as_a_cold_run_does(
-    tiny_checkpoint: Path, follow_up_shot: bytes | None
-) -> None:
-    reused: list[float] = []
-    warm = TransformersEngine(
-        str(tiny_checkpoint),
-        device="cpu",
-        observe=lambda name, value: reused.append(value) if "prefix" in name else None,
-    )
+@pytest.fixture
+async def engines(
+    tiny_checkpoint: Path,
+) -> AsyncIterator[tuple[TransformersEngine, TransformersEngine]]:
+    """An engine that reuses threads' prefixes, and one that never does."""
+    warm = TransformersEngine(str(tiny_checkpoint), device="cpu")
     cold = TransformersEngine(str(tiny_checkpoint), device="cpu", prefix_cache_bytes=0)
     await warm.start()
     await cold.start()
-    try:
-        question = _user("what is this?", FIRST_SHOT)
-        answer = await _text(warm, _ask(question))
-        assert len(warm.prefixes) == 1  # kept before the answer was reported finished
+    yield warm, cold
+    await warm.close()
+    await cold.close()
 
-        follow_up = _ask(
-            question,
-            ChatMessage(Role.ASSISTANT, (TextPart(answer),)),
-            _user("still failing after the restart", follow_up_shot),
-        )
-        assert await _text(warm, follow_up) == await _text(cold, follow_up)
-        first_prompt = warm.prepare(_ask(question))
-        # the screenshot and everything up to the previous answer came from the cache
-        assert len(reused) == 1 and reused[0] > first_prompt.image_spans[0][1]
-    finally:
-        await warm.close()
-        await cold.close()
+
+@pytest.mark.slow
+@pytest.mark.parametrize("follow_up_shot", [None, OTHER_SHOT], ids=["text", "new-screenshot"])
+async def test_a_follow_up_reuses_the_thread_and_answers_as_a_cold_run_does(
+    engines: tuple[TransformersEngine, TransformersEngine], follow_up_shot: bytes | None
+) -> None:
+    warm, cold = engines
+    question = _user("what is this?", FIRST_SHOT)
+    answer = await _text(warm, _ask(question))
+    assert len(warm.prefixes) == 1  # kept before the answer was reported finished
+
+    follow_up = _ask(
+        question,
+        ChatMessage(Role.ASSISTANT, (TextPart(answer),)),
+        _user("still failing after the restart", follow_up_shot),
+    )
+    assert await _text(warm, follow_up) == await _text(cold, follow_up)
+    first_prompt = warm.prepare(_ask(question))
+    # the screenshot and everything up to the previous answer came from the cache
+    assert warm.prefixes.hits == 1
+    assert warm.prefixes.reused_tokens > first_prompt.image_spans[0][1]
 
 
 @pytest.mark.slow
 async def test_a_different_screenshot_of_the_same_size_is_not_mistaken_for_the_cached_one(
-    tiny_checkpoint: Path,
+    engines: tuple[TransformersEngine, TransformersEngine],
 ) -> None:
-    reused: list[float] = []
-    warm = TransformersEngine(
-        str(tiny_checkpoint),
-        device="cpu",
-        observe=lambda name, value: reused.append(value) if "prefix" in name else None,
-    )
-    cold = TransformersEngine(str(tiny_checkpoint), device="cpu", prefix_cache_bytes=0)
-    await warm.start()
-    await cold.start()
-    try:
-        await _text(warm, _ask(_user("what is this?", FIRST_SHOT)))
-        swapped = _ask(_user("what is this?", OTHER_SHOT))
-        assert await _text(warm, swapped) == await _text(cold, swapped)
-        image_start = warm.prepare(swapped).image_spans[0][0]
-        assert reused == [image_start]  # the system prompt only, up to the picture
-    finally:
-        await warm.close()
-        await cold.close()
+    warm, cold = engines
+    await _text(warm, _ask(_user("what is this?", FIRST_SHOT)))
+    swapped = _ask(_user("what is this?", OTHER_SHOT))
+    assert await _text(warm, swapped) == await _text(cold, swapped)
+    image_start = warm.prepare(swapped).image_spans[0][0]
+    # the system prompt only, up to the picture
+    assert (warm.prefixes.hits, warm.prefixes.reused_tokens) == (1, image_start)
 
 
 def _prefix(tokens: int, key_bytes_per_token: int = 64) -> CachedPrefix:
