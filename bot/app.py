@@ -103,6 +103,7 @@ def build_engine(settings: Settings, metrics: Metrics | None = None) -> Engine:
         prefix_cache_bytes=settings.prefix_cache_bytes,
         observe=metrics.observe if metrics is not None else None,
         lora_adapter=settings.lora_adapter,
+        decode_mode=settings.decode_mode,
     )
 
 
@@ -347,6 +348,12 @@ def build_app(
             "supportbot_engine_prefix_cache_bytes",
             lambda: prefixes.nbytes,
             "Bytes of threads' computed prompts kept for their follow-ups",
+        )
+        local_engine = engine
+        metrics.gauge(
+            "supportbot_engine_decode_cache_bytes",
+            lambda: local_engine.decode_cache_bytes,
+            "Bytes of the running answers' key/value slots",
         )
     redis = redis if redis is not None else build_redis(settings)
     stores = build_stores(settings, redis, metrics)

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.engine.decode_mode import DecodeMode
 from bot.errors import ConfigError
 from bot.links import DEFAULT_ALLOWED_HOSTS
 
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
     batch_token_budget: int = Field(default=65536, ge=1024)
     batch_window_ms: float = Field(default=5.0, ge=0, le=1000)
     prefix_cache_bytes: int = Field(default=2 * 2**30, ge=0)
+    decode_mode: DecodeMode = DecodeMode.AUTO
     queue_timeout_seconds: float = Field(default=120.0, gt=0)
     generation_timeout_seconds: float = Field(default=300.0, gt=0)
     max_image_pixels: int = Field(default=1280 * 1024, ge=28 * 28)

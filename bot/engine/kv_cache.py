@@ -1,9 +1,8 @@
-"""The key/value cache of the running batch: rows of different lengths, left-padded.
+"""The key/value cache a prefill writes: rows left-padded to one width.
 
-Every row's real tokens are the last `lengths[i]` columns, so a decode step
-writes one column for all rows at once and the attention mask follows from the
-lengths alone. Rows join (a prefilled request) and leave (a finished one)
-between steps; leaving trims the columns nobody uses any more.
+A prefill runs a group of prompts (or one follow-up on top of its thread's
+cached prefix) through the model once; the rows then move into the decode
+cache's slots (`slot_cache`) and into the prefix store (`prefix_cache`).
 """
 
 from __future__ import annotations
@@ -63,16 +62,8 @@ class GrowingLayer(DynamicLayer):
     def get_seq_length(self) -> int:
         return self._length
 
-    def truncate(self, length: int) -> None:
-        """Forget columns past `length` (a step that failed half-way wrote some)."""
-        if self._key_buffer is None or self._value_buffer is None or length >= self._length:
-            return
-        self._length = length
-        self.keys = self._key_buffer[..., :length, :]
-        self.values = self._value_buffer[..., :length, :]
-
     def crop(self, tokens_to_remove: int) -> None:
-        raise NotImplementedError("rows are cut with BatchCache, not cropped in place")
+        raise NotImplementedError("prefill caches are copied into slots, never cropped")
 
 
 class GrowingCache(DynamicCache):
@@ -97,101 +88,6 @@ class GrowingCache(DynamicCache):
             assert layer.values is not None
             pairs.append((layer.keys, layer.values))
         return pairs
-
-
-class BatchCache:
-    """The cache of every running row, with each row's real length.
-
-    Row `i` holds real keys in its last `lengths[i]` columns; the columns before
-    them are padding, masked out of attention.
-    """
-
-    def __init__(self) -> None:
-        self.cache: GrowingCache | None = None
-        self.lengths: list[int] = []
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    @property
-    def width(self) -> int:
-        return 0 if self.cache is None else self.cache.get_seq_length()
-
-    def attention_mask(self, new_columns: int, device: torch.device | str) -> torch.Tensor:
-        """The 2D mask for a step that adds `new_columns` to every row."""
-        width = self.width + new_columns
-        lengths = torch.tensor(self.lengths, device=device).unsqueeze(1) + new_columns
-        columns = torch.arange(width, device=device).unsqueeze(0)
-        return (columns >= width - lengths).long()
-
-    def stepped(self, columns: int = 1) -> None:
-        """Every row grew by `columns` in the forward pass that just ran."""
-        self.lengths = [length + columns for length in self.lengths]
-
-    def add(self, rows: GrowingCache, lengths: Sequence[int]) -> None:
-        """Append rows (left-padded to their own width) below the running ones."""
-        if self.cache is None:
-            self.cache, self.lengths = rows, list(lengths)
-            return
-        width = max(self.width, rows.get_seq_length())
-        merged = [
-            (
-                torch.cat([_pad_left(old_keys, width), _pad_left(new_keys, width)]),
-                torch.cat([_pad_left(old_values, width), _pad_left(new_values, width)]),
-            )
-            for (old_keys, old_values), (new_keys, new_values) in zip(
-                self.cache.tensors(), rows.tensors(), strict=True
-            )
-        ]
-        self.cache = GrowingCache.from_tensors(merged)
-        self.lengths = [*self.lengths, *lengths]
-
-    def rewind(self, width: int) -> None:
-        """Undo the columns a failed forward pass added to some layers."""
-        if self.cache is not None:
-            for layer in self.cache.layers:
-                assert isinstance(layer, GrowingLayer)
-                layer.truncate(width)
-
-    def keep(self, rows: Sequence[int]) -> None:
-        """Keep only `rows` (in that order); drop columns no kept row uses."""
-        if not rows:
-            self.cache, self.lengths = None, []
-            return
-        assert self.cache is not None
-        lengths = [self.lengths[row] for row in rows]
-        start = self.width - max(lengths)
-        tensors = self.cache.tensors()
-        index = torch.tensor(list(rows), device=tensors[0][0].device)
-        kept = [
-            (
-                keys.index_select(0, index)[..., start:, :],
-                values.index_select(0, index)[..., start:, :],
-            )
-            for keys, values in tensors
-        ]
-        self.cache = GrowingCache.from_tensors(kept)
-        self.lengths = lengths
-
-    def row(self, row: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """A copy of one row's real keys and values, layer by layer, shaped [1, heads, n, dim]."""
-        assert self.cache is not None
-        length = self.lengths[row]
-        return [
-            (
-                keys[row : row + 1, :, -length:, :].clone(),
-                values[row : row + 1, :, -length:, :].clone(),
-            )
-            for keys, values in self.cache.tensors()
-        ]
-
-
-def _pad_left(tensor: torch.Tensor, width: int) -> torch.Tensor:
-    missing = width - tensor.shape[-2]
-    if missing == 0:
-        return tensor
-    padding = tensor.new_zeros((*tensor.shape[:-2], missing, tensor.shape[-1]))
-    return torch.cat([padding, tensor], dim=-2)
 
 
 def tensor_bytes(tensors: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> int:

@@ -1,13 +1,14 @@
 """Dynamic batching: one thread owns the model and advances every running request at once.
 
 Each round the thread admits waiting requests that fit (batch size, token
-budget), prefills them, then runs one decode step for the whole batch. A
-request that finishes leaves the batch at once; the others carry on. Requests
+budget), prefills them into slots of the decode cache, then runs one decode
+step for the whole batch (eager, compiled or as a CUDA graph: `Decoder`). A
+request that finishes leaves its slot at once; the others carry on. Requests
 whose thread left a cached prefix prefill only what is new.
 
 Out of GPU memory never ends the process: a prefill is split in halves and
-retried, a decode step moves the newest half of the batch back to the front of
-the line (their text so far is kept and recomputed later), and the batch limit
+retried, a decode step moves half of the batch (the highest slots) back to the
+front of the line (their text so far is kept and recomputed later), and the batch limit
 shrinks until memory fits, growing back slowly afterwards.
 """
 
@@ -23,11 +24,14 @@ from typing import Any
 
 import torch
 
-from bot.engine.kv_cache import BatchCache, GrowingCache
+from bot.engine.decode_mode import DecodeMode
+from bot.engine.decoder import Decoder
+from bot.engine.kv_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
 from bot.engine.request import Queued
 from bot.engine.sampling import TokenChooser
 from bot.engine.sequence import Sequence
+from bot.engine.slot_cache import SlotCache
 from bot.errors import EngineBusy, GenerationFailed, ModelUnavailable
 
 log = logging.getLogger(__name__)
@@ -69,6 +73,7 @@ class BatchScheduler:
         context_window: int,
         pad_token_id: int,
         observe: Callable[[str, float], None],
+        decode_mode: DecodeMode = DecodeMode.AUTO,
     ) -> None:
         self._model = model
         self._chooser = chooser
@@ -80,7 +85,10 @@ class BatchScheduler:
         self._layers = int(model.config.get_text_config().num_hidden_layers)
         self._pending: list[Sequence] = []
         self._active: list[Sequence] = []
-        self._batch = BatchCache()
+        self._batch = SlotCache(self._layers)
+        self._decoder = Decoder(model, decode_mode)
+        self._warmed = threading.Event()
+        self._warm_up_error: BaseException | None = None
         self._wake = threading.Condition()
         self._closed = False
         self._batch_limit = limits.max_batch
@@ -96,6 +104,22 @@ class BatchScheduler:
         """Requests waiting or running."""
         with self._wake:
             return len(self._pending) + len(self._active)
+
+    @property
+    def decode_mode(self) -> DecodeMode:
+        """How decode steps run now (a compiled mode falls back to eager on failure)."""
+        return self._decoder.mode
+
+    @property
+    def cache_bytes(self) -> int:
+        """GPU memory held by the decode cache's slots."""
+        return self._batch.nbytes()
+
+    def wait_until_warm(self) -> None:
+        """Block until the decode step is compiled; raise what stopped it."""
+        self._warmed.wait()
+        if self._warm_up_error is not None:
+            raise self._warm_up_error
 
     @property
     def batch_limit(self) -> int:
@@ -136,6 +160,13 @@ class BatchScheduler:
 
     def _run(self) -> None:
         with torch.inference_mode():  # every tensor this thread makes is an inference tensor
+            try:  # compiled graphs belong to the thread that captures them: this one
+                self._decoder.warm_up(self._batch, self._limits.max_batch)
+            except BaseException as error:
+                self._warm_up_error = error
+                self._closed = True
+            finally:
+                self._warmed.set()
             while True:
                 try:
                     if not self._round():
@@ -143,7 +174,7 @@ class BatchScheduler:
                 except Exception as error:  # a bug must cost the batch, not the engine
                     log.exception("a scheduling round failed")
                     failed, self._active = self._active, []
-                    self._batch.keep([])
+                    self._batch.remove([s.slot for s in failed])
                     for sequence in failed:
                         sequence.finish(GenerationFailed(f"{type(error).__name__}: {error}"))
 
@@ -299,21 +330,20 @@ class BatchScheduler:
             use_cache=True,
             logits_to_keep=1,
         )
-        for sequence in group:
-            sequence.cached = len(sequence.tokens)
-        self._batch.add(cache, [len(s.tokens) for s in group])
+        slots = self._batch.add(cache.tensors(), [len(s.tokens) for s in group])
+        for sequence, slot in zip(group, slots, strict=True):
+            sequence.cached, sequence.slot = len(sequence.tokens), slot
         self._active.extend(group)
         self._advance(group, output.logits[:, -1, :])
 
     # ----- decode -----
 
     def _decode(self) -> None:
-        width = self._batch.width
         try:
             self._step()
         except torch.cuda.OutOfMemoryError:
+            # Nothing to undo: a failed step wrote only columns the next step writes again.
             self._free_memory(f"decoding a batch of {len(self._active)}")
-            self._batch.rewind(width)
             self._shrink_batch()
         else:  # any other failure fails the batch in `_run`
             self._steps_since_oom += 1
@@ -327,22 +357,22 @@ class BatchScheduler:
     def _step(self) -> None:
         device = self._model.device
         active = self._active
-        text = [len(s.tokens) - 1 for s in active]
-        rope = [position + s.prompt.rope_delta for position, s in zip(text, active, strict=True)]
-        positions = torch.tensor([text, rope, rope, rope]).unsqueeze(-1)
-        ids = torch.tensor([[s.tokens[-1]] for s in active])
-        output = self._model(
-            input_ids=ids.to(device),
-            attention_mask=self._batch.attention_mask(1, device),
-            position_ids=positions.to(device),
-            cache=self._batch.cache,
-            use_cache=True,
-        )
-        self._batch.stepped()
+        step = self._batch.begin_step(device)
+        # Free slots inside the bucket decode a throwaway pad token at position 0.
+        ids = torch.full((step.bucket, 1), self._pad_token_id, dtype=torch.long)
+        positions = torch.zeros((4, step.bucket, 1), dtype=torch.long)
+        for sequence in active:
+            text = len(sequence.tokens) - 1
+            rope = text + sequence.prompt.rope_delta
+            ids[sequence.slot, 0] = sequence.tokens[-1]
+            positions[:, sequence.slot, 0] = torch.tensor([text, rope, rope, rope])
+        logits = self._decoder(ids.to(device), positions.to(device), self._batch)
+        self._batch.end_step()
         for sequence in active:
             sequence.cached += 1
         self._observe("supportbot_engine_batch_size", len(active))
-        self._advance(active, output.logits[:, -1, :])
+        rows = torch.tensor([s.slot for s in active], device=logits.device)
+        self._advance(active, logits.index_select(0, rows))
         self._retire()
 
     def _shrink_batch(self) -> None:
@@ -352,10 +382,12 @@ class BatchScheduler:
             )
             self._retire()
             return
-        half = len(self._active) // 2
-        moved = self._active[half:]
-        self._batch.keep(list(range(half)))
-        self._active = self._active[:half]
+        # The rows in the highest slots move back, so the step's bucket shrinks too.
+        by_slot = sorted(self._active, key=lambda s: s.slot)
+        half = len(by_slot) // 2
+        moved = by_slot[half:]
+        self._batch.remove([s.slot for s in moved])
+        self._active = by_slot[:half]
         self._batch_limit = half
         self._requeue_front(moved)
         log.warning(
@@ -387,32 +419,35 @@ class BatchScheduler:
         A finished request hears so only after its prefix is kept, so a follow-up
         sent as soon as the answer ends finds it.
         """
-        kept: list[int] = []
+        staying: list[Sequence] = []
+        leaving: list[Sequence] = []
         finishing: list[Sequence] = []
-        for row, sequence in enumerate(self._active):
+        for sequence in self._active:
             if not (sequence.ending or sequence.done or sequence.cancelled.is_set()):
-                kept.append(row)
-            elif sequence.ending and not sequence.done:
+                staying.append(sequence)
+                continue
+            leaving.append(sequence)
+            if sequence.ending and not sequence.done:
                 if sequence.request.reuse_key is not None:
-                    self._keep_prefix(sequence, row)
+                    self._keep_prefix(sequence)
                 finishing.append(sequence)
             else:
                 sequence.done = True  # abandoned by its consumer: nobody to tell
-        if len(kept) < len(self._active):
-            self._batch.keep(kept)
+        if leaving:
+            self._batch.remove([s.slot for s in leaving])
             with self._wake:
-                self._active = [self._active[row] for row in kept]
+                self._active = staying
         for sequence in finishing:
             served = time.monotonic() - sequence.joined_at
             self._seconds_per_request = 0.8 * self._seconds_per_request + 0.2 * served
             sequence.finish()
 
-    def _keep_prefix(self, sequence: Sequence, row: int) -> None:
+    def _keep_prefix(self, sequence: Sequence) -> None:
         assert sequence.request.reuse_key is not None
         prefix = CachedPrefix(
             tuple(sequence.tokens[: sequence.cached]),
             sequence.prompt.image_digests,
-            self._batch.row(row),
+            self._batch.row(sequence.slot),
         )
         self._prefixes.keep(sequence.request.reuse_key, prefix)
 
@@ -421,6 +456,8 @@ class BatchScheduler:
     def _free_memory(self, doing: str) -> None:
         log.warning("out of GPU memory while %s; freeing cached prefixes and retrying", doing)
         self._prefixes.clear()
+        if not self._batch.lengths:
+            self._batch.release()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         self._steps_since_oom = 0
@@ -428,7 +465,7 @@ class BatchScheduler:
     def _fail_everyone(self, error: Exception) -> None:
         with self._wake:
             everyone, self._pending = [*self._active, *self._pending], []
+        self._batch.remove([s.slot for s in self._active])
         self._active = []
-        self._batch.keep([])
         for sequence in everyone:
             sequence.finish(error)

@@ -28,8 +28,8 @@ class Finished:
 class Sequence:
     """A request in line or in the batch.
 
-    `tokens` holds the prompt and every token chosen since; the batch cache holds
-    keys and values for the first `cached` of them. While decoding,
+    `tokens` holds the prompt and every token chosen since; its `slot` in the
+    decode cache holds keys and values for the first `cached` of them. While decoding,
     `cached == len(tokens) - 1`: the last chosen token is fed on the next step.
     `send` is thread-safe and delivers `Queued`, `Started`, token ids, `Finished`
     or an exception to the consumer, in order.
@@ -43,6 +43,7 @@ class Sequence:
     cancelled: threading.Event = field(default_factory=threading.Event)
     tokens: list[int] = field(default_factory=list)
     cached: int = 0
+    slot: int = -1  # its row in the decode cache while it is in the batch
     prompt_length: int = 0
     joined_at: float = field(default_factory=time.monotonic)
     told_ahead: int = 0

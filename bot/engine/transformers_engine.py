@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
+from bot.engine.decode_mode import DecodeMode
 from bot.engine.device import resolve_device, resolve_dtype
 from bot.engine.images import decode_for_model
 from bot.engine.prefix_cache import PrefixStore
@@ -56,6 +57,9 @@ class TransformersEngine(EngineStatus):
             to first token and tokens per second; the metrics layer stays outside.
         lora_adapter: a PEFT LoRA adapter (directory or Hub id) merged into the
             model at load time, for domain tuning at no cost per token.
+        decode_mode: how decode steps run: `auto` (CUDA graphs on a GPU, eager
+            elsewhere), `eager`, `compile` or `cuda-graphs`. Compiled modes are
+            compiled during start-up, before the engine reports ready.
 
     Example:
         >>> engine = TransformersEngine("Qwen/Qwen3-VL-8B-Instruct")
@@ -79,6 +83,7 @@ class TransformersEngine(EngineStatus):
         prefix_cache_bytes: int = 2 * 2**30,
         observe: Callable[[str, float], None] | None = None,
         lora_adapter: str | None = None,
+        decode_mode: DecodeMode | str = DecodeMode.AUTO,
     ) -> None:
         self._model_id = model
         self._device = resolve_device(device)
@@ -95,6 +100,7 @@ class TransformersEngine(EngineStatus):
         self._prefixes = PrefixStore(prefix_cache_bytes)
         self._observe = observe or (lambda name, value: None)
         self._lora_adapter = lora_adapter
+        self._decode_mode = DecodeMode(decode_mode)
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-load")
         # Preparing prompts (decode, resize, image processor) overlaps with the GPU's work.
         self._preparers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="supportbot-prep")
@@ -123,6 +129,16 @@ class TransformersEngine(EngineStatus):
     def prefixes(self) -> PrefixStore:
         """The per-thread cached prefixes (for metrics and tests)."""
         return self._prefixes
+
+    @property
+    def decode_mode(self) -> DecodeMode:
+        """How decode steps run now; `auto` resolved, and eager after a compiled step failed."""
+        return self._scheduler.decode_mode if self._scheduler else self._decode_mode
+
+    @property
+    def decode_cache_bytes(self) -> int:
+        """Memory held by the running requests' cache slots."""
+        return self._scheduler.cache_bytes if self._scheduler else 0
 
     @property
     def batch_limit(self) -> int:
@@ -177,7 +193,9 @@ class TransformersEngine(EngineStatus):
             context_window=self.context_window,
             pad_token_id=int(pad),
             observe=self._observe,
+            decode_mode=self._decode_mode,
         )
+        self._scheduler.wait_until_warm()
         self._state = EngineState.READY
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:

@@ -113,10 +113,14 @@ async def test_the_token_budget_keeps_a_request_waiting_until_there_is_room(
 
 
 def _fail_batches_over(model: Any, rows: int) -> Any:
-    """Make the language model run out of memory for batches of more than `rows` rows."""
+    """Make the language model run out of memory for batches of more than `rows` rows.
+
+    A prefill reaches it with embeddings, a decode step with token ids.
+    """
 
     def check(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
-        if kwargs["inputs_embeds"].shape[0] > rows:
+        batch = kwargs.get("inputs_embeds")
+        if (batch if batch is not None else kwargs["input_ids"]).shape[0] > rows:
             raise torch.cuda.OutOfMemoryError(f"simulated: more than {rows} rows")
 
     return model.model.language_model.register_forward_pre_hook(check, with_kwargs=True)

@@ -1,0 +1,174 @@
+"""The decode cache: one fixed slot per running request, written in place.
+
+Every running request owns a slot (a row of preallocated key/value buffers)
+and keeps its tokens in the slot's first columns. A decode step writes one
+column per slot at that slot's own position, so rows of any length share one
+step, and a request that joins or leaves touches only its own slot: nothing
+is copied or re-padded. The buffers keep their address between steps, which
+is what a captured CUDA graph needs.
+
+A step runs over the first `bucket` slots (a power of two), so a compiled
+decoder sees a handful of batch shapes; free slots inside the bucket decode a
+throwaway token into their own column 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+COLUMN_STEP = 1024  # columns are added (and attended) in steps of this many
+
+
+def bucket_for(rows: int) -> int:
+    """The smallest power of two holding `rows`: the batch shapes the decoder sees."""
+    return 1 << max(0, rows - 1).bit_length()
+
+
+def _round_up(value: int, step: int) -> int:
+    return -(-value // step) * step
+
+
+@dataclass
+class StepInputs:
+    """What one decode step feeds the decoder for the first `bucket` slots."""
+
+    bucket: int
+    write_at: torch.Tensor  # [bucket] column each slot writes this step
+    attention_mask: torch.Tensor  # [bucket, 1, 1, columns] True where a slot may attend
+
+
+class SlotCache:
+    """Keys and values of every running request, one slot each, for all decoder layers.
+
+    The decoder calls `update(keys, values, layer)` once per layer; it writes
+    the step's column at each slot's position and hands back the columns the
+    step attends to. Buffers grow (slots to a power of two, columns in steps of
+    `COLUMN_STEP`) only when a request needs more room than they have.
+    """
+
+    is_compileable = True  # tells the model's mask helpers this is a fixed-address cache
+
+    def __init__(self, layers: int) -> None:
+        self._layers = layers
+        self._keys: list[torch.Tensor] = []
+        self._values: list[torch.Tensor] = []
+        self.lengths: dict[int, int] = {}  # slot -> tokens it holds
+        self.step: StepInputs | None = None
+
+    # ----- shape -----
+
+    @property
+    def slots(self) -> int:
+        return 0 if not self._keys else self._keys[0].shape[0]
+
+    @property
+    def columns(self) -> int:
+        return 0 if not self._keys else self._keys[0].shape[2]
+
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in (*self._keys, *self._values))
+
+    def release(self) -> None:
+        """Give the buffers back (out of memory, or nothing running)."""
+        if self.lengths:
+            raise RuntimeError("cannot release a cache with running rows")
+        self._keys, self._values = [], []
+
+    # ----- rows joining and leaving -----
+
+    def add(
+        self, rows: Sequence[tuple[torch.Tensor, torch.Tensor]], lengths: Sequence[int]
+    ) -> list[int]:
+        """Copy prefilled rows (left-padded, layer by layer) into free slots; return the slots.
+
+        Room for each row's next column is made now, so the step after never grows.
+        """
+        longest = max([*self.lengths.values(), *lengths]) + 1
+        self._ensure(rows[0][0], len(self.lengths) + len(lengths), longest)
+        free = [slot for slot in range(self.slots) if slot not in self.lengths]
+        chosen = free[: len(lengths)]
+        for (row_keys, row_values), keys, values in zip(
+            rows, self._keys, self._values, strict=True
+        ):
+            for index, (slot, length) in enumerate(zip(chosen, lengths, strict=True)):
+                keys[slot, :, :length] = row_keys[index, :, -length:]
+                values[slot, :, :length] = row_values[index, :, -length:]
+        for slot, length in zip(chosen, lengths, strict=True):
+            self.lengths[slot] = length
+        return chosen
+
+    def remove(self, slots: Sequence[int]) -> None:
+        """Free `slots`; their columns are simply overwritten by the next owner."""
+        for slot in slots:
+            del self.lengths[slot]
+
+    def row(self, slot: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """A copy of one slot's keys and values, layer by layer, shaped [1, heads, n, dim]."""
+        length = self.lengths[slot]
+        return [
+            (keys[slot : slot + 1, :, :length].clone(), values[slot : slot + 1, :, :length].clone())
+            for keys, values in zip(self._keys, self._values, strict=True)
+        ]
+
+    def _ensure(self, like: torch.Tensor, slots: int, columns: int) -> None:
+        """Grow the buffers to hold `slots` rows of `columns` columns, keeping what they hold."""
+        slots = max(bucket_for(slots), self.slots)
+        columns = max(_round_up(columns, COLUMN_STEP), self.columns)
+        if slots == self.slots and columns == self.columns:
+            return
+        shape = (slots, like.shape[1], columns, like.shape[3])
+        old = list(zip(self._keys, self._values, strict=True))
+        self._keys = [like.new_zeros(shape) for _ in range(self._layers)]
+        self._values = [like.new_zeros(shape) for _ in range(self._layers)]
+        # An empty cache has no old buffers to copy: `old` is shorter on purpose.
+        for (old_keys, old_values), keys, values in zip(
+            old, self._keys, self._values, strict=False
+        ):
+            keys[: old_keys.shape[0], :, : old_keys.shape[2]] = old_keys
+            values[: old_values.shape[0], :, : old_values.shape[2]] = old_values
+        if like.is_cuda:  # captured CUDA graphs keep pointing at these buffers
+            for tensor in (*self._keys, *self._values):
+                torch._dynamo.mark_static_address(tensor)
+
+    # ----- one decode step -----
+
+    def begin_step(self, device: torch.device | str) -> StepInputs:
+        """Positions and mask for the next step over the bucket holding every running slot."""
+        highest = max(self.lengths) + 1
+        bucket = bucket_for(highest)
+        lengths = [self.lengths.get(slot, 0) for slot in range(bucket)]
+        self._ensure(self._keys[0], bucket, max(lengths) + 1)
+        attended = _round_up(max(lengths) + 1, COLUMN_STEP)
+        write_at = torch.tensor(lengths, device=device)
+        columns = torch.arange(attended, device=device)
+        mask = (columns.unsqueeze(0) <= write_at.unsqueeze(1)).view(bucket, 1, 1, attended)
+        self.step = StepInputs(bucket, write_at, mask)
+        return self.step
+
+    def end_step(self) -> None:
+        """The step ran: every running slot holds one more token."""
+        for slot in self.lengths:
+            self.lengths[slot] += 1
+        self.step = None
+
+    def update(
+        self,
+        key_states: torch.Tensor,
+        value_states: torch.Tensor,
+        layer_idx: int,
+        *args: object,
+        **kwargs: object,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write this step's column for every slot in the bucket; return what it attends to."""
+        step = self.step
+        assert step is not None, "update() outside a decode step"
+        rows, heads, _, dim = key_states.shape
+        attended = step.attention_mask.shape[-1]
+        index = step.write_at.view(rows, 1, 1, 1).expand(rows, heads, 1, dim)
+        keys, values = self._keys[layer_idx], self._values[layer_idx]
+        keys[:rows].scatter_(2, index, key_states)
+        values[:rows].scatter_(2, index, value_states)
+        return keys[:rows, :, :attended], values[:rows, :, :attended]
