@@ -11,6 +11,8 @@ Without a GPU, `--smoke` runs the same measurements on the tiny test checkpoint
 (its numbers mean nothing; it proves the script works):
 
     python bench/engine_bench.py --smoke
+
+`--decode-mode eager` measures the engine without compiled decode steps.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
+from bot.engine.decode_mode import DecodeMode
 from bot.engine.images import decode_for_model
 from bot.engine.transformers_engine import TransformersEngine
 
@@ -241,7 +244,7 @@ async def single_request_rows(
 PATHS = ("engine", "naive")
 
 
-async def run(smoke: bool, tokens: int, concurrency: list[int]) -> None:
+async def run(smoke: bool, tokens: int, concurrency: list[int], decode_mode: str) -> None:
     from transformers import AutoProcessor
 
     with tempfile.TemporaryDirectory() as workdir:
@@ -249,19 +252,24 @@ async def run(smoke: bool, tokens: int, concurrency: list[int]) -> None:
 
         checkpoint = build_tiny_checkpoint(Path(workdir) / "tiny", max_pixels=1280 * 1024)
         if smoke:
-            engine = TransformersEngine(str(checkpoint), device="cpu")
+            engine = TransformersEngine(str(checkpoint), device="cpu", decode_mode=decode_mode)
             await engine.start()
+            if engine.failure:
+                raise SystemExit(f"engine failed to start: {engine.failure}")
             device = "cpu (tiny checkpoint, smoke run)"
         else:
             processor = AutoProcessor.from_pretrained(checkpoint)
             engine = TransformersEngine.from_loaded(
-                full_size_model(processor), processor, device="cuda"
+                full_size_model(processor), processor, device="cuda", decode_mode=decode_mode
             )
             device = torch.cuda.get_device_name()
     shots = {
         f"{w}x{h}": screenshot((w, h), i) for i, (w, h) in enumerate([(1280, 800), (1920, 1080)])
     }
-    print(f"device: {device}; output fixed at {tokens} tokens; torch {torch.__version__}")
+    print(
+        f"device: {device}; decode: {engine.decode_mode}; output fixed at {tokens} tokens; "
+        f"torch {torch.__version__}"
+    )
     for path in PATHS:  # warm-up: kernels, allocator, tokenizer caches
         await seconds(path, engine, _request(shots["1920x1080"], QUESTIONS[2], 2))
 
@@ -293,12 +301,18 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny checkpoint on the CPU")
     parser.add_argument("--tokens", type=int, default=None, help="output tokens per request")
     parser.add_argument("--concurrency", default=None, help="comma-separated, e.g. 1,8,32")
+    parser.add_argument(
+        "--decode-mode",
+        default="auto",
+        choices=[mode.value for mode in DecodeMode],
+        help="the engine's DECODE_MODE (auto: CUDA graphs on a GPU, eager on CPU)",
+    )
     args = parser.parse_args()
     tokens = args.tokens or (8 if args.smoke else 256)
     levels = [int(n) for n in (args.concurrency or ("1,2" if args.smoke else "1,8,32")).split(",")]
     if not args.smoke and not torch.cuda.is_available():
         parser.error("no CUDA device: use --smoke")
-    asyncio.run(run(args.smoke, tokens, levels))
+    asyncio.run(run(args.smoke, tokens, levels, args.decode_mode))
     return 0
 
 

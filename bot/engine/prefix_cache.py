@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bot.engine.kv_cache import tensor_bytes
+from bot.engine.prefill_cache import tensor_bytes
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import torch
 
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.decoder import Decoder
-from bot.engine.kv_cache import GrowingCache
+from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
 from bot.engine.request import Queued
 from bot.engine.sampling import TokenChooser

@@ -120,18 +120,18 @@ class SlotCache:
         if slots == self.slots and columns == self.columns:
             return
         shape = (slots, like.shape[1], columns, like.shape[3])
-        old = list(zip(self._keys, self._values, strict=True))
-        self._keys = [like.new_zeros(shape) for _ in range(self._layers)]
-        self._values = [like.new_zeros(shape) for _ in range(self._layers)]
-        # An empty cache has no old buffers to copy: `old` is shorter on purpose.
-        for (old_keys, old_values), keys, values in zip(
-            old, self._keys, self._values, strict=False
-        ):
-            keys[: old_keys.shape[0], :, : old_keys.shape[2]] = old_keys
-            values[: old_values.shape[0], :, : old_values.shape[2]] = old_values
+        # Allocate everything before touching the old buffers: running out of
+        # memory half-way must leave the running rows as they were.
+        grown_keys = [like.new_zeros(shape) for _ in range(self._layers)]
+        grown_values = [like.new_zeros(shape) for _ in range(self._layers)]
+        # An empty cache has no old buffers to copy: `zip` stops at the shorter list.
+        for old, grown in ((self._keys, grown_keys), (self._values, grown_values)):
+            for old_tensor, tensor in zip(old, grown, strict=False):
+                tensor[: old_tensor.shape[0], :, : old_tensor.shape[2]] = old_tensor
         if like.is_cuda:  # captured CUDA graphs keep pointing at these buffers
-            for tensor in (*self._keys, *self._values):
+            for tensor in (*grown_keys, *grown_values):
                 torch._dynamo.mark_static_address(tensor)
+        self._keys, self._values = grown_keys, grown_values
 
     # ----- one decode step -----
 

@@ -10,8 +10,13 @@ from typing import Any
 
 @contextmanager
 def slowed(model: Any, seconds_per_pass: float) -> Iterator[None]:
-    """Every forward pass of `model` (prefill or decode step) takes at least this long."""
-    hook = model.register_forward_pre_hook(lambda module, args: time.sleep(seconds_per_pass))
+    """Every forward pass of `model` (prefill or decode step) takes at least this long.
+
+    The hook sits on the text decoder, which both a prefill and a decode step run.
+    """
+    hook = model.get_decoder().register_forward_pre_hook(
+        lambda module, args: time.sleep(seconds_per_pass)
+    )
     try:
         yield
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bot.engine.kv_cache import GrowingCache, GrowingLayer
+from bot.engine.prefill_cache import GrowingCache, GrowingLayer
 from bot.engine.slot_cache import COLUMN_STEP, SlotCache, bucket_for
 
 
