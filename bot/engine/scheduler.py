@@ -84,6 +84,7 @@ class BatchScheduler:
         self._observe = observe
         self._layers = int(model.config.get_text_config().num_hidden_layers)
         self._pending: list[Sequence] = []
+        self._joining = 0  # admitted and being prefilled
         self._active: list[Sequence] = []
         self._batch = SlotCache(self._layers)
         self._decoder = Decoder(model, decode_mode)
@@ -103,7 +104,7 @@ class BatchScheduler:
     def depth(self) -> int:
         """Requests waiting or running."""
         with self._wake:
-            return len(self._pending) + len(self._active)
+            return self._in_line()
 
     @property
     def decode_mode(self) -> DecodeMode:
@@ -147,10 +148,14 @@ class BatchScheduler:
         self._thread.join(timeout=30)
 
     def _check_room(self) -> None:
-        waiting = len(self._pending) + len(self._active)
+        waiting = self._in_line()
         if waiting >= self._limits.max_waiting:
             rounds = (len(self._pending) + 1) / max(1, self._batch_limit)
             raise EngineBusy(max(1, math.ceil(self._seconds_per_request * rounds)))
+
+    def _in_line(self) -> int:
+        """Requests waiting, joining the batch, or in it (lock held)."""
+        return len(self._pending) + self._joining + len(self._active)
 
     def _notify(self) -> None:
         with self._wake:
@@ -188,8 +193,11 @@ class BatchScheduler:
             if not self._active:
                 self._gather()
             admitted = self._admit()
+            self._joining = len(admitted)  # out of the line, not yet in the batch
         if admitted:
             self._prefill_admitted(admitted)
+            with self._wake:
+                self._joining = 0
         if self._active:
             self._decode()
         return True
@@ -333,7 +341,9 @@ class BatchScheduler:
         slots = self._batch.add(cache.tensors(), [len(s.tokens) for s in group])
         for sequence, slot in zip(group, slots, strict=True):
             sequence.cached, sequence.slot = len(sequence.tokens), slot
-        self._active.extend(group)
+        with self._wake:
+            self._active.extend(group)
+            self._joining = max(0, self._joining - len(group))
         self._advance(group, output.logits[:, -1, :])
 
     # ----- decode -----

@@ -14,6 +14,7 @@ import pytest
 from bot.engine import ChatMessage, GenerationRequest, Queued, Role, TextPart
 from bot.engine.transformers_engine import TransformersEngine
 from bot.errors import EngineBusy, GenerationTimeout, QueueTimeout
+from tests.support.slow_model import slowed
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +39,31 @@ async def _collect(engine: TransformersEngine, request: GenerationRequest) -> li
     return [item async for item in engine.stream(request)]
 
 
+async def _answering(
+    engine: TransformersEngine, request: GenerationRequest
+) -> asyncio.Task[list[str | Queued]]:
+    """Start `request` and return once its first words are out, so it holds the batch."""
+    answering = asyncio.Event()
+
+    async def consume() -> list[str | Queued]:
+        items: list[str | Queued] = []
+        async for item in engine.stream(request):
+            items.append(item)
+            answering.set()
+        return items
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(answering.wait(), timeout=30)
+    return task
+
+
+async def _until_depth(engine: TransformersEngine, depth: int) -> None:
+    while engine.queue_depth != depth:
+        await asyncio.sleep(0.001)
+
+
 async def test_second_request_is_told_its_place_then_answered(engine: TransformersEngine) -> None:
-    first = asyncio.create_task(_collect(engine, _request(400)))
-    await asyncio.sleep(0.05)
+    first = await _answering(engine, _request(400))
     second = await _collect(engine, _request(4))
     assert second[0] == Queued(ahead=1)
     assert all(isinstance(item, str) for item in second[1:]) and len(second) > 1
@@ -48,9 +71,9 @@ async def test_second_request_is_told_its_place_then_answered(engine: Transforme
 
 
 async def test_a_full_line_answers_busy_with_a_retry_estimate(engine: TransformersEngine) -> None:
-    running = asyncio.create_task(_collect(engine, _request(400)))
+    running = await _answering(engine, _request(400))
     waiting = asyncio.create_task(_collect(engine, _request(4)))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(_until_depth(engine, 2), timeout=30)
     with pytest.raises(EngineBusy) as busy:
         await _collect(engine, _request(4))
     assert busy.value.retry_after >= 1
@@ -60,8 +83,7 @@ async def test_a_full_line_answers_busy_with_a_retry_estimate(engine: Transforme
 async def test_waiting_past_the_queue_deadline_raises_and_leaves_the_line(
     engine: TransformersEngine,
 ) -> None:
-    running = asyncio.create_task(_collect(engine, _request(400)))
-    await asyncio.sleep(0.05)
+    running = await _answering(engine, _request(400))
     with pytest.raises(QueueTimeout):
         await _collect(engine, _request(4, queue_timeout=0.01))
     await running
@@ -97,4 +119,18 @@ async def test_the_engine_reports_wait_first_token_and_speed(tiny_checkpoint: Pa
     }
     assert seen["supportbot_engine_batch_size"] == 1  # alone in the batch
     assert seen["supportbot_engine_tokens_per_second"] > 0
+    assert engine.queue_depth == 0
+
+
+async def test_a_request_being_prefilled_still_counts_in_the_line(
+    engine: TransformersEngine,
+) -> None:
+    with slowed(engine._model, 0.2):  # the prefill takes a while, as a long prompt's does
+        task = asyncio.create_task(_collect(engine, _request(3)))
+        await _until_depth(engine, 1)
+        depths = []
+        while not task.done():
+            depths.append(engine.queue_depth)
+            await asyncio.sleep(0.005)
+    assert len(depths) > 20 and min(depths) == 1  # admitted and prefilling is not gone
     assert engine.queue_depth == 0
