@@ -23,7 +23,7 @@ from bot.engine.slot_cache import SlotCache, bucket_for
 
 log = logging.getLogger(__name__)
 
-WARM_UP_LONG_ROW = 1500  # a warm-up row longer than one column step, so widths compile too
+WARM_UP_LONG_ROW = 1500  # a warm-up row longer than one column step, widening the buffers
 
 
 class Decoder:
@@ -41,6 +41,10 @@ class Decoder:
             # Past its recompile limit torch would quietly run the step eagerly;
             # raising instead lets `__call__` fall back and report it.
             torch._dynamo.config.fail_on_recompile_limit_hit = True
+            # Sizes that happen to be equal while compiling (a bucket and the
+            # buffer's slots) must not be assumed equal forever: each would cost
+            # a recompile when they part.
+            torch.fx.experimental._config.use_duck_shape = False
             self._compiled = torch.compile(
                 self._eager,
                 fullgraph=True,
@@ -53,6 +57,7 @@ class Decoder:
         """Logits of the next token for the step's bucket of slots, shaped [bucket, vocab]."""
         if self._compiled is not None:
             try:
+                _vary(ids, positions, cache)
                 logits: torch.Tensor = self._compiled(ids, positions, cache)
                 # CUDA graphs reuse their output buffer on the next replay.
                 return logits.clone() if self.mode is DecodeMode.CUDA_GRAPHS else logits
@@ -80,14 +85,15 @@ class Decoder:
     def warm_up(self, cache: SlotCache, max_batch: int) -> None:
         """Compile every shape the step will see before the first request waits for it.
 
-        The compiler specialises on the first shapes it meets and recompiles
-        when a batch bucket, the attended width, or the buffer size changes; each
-        of those changes happens once here. The buffers are given back afterwards,
-        so warming up costs no memory while serving.
+        Three compilations cover them all: a bucket of one; larger buckets with
+        buffers wider than the attended columns; and with buffers exactly as
+        wide (the compiler treats a whole-buffer view apart). With CUDA graphs,
+        each bucket is also captured once. The buffers are given back
+        afterwards, so warming up costs no memory while serving.
         """
         if self._compiled is None:
             return
-        # The attended width grows, then the buffers are wider than what is attended.
+        # A long row widens the buffers past what the next, short rows attend.
         for bucket, longest in [(1, 1), (1, WARM_UP_LONG_ROW), (2, 1)]:
             self._step_on_zeros(cache, bucket, longest)
         cache.release()
@@ -110,3 +116,22 @@ class Decoder:
         positions = torch.zeros((4, step.bucket, 1), dtype=torch.long, device=device)
         self(ids, positions, cache)
         cache.remove(slots)
+
+
+def _vary(ids: torch.Tensor, positions: torch.Tensor, cache: SlotCache) -> None:
+    """Mark the sizes that change between steps, so they compile as sizes and not constants.
+
+    Without this the compiler first specialises on every size and recompiles
+    once per size that changes; with it, a bucket of one is the only special case.
+    """
+    step = cache.step
+    assert step is not None
+    varying = [(ids, 0), (positions, 1), (step.write_at, 0), *_each(step.attention_mask, (0, 3))]
+    for buffer in cache.buffers():
+        varying += _each(buffer, (0, 2))  # slots and columns
+    for tensor, dim in varying:
+        torch._dynamo.maybe_mark_dynamic(tensor, dim)
+
+
+def _each(tensor: torch.Tensor, dims: tuple[int, ...]) -> list[tuple[torch.Tensor, int]]:
+    return [(tensor, dim) for dim in dims]

@@ -68,6 +68,10 @@ class SlotCache:
     def columns(self) -> int:
         return 0 if not self._keys else self._keys[0].shape[2]
 
+    def buffers(self) -> list[torch.Tensor]:
+        """Every layer's key and value buffer, [slots, heads, columns, dim]."""
+        return [*self._keys, *self._values]
+
     def nbytes(self) -> int:
         return sum(t.nbytes for t in (*self._keys, *self._values))
 

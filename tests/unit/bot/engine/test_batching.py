@@ -10,30 +10,14 @@ from typing import Any
 import pytest
 import torch
 
-from bot.engine import ChatMessage, GenerationRequest, ImagePart, Queued, Role, TextPart
+from bot.engine import GenerationRequest, Queued
 from bot.engine.transformers_engine import TransformersEngine
 from bot.errors import GenerationFailed
-from tests.support.screenshots import render_error_screenshot
+from tests.support.engine_requests import fixed_length_request
 
 pytestmark = pytest.mark.slow
 
 QUESTIONS = ["what is this?", "why does the build fail?", "how do I fix it?", "is it the proxy?"]
-
-
-def _request(
-    question: str, tokens: int, *, size: tuple[int, int] | None = None
-) -> GenerationRequest:
-    parts: tuple[ImagePart | TextPart, ...] = (TextPart(question),)
-    if size is not None:
-        parts = (ImagePart(render_error_screenshot(size=size)), *parts)
-    return GenerationRequest(
-        messages=(
-            ChatMessage(Role.SYSTEM, (TextPart("You diagnose errors."),)),
-            ChatMessage(Role.USER, parts),
-        ),
-        max_new_tokens=tokens,
-        min_new_tokens=tokens,
-    )
 
 
 async def _text(engine: TransformersEngine, request: GenerationRequest) -> str:
@@ -63,10 +47,10 @@ async def test_requests_decode_together_and_each_gets_its_own_greedy_answer(
 ) -> None:
     # screenshots of different sizes, and a question without one, in one batch
     requests = [
-        _request(QUESTIONS[0], 12, size=(640, 400)),
-        _request(QUESTIONS[1], 12, size=(1280, 800)),
-        _request(QUESTIONS[2], 12),
-        _request(QUESTIONS[3], 12, size=(300, 700)),
+        fixed_length_request(QUESTIONS[0], 12, size=(640, 400)),
+        fixed_length_request(QUESTIONS[1], 12, size=(1280, 800)),
+        fixed_length_request(QUESTIONS[2], 12),
+        fixed_length_request(QUESTIONS[3], 12, size=(300, 700)),
     ]
     together = await asyncio.gather(*(_text(engine, r) for r in requests))
     assert max(engine.batch_sizes) == 4  # type: ignore[attr-defined]
@@ -79,9 +63,9 @@ async def test_requests_decode_together_and_each_gets_its_own_greedy_answer(
 async def test_a_short_answer_leaves_the_batch_without_waiting_for_a_long_one(
     engine: TransformersEngine,
 ) -> None:
-    long = asyncio.create_task(_text(engine, _request(QUESTIONS[0], 400)))
+    long = asyncio.create_task(_text(engine, fixed_length_request(QUESTIONS[0], 400)))
     await asyncio.sleep(0.01)
-    short = await _text(engine, _request(QUESTIONS[1], 3))
+    short = await _text(engine, fixed_length_request(QUESTIONS[1], 3))
     assert short
     assert not long.done()
     assert engine.queue_depth == 1
@@ -89,11 +73,11 @@ async def test_a_short_answer_leaves_the_batch_without_waiting_for_a_long_one(
 
 
 async def test_closing_one_stream_leaves_the_others_running(engine: TransformersEngine) -> None:
-    kept = asyncio.create_task(_text(engine, _request(QUESTIONS[0], 30)))
-    dropped = engine.stream(_request(QUESTIONS[1], 400))
+    kept = asyncio.create_task(_text(engine, fixed_length_request(QUESTIONS[0], 30)))
+    dropped = engine.stream(fixed_length_request(QUESTIONS[1], 400))
     await anext(dropped)
     await dropped.aclose()
-    expected = await _text(engine, _request(QUESTIONS[0], 30))
+    expected = await _text(engine, fixed_length_request(QUESTIONS[0], 30))
     assert await kept == expected
 
 
@@ -103,9 +87,9 @@ async def test_the_token_budget_keeps_a_request_waiting_until_there_is_room(
     engine = TransformersEngine(str(tiny_checkpoint), device="cpu", batch_token_budget=500)
     await engine.start()
     try:
-        running = asyncio.create_task(_text(engine, _request(QUESTIONS[0], 300)))
+        running = asyncio.create_task(_text(engine, fixed_length_request(QUESTIONS[0], 300)))
         await asyncio.sleep(0.05)
-        items = [item async for item in engine.stream(_request(QUESTIONS[1], 300))]
+        items = [item async for item in engine.stream(fixed_length_request(QUESTIONS[1], 300))]
         assert items[0] == Queued(ahead=1)
         assert running.done()  # it only started once the first had left
     finally:
@@ -134,7 +118,7 @@ async def test_out_of_memory_splits_the_batch_and_loses_no_request(
     )
     await engine.start()
     try:
-        requests = [_request(q, 10, size=(640, 400)) for q in QUESTIONS]
+        requests = [fixed_length_request(q, 10, size=(640, 400)) for q in QUESTIONS]
         alone = [await _text(engine, r) for r in requests]
         hook = _fail_batches_over(engine._model, 2)
         together = await asyncio.gather(*(_text(engine, r) for r in requests))
@@ -153,8 +137,8 @@ async def test_a_request_that_never_fits_gets_a_clear_error_and_the_engine_goes_
     try:
         hook = _fail_batches_over(engine._model, 0)
         with pytest.raises(GenerationFailed, match="out of GPU memory"):
-            await _text(engine, _request(QUESTIONS[0], 5))
+            await _text(engine, fixed_length_request(QUESTIONS[0], 5))
         hook.remove()
-        assert await _text(engine, _request(QUESTIONS[0], 5))
+        assert await _text(engine, fixed_length_request(QUESTIONS[0], 5))
     finally:
         await engine.close()

@@ -11,35 +11,21 @@ import pytest
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
+from bot.engine import GenerationRequest
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.transformers_engine import TransformersEngine
-from tests.support.screenshots import render_error_screenshot
+from tests.support.engine_requests import fixed_length_request
 
 pytestmark = pytest.mark.slow
-
-
-def _request(question: str, tokens: int, size: tuple[int, int] | None) -> GenerationRequest:
-    parts: tuple[ImagePart | TextPart, ...] = (TextPart(question),)
-    if size is not None:
-        parts = (ImagePart(render_error_screenshot(size=size)), *parts)
-    return GenerationRequest(
-        messages=(
-            ChatMessage(Role.SYSTEM, (TextPart("You diagnose errors."),)),
-            ChatMessage(Role.USER, parts),
-        ),
-        max_new_tokens=tokens,
-        min_new_tokens=tokens,
-    )
 
 
 # Different prompt lengths and answer lengths: rows leave one by one, so the
 # step's bucket goes 4 -> 2 -> 1 and the slots hold rows of different lengths.
 REQUESTS = [
-    _request("what is this?", 6, (640, 400)),
-    _request("why does the build fail on the runner?", 18, (1280, 800)),
-    _request("how do I fix it?", 11, None),
-    _request("is it the proxy?", 3, (300, 700)),
+    fixed_length_request("what is this?", 6, size=(640, 400)),
+    fixed_length_request("why does the build fail on the runner?", 18, size=(1280, 800)),
+    fixed_length_request("how do I fix it?", 11),
+    fixed_length_request("is it the proxy?", 3, size=(300, 700)),
 ]
 
 
