@@ -49,8 +49,6 @@ class SlotCache:
     `COLUMN_STEP`) only when a request needs more room than they have.
     """
 
-    is_compileable = True  # tells the model's mask helpers this is a fixed-address cache
-
     def __init__(self, layers: int) -> None:
         self._layers = layers
         self._keys: list[torch.Tensor] = []
