@@ -126,12 +126,8 @@ def _vary(ids: torch.Tensor, positions: torch.Tensor, cache: SlotCache) -> None:
     """
     step = cache.step
     assert step is not None
-    varying = [(ids, 0), (positions, 1), (step.write_at, 0), *_each(step.attention_mask, (0, 3))]
-    for buffer in cache.buffers():
-        varying += _each(buffer, (0, 2))  # slots and columns
+    varying = [(ids, 0), (positions, 1), (step.write_at, 0)]
+    varying += [(step.attention_mask, 0), (step.attention_mask, 3)]  # bucket, width
+    varying += [(buffer, dim) for buffer in cache.buffers() for dim in (0, 2)]  # slots, columns
     for tensor, dim in varying:
         torch._dynamo.maybe_mark_dynamic(tensor, dim)
-
-
-def _each(tensor: torch.Tensor, dims: tuple[int, ...]) -> list[tuple[torch.Tensor, int]]:
-    return [(tensor, dim) for dim in dims]

@@ -369,14 +369,18 @@ class BatchScheduler:
         active = self._active
         step = self._batch.begin_step(device)
         # Free slots inside the bucket decode a throwaway pad token at position 0.
-        ids = torch.full((step.bucket, 1), self._pad_token_id, dtype=torch.long)
-        positions = torch.zeros((4, step.bucket, 1), dtype=torch.long)
-        for sequence in active:
-            text = len(sequence.tokens) - 1
-            rope = text + sequence.prompt.rope_delta
-            ids[sequence.slot, 0] = sequence.tokens[-1]
-            positions[:, sequence.slot, 0] = torch.tensor([text, rope, rope, rope])
-        logits = self._decoder(ids.to(device), positions.to(device), self._batch)
+        ids = [self._pad_token_id] * step.bucket
+        text = [0] * step.bucket
+        rope = [0] * step.bucket
+        for sequence in active:  # plain lists: one tensor per step, not one per row
+            ids[sequence.slot] = sequence.tokens[-1]
+            text[sequence.slot] = len(sequence.tokens) - 1
+            rope[sequence.slot] = text[sequence.slot] + sequence.prompt.rope_delta
+        logits = self._decoder(
+            torch.tensor(ids, device=device).unsqueeze(1),
+            torch.tensor([text, rope, rope, rope], device=device).unsqueeze(-1),
+            self._batch,
+        )
         self._batch.end_step()
         for sequence in active:
             sequence.cached += 1

@@ -71,7 +71,7 @@ class SlotCache:
         return [*self._keys, *self._values]
 
     def nbytes(self) -> int:
-        return sum(t.nbytes for t in (*self._keys, *self._values))
+        return sum(buffer.nbytes for buffer in self.buffers())
 
     def release(self) -> None:
         """Give the buffers back (out of memory, or nothing running)."""
@@ -131,8 +131,8 @@ class SlotCache:
             for old_tensor, tensor in zip(old, grown, strict=False):
                 tensor[: old_tensor.shape[0], :, : old_tensor.shape[2]] = old_tensor
         if like.is_cuda:  # captured CUDA graphs keep pointing at these buffers
-            for tensor in (*grown_keys, *grown_values):
-                torch._dynamo.mark_static_address(tensor)
+            for buffer in (*grown_keys, *grown_values):
+                torch._dynamo.mark_static_address(buffer)
         self._keys, self._values = grown_keys, grown_values
 
     # ----- one decode step -----

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.running_bot import RunningBot, run_bot
+from tests.support.serve_process import serve_settings
+
+ServeSettings = Callable[[str, str, str], dict[str, str]]
 
 
 @pytest.fixture(scope="module")
 def running_bot(tiny_engine: TransformersEngine, redis_url: str) -> Iterator[RunningBot]:
     with run_bot(tiny_engine, redis_url) as bot:
         yield bot
+
+
+@pytest.fixture
+def settings_for_serve(tiny_checkpoint: Path, redis_url: str, redis_prefix: str) -> ServeSettings:
+    """`(slack_url, token, secret) -> settings` for a served bot on this Redis and model."""
+
+    def settings(slack_url: str, token: str, secret: str) -> dict[str, str]:
+        return serve_settings(
+            slack_url=slack_url,
+            token=token,
+            secret=secret,
+            redis_url=redis_url,
+            redis_prefix=redis_prefix,
+            model=tiny_checkpoint,
+        )
+
+    return settings

@@ -9,9 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.scenario.conftest import ServeSettings
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack
 from tests.support.screenshots import render_error_screenshot
-from tests.support.serve_process import clean_environment, serve_process, supportbot_command
+from tests.support.serve_process import (
+    clean_environment,
+    serve_process,
+    supportbot_command,
+)
 from tests.support.servers import ServerThread
 from tests.support.slack_events import encode, envelope, file_object, message_event, signed_headers
 
@@ -72,19 +77,13 @@ def test_serve_stops_with_one_line_naming_a_bad_setting(
 
 @pytest.fixture
 def served(
-    tiny_checkpoint: Path, redis_url: str, redis_prefix: str
+    settings_for_serve: ServeSettings,
 ) -> Iterator[tuple[str, FakeSlack, str]]:
     slack = FakeSlack(bot_token=BOT_TOKEN)
     with (
         ServerThread(slack.app) as slack_server,
         serve_process(
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=f"{slack_server.url}/api/",
-            SLACK_FILE_URL_PREFIXES=f"{slack_server.url}/files/",
-            REDIS_URL=redis_url,
-            REDIS_KEY_PREFIX=redis_prefix,
-            MODEL=str(tiny_checkpoint),
+            **settings_for_serve(slack_server.url, BOT_TOKEN, SIGNING_SECRET),
             MAX_NEW_TOKENS="16",
         ) as url,
     ):

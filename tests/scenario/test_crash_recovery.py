@@ -5,11 +5,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.scenario.conftest import ServeSettings
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack
 from tests.support.screenshots import render_error_screenshot
 from tests.support.serve_process import start_serve
@@ -27,20 +27,13 @@ def _start(settings: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
 
 
 def test_a_question_in_flight_when_the_process_dies_is_answered_once_after_restart(
-    tiny_checkpoint: Path, redis_url: str, redis_prefix: str
+    settings_for_serve: ServeSettings,
 ) -> None:
     slack = FakeSlack(bot_token=TOKEN)
     slack.add_file("slow.png", render_error_screenshot())
     slack.delay_file("slow.png", 15)  # the first process is stuck downloading when it dies
     with ServerThread(slack.app) as slack_server:
-        settings = {
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": f"{slack_server.url}/api/",
-            "SLACK_FILE_URL_PREFIXES": f"{slack_server.url}/files/",
-            "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": redis_prefix,
-            "MODEL": str(tiny_checkpoint),
+        settings = settings_for_serve(slack_server.url, TOKEN, SECRET) | {
             "MAX_NEW_TOKENS": "8",
             "SLACK_STREAMING": "false",
             "SLACK_WORK_LEASE_SECONDS": "3",

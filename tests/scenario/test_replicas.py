@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 
+from tests.scenario.conftest import ServeSettings
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack
 from tests.support.screenshots import render_error_screenshot
 from tests.support.serve_process import serve_process
@@ -33,19 +32,12 @@ def _post(url: str, event: dict[str, object], event_id: str | None = None) -> No
 
 
 def test_two_replicas_answer_each_message_once_and_share_the_thread(
-    tiny_checkpoint: Path, redis_url: str, redis_prefix: str
+    settings_for_serve: ServeSettings,
 ) -> None:
     slack = FakeSlack(bot_token=TOKEN)
     slack.add_file("shared.png", render_error_screenshot())
     with ServerThread(slack.app) as slack_server:
-        settings = {
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": f"{slack_server.url}/api/",
-            "SLACK_FILE_URL_PREFIXES": f"{slack_server.url}/files/",
-            "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": redis_prefix,
-            "MODEL": str(tiny_checkpoint),
+        settings = settings_for_serve(slack_server.url, TOKEN, SECRET) | {
             "MAX_NEW_TOKENS": "12",
             "SLACK_STREAMING": "false",
         }

@@ -46,6 +46,21 @@ def wait_until_ready(
         time.sleep(0.2)
 
 
+def serve_settings(
+    *, slack_url: str, token: str, secret: str, redis_url: str, redis_prefix: str, model: Path
+) -> dict[str, str]:
+    """Settings for a served bot that talks to a fake Slack at `slack_url`."""
+    return {
+        "SLACK_BOT_TOKEN": token,
+        "SLACK_SIGNING_SECRET": secret,
+        "SLACK_API_URL": f"{slack_url}/api/",
+        "SLACK_FILE_URL_PREFIXES": f"{slack_url}/files/",
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "MODEL": str(model),
+    }
+
+
 def start_serve(
     *, output: int | None = subprocess.PIPE, **settings: str
 ) -> tuple[subprocess.Popen[Any], str]:
