@@ -25,39 +25,48 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from bot.channel_policy import ChannelPolicy
-from bot.dedup import HandledEvents, InMemoryHandledEvents, RedisHandledEvents
-from bot.diagnosis import Diagnoser
+from bot.attachments.fetching import AttachmentFetcher, HttpImageFetcher
+from bot.conversation.channel_policy import ChannelPolicy
+from bot.conversation.diagnosis import Diagnoser
+from bot.conversation.escalation import CaseStore
+from bot.conversation.feedback import FeedbackStore
+from bot.conversation.history import HistoryStore
+from bot.conversation.knowledge import KnowledgeBase
+from bot.conversation.prompting import PromptBuilder
+from bot.conversation.summaries import ThreadSummarizer
 from bot.engine.device import gpu_memory_bytes
 from bot.engine.protocol import Engine, EngineState
 from bot.engine.remote import RemoteEngine
 from bot.engine.transformers_engine import TransformersEngine
 from bot.errors import ConfigError
-from bot.escalation import CaseStore, InMemoryCaseStore, RedisCaseStore
-from bot.feedback import FeedbackStore, InMemoryFeedbackStore, RedisFeedbackStore
-from bot.filters import RedactingFilter
-from bot.history import HistoryStore, InMemoryHistoryStore, RedisHistoryStore
-from bot.images import AttachmentFetcher, HttpImageFetcher, ImageInspector
-from bot.jobs import InMemoryJobStore, JobStore, RedisJobStore
-from bot.knowledge import InMemoryKnowledgeBase, KnowledgeBase, RedisKnowledgeBase
-from bot.links import LinkGuard
-from bot.metrics import Metrics
-from bot.prompting import PromptBuilder
-from bot.rate_limit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
-from bot.redaction import RedactionStats, Redactor
-from bot.resilience import (
+from bot.intake.handled_events import HandledEvents
+from bot.intake.jobs import JobStore
+from bot.intake.rate_limit import RateLimiter
+from bot.intake.work_log import WorkLog
+from bot.observability.metrics import Metrics
+from bot.safety.filters import RedactingFilter
+from bot.safety.image_checks import ImageInspector
+from bot.safety.links import LinkGuard
+from bot.safety.redaction import RedactionStats, Redactor
+from bot.safety.sensitive_words import SensitiveWords
+from bot.safety.url_policy import PrefixPolicy, PublicHostPolicy
+from bot.safety.virus_scan import ClamdScanner
+from bot.settings import EngineKind, Settings
+from bot.stores.cases import InMemoryCaseStore, RedisCaseStore
+from bot.stores.feedback import InMemoryFeedbackStore, RedisFeedbackStore
+from bot.stores.handled_events import InMemoryHandledEvents, RedisHandledEvents
+from bot.stores.history import InMemoryHistoryStore, RedisHistoryStore
+from bot.stores.jobs import InMemoryJobStore, RedisJobStore
+from bot.stores.knowledge import InMemoryKnowledgeBase, RedisKnowledgeBase
+from bot.stores.rate_limit import InMemoryRateLimiter, RedisRateLimiter
+from bot.stores.resilience import (
     RedisOutage,
     ResilientCases,
     ResilientHandledEvents,
     ResilientHistory,
     ResilientRateLimiter,
 )
-from bot.sensitive_words import SensitiveWords
-from bot.settings import EngineKind, Settings
-from bot.summaries import ThreadSummarizer
-from bot.url_policy import PrefixPolicy, PublicHostPolicy
-from bot.virus_scan import ClamdScanner
-from bot.work_log import InMemoryWorkLog, RedisWorkLog, WorkLog
+from bot.stores.work_log import InMemoryWorkLog, RedisWorkLog
 from handlers.http import Readiness, build_http_app
 from handlers.slack.answering import RateLimits, SlackAnswerer
 from handlers.slack.app import build_bolt_app

@@ -14,7 +14,7 @@ from bot.settings import Settings, load_settings
 
 def _configure_logging(settings: Settings) -> None:
     from bot.app import build_redactor
-    from bot.log_format import configure_logging
+    from bot.observability.log_format import configure_logging
     from bot.settings import LogFormat
 
     configure_logging(
@@ -45,10 +45,10 @@ def serve(settings: Settings) -> int:
 
 async def _diagnose(settings: Settings, images: list[Path], question: str) -> int:
     from bot.app import build_diagnoser, build_engine, build_inspector, build_redactor
-    from bot.diagnosis import AnswerPiece, AttachmentsRead
-    from bot.history import InMemoryHistoryStore
-    from bot.images import LocalFileFetcher
-    from bot.turns import AttachmentRef, ThreadKey, Turn
+    from bot.attachments.fetching import LocalFileFetcher
+    from bot.conversation.diagnosis import AnswerPiece, AttachmentsRead
+    from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
+    from bot.stores.history import InMemoryHistoryStore
 
     engine = build_engine(settings)
     await engine.start()

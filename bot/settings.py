@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.engine.decode_mode import DecodeMode
 from bot.errors import ConfigError
-from bot.links import DEFAULT_ALLOWED_HOSTS
+from bot.safety.links import DEFAULT_ALLOWED_HOSTS
 
 DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
 

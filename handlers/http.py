@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.metrics import Metrics
+from bot.observability.metrics import Metrics
 from handlers.request_limits import LimitRequestBody
 from handlers.slack.request_guard import SlackRequestGuard
 

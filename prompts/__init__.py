@@ -1,1 +1,4 @@
-"""Versioned prompt templates (`NAME.vN.jinja`), loaded by `bot.prompting.load_prompt`."""
+"""Versioned prompt templates (`NAME.vN.jinja`).
+
+Loaded by `bot.conversation.prompting.load_prompt`.
+"""

@@ -10,8 +10,17 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.dedup import HandledEvents
-from bot.diagnosis import AnswerPiece, AttachmentsRead, Consulted, Diagnoser, Diagnosis, Waiting
+from bot.conversation.diagnosis import (
+    AnswerPiece,
+    AttachmentsRead,
+    Consulted,
+    Diagnoser,
+    Diagnosis,
+    Waiting,
+)
+from bot.conversation.escalation import ThreadStatus, asks_for_a_human
+from bot.conversation.knowledge import Resolution
+from bot.conversation.turns import SkippedAttachment, Turn
 from bot.errors import (
     BotError,
     EngineBusy,
@@ -20,14 +29,12 @@ from bot.errors import (
     ModelUnavailable,
     QueueTimeout,
 )
-from bot.escalation import ThreadStatus, asks_for_a_human
-from bot.knowledge import Resolution
-from bot.log_context import log_context
+from bot.intake.handled_events import HandledEvents
+from bot.intake.rate_limit import RateLimiter
+from bot.intake.work_log import WorkLog
 from bot.messages import Language, Message, detect_language, ordinal, say
-from bot.metrics import Metrics
-from bot.rate_limit import RateLimiter
-from bot.turns import SkippedAttachment, Turn
-from bot.work_log import WorkLog
+from bot.observability.log_context import log_context
+from bot.observability.metrics import Metrics
 from handlers.slack.blocks import feedback_actions
 from handlers.slack.escalation import EscalationDesk
 from handlers.slack.thread_reply import SlackThreadReply, StreamingSupport, ThreadPlace

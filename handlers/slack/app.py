@@ -5,9 +5,9 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channel_policy import ChannelPolicy
-from bot.feedback import FeedbackStore
-from bot.work_log import WorkLog
+from bot.conversation.channel_policy import ChannelPolicy
+from bot.conversation.feedback import FeedbackStore
+from bot.intake.work_log import WorkLog
 from handlers.slack.answering import SlackAnswerer
 from handlers.slack.escalation import register_escalation
 from handlers.slack.feedback import register_feedback

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.feedback import Verdict
+from bot.conversation.feedback import Verdict
 from bot.messages import Language, Message, say
 
 FEEDBACK_ACTION_PREFIX = "feedback:"

@@ -18,13 +18,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.escalation import CaseStore, ThreadStatus
-from bot.history import HistoryStore
-from bot.knowledge import KnowledgeBase, Resolution
+from bot.conversation.escalation import CaseStore, ThreadStatus
+from bot.conversation.history import HistoryStore
+from bot.conversation.knowledge import KnowledgeBase, Resolution
+from bot.conversation.summaries import ThreadSummarizer
+from bot.conversation.turns import Speaker, ThreadKey
 from bot.messages import Language, Message, detect_language, say
-from bot.metrics import Metrics
-from bot.summaries import ThreadSummarizer
-from bot.turns import Speaker, ThreadKey
+from bot.observability.metrics import Metrics
 from handlers.slack.blocks import ESCALATE_ACTION
 from handlers.webhooks.tickets import TicketOpener
 

@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
 from bot.messages import Message
-from bot.turns import AttachmentRef, ThreadKey, Turn
 
 # Subtypes that are a person saying something; every other subtype (edits,
 # deletions, joins, bot posts) is not a question for the bot.

@@ -8,10 +8,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.feedback import FeedbackStore, Verdict
+from bot.conversation.feedback import FeedbackStore, Verdict
+from bot.conversation.turns import ThreadKey
 from bot.messages import Message, detect_language, say
-from bot.metrics import Metrics
-from bot.turns import ThreadKey
+from bot.observability.metrics import Metrics
 from handlers.slack.blocks import FEEDBACK_ACTION_PREFIX
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channel_policy import ChannelPolicy
-from bot.escalation import ThreadStatus
+from bot.conversation.channel_policy import ChannelPolicy
+from bot.conversation.escalation import ThreadStatus
+from bot.conversation.turns import ThreadKey, Turn
 from bot.messages import Language
-from bot.turns import ThreadKey, Turn
 from handlers.slack.answering import SlackAnswerer
 from handlers.slack.events import (
     is_direct_message,

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.work_log import WorkLog
+from bot.intake.work_log import WorkLog
 from handlers.slack.events import is_person_message
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.metrics import Metrics
+from bot.observability.metrics import Metrics
 
 
 def _count_retry(metrics: Metrics, response: HttpResponse | None, retry: bool) -> bool:

@@ -7,8 +7,8 @@ from typing import Protocol
 
 import httpx
 
+from bot.conversation.turns import SkippedAttachment
 from bot.messages import Message, say
-from bot.turns import SkippedAttachment
 
 NOTE_HEADER = "supportbot diagnosis (internal)"
 

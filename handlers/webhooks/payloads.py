@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.jobs import JobAttachment
+from bot.intake.jobs import JobAttachment
 from handlers.webhooks.signatures import Provider
 
 

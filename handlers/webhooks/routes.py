@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.jobs import Job, JobStore
-from bot.metrics import Metrics
+from bot.intake.jobs import Job, JobStore
+from bot.observability.metrics import Metrics
 from handlers.webhooks.payloads import NotATicket, parse
 from handlers.webhooks.signatures import Provider, verify
 

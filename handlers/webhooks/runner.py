@@ -10,12 +10,12 @@ import httpx
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.diagnosis import Diagnoser, Diagnosis
+from bot.conversation.diagnosis import Diagnoser, Diagnosis
+from bot.conversation.turns import AttachmentRef, SkippedAttachment, ThreadKey, Turn
 from bot.errors import BotError
-from bot.jobs import Job, JobState, JobStore
-from bot.log_context import log_context
-from bot.metrics import Metrics
-from bot.turns import AttachmentRef, SkippedAttachment, ThreadKey, Turn
+from bot.intake.jobs import Job, JobState, JobStore
+from bot.observability.log_context import log_context
+from bot.observability.metrics import Metrics
 from handlers.webhooks.notes import NotePoster
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from typing import Protocol
 
 import httpx
 
-from bot.turns import Screenshot
+from bot.conversation.turns import Screenshot
 
 
 class TicketOpener(Protocol):

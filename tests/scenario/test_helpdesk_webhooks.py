@@ -12,7 +12,8 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.engine.transformers_engine import TransformersEngine
-from bot.jobs import Job, JobAttachment, RedisJobStore
+from bot.intake.jobs import Job, JobAttachment
+from bot.stores.jobs import RedisJobStore
 from handlers.webhooks.signatures import Provider, sign
 from tests.support.fake_helpdesk import FakeHelpdesk
 from tests.support.running_bot import RunningBot, run_bot

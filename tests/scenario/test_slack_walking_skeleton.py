@@ -7,9 +7,9 @@ import time
 import httpx
 import pytest
 
+from bot.conversation.prompting import fence_user_text
 from bot.engine import ImagePart, Role, TextPart
 from bot.engine.transformers_engine import TransformersEngine
-from bot.prompting import fence_user_text
 from tests.support.fake_slack import BOT_USER_ID, LOGIN_PAGE
 from tests.support.running_bot import RunningBot
 from tests.support.screenshots import render_error_screenshot

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.jobs import JobAttachment
+from bot.intake.jobs import JobAttachment
 from handlers.webhooks.payloads import NotATicket, parse
 from handlers.webhooks.signatures import Provider
 

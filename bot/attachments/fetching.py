@@ -1,0 +1,126 @@
+"""Download attachments, only from allowed places, and hand the bytes to the image checks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from bot.conversation.turns import AttachmentRef, Screenshot
+from bot.errors import AttachmentRefused, AttachmentUnreadable
+from bot.messages import Message
+from bot.safety.image_checks import ImageInspector
+from bot.safety.url_policy import UrlPolicy
+
+log = logging.getLogger(__name__)
+
+_MAX_REDIRECTS = 3
+_CHUNK = 64 * 1024
+
+
+class AttachmentFetcher(Protocol):
+    async def fetch(self, attachment: AttachmentRef) -> Screenshot:
+        """Download and validate one attachment; raises `AttachmentError` with the reason."""
+        ...
+
+
+def too_large(filename: str, max_bytes: int) -> AttachmentRefused:
+    """The refusal for a file over `max_bytes`, naming the limit in MB."""
+    return AttachmentRefused(
+        filename, Message.REASON_TOO_LARGE, limit_mb=f"{max_bytes / 1024 / 1024:g}"
+    )
+
+
+class HttpImageFetcher:
+    """Fetches images over HTTP, only from URLs its policy allows, redirects included.
+
+    Args:
+        client: the httpx client to use (its transport decides where requests go).
+        policy: checked before the first request and every redirect, so credentials
+            never reach another host.
+        headers: sent with every request (Slack's bearer token, a helpdesk's auth).
+        max_bytes: downloads stop and are refused past this size.
+        inspector: scans and decodes what was downloaded.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        policy: UrlPolicy,
+        headers: dict[str, str] | None = None,
+        max_bytes: int,
+        inspector: ImageInspector | None = None,
+    ) -> None:
+        self._client = client
+        self._policy = policy
+        self._headers = headers or {}
+        self._max_bytes = max_bytes
+        self._inspector = inspector or ImageInspector()
+
+    async def fetch(self, attachment: AttachmentRef) -> Screenshot:
+        if attachment.unavailable is not None:
+            raise AttachmentRefused(attachment.filename, attachment.unavailable)
+        if attachment.size is not None and attachment.size > self._max_bytes:
+            raise too_large(attachment.filename, self._max_bytes)
+        data = await self._download(attachment.filename, attachment.url)
+        return await self._inspector.inspect(attachment.filename, data)
+
+    async def _download(self, filename: str, url: str) -> bytes:
+        headers = self._headers
+        for _ in range(_MAX_REDIRECTS + 1):
+            if not await self._policy.allows(url):
+                raise AttachmentRefused(filename, Message.REASON_HOST_NOT_ALLOWED)
+            try:
+                async with self._client.stream("GET", url, headers=headers) as response:
+                    if response.is_redirect:
+                        url = str(response.url.join(response.headers.get("location", "")))
+                        continue
+                    if response.status_code != 200:
+                        raise AttachmentUnreadable(
+                            filename,
+                            Message.REASON_DOWNLOAD_FAILED,
+                            detail=f"HTTP {response.status_code}",
+                        )
+                    declared = int(response.headers.get("content-length") or 0)
+                    if declared > self._max_bytes:
+                        raise too_large(filename, self._max_bytes)
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes(_CHUNK):
+                        body.extend(chunk)
+                        if len(body) > self._max_bytes:
+                            raise too_large(filename, self._max_bytes)
+                    return bytes(body)
+            except httpx.HTTPError as error:
+                raise AttachmentUnreadable(
+                    filename, Message.REASON_DOWNLOAD_FAILED, detail=type(error).__name__
+                ) from error
+        raise AttachmentUnreadable(
+            filename, Message.REASON_DOWNLOAD_FAILED, detail="too many redirects"
+        )
+
+
+class LocalFileFetcher:
+    """Reads images from local paths (the `diagnose` command); `AttachmentRef.url` is the path."""
+
+    def __init__(self, *, max_bytes: int, inspector: ImageInspector | None = None) -> None:
+        self._max_bytes = max_bytes
+        self._inspector = inspector or ImageInspector()
+
+    async def fetch(self, attachment: AttachmentRef) -> Screenshot:
+        path = Path(attachment.url)
+        try:
+            size = path.stat().st_size
+            if size > self._max_bytes:
+                raise too_large(attachment.filename, self._max_bytes)
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as error:
+            raise AttachmentUnreadable(
+                attachment.filename,
+                Message.REASON_DOWNLOAD_FAILED,
+                detail=error.strerror or "unreadable",
+            ) from error
+        return await self._inspector.inspect(attachment.filename, data)

@@ -1,0 +1,223 @@
+"""The one use case: a user's turn in, a safe diagnosis out. No transport inside.
+
+turn → read attachments → history → prompt → engine → filter → answer pieces,
+then the assistant turn is saved. Transports render the events it yields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+from bot.attachments.fetching import AttachmentFetcher
+from bot.conversation.history import HistoryStore
+from bot.conversation.knowledge import KnowledgeBase, Resolution
+from bot.conversation.prompting import PromptBuilder
+from bot.conversation.turns import (
+    HistoryEntry,
+    Screenshot,
+    SkippedAttachment,
+    Speaker,
+    ThreadKey,
+    Turn,
+)
+from bot.engine.protocol import Engine
+from bot.engine.request import GenerationRequest, Queued
+from bot.errors import AttachmentError
+from bot.messages import Language, Message, detect_language, say
+from bot.safety.filters import ReplyFilter
+from bot.safety.redaction import Redactor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AttachmentsRead:
+    """All attachments were tried: how many images the model will see, and what was skipped."""
+
+    screenshots: int
+    skipped: tuple[SkippedAttachment, ...]
+    language: Language
+
+
+@dataclass(frozen=True)
+class Consulted:
+    """Past resolutions from the team that the prompt includes, best first."""
+
+    references: tuple[Resolution, ...]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The request waits for the model; `ahead` requests are before it."""
+
+    ahead: int
+
+
+@dataclass(frozen=True)
+class AnswerPiece:
+    """More of the answer, already filtered."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The finished, filtered answer."""
+
+    answer: str
+    skipped: tuple[SkippedAttachment, ...]
+    language: Language
+    references: tuple[Resolution, ...] = ()
+
+
+DiagnosisEvent = AttachmentsRead | Consulted | Waiting | AnswerPiece | Diagnosis
+
+
+class Diagnoser:
+    """Answers a `Turn`, keeping the thread's history.
+
+    Args:
+        engine: runs the model.
+        history: where the thread's earlier turns (and screenshots) are kept.
+        fetcher: downloads and validates attachments.
+        prompts: builds the model's messages.
+        reply_filter: makes each piece of the answer safe to show.
+        redactor: cleans the user's own text before it is prompted, stored or logged.
+        max_images_per_turn: attachments past this count are skipped, and said so.
+        knowledge: past resolutions to draw on, when any are like the question.
+        queue_timeout: seconds a request may wait for the model.
+        generation_timeout: seconds an answer may take once the model is on it.
+
+    Example:
+        >>> async for event in diagnoser.diagnose(turn):
+        ...     if isinstance(event, Diagnosis): print(event.answer)
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        history: HistoryStore,
+        fetcher: AttachmentFetcher,
+        prompts: PromptBuilder,
+        reply_filter: ReplyFilter,
+        redactor: Redactor | None = None,
+        max_images_per_turn: int = 8,
+        knowledge: KnowledgeBase | None = None,
+        queue_timeout: float | None = None,
+        generation_timeout: float | None = None,
+    ) -> None:
+        self._engine = engine
+        self._history = history
+        self._fetcher = fetcher
+        self._prompts = prompts
+        self._filter = reply_filter
+        self._redactor = redactor or Redactor()
+        self._max_images = max_images_per_turn
+        self._knowledge = knowledge
+        self._queue_timeout = queue_timeout
+        self._generation_timeout = generation_timeout
+
+    async def knows_thread(self, thread: ThreadKey) -> bool:
+        """Whether the bot has already taken part in this thread."""
+        return await self._history.has_thread(thread)
+
+    async def diagnose(self, turn: Turn) -> AsyncIterator[DiagnosisEvent]:
+        language = turn.language or detect_language(turn.text)
+        screenshots, skipped = await self._read_attachments(turn, language)
+        yield AttachmentsRead(len(screenshots), skipped, language)
+
+        question = HistoryEntry(
+            Speaker.USER,
+            self._redactor.redact(turn.text.strip()) or say(Message.DEFAULT_QUESTION, language),
+            screenshots,
+        )
+        past = await self._history.load(turn.thread)
+        references = await self._consult(question.text)
+        if references:
+            yield Consulted(references)
+        # The model answers in the language of the question; the bot's own sentences
+        # follow the channel's or user's setting.
+        answer_language = detect_language(turn.text) if turn.text.strip() else language
+        request = await asyncio.to_thread(
+            self._fit_prompt, past, question, answer_language, references
+        )
+        request = replace(request, reuse_key=turn.thread.as_key())
+        await self._history.append(turn.thread, question)
+
+        stream = self._filter.open()
+        shown: list[str] = []
+        async for piece in self._engine.stream(request):
+            if isinstance(piece, Queued):
+                yield Waiting(piece.ahead)
+            elif safe := stream.feed(piece):
+                shown.append(safe)
+                yield AnswerPiece(safe)
+        if tail := stream.finish():
+            shown.append(tail)
+            yield AnswerPiece(tail)
+
+        answer = "".join(shown).strip() or say(Message.EMPTY_ANSWER, language)
+        await self._history.append(turn.thread, HistoryEntry(Speaker.ASSISTANT, answer))
+        yield Diagnosis(answer, skipped, language, references)
+
+    async def _consult(self, question: str) -> tuple[Resolution, ...]:
+        if self._knowledge is None:
+            return ()
+        try:
+            return tuple(await self._knowledge.similar(question, limit=3))
+        except Exception:  # knowledge is a bonus; the answer must not depend on it
+            log.exception("could not search past resolutions")
+            return ()
+
+    def _fit_prompt(
+        self,
+        past: list[HistoryEntry],
+        question: HistoryEntry,
+        language: Language,
+        references: tuple[Resolution, ...] = (),
+    ) -> GenerationRequest:
+        draft = self._prompts.build([], question, language)
+        answer_room = draft.max_new_tokens or 0
+        request = self._prompts.build(
+            past,
+            question,
+            language,
+            measure=self._engine.count_tokens,
+            budget=self._engine.context_window - answer_room,
+            references=references,
+        )
+        return replace(
+            request,
+            queue_timeout=self._queue_timeout,
+            generation_timeout=self._generation_timeout,
+        )
+
+    async def _read_attachments(
+        self, turn: Turn, language: Language
+    ) -> tuple[tuple[Screenshot, ...], tuple[SkippedAttachment, ...]]:
+        wanted = turn.attachments[: self._max_images]
+        skipped = [
+            SkippedAttachment(
+                ref.filename, say(Message.REASON_TOO_MANY, language, limit=self._max_images)
+            )
+            for ref in turn.attachments[self._max_images :]
+        ]
+        results = await asyncio.gather(
+            *(self._fetcher.fetch(ref) for ref in wanted), return_exceptions=True
+        )
+        screenshots: list[Screenshot] = []
+        for ref, result in zip(wanted, results, strict=True):
+            if isinstance(result, Screenshot):
+                screenshots.append(result)
+            elif isinstance(result, AttachmentError):
+                log.info("skipped attachment %s: %s", ref.filename, result)
+                skipped.append(
+                    SkippedAttachment(ref.filename, say(result.reason, language, **result.values))
+                )
+            else:
+                raise result
+        return tuple(screenshots), tuple(skipped)

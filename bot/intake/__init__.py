@@ -1,0 +1,6 @@
+"""Accepting work reliably: answer each message once, rate limits, the work log, helpdesk jobs.
+
+Domain types and Protocols only (`HandledEvents`, `RateLimiter`, `WorkLog`,
+`JobStore`, `Job`); their in-memory and Redis implementations live in
+`bot.stores`. Imports nothing of `bot` but `bot.conversation.turns`.
+"""

@@ -1,0 +1,94 @@
+"""Durable helpdesk jobs: recorded before the webhook is answered, resumed after a crash.
+
+A job is written once (a replayed delivery makes no second job), claimed by
+one runner, and found again after a crash if it was in flight; the stores are
+in `bot.stores.jobs`, the keys in `bot.stores.keys`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class JobAttachment:
+    name: str
+    url: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One ticket (or ticket comment) to diagnose and answer with an internal note."""
+
+    id: str
+    provider: str
+    ticket_id: str
+    text: str
+    attachments: tuple[JobAttachment, ...] = ()
+    state: JobState = JobState.QUEUED
+    result: str | None = None
+    error: str | None = None
+    note_posted: bool = False
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+    def moved(self, state: JobState, **changes: Any) -> Job:
+        return replace(self, state=state, updated_at=time.time(), **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Job:
+        data = json.loads(raw)
+        data["attachments"] = tuple(JobAttachment(**a) for a in data["attachments"])
+        data["state"] = JobState(data["state"])
+        return cls(**data)
+
+    def public_view(self) -> dict[str, Any]:
+        """What `GET /jobs/{id}` shows: state and the (filtered) diagnosis, not the ticket."""
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "ticket": self.ticket_id,
+            "state": self.state.value,
+            "result": self.result,
+            "error": self.error,
+            "note_posted": self.note_posted,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+class JobStore(Protocol):
+    async def submit(self, job: Job) -> bool:
+        """Record and queue `job`; False when a job with its id already exists (a replay)."""
+        ...
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def save(self, job: Job) -> None: ...
+
+    async def claim(self, timeout: float) -> Job | None:
+        """The next queued job, marked in flight; None after `timeout` seconds of nothing."""
+        ...
+
+    async def finish(self, job: Job) -> None:
+        """Save `job` and take it out of flight."""
+        ...
+
+    async def recover(self) -> int:
+        """Queue again every job left in flight by a previous process; how many."""
+        ...

@@ -1,0 +1,123 @@
+"""Keep answering when Redis is down: each store on the answer path degrades instead of failing.
+
+Dedup falls back to this process's memory, history reads as empty and writes are
+skipped, rate limits let requests through, thread cases read as "with the bot".
+The outage is logged once when it starts and once when it ends, and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from redis.exceptions import RedisError
+
+from bot.conversation.escalation import CaseStore, ThreadCase
+from bot.conversation.history import HistoryStore
+from bot.conversation.turns import HistoryEntry, ThreadKey
+from bot.intake.handled_events import HandledEvents
+from bot.intake.rate_limit import RateDecision, RateLimiter
+from bot.observability.metrics import Metrics
+from bot.stores.handled_events import InMemoryHandledEvents
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_OUTAGE_ERRORS = (RedisError, OSError, TimeoutError)
+
+
+class RedisOutage:
+    """Shared view of whether Redis answers; runs calls with a fallback value."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self.down = False
+
+    async def call(self, what: str, operation: Awaitable[T], fallback: T) -> T:
+        try:
+            result = await operation
+        except _OUTAGE_ERRORS as error:
+            if not self.down:
+                log.warning("Redis is unreachable (%s: %s); answering without it", what, error)
+            self.down = True
+            self._metrics.count("supportbot_redis_errors_total", operation=what)
+            return fallback
+        if self.down:
+            log.info("Redis is back")
+            self.down = False
+        return result
+
+
+class ResilientHandledEvents:
+    """Claims in Redis; in this process's memory while Redis is down."""
+
+    def __init__(self, primary: HandledEvents, outage: RedisOutage) -> None:
+        self._primary = primary
+        self._local = InMemoryHandledEvents()
+        self._outage = outage
+
+    async def claim(self, key: str) -> bool:
+        # The local record is kept in any case, so retries during an outage stay deduplicated.
+        local = await self._local.claim(key)
+        sentinel = object()
+        claimed = await self._outage.call("dedup", self._primary.claim(key), sentinel)
+        return local if claimed is sentinel else bool(claimed) and local
+
+    async def complete(self, key: str) -> None:
+        await self._local.complete(key)
+        await self._outage.call("dedup_complete", self._primary.complete(key), None)
+
+
+class ResilientHistory:
+    def __init__(self, primary: HistoryStore, outage: RedisOutage) -> None:
+        self._primary = primary
+        self._outage = outage
+
+    async def append(self, thread: ThreadKey, entry: HistoryEntry) -> None:
+        await self._outage.call("history_append", self._primary.append(thread, entry), None)
+
+    async def load(self, thread: ThreadKey) -> list[HistoryEntry]:
+        return await self._outage.call("history_load", self._primary.load(thread), [])
+
+    async def has_thread(self, thread: ThreadKey) -> bool:
+        return await self._outage.call(
+            "history_has_thread", self._primary.has_thread(thread), False
+        )
+
+
+class ResilientRateLimiter:
+    def __init__(self, primary: RateLimiter, outage: RedisOutage) -> None:
+        self._primary = primary
+        self._outage = outage
+
+    async def hit(self, key: str, *, limit: int, window: int) -> RateDecision:
+        return await self._outage.call(
+            "rate_limit", self._primary.hit(key, limit=limit, window=window), RateDecision(True)
+        )
+
+
+class ResilientCases:
+    def __init__(self, primary: CaseStore, outage: RedisOutage) -> None:
+        self._primary = primary
+        self._outage = outage
+
+    async def get(self, thread: ThreadKey) -> ThreadCase:
+        return await self._outage.call("case_get", self._primary.get(thread), ThreadCase(thread))
+
+    async def save(self, case: ThreadCase) -> None:
+        await self._outage.call("case_save", self._primary.save(case), None)
+
+    async def remember_thread(
+        self, workspace: str, channel: str, user: str, thread_ts: str
+    ) -> None:
+        await self._outage.call(
+            "case_remember",
+            self._primary.remember_thread(workspace, channel, user, thread_ts),
+            None,
+        )
+
+    async def latest_thread(self, workspace: str, channel: str, user: str) -> str | None:
+        return await self._outage.call(
+            "case_latest", self._primary.latest_thread(workspace, channel, user), None
+        )

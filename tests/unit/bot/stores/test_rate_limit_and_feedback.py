@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.conversation.feedback import Verdict
+from bot.conversation.turns import ThreadKey
+from bot.observability.metrics import Metrics
+from bot.safety.redaction import Kind, RedactionStats
+from bot.stores.feedback import InMemoryFeedbackStore, RedisFeedbackStore
+from bot.stores.rate_limit import InMemoryRateLimiter, RedisRateLimiter
+
+
+@pytest.fixture
+async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    keys = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_rate_limiter_allows_the_limit_then_says_when_to_retry(
+    backend: str, redis: Redis, redis_prefix: str
+) -> None:
+    limiter = (
+        InMemoryRateLimiter()
+        if backend == "memory"
+        else RedisRateLimiter(redis, prefix=redis_prefix)
+    )
+    decisions = [await limiter.hit("user:T1:U1", limit=3, window=60) for _ in range(4)]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert 1 <= decisions[-1].retry_after <= 60
+    assert (await limiter.hit("user:T1:U2", limit=3, window=60)).allowed, "counted per key"
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_feedback_keeps_each_users_latest_verdict(
+    backend: str, redis: Redis, redis_prefix: str
+) -> None:
+    store = (
+        InMemoryFeedbackStore()
+        if backend == "memory"
+        else RedisFeedbackStore(redis, prefix=redis_prefix)
+    )
+    thread = ThreadKey("T1", "C1", "1.0")
+    await store.record(thread, "U1", Verdict.NOT_HELPFUL)
+    await store.record(thread, "U1", Verdict.SOLVED)
+    await store.record(thread, "U2", Verdict.NOT_HELPFUL)
+    assert await store.verdicts(thread) == {"U1": Verdict.SOLVED, "U2": Verdict.NOT_HELPFUL}
+
+
+def test_metrics_render_as_prometheus_text() -> None:
+    redactions = RedactionStats()
+    redactions.record(Kind.EMAIL)
+    metrics = Metrics(redactions=redactions)
+    metrics.count("supportbot_feedback_total", verdict="solved")
+    metrics.count("supportbot_feedback_total", verdict="solved")
+    metrics.count("supportbot_rate_limited_total")
+    metrics.observe("supportbot_slack_ack_seconds", 0.02)
+    text = metrics.render()
+    assert 'supportbot_feedback_total{verdict="solved"} 2.0' in text
+    assert "supportbot_rate_limited_total 1.0" in text
+    assert 'supportbot_redactions_total{kind="email"} 1.0' in text
+    assert "# TYPE supportbot_feedback_total counter" in text
+    assert 'supportbot_slack_ack_seconds_bucket{le="0.025"} 1.0' in text
+    assert metrics.value("supportbot_feedback_total", verdict="solved") == 2
