@@ -13,8 +13,8 @@ from bot.settings import Settings, load_settings
 
 
 def _configure_logging(settings: Settings) -> None:
-    from bot.app import build_redactor
     from bot.observability.log_format import configure_logging
+    from bot.safety.factory import build_redactor
     from bot.settings import LogFormat
 
     configure_logging(
@@ -44,14 +44,17 @@ def serve(settings: Settings) -> int:
 
 
 async def _diagnose(settings: Settings, images: list[Path], question: str) -> int:
-    from bot.app import build_diagnoser, build_engine, build_inspector, build_redactor
+    from bot.app import build_engine
     from bot.attachments.fetching import LocalFileFetcher
     from bot.conversation.diagnosis import AnswerPiece, AttachmentsRead
+    from bot.conversation.factory import build_diagnoser
     from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
+    from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
     from bot.stores.history import InMemoryHistoryStore
 
     engine = build_engine(settings)
     await engine.start()
+    redactor = build_redactor(settings)
     diagnoser = build_diagnoser(
         settings,
         engine=engine,
@@ -59,7 +62,8 @@ async def _diagnose(settings: Settings, images: list[Path], question: str) -> in
         fetcher=LocalFileFetcher(
             max_bytes=settings.max_image_bytes, inspector=build_inspector(settings)
         ),
-        redactor=build_redactor(settings),
+        redactor=redactor,
+        reply_filter=build_reply_filter(settings, redactor),
     )
     turn = Turn(
         thread=ThreadKey("local", "terminal", "1"),

@@ -7,6 +7,7 @@ values it needs.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -27,6 +28,15 @@ class DType(StrEnum):
     BFLOAT16 = "bfloat16"
     FLOAT16 = "float16"
     FLOAT32 = "float32"
+
+
+@dataclass(frozen=True)
+class VendorApi:
+    """A helpdesk's API address and the account the bot signs in as (email and API token)."""
+
+    base_url: str
+    email: str
+    token: str = field(repr=False)
 
 
 class EngineKind(StrEnum):
@@ -205,6 +215,20 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    def zendesk_api(self) -> VendorApi | None:
+        """Zendesk's API credentials, when all three of its settings are set."""
+        if self.zendesk_url and self.zendesk_email and self.zendesk_api_token:
+            return VendorApi(
+                self.zendesk_url, self.zendesk_email, self.zendesk_api_token.get_secret_value()
+            )
+        return None
+
+    def jira_api(self) -> VendorApi | None:
+        """Jira's API credentials, when all three of its settings are set."""
+        if self.jira_url and self.jira_email and self.jira_api_token:
+            return VendorApi(self.jira_url, self.jira_email, self.jira_api_token.get_secret_value())
+        return None
 
     def require_engine(self) -> None:
         """Raise `ConfigError` when `ENGINE=remote` has no `ENGINE_URL`."""

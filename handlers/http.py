@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from handlers.request_limits import LimitRequestBody
 from handlers.slack.request_guard import SlackRequestGuard
@@ -73,8 +74,8 @@ def build_http_app(
             started = time.monotonic()
             response = await guard.refuse(request) or await handler.handle(request)
             if metrics is not None:
-                metrics.observe("supportbot_slack_ack_seconds", time.monotonic() - started)
-                metrics.count("supportbot_slack_requests_total", status=str(response.status_code))
+                metrics.observe(catalogue.SLACK_ACK_SECONDS, time.monotonic() - started)
+                metrics.count(catalogue.SLACK_REQUESTS, status=str(response.status_code))
             return response
 
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))

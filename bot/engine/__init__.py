@@ -3,10 +3,11 @@
 Only this package touches the model; everything else calls `Engine.stream()`.
 """
 
-from bot.engine.protocol import Engine, EngineState
+from bot.engine.protocol import CacheBytes, Engine, EngineState
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, Role, TextPart
 
 __all__ = [
+    "CacheBytes",
     "ChatMessage",
     "Engine",
     "EngineState",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -14,6 +15,16 @@ class EngineState(StrEnum):
     READY = "ready"
     FAILED = "failed"
     CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class CacheBytes:
+    """Memory an engine holds for answers beyond the weights (zero where a server holds it)."""
+
+    prefixes: int = 0
+    """Threads' computed prompts kept for their follow-ups."""
+    decode: int = 0
+    """The running answers' key/value slots."""
 
 
 class EngineStatus:
@@ -73,6 +84,10 @@ class Engine(Protocol):
 
     def count_tokens(self, request: GenerationRequest) -> int:
         """Prompt tokens of `request` as the model sees them, image tokens included."""
+        ...
+
+    def cache_bytes(self) -> CacheBytes:
+        """Memory held for cached prefixes and running answers, for the metrics."""
         ...
 
     async def close(self) -> None: ...

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from bot.engine.images import sniff_image_type
-from bot.engine.protocol import EngineState, EngineStatus
+from bot.engine.protocol import CacheBytes, EngineState, EngineStatus
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
 from bot.errors import EngineBusy, GenerationFailed, GenerationTimeout, ModelUnavailable
 
@@ -81,6 +81,9 @@ class RemoteEngine(EngineStatus):
     @property
     def context_window(self) -> int:
         return self._context_window
+
+    def cache_bytes(self) -> CacheBytes:
+        return CacheBytes()  # the server holds its caches
 
     def count_tokens(self, request: GenerationRequest) -> int:
         """An estimate (no tokenizer here): ~3 characters a token, plus each image's patches."""

@@ -26,7 +26,7 @@ from bot.engine.device import resolve_device, resolve_dtype
 from bot.engine.images import decode_for_model
 from bot.engine.prefix_cache import PrefixStore
 from bot.engine.prepared import PreparedPrompt, image_digest
-from bot.engine.protocol import EngineState, EngineStatus
+from bot.engine.protocol import CacheBytes, EngineState, EngineStatus
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
 from bot.engine.sampling import TokenChooser
 from bot.engine.scheduler import BatchLimits, BatchScheduler
@@ -129,6 +129,9 @@ class TransformersEngine(EngineStatus):
     def prefixes(self) -> PrefixStore:
         """The per-thread cached prefixes (for metrics and tests)."""
         return self._prefixes
+
+    def cache_bytes(self) -> CacheBytes:
+        return CacheBytes(prefixes=self._prefixes.nbytes, decode=self.decode_cache_bytes)
 
     @property
     def decode_mode(self) -> DecodeMode:

@@ -18,6 +18,7 @@ from bot.conversation.history import HistoryStore
 from bot.conversation.turns import HistoryEntry, ThreadKey
 from bot.intake.handled_events import HandledEvents
 from bot.intake.rate_limit import RateDecision, RateLimiter
+from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from bot.stores.handled_events import InMemoryHandledEvents
 
@@ -41,7 +42,7 @@ class RedisOutage:
             if not self.down:
                 log.warning("Redis is unreachable (%s: %s); answering without it", what, error)
             self.down = True
-            self._metrics.count("supportbot_redis_errors_total", operation=what)
+            self._metrics.count(catalogue.REDIS_ERRORS, operation=what)
             return fallback
         if self.down:
             log.info("Redis is back")

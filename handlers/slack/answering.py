@@ -33,6 +33,7 @@ from bot.intake.handled_events import HandledEvents
 from bot.intake.rate_limit import RateLimiter
 from bot.intake.work_log import WorkLog
 from bot.messages import Language, Message, detect_language, ordinal, say
+from bot.observability import catalogue
 from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
 from handlers.slack.blocks import feedback_actions
@@ -166,7 +167,7 @@ class SlackAnswerer:
             update_interval=self._update_interval,
         )
         if refusal := await self._over_limit(turn, language):
-            self.metrics.count("supportbot_rate_limited_total")
+            self.metrics.count(catalogue.RATE_LIMITED)
             await self._tell(reply, refusal)
             return
         if self.desk is not None and await self._handed_to_people(turn, client, language):
@@ -206,19 +207,19 @@ class SlackAnswerer:
                         turn.thread.thread_ts, language, escalation=self.desk is not None
                     )
                     await reply.finish(final + event.answer, actions=actions)
-            self.metrics.count("supportbot_answers_total", outcome="answered")
+            self.metrics.count(catalogue.ANSWERS, outcome="answered")
         except asyncio.CancelledError:
-            self.metrics.count("supportbot_answers_total", outcome="cancelled")
+            self.metrics.count(catalogue.ANSWERS, outcome="cancelled")
             reason = Message.RESTARTING if self._stopping else Message.QUESTION_DELETED
             await self._tell(reply, say(reason, language), so_far)
         except BotError as error:
             log.warning("could not answer %s: %s", turn.message_ts, error)
-            self.metrics.count("supportbot_answers_total", outcome=type(error).__name__)
+            self.metrics.count(catalogue.ANSWERS, outcome=type(error).__name__)
             await self._tell(reply, _user_message(error, language), so_far)
         except Exception:
             reference = uuid.uuid4().hex[:8]
             log.exception("answering %s failed (reference %s)", turn.message_ts, reference)
-            self.metrics.count("supportbot_answers_total", outcome="internal_error")
+            self.metrics.count(catalogue.ANSWERS, outcome="internal_error")
             await self._tell(
                 reply, say(Message.INTERNAL_ERROR, language, reference=reference), so_far
             )

@@ -24,6 +24,7 @@ from bot.conversation.knowledge import KnowledgeBase, Resolution
 from bot.conversation.summaries import ThreadSummarizer
 from bot.conversation.turns import Speaker, ThreadKey
 from bot.messages import Language, Message, detect_language, say
+from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from handlers.slack.blocks import ESCALATE_ACTION
 from handlers.webhooks.tickets import TicketOpener
@@ -93,7 +94,7 @@ class EscalationDesk:
             return
         case = case.escalated(by)
         await self.cases.save(case)
-        self._metrics.count("supportbot_escalations_total", event="escalated")
+        self._metrics.count(catalogue.ESCALATIONS, event="escalated")
         await self._in_thread(client, thread, say(Message.ESCALATED_STATUS, language, user=by))
         await self._react(client, thread, add=True)
         summary = await self._summarizer.summarize(thread)
@@ -118,7 +119,7 @@ class EscalationDesk:
     async def take(self, client: AsyncWebClient, thread: ThreadKey, agent: str) -> None:
         case = (await self.cases.get(thread)).taken(agent)
         await self.cases.save(case)
-        self._metrics.count("supportbot_escalations_total", event="taken")
+        self._metrics.count(catalogue.ESCALATIONS, event="taken")
         await self._in_thread(client, thread, say(Message.TAKEN_STATUS, agent=agent))
         await self._update_desk(
             client,
@@ -133,7 +134,7 @@ class EscalationDesk:
     ) -> None:
         case = (await self.cases.get(thread)).resolved(agent, resolution)
         await self.cases.save(case)
-        self._metrics.count("supportbot_escalations_total", event="resolved")
+        self._metrics.count(catalogue.ESCALATIONS, event="resolved")
         entries = await self._history.load(thread)
         questions = [e.text for e in entries if e.speaker is Speaker.USER]
         answers = [e.text for e in entries if e.speaker is Speaker.ASSISTANT]
@@ -218,7 +219,7 @@ class EscalationDesk:
         except httpx.HTTPError as error:  # the Slack escalation stands even if the helpdesk fails
             log.warning("could not open a helpdesk ticket for %s: %s", thread.as_key(), error)
             return
-        self._metrics.count("supportbot_escalations_total", event="ticket_opened")
+        self._metrics.count(catalogue.ESCALATIONS, event="ticket_opened")
         await client.chat_postMessage(
             channel=self._channel, thread_ts=desk_ts, text=say(Message.TICKET_OPENED, ticket=ticket)
         )

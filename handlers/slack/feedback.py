@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.conversation.feedback import FeedbackStore, Verdict
 from bot.conversation.turns import ThreadKey
 from bot.messages import Message, detect_language, say
+from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from handlers.slack.blocks import FEEDBACK_ACTION_PREFIX
 
@@ -31,7 +32,7 @@ def register_feedback(app: AsyncApp, store: FeedbackStore, metrics: Metrics) -> 
         team = (body.get("team") or {}).get("id") or body.get("user", {}).get("team_id", "")
         user = body["user"]["id"]
         await store.record(ThreadKey(team, channel, thread_ts), user, verdict)
-        metrics.count("supportbot_feedback_total", verdict=verdict.value)
+        metrics.count(catalogue.FEEDBACK, verdict=verdict.value)
         language = detect_language(body["message"].get("text", ""))
         await client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, text=say(_THANKS[verdict], language, user=user)

@@ -11,12 +11,13 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 
 
 def _count_retry(metrics: Metrics, response: HttpResponse | None, retry: bool) -> bool:
     if retry and response is not None:
-        metrics.count("supportbot_slack_api_errors_total", status=str(response.status_code))
+        metrics.count(catalogue.SLACK_API_ERRORS, status=str(response.status_code))
     return retry
 
 

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.intake.jobs import Job, JobStore
+from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from handlers.webhooks.payloads import NotATicket, parse
 from handlers.webhooks.signatures import Provider, verify
@@ -31,9 +32,7 @@ def webhook_routes(
             return JSONResponse({"error": f"{provider} webhooks are not configured"}, 404)
         body = await request.body()
         if not verify(provider, secret, body, request.headers):
-            metrics.count(
-                "supportbot_webhooks_total", provider=provider.value, outcome="bad_signature"
-            )
+            metrics.count(catalogue.WEBHOOKS, provider=provider.value, outcome="bad_signature")
             return JSONResponse({"error": "missing, invalid or stale signature"}, status_code=401)
         try:
             event = parse(provider, json.loads(body))
@@ -46,7 +45,7 @@ def webhook_routes(
         job = Job(job_id, provider.value, event.ticket_id, event.text, event.attachments)
         created = await jobs.submit(job)
         metrics.count(
-            "supportbot_webhooks_total",
+            catalogue.WEBHOOKS,
             provider=provider.value,
             outcome="accepted" if created else "duplicate",
         )

@@ -14,6 +14,7 @@ from bot.conversation.diagnosis import Diagnoser, Diagnosis
 from bot.conversation.turns import AttachmentRef, SkippedAttachment, ThreadKey, Turn
 from bot.errors import BotError
 from bot.intake.jobs import Job, JobState, JobStore
+from bot.observability import catalogue
 from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
 from handlers.webhooks.notes import NotePoster
@@ -85,15 +86,11 @@ class JobRunner:
                 job = job.moved(JobState.RUNNING, note_posted=True)
             await self._announce(job)
             job = job.moved(JobState.DONE)
-            self._metrics.count(
-                "supportbot_helpdesk_jobs_total", provider=job.provider, outcome="done"
-            )
+            self._metrics.count(catalogue.HELPDESK_JOBS, provider=job.provider, outcome="done")
         except (BotError, httpx.HTTPError) as error:
             log.warning("helpdesk job %s failed: %s", job.id, error)
             job = job.moved(JobState.FAILED, error=f"{type(error).__name__}: {error}")
-            self._metrics.count(
-                "supportbot_helpdesk_jobs_total", provider=job.provider, outcome="failed"
-            )
+            self._metrics.count(catalogue.HELPDESK_JOBS, provider=job.provider, outcome="failed")
         await self._store.finish(job)
         return job
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from bot.engine import Engine, EngineState, GenerationRequest, Queued
+from bot.engine.protocol import CacheBytes
 
 
 class DelegatingEngine:
@@ -31,6 +32,9 @@ class DelegatingEngine:
 
     def count_tokens(self, request: GenerationRequest) -> int:
         return self._inner.count_tokens(request)
+
+    def cache_bytes(self) -> CacheBytes:
+        return self._inner.cache_bytes()
 
     async def start(self) -> None:
         await self._inner.start()

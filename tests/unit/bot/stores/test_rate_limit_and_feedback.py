@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 
 from bot.conversation.feedback import Verdict
 from bot.conversation.turns import ThreadKey
+from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from bot.safety.redaction import Kind, RedactionStats
 from bot.stores.feedback import InMemoryFeedbackStore, RedisFeedbackStore
@@ -58,14 +59,14 @@ def test_metrics_render_as_prometheus_text() -> None:
     redactions = RedactionStats()
     redactions.record(Kind.EMAIL)
     metrics = Metrics(redactions=redactions)
-    metrics.count("supportbot_feedback_total", verdict="solved")
-    metrics.count("supportbot_feedback_total", verdict="solved")
-    metrics.count("supportbot_rate_limited_total")
-    metrics.observe("supportbot_slack_ack_seconds", 0.02)
+    metrics.count(catalogue.FEEDBACK, verdict="solved")
+    metrics.count(catalogue.FEEDBACK, verdict="solved")
+    metrics.count(catalogue.RATE_LIMITED)
+    metrics.observe(catalogue.SLACK_ACK_SECONDS, 0.02)
     text = metrics.render()
     assert 'supportbot_feedback_total{verdict="solved"} 2.0' in text
     assert "supportbot_rate_limited_total 1.0" in text
     assert 'supportbot_redactions_total{kind="email"} 1.0' in text
     assert "# TYPE supportbot_feedback_total counter" in text
     assert 'supportbot_slack_ack_seconds_bucket{le="0.025"} 1.0' in text
-    assert metrics.value("supportbot_feedback_total", verdict="solved") == 2
+    assert metrics.value(catalogue.FEEDBACK, verdict="solved") == 2

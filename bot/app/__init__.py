@@ -1,0 +1,111 @@
+"""The composition root: every part of supportbot is built here from one `Settings`.
+
+It only wires. Each package builds its own parts from `Settings`
+(`bot.stores.factory`, `bot.safety.factory`, `bot.conversation.factory`); the
+modules here choose the engine (`engine`), wire Slack (`slack`) and the
+helpdesks (`helpdesks`), and hold the running bot (`supportbot`). This is the
+one place in `bot/` that imports `handlers/`.
+
+Each part can be passed in instead (a started engine, a Redis client, an HTTP
+transport), which is how tests and other deployments swap real parts for others.
+"""
+
+from __future__ import annotations
+
+import httpx
+from redis.asyncio import Redis
+
+from bot.app.engine import build_engine, watch_engine
+from bot.app.helpdesks import build_ticket_opener, build_webhooks
+from bot.app.slack import build_answerer, build_bolt, build_slack_client, build_slack_file_fetcher
+from bot.app.supportbot import Supportbot
+from bot.conversation.factory import build_diagnoser, build_summarizer
+from bot.engine.protocol import Engine
+from bot.observability.metrics import Metrics
+from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
+from bot.settings import Settings
+from bot.stores.factory import build_redis, build_stores
+
+__all__ = ["Supportbot", "build_app", "build_engine"]
+
+
+def build_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    redis: Redis | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    update_interval: float = 1.0,
+) -> Supportbot:
+    """Build supportbot from `settings`; pass a part to use it instead of building it.
+
+    Args:
+        settings: the configuration (`Settings()` reads it from the environment).
+        engine: a model runner; built from `MODEL` when None.
+        redis: a Redis client; built from `REDIS_URL` when None (and none without it).
+        http_transport: httpx transport for file downloads (default: the network).
+        update_interval: least seconds between two edits of a streamed answer.
+
+    Example:
+        >>> bot = build_app(Settings())
+        >>> uvicorn.run(bot.asgi, port=bot.settings.port)
+    """
+    settings.require_slack()
+    metrics = Metrics()
+    owns_engine = engine is None
+    engine = engine or build_engine(settings, metrics)
+    watch_engine(metrics, engine)
+    redis = redis if redis is not None else build_redis(settings)
+    stores = build_stores(settings, redis, metrics)
+    http_client = httpx.AsyncClient(
+        transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0)
+    )
+    redactor = build_redactor(settings, metrics.redactions)
+    reply_filter = build_reply_filter(settings, redactor)
+    inspector = build_inspector(settings)
+    slack_client = build_slack_client(settings, metrics)
+    diagnoser = build_diagnoser(
+        settings,
+        engine=engine,
+        history=stores.history,
+        fetcher=build_slack_file_fetcher(settings, http_client, inspector),
+        redactor=redactor,
+        reply_filter=reply_filter,
+        knowledge=stores.knowledge,
+    )
+    answerer = build_answerer(
+        settings,
+        diagnoser=diagnoser,
+        stores=stores,
+        summarizer=build_summarizer(
+            engine=engine, history=stores.history, reply_filter=reply_filter
+        ),
+        tickets=build_ticket_opener(settings, http_client),
+        metrics=metrics,
+        update_interval=update_interval,
+    )
+    webhooks = build_webhooks(
+        settings,
+        engine=engine,
+        history=stores.history,
+        jobs=stores.jobs,
+        redactor=redactor,
+        reply_filter=reply_filter,
+        inspector=inspector,
+        http_client=http_client,
+        metrics=metrics,
+        slack_client=slack_client,
+    )
+    return Supportbot(
+        settings=settings,
+        engine=engine,
+        redis=redis,
+        answerer=answerer,
+        http_client=http_client,
+        bolt=build_bolt(settings, client=slack_client, answerer=answerer, stores=stores),
+        webhooks=webhooks,
+        work_log=stores.work_log,
+        owns_engine=owns_engine,
+        metrics=metrics,
+        slack_client=slack_client,
+    )

@@ -1,0 +1,120 @@
+"""The running bot: its ASGI app, readiness, and what starts and stops with it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+
+from bot.app.helpdesks import Webhooks
+from bot.engine.protocol import Engine, EngineState
+from bot.intake.work_log import WorkLog
+from bot.observability.metrics import Metrics
+from bot.settings import Settings
+from handlers.http import Readiness, build_http_app
+from handlers.slack.answering import SlackAnswerer
+from handlers.slack.recovery import redeliver_unanswered
+from handlers.slack.token_check import check_token
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Supportbot:
+    """Everything `supportbot serve` runs; `asgi` is the app to hand to an ASGI server."""
+
+    settings: Settings
+    engine: Engine
+    redis: Redis | None
+    answerer: SlackAnswerer
+    http_client: httpx.AsyncClient
+    bolt: AsyncApp | None = None
+    webhooks: Webhooks | None = None
+    work_log: WorkLog | None = None
+    owns_engine: bool = True
+    metrics: Metrics = field(default_factory=Metrics)
+    slack_client: AsyncWebClient | None = None
+    asgi: Starlette = field(init=False)
+    _engine_start: asyncio.Task[None] | None = field(default=None, repr=False)
+    _socket_mode: AsyncSocketModeHandler | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        secret = self.settings.slack_signing_secret
+        self.asgi = build_http_app(
+            slack=self.bolt if secret is not None else None,
+            signing_secret=secret.get_secret_value() if secret else None,
+            readiness=self.readiness,
+            metrics=self.metrics,
+            lifespan=self.lifespan,
+            max_request_bytes=self.settings.max_request_bytes,
+            extra_routes=self.webhooks.routes if self.webhooks else None,
+        )
+
+    async def readiness(self) -> Readiness:
+        history = "memory"
+        if self.redis is not None:
+            try:
+                await self.redis.ping()
+                history = "ready"
+            except (RedisError, OSError) as error:
+                history = f"unreachable: {type(error).__name__}"
+        model = self.engine.state.value
+        if self.engine.state is EngineState.FAILED:
+            model = f"failed: {self.engine.failure}"
+        return Readiness(model=model, history=history)
+
+    @asynccontextmanager
+    async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        # The model loads in the background so /healthz answers while it does.
+        self._engine_start = asyncio.create_task(self.engine.start(), name="load-model")
+        if self.slack_client is not None:
+            await check_token(self.slack_client)
+        background = []
+        if self.webhooks:
+            background.append(
+                asyncio.create_task(self.webhooks.runner.run_forever(), name="helpdesk-jobs")
+            )
+        if self.work_log is not None and self.bolt is not None and self.redis is not None:
+            background.append(
+                asyncio.create_task(
+                    redeliver_unanswered(
+                        self.bolt,
+                        self.work_log,
+                        lease_seconds=self.settings.work_lease_seconds,
+                        every_seconds=self.settings.recovery_interval_seconds,
+                    ),
+                    name="slack-recovery",
+                )
+            )
+        app_token = self.settings.slack_app_token
+        if app_token is not None and self.bolt is not None:
+            # Made here, not in build_app: its aiohttp session needs the running loop.
+            self._socket_mode = AsyncSocketModeHandler(self.bolt, app_token.get_secret_value())
+            await self._socket_mode.connect_async()
+            log.info("connected to Slack by Socket Mode")
+        try:
+            yield
+        finally:
+            if self._socket_mode is not None:
+                await self._socket_mode.close_async()
+            # A job cut short stays in flight in Redis and is resumed at the next start.
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            # SIGTERM: uvicorn stops taking requests, then answers in flight get a grace period.
+            await self.answerer.drain(self.settings.shutdown_grace_seconds)
+            if self.owns_engine:
+                await self.engine.close()
+            await self.http_client.aclose()
+            if self.redis is not None:
+                await self.redis.aclose()

@@ -1,0 +1,46 @@
+"""Build the use cases from `Settings`: the diagnoser and the thread summarizer."""
+
+from __future__ import annotations
+
+from bot.attachments.fetching import AttachmentFetcher
+from bot.conversation.diagnosis import Diagnoser
+from bot.conversation.history import HistoryStore
+from bot.conversation.knowledge import KnowledgeBase
+from bot.conversation.prompting import PromptBuilder
+from bot.conversation.summaries import ThreadSummarizer
+from bot.engine.protocol import Engine
+from bot.safety.filters import ReplyFilter
+from bot.safety.redaction import Redactor
+from bot.settings import Settings
+
+
+def build_diagnoser(
+    settings: Settings,
+    *,
+    engine: Engine,
+    history: HistoryStore,
+    fetcher: AttachmentFetcher,
+    redactor: Redactor,
+    reply_filter: ReplyFilter,
+    knowledge: KnowledgeBase | None = None,
+) -> Diagnoser:
+    """The diagnosis use case for one source of attachments (Slack, a helpdesk, local files)."""
+    return Diagnoser(
+        engine=engine,
+        history=history,
+        fetcher=fetcher,
+        prompts=PromptBuilder(max_new_tokens=settings.max_new_tokens),
+        reply_filter=reply_filter,
+        redactor=redactor,
+        max_images_per_turn=settings.max_images_per_turn,
+        knowledge=knowledge,
+        queue_timeout=settings.queue_timeout_seconds,
+        generation_timeout=settings.generation_timeout_seconds,
+    )
+
+
+def build_summarizer(
+    *, engine: Engine, history: HistoryStore, reply_filter: ReplyFilter
+) -> ThreadSummarizer:
+    """Summaries of a thread for the people it is escalated to, filtered like any answer."""
+    return ThreadSummarizer(engine=engine, history=history, reply_filter=reply_filter)

@@ -1,0 +1,108 @@
+"""Build every store from `Settings`: in Redis when `REDIS_URL` is set, in memory otherwise."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from bot.conversation.escalation import CaseStore
+from bot.conversation.feedback import FeedbackStore
+from bot.conversation.history import HistoryStore
+from bot.conversation.knowledge import KnowledgeBase
+from bot.intake.handled_events import HandledEvents
+from bot.intake.jobs import JobStore
+from bot.intake.rate_limit import RateLimiter
+from bot.intake.work_log import WorkLog
+from bot.observability.metrics import Metrics
+from bot.settings import Settings
+from bot.stores.cases import InMemoryCaseStore, RedisCaseStore
+from bot.stores.feedback import InMemoryFeedbackStore, RedisFeedbackStore
+from bot.stores.handled_events import InMemoryHandledEvents, RedisHandledEvents
+from bot.stores.history import InMemoryHistoryStore, RedisHistoryStore
+from bot.stores.jobs import InMemoryJobStore, RedisJobStore
+from bot.stores.knowledge import InMemoryKnowledgeBase, RedisKnowledgeBase
+from bot.stores.rate_limit import InMemoryRateLimiter, RedisRateLimiter
+from bot.stores.resilience import (
+    RedisOutage,
+    ResilientCases,
+    ResilientHandledEvents,
+    ResilientHistory,
+    ResilientRateLimiter,
+)
+from bot.stores.work_log import InMemoryWorkLog, RedisWorkLog
+
+log = logging.getLogger(__name__)
+
+
+def build_redis(settings: Settings) -> Redis | None:
+    """A Redis client with explicit timeouts, or None when `REDIS_URL` is unset."""
+    if settings.redis_url is None:
+        return None
+    # Short, explicit timeouts and retries: no call waits long on a Redis that is down.
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=2.0,
+        socket_connect_timeout=1.0,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        decode_responses=False,
+    )
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Everything kept between messages: in Redis, or in memory without `REDIS_URL`."""
+
+    history: HistoryStore
+    handled: HandledEvents
+    feedback: FeedbackStore
+    limiter: RateLimiter
+    jobs: JobStore
+    cases: CaseStore
+    knowledge: KnowledgeBase
+    work_log: WorkLog
+
+
+def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> Stores:
+    """Stores in Redis (each on the answer path degrading while Redis is down), or in memory."""
+    if redis is None:
+        log.info("REDIS_URL is not set: history, dedup, feedback and rates live in memory")
+        return Stores(
+            history=InMemoryHistoryStore(
+                max_turns=settings.history_max_turns, ttl_seconds=settings.history_ttl_seconds
+            ),
+            handled=InMemoryHandledEvents(lease_seconds=int(settings.work_lease_seconds)),
+            feedback=InMemoryFeedbackStore(),
+            limiter=InMemoryRateLimiter(),
+            jobs=InMemoryJobStore(),
+            cases=InMemoryCaseStore(),
+            knowledge=InMemoryKnowledgeBase(),
+            work_log=InMemoryWorkLog(),
+        )
+    prefix = settings.redis_key_prefix
+    outage = RedisOutage(metrics)
+    history = RedisHistoryStore(
+        redis,
+        prefix=prefix,
+        max_turns=settings.history_max_turns,
+        ttl_seconds=settings.history_ttl_seconds,
+    )
+    return Stores(
+        history=ResilientHistory(history, outage),
+        handled=ResilientHandledEvents(
+            RedisHandledEvents(
+                redis, prefix=prefix, lease_seconds=int(settings.work_lease_seconds)
+            ),
+            outage,
+        ),
+        feedback=RedisFeedbackStore(redis, prefix=prefix),
+        limiter=ResilientRateLimiter(RedisRateLimiter(redis, prefix=prefix), outage),
+        jobs=RedisJobStore(redis, prefix=prefix),
+        cases=ResilientCases(RedisCaseStore(redis, prefix=prefix), outage),
+        knowledge=RedisKnowledgeBase(redis, prefix=prefix),
+        work_log=RedisWorkLog(redis, prefix=prefix),
+    )
