@@ -12,18 +12,39 @@
         ├── GenerationTimeout       the answer took too long to write
         └── GenerationFailed        generation broke off midway
 
-Every transport has one error boundary that catches `BotError`, logs it and
-tells the user `user_message`; anything else is logged with its traceback and
-answered with a generic apology, and the process keeps running.
+Each error carries what its user reads: `message` (a `bot.messages.Message`)
+and the values it is filled in with, so `error.user_message(language)` is the
+one place an error becomes a sentence. Every transport has one error boundary
+that catches `BotError`, logs it and tells the user `user_message`; anything
+else is logged with its traceback and answered with a generic apology (with a
+reference to find it in the log), and the process keeps running.
 """
 
 from __future__ import annotations
 
-from bot.messages import Message
+from typing import ClassVar
+
+from bot.messages import Language, Message, say
 
 
 class BotError(Exception):
-    """Base of every error supportbot raises on purpose."""
+    """Base of every error supportbot raises on purpose.
+
+    Example:
+        >>> EngineBusy(retry_after=30).user_message(Language.ENGLISH)
+        'I am busy with other questions. Please try again in about 30 s.'
+    """
+
+    message: ClassVar[Message] = Message.INTERNAL_ERROR
+    """What the user reads when this error ends their request."""
+
+    def message_values(self) -> dict[str, object]:
+        """What `message` is filled in with."""
+        return {"reference": type(self).__name__}
+
+    def user_message(self, language: Language = Language.ENGLISH) -> str:
+        """The sentence the user reads, in their language."""
+        return say(self.message, language, **self.message_values())
 
 
 class ConfigError(BotError):
@@ -45,6 +66,10 @@ class AttachmentError(BotError):
         self.reason = reason
         self.values = values
 
+    def user_message(self, language: Language = Language.ENGLISH) -> str:
+        reason = say(self.reason, language, **self.values)
+        return say(Message.SKIPPED_FILE, language, filename=self.filename, reason=reason)
+
 
 class AttachmentRefused(AttachmentError):
     """The attachment was refused before or while downloading."""
@@ -61,9 +86,13 @@ class EngineError(BotError):
 class ModelUnavailable(EngineError):
     """The model is not loaded: it failed to load, or the engine is closed."""
 
+    message = Message.MODEL_UNAVAILABLE
+
 
 class GenerationFailed(EngineError):
     """Generation stopped with an error before the answer was complete."""
+
+    message = Message.GENERATION_FAILED
 
 
 class EngineBusy(EngineError):
@@ -77,10 +106,19 @@ class EngineBusy(EngineError):
         super().__init__(f"the model is busy; retry in about {retry_after} s")
         self.retry_after = retry_after
 
+    message = Message.ENGINE_BUSY
+
+    def message_values(self) -> dict[str, object]:
+        return {"seconds": self.retry_after}
+
 
 class QueueTimeout(EngineError):
     """The request waited for the model longer than its queue deadline."""
 
+    message = Message.QUEUE_TIMEOUT
+
 
 class GenerationTimeout(EngineError):
     """The answer was not finished within its generation deadline."""
+
+    message = Message.GENERATION_TIMEOUT

@@ -23,11 +23,6 @@ from bot.conversation.knowledge import Resolution
 from bot.conversation.turns import SkippedAttachment, Turn
 from bot.errors import (
     BotError,
-    EngineBusy,
-    GenerationFailed,
-    GenerationTimeout,
-    ModelUnavailable,
-    QueueTimeout,
 )
 from bot.intake.handled_events import HandledEvents
 from bot.intake.rate_limit import RateLimiter
@@ -215,7 +210,7 @@ class SlackAnswerer:
         except BotError as error:
             log.warning("could not answer %s: %s", turn.message_ts, error)
             self.metrics.count(catalogue.ANSWERS, outcome=type(error).__name__)
-            await self._tell(reply, _user_message(error, language), so_far)
+            await self._tell(reply, error.user_message(language), so_far)
         except Exception:
             reference = uuid.uuid4().hex[:8]
             log.exception("answering %s failed (reference %s)", turn.message_ts, reference)
@@ -285,17 +280,3 @@ def _notes(skipped: tuple[SkippedAttachment, ...], language: Language) -> str:
         for s in skipped
     ]
     return "\n".join(lines) + "\n\n" if lines else ""
-
-
-def _user_message(error: BotError, language: Language) -> str:
-    if isinstance(error, ModelUnavailable):
-        return say(Message.MODEL_UNAVAILABLE, language)
-    if isinstance(error, EngineBusy):
-        return say(Message.ENGINE_BUSY, language, seconds=error.retry_after)
-    if isinstance(error, QueueTimeout):
-        return say(Message.QUEUE_TIMEOUT, language)
-    if isinstance(error, GenerationTimeout):
-        return say(Message.GENERATION_TIMEOUT, language)
-    if isinstance(error, GenerationFailed):
-        return say(Message.GENERATION_FAILED, language)
-    return say(Message.INTERNAL_ERROR, language, reference=type(error).__name__)
