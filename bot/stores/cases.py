@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from bot.conversation.escalation import ThreadCase, ThreadStatus
 from bot.conversation.turns import ThreadKey
+from bot.stores import keys
 
 
 def _to_json(case: ThreadCase) -> str:
@@ -51,7 +52,7 @@ class RedisCaseStore:
         self._ttl = ttl_seconds
 
     def _key(self, thread: ThreadKey) -> str:
-        return f"{self._prefix}:case:{thread.as_key()}"
+        return keys.CASE.key(self._prefix, thread=thread.as_key())
 
     async def get(self, thread: ThreadKey) -> ThreadCase:
         raw = await self._redis.get(self._key(thread))
@@ -61,7 +62,7 @@ class RedisCaseStore:
         await self._redis.set(self._key(case.thread), _to_json(case), ex=self._ttl)
 
     def _latest_key(self, workspace: str, channel: str, user: str) -> str:
-        return f"{self._prefix}:latest_thread:{workspace}:{channel}:{user}"
+        return keys.LATEST_THREAD.key(self._prefix, workspace=workspace, channel=channel, user=user)
 
     async def remember_thread(
         self, workspace: str, channel: str, user: str, thread_ts: str

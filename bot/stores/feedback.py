@@ -6,6 +6,7 @@ from redis.asyncio import Redis
 
 from bot.conversation.feedback import Verdict
 from bot.conversation.turns import ThreadKey
+from bot.stores import keys
 
 
 class InMemoryFeedbackStore:
@@ -30,7 +31,7 @@ class RedisFeedbackStore:
         self._ttl_seconds = ttl_seconds
 
     def _key(self, thread: ThreadKey) -> str:
-        return f"{self._prefix}:feedback:{thread.as_key()}"
+        return keys.FEEDBACK.key(self._prefix, thread=thread.as_key())
 
     async def record(self, thread: ThreadKey, user_id: str, verdict: Verdict) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:

@@ -7,6 +7,7 @@ import time
 from redis.asyncio import Redis
 
 from bot.intake.handled_events import DEFAULT_LEASE_SECONDS, DEFAULT_TTL_SECONDS
+from bot.stores import keys
 
 
 class InMemoryHandledEvents:
@@ -50,9 +51,11 @@ class RedisHandledEvents:
 
     async def claim(self, key: str) -> bool:
         claimed = await self._redis.set(
-            f"{self._prefix}:handled:{key}", b"working", nx=True, ex=self._lease_seconds
+            keys.HANDLED.key(self._prefix, event=key), b"working", nx=True, ex=self._lease_seconds
         )
         return bool(claimed)
 
     async def complete(self, key: str) -> None:
-        await self._redis.set(f"{self._prefix}:handled:{key}", b"done", ex=self._ttl_seconds)
+        await self._redis.set(
+            keys.HANDLED.key(self._prefix, event=key), b"done", ex=self._ttl_seconds
+        )

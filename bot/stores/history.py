@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from bot.conversation.turns import HistoryEntry, Screenshot, Speaker, ThreadKey
+from bot.stores import keys
 
 
 @dataclass
@@ -76,10 +77,10 @@ class RedisHistoryStore:
         self._ttl_seconds = ttl_seconds
 
     def _thread_key(self, thread: ThreadKey) -> str:
-        return f"{self._prefix}:history:{thread.as_key()}"
+        return keys.HISTORY.key(self._prefix, thread=thread.as_key())
 
     def _image_key(self, digest: str) -> str:
-        return f"{self._prefix}:image:{digest}"
+        return keys.IMAGE.key(self._prefix, digest=digest)
 
     async def append(self, thread: ThreadKey, entry: HistoryEntry) -> None:
         key = self._thread_key(thread)

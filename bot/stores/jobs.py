@@ -1,9 +1,6 @@
 """Helpdesk job stores: in this process only, or in Redis.
 
-Redis layout: `job:{id}` holds the job (JSON, written with NX so a replayed
-delivery makes no second job); `jobs:queue` lists ids to run; a claimed id moves
-atomically to `jobs:processing` and leaves it only when finished, so a restart
-finds what was in flight and runs it again.
+Keys: `JOB`, `JOBS_QUEUE` and `JOBS_PROCESSING` in `bot.stores.keys`.
 """
 
 from __future__ import annotations
@@ -13,6 +10,7 @@ import asyncio
 from redis.asyncio import Redis
 
 from bot.intake.jobs import Job
+from bot.stores import keys
 
 
 class InMemoryJobStore:
@@ -58,11 +56,11 @@ class RedisJobStore:
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl_seconds
-        self._queue = f"{prefix}:jobs:queue"
-        self._processing = f"{prefix}:jobs:processing"
+        self._queue = keys.JOBS_QUEUE.key(prefix)
+        self._processing = keys.JOBS_PROCESSING.key(prefix)
 
     def _key(self, job_id: str) -> str:
-        return f"{self._prefix}:job:{job_id}"
+        return keys.JOB.key(self._prefix, job=job_id)
 
     async def submit(self, job: Job) -> bool:
         if not await self._redis.set(self._key(job.id), job.to_json(), nx=True, ex=self._ttl):

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from redis.asyncio import Redis
 
 from bot.conversation.knowledge import LexicalIndex, Resolution
+from bot.stores import keys
 
 
 class InMemoryKnowledgeBase:
@@ -26,7 +27,7 @@ class RedisKnowledgeBase:
 
     def __init__(self, redis: Redis, *, prefix: str = "supportbot", keep: int = 5000) -> None:
         self._redis = redis
-        self._key = f"{prefix}:knowledge"
+        self._key = keys.KNOWLEDGE.key(prefix)
         self._keep = keep
         self._index: LexicalIndex | None = None
         self._indexed = -1

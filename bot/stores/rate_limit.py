@@ -7,6 +7,7 @@ import time
 from redis.asyncio import Redis
 
 from bot.intake.rate_limit import RateDecision
+from bot.stores import keys
 
 
 class InMemoryRateLimiter:
@@ -35,7 +36,7 @@ class RedisRateLimiter:
         self._prefix = prefix
 
     async def hit(self, key: str, *, limit: int, window: int) -> RateDecision:
-        name = f"{self._prefix}:rate:{key}"
+        name = keys.RATE.key(self._prefix, subject=key)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(name)
             pipe.expire(name, window, nx=True)

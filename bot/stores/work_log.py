@@ -9,6 +9,8 @@ import time
 
 from redis.asyncio import Redis
 
+from bot.stores import keys
+
 
 class InMemoryWorkLog:
     """Without Redis nothing survives the process, so there is nothing to recover."""
@@ -26,7 +28,7 @@ class InMemoryWorkLog:
 class RedisWorkLog:
     def __init__(self, redis: Redis, *, prefix: str = "supportbot") -> None:
         self._redis = redis
-        self._key = f"{prefix}:slack:unanswered"
+        self._key = keys.UNANSWERED.key(prefix)
 
     async def record(self, key: str, body: str) -> None:
         entry = json.dumps({"at": time.time(), "body": body})

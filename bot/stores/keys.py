@@ -1,0 +1,117 @@
+"""Every Redis key supportbot writes, declared once: pattern, type, owner, TTL and contents.
+
+Every key starts with `REDIS_KEY_PREFIX` (default `supportbot`), so several bots
+can share one Redis. Stores build their keys only through `KeyPattern.key`; a
+test checks that no store spells a key of its own. docs/architecture.md shows
+this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KeyPattern:
+    """One family of Redis keys."""
+
+    pattern: str
+    """The key, with `{prefix}` and the parts that vary in braces."""
+    type: str
+    owner: str
+    ttl: str
+    contents: str
+
+    def key(self, prefix: str, **parts: str) -> str:
+        """The key for these parts, e.g. `HISTORY.key("supportbot", thread="T1:C1:1.0")`."""
+        return self.pattern.format(prefix=prefix, **parts)
+
+
+HISTORY = KeyPattern(
+    "{prefix}:history:{thread}",
+    "list",
+    "bot.stores.history",
+    "HISTORY_TTL_SECONDS after the last entry (7 days)",
+    "the thread's turns as JSON, capped at HISTORY_MAX_TURNS; text redacted; images by hash",
+)
+IMAGE = KeyPattern(
+    "{prefix}:image:{digest}",
+    "string",
+    "bot.stores.history",
+    "HISTORY_TTL_SECONDS, renewed by each thread that shows it",
+    "a screenshot's bytes, once per SHA-256 of its content",
+)
+HANDLED = KeyPattern(
+    "{prefix}:handled:{event}",
+    "string",
+    "bot.stores.handled_events",
+    "the work lease while answering, then 24 h",
+    "`working` or `done`: which Slack message was claimed, so it is answered once",
+)
+UNANSWERED = KeyPattern(
+    "{prefix}:slack:unanswered",
+    "hash",
+    "bot.stores.work_log",
+    "none; each field is removed when its answer is finished",
+    "event id → the accepted Slack event and when it arrived, for redelivery after a crash",
+)
+RATE = KeyPattern(
+    "{prefix}:rate:{subject}",
+    "string",
+    "bot.stores.rate_limit",
+    "the rate window (60 s)",
+    "a counter of questions from one user or channel in the current window",
+)
+FEEDBACK = KeyPattern(
+    "{prefix}:feedback:{thread}",
+    "hash",
+    "bot.stores.feedback",
+    "90 days after the last verdict",
+    "user id → ✅ solved or 👎 not helpful",
+)
+CASE = KeyPattern(
+    "{prefix}:case:{thread}",
+    "string",
+    "bot.stores.cases",
+    "90 days after the last change",
+    "the thread's escalation case as JSON: status, owner, resolution",
+)
+LATEST_THREAD = KeyPattern(
+    "{prefix}:latest_thread:{workspace}:{channel}:{user}",
+    "string",
+    "bot.stores.cases",
+    "90 days",
+    "the thread a user last asked in, for `/supportbot escalate` without a thread",
+)
+KNOWLEDGE = KeyPattern(
+    "{prefix}:knowledge",
+    "list",
+    "bot.stores.knowledge",
+    "none; capped at the newest 5,000",
+    "resolved cases as JSON (error, resolution, date), searched for similar questions",
+)
+JOB = KeyPattern(
+    "{prefix}:job:{job}",
+    "string",
+    "bot.stores.jobs",
+    "30 days",
+    "one helpdesk job as JSON (written with NX, so a replayed delivery makes no second job)",
+)
+JOBS_QUEUE = KeyPattern(
+    "{prefix}:jobs:queue",
+    "list",
+    "bot.stores.jobs",
+    "none; ids leave when claimed",
+    "ids of helpdesk jobs waiting to run",
+)
+JOBS_PROCESSING = KeyPattern(
+    "{prefix}:jobs:processing",
+    "list",
+    "bot.stores.jobs",
+    "none; ids leave when their job finishes",
+    "ids of claimed jobs, moved atomically from the queue, so a restart resumes them",
+)
+
+KEYSPACE: tuple[KeyPattern, ...] = tuple(
+    value for value in list(globals().values()) if isinstance(value, KeyPattern)
+)

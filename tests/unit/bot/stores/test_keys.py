@@ -1,0 +1,94 @@
+"""What the stores write to a real Redis is exactly the declared keyspace."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.conversation.escalation import ThreadCase
+from bot.conversation.feedback import Verdict
+from bot.conversation.knowledge import Resolution
+from bot.conversation.turns import HistoryEntry, Screenshot, Speaker, ThreadKey
+from bot.intake.jobs import Job
+from bot.stores import keys
+from bot.stores.cases import RedisCaseStore
+from bot.stores.feedback import RedisFeedbackStore
+from bot.stores.handled_events import RedisHandledEvents
+from bot.stores.history import RedisHistoryStore
+from bot.stores.jobs import RedisJobStore
+from bot.stores.knowledge import RedisKnowledgeBase
+from bot.stores.rate_limit import RedisRateLimiter
+from bot.stores.work_log import RedisWorkLog
+from tests.support.screenshots import render_error_screenshot
+
+STORES = Path(__file__).resolve().parents[4] / "bot" / "stores"
+THREAD = ThreadKey("T1", "C1", "1700000000.000100")
+
+
+def _matcher(pattern: keys.KeyPattern, prefix: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", pattern.pattern)
+    regex = "".join(
+        re.escape(prefix)
+        if index == 1 and part == "prefix"
+        else (".+" if index % 2 else re.escape(part))
+        for index, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}$")
+
+
+@pytest.fixture
+async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    found = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
+    if found:
+        await client.delete(*found)
+    await client.aclose()
+
+
+async def test_every_key_written_is_declared_with_its_type_and_expiry(
+    redis: Redis, redis_prefix: str
+) -> None:
+    prefix = redis_prefix
+    shot = Screenshot("err.png", "image/png", render_error_screenshot(), 640, 400)
+    await RedisHistoryStore(redis, prefix=prefix).append(
+        THREAD, HistoryEntry(Speaker.USER, "what is this?", (shot,))
+    )
+    handled = RedisHandledEvents(redis, prefix=prefix)
+    await handled.claim("Ev1")
+    await RedisWorkLog(redis, prefix=prefix).record("Ev2", "{}")
+    await RedisRateLimiter(redis, prefix=prefix).hit("user:U1", limit=5, window=60)
+    await RedisFeedbackStore(redis, prefix=prefix).record(THREAD, "U1", Verdict.SOLVED)
+    cases = RedisCaseStore(redis, prefix=prefix)
+    await cases.save(ThreadCase(THREAD))
+    await cases.remember_thread("T1", "C1", "U1", THREAD.thread_ts)
+    await RedisKnowledgeBase(redis, prefix=prefix).add(
+        Resolution("ImportError", "missing module", "pip install", "U2", THREAD.as_key())
+    )
+    jobs = RedisJobStore(redis, prefix=prefix)
+    await jobs.submit(Job(id="j1", provider="zendesk", ticket_id="1", text="help"))
+    await jobs.submit(Job(id="j2", provider="zendesk", ticket_id="2", text="help"))
+    await jobs.claim(timeout=1)
+
+    written = sorted([key.decode() async for key in redis.scan_iter(f"{prefix}:*")])
+    matched: set[keys.KeyPattern] = set()
+    for key in written:
+        patterns = [p for p in keys.KEYSPACE if _matcher(p, prefix).match(key)]
+        assert len(patterns) == 1, f"{key} matches {patterns}"
+        pattern = patterns[0]
+        matched.add(pattern)
+        assert (await redis.type(key)).decode() == pattern.type, key
+        expires = await redis.ttl(key) > 0
+        assert expires == (not pattern.ttl.startswith("none")), f"{key}: declared {pattern.ttl!r}"
+    assert matched == set(keys.KEYSPACE), "each declared pattern was written by its store"
+
+
+def test_no_store_spells_a_key_of_its_own() -> None:
+    for path in STORES.glob("*.py"):
+        if path.name == "keys.py":
+            continue
+        assert not re.search(r'f"\{(self\._)?prefix\}:', path.read_text()), path.name
