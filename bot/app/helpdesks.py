@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import Route
 
 from bot.attachments.fetching import HttpImageFetcher
+from bot.conversation.escalation import TicketOpener
 from bot.conversation.factory import build_diagnoser
 from bot.conversation.history import HistoryStore
 from bot.engine.protocol import Engine
@@ -27,7 +28,7 @@ from handlers.webhooks.notes import IntercomNotes, JiraNotes, NotePoster, Zendes
 from handlers.webhooks.routes import webhook_routes
 from handlers.webhooks.runner import JobRunner
 from handlers.webhooks.signatures import Provider
-from handlers.webhooks.tickets import TicketOpener, ZendeskTickets
+from handlers.webhooks.tickets import ZendeskTickets
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.attachments.fetching import HttpImageFetcher
 from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.diagnosis import Diagnoser
+from bot.conversation.escalation import TicketOpener
 from bot.conversation.summaries import ThreadSummarizer
 from bot.observability.metrics import Metrics
 from bot.safety.image_checks import ImageInspector
@@ -20,7 +21,6 @@ from handlers.slack.app import build_bolt_app
 from handlers.slack.escalation import EscalationDesk
 from handlers.slack.retries import slack_retry_handlers
 from handlers.slack.thread_reply import StreamingSupport
-from handlers.webhooks.tickets import TicketOpener
 
 
 def build_slack_client(settings: Settings, metrics: Metrics) -> AsyncWebClient:

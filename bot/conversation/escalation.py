@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
-from bot.conversation.turns import ThreadKey
+from bot.conversation.turns import Screenshot, ThreadKey
 
 
 class ThreadStatus(StrEnum):
@@ -85,3 +85,11 @@ _ASKS_FOR_HUMAN = re.compile(
 def asks_for_a_human(text: str) -> bool:
     """ "I want to talk to a human", "转人工" and the like."""
     return bool(_ASKS_FOR_HUMAN.search(text))
+
+
+class TicketOpener(Protocol):
+    """Opens a helpdesk ticket for an escalated thread (Zendesk today)."""
+
+    async def open(self, *, subject: str, transcript: str, screenshots: list[Screenshot]) -> str:
+        """Create the ticket; returns its id. Raises `httpx.HTTPError` when refused."""
+        ...

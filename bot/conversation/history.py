@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.conversation.turns import HistoryEntry, ThreadKey
+from bot.conversation.turns import HistoryEntry, Speaker, ThreadKey
 
 
 class HistoryStore(Protocol):
@@ -23,3 +23,10 @@ class HistoryStore(Protocol):
     async def has_thread(self, thread: ThreadKey) -> bool:
         """Whether the bot has taken part in this thread (and it has not expired)."""
         ...
+
+
+def render_transcript(entries: list[HistoryEntry], *, assistant: str) -> str:
+    """The thread as plain text, one paragraph a turn: `User: …` and `{assistant}: …`."""
+    return "\n\n".join(
+        f"{'User' if e.speaker is Speaker.USER else assistant}: {e.text}" for e in entries
+    )

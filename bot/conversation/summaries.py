@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.conversation.history import HistoryStore
+from bot.conversation.history import HistoryStore, render_transcript
 from bot.conversation.prompting import fence_user_text, load_prompt
-from bot.conversation.turns import Speaker, ThreadKey
+from bot.conversation.turns import ThreadKey
 from bot.engine.protocol import Engine
 from bot.engine.request import ChatMessage, GenerationRequest, Role, TextPart
 from bot.safety.filters import ReplyFilter
@@ -39,9 +39,7 @@ class ThreadSummarizer:
 
     async def summarize(self, thread: ThreadKey) -> str:
         entries = await self._history.load(thread)
-        transcript = "\n\n".join(
-            f"{'User' if e.speaker is Speaker.USER else 'Bot'}: {e.text}" for e in entries
-        )
+        transcript = render_transcript(entries, assistant="Bot")
         request = GenerationRequest(
             messages=(
                 ChatMessage(Role.SYSTEM, (TextPart(self._system),)),

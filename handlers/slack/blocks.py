@@ -19,20 +19,20 @@ def feedback_actions(
     Each button's value is the thread it is about.
     """
     elements = [
-        _button(
+        button(
             FEEDBACK_ACTION_PREFIX + Verdict.SOLVED.value,
             say(Message.FEEDBACK_SOLVED, language),
             thread_ts,
             "primary",
         ),
-        _button(
+        button(
             FEEDBACK_ACTION_PREFIX + Verdict.NOT_HELPFUL.value,
             say(Message.FEEDBACK_NOT_HELPFUL, language),
             thread_ts,
         ),
     ]
     if escalation:
-        elements.append(_button(ESCALATE_ACTION, say(Message.GET_A_HUMAN, language), thread_ts))
+        elements.append(button(ESCALATE_ACTION, say(Message.GET_A_HUMAN, language), thread_ts))
     return {"type": "actions", "block_id": "feedback", "elements": elements}
 
 
@@ -40,7 +40,8 @@ def answer_blocks(mrkdwn: str, actions: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}, actions]
 
 
-def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+def button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+    """A Block Kit button whose `value` comes back with the action."""
     button: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,

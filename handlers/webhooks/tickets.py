@@ -1,18 +1,13 @@
-"""Open a helpdesk ticket when a Slack thread is escalated (Zendesk), with the screenshots."""
+"""Open a Zendesk ticket when a Slack thread is escalated, with the screenshots.
+
+Implements `bot.conversation.escalation.TicketOpener`.
+"""
 
 from __future__ import annotations
-
-from typing import Protocol
 
 import httpx
 
 from bot.conversation.turns import Screenshot
-
-
-class TicketOpener(Protocol):
-    async def open(self, *, subject: str, transcript: str, screenshots: list[Screenshot]) -> str:
-        """Create the ticket; returns its id. Raises `httpx.HTTPError` when refused."""
-        ...
 
 
 class ZendeskTickets:

@@ -1,50 +1,33 @@
-"""Hand a thread to people: the escalation channel post, "Take it", "Mark resolved".
+"""The escalation workflow in Slack: hand a thread to people, take it, resolve it.
 
-Triggers: the 🙋 button under an answer, the "Escalate to support" message
-shortcut, `/escalate` (Slack allows slash commands only outside threads, so it
-escalates the user's latest thread with the bot in that channel), and asking
-for a person in words.
+The thread's state machine is `bot.conversation.escalation`; this module does
+each step's Slack side (the thread notice, the 🆘 reaction, the desk post with
+the summary and screenshots, the helpdesk ticket) in order.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from typing import Any
 
 import httpx
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.conversation.escalation import CaseStore, ThreadStatus
-from bot.conversation.history import HistoryStore
+from bot.conversation.escalation import CaseStore, ThreadStatus, TicketOpener
+from bot.conversation.history import HistoryStore, render_transcript
 from bot.conversation.knowledge import KnowledgeBase, Resolution
 from bot.conversation.summaries import ThreadSummarizer
 from bot.conversation.turns import Speaker, ThreadKey
 from bot.messages import Language, Message, detect_language, say
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
-from handlers.slack.blocks import ESCALATE_ACTION
-from handlers.webhooks.tickets import TicketOpener
+from handlers.slack.escalation.views import desk_actions
 
 log = logging.getLogger(__name__)
 
-TAKE_ACTION = "escalation:take"
-RESOLVE_ACTION = "escalation:resolve"
-RESOLVE_VIEW = "escalation:resolution"
-SHORTCUT = "escalate_message"
 ESCALATED_REACTION = "sos"
-
-
-def _key(thread: ThreadKey) -> str:
-    return json.dumps([thread.workspace, thread.channel, thread.thread_ts])
-
-
-def _thread(value: str) -> ThreadKey:
-    workspace, channel, thread_ts = json.loads(value)
-    return ThreadKey(workspace, channel, thread_ts)
 
 
 class EscalationDesk:
@@ -107,7 +90,7 @@ class EscalationDesk:
             blocks=[
                 {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
                 {"type": "section", "text": {"type": "mrkdwn", "text": summary or "—"}},
-                _desk_actions(thread),
+                desk_actions(thread),
             ],
             unfurl_links=False,
         )
@@ -205,9 +188,7 @@ class EscalationDesk:
     ) -> None:
         assert self._tickets is not None and self._channel is not None
         entries = await self._history.load(thread)
-        transcript = "\n\n".join(
-            f"{'User' if e.speaker is Speaker.USER else 'supportbot'}: {e.text}" for e in entries
-        )
+        transcript = render_transcript(entries, assistant="supportbot")
         shots = list({s.data: s for e in entries for s in e.screenshots}.values())
         headline = summary.splitlines()[0][:80] if summary else link
         try:
@@ -239,132 +220,5 @@ class EscalationDesk:
             {"type": "section", "text": {"type": "mrkdwn", "text": status}},
         ]
         if keep_resolve:
-            blocks.append(_desk_actions(thread, take=False))
+            blocks.append(desk_actions(thread, take=False))
         await client.chat_update(channel=self._channel, ts=ts, text=status, blocks=blocks)
-
-
-def _desk_actions(thread: ThreadKey, *, take: bool = True) -> dict[str, Any]:
-    buttons = []
-    if take:
-        buttons.append(_button(TAKE_ACTION, say(Message.DESK_TAKE), thread, "primary"))
-    buttons.append(_button(RESOLVE_ACTION, say(Message.DESK_RESOLVE), thread))
-    return {"type": "actions", "block_id": "escalation", "elements": buttons}
-
-
-def _button(
-    action_id: str, label: str, thread: ThreadKey, style: str | None = None
-) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "value": _key(thread),
-        "text": {"type": "plain_text", "text": label, "emoji": True},
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
-def resolution_modal(thread: ThreadKey) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": RESOLVE_VIEW,
-        "private_metadata": _key(thread),
-        "title": {"type": "plain_text", "text": say(Message.RESOLVE_MODAL_TITLE)},
-        "submit": {"type": "plain_text", "text": say(Message.RESOLVE_MODAL_SUBMIT)},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "resolution",
-                "label": {"type": "plain_text", "text": say(Message.RESOLVE_MODAL_LABEL)},
-                "element": {"type": "plain_text_input", "action_id": "text", "max_length": 500},
-            }
-        ],
-    }
-
-
-def _message_thread(body: dict[str, Any]) -> ThreadKey:
-    """The thread of the message an interaction (button, shortcut) was made on."""
-    message = body["message"]
-    return ThreadKey(
-        body["team"]["id"], body["channel"]["id"], message.get("thread_ts") or message["ts"]
-    )
-
-
-async def _escalate_message(
-    desk: EscalationDesk, client: AsyncWebClient, body: dict[str, Any]
-) -> None:
-    text = body["message"].get("text", "")
-    await desk.escalate(
-        client, _message_thread(body), by=body["user"]["id"], language=detect_language(text)
-    )
-
-
-def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
-    """The four triggers, and the agents' buttons and modal."""
-
-    @app.action(ESCALATE_ACTION)
-    async def escalate_from_button(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await ack()
-        message = body["message"]
-        thread = _message_thread(body)
-        # The pressed button disappears: the answer keeps its text and feedback buttons only.
-        blocks = [
-            {
-                **block,
-                "elements": [e for e in block["elements"] if e.get("action_id") != ESCALATE_ACTION],
-            }
-            if block.get("type") == "actions"
-            else block
-            for block in message.get("blocks", [])
-        ]
-        await client.chat_update(
-            channel=thread.channel, ts=message["ts"], text=message.get("text", ""), blocks=blocks
-        )
-        await _escalate_message(desk, client, body)
-
-    @app.shortcut(SHORTCUT)
-    async def escalate_from_shortcut(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await ack()
-        await _escalate_message(desk, client, body)
-
-    @app.command("/escalate")
-    async def escalate_from_command(
-        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
-        language = detect_language(command.get("text", ""))
-        thread_ts = await desk.cases.latest_thread(team, channel, user)
-        if thread_ts is None:
-            await respond(say(Message.NO_THREAD_TO_ESCALATE, language))
-            return
-        await desk.escalate(client, ThreadKey(team, channel, thread_ts), by=user, language=language)
-
-    @app.action(TAKE_ACTION)
-    async def take_escalation(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await desk.take(client, _thread(body["actions"][0]["value"]), body["user"]["id"])
-
-    @app.action(RESOLVE_ACTION)
-    async def ask_for_resolution(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await ack()
-        await client.views_open(
-            trigger_id=body["trigger_id"],
-            view=resolution_modal(_thread(body["actions"][0]["value"])),
-        )
-
-    @app.view(RESOLVE_VIEW)
-    async def save_resolution(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        view = body["view"]
-        text = view["state"]["values"]["resolution"]["text"]["value"] or ""
-        await desk.resolve(
-            client, _thread(view["private_metadata"]), body["user"]["id"], text.strip()
-        )
