@@ -41,6 +41,11 @@ class ChatMessage:
     def images(self) -> tuple[ImagePart, ...]:
         return tuple(part for part in self.parts if isinstance(part, ImagePart))
 
+    @property
+    def text(self) -> str:
+        """The message's text parts, in order, without its images."""
+        return "".join(part.text for part in self.parts if isinstance(part, TextPart))
+
 
 @dataclass(frozen=True)
 class GenerationRequest:

@@ -82,7 +82,7 @@ def _post(
 
 def _wait_done(bot: RunningBot, job_id: str) -> dict[str, Any]:
     def finished() -> dict[str, Any] | None:
-        view = httpx.get(f"{bot.url}/jobs/{job_id}").json()
+        view: dict[str, Any] = httpx.get(f"{bot.url}/jobs/{job_id}").json()
         return view if view["state"] in {"done", "failed"} else None
 
     return bot.slack.wait_for(finished)

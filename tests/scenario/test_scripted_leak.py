@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 from redis import Redis
@@ -63,11 +64,13 @@ def test_slack_never_shows_the_leaked_secrets_not_even_mid_stream(leaky_bot: Run
 
 
 def test_history_keeps_only_redacted_text(leaky_bot: RunningBot, redis_url: str) -> None:
-    client = Redis.from_url(redis_url)
+    client = Redis.from_url(redis_url, decode_responses=False)
     try:
         keys = list(client.scan_iter(f"{leaky_bot.redis_prefix}:history:*"))
         assert keys, "the thread was stored"
-        stored = b"".join(b"".join(client.lrange(key, 0, -1)) for key in keys).decode()
+        stored = b"".join(
+            b"".join(cast(list[bytes], client.lrange(key, 0, -1))) for key in keys
+        ).decode()
     finally:
         client.close()
     for secret in [*LEAKED, USER_SECRET]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -23,6 +24,7 @@ from tests.support.screenshots import render_error_screenshot
 from tests.support.slack_events import (
     envelope,
     file_object,
+    mention_event,
     message_event,
     next_ts,
     signed_headers,
@@ -34,13 +36,11 @@ pytestmark = pytest.mark.slow
 QUIET_PERIOD = 1.5
 
 
-def _mention(bot: RunningBot, channel: str, text: str, files: list[str] = (), **kw: object) -> dict:
-    return message_event(
-        channel=channel,
-        kind="app_mention",
-        text=f"<@{BOT_USER_ID}> {text}",
-        files=[file_object(name, bot.slack_url) for name in files] or None,
-        **kw,
+def _mention(
+    bot: RunningBot, channel: str, text: str, files: Sequence[str] = (), *, user: str = "UALICE01"
+) -> dict[str, Any]:
+    return mention_event(
+        channel=channel, text=text, files_url=bot.slack_url, files=files, user=user
     )
 
 
@@ -321,7 +321,7 @@ def test_answer_language_follows_channel_config_then_user_locale(
             placeholder = bot.slack.thread_messages(channel, event["ts"])[0]
             assert placeholder.args["text"] == "_正在分析…_"
         # The model still answers in the language of the question itself.
-        systems = [r.messages[0].parts[0].text for r in bot.engine.requests]
+        systems = [r.messages[0].text for r in bot.engine.requests]
         assert systems and all("Answer in English" in s for s in systems)
 
 
@@ -395,7 +395,7 @@ def test_a_chinese_question_is_answered_in_chinese(
         event = _mention(bot, "CZHQ", "这个错误是什么意思？")
         bot.post_event(event)
         bot.wait_for_answer("CZHQ", event["ts"])
-        system = bot.engine.requests[-1].messages[0].parts[0].text  # type: ignore[union-attr]
+        system = bot.engine.requests[-1].messages[0].text
         assert "Answer in Chinese" in system
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import pytest
@@ -13,23 +15,15 @@ from bot.engine.transformers_engine import TransformersEngine
 from tests.support.fake_slack import BOT_USER_ID, LOGIN_PAGE
 from tests.support.running_bot import RunningBot
 from tests.support.screenshots import render_error_screenshot
-from tests.support.slack_events import file_object, message_event, next_ts
+from tests.support.slack_events import file_object, mention_event, message_event, next_ts
 
 pytestmark = pytest.mark.slow
 
 QUIET_PERIOD = 1.5  # seconds to wait before concluding the bot stayed quiet
 
 
-def _mention(
-    bot: RunningBot, channel: str, text: str, files: list[str] = (), **kwargs: object
-) -> dict:
-    return message_event(
-        channel=channel,
-        kind="app_mention",
-        text=f"<@{BOT_USER_ID}> {text}",
-        files=[file_object(name, bot.slack_url) for name in files] or None,
-        **kwargs,
-    )
+def _mention(bot: RunningBot, channel: str, text: str, files: Sequence[str] = ()) -> dict[str, Any]:
+    return mention_event(channel=channel, text=text, files_url=bot.slack_url, files=files)
 
 
 def test_mention_with_screenshot_gets_working_indicator_then_answer_in_thread(
@@ -49,10 +43,7 @@ def test_mention_with_screenshot_gets_working_indicator_then_answer_in_thread(
     assert answer.strip()
     request = running_bot.engine.requests[-1]
     assert request.messages[0].role is Role.SYSTEM
-    assert (
-        "diagnose" in request.messages[0].parts[0].text
-        or "errors" in request.messages[0].parts[0].text
-    )
+    assert "diagnose" in request.messages[0].text or "errors" in request.messages[0].text
     user = request.messages[-1]
     assert isinstance(user.parts[0], ImagePart)
     assert user.parts[-1] == TextPart(fence_user_text("what does this mean?"))
@@ -80,7 +71,7 @@ def test_follow_up_in_thread_without_mention_sees_history_and_screenshot(
     earlier_question, earlier_answer = request.messages[1], request.messages[2]
     assert earlier_question.parts[-1] == TextPart(fence_user_text("what is this error?"))
     assert len(earlier_question.images) == 1, "the screenshot is shown again from history"
-    assert earlier_answer.parts[-1].text.strip()
+    assert earlier_answer.text.strip()
     assert request.messages[3].parts[-1] == TextPart(
         fence_user_text("still failing after pip install")
     )

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -26,6 +26,8 @@ BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
 TEAM_ID = "T0TEST001"
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class FakeSlack:
                 text = call.args.get("text", "")
         return text
 
-    def wait_for(self, condition: Callable[[], Any], *, timeout: float = 30.0) -> Any:
+    def wait_for(self, condition: Callable[[], T | None], *, timeout: float = 30.0) -> T:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if result := condition():

@@ -82,7 +82,7 @@ def build_scripted_checkpoint(directory: Path, script: list[str] = LEAKY_SCRIPT)
     start = tokenizer(prompt)["input_ids"][-1]
     chain = [start, *tokenizer.convert_tokens_to_ids(script)]
     successors = [*chain[1:], tokenizer.convert_tokens_to_ids("<|im_end|>")]
-    hidden = model.config.text_config.hidden_size
+    hidden = int(model.config.get_text_config().hidden_size)
     if len(chain) > hidden:
         raise ValueError(f"script longer than the hidden size ({hidden})")
 

@@ -35,7 +35,7 @@ def wait_until_ready(
     while True:
         if process.poll() is not None:
             output = process.stdout.read() if process.stdout else ""
-            raise AssertionError(f"{process.args} exited: {output!r}")
+            raise AssertionError(f"{process.args!r} exited: {output!r}")
         try:
             if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
                 return
@@ -81,7 +81,7 @@ def start_serve(
 @contextmanager
 def serve_process(**settings: str) -> Iterator[str]:
     """Run `supportbot serve` with `settings` as env vars until it is ready; yield its URL."""
-    process, url = start_serve(**settings)
+    process, url = start_serve(output=subprocess.PIPE, **settings)
     try:
         yield url
     finally:

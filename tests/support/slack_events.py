@@ -7,6 +7,7 @@ import hmac
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from tests.support.fake_slack import BOT_USER_ID, TEAM_ID
@@ -63,6 +64,26 @@ def message_event(
     elif subtype:
         event["subtype"] = subtype
     return event
+
+
+def mention_event(
+    *,
+    channel: str,
+    text: str,
+    files_url: str,
+    files: Sequence[str] = (),
+    user: str = "UALICE01",
+    ts: str | None = None,
+) -> dict[str, Any]:
+    """An `app_mention` of the bot, with files served by the fake Slack at `files_url`."""
+    return message_event(
+        channel=channel,
+        kind="app_mention",
+        text=f"<@{BOT_USER_ID}> {text}",
+        files=[file_object(name, files_url) for name in files] or None,
+        user=user,
+        ts=ts,
+    )
 
 
 def envelope(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:

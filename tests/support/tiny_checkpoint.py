@@ -88,7 +88,11 @@ def build_tiny_checkpoint(directory: Path, *, seed: int = 0, max_pixels: int = 1
     """
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer = _train_tokenizer(vocab_size=600)
-    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
+    ids: dict[str, int] = {}
+    for token in SPECIAL_TOKENS:
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        assert isinstance(token_id, int), token
+        ids[token] = token_id
     head_dim = 16
     config = Qwen3VLConfig(
         text_config={

@@ -83,7 +83,12 @@ async def test_download_sends_the_token_and_validates() -> None:
 
 async def test_url_outside_the_allowed_prefixes_is_never_requested() -> None:
     requested: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda r: requested.append(r) or httpx.Response(200))
+
+    def record(request: httpx.Request) -> httpx.Response:
+        requested.append(request)
+        return httpx.Response(200)
+
+    transport = httpx.MockTransport(record)
     with pytest.raises(AttachmentRefused) as refused:
         await _fetcher(transport).fetch(AttachmentRef("e.png", "https://evil.example/e.png"))
     assert refused.value.reason is Message.REASON_HOST_NOT_ALLOWED

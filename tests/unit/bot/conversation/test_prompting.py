@@ -21,7 +21,7 @@ def test_history_then_question_with_images_before_text() -> None:
     question = HistoryEntry(Speaker.USER, "still failing")
     request = PromptBuilder(max_new_tokens=99).build(history, question, Language.CHINESE)
     assert [m.role for m in request.messages] == [Role.SYSTEM, Role.USER, Role.ASSISTANT, Role.USER]
-    assert "Chinese" in request.messages[0].parts[0].text
+    assert "Chinese" in request.messages[0].text
     assert request.messages[1].parts == (
         ImagePart(b"png-bytes", "err.png", 10, 10),
         TextPart(fence_user_text("what is this?")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,7 @@ async def test_a_short_answer_leaves_the_batch_without_waiting_for_a_long_one(
 async def test_closing_one_stream_leaves_the_others_running(engine: TransformersEngine) -> None:
     kept = asyncio.create_task(_text(engine, fixed_length_request(QUESTIONS[0], 30)))
     dropped = engine.stream(fixed_length_request(QUESTIONS[1], 400))
+    assert isinstance(dropped, AsyncGenerator)
     await anext(dropped)
     await dropped.aclose()
     expected = await _text(engine, fixed_length_request(QUESTIONS[0], 30))

@@ -25,14 +25,15 @@ def tiny_adapter(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
             if "lora_B" in name:
                 weight.normal_(std=0.5)
     directory = tmp_path_factory.mktemp("tiny-lora")
-    tuned.save_pretrained(directory)
+    tuned.save_pretrained(str(directory))
     return directory
 
 
 def _logits(engine: TransformersEngine) -> torch.Tensor:
     ids = torch.tensor([[5, 6, 7, 8, 9]])
     with torch.inference_mode():
-        return engine._model.model.language_model(input_ids=ids).last_hidden_state
+        hidden: torch.Tensor = engine._model.model.language_model(input_ids=ids).last_hidden_state
+    return hidden
 
 
 async def test_the_adapter_is_merged_at_load_and_changes_the_model(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from bot.engine import ChatMessage, EngineState, GenerationRequest, ImagePart, Role, TextPart
 from bot.engine.device import resolve_device, resolve_dtype
@@ -38,7 +41,7 @@ def test_prompt_uses_the_processors_own_chat_template(tiny_engine: TransformersE
 async def test_stream_yields_the_same_text_as_a_plain_greedy_generate(
     tiny_engine: TransformersEngine,
 ) -> None:
-    streamed = "".join([piece async for piece in tiny_engine.stream(_request())])
+    streamed = "".join([p async for p in tiny_engine.stream(_request()) if isinstance(p, str)])
 
     processor, model = (
         tiny_engine._processor,
@@ -56,21 +59,18 @@ async def test_stream_yields_the_same_text_as_a_plain_greedy_generate(
     assert streamed
 
 
-def _decoded():  # type: ignore[no-untyped-def]
-    import io
-
-    from PIL import Image
-
+def _decoded() -> Image.Image:
     return Image.open(io.BytesIO(render_error_screenshot())).convert("RGB")
 
 
 async def test_closing_the_stream_early_cancels_generation(tiny_engine: TransformersEngine) -> None:
     stream = tiny_engine.stream(_request(max_new_tokens=2000))
+    assert isinstance(stream, AsyncGenerator)
     first = await anext(stream)
     await stream.aclose()
     assert first
     # the worker is free again: a new request is answered
-    assert "".join([p async for p in tiny_engine.stream(_request(max_new_tokens=4))])
+    assert "".join([p async for p in tiny_engine.stream(_request(4)) if isinstance(p, str)])
 
 
 async def test_a_model_that_cannot_load_reports_why_and_refuses_requests(tmp_path: Path) -> None:

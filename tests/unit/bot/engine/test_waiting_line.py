@@ -19,11 +19,17 @@ from tests.support.slow_model import slowed
 pytestmark = pytest.mark.slow
 
 
-def _request(max_new_tokens: int, **deadlines: float) -> GenerationRequest:
+def _request(
+    max_new_tokens: int,
+    *,
+    queue_timeout: float | None = None,
+    generation_timeout: float | None = None,
+) -> GenerationRequest:
     return GenerationRequest(
         messages=(ChatMessage(Role.USER, (TextPart("why does it fail?"),)),),
         max_new_tokens=max_new_tokens,
-        **deadlines,
+        queue_timeout=queue_timeout,
+        generation_timeout=generation_timeout,
     )
 
 

@@ -60,7 +60,9 @@ def test_sixteen_bit_grey_keeps_its_contrast() -> None:
     grey.putpixel((0, 0), 0)
     grey.putpixel((1, 0), 65535)
     rgb = to_model_rgb(grey)
-    assert rgb.getpixel((0, 0)) == (0, 0, 0) and rgb.getpixel((1, 0))[0] >= 250
+    white = rgb.getpixel((1, 0))
+    assert isinstance(white, tuple)
+    assert rgb.getpixel((0, 0)) == (0, 0, 0) and white[0] >= 250
 
 
 def test_animated_gif_gives_its_first_frame() -> None:
@@ -68,7 +70,9 @@ def test_animated_gif_gives_its_first_frame() -> None:
     buffer = io.BytesIO()
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
     first = decode_for_model(buffer.getvalue())
-    assert first.getpixel((0, 0))[0] > 200  # red, not blue
+    pixel = first.getpixel((0, 0))
+    assert isinstance(pixel, tuple)
+    assert pixel[0] > 200  # red, not blue
 
 
 def _png_claiming(width: int, height: int) -> bytes:

@@ -81,7 +81,7 @@ async def test_every_key_written_is_declared_with_its_type_and_expiry(
         assert len(patterns) == 1, f"{key} matches {patterns}"
         pattern = patterns[0]
         matched.add(pattern)
-        assert (await redis.type(key)).decode() == pattern.type, key
+        assert await redis.type(key) == pattern.type.encode(), key
         expires = await redis.ttl(key) > 0
         assert expires == (not pattern.ttl.startswith("none")), f"{key}: declared {pattern.ttl!r}"
     assert matched == set(keys.KEYSPACE), "each declared pattern was written by its store"
