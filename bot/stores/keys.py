@@ -32,7 +32,7 @@ HISTORY = KeyPattern(
     "list",
     "bot.stores.history",
     "HISTORY_TTL_SECONDS after the last entry (7 days)",
-    "the thread's turns as JSON, capped at HISTORY_MAX_TURNS; text redacted; images by hash",
+    "the thread's turns as JSON, capped at HISTORY_MAX_TURNS; user text redacted; images by hash",
 )
 IMAGE = KeyPattern(
     "{prefix}:image:{digest}",
@@ -81,7 +81,7 @@ LATEST_THREAD = KeyPattern(
     "string",
     "bot.stores.cases",
     "90 days",
-    "the thread a user last asked in, for `/supportbot escalate` without a thread",
+    "the thread a user last asked in, for `/escalate` typed outside a thread",
 )
 KNOWLEDGE = KeyPattern(
     "{prefix}:knowledge",
