@@ -13,6 +13,10 @@ class Speaker(StrEnum):
     ASSISTANT = "assistant"
 
 
+TICKETS = "ticket"
+"""Where helpdesk tickets live in a `ThreadKey`: no Slack channel id has this form."""
+
+
 @dataclass(frozen=True)
 class ThreadKey:
     """One conversation: a thread in a channel of a workspace (or a helpdesk ticket)."""
@@ -20,6 +24,12 @@ class ThreadKey:
     workspace: str
     channel: str
     thread_ts: str
+
+    @classmethod
+    def for_ticket(cls, provider: str, ticket_id: str) -> ThreadKey:
+        """The conversation of a helpdesk ticket: the provider is its workspace, and
+        every ticket of a provider lives in one place, so ids never meet Slack's."""
+        return cls(workspace=provider, channel=TICKETS, thread_ts=ticket_id)
 
     def as_key(self) -> str:
         return f"{self.workspace}:{self.channel}:{self.thread_ts}"

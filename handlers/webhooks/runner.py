@@ -96,7 +96,7 @@ class JobRunner:
 
     async def _diagnose(self, job: Job) -> Diagnosis:
         turn = Turn(
-            thread=ThreadKey(job.provider, "ticket", job.ticket_id),
+            thread=ThreadKey.for_ticket(job.provider, job.ticket_id),
             user_id=job.provider,
             text=job.text,
             message_ts=job.id,
