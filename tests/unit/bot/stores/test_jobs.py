@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from redis.asyncio import Redis
 
@@ -10,13 +8,8 @@ from bot.stores.jobs import RedisJobStore
 
 
 @pytest.fixture
-async def store(redis_url: str, redis_prefix: str) -> AsyncIterator[RedisJobStore]:
-    client = Redis.from_url(redis_url)
-    yield RedisJobStore(client, prefix=redis_prefix)
-    keys = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+def store(redis: Redis, redis_prefix: str) -> RedisJobStore:
+    return RedisJobStore(redis, prefix=redis_prefix)
 
 
 def _job(job_id: str = "j1") -> Job:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from redis.asyncio import Redis
 
 from bot.conversation.escalation import ThreadCase
@@ -38,16 +36,6 @@ def _matcher(pattern: keys.KeyPattern, prefix: str) -> re.Pattern[str]:
         for index, part in enumerate(parts)
     )
     return re.compile(f"^{regex}$")
-
-
-@pytest.fixture
-async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    found = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
-    if found:
-        await client.delete(*found)
-    await client.aclose()
 
 
 async def test_every_key_written_is_declared_with_its_type_and_expiry(

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from redis.asyncio import Redis
 
@@ -12,16 +10,6 @@ from bot.observability.metrics import Metrics
 from bot.safety.redaction import Kind, RedactionStats
 from bot.stores.feedback import InMemoryFeedbackStore, RedisFeedbackStore
 from bot.stores.rate_limit import InMemoryRateLimiter, RedisRateLimiter
-
-
-@pytest.fixture
-async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    keys = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
