@@ -64,6 +64,7 @@ class Message(StrEnum):
     TICKET_OPENED = "ticket_opened"
     REASON_INFECTED = "reason_infected"
     REASON_SCAN_UNAVAILABLE = "reason_scan_unavailable"
+    REASON_NO_LINK = "reason_no_link"
 
 
 _CATALOGUE: dict[Message, dict[Language, str]] = {
@@ -270,6 +271,10 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
     Message.REASON_INFECTED: {
         Language.ENGLISH: "the virus scanner flagged it, so I did not open it.",
         Language.CHINESE: "病毒扫描发现了问题，所以没有打开它。",
+    },
+    Message.REASON_NO_LINK: {
+        Language.ENGLISH: "the helpdesk's webhook named this file without a link I can download.",
+        Language.CHINESE: "帮助台的 webhook 提到了这个文件，但没有给出可下载的链接。",
     },
     Message.REASON_SCAN_UNAVAILABLE: {
         Language.ENGLISH: "the virus scanner is unavailable, and files are not opened unscanned.",

@@ -3,7 +3,6 @@ and Zendesk tickets for escalations."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import httpx
@@ -24,11 +23,11 @@ from bot.safety.image_checks import ImageInspector
 from bot.safety.redaction import Redactor
 from bot.safety.url_policy import PublicHostPolicy
 from bot.settings import Settings
-from handlers.webhooks.notes import IntercomNotes, JiraNotes, NotePoster, ZendeskNotes
 from handlers.webhooks.routes import webhook_routes
 from handlers.webhooks.runner import JobRunner
 from handlers.webhooks.signatures import Provider
 from handlers.webhooks.tickets import ZendeskTickets
+from handlers.webhooks.vendors import build_vendors
 
 
 @dataclass(frozen=True)
@@ -39,33 +38,6 @@ class Webhooks:
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
-
-
-def _note_posters(
-    settings: Settings, http_client: httpx.AsyncClient
-) -> tuple[dict[str, NotePoster], dict[str, dict[str, str]]]:
-    """Who posts the internal note for each vendor, and the headers its downloads need."""
-    notes: dict[str, NotePoster] = {}
-    headers: dict[str, dict[str, str]] = {}
-    if zendesk := settings.zendesk_api():
-        notes[Provider.ZENDESK] = ZendeskNotes(
-            http_client, base_url=zendesk.base_url, email=zendesk.email, token=zendesk.token
-        )
-    if settings.intercom_token and settings.intercom_admin_id:
-        notes[Provider.INTERCOM] = IntercomNotes(
-            http_client,
-            base_url=settings.intercom_url,
-            token=settings.intercom_token.get_secret_value(),
-            admin_id=settings.intercom_admin_id,
-        )
-    if jira := settings.jira_api():
-        notes[Provider.JIRA] = JiraNotes(
-            http_client, base_url=jira.base_url, email=jira.email, token=jira.token
-        )
-        # Jira serves attachments only to an authenticated user.
-        basic = base64.b64encode(f"{jira.email}:{jira.token}".encode()).decode()
-        headers[Provider.JIRA] = {"Authorization": f"Basic {basic}"}
-    return notes, headers
 
 
 def build_webhooks(
@@ -94,7 +66,7 @@ def build_webhooks(
     policy = PublicHostPolicy(
         settings.webhook_attachment_hosts, allowed_networks=settings.webhook_allowed_networks
     )
-    notes, headers = _note_posters(settings, http_client)
+    vendors = build_vendors(settings, http_client)
     diagnosers = {
         provider.value: build_diagnoser(
             settings,
@@ -103,7 +75,7 @@ def build_webhooks(
             fetcher=HttpImageFetcher(
                 client=http_client,
                 policy=policy,
-                headers=headers.get(provider),
+                credentials=vendors.credentials_for(provider),
                 max_bytes=settings.max_image_bytes,
                 inspector=inspector,
             ),
@@ -115,7 +87,8 @@ def build_webhooks(
     runner = JobRunner(
         jobs,
         diagnosers=diagnosers,
-        notes=notes,
+        notes=vendors.notes,
+        helpdesks=vendors.helpdesks,
         metrics=metrics,
         slack=(slack_client, settings.webhook_slack_channel)
         if settings.webhook_slack_channel

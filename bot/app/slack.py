@@ -6,6 +6,7 @@ import httpx
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.attachments.credentials import for_prefixes
 from bot.attachments.fetching import HttpImageFetcher
 from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.diagnosis import Diagnoser
@@ -42,7 +43,9 @@ def build_slack_file_fetcher(
     return HttpImageFetcher(
         client=http_client,
         policy=PrefixPolicy(settings.slack_file_url_prefixes),
-        headers={"Authorization": f"Bearer {token}"},
+        credentials=for_prefixes(
+            settings.slack_file_url_prefixes, {"Authorization": f"Bearer {token}"}
+        ),
         max_bytes=settings.max_image_bytes,
         inspector=inspector,
     )

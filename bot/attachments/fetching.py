@@ -9,6 +9,7 @@ from typing import Protocol
 
 import httpx
 
+from bot.attachments.credentials import Credentials, NoCredentials
 from bot.conversation.turns import AttachmentRef, Screenshot
 from bot.errors import AttachmentRefused, AttachmentUnreadable
 from bot.messages import Message
@@ -39,9 +40,10 @@ class HttpImageFetcher:
 
     Args:
         client: the httpx client to use (its transport decides where requests go).
-        policy: checked before the first request and every redirect, so credentials
-            never reach another host.
-        headers: sent with every request (Slack's bearer token, a helpdesk's auth).
+        policy: checked before the first request and every redirect.
+        credentials: asked for each request by its URL, redirects included, so a
+            vendor's token reaches only the vendor's own download URLs (Slack's bearer
+            token, a helpdesk's API auth) and never the storage host it redirects to.
         max_bytes: downloads stop and are refused past this size.
         inspector: scans and decodes what was downloaded.
     """
@@ -51,13 +53,13 @@ class HttpImageFetcher:
         *,
         client: httpx.AsyncClient,
         policy: UrlPolicy,
-        headers: dict[str, str] | None = None,
+        credentials: Credentials | None = None,
         max_bytes: int,
         inspector: ImageInspector | None = None,
     ) -> None:
         self._client = client
         self._policy = policy
-        self._headers = headers or {}
+        self._credentials = credentials or NoCredentials()
         self._max_bytes = max_bytes
         self._inspector = inspector or ImageInspector()
 
@@ -70,11 +72,11 @@ class HttpImageFetcher:
         return await self._inspector.inspect(attachment.filename, data)
 
     async def _download(self, filename: str, url: str) -> bytes:
-        headers = self._headers
         for _ in range(_MAX_REDIRECTS + 1):
             if not await self._policy.allows(url):
                 raise AttachmentRefused(filename, Message.REASON_HOST_NOT_ALLOWED)
             try:
+                headers = dict(self._credentials.headers_for(httpx.URL(url)))
                 async with self._client.stream("GET", url, headers=headers) as response:
                     if response.is_redirect:
                         url = str(response.url.join(response.headers.get("location", "")))
@@ -94,7 +96,7 @@ class HttpImageFetcher:
                         if len(body) > self._max_bytes:
                             raise too_large(filename, self._max_bytes)
                     return bytes(body)
-            except httpx.HTTPError as error:
+            except (httpx.HTTPError, httpx.InvalidURL) as error:
                 raise AttachmentUnreadable(
                     filename, Message.REASON_DOWNLOAD_FAILED, detail=type(error).__name__
                 ) from error

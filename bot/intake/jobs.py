@@ -19,13 +19,17 @@ class JobState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    IGNORED = "ignored"  # the bot's own write, echoed back by the helpdesk: nothing to answer
 
 
 @dataclass(frozen=True)
 class JobAttachment:
+    """A file named by the delivery; `unavailable` (a `Message` value) when it cannot be read."""
+
     name: str
     url: str
     size: int | None = None
+    unavailable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,11 @@ class Job:
     result: str | None = None
     error: str | None = None
     note_posted: bool = False
+    # Who wrote what the delivery is about, so the bot's own notes are recognised when the
+    # helpdesk echoes them back, and which comment it was (its files are read by its id).
+    actor_id: str | None = None
+    comment_id: str | None = None
+    kind: str = ""
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 

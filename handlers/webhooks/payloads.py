@@ -1,29 +1,41 @@
-"""Read each helpdesk's webhook body into the ticket text and attachments to diagnose.
+"""Read each helpdesk's webhook body, in the shapes the vendor documents, into what to diagnose.
 
-Expected bodies (configure the helpdesk to send these):
-
-- Zendesk (webhook with a JSON body from a trigger):
-  `{"ticket": {"id": 123, "description": "...", "latest_comment": {"body": "...",
-  "attachments": [{"file_name": "err.png", "content_url": "https://…", "size": 1234}]}}}`
-- Intercom (topics `conversation.user.created` and `conversation.user.replied`):
-  `{"topic": "...", "data": {"item": {"id": "…", "source": {"body": "<p>…</p>",
-  "attachments": [{"name": "err.png", "url": "https://…", "filesize": 1234}]},
-  "conversation_parts": {"conversation_parts": [{"body": "…", "attachments": […]}]}}}}`
-- Jira Service Management (`jira:issue_created`, `comment_created`):
-  `{"webhookEvent": "...", "issue": {"key": "SD-1", "fields": {"summary": "...",
-  "description": "...", "attachment": [{"filename": "err.png", "content": "https://…",
-  "size": 1234}]}}, "comment": {"body": "..."}}`
+- Zendesk, two ways:
+  - a trigger or automation that notifies a webhook with a JSON body built from placeholders
+    (the body and the trigger we ship are in `deploy/zendesk/`; the API's own key names
+    `body`, `file_name`, `content_url` are read too). Placeholders render as strings, so ids
+    arrive as `"501"` and booleans as `"true"`; `updater_id` (`{{current_user.id}}`) is who
+    made the update, which is how the bot knows its own.
+    https://support.zendesk.com/hc/en-us/articles/4408886858138-Zendesk-placeholders-reference
+  - an event webhook subscribed to `zen:event-type:ticket.comment_added`; its comment has no
+    attachments, so they are read from the ticket's comments when the job runs.
+    https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
+- Intercom (topics `conversation.user.created`, `conversation.user.replied`,
+  `conversation.admin.noted`): the latest part of the conversation from the customer (or the
+  latest note), HTML read as text.
+  https://developers.intercom.com/docs/references/webhooks/webhook-models
+- Jira (`jira:issue_created`, `comment_created`, `jira:issue_updated` when attachments were
+  added): only the attachments that belong to that event.
+  https://developer.atlassian.com/cloud/jira/platform/webhooks/
 - Generic: `{"ticket_id": "…", "text": "…", "attachments": [{"name": "…", "url": "…"}]}`
+
+An attachment the body names but gives no usable link for is kept, marked unavailable, so
+the note says the file could not be read instead of leaving it out.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.intake.jobs import JobAttachment
+from bot.messages import Message
+from handlers.webhooks.ids import ticket_id
 from handlers.webhooks.signatures import Provider
 
 
@@ -36,6 +48,9 @@ class TicketEvent:
     ticket_id: str
     text: str
     attachments: tuple[JobAttachment, ...]
+    actor_id: str | None = None  # who wrote it (or updated the ticket), to recognise the bot
+    comment_id: str | None = None
+    kind: str = ""  # what happened: "ticket", "comment", "comment_event", "attachments", "note"
 
 
 _TAG = re.compile(r"<[^>]+>")
@@ -46,27 +61,52 @@ def _plain(markup: str) -> str:
     return html.unescape(_TAG.sub(" ", markup.replace("<br>", "\n").replace("</p>", "\n"))).strip()
 
 
-def _attachments(
-    items: Any, name_key: str, url_key: str, size_key: str
+def _rendered(value: Any) -> str | None:
+    """A placeholder's value as text; None when absent, empty or left unrendered."""
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    text = str(value).strip()
+    return text if text and "{{" not in text and "{%" not in text else None
+
+
+def _download_link(value: Any) -> str | None:
+    text = _rendered(value)
+    if text is None or urlsplit(text).scheme not in {"https", "http"}:
+        return None
+    return text
+
+
+def file_entries(
+    items: Any, names: tuple[str, ...], urls: tuple[str, ...], sizes: tuple[str, ...]
 ) -> tuple[JobAttachment, ...]:
-    if not isinstance(items, list):
+    """Attachment entries under any of the given key names; unusable ones marked unavailable.
+
+    Args:
+        items: the list from the body (anything else is one unreadable entry).
+        names, urls, sizes: the keys each vendor uses, first match wins.
+    """
+    if items is None or items == []:
         return ()
+    if not isinstance(items, list):
+        # e.g. a placeholder that rendered as text instead of a list
+        return (JobAttachment("attachments", "", unavailable=Message.REASON_NO_LINK.value),)
     found = []
     for item in items:
-        if isinstance(item, dict) and isinstance(item.get(url_key), str):
-            size = item.get(size_key)
-            found.append(
-                JobAttachment(
-                    name=str(item.get(name_key) or "attachment"),
-                    url=item[url_key],
-                    size=size if isinstance(size, int) else None,
-                )
-            )
+        if not isinstance(item, dict):
+            found.append(JobAttachment("attachment", "", unavailable=Message.REASON_NO_LINK.value))
+            continue
+        name = next((n for key in names if (n := _rendered(item.get(key)))), "attachment")
+        url = next((u for key in urls if (u := _download_link(item.get(key)))), None)
+        size = next((s for key in sizes if isinstance(s := item.get(key), int)), None)
+        if url is None:
+            found.append(JobAttachment(name, "", size, Message.REASON_NO_LINK.value))
+        else:
+            found.append(JobAttachment(name, url, size))
     return tuple(found)
 
 
 def parse(provider: Provider, body: Any) -> TicketEvent:
-    """The ticket in `body`; raises `NotATicket` for anything else."""
+    """The ticket in `body`; raises `NotATicket` for anything else, `BadTicketId` for a bad id."""
     if not isinstance(body, dict):
         raise NotATicket("the body is not a JSON object")
     try:
@@ -75,44 +115,250 @@ def parse(provider: Provider, body: Any) -> TicketEvent:
         raise NotATicket(f"missing or malformed field {error}") from None
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("expected an object")
+    return value
+
+
+# --- Zendesk -------------------------------------------------------------------------------
+
+
 def _zendesk(body: dict[str, Any]) -> TicketEvent:
-    ticket = body["ticket"]
-    comment = ticket.get("latest_comment") or {}
-    text = str(comment.get("body") or ticket.get("description") or "")
-    files = _attachments(comment.get("attachments"), "file_name", "content_url", "size")
-    return TicketEvent(str(ticket["id"]), text, files)
+    kind = body.get("type")
+    if isinstance(kind, str) and kind.startswith("zen:event-type:"):
+        return _zendesk_event(body, kind)
+    ticket = _dict(body["ticket"])
+    comment = ticket.get("latest_comment")
+    if isinstance(comment, dict):
+        text = next(
+            (t for key in ("value", "body", "plain_body") if (t := _rendered(comment.get(key)))),
+            None,
+        )
+    else:  # `{{ticket.latest_comment}}` renders the comment as text
+        text, comment = _rendered(comment), {}
+    files = file_entries(
+        comment.get("attachments"), ("filename", "file_name"), ("url", "content_url"), ("size",)
+    )
+    return TicketEvent(
+        ticket_id(Provider.ZENDESK, ticket.get("id")),
+        text or _rendered(ticket.get("description")) or "",
+        files,
+        actor_id=_rendered(ticket.get("updater_id")) or _rendered(comment.get("author_id")),
+        comment_id=_rendered(comment.get("id")),
+        kind="comment",
+    )
+
+
+def _zendesk_event(body: dict[str, Any], kind: str) -> TicketEvent:
+    if kind != "zen:event-type:ticket.comment_added":
+        raise NotATicket(f"event {kind!r} is not a new comment")
+    detail = _dict(body.get("detail") or {})
+    subject = str(body.get("subject") or "")
+    number = detail.get("id") or (subject.removeprefix("zen:ticket:") if subject else None)
+    comment = _dict(_dict(body["event"])["comment"])
+    author: dict[str, Any] = comment["author"] if isinstance(comment.get("author"), dict) else {}
+    return TicketEvent(
+        ticket_id(Provider.ZENDESK, number),
+        _rendered(comment.get("body")) or "",
+        (),
+        actor_id=_rendered(author.get("id")),
+        comment_id=_rendered(comment.get("id")),
+        kind="comment_event",
+    )
+
+
+# --- Intercom ------------------------------------------------------------------------------
+
+_CUSTOMERS = {"user", "lead", "contact"}
 
 
 def _intercom(body: dict[str, Any]) -> TicketEvent:
-    if body.get("topic") not in {"conversation.user.created", "conversation.user.replied"}:
-        raise NotATicket(f"topic {body.get('topic')!r} is not a user message")
-    item = body["data"]["item"]
+    topic = body.get("topic")
+    if topic not in {
+        "conversation.user.created",
+        "conversation.user.replied",
+        "conversation.admin.noted",
+    }:
+        raise NotATicket(f"topic {topic!r} is not a customer message or a note")
+    item = _dict(_dict(body["data"])["item"])
     parts = (item.get("conversation_parts") or {}).get("conversation_parts") or []
-    latest = parts[-1] if parts else item["source"]
-    files = _attachments(latest.get("attachments"), "name", "url", "filesize")
-    return TicketEvent(str(item["id"]), _plain(str(latest.get("body") or "")), files)
+    parts = [p for p in parts if isinstance(p, dict)]
+    if topic == "conversation.admin.noted":
+        notes = [p for p in parts if p.get("part_type") == "note"]
+        if not notes:
+            raise NotATicket("a noted conversation without a note")
+        latest, kind = notes[-1], "note"
+    else:
+        from_customer = [p for p in parts if (p.get("author") or {}).get("type") in _CUSTOMERS]
+        latest = from_customer[-1] if from_customer else _dict(item["source"])
+        kind = "comment" if from_customer else "ticket"
+    author = latest.get("author") if isinstance(latest.get("author"), dict) else {}
+    return TicketEvent(
+        ticket_id(Provider.INTERCOM, item.get("id")),
+        _plain(str(latest.get("body") or "")),
+        file_entries(latest.get("attachments"), ("name",), ("url",), ("filesize",)),
+        actor_id=_rendered(author.get("id")),
+        comment_id=_rendered(latest.get("id")),
+        kind=kind,
+    )
+
+
+# --- Jira ----------------------------------------------------------------------------------
+
+_CONTENT = re.compile(r"/rest/api/[23]/attachment/content/[0-9]+")
+# A file shown or linked in a wiki-markup comment: `!name.png!`, `!name.png|thumbnail!`, `[^name]`.
+_WIKI_FILE = re.compile(r"!([^!|\n]+)(?:\|[^!\n]*)?!|\[\^([^\]\n]+)\]")
+_SAME_UPLOAD_SECONDS = 60
+
+
+def _no_redirect(url: str) -> str:
+    """Jira's documented download form that answers with the bytes instead of a 303 to the media
+    host (`redirect=false`); the media host must not get Jira credentials.
+    https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-attachments/#api-rest-api-3-attachment-content-id-get
+    """
+    parts = urlsplit(url)
+    if not _CONTENT.fullmatch(parts.path) or "redirect=" in parts.query:
+        return url
+    return url + ("&" if parts.query else "?") + "redirect=false"
+
+
+def _adf_text(node: Any) -> Iterator[str]:
+    """Text and file names of an Atlassian Document Format body, in order."""
+    if isinstance(node, dict):
+        if node.get("type") == "text" and isinstance(node.get("text"), str):
+            yield node["text"]
+        elif node.get("type") == "media":
+            alt = (node.get("attrs") or {}).get("alt")
+            if isinstance(alt, str):
+                yield f"[^{alt}]"
+        for child in node.get("content") or []:
+            yield from _adf_text(child)
+        if node.get("type") in {"paragraph", "heading", "listItem", "codeBlock"}:
+            yield "\n"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return "".join(_adf_text(value)).strip()
+    return str(value or "")
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        return None
+
+
+def _jira_file(item: dict[str, Any]) -> JobAttachment:
+    [file] = file_entries([item], ("filename",), ("content",), ("size",))
+    return (
+        JobAttachment(file.name, _no_redirect(file.url), file.size, file.unavailable)
+        if file.url
+        else file
+    )
+
+
+def _account(user: Any) -> str | None:
+    return _rendered(user.get("accountId")) if isinstance(user, dict) else None
 
 
 def _jira(body: dict[str, Any]) -> TicketEvent:
-    if body.get("webhookEvent") not in {"jira:issue_created", "comment_created"}:
-        raise NotATicket(f"event {body.get('webhookEvent')!r} is not a new issue or comment")
-    issue = body["issue"]
-    fields = issue["fields"]
-    if body["webhookEvent"] == "comment_created":
-        text = str(body["comment"]["body"])
-    else:
-        text = "\n\n".join(
-            str(part) for part in (fields.get("summary"), fields.get("description")) if part
+    event = body.get("webhookEvent")
+    if event not in {"jira:issue_created", "comment_created", "jira:issue_updated"}:
+        raise NotATicket(f"event {event!r} is not a new issue, comment or attachment")
+    issue = _dict(body["issue"])
+    key = ticket_id(Provider.JIRA, issue.get("key"))
+    fields = _dict(issue.get("fields") or {})
+    files = [f for f in fields.get("attachment") or [] if isinstance(f, dict)]
+    summary = _text(fields.get("summary"))
+    if event == "comment_created":
+        comment = _dict(body["comment"])
+        text = _text(comment.get("body"))
+        author = _account(comment.get("author"))
+        return TicketEvent(
+            key,
+            text,
+            tuple(
+                _jira_file(f) for f in _comment_files(files, text, author, comment.get("created"))
+            ),
+            actor_id=author,
+            comment_id=_rendered(comment.get("id")),
+            kind="comment",
         )
-    files = _attachments(fields.get("attachment"), "filename", "content", "size")
-    return TicketEvent(str(issue["key"]), text, files)
+    if event == "jira:issue_updated":
+        return _jira_new_attachments(body, issue, key, files, summary)
+    text = "\n\n".join(part for part in (summary, _text(fields.get("description"))) if part)
+    return TicketEvent(
+        key,
+        text,
+        tuple(_jira_file(f) for f in files),
+        actor_id=_account(body.get("user")) or _account(fields.get("reporter")),
+        kind="ticket",
+    )
+
+
+def _comment_files(
+    files: list[dict[str, Any]], text: str, author: str | None, created: Any
+) -> list[dict[str, Any]]:
+    """The issue's attachments that belong to this comment, not every file the issue has:
+    those the comment shows or links by name, and those its author uploaded with it."""
+    named = {a or b for a, b in _WIKI_FILE.findall(text)}
+    when = _moment(created)
+    chosen = []
+    for item in files:
+        uploaded = _moment(item.get("created"))
+        with_it = (
+            author is not None
+            and _account(item.get("author")) == author
+            and when is not None
+            and uploaded is not None
+            and abs((when - uploaded).total_seconds()) <= _SAME_UPLOAD_SECONDS
+        )
+        if item.get("filename") in named or with_it:
+            chosen.append(item)
+    return chosen
+
+
+def _jira_new_attachments(
+    body: dict[str, Any], issue: dict[str, Any], key: str, files: list[dict[str, Any]], summary: str
+) -> TicketEvent:
+    items = (body.get("changelog") or {}).get("items") or []
+    added = {
+        str(item["to"]): _rendered(item.get("toString")) or "attachment"
+        for item in items
+        if isinstance(item, dict)
+        and (item.get("fieldId") == "attachment" or item.get("field") == "Attachment")
+        and item.get("to")
+    }
+    if not added:
+        raise NotATicket("an issue update without new attachments")
+    by_id = {str(f.get("id")): f for f in files}
+    origin = urlsplit(str(issue.get("self") or ""))
+    chosen = []
+    for attachment_id, name in added.items():
+        if attachment_id in by_id:
+            chosen.append(_jira_file(by_id[attachment_id]))
+        elif origin.scheme in {"https", "http"} and attachment_id.isdigit():
+            url = f"{origin.scheme}://{origin.netloc}/rest/api/3/attachment/content/{attachment_id}"
+            chosen.append(JobAttachment(name, _no_redirect(url)))
+        else:
+            chosen.append(JobAttachment(name, "", unavailable=Message.REASON_NO_LINK.value))
+    return TicketEvent(
+        key, summary, tuple(chosen), actor_id=_account(body.get("user")), kind="attachments"
+    )
+
+
+# --- Generic -------------------------------------------------------------------------------
 
 
 def _generic(body: dict[str, Any]) -> TicketEvent:
     return TicketEvent(
-        str(body["ticket_id"]),
+        ticket_id(Provider.GENERIC, body.get("ticket_id")),
         str(body.get("text") or ""),
-        _attachments(body.get("attachments"), "name", "url", "size"),
+        file_entries(body.get("attachments"), ("name",), ("url",), ("size",)),
+        kind="ticket",
     )
 
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from bot.intake.jobs import Job, JobStore
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
+from handlers.webhooks.ids import BadTicketId
 from handlers.webhooks.payloads import NotATicket, parse
 from handlers.webhooks.signatures import Provider, verify
 
@@ -39,10 +40,21 @@ def webhook_routes(
         except (ValueError, UnicodeDecodeError) as error:  # NotATicket is a ValueError
             if isinstance(error, NotATicket):
                 return JSONResponse({"ignored": str(error)}, status_code=202)
+            if isinstance(error, BadTicketId):
+                return JSONResponse({"error": str(error)}, status_code=400)
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
         # The same delivery (a provider's retry, a replay) maps to the same job.
         job_id = hashlib.sha256(provider.value.encode() + b":" + body).hexdigest()[:24]
-        job = Job(job_id, provider.value, event.ticket_id, event.text, event.attachments)
+        job = Job(
+            job_id,
+            provider.value,
+            event.ticket_id,
+            event.text,
+            event.attachments,
+            actor_id=event.actor_id,
+            comment_id=event.comment_id,
+            kind=event.kind,
+        )
         created = await jobs.submit(job)
         metrics.count(
             catalogue.WEBHOOKS,

@@ -14,10 +14,13 @@ from bot.conversation.diagnosis import Diagnoser, Diagnosis
 from bot.conversation.turns import AttachmentRef, SkippedAttachment, ThreadKey, Turn
 from bot.errors import BotError
 from bot.intake.jobs import Job, JobState, JobStore
+from bot.messages import Message
 from bot.observability import catalogue
 from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
+from handlers.webhooks.ids import BadTicketId
 from handlers.webhooks.notes import NotePoster
+from handlers.webhooks.own_writes import HelpdeskApi
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ class JobRunner:
         diagnosers: per provider (each fetches attachments its own way).
         notes: per provider that takes internal notes.
         metrics: where outcomes are counted.
+        helpdesks: per provider, recognises the bot's own notes echoed back (they are
+            ignored, never answered) and reads what a delivery left out.
         slack: client and channel to announce each diagnosis in, if any.
     """
 
@@ -46,8 +51,10 @@ class JobRunner:
         notes: Mapping[str, NotePoster],
         metrics: Metrics,
         slack: tuple[AsyncWebClient, str] | None = None,
+        helpdesks: Mapping[str, HelpdeskApi] | None = None,
     ) -> None:
         self._store = store
+        self._helpdesks = helpdesks or {}
         self._diagnosers = diagnosers
         self._notes = notes
         self._metrics = metrics
@@ -76,6 +83,11 @@ class JobRunner:
         await self._store.save(job)
         try:
             skipped: tuple[SkippedAttachment, ...] = ()
+            helpdesk = self._helpdesks.get(job.provider)
+            if job.result is None and helpdesk is not None:
+                if await helpdesk.is_own_write(job):
+                    return await self._ignore(job)
+                job = await helpdesk.complete(job)
             if job.result is None:
                 diagnosis = await self._diagnose(job)
                 skipped = diagnosis.skipped
@@ -87,10 +99,17 @@ class JobRunner:
             await self._announce(job)
             job = job.moved(JobState.DONE)
             self._metrics.count(catalogue.HELPDESK_JOBS, provider=job.provider, outcome="done")
-        except (BotError, httpx.HTTPError) as error:
+        except (BotError, httpx.HTTPError, BadTicketId) as error:
             log.warning("helpdesk job %s failed: %s", job.id, error)
             job = job.moved(JobState.FAILED, error=f"{type(error).__name__}: {error}")
             self._metrics.count(catalogue.HELPDESK_JOBS, provider=job.provider, outcome="failed")
+        await self._store.finish(job)
+        return job
+
+    async def _ignore(self, job: Job) -> Job:
+        log.info("helpdesk job %s is the bot's own note echoed back: ignored", job.id)
+        job = job.moved(JobState.IGNORED)
+        self._metrics.count(catalogue.HELPDESK_JOBS, provider=job.provider, outcome="ignored")
         await self._store.finish(job)
         return job
 
@@ -100,7 +119,15 @@ class JobRunner:
             user_id=job.provider,
             text=job.text,
             message_ts=job.id,
-            attachments=tuple(AttachmentRef(a.name, a.url, size=a.size) for a in job.attachments),
+            attachments=tuple(
+                AttachmentRef(
+                    a.name,
+                    a.url,
+                    size=a.size,
+                    unavailable=Message(a.unavailable) if a.unavailable else None,
+                )
+                for a in job.attachments
+            ),
         )
         async for event in self._diagnosers[job.provider].diagnose(turn):
             if isinstance(event, Diagnosis):
@@ -111,7 +138,9 @@ class JobRunner:
         assert job.result is not None
         for attempt in range(1, _NOTE_ATTEMPTS + 1):
             try:
-                await self._notes[job.provider].post(job.ticket_id, job.result, skipped)
+                await self._notes[job.provider].post(
+                    job.ticket_id, job.result, skipped, job_id=job.id
+                )
                 return
             except httpx.HTTPError:
                 if attempt == _NOTE_ATTEMPTS:

@@ -1,18 +1,53 @@
-"""Fake Zendesk, Intercom and Jira Service Management APIs over real HTTP, in one server.
+"""Fake Zendesk, Jira and Intercom APIs over real HTTP, in one server, behaving as documented.
 
-It records every internal note it receives and serves attachment files.
+Each rule below cites the vendor page it follows. In short:
+- every API call needs the vendor's credentials (401 without);
+- attachments live on a separate host (`FakeAttachmentHost`, 127.0.0.2): Zendesk's
+  `content_url` needs the API token and answers 302 to it, Jira's attachment content
+  answers 303 to it unless `redirect=false`, Intercom's links point at it, signed;
+- the bot's own writes fire the vendor's events back at the bot, signed like the
+  vendor signs them (Zendesk trigger / `ticket.comment_added`, Jira `comment_created`,
+  Intercom `conversation.admin.noted`), and every delivery's answer is recorded;
+- 500s and 429s with Retry-After on demand.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import re
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from handlers.webhooks.signatures import Provider, sign
+from tests.support.fake_attachment_host import FakeAttachmentHost
+
+ZENDESK_EMAIL = "agent@acme.test"
+ZENDESK_TOKEN = "zd-token"
+ZENDESK_BOT_USER = 7001
+JIRA_EMAIL = "agent@acme.test"
+JIRA_TOKEN = "jira-token"
+JIRA_BOT_ACCOUNT = "5b10ac8d82e05b22cc7d4ef5"
+INTERCOM_TOKEN = "ic-token"
+INTERCOM_ADMIN = "991"
+
+TRIGGER_BODY = (
+    Path(__file__).resolve().parents[2] / "deploy" / "zendesk" / "trigger-body.json"
+).read_text()
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -21,67 +56,506 @@ class ReceivedNote:
     ticket_id: str
     body: dict[str, Any]
     authorization: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An event the fake sent to the bot, and what the bot answered."""
+
+    provider: str
+    status: int
+    answer: dict[str, Any]
+
+
+def render_placeholders(template: str, context: dict[str, Any]) -> str:
+    """Zendesk's rendering of a webhook body: the attachments loop, then `{{placeholders}}`,
+    each value escaped for the JSON string it sits in.
+    https://support.zendesk.com/hc/en-us/articles/4408886858138-Zendesk-placeholders-reference
+    """
+
+    def loop(match: re.Match[str]) -> str:
+        items = context.get(match.group(1), [])
+        rendered = []
+        for index, item in enumerate(items):
+            inner = match.group(2)
+            last = index == len(items) - 1
+            separator = "" if last else r"\1"
+            inner = re.sub(r"{% unless forloop.last %}(.*?){% endunless %}", separator, inner)
+            rendered.append(render_placeholders(inner, {**context, **item}))
+        return "".join(rendered)
+
+    template = re.sub(
+        r"{% for attachment in ([\w.]+) %}(.*?){% endfor %}", loop, template, flags=re.S
+    )
+    return re.sub(
+        r"{{\s*([\w.]+)\s*}}",
+        lambda m: json.dumps(str(context.get(m.group(1), "")))[1:-1],
+        template,
+    )
 
 
 class FakeHelpdesk:
-    def __init__(self) -> None:
+    """Zendesk, Jira and Intercom on one origin, files on `files` (a separate host)."""
+
+    def __init__(self, files: FakeAttachmentHost | None = None) -> None:
         self._lock = threading.Lock()
+        self.files = files or FakeAttachmentHost()
+        self.url = ""  # set by the test once served
         self._notes: list[ReceivedNote] = []
-        self._files: dict[str, bytes] = {}
+        self._plain_files: dict[str, bytes] = {}
         self._failures = 0
-        self.app = Starlette(
-            routes=[
-                Route("/api/v2/tickets/{ticket}.json", self._zendesk, methods=["PUT"]),
-                Route("/conversations/{ticket}/reply", self._intercom, methods=["POST"]),
-                Route(
-                    "/rest/servicedeskapi/request/{ticket}/comment", self._jira, methods=["POST"]
-                ),
-                Route("/files/{name}", self._file, methods=["GET"]),
-                Route("/api/v2/uploads.json", self._zendesk_upload, methods=["POST"]),
-                Route("/api/v2/tickets.json", self._zendesk_create, methods=["POST"]),
-            ]
-        )
+        self._throttled = 0
+        self.retry_after = 1
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.deliveries: list[Delivery] = []
+        self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers
+        # Where the bot listens, and which echoes of its own writes the helpdesk sends.
+        self.bot_url = ""
+        self.secrets: dict[Provider, str] = {}
+        self.zendesk_trigger: str | None = None  # "any update" or "shipped"
+        self.trigger_runs: list[tuple[int, bool]] = []  # (ticket, fired) per update
+        self.zendesk_comment_events = False
+        self.jira_comment_events = False
+        self.intercom_note_events = False
+        # Vendor state
+        self._next_id = 100
+        self.zendesk_tickets: dict[str, dict[str, Any]] = {}
+        self.zendesk_blobs: dict[str, str] = {}  # attachment token -> blob id
+        self.jira_issues: dict[str, dict[str, Any]] = {}
+        self.jira_comments: dict[str, dict[str, Any]] = {}
+        self.jira_blobs: dict[str, str] = {}  # attachment id -> blob id
+        self.intercom_conversations: dict[str, dict[str, Any]] = {}
+        self.intercom_blobs: dict[str, str] = {}  # part id + name -> blob id
         self.uploads: list[tuple[str, bytes]] = []
         self.tickets: list[dict[str, Any]] = []
+        self.app = Starlette(
+            routes=[
+                # Zendesk
+                Route("/api/v2/tickets/{ticket}.json", self._zendesk_note, methods=["PUT"]),
+                Route("/api/v2/users/me.json", self._zendesk_me, methods=["GET"]),
+                Route(
+                    "/api/v2/tickets/{ticket}/comments.json",
+                    self._zendesk_comments,
+                    methods=["GET"],
+                ),
+                Route("/attachments/token/{token}/", self._zendesk_content, methods=["GET"]),
+                Route("/access/unauthenticated", self._sign_in_page, methods=["GET"]),
+                Route("/api/v2/uploads.json", self._zendesk_upload, methods=["POST"]),
+                Route("/api/v2/tickets.json", self._zendesk_create, methods=["POST"]),
+                # Jira
+                Route("/rest/api/3/issue/{key}/comment", self._jira_note, methods=["POST"]),
+                Route(
+                    "/rest/api/3/issue/{key}/comment/{comment}",
+                    self._jira_comment,
+                    methods=["GET"],
+                ),
+                Route("/rest/api/3/myself", self._jira_myself, methods=["GET"]),
+                Route(
+                    "/rest/api/3/attachment/content/{attachment}",
+                    self._jira_content,
+                    methods=["GET"],
+                ),
+                # Intercom
+                Route("/conversations/{ticket}/reply", self._intercom_note, methods=["POST"]),
+                Route("/conversations/{ticket}", self._intercom_conversation, methods=["GET"]),
+                # Plain files for the generic webhook
+                Route("/files/{name}", self._file, methods=["GET"]),
+            ]
+        )
+
+    # --- test controls -------------------------------------------------------------------
 
     def add_file(self, name: str, data: bytes) -> None:
+        """A plain file at `/files/{name}` (what a generic webhook points at)."""
         with self._lock:
-            self._files[name] = data
+            self._plain_files[name] = data
 
     def fail_notes(self, times: int) -> None:
         """Answer the next `times` note posts with a 500."""
         with self._lock:
             self._failures = times
 
+    def throttle_notes(self, times: int, retry_after: int = 1) -> None:
+        """Answer the next `times` note posts with a 429 and `Retry-After`.
+        https://developer.zendesk.com/api-reference/introduction/rate-limits/
+        https://developer.atlassian.com/cloud/jira/platform/rate-limiting/
+        """
+        with self._lock:
+            self._throttled = times
+            self.retry_after = retry_after
+
+    def send_events_to(self, bot_url: str, secrets: dict[Provider, str]) -> None:
+        self.bot_url = bot_url
+        self.secrets = dict(secrets)
+
     def notes(self, provider: str | None = None) -> list[ReceivedNote]:
         with self._lock:
             return [n for n in self._notes if provider is None or n.provider == provider]
 
-    async def _record(self, provider: str, request: Request) -> Response:
+    def deliveries_for(self, provider: str) -> list[Delivery]:
         with self._lock:
+            return [d for d in self.deliveries if d.provider == provider]
+
+    def _new_id(self) -> int:
+        with self._lock:
+            self._next_id += 1
+            return self._next_id
+
+    # --- building vendor state, and the deliveries the vendor would send ------------------
+
+    def add_zendesk_ticket(
+        self, ticket_id: int, text: str, files: list[tuple[str, bytes]], *, author: int = 555
+    ) -> dict[str, Any]:
+        """A ticket whose first comment (by an end user) has `files`; returns that comment."""
+        attachments = []
+        for name, data in files:
+            token = f"tok{self._new_id()}"
+            self.zendesk_blobs[token] = self.files.store(name, data)
+            attachments.append(
+                {
+                    "id": self._new_id(),
+                    "file_name": name,
+                    # https://developer.zendesk.com/api-reference/ticketing/tickets/ticket-attachments/
+                    "content_url": f"{self.url}/attachments/token/{token}/?name={name}",
+                    "size": len(data),
+                }
+            )
+        comment = {
+            "id": self._new_id(),
+            "author_id": author,
+            "public": True,
+            "body": text,
+            "attachments": attachments,
+        }
+        self.zendesk_tickets[str(ticket_id)] = {"id": ticket_id, "tags": [], "comments": [comment]}
+        return comment
+
+    def zendesk_trigger_body(self, ticket_id: int, *, updater: int) -> dict[str, Any]:
+        """The shipped trigger body, rendered by the fake as Zendesk renders placeholders."""
+        ticket = self.zendesk_tickets[str(ticket_id)]
+        latest = ticket["comments"][-1]
+        context = {
+            "ticket.id": ticket_id,
+            "current_user.id": updater,
+            "ticket.latest_comment.id": latest["id"],
+            "ticket.latest_comment.author.id": latest["author_id"],
+            "ticket.latest_comment.is_public": str(latest["public"]).lower(),
+            "ticket.latest_comment.value": latest["body"],
+            "ticket.latest_comment.attachments": [
+                {"attachment.filename": a["file_name"], "attachment.url": a["content_url"]}
+                for a in latest["attachments"]
+            ],
+        }
+        result: dict[str, Any] = json.loads(render_placeholders(TRIGGER_BODY, context))
+        return result
+
+    def zendesk_comment_event(self, ticket_id: int) -> dict[str, Any]:
+        """`zen:event-type:ticket.comment_added` for the ticket's latest comment.
+        https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
+        """
+        latest = self.zendesk_tickets[str(ticket_id)]["comments"][-1]
+        return {
+            "type": "zen:event-type:ticket.comment_added",
+            "account_id": 22129848,
+            "id": f"evt-{self._new_id()}",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "zendesk_event_version": "2022-11-06",
+            "subject": f"zen:ticket:{ticket_id}",
+            "detail": {"id": str(ticket_id)},
+            "event": {
+                "comment": {
+                    "id": latest["id"],
+                    "body": latest["body"],
+                    "is_public": latest["public"],
+                    "author": {
+                        "id": latest["author_id"],
+                        "is_staff": latest["author_id"] == ZENDESK_BOT_USER,
+                        "name": "someone",
+                    },
+                }
+            },
+        }
+
+    def add_jira_issue(
+        self, key: str, summary: str, files: list[tuple[str, bytes]], *, author: str = "cust-1"
+    ) -> dict[str, Any]:
+        """An issue with attachments; returns the issue as webhooks carry it."""
+        issue = {
+            "id": str(self._new_id()),
+            "key": key,
+            "self": f"{self.url}/rest/api/2/issue/{key}",
+            "fields": {"summary": summary, "description": None, "attachment": []},
+        }
+        self.jira_issues[key] = issue
+        for name, data in files:
+            self.add_jira_attachment(key, name, data, author=author)
+        return issue
+
+    def add_jira_attachment(
+        self, key: str, name: str, data: bytes, *, author: str = "cust-1"
+    ) -> dict[str, Any]:
+        attachment_id = str(self._new_id())
+        self.jira_blobs[attachment_id] = self.files.store(name, data)
+        attachment = {
+            "id": attachment_id,
+            "filename": name,
+            "author": {"accountId": author},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime()),
+            "size": len(data),
+            "mimeType": "image/png",
+            # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-attachments/
+            "content": f"{self.url}/rest/api/3/attachment/content/{attachment_id}",
+        }
+        self.jira_issues[key]["fields"]["attachment"].append(attachment)
+        return attachment
+
+    def jira_comment_created(
+        self, key: str, text: str, *, author: str = "cust-1", comment_id: str | None = None
+    ) -> dict[str, Any]:
+        """`comment_created` as Jira Cloud sends it.
+        https://developer.atlassian.com/cloud/jira/platform/webhooks/
+        """
+        comment_id = comment_id or str(self._new_id())
+        comment = {
+            "id": comment_id,
+            "author": {"accountId": author},
+            "body": text,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime()),
+        }
+        self.jira_comments.setdefault(comment_id, {**comment, "properties": []})
+        return {
+            "timestamp": int(time.time() * 1000),
+            "webhookEvent": "comment_created",
+            "comment": comment,
+            "issue": self.jira_issues[key],
+        }
+
+    def jira_attachment_added(self, key: str, attachment: dict[str, Any]) -> dict[str, Any]:
+        """`jira:issue_updated` whose changelog adds one attachment."""
+        return {
+            "timestamp": int(time.time() * 1000),
+            "webhookEvent": "jira:issue_updated",
+            "user": {"accountId": attachment["author"]["accountId"]},
+            "issue": self.jira_issues[key],
+            "changelog": {
+                "id": str(self._new_id()),
+                "items": [
+                    {
+                        "field": "Attachment",
+                        "fieldtype": "jira",
+                        "fieldId": "attachment",
+                        "from": None,
+                        "fromString": None,
+                        "to": attachment["id"],
+                        "toString": attachment["filename"],
+                    }
+                ],
+            },
+        }
+
+    def add_intercom_conversation(
+        self, conversation_id: str, text: str, files: list[tuple[str, bytes]]
+    ) -> dict[str, Any]:
+        """A conversation a customer started with `files`; returns the webhook notification.
+        https://developers.intercom.com/docs/references/webhooks/webhook-models
+        """
+        part_id = str(self._new_id())
+        for name, data in files:
+            self.intercom_blobs[f"{part_id}/{name}"] = self.files.store(name, data)
+        source = {
+            "type": "conversation",
+            "id": part_id,
+            "author": {"type": "user", "id": "cust-9"},
+            "body": f"<p>{text}</p>",
+            "attachments": [{"type": "upload", "name": name} for name, _ in files],
+        }
+        self.intercom_conversations[conversation_id] = {
+            "type": "conversation",
+            "id": conversation_id,
+            "source": source,
+            "conversation_parts": {"type": "conversation_part.list", "conversation_parts": []},
+        }
+        return self._intercom_notification("conversation.user.created", conversation_id)
+
+    def _intercom_view(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation with attachment links signed now (they expire)."""
+        conversation = json.loads(json.dumps(self.intercom_conversations[conversation_id]))
+        parts = [conversation["source"], *conversation["conversation_parts"]["conversation_parts"]]
+        for part in parts:
+            for attachment in part.get("attachments") or []:
+                blob = self.intercom_blobs[f"{part['id']}/{attachment['name']}"]
+                attachment["url"] = self.files.signed_link(blob)
+        return dict(conversation)
+
+    def _intercom_notification(self, topic: str, conversation_id: str) -> dict[str, Any]:
+        return {
+            "type": "notification_event",
+            "topic": topic,
+            "id": f"notif_{self._new_id()}",
+            "created_at": int(time.time()),
+            "data": {
+                "type": "notification_event_data",
+                "item": self._intercom_view(conversation_id),
+            },
+        }
+
+    # --- auth -------------------------------------------------------------------------------
+
+    def _seen(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append((request.method, request.url.path, dict(request.headers)))
+
+    @staticmethod
+    def _unauthorized() -> Response:
+        return JSONResponse({"error": "Couldn't authenticate you"}, status_code=401)
+
+    def _note_refusal(self) -> Response | None:
+        with self._lock:
+            if self._throttled:
+                self._throttled -= 1
+                return JSONResponse(
+                    {"error": "APIRateLimitExceeded"},
+                    status_code=429,
+                    headers={"Retry-After": str(self.retry_after)},
+                )
             if self._failures:
                 self._failures -= 1
                 return JSONResponse({"error": "temporarily unavailable"}, status_code=500)
+        return None
+
+    async def _record(self, provider: str, ticket: str, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = await request.json()
         note = ReceivedNote(
             provider,
-            request.path_params["ticket"],
-            await request.json(),
+            ticket,
+            body,
             request.headers.get("authorization", ""),
+            dict(request.headers),
         )
         with self._lock:
             self._notes.append(note)
-        return JSONResponse({"ok": True}, status_code=201 if provider == "jira" else 200)
+        return body
 
-    async def _zendesk(self, request: Request) -> Response:
-        return await self._record("zendesk", request)
+    # --- events back to the bot -------------------------------------------------------------
 
-    async def _intercom(self, request: Request) -> Response:
-        return await self._record("intercom", request)
+    def _fire(self, provider: Provider, body: dict[str, Any]) -> None:
+        if not self.bot_url:
+            return
+        task = asyncio.get_running_loop().create_task(self._deliver(provider, body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _jira(self, request: Request) -> Response:
-        return await self._record("jira", request)
+    async def _deliver(self, provider: Provider, body: dict[str, Any]) -> None:
+        raw = json.dumps(body).encode()
+        stamp = (
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            if provider is Provider.ZENDESK
+            else str(int(time.time()))
+        )
+        headers = sign(provider, self.secrets[provider], raw, stamp)
+        headers["Content-Type"] = "application/json"
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(
+                f"{self.bot_url}/webhooks/{provider.value}", content=raw, headers=headers
+            )
+        with self._lock:
+            self.deliveries.append(Delivery(provider.value, response.status_code, response.json()))
+
+    # --- Zendesk ----------------------------------------------------------------------------
+
+    def _zendesk_auth(self, request: Request) -> bool:
+        # API token auth: `{email}/token:{token}`.
+        # https://developer.zendesk.com/api-reference/introduction/security-and-auth/
+        return request.headers.get("authorization") == _basic(
+            f"{ZENDESK_EMAIL}/token", ZENDESK_TOKEN
+        )
+
+    async def _zendesk_note(self, request: Request) -> Response:
+        self._seen(request)
+        if not self._zendesk_auth(request):
+            return self._unauthorized()
+        ticket_id = request.path_params["ticket"]
+        if not ticket_id.isdigit():
+            return JSONResponse({"error": "RecordNotFound"}, status_code=404)
+        refused = self._note_refusal()
+        if refused:
+            return refused
+        body = await self._record("zendesk", ticket_id, request)
+        update = body["ticket"]
+        ticket = self.zendesk_tickets.setdefault(
+            ticket_id, {"id": int(ticket_id), "tags": [], "comments": []}
+        )
+        ticket["tags"] += update.get("additional_tags") or []
+        comment = {
+            "id": self._new_id(),
+            "author_id": ZENDESK_BOT_USER,  # the comment's author is the token's user
+            "public": update["comment"].get("public", True),
+            "body": update["comment"]["body"],
+            "attachments": [],
+        }
+        ticket["comments"].append(comment)
+        self._zendesk_echo(int(ticket_id), comment)
+        return JSONResponse({"ticket": {"id": int(ticket_id), "tags": ticket["tags"]}})
+
+    def _zendesk_echo(self, ticket_id: int, comment: dict[str, Any]) -> None:
+        """What Zendesk sends when the bot's note updates the ticket.
+        https://support.zendesk.com/hc/en-us/articles/4408886797466 (triggers run on every update)
+        https://developer.zendesk.com/documentation/ticketing/reference-guides/conditions-reference/
+        """
+        fires = self.zendesk_trigger == "any update" or (
+            # The shipped trigger's conditions: a public comment, and no `supportbot_off` tag.
+            self.zendesk_trigger == "shipped"
+            and comment["public"]
+            and "supportbot_off" not in self.zendesk_tickets[str(ticket_id)]["tags"]
+        )
+        with self._lock:
+            self.trigger_runs.append((ticket_id, bool(fires)))
+        if fires:
+            self._fire(
+                Provider.ZENDESK, self.zendesk_trigger_body(ticket_id, updater=ZENDESK_BOT_USER)
+            )
+        if self.zendesk_comment_events:
+            self._fire(Provider.ZENDESK, self.zendesk_comment_event(ticket_id))
+
+    async def _zendesk_me(self, request: Request) -> Response:
+        self._seen(request)
+        if not self._zendesk_auth(request):
+            return self._unauthorized()
+        return JSONResponse({"user": {"id": ZENDESK_BOT_USER, "role": "agent"}})
+
+    async def _zendesk_comments(self, request: Request) -> Response:
+        self._seen(request)
+        if not self._zendesk_auth(request):
+            return self._unauthorized()
+        ticket = self.zendesk_tickets.get(request.path_params["ticket"])
+        if ticket is None:
+            return JSONResponse({"error": "RecordNotFound"}, status_code=404)
+        comments = list(ticket["comments"])
+        if request.query_params.get("sort_order") == "desc":
+            comments.reverse()
+        return JSONResponse({"comments": comments, "next_page": None})
+
+    async def _zendesk_content(self, request: Request) -> Response:
+        """End-user attachments need a session or the API token; with it, a 302 to a
+        temporary download URL on another host.
+        https://developer.zendesk.com/documentation/ticketing/managing-tickets/accessing-end-user-uploaded-attachments/
+        """
+        self._seen(request)
+        blob = self.zendesk_blobs.get(request.path_params["token"])
+        if blob is None:
+            return Response(status_code=404)
+        if not self._zendesk_auth(request):
+            return RedirectResponse(f"{self.url}/access/unauthenticated", status_code=302)
+        return RedirectResponse(self.files.signed_link(blob), status_code=302)
+
+    async def _sign_in_page(self, request: Request) -> Response:
+        return HTMLResponse("<!DOCTYPE html><html><body>Sign in to Zendesk</body></html>")
 
     async def _zendesk_upload(self, request: Request) -> Response:
+        self._seen(request)
+        if not self._zendesk_auth(request):
+            return self._unauthorized()
         body = await request.body()
         with self._lock:
             self.uploads.append((request.query_params["filename"], body))
@@ -89,13 +563,138 @@ class FakeHelpdesk:
         return JSONResponse({"upload": {"token": token}}, status_code=201)
 
     async def _zendesk_create(self, request: Request) -> Response:
+        self._seen(request)
+        if not self._zendesk_auth(request):
+            return self._unauthorized()
         body = await request.json()
         with self._lock:
             self.tickets.append(body)
             ticket_id = 9000 + len(self.tickets)
         return JSONResponse({"ticket": {"id": ticket_id}}, status_code=201)
 
+    # --- Jira -------------------------------------------------------------------------------
+
+    def _jira_auth(self, request: Request) -> bool:
+        # Basic auth with an email and API token.
+        # https://developer.atlassian.com/cloud/jira/platform/basic-auth-for-rest-apis/
+        return request.headers.get("authorization") == _basic(JIRA_EMAIL, JIRA_TOKEN)
+
+    async def _jira_note(self, request: Request) -> Response:
+        self._seen(request)
+        if not self._jira_auth(request):
+            return self._unauthorized()
+        key = request.path_params["key"]
+        if key not in self.jira_issues:
+            # Issue keys are looked up as given; anything else is not found.
+            return JSONResponse({"errorMessages": ["Issue does not exist"]}, status_code=404)
+        refused = self._note_refusal()
+        if refused:
+            return refused
+        body = await self._record("jira", key, request)
+        comment_id = str(self._new_id())
+        self.jira_comments[comment_id] = {
+            "id": comment_id,
+            "author": {"accountId": JIRA_BOT_ACCOUNT},
+            "body": body["body"],
+            "properties": body.get("properties") or [],
+        }
+        if self.jira_comment_events:
+            # Jira fires comment_created for every new comment, the bot's included.
+            event = self.jira_comment_created(
+                key, _adf_plain(body["body"]), author=JIRA_BOT_ACCOUNT, comment_id=comment_id
+            )
+            self._fire(Provider.JIRA, event)
+        return JSONResponse({"id": comment_id}, status_code=201)
+
+    async def _jira_comment(self, request: Request) -> Response:
+        self._seen(request)
+        if not self._jira_auth(request):
+            return self._unauthorized()
+        comment = self.jira_comments.get(request.path_params["comment"])
+        if comment is None:
+            return JSONResponse({"errorMessages": ["not found"]}, status_code=404)
+        view = dict(comment)
+        if "properties" not in request.query_params.get("expand", ""):
+            view.pop("properties", None)  # properties come only with expand=properties
+        return JSONResponse(view)
+
+    async def _jira_myself(self, request: Request) -> Response:
+        self._seen(request)
+        if not self._jira_auth(request):
+            return self._unauthorized()
+        return JSONResponse({"accountId": JIRA_BOT_ACCOUNT, "accountType": "atlassian"})
+
+    async def _jira_content(self, request: Request) -> Response:
+        """401 without credentials; 303 to the media host, or the bytes with `redirect=false`.
+        https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-attachments/#api-rest-api-3-attachment-content-id-get
+        """
+        self._seen(request)
+        if not self._jira_auth(request):
+            return self._unauthorized()
+        blob = self.jira_blobs.get(request.path_params["attachment"])
+        if blob is None:
+            return JSONResponse({"errorMessages": ["not found"]}, status_code=404)
+        if request.query_params.get("redirect") == "false":
+            async with httpx.AsyncClient() as client:
+                stored = await client.get(self.files.signed_link(blob))
+            return Response(stored.content, media_type="image/png")
+        return RedirectResponse(self.files.signed_link(blob), status_code=303)
+
+    # --- Intercom ---------------------------------------------------------------------------
+
+    def _intercom_auth(self, request: Request) -> bool:
+        # https://developers.intercom.com/docs/build-an-integration/learn-more/authentication
+        return request.headers.get("authorization") == f"Bearer {INTERCOM_TOKEN}"
+
+    async def _intercom_note(self, request: Request) -> Response:
+        self._seen(request)
+        if not self._intercom_auth(request):
+            return self._unauthorized()
+        conversation_id = request.path_params["ticket"]
+        refused = self._note_refusal()
+        if refused:
+            return refused
+        body = await self._record("intercom", conversation_id, request)
+        conversation = self.intercom_conversations.get(conversation_id)
+        if conversation is not None and body.get("message_type") == "note":
+            conversation["conversation_parts"]["conversation_parts"].append(
+                {
+                    "type": "conversation_part",
+                    "id": str(self._new_id()),
+                    "part_type": "note",
+                    "body": body["body"],
+                    "author": {"type": "admin", "id": body["admin_id"]},
+                    "attachments": [],
+                }
+            )
+            if self.intercom_note_events:
+                notification = self._intercom_notification(
+                    "conversation.admin.noted", conversation_id
+                )
+                self._fire(Provider.INTERCOM, notification)
+        return JSONResponse({"type": "conversation", "id": conversation_id})
+
+    async def _intercom_conversation(self, request: Request) -> Response:
+        self._seen(request)
+        if not self._intercom_auth(request):
+            return self._unauthorized()
+        conversation_id = request.path_params["ticket"]
+        if conversation_id not in self.intercom_conversations:
+            return JSONResponse({"type": "error.list"}, status_code=404)
+        return JSONResponse(self._intercom_view(conversation_id))
+
+    # --- plain files ------------------------------------------------------------------------
+
     async def _file(self, request: Request) -> Response:
         with self._lock:
-            data = self._files.get(request.path_params["name"])
+            data = self._plain_files.get(request.path_params["name"])
         return Response(data, media_type="image/png") if data else Response(status_code=404)
+
+
+def _adf_plain(document: Any) -> str:
+    if isinstance(document, dict):
+        if document.get("type") == "text":
+            return str(document.get("text", ""))
+        parts = [_adf_plain(child) for child in document.get("content") or []]
+        return ("\n" if document.get("type") == "doc" else "").join(parts)
+    return str(document)

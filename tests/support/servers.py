@@ -17,13 +17,13 @@ def free_port() -> int:
 
 
 class ServerThread:
-    """uvicorn serving `app` on 127.0.0.1 in its own thread and event loop."""
+    """uvicorn serving `app` on a loopback address (127.0.0.1 unless `host` says another,
+    for a fake vendor's separate host) in its own thread and event loop."""
 
-    def __init__(self, app: Any, *, port: int | None = None) -> None:
+    def __init__(self, app: Any, *, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.port = port or free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, daemon=True, name=f"asgi-{self.port}"
@@ -31,7 +31,7 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def __enter__(self) -> ServerThread:
         self._thread.start()

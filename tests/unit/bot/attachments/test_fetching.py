@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from bot.attachments.credentials import for_prefixes
 from bot.attachments.fetching import HttpImageFetcher
 from bot.conversation.turns import AttachmentRef
 from bot.engine.images import sniff_image_type
@@ -62,7 +63,7 @@ def _fetcher(handler: httpx.MockTransport, *, max_bytes: int = 10**6) -> HttpIma
     return HttpImageFetcher(
         client=httpx.AsyncClient(transport=handler),
         policy=PrefixPolicy([ALLOWED]),
-        headers={"Authorization": "Bearer xoxb-1"},
+        credentials=for_prefixes([ALLOWED], {"Authorization": "Bearer xoxb-1"}),
         max_bytes=max_bytes,
     )
 

@@ -1,13 +1,26 @@
 from __future__ import annotations
 
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.intake.jobs import JobAttachment
+from bot.messages import Message
+from handlers.webhooks.ids import BadTicketId
 from handlers.webhooks.payloads import NotATicket, parse
 from handlers.webhooks.signatures import Provider
+from tests.support.fake_helpdesk import render_placeholders
+
+NO_LINK = Message.REASON_NO_LINK.value
+TRIGGER = Path(__file__).resolve().parents[4] / "deploy" / "zendesk"
 
 
-def test_zendesk_latest_comment_with_attachments() -> None:
+def test_zendesk_api_shaped_comment_with_attachments() -> None:
     body = {
         "ticket": {
             "id": 42,
@@ -31,20 +44,138 @@ def test_zendesk_latest_comment_with_attachments() -> None:
     )
 
 
-def test_intercom_html_is_read_as_text_and_the_latest_part_wins() -> None:
+def _shipped_body(context: dict[str, Any]) -> Any:
+    return json.loads(render_placeholders((TRIGGER / "trigger-body.json").read_text(), context))
+
+
+def test_the_shipped_zendesk_trigger_body_is_read_as_zendesk_renders_it() -> None:
+    body = _shipped_body(
+        {
+            "ticket.id": 501,
+            "current_user.id": 555,
+            "ticket.latest_comment.id": 9,
+            "ticket.latest_comment.author.id": 555,
+            "ticket.latest_comment.is_public": "true",
+            "ticket.latest_comment.value": 'He said "it broke"\nagain',
+            "ticket.latest_comment.attachments": [
+                {
+                    "attachment.filename": "a.png",
+                    "attachment.url": "https://z/attachments/token/1/",
+                },
+                {
+                    "attachment.filename": "b.png",
+                    "attachment.url": "https://z/attachments/token/2/",
+                },
+            ],
+        }
+    )
+    event = parse(Provider.ZENDESK, body)
+    assert (event.ticket_id, event.actor_id, event.comment_id) == ("501", "555", "9")
+    assert event.text == 'He said "it broke"\nagain'
+    assert [a.name for a in event.attachments] == ["a.png", "b.png"]
+    assert all(a.unavailable is None for a in event.attachments)
+
+
+def test_the_shipped_trigger_matches_its_body_file() -> None:
+    trigger = json.loads((TRIGGER / "trigger.json").read_text())["trigger"]
+    [action] = trigger["actions"]
+    assert action["value"][1].strip() == (TRIGGER / "trigger-body.json").read_text().strip()
+    conditions = {c["field"]: c["value"] for c in trigger["conditions"]["all"]}
+    assert conditions["comment_is_public"] == "true"  # the bot's notes are private
+
+
+@pytest.mark.parametrize(
+    "attachments",
+    [
+        [{"filename": "a.png", "url": "{{attachment.url}}"}],
+        [{"filename": "a.png"}],
+        [{"filename": "a.png", "url": "javascript:alert(1)"}],
+        "a.png https://z/1",
+        [None],
+    ],
+)
+def test_a_zendesk_attachment_without_a_usable_link_is_kept_as_unreadable(
+    attachments: object,
+) -> None:
+    body = {"ticket": {"id": "7", "latest_comment": {"value": "x", "attachments": attachments}}}
+    [file] = parse(Provider.ZENDESK, body).attachments
+    assert file.unavailable == NO_LINK and file.url == ""
+
+
+def test_a_zendesk_comment_added_event() -> None:
+    body = {
+        "type": "zen:event-type:ticket.comment_added",
+        "id": "d4f5",
+        "subject": "zen:ticket:5158",
+        "detail": {"id": "5158"},
+        "event": {
+            "comment": {
+                "id": 98765,
+                "body": "We are investigating",
+                "is_public": True,
+                "author": {"id": 8447, "is_staff": True, "name": "Agent"},
+            }
+        },
+    }
+    event = parse(Provider.ZENDESK, body)
+    assert (event.ticket_id, event.text, event.actor_id, event.comment_id, event.kind) == (
+        "5158",
+        "We are investigating",
+        "8447",
+        "98765",
+        "comment_event",
+    )
+    assert event.attachments == ()  # read from the ticket's comments when the job runs
+
+
+def test_other_zendesk_events_are_not_tickets() -> None:
+    body = {"type": "zen:event-type:ticket.status_changed", "detail": {"id": "1"}, "event": {}}
+    with pytest.raises(NotATicket):
+        parse(Provider.ZENDESK, body)
+
+
+def test_intercom_html_is_read_as_text_and_the_latest_customer_part_wins() -> None:
     body = {
         "topic": "conversation.user.replied",
         "data": {
             "item": {
-                "id": "c1",
-                "source": {"body": "<p>old</p>"},
+                "id": "123",
+                "source": {"id": "1", "body": "<p>old</p>", "author": {"type": "user"}},
                 "conversation_parts": {
                     "conversation_parts": [
                         {
+                            "id": "2",
+                            "author": {"type": "user", "id": "u1"},
                             "body": "<p>Still &amp; again:<br>error 500</p>",
                             "attachments": [
                                 {"name": "s.png", "url": "https://downloads.intercomcdn.com/s.png"}
                             ],
+                        },
+                        {"id": "3", "part_type": "note", "author": {"type": "admin", "id": "991"}},
+                    ]
+                },
+            }
+        },
+    }
+    event = parse(Provider.INTERCOM, body)
+    assert event.ticket_id == "123" and "Still & again:" in event.text and "error 500" in event.text
+    assert event.attachments[0].name == "s.png" and event.comment_id == "2"
+
+
+def test_an_intercom_note_is_read_with_its_author() -> None:
+    body = {
+        "topic": "conversation.admin.noted",
+        "data": {
+            "item": {
+                "id": "123",
+                "source": {"id": "1", "body": "<p>q</p>"},
+                "conversation_parts": {
+                    "conversation_parts": [
+                        {
+                            "id": "3",
+                            "part_type": "note",
+                            "body": "<p>n</p>",
+                            "author": {"type": "admin", "id": "991"},
                         }
                     ]
                 },
@@ -52,29 +183,109 @@ def test_intercom_html_is_read_as_text_and_the_latest_part_wins() -> None:
         },
     }
     event = parse(Provider.INTERCOM, body)
-    assert event.ticket_id == "c1" and "Still & again:" in event.text and "error 500" in event.text
-    assert event.attachments[0].name == "s.png"
+    assert (event.kind, event.actor_id, event.text) == ("note", "991", "n")
 
 
-def test_jira_new_issue_and_comment() -> None:
-    issue = {
-        "key": "SD-7",
-        "fields": {
-            "summary": "Deploy fails",
-            "description": "exit code 137",
-            "attachment": [{"filename": "log.png", "content": "https://j/x"}],
+ISSUE: dict[str, Any] = {
+    "key": "SD-7",
+    "self": "https://acme.atlassian.net/rest/api/2/issue/10001",
+    "fields": {
+        "summary": "Deploy fails",
+        "description": "exit code 137",
+        "attachment": [
+            {
+                "id": "11",
+                "filename": "log.png",
+                "author": {"accountId": "a1"},
+                "created": "2026-01-01T10:00:00.000+0000",
+                "content": "https://acme.atlassian.net/rest/api/3/attachment/content/11",
+            },
+            {
+                "id": "12",
+                "filename": "new.png",
+                "author": {"accountId": "a2"},
+                "created": "2026-01-02T10:00:05.000+0000",
+                "content": "https://acme.atlassian.net/rest/api/3/attachment/content/12",
+            },
+        ],
+    },
+}
+
+
+def test_jira_new_issue_takes_all_its_attachments_in_the_no_redirect_form() -> None:
+    created = parse(Provider.JIRA, {"webhookEvent": "jira:issue_created", "issue": ISSUE})
+    assert created.text == "Deploy fails\n\nexit code 137"
+    assert [a.url for a in created.attachments] == [
+        "https://acme.atlassian.net/rest/api/3/attachment/content/11?redirect=false",
+        "https://acme.atlassian.net/rest/api/3/attachment/content/12?redirect=false",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("comment", "expected"),
+    [
+        # uploaded by the comment's author with it
+        ({"body": "still broken", "author": {"accountId": "a2"}}, ["new.png"]),
+        # shown in the comment by name (wiki markup), whoever uploaded it
+        ({"body": "see !log.png|thumbnail!", "author": {"accountId": "a3"}}, ["log.png"]),
+        # neither: none of the issue's files
+        ({"body": "any news?", "author": {"accountId": "a3"}}, []),
+        # an ADF body with a media node naming the file
+        (
+            {
+                "body": {
+                    "type": "doc",
+                    "content": [
+                        {"type": "paragraph", "content": [{"type": "text", "text": "look"}]},
+                        {
+                            "type": "mediaSingle",
+                            "content": [{"type": "media", "attrs": {"alt": "log.png"}}],
+                        },
+                    ],
+                },
+                "author": {"accountId": "a3"},
+            },
+            ["log.png"],
+        ),
+    ],
+)
+def test_jira_comment_takes_only_its_own_attachments(
+    comment: dict[str, Any], expected: list[str]
+) -> None:
+    comment = {"id": "500", "created": "2026-01-02T10:00:20.000+0000", **comment}
+    event = parse(
+        Provider.JIRA, {"webhookEvent": "comment_created", "issue": ISSUE, "comment": comment}
+    )
+    assert [a.name for a in event.attachments] == expected
+    assert event.comment_id == "500" and event.actor_id == comment["author"]["accountId"]
+
+
+def test_jira_attachments_added_later_are_read() -> None:
+    body = {
+        "webhookEvent": "jira:issue_updated",
+        "user": {"accountId": "a2"},
+        "issue": ISSUE,
+        "changelog": {
+            "items": [
+                {"field": "status", "fieldId": "status", "to": "3"},
+                {"field": "Attachment", "fieldId": "attachment", "to": "12", "toString": "new.png"},
+                {
+                    "field": "Attachment",
+                    "fieldId": "attachment",
+                    "to": "99",
+                    "toString": "gone.png",
+                },
+            ]
         },
     }
-    created = parse(Provider.JIRA, {"webhookEvent": "jira:issue_created", "issue": issue})
-    assert (
-        created.text == "Deploy fails\n\nexit code 137"
-        and created.attachments[0].url == "https://j/x"
-    )
-    comment = parse(
-        Provider.JIRA,
-        {"webhookEvent": "comment_created", "issue": issue, "comment": {"body": "still broken"}},
-    )
-    assert comment.text == "still broken"
+    event = parse(Provider.JIRA, body)
+    assert [(a.name, a.url) for a in event.attachments] == [
+        ("new.png", "https://acme.atlassian.net/rest/api/3/attachment/content/12?redirect=false"),
+        ("gone.png", "https://acme.atlassian.net/rest/api/3/attachment/content/99?redirect=false"),
+    ]
+    status_only = {**body, "changelog": {"items": [{"fieldId": "status", "to": "3"}]}}
+    with pytest.raises(NotATicket):
+        parse(Provider.JIRA, status_only)
 
 
 @pytest.mark.parametrize(
@@ -84,9 +295,38 @@ def test_jira_new_issue_and_comment() -> None:
         (Provider.ZENDESK, []),
         (Provider.INTERCOM, {"topic": "conversation.admin.replied", "data": {}}),
         (Provider.JIRA, {"webhookEvent": "jira:issue_deleted"}),
-        (Provider.GENERIC, {"text": "no id"}),
     ],
 )
 def test_other_events_are_not_tickets(provider: Provider, body: object) -> None:
     with pytest.raises(NotATicket):
         parse(provider, body)
+
+
+@pytest.mark.parametrize(
+    ("provider", "body"),
+    [
+        (Provider.ZENDESK, {"ticket": {"id": None}}),
+        (Provider.ZENDESK, {"ticket": {"latest_comment": {"value": "x"}}}),
+        (Provider.ZENDESK, {"ticket": {"id": "12\n"}}),
+        (Provider.ZENDESK, {"ticket": {"id": "{{ticket.id}}"}}),
+        (Provider.JIRA, {"webhookEvent": "jira:issue_created", "issue": {"key": None}}),
+        (Provider.GENERIC, {"text": "no id"}),
+    ],
+)
+def test_null_missing_or_malformed_ids_are_refused(provider: Provider, body: object) -> None:
+    with pytest.raises(BadTicketId):
+        parse(provider, body)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+        max_leaves=20,
+    )
+)
+def test_any_json_is_a_ticket_or_a_clear_refusal(value: object) -> None:
+    for provider in Provider:
+        for body in (value, {"ticket": value}, {"webhookEvent": "comment_created", "issue": value}):
+            with contextlib.suppress(NotATicket, BadTicketId):
+                parse(provider, body)

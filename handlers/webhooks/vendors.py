@@ -1,0 +1,79 @@
+"""Each configured helpdesk's API parts, built from settings: notes, own-write guard, credentials.
+
+Credentials go only to the vendor's own download URLs on the origin the operator
+configured (see `bot.attachments.credentials`):
+
+- Zendesk: to `ZENDESK_URL` + `/attachments/token/…` (its `content_url`), never to
+  the temporary download host that redirects to.
+- Jira: to `JIRA_URL` + `/rest/api/{2,3}/attachment/content/…`, never to Atlassian's
+  media host.
+- Intercom: nowhere; attachment links on its CDN are signed.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+import httpx
+
+from bot.attachments.credentials import Credentials, NoCredentials, OriginCredentials
+from bot.settings import Settings
+from handlers.webhooks.notes import IntercomNotes, JiraNotes, NotePoster, ZendeskNotes
+from handlers.webhooks.own_writes import HelpdeskApi, IntercomApi, JiraApi, ZendeskApi
+from handlers.webhooks.signatures import Provider
+
+# https://developer.zendesk.com/documentation/ticketing/managing-tickets/accessing-end-user-uploaded-attachments/
+ZENDESK_DOWNLOAD_PATHS = ("/attachments/token/",)
+# https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-attachments/#api-rest-api-3-attachment-content-id-get
+JIRA_DOWNLOAD_PATHS = ("/rest/api/3/attachment/content/", "/rest/api/2/attachment/content/")
+
+
+@dataclass
+class Vendors:
+    notes: dict[str, NotePoster] = field(default_factory=dict)
+    helpdesks: dict[str, HelpdeskApi] = field(default_factory=dict)
+    credentials: dict[str, Credentials] = field(default_factory=dict)
+
+    def credentials_for(self, provider: Provider) -> Credentials:
+        return self.credentials.get(provider.value, NoCredentials())
+
+
+def _basic(user: str, token: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()}
+
+
+def build_vendors(settings: Settings, client: httpx.AsyncClient) -> Vendors:
+    """The API parts of every helpdesk whose credentials are configured."""
+    vendors = Vendors()
+    if zendesk := settings.zendesk_api():
+        vendors.notes[Provider.ZENDESK] = ZendeskNotes(
+            client, base_url=zendesk.base_url, email=zendesk.email, token=zendesk.token
+        )
+        vendors.helpdesks[Provider.ZENDESK] = ZendeskApi(
+            client, base_url=zendesk.base_url, email=zendesk.email, token=zendesk.token
+        )
+        vendors.credentials[Provider.ZENDESK] = OriginCredentials(
+            zendesk.base_url,
+            _basic(f"{zendesk.email}/token", zendesk.token),
+            paths=ZENDESK_DOWNLOAD_PATHS,
+        )
+    if settings.intercom_token and settings.intercom_admin_id:
+        token = settings.intercom_token.get_secret_value()
+        vendors.notes[Provider.INTERCOM] = IntercomNotes(
+            client, base_url=settings.intercom_url, token=token, admin_id=settings.intercom_admin_id
+        )
+        vendors.helpdesks[Provider.INTERCOM] = IntercomApi(
+            client, base_url=settings.intercom_url, token=token, admin_id=settings.intercom_admin_id
+        )
+    if jira := settings.jira_api():
+        vendors.notes[Provider.JIRA] = JiraNotes(
+            client, base_url=jira.base_url, email=jira.email, token=jira.token
+        )
+        vendors.helpdesks[Provider.JIRA] = JiraApi(
+            client, base_url=jira.base_url, email=jira.email, token=jira.token
+        )
+        vendors.credentials[Provider.JIRA] = OriginCredentials(
+            jira.base_url, _basic(jira.email, jira.token), paths=JIRA_DOWNLOAD_PATHS
+        )
+    return vendors
