@@ -2,6 +2,7 @@
 
     BotError
     ├── ConfigError             a setting is missing or invalid; start-up stops
+    ├── AnswerStopped           the person pressed Stop while the answer was written
     ├── AttachmentError         one attachment cannot be used (the others still are)
     │   ├── AttachmentRefused       not from an allowed host, too large, not an image
     │   └── AttachmentUnreadable    download failed, corrupt or truncated image
@@ -49,6 +50,10 @@ class BotError(Exception):
 
 class ConfigError(BotError):
     """A setting is missing or invalid."""
+
+
+class AnswerStopped(BotError):
+    """The person stopped the answer (or the chat closed it); nothing more is shown."""
 
 
 class AttachmentError(BotError):

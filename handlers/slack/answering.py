@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
@@ -22,6 +23,7 @@ from bot.conversation.escalation import ThreadStatus, asks_for_a_human
 from bot.conversation.knowledge import Resolution
 from bot.conversation.turns import SkippedAttachment, Turn
 from bot.errors import (
+    AnswerStopped,
     BotError,
 )
 from bot.intake.handled_events import HandledEvents
@@ -168,12 +170,14 @@ class SlackAnswerer:
         if self.desk is not None and await self._handed_to_people(turn, client, language):
             return
         so_far = ""
+        events: AsyncIterator[object] | None = None
         try:
             working = say(
                 Message.WORKING_ON_SCREENSHOT if turn.attachments else Message.WORKING, language
             )
             await reply.start(working)
-            async for event in self._diagnoser.diagnose(turn):
+            events = self._diagnoser.diagnose(turn)
+            async for event in events:
                 if isinstance(event, AttachmentsRead):
                     so_far = _notes(event.skipped, language)
                     if so_far:
@@ -203,6 +207,12 @@ class SlackAnswerer:
                     )
                     await reply.finish(final + event.answer, actions=actions)
             self.metrics.count(catalogue.ANSWERS, outcome="answered")
+        except AnswerStopped:
+            # The person pressed Stop: no more text, no error message, the model stops too.
+            log.info("answer to %s stopped by the user", turn.message_ts)
+            self.metrics.count(catalogue.ANSWERS, outcome="stopped_by_user")
+            await _close(events)
+            await reply.stopped_quietly()
         except asyncio.CancelledError:
             self.metrics.count(catalogue.ANSWERS, outcome="cancelled")
             reason = Message.RESTARTING if self._stopping else Message.QUESTION_DELETED
@@ -266,6 +276,13 @@ class SlackAnswerer:
                 await reply.fail(text)
         except Exception:  # Slack itself is failing; the log is all that is left
             log.exception("could not post the error message to Slack")
+
+
+async def _close(events: AsyncIterator[object] | None) -> None:
+    """Close the diagnosis early, so the model stops writing an answer nobody will see."""
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _drawing_on(references: tuple[Resolution, ...], language: Language) -> str:

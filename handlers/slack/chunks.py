@@ -34,7 +34,7 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
             cut = len(rest)
         else:
             room -= len(_FENCE) + 1  # leave room to close a fence if this piece opens one
-            cut = _cut_point(rest, room)
+            cut = cut_point(rest, room)
         piece = prefix + rest[:cut].rstrip()
         rest = rest[cut:].lstrip("\n")
         if rest and not rest.strip():
@@ -53,7 +53,9 @@ def _opens_fence(piece: str) -> bool:
     return piece.count(_FENCE) % 2 == 1
 
 
-def _cut_point(text: str, room: int) -> int:
+def cut_point(text: str, room: int) -> int:
+    """Where to cut `text` to keep at most `room` characters: a blank line, a line end or
+    a space in the second half of the room, else exactly at `room`."""
     window = text[:room]
     for separator in ("\n\n", "\n", " "):
         at = window.rfind(separator)

@@ -4,51 +4,79 @@ The answer streams with Slack's `chat.startStream`/`appendStream`/`stopStream`
 where the workspace has them; otherwise the placeholder is edited with
 `chat.update`, at most once per `update_interval`. Either way the final answer
 carries the feedback buttons.
+
+Slack's rules this follows (https://docs.slack.dev/reference/methods/chat.startStream and its
+two siblings): each call's `markdown_text` holds at most 12,000 characters; a start that Slack
+refuses, for any reason, leaves the answer to `chat.update`; an append answered
+`stopped_by_user` or `message_not_in_streaming_state` means the stream is over; a message
+that is streaming cannot be edited (`streaming_state_conflict`); `chat.startStream` and
+`chat.stopStream` are Tier 2 (about 20 a minute per workspace).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import AnswerStopped
 from handlers.slack.blocks import answer_blocks
-from handlers.slack.chunks import MESSAGE_LIMIT, split_message
+from handlers.slack.chunks import MESSAGE_LIMIT, cut_point, split_message
 from handlers.slack.mrkdwn import markdown_to_mrkdwn
+from handlers.slack.posting import post_once
 
 log = logging.getLogger(__name__)
 
 WORKING_REACTION = "eyes"
-# One streamed message holds at most this much; a longer answer continues in another.
+# One streamed message holds at most this much; a longer answer continues in another. Every
+# start, append and stop carries a piece of one message, so no call exceeds Slack's 12,000.
 STREAM_MESSAGE_LIMIT = 11_000
-# Errors meaning "this workspace, token or channel cannot stream": fall back to edits.
-_NO_STREAMING = {
-    "unknown_method",
-    "method_not_supported",
-    "method_deprecated",
-    "not_allowed_token_type",
-    "feature_not_enabled",
-    "team_not_eligible",
-    "channel_type_not_supported",
-    "not_supported",
-    "missing_scope",
-}
+# Refusals that say the app or workspace cannot stream at all: stop trying for the process.
+# Any other refusal (not_in_channel, messages_tab_disabled, restricted_action, a 429…)
+# concerns one answer, which is then edited in place.
+_NO_STREAMING = {"unknown_method", "not_allowed_token_type", "missing_scope"}
+# An append or stop answered with one of these: the stream is over (the person pressed Stop,
+# or Slack closed it); nothing more can be added to it.
+_STREAM_OVER = {"stopped_by_user", "message_not_in_streaming_state"}
+# chat.startStream is Tier 2, "20+ per minute" per workspace; keep a little under it.
+STREAM_STARTS_PER_MINUTE = 18
 
 
 class StreamingSupport:
-    """Whether to try Slack's streaming methods; turned off for the process on first refusal."""
+    """Whether to try Slack's streaming methods, and how many stream starts a minute.
 
-    def __init__(self, *, enabled: bool = True) -> None:
+    Turned off for the process when Slack says it cannot stream at all; each workspace
+    starts at most `starts_per_minute` streams a minute (chat.startStream's tier), the
+    answers past that are edited in place.
+    """
+
+    def __init__(
+        self, *, enabled: bool = True, starts_per_minute: int = STREAM_STARTS_PER_MINUTE
+    ) -> None:
         self.enabled = enabled
+        self._per_minute = starts_per_minute
+        self._starts: dict[str, deque[float]] = {}
 
     def refuse(self, error: str) -> None:
         if self.enabled:
             log.warning("Slack refused chat.startStream (%s): answers are edited in place", error)
         self.enabled = False
+
+    def take_start(self, team_id: str) -> bool:
+        """Count one stream start for `team_id`; False when its minute's budget is spent."""
+        now = time.monotonic()
+        starts = self._starts.setdefault(team_id, deque())
+        while starts and now - starts[0] >= 60:
+            starts.popleft()
+        if len(starts) >= self._per_minute:
+            return False
+        starts.append(now)
+        return True
 
 
 @dataclass(frozen=True)
@@ -90,6 +118,9 @@ class SlackThreadReply:
         self._stream_ts: str | None = None
         self._streamed = 0  # characters of the answer already in stream messages
         self._stream_start = 0  # where the current stream message begins in the answer
+        self._stream_here = True  # False once this answer went over to chat.update
+        self._edited_from = 0  # where the edited part of the answer begins (after streams)
+        self.stopped = False  # the person stopped the streamed answer
 
     async def start(self, working_text: str) -> None:
         """Show the user we are on it: a 👀 reaction and a placeholder reply."""
@@ -112,9 +143,9 @@ class SlackThreadReply:
         """Show the answer so far, unless the last update was too recent."""
         if not force and time.monotonic() - self._last_update < self._update_interval:
             return
-        if self._streaming.enabled and await self._stream(markdown_so_far):
+        if await self._stream(markdown_so_far):
             return
-        preview = markdown_to_mrkdwn(markdown_so_far)
+        preview = markdown_to_mrkdwn(markdown_so_far[self._edited_from :])
         if preview.count("```") % 2:
             preview += "\n```"
         if len(preview) > MESSAGE_LIMIT:
@@ -123,15 +154,10 @@ class SlackThreadReply:
 
     async def finish(self, markdown: str, *, actions: dict[str, Any] | None = None) -> None:
         """Show the whole answer, with `actions` (the feedback buttons) under it."""
-        if self._streaming.enabled and await self._stream(markdown):
-            assert self._stream_ts is not None
-            await self._client.chat_stopStream(
-                channel=self._place.channel,
-                ts=self._stream_ts,
-                blocks=[actions] if actions else None,
-            )
+        if await self._stream(markdown):
+            await self._stop_stream(blocks=[actions] if actions else None)
         else:
-            await self._finish_by_editing(markdown, actions)
+            await self._finish_by_editing(markdown[self._edited_from :], actions)
         await self._clear_reaction()
 
     async def broke_off(self, markdown_so_far: str, warning: str) -> None:
@@ -141,20 +167,30 @@ class SlackThreadReply:
             if markdown_so_far
             else (f":warning: {warning}")
         )
+        if self.stopped:
+            await self._clear_reaction()
+            return
         if self._stream_ts is not None:
-            await self._stream(text)
-            await self._client.chat_stopStream(channel=self._place.channel, ts=self._stream_ts)
-            await self._clear_reaction()
+            try:
+                await self._stream(text)
+                await self._stop_stream()
+            except AnswerStopped:
+                pass
         else:
-            await self._finish_by_editing(text, None)
-            await self._clear_reaction()
+            await self._finish_by_editing(text[self._edited_from :], None)
+        await self._clear_reaction()
 
     async def fail(self, text: str) -> None:
         """Say the answer failed, in the placeholder (or a new reply if there is none)."""
-        if self._stream_ts is not None:
+        if self._stream_ts is not None or self.stopped:
             await self.broke_off("", text)
             return
         await self._edit(f":warning: {text}")
+        await self._clear_reaction()
+
+    async def stopped_quietly(self) -> None:
+        """The person stopped the answer: only the working indicator goes."""
+        self.stopped = True
         await self._clear_reaction()
 
     async def _finish_by_editing(self, markdown: str, actions: dict[str, Any] | None) -> None:
@@ -168,41 +204,85 @@ class SlackThreadReply:
                 await self._post(part, blocks=blocks)
 
     async def _stream(self, markdown: str) -> bool:
-        """Append what is new in `markdown` to the stream; False if Slack cannot stream here."""
-        delta = markdown[self._streamed :]
-        if not delta:
-            return True
-        if (
-            self._stream_ts is not None
-            and len(markdown) - self._stream_start > STREAM_MESSAGE_LIMIT
-        ):
-            await self._client.chat_stopStream(channel=self._place.channel, ts=self._stream_ts)
-            self._stream_ts = None
-            self._stream_start = self._streamed
-        if self._stream_ts is None:
-            try:
-                response = await self._client.chat_startStream(
-                    channel=self._place.channel,
-                    thread_ts=self._place.thread_ts,
-                    markdown_text=delta,
-                    recipient_team_id=self._place.team_id,
-                    recipient_user_id=self._place.user_id,
-                )
-            except SlackApiError as error:
-                code = str(error.response.get("error", ""))
-                if code not in _NO_STREAMING or self._streamed:
-                    raise
-                self._streaming.refuse(code)
-                return False
-            self._stream_ts = str(response["ts"])
-            await self._drop_placeholder()
-        else:
-            await self._client.chat_appendStream(
-                channel=self._place.channel, ts=self._stream_ts, markdown_text=delta
-            )
-        self._streamed = len(markdown)
-        self._last_update = time.monotonic()
+        """Stream what is new in `markdown`; False when this answer is to be edited instead.
+
+        Raises:
+            AnswerStopped: the person stopped the stream (or Slack closed it).
+        """
+        if self.stopped:
+            raise AnswerStopped()
+        if not (self._streaming.enabled and self._stream_here):
+            return False
+        while self._streamed < len(markdown):
+            used = self._streamed - self._stream_start
+            if self._stream_ts is not None and used >= STREAM_MESSAGE_LIMIT:
+                await self._stop_stream()
+                self._stream_start, used = self._streamed, 0
+            room = STREAM_MESSAGE_LIMIT - used
+            rest = markdown[self._streamed :]
+            piece = rest if len(rest) <= room else rest[: cut_point(rest, room)]
+            if self._stream_ts is None:
+                if not await self._start_stream(piece):
+                    return False
+            else:
+                await self._append(piece)
+            self._streamed += len(piece)
+            self._last_update = time.monotonic()
         return True
+
+    async def _start_stream(self, piece: str) -> bool:
+        if not self._streaming.take_start(self._place.team_id):
+            log.info("stream starts for %s spent this minute: editing instead", self._place.team_id)
+            self._go_over_to_edits()
+            return False
+        try:
+            response = await self._client.chat_startStream(
+                channel=self._place.channel,
+                thread_ts=self._place.thread_ts,
+                markdown_text=piece,
+                recipient_team_id=self._place.team_id,
+                recipient_user_id=self._place.user_id,
+            )
+        except SlackApiError as error:  # any refusal: this answer is edited in place instead
+            code = str(error.response.get("error", ""))
+            log.info("Slack refused chat.startStream (%s): editing this answer", code)
+            if code in _NO_STREAMING:
+                self._streaming.refuse(code)
+            self._go_over_to_edits()
+            return False
+        self._stream_ts = str(response["ts"])
+        await self._drop_placeholder()
+        return True
+
+    def _go_over_to_edits(self) -> None:
+        """What streamed so far stays; the rest of the answer is posted and edited."""
+        self._stream_here = False
+        self._edited_from = self._streamed
+
+    async def _append(self, piece: str) -> None:
+        assert self._stream_ts is not None
+        try:
+            await self._client.chat_appendStream(
+                channel=self._place.channel, ts=self._stream_ts, markdown_text=piece
+            )
+        except SlackApiError as error:
+            if error.response.get("error") in _STREAM_OVER:
+                self._stream_ts = None
+                self.stopped = True
+                raise AnswerStopped() from error
+            raise
+
+    async def _stop_stream(self, *, blocks: list[dict[str, Any]] | None = None) -> None:
+        if self._stream_ts is None:
+            return
+        ts, self._stream_ts = self._stream_ts, None
+        try:
+            await self._client.chat_stopStream(channel=self._place.channel, ts=ts, blocks=blocks)
+        except SlackApiError as error:
+            if error.response.get("error") not in _STREAM_OVER:
+                raise
+            # Already over: what was streamed stays as it is.
+            log.info("stream %s had already ended: %s", ts, error.response.get("error"))
 
     async def _drop_placeholder(self) -> None:
         if self._placeholder_ts is None:
@@ -224,7 +304,8 @@ class SlackThreadReply:
 
     async def _post(self, text: str, *, blocks: list[dict[str, Any]] | None = None) -> str:
         # No unfurling: a link in an answer must not make Slack fetch anything.
-        response = await self._client.chat_postMessage(
+        return await post_once(
+            self._client,
             channel=self._place.channel,
             thread_ts=self._place.thread_ts,
             text=text,
@@ -232,7 +313,6 @@ class SlackThreadReply:
             unfurl_links=False,
             unfurl_media=False,
         )
-        return str(response["ts"])
 
     async def _clear_reaction(self) -> None:
         if not self._reacted:

@@ -23,6 +23,14 @@ def test_the_slack_manifest_asks_for_exactly_the_scopes_the_bot_checks() -> None
     assert manifest["features"]["slash_commands"][0]["command"] == "/escalate"
 
 
+def test_the_slack_manifest_lets_people_message_the_bot_directly() -> None:
+    [manifest] = _documents("slack-app-manifest.yaml")
+    home = manifest["features"]["app_home"]
+    assert home["messages_tab_enabled"] is True
+    assert home["messages_tab_read_only_enabled"] is False
+    assert "message.im" in manifest["settings"]["event_subscriptions"]["bot_events"]
+
+
 def test_compose_runs_the_bot_on_a_gpu_with_persistent_redis() -> None:
     [compose] = _documents("compose.yaml")
     bot, redis = compose["services"]["supportbot"], compose["services"]["redis"]
