@@ -136,6 +136,8 @@ class Settings(BaseSettings):
     # How long an answer may be in progress before its question counts as abandoned
     # (unset: queue and generation deadlines plus a minute), and how often to look.
     slack_work_lease_seconds: float | None = Field(default=None, gt=0)
+    # Slack wants the ack within 3 s; the work before it (recording the question) gets this long.
+    slack_ack_budget_seconds: float = Field(default=1.0, gt=0, lt=3)
     recovery_interval_seconds: float = Field(default=30.0, gt=0)
 
     host: str = "0.0.0.0"

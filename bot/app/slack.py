@@ -104,4 +104,5 @@ def build_bolt(
         policy=policy,
         feedback=stores.feedback,
         work_log=stores.work_log,
+        ack_budget_seconds=settings.slack_ack_budget_seconds,
     )

@@ -24,6 +24,7 @@ def build_bolt_app(
     policy: ChannelPolicy,
     feedback: FeedbackStore,
     work_log: WorkLog | None = None,
+    ack_budget_seconds: float = 1.0,
 ) -> AsyncApp:
     """An `AsyncApp` that acknowledges first and answers in the background.
 
@@ -34,6 +35,7 @@ def build_bolt_app(
         policy: which channels and users the bot answers, and in which language.
         feedback: where the feedback buttons' verdicts go.
         work_log: records question-bearing events before they are acknowledged.
+        ack_budget_seconds: the most time that recording may take before the ack.
     """
     app = AsyncApp(
         client=client,
@@ -42,7 +44,7 @@ def build_bolt_app(
         process_before_response=False,
     )
     if work_log is not None:
-        register_recording(app, work_log)
+        register_recording(app, work_log, budget_seconds=ack_budget_seconds)
     register_listeners(app, answerer, policy, UserLanguages())
     register_feedback(app, feedback, answerer.metrics)
     if answerer.desk is not None:

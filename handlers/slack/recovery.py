@@ -32,9 +32,14 @@ def question_event_id(payload: Any) -> str | None:
     return str(event_id) if is_person_message(event) else None
 
 
-def register_recording(app: AsyncApp, work_log: WorkLog) -> None:
+def register_recording(app: AsyncApp, work_log: WorkLog, *, budget_seconds: float = 1.0) -> None:
     """A Bolt middleware: it runs before Bolt acknowledges the event, over HTTP and
-    Socket Mode alike, and records question-bearing deliveries first."""
+    Socket Mode alike, and records question-bearing deliveries first.
+
+    Slack wants the ack within 3 seconds (https://docs.slack.dev/apis/events-api/#responding),
+    while a Redis that hangs may take its socket timeout times its retries; so recording gets
+    `budget_seconds` and is given up past it: the question is still answered, only not
+    insured against a crash."""
 
     async def record_before_ack(
         body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
@@ -42,7 +47,13 @@ def register_recording(app: AsyncApp, work_log: WorkLog) -> None:
         event_id = question_event_id(body)
         if event_id is not None and not context.get(REPLAYED):
             try:
-                await work_log.record(event_id, json.dumps(body))
+                await asyncio.wait_for(work_log.record(event_id, json.dumps(body)), budget_seconds)
+            except TimeoutError:
+                log.warning(
+                    "recording %s took over %.1fs: acknowledged unrecorded",
+                    event_id,
+                    budget_seconds,
+                )
             except (RedisError, OSError) as error:  # the answer matters more than its insurance
                 log.warning("could not record %s before the ack: %s", event_id, error)
         await next()
