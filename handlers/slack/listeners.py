@@ -23,6 +23,7 @@ from handlers.slack.events import (
     thread_of,
     turn_from_event,
 )
+from handlers.slack.shared_files import with_shared_files
 from handlers.slack.user_language import UserLanguages
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def register_listeners(
         client: AsyncWebClient,
     ) -> None:
         team_id = _team_id(context, body)
+        event = await with_shared_files(client, event)  # after the ack: listeners run then
         turn = turn_from_event(event, team_id=team_id, bot_user_id=context.bot_user_id)
         turn = replace(turn, source_id=body.get("event_id"))
         language = policy.rules_for(turn.thread.channel).language
