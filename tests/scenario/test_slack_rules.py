@@ -1,0 +1,167 @@
+"""The bot against a Slack that fails as documented: limits, refusals, Stop, Slack Connect, 5xx.
+
+Each test drives the real ASGI app over HTTP, with a real Redis and the tiny model, against
+the strict fake Slack (tests/support/fake_slack.py cites the doc page of each rule).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from redis import Redis
+
+from bot.engine import Engine, GenerationRequest, Queued
+from bot.engine.transformers_engine import TransformersEngine
+from tests.support.delegating_engine import DelegatingEngine
+from tests.support.fake_slack import BOT_USER_ID, STREAM_TEXT_LIMIT, FakeSlack
+from tests.support.paced_engine import PacedEngine
+from tests.support.running_bot import BOT_TOKEN, RunningBot, run_bot
+from tests.support.screenshots import render_error_screenshot
+from tests.support.slack_events import message_event
+
+pytestmark = pytest.mark.slow
+
+STREAM_METHODS = {"chat.startStream", "chat.appendStream", "chat.stopStream"}
+# As long as the burst that once went to Slack in a single call.
+LONG_TAIL = " ".join(f"step{i}" for i in range(5_000))[:29_899]
+
+
+class LongTailEngine(DelegatingEngine):
+    """The real answer, then a long tail in one piece: a model that writes faster than Slack."""
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
+        async for piece in self._inner.stream(request):
+            yield piece
+        yield " " + LONG_TAIL
+
+
+def _mention(channel: str, text: str, **kwargs: object) -> dict[str, object]:
+    return message_event(
+        channel=channel, kind="app_mention", text=f"<@{BOT_USER_ID}> {text}", **kwargs
+    )
+
+
+def _stored_answers(bot: RunningBot, redis_url: str) -> list[str]:
+    client = Redis.from_url(redis_url)
+    try:
+        records = [
+            json.loads(raw)
+            for key in client.scan_iter(f"{bot.redis_prefix}:history:*")
+            for raw in client.lrange(key, 0, -1)
+        ]
+    finally:
+        client.close()
+    return [r["text"] for r in records if r["speaker"] == "assistant"]
+
+
+def _streaming_bot(engine: Engine, redis_url: str, **settings: object):  # type: ignore[no-untyped-def]
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True)
+    return run_bot(engine, redis_url, slack=slack, update_interval=0.05, **settings)
+
+
+def test_a_long_fast_answer_streams_in_calls_slack_accepts_and_loses_nothing(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    with _streaming_bot(LongTailEngine(tiny_engine), redis_url) as bot:
+        event = _mention("CLONG", "explain everything")
+        bot.post_event(event)
+        slack = bot.slack
+        slack.wait_for(lambda: len(slack.calls("chat.stopStream")) >= 3)
+        streamed = "".join(
+            slack.streamed_text("CLONG", ts) for ts in slack.stream_messages("CLONG", event["ts"])
+        )
+        calls = [c for c in slack.calls() if c.method in STREAM_METHODS]
+        assert not slack.errors(), [c.error for c in slack.errors()]
+        assert max(len(c.args.get("markdown_text") or "") for c in calls) <= STREAM_TEXT_LIMIT
+        assert streamed == _stored_answers(bot, redis_url)[-1], "nothing lost or repeated"
+        assert LONG_TAIL in streamed
+
+
+def test_stop_pressed_mid_answer_ends_it_quietly(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    paced = PacedEngine(tiny_engine, seconds_per_piece=0.05)
+    with _streaming_bot(paced, redis_url, max_new_tokens=40) as bot:
+        bot.slack.user_stops_next_stream(after_appends=2)
+        event = _mention("CSTOPBTN", "what does this error mean?")
+        bot.post_event(event)
+        slack = bot.slack
+        slack.wait_for(lambda: slack.calls("reactions.remove"))
+        assert [c.error for c in slack.errors()] == ["stopped_by_user"]
+        assert slack.thread_messages("CSTOPBTN", event["ts"])[1:] == [], "no warning posted"
+        assert not slack.calls("chat.update"), "nothing edits the stopped message"
+        metrics = httpx.get(f"{bot.url}/metrics").text
+        assert 'supportbot_answers_total{outcome="stopped_by_user"} 1.0' in metrics
+        assert 'outcome="internal_error"' not in metrics
+
+
+def test_a_channel_that_refuses_streams_gets_edited_answers_and_others_still_stream(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    with _streaming_bot(tiny_engine, redis_url) as bot:
+        bot.slack.refuse_next("chat.startStream", "restricted_action_read_only_channel")
+        refused = _mention("CREADONLY", "why does it fail?")
+        bot.post_event(refused)
+        [answer] = bot.wait_for_answer("CREADONLY", str(refused["ts"]))
+        assert answer and not answer.startswith(":warning:")
+        streamed = _mention("COPEN", "and here?")
+        bot.post_event(streamed)
+        bot.slack.wait_for(lambda: bot.slack.calls("chat.stopStream"))
+        assert bot.slack.stream_messages("COPEN", str(streamed["ts"]))
+
+
+def test_a_direct_message_is_answered_by_a_stream_in_its_thread(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    with _streaming_bot(tiny_engine, redis_url) as bot:
+        event = message_event(channel="DALICE01", channel_type="im", text="my build fails")
+        bot.post_event(event)
+        bot.slack.wait_for(lambda: bot.slack.calls("chat.stopStream"))
+        [start] = bot.slack.calls("chat.startStream")
+        assert start.args["channel"] == "DALICE01" and not bot.slack.errors()
+
+
+def test_a_screenshot_shared_over_slack_connect_is_read_through_files_info(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    with run_bot(tiny_engine, redis_url) as bot:
+        stub = bot.slack.add_connect_file("FCONNECT01", "partner.png", render_error_screenshot())
+        event = _mention("CSHARED", "what is this error?", files=[stub])
+        bot.post_event(event)
+        [answer] = bot.wait_for_answer("CSHARED", str(event["ts"]))
+        assert [c.args["file"] for c in bot.slack.calls("files.info")] == ["FCONNECT01"]
+        assert len(bot.engine.requests[-1].images) == 1
+        assert "partner.png" not in answer, "read, not reported as not shared"
+
+
+def test_a_reply_whose_post_landed_before_a_5xx_is_posted_once(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    with run_bot(tiny_engine, redis_url) as bot:
+        bot.slack.fail_next("chat.postMessage", status=503, landed=True)
+        event = _mention("C5XX", "what is wrong?")
+        bot.post_event(event)
+        [answer] = bot.wait_for_answer("C5XX", str(event["ts"]))
+        assert answer and len(bot.slack.thread_messages("C5XX", str(event["ts"]))) == 1
+        assert bot.slack.calls("conversations.replies")
+
+
+def test_a_hanging_redis_cannot_hold_back_the_ack(
+    tiny_engine: TransformersEngine, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING), run_bot(tiny_engine, redis_url) as bot:
+        redis = Redis.from_url(redis_url)
+        try:
+            redis.client_pause(4_000, all=True)  # every command waits 4 s: Redis hangs
+            event = _mention("CHANG", "are you there?")
+            response = bot.post_event(event)
+        finally:
+            redis.close()
+        assert response.status_code == 200
+        assert any("acknowledged unrecorded" in r.getMessage() for r in caplog.records)
+        [answer] = bot.wait_for_answer("CHANG", str(event["ts"]))
+        assert answer
