@@ -65,9 +65,50 @@ class Message(StrEnum):
     REASON_INFECTED = "reason_infected"
     REASON_SCAN_UNAVAILABLE = "reason_scan_unavailable"
     REASON_NO_LINK = "reason_no_link"
+    ASSISTANT_GREETING = "assistant_greeting"
+    PROMPTS_TITLE = "prompts_title"
+    PROMPT_EXPLAIN_TITLE = "prompt_explain_title"
+    PROMPT_EXPLAIN = "prompt_explain"
+    PROMPT_BUILD_TITLE = "prompt_build_title"
+    PROMPT_BUILD = "prompt_build"
+    PROMPT_HUMAN_TITLE = "prompt_human_title"
+    PROMPT_HUMAN = "prompt_human"
 
 
 _CATALOGUE: dict[Message, dict[Language, str]] = {
+    Message.ASSISTANT_GREETING: {
+        Language.ENGLISH: "Hi! Paste an error screenshot or message and I'll explain what went "
+        "wrong and how to fix it.",
+        Language.CHINESE: "你好，贴一张报错截图或错误信息，我来解释出了什么问题以及怎么修。",
+    },
+    Message.PROMPTS_TITLE: {
+        Language.ENGLISH: "Try one of these:",
+        Language.CHINESE: "试试这些：",
+    },
+    Message.PROMPT_EXPLAIN_TITLE: {
+        Language.ENGLISH: "Explain an error",
+        Language.CHINESE: "解释一个报错",
+    },
+    Message.PROMPT_EXPLAIN: {
+        Language.ENGLISH: "What does this error mean, and how do I fix it?",
+        Language.CHINESE: "这个报错是什么意思？该怎么修？",
+    },
+    Message.PROMPT_BUILD_TITLE: {
+        Language.ENGLISH: "My build fails",
+        Language.CHINESE: "构建失败",
+    },
+    Message.PROMPT_BUILD: {
+        Language.ENGLISH: "My build fails with this error:",
+        Language.CHINESE: "我的构建失败了，报错如下：",
+    },
+    Message.PROMPT_HUMAN_TITLE: {
+        Language.ENGLISH: "Talk to a person",
+        Language.CHINESE: "联系人工",
+    },
+    Message.PROMPT_HUMAN: {
+        Language.ENGLISH: "I want to talk to a human",
+        Language.CHINESE: "转人工",
+    },
     Message.WORKING_ON_SCREENSHOT: {
         Language.ENGLISH: "Looking at your screenshot…",
         Language.CHINESE: "正在查看你的截图…",

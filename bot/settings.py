@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     slack_file_url_prefixes: Annotated[list[str], NoDecode] = ["https://files.slack.com/"]
 
     slack_streaming: bool = True
+    slack_thread_status: bool = True
     escalation_channel: str | None = None
     escalation_usergroup: str | None = None
     escalation_tickets: bool = False  # also open a Zendesk ticket (needs the ZENDESK_* settings)

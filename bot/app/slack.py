@@ -21,7 +21,7 @@ from handlers.slack.answering import RateLimits, SlackAnswerer
 from handlers.slack.app import build_bolt_app
 from handlers.slack.escalation import EscalationDesk
 from handlers.slack.retries import slack_retry_handlers
-from handlers.slack.thread_reply import StreamingSupport
+from handlers.slack.thread_reply import StatusSupport, StreamingSupport
 
 
 def build_slack_client(settings: Settings, metrics: Metrics) -> AsyncWebClient:
@@ -81,6 +81,7 @@ def build_answerer(
         ),
         metrics=metrics,
         streaming=StreamingSupport(enabled=settings.slack_streaming),
+        status=StatusSupport(enabled=settings.slack_thread_status),
         update_interval=update_interval,
         desk=desk if settings.escalation_channel else None,
         work_log=stores.work_log,

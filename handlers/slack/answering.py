@@ -35,7 +35,12 @@ from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
 from handlers.slack.blocks import feedback_actions
 from handlers.slack.escalation import EscalationDesk
-from handlers.slack.thread_reply import SlackThreadReply, StreamingSupport, ThreadPlace
+from handlers.slack.thread_reply import (
+    SlackThreadReply,
+    StatusSupport,
+    StreamingSupport,
+    ThreadPlace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,7 @@ class SlackAnswerer:
         desk: hands threads to people; None when escalation is off.
         work_log: Slack deliveries recorded before their ack, forgotten once handled.
         streaming: whether to try Slack's streaming methods.
+        status: whether to show the working status with assistant.threads.setStatus.
         update_interval: least seconds between two visible updates of an answer.
     """
 
@@ -75,6 +81,7 @@ class SlackAnswerer:
         limits: RateLimits = RateLimits(),
         metrics: Metrics | None = None,
         streaming: StreamingSupport | None = None,
+        status: StatusSupport | None = None,
         update_interval: float = 1.0,
         desk: EscalationDesk | None = None,
         work_log: WorkLog | None = None,
@@ -85,6 +92,7 @@ class SlackAnswerer:
         self._limits = limits
         self.metrics = metrics or Metrics()
         self._streaming = streaming or StreamingSupport()
+        self._status = status or StatusSupport()
         self._update_interval = update_interval
         self.desk = desk
         self._work_log = work_log
@@ -162,6 +170,7 @@ class SlackAnswerer:
             ),
             streaming=self._streaming,
             update_interval=self._update_interval,
+            status=self._status,
         )
         if refusal := await self._over_limit(turn, language):
             self.metrics.count(catalogue.RATE_LIMITED)

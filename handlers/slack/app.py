@@ -9,6 +9,7 @@ from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.feedback import FeedbackStore
 from bot.intake.work_log import WorkLog
 from handlers.slack.answering import SlackAnswerer
+from handlers.slack.assistant import register_assistant
 from handlers.slack.escalation import register_escalation
 from handlers.slack.feedback import register_feedback
 from handlers.slack.listeners import register_listeners
@@ -45,7 +46,9 @@ def build_bolt_app(
     )
     if work_log is not None:
         register_recording(app, work_log, budget_seconds=ack_budget_seconds)
-    register_listeners(app, answerer, policy, UserLanguages())
+    languages = UserLanguages()
+    register_assistant(app, languages)
+    register_listeners(app, answerer, policy, languages)
     register_feedback(app, feedback, answerer.metrics)
     if answerer.desk is not None:
         register_escalation(app, answerer.desk)

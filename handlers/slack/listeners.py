@@ -15,11 +15,13 @@ from bot.conversation.escalation import ThreadStatus
 from bot.conversation.turns import ThreadKey, Turn
 from bot.messages import Language
 from handlers.slack.answering import SlackAnswerer
+from handlers.slack.assistant import name_thread
 from handlers.slack.events import (
     is_direct_message,
     is_person_message,
     is_thread_reply,
     mentions,
+    strip_mentions,
     thread_of,
     turn_from_event,
 )
@@ -84,6 +86,8 @@ def register_listeners(
         channel, user = event["channel"], event["user"]
         if is_direct_message(event):
             wanted = policy.answers_direct_message(user)
+            if wanted and is_thread_reply(event):
+                await _title_new_thread(answerer, client, event, team_id, context.bot_user_id)
         elif is_thread_reply(event):
             thread = thread_of(event, team_id)
             wanted = (
@@ -110,6 +114,21 @@ async def _with_people(answerer: SlackAnswerer, thread: ThreadKey) -> bool:
     if answerer.desk is None:
         return False
     return (await answerer.desk.cases.get(thread)).status is ThreadStatus.ESCALATED
+
+
+async def _title_new_thread(
+    answerer: SlackAnswerer,
+    client: AsyncWebClient,
+    event: dict[str, Any],
+    team_id: str,
+    bot_user_id: str | None,
+) -> None:
+    """The first question in a direct-message thread (the assistant container's threads
+    are these) names the thread."""
+    thread = thread_of(event, team_id)
+    if not await answerer.diagnoser.knows_thread(thread):
+        question = strip_mentions(str(event.get("text") or ""), bot_user_id)
+        await name_thread(client, thread.channel, thread.thread_ts, question)
 
 
 def _with_language(turn: Turn, language: Language | None) -> Turn:

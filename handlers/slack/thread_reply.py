@@ -79,6 +79,23 @@ class StreamingSupport:
         return True
 
 
+class StatusSupport:
+    """Whether to show "is working…" with `assistant.threads.setStatus`.
+
+    Since 2026-03 the method takes the `chat:write` scope and works in channels too
+    (https://docs.slack.dev/changelog/2026/03/05/set-status-scope-update). Where Slack
+    refuses it for the app as a whole, the 👀 reaction and a placeholder reply are used.
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def refuse(self, error: str) -> None:
+        if self.enabled:
+            log.warning("Slack refused assistant.threads.setStatus (%s): using 👀 instead", error)
+        self.enabled = False
+
+
 @dataclass(frozen=True)
 class ThreadPlace:
     """Where the answer goes and whom it is for (streaming in channels needs the recipient)."""
@@ -98,6 +115,7 @@ class SlackThreadReply:
         place: channel, thread and question.
         streaming: whether to try the streaming methods.
         update_interval: the least time between two visible updates.
+        status: whether to show the working status with assistant.threads.setStatus.
     """
 
     def __init__(
@@ -107,8 +125,11 @@ class SlackThreadReply:
         *,
         streaming: StreamingSupport,
         update_interval: float = 1.0,
+        status: StatusSupport | None = None,
     ) -> None:
         self._client = client
+        self._status = status or StatusSupport()
+        self._status_shown = False
         self._place = place
         self._streaming = streaming
         self._update_interval = update_interval
@@ -123,7 +144,12 @@ class SlackThreadReply:
         self.stopped = False  # the person stopped the streamed answer
 
     async def start(self, working_text: str) -> None:
-        """Show the user we are on it: a 👀 reaction and a placeholder reply."""
+        """Show the user we are on it: the thread's status ("supportbot is reading your
+        screenshot…"), or where Slack will not show one, a 👀 reaction and a placeholder."""
+        if await self._set_status(working_text):
+            self._status_shown = True
+            self._last_update = time.monotonic()
+            return
         try:
             await self._client.reactions_add(
                 channel=self._place.channel, timestamp=self._place.message_ts, name=WORKING_REACTION
@@ -135,9 +161,28 @@ class SlackThreadReply:
         self._last_update = time.monotonic()
 
     async def status(self, text: str) -> None:
-        """Replace the placeholder's status line (while no answer text is shown yet)."""
+        """Replace the status line (while no answer text is shown yet)."""
         if self._stream_ts is None and self._streamed == 0:
-            await self._edit(f"_{text}_")
+            if self._status_shown and self._placeholder_ts is None:
+                await self._set_status(text)  # also renews Slack's two-minute status timeout
+            else:
+                await self._edit(f"_{text}_")
+
+    async def _set_status(self, text: str) -> bool:
+        if not self._status.enabled:
+            return False
+        try:
+            await self._client.assistant_threads_setStatus(
+                channel_id=self._place.channel, thread_ts=self._place.thread_ts, status=text
+            )
+        except SlackApiError as error:
+            code = str(error.response.get("error", ""))
+            if code in _NO_STREAMING:  # the app may not: the same codes as for streaming
+                self._status.refuse(code)
+            else:
+                log.info("assistant.threads.setStatus refused here (%s)", code)
+            return False
+        return True
 
     async def progress(self, markdown_so_far: str, *, force: bool = False) -> None:
         """Show the answer so far, unless the last update was too recent."""
@@ -315,6 +360,14 @@ class SlackThreadReply:
         )
 
     async def _clear_reaction(self) -> None:
+        if self._status_shown:
+            self._status_shown = False
+            try:  # an empty status clears it (it also goes by itself when the bot replies)
+                await self._client.assistant_threads_setStatus(
+                    channel_id=self._place.channel, thread_ts=self._place.thread_ts, status=""
+                )
+            except SlackApiError as error:
+                log.warning("could not clear the status: %s", error.response.get("error"))
         if not self._reacted:
             return
         self._reacted = False

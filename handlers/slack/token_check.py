@@ -22,6 +22,7 @@ REQUIRED_SCOPES = frozenset(
         "users:read",
         "files:write",
         "commands",
+        "assistant:write",
     }
 )
 

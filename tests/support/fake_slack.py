@@ -307,6 +307,16 @@ class FakeSlack:
             and c.args.get("thread_ts") == thread_ts
         ]
 
+    def statuses(self, channel: str, thread_ts: str) -> list[str]:
+        """Each status the bot set on a thread (assistant.threads.setStatus), "" when cleared."""
+        return [
+            str(c.args.get("status", ""))
+            for c in self.calls("assistant.threads.setStatus")
+            if c.error is None
+            and c.args.get("channel_id") == channel
+            and c.args.get("thread_ts") == thread_ts
+        ]
+
     def is_streaming(self, channel: str, ts: str) -> bool:
         with self._lock:
             message = self._messages.get((channel, ts))

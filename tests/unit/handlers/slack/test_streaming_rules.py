@@ -152,8 +152,8 @@ async def test_stop_pressed_mid_stream_ends_the_answer_quietly(
     await reply.stopped_quietly()
     assert [c.error for c in fake.errors()] == ["stopped_by_user"]
     assert not fake.calls("chat.stopStream") and not fake.calls("chat.update")
-    assert fake.calls("reactions.remove"), "the working indicator is cleared"
-    assert len(fake.thread_messages("C1", "1.0")) == 1, "no warning is posted"
+    assert fake.statuses("C1", "1.0")[-1] == "", "the working status is cleared"
+    assert fake.thread_messages("C1", "1.0") == [], "no warning is posted"
 
 
 async def test_a_stream_slack_already_closed_is_not_an_error_at_the_end(

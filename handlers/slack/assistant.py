@@ -1,0 +1,140 @@
+"""Slack's AI-app surface: the assistant container's thread events, through Bolt's Assistant.
+
+When someone opens the bot in Slack's assistant container, Slack sends
+`assistant_thread_started`: the bot greets them and offers suggested prompts
+(`assistant.threads.setSuggestedPrompts`). `assistant_thread_context_changed` says
+which channel they are looking at; it is kept for the thread. Their questions are
+direct-message thread replies and take the usual way (listeners.py), where the first
+one also names the thread (`assistant.threads.setTitle`). As in Slack's AI-app guide,
+https://docs.slack.dev/ai/developing-ai-apps, and Bolt's `AsyncAssistant`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.assistant.thread_context import AssistantThreadContext
+from slack_bolt.context.assistant.thread_context_store.async_store import (
+    AsyncAssistantThreadContextStore,
+)
+from slack_bolt.context.say.async_say import AsyncSay
+from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import (
+    AsyncSetSuggestedPrompts,
+)
+from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.request.payload_utils import (
+    is_assistant_thread_context_changed_event,
+    is_assistant_thread_started_event,
+)
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import messages
+from bot.messages import Language, Message
+from handlers.slack.user_language import UserLanguages
+
+log = logging.getLogger(__name__)
+
+TITLE_LENGTH = 60  # a thread title is a line in the history list, not the whole question
+_PROMPTS = (
+    (Message.PROMPT_EXPLAIN_TITLE, Message.PROMPT_EXPLAIN),
+    (Message.PROMPT_BUILD_TITLE, Message.PROMPT_BUILD),
+    (Message.PROMPT_HUMAN_TITLE, Message.PROMPT_HUMAN),
+)
+
+
+class RecentThreadContexts(AsyncAssistantThreadContextStore):
+    """The channel each assistant thread was opened beside, for the most recent threads.
+
+    Kept in memory: a context only helps while its thread is active, and Slack sends it
+    again when it changes.
+    """
+
+    def __init__(self, *, capacity: int = 10_000) -> None:
+        self._contexts: OrderedDict[tuple[str, str], dict[str, str]] = OrderedDict()
+        self._capacity = capacity
+
+    async def save(self, *, channel_id: str, thread_ts: str, context: dict[str, str]) -> None:
+        self._contexts[(channel_id, thread_ts)] = dict(context)
+        self._contexts.move_to_end((channel_id, thread_ts))
+        while len(self._contexts) > self._capacity:
+            self._contexts.popitem(last=False)
+
+    async def find(self, *, channel_id: str, thread_ts: str) -> AssistantThreadContext | None:
+        context = self._contexts.get((channel_id, thread_ts))
+        return AssistantThreadContext(context) if context else None
+
+
+class ThreadEventsAssistant(AsyncAssistant):
+    """Bolt's Assistant for the two thread events only: every message, also one in an
+    assistant thread, goes on to the listeners, which answer it like any direct message
+    (with streaming, Stop and deletion)."""
+
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Any
+    ) -> BoltResponse | None:
+        body = req.body
+        if is_assistant_thread_started_event(body) or is_assistant_thread_context_changed_event(
+            body
+        ):
+            return await super().async_process(req=req, resp=resp, next=next)
+        return await next()  # type: ignore[no-any-return]
+
+
+def suggested_prompts(language: Language) -> list[dict[str, str]]:
+    return [
+        {"title": messages.say(title, language), "message": messages.say(message, language)}
+        for title, message in _PROMPTS
+    ]
+
+
+def thread_title(question: str) -> str:
+    """The thread's title: the question's first line, whitespace collapsed, cut short."""
+    line = next((part for part in question.splitlines() if part.strip()), "")
+    line = re.sub(r"\s+", " ", line).strip()
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+async def name_thread(client: AsyncWebClient, channel: str, thread_ts: str, question: str) -> None:
+    """Title an assistant thread after its first question; Slack refusing it loses nothing."""
+    title = thread_title(question)
+    if not title:
+        return
+    try:
+        await client.assistant_threads_setTitle(
+            channel_id=channel, thread_ts=thread_ts, title=title
+        )
+    except SlackApiError as error:  # not an assistant thread, or no assistant:write
+        log.info("could not title thread %s: %s", thread_ts, error.response.get("error"))
+
+
+def register_assistant(app: AsyncApp, languages: UserLanguages) -> ThreadEventsAssistant:
+    """Greet new assistant threads with suggested prompts and keep their context."""
+    assistant = ThreadEventsAssistant(thread_context_store=RecentThreadContexts())
+
+    @assistant.thread_started
+    async def greet(
+        payload: dict[str, Any],
+        say: AsyncSay,  # Bolt injects its utilities by these names
+        set_suggested_prompts: AsyncSetSuggestedPrompts,
+        client: AsyncWebClient,
+    ) -> None:
+        thread = payload.get("assistant_thread") or {}
+        language = await languages.of(client, str(thread.get("user_id") or "")) or Language.ENGLISH
+        await say(messages.say(Message.ASSISTANT_GREETING, language))
+        try:
+            await set_suggested_prompts(
+                prompts=suggested_prompts(language),
+                title=messages.say(Message.PROMPTS_TITLE, language),
+            )
+        except SlackApiError as error:  # without assistant:write the greeting still stands
+            log.warning("could not suggest prompts: %s", error.response.get("error"))
+
+    app.assistant(assistant)
+    return assistant
