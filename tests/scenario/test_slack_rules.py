@@ -222,3 +222,35 @@ def test_the_assistant_container_greets_suggests_prompts_titles_and_answers(
         assert [(c.method, c.error) for c in slack.errors()] == [
             ("chat.startStream", "unknown_method")
         ]
+
+
+def test_a_busy_minute_stays_within_the_stream_tier_and_every_question_is_answered(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    """chat.startStream and chat.stopStream are Tier 2 (20 a minute): past the budget the
+    bot edits answers in place instead of meeting 429s."""
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, rate_tiers=True)
+    with run_bot(
+        tiny_engine, redis_url, slack=slack, rate_limit_per_user=0, rate_limit_per_channel=0
+    ) as bot:
+        events = [_mention("CBUSY", f"question {n}", user=f"UUSER{n:04d}") for n in range(24)]
+        for event in events:
+            bot.post_event(event)
+
+        def answered() -> bool:
+            streamed = {c.args["thread_ts"] for c in slack.calls("chat.startStream") if not c.error}
+            stopped = len([c for c in slack.calls("chat.stopStream") if not c.error])
+            edited = {
+                str(e["ts"])
+                for e in events
+                if any(
+                    not t.startswith("_") and not t.endswith(" …")
+                    for t in bot.answers_in("CBUSY", str(e["ts"]))
+                )
+            }
+            return stopped == len(streamed) and len(streamed | edited) == len(events)
+
+        slack.wait_for(answered, timeout=120)
+        starts = [c for c in slack.calls() if c.method.startswith("chat.startStream")]
+        assert len(starts) == 18, "the minute's budget, then edits"
+        assert not [c for c in slack.calls() if c.method.endswith("!429")], "no 429 met"
