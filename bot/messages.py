@@ -66,6 +66,7 @@ class Message(StrEnum):
     REASON_SCAN_UNAVAILABLE = "reason_scan_unavailable"
     REASON_NO_LINK = "reason_no_link"
     ASSISTANT_GREETING = "assistant_greeting"
+    PRESS_AGAIN = "press_again"
     PROMPTS_TITLE = "prompts_title"
     PROMPT_EXPLAIN_TITLE = "prompt_explain_title"
     PROMPT_EXPLAIN = "prompt_explain"
@@ -76,6 +77,10 @@ class Message(StrEnum):
 
 
 _CATALOGUE: dict[Message, dict[Language, str]] = {
+    Message.PRESS_AGAIN: {
+        Language.ENGLISH: "Slack took too long to open that form. Please press the button again.",
+        Language.CHINESE: "Slack 打开表单超时了，请再按一次按钮。",
+    },
     Message.ASSISTANT_GREETING: {
         Language.ENGLISH: "Hi! Paste an error screenshot or message and I'll explain what went "
         "wrong and how to fix it.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -19,9 +20,9 @@ from bot.engine.transformers_engine import TransformersEngine
 from tests.support.delegating_engine import DelegatingEngine
 from tests.support.fake_slack import BOT_USER_ID, STREAM_TEXT_LIMIT, FakeSlack
 from tests.support.paced_engine import PacedEngine
-from tests.support.running_bot import BOT_TOKEN, RunningBot, run_bot
+from tests.support.running_bot import BOT_TOKEN, SIGNING_SECRET, RunningBot, run_bot
 from tests.support.screenshots import render_error_screenshot
-from tests.support.slack_events import message_event
+from tests.support.slack_events import message_event, signed_headers
 
 pytestmark = pytest.mark.slow
 
@@ -254,3 +255,37 @@ def test_a_busy_minute_stays_within_the_stream_tier_and_every_question_is_answer
         starts = [c for c in slack.calls() if c.method.startswith("chat.startStream")]
         assert len(starts) == 18, "the minute's budget, then edits"
         assert not [c for c in slack.calls() if c.method.endswith("!429")], "no 429 met"
+
+
+def test_an_expired_trigger_tells_the_agent_to_press_again(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    with run_bot(tiny_engine, redis_url, escalation_channel="CDESK") as bot:
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0TEST001"},
+            "user": {"id": "UAGENT01"},
+            "api_app_id": "A0TEST001",
+            "token": "legacy",
+            "trigger_id": bot.slack.trigger_id(issued_seconds_ago=5),  # a slow round trip
+            "container": {"type": "message", "channel_id": "CDESK", "message_ts": "1.000001"},
+            "channel": {"id": "CDESK"},
+            "message": {"ts": "1.000001", "text": "escalated"},
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": "escalation:resolve",
+                    "value": json.dumps(["T0TEST001", "CESC", "1.000000"]),
+                    "block_id": "escalation",
+                    "action_ts": "1.000002",
+                }
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        headers = signed_headers(SIGNING_SECRET, body) | {
+            "Content-Type": "application/x-www-form-urlencoded"
+        }
+        assert httpx.post(f"{bot.url}/slack/events", content=body, headers=headers).is_success
+        [note] = bot.slack.wait_for(lambda: bot.slack.calls("chat.postEphemeral"))
+        assert note.args["user"] == "UAGENT01" and "press the button again" in note.args["text"]
+        assert [c.error for c in bot.slack.errors()] == ["expired_trigger_id"]

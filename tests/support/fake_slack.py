@@ -279,7 +279,11 @@ class FakeSlack:
             self._user_stops.append(after_appends)
 
     def trigger_id(self, *, issued_seconds_ago: float = 0.0) -> str:
-        """A trigger_id as an interaction payload carries it, issued `issued_seconds_ago`."""
+        """A trigger_id as an interaction payload carries it, issued `issued_seconds_ago`.
+
+        views.open holds these to Slack's rules (3 seconds, one view); trigger ids a test
+        writes by hand are accepted as they are.
+        """
         number = next(self._ts)
         trigger = f"{number}.{number * 7919}.{number:032x}"
         with self._lock:
@@ -639,7 +643,9 @@ class FakeSlack:
         trigger_id = str(args.get("trigger_id") or "")
         if not trigger_id:
             raise SlackError("invalid_trigger_id")
-        trigger = self._triggers.setdefault(trigger_id, _Trigger(time.time()))
+        trigger = self._triggers.get(trigger_id)
+        if trigger is None:  # written by hand in a test, not minted by trigger_id(): let it be
+            return
         if trigger.exchanged:
             raise SlackError("exchanged_trigger_id")
         if time.time() - trigger.issued > TRIGGER_LIFETIME:

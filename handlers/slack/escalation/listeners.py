@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.turns import ThreadKey
@@ -24,6 +25,9 @@ from handlers.slack.escalation.views import (
     thread_from_value,
 )
 from handlers.slack.escalation.workflow import EscalationDesk
+
+# https://docs.slack.dev/reference/methods/views.open
+_LOST_TRIGGER = {"expired_trigger_id", "exchanged_trigger_id"}
 
 SHORTCUT = "escalate_message"
 
@@ -100,10 +104,21 @@ def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        await client.views_open(
-            trigger_id=body["trigger_id"],
-            view=resolution_modal(thread_from_value(body["actions"][0]["value"])),
-        )
+        try:
+            await client.views_open(
+                trigger_id=body["trigger_id"],
+                view=resolution_modal(thread_from_value(body["actions"][0]["value"])),
+            )
+        except SlackApiError as error:
+            # views.open: a trigger_id lives 3 seconds and opens one view; a slow round trip
+            # loses it. Tell the agent to press again instead of failing silently.
+            if error.response.get("error") not in _LOST_TRIGGER:
+                raise
+            await client.chat_postEphemeral(
+                channel=body["channel"]["id"],
+                user=body["user"]["id"],
+                text=say(Message.PRESS_AGAIN),
+            )
 
     @app.view(RESOLVE_VIEW)
     async def save_resolution(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
