@@ -106,9 +106,12 @@ def test_serve_loads_the_model_and_answers_a_mention(served: tuple[str, FakeSlac
     )
     assert response.status_code == 200
 
-    def answered() -> bool:
-        updates = [c for c in slack.calls("chat.update") if c.args.get("channel") == "CSERVE"]
-        return bool(updates) and not updates[-1].args["text"].endswith(" …")
+    def answered() -> bool:  # the reply's last text, no longer a preview ending in " …"
+        texts = [
+            slack.final_text("CSERVE", c.args["_ts"])
+            for c in slack.thread_messages("CSERVE", event["ts"])
+        ]
+        return bool(texts) and not texts[-1].endswith(" …")
 
     slack.wait_for(answered)
     [placeholder] = slack.thread_messages("CSERVE", event["ts"])

@@ -81,7 +81,9 @@ def _ask(bot: RunningBot, channel: str, text: str, **kwargs: Any) -> dict[str, A
 
 def _answer_message(bot: RunningBot, channel: str, thread_ts: str) -> dict[str, Any]:
     call = bot.slack.thread_messages(channel, thread_ts)[0]
-    update = [c for c in bot.slack.calls("chat.update") if c.args["ts"] == call.args["_ts"]][-1]
+    # The answer's last version: its post, or the last edit of it.
+    edits = [c for c in bot.slack.calls("chat.update") if c.args["ts"] == call.args["_ts"]]
+    update = (edits or [call])[-1]
     blocks = update.args["blocks"]
     return {
         "ts": call.args["_ts"],
@@ -182,7 +184,10 @@ def test_get_a_human_take_it_resolve_and_remember(bot: RunningBot) -> None:
     bot.slack.wait_for(
         lambda: any("Resolved by <@UAGENT01>" in t for t in _thread_texts(bot, "CESC", first["ts"]))
     )
-    assert any(c.args["name"] == "sos" for c in bot.slack.calls("reactions.remove"))
+    # The 🆘 goes after the status line is posted: wait for it rather than race it.
+    bot.slack.wait_for(
+        lambda: any(c.args["name"] == "sos" for c in bot.slack.calls("reactions.remove"))
+    )
 
     later = _ask(bot, "COTHER", "the app says ConnectionRefusedError port 5432 again")
     [answer_text] = bot.answers_in("COTHER", later["ts"])

@@ -111,7 +111,8 @@ def test_without_streaming_the_placeholder_is_edited_as_the_answer_grows(
 def test_a_429_on_chat_update_is_waited_out_and_nothing_is_lost(
     tiny_engine: TransformersEngine, redis_url: str
 ) -> None:
-    with run_bot(tiny_engine, redis_url) as bot:
+    paced = PacedEngine(tiny_engine, seconds_per_piece=0.05)  # previews, then edits
+    with run_bot(paced, redis_url, update_interval=0.1) as bot:
         bot.slack.fail_next("chat.update", status=429, retry_after=1, times=1)
         event = _mention(bot, "C429", "what is wrong?")
         bot.post_event(event)
@@ -244,7 +245,7 @@ def test_second_request_shows_its_place_in_line(
         first = _mention(bot, "CLINE", "first question")
         second = _mention(bot, "CLINE", "second question", user="UBOB0001")
         bot.post_event(first)
-        bot.slack.wait_for(lambda: bot.slack.thread_messages("CLINE", first["ts"]))
+        bot.slack.wait_for(lambda: bot.slack.statuses("CLINE", first["ts"]))  # it started
         bot.post_event(second)
         bot.wait_for_answer("CLINE", second["ts"])
         assert "Looking into it… (2nd in line)" in bot.slack.statuses("CLINE", second["ts"])
@@ -356,7 +357,7 @@ def test_queue_and_generation_deadlines_each_have_their_own_message(
     with run_bot(busy_engine, redis_url, max_new_tokens=20, queue_timeout_seconds=0.3) as bot:
         first = _mention(bot, "CDEAD", "first question")
         bot.post_event(first)
-        bot.slack.wait_for(lambda: bot.slack.thread_messages("CDEAD", first["ts"]))
+        bot.slack.wait_for(lambda: bot.slack.statuses("CDEAD", first["ts"]))  # it started
         second = _mention(bot, "CDEAD", "second question", user="UBOB0001")
         bot.post_event(second)
         [waited] = bot.wait_for_answer("CDEAD", second["ts"])
