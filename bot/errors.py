@@ -53,7 +53,10 @@ class ConfigError(BotError):
 
 
 class AnswerStopped(BotError):
-    """The person stopped the answer (or the chat closed it); nothing more is shown."""
+    """The person stopped the answer (or the chat closed it); nothing more is shown.
+
+    Never told to the user: the boundary only clears the working indicator.
+    """
 
 
 class AttachmentError(BotError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -40,7 +41,7 @@ class LongTailEngine(DelegatingEngine):
         yield " " + LONG_TAIL
 
 
-def _mention(channel: str, text: str, **kwargs: object) -> dict[str, object]:
+def _mention(channel: str, text: str, **kwargs: Any) -> dict[str, Any]:
     return message_event(
         channel=channel, kind="app_mention", text=f"<@{BOT_USER_ID}> {text}", **kwargs
     )
