@@ -49,7 +49,15 @@ class BotError(Exception):
 
 
 class ConfigError(BotError):
-    """A setting is missing or invalid."""
+    """One or more settings are missing or invalid.
+
+    Args:
+        problems: one line per setting, naming it and what is wrong.
+    """
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 class AnswerStopped(BotError):

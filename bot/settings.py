@@ -11,9 +11,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.engine.decode_mode import DecodeMode
@@ -57,6 +65,19 @@ class LogLevel(StrEnum):
 
 
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+# Other spellings operators type for the same choice (as vLLM's --dtype and `logging` take them).
+_SPELLINGS = {
+    "bf16": "bfloat16",
+    "fp16": "float16",
+    "half": "float16",
+    "fp32": "float32",
+    "float": "float32",
+    "warn": "WARNING",
+    "gpu": "cuda",
+}
+# redis-py's `from_url` takes exactly these schemes.
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Settings(BaseSettings):
@@ -146,6 +167,37 @@ class Settings(BaseSettings):
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.TEXT
 
+    @field_validator("dtype", "engine", "log_level", "log_format", "decode_mode", mode="before")
+    @classmethod
+    def _choice_in_any_case(cls, value: object, info: ValidationInfo) -> object:
+        # `LOG_LEVEL=debug`, `DTYPE=BF16`: the choice, whatever its case or usual short form.
+        if not isinstance(value, str):
+            return value
+        spelled = _SPELLINGS.get(value.strip().lower(), value.strip())
+        choices = cls.model_fields[info.field_name or ""].annotation
+        for choice in getattr(choices, "__members__", {}).values():
+            if str(choice.value).lower() == spelled.lower():
+                return choice
+        return value
+
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device_in_any_case(cls, value: object) -> object:
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            return _SPELLINGS.get(lowered, lowered)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_REDIS_SCHEMES):
+            raise ValueError(
+                "must be a Redis URL such as redis://localhost:6379/0 "
+                "(schemes: redis://, rediss://, unix://)"
+            )
+        return value
+
     @field_validator(
         "slack_file_url_prefixes",
         "link_allowed_hosts",
@@ -233,28 +285,97 @@ class Settings(BaseSettings):
             return VendorApi(self.jira_url, self.jira_email, self.jira_api_token.get_secret_value())
         return None
 
-    def require_engine(self) -> None:
-        """Raise `ConfigError` when `ENGINE=remote` has no `ENGINE_URL`."""
+    def engine_problems(self) -> list[str]:
+        """What the engine cannot start without: `ENGINE_URL` with `ENGINE=remote`."""
         if self.engine is EngineKind.REMOTE and not self.engine_url:
-            raise ConfigError("ENGINE_URL is required with ENGINE=remote")
+            return ["ENGINE_URL is required with ENGINE=remote"]
+        return []
 
-    def require_slack(self) -> None:
-        """Raise `ConfigError` naming the first Slack setting `serve` cannot do without."""
+    def slack_problems(self) -> list[str]:
+        """Every Slack setting `serve` cannot do without and is missing."""
+        problems = []
         if self.slack_bot_token is None:
-            raise ConfigError("SLACK_BOT_TOKEN is required (the bot token, xoxb-…)")
+            problems.append("SLACK_BOT_TOKEN is required (the bot token, xoxb-…)")
         if self.slack_signing_secret is None and not self.socket_mode:
-            raise ConfigError(
+            problems.append(
                 "SLACK_SIGNING_SECRET is required for HTTP events "
                 "(or set SLACK_APP_TOKEN for Socket Mode)"
             )
+        return problems
+
+    def require_engine(self) -> None:
+        """Raise `ConfigError` when `ENGINE=remote` has no `ENGINE_URL`."""
+        if problems := self.engine_problems():
+            raise ConfigError(*problems)
+
+    def require_slack(self) -> None:
+        """Raise `ConfigError` naming every Slack setting `serve` cannot do without."""
+        if problems := self.slack_problems():
+            raise ConfigError(*problems)
 
 
-def load_settings() -> Settings:
-    """Read `Settings` from the environment, turning validation errors into one clear line."""
+class Needs(StrEnum):
+    """What a command needs beyond valid settings."""
+
+    NOTHING = "nothing"
+    ENGINE = "engine"  # diagnose
+    SLACK_AND_ENGINE = "slack-and-engine"  # serve
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable a `Settings` field is read from."""
+    return "MODEL" if field_name == "model_id" else field_name.upper()
+
+
+def _is_secret(field_name: str) -> bool:
+    return "SecretStr" in str(Settings.model_fields[field_name].annotation)
+
+
+def _describe(error: ErrorDetails) -> tuple[str, str]:
+    field_name = str(error["loc"][0]) if error["loc"] else ""
+    name = env_name(field_name) if field_name else "a setting"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if field_name in Settings.model_fields and not _is_secret(field_name):
+        shown = error.get("input")
+        if isinstance(shown, str | int | float) and len(str(shown)) <= 80:
+            message += f" (got {str(shown)!r})"
+    return field_name, f"{name} is invalid: {message}"
+
+
+def load_settings(needs: Needs = Needs.NOTHING) -> Settings:
+    """Read `Settings` from the environment (and `.env`); report every problem at once.
+
+    Raises:
+        ConfigError: one line per invalid setting, and per setting `needs` requires
+            that is missing (`ConfigError.problems`).
+    """
+    problems: list[str] = []
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as error:
-        first = error.errors()[0]
-        location = first["loc"][0] if first["loc"] else "setting"
-        name = "MODEL" if location == "model_id" else str(location).upper()
-        raise ConfigError(f"{name} is invalid: {first['msg']}") from None
+        fields: dict[str, Any] = {}
+        for detail in error.errors():
+            field_name, line = _describe(detail)
+            if line not in problems:
+                problems.append(line)
+            if field_name in Settings.model_fields:
+                fields[field_name] = Settings.model_fields[field_name].get_default(
+                    call_default_factory=True
+                )
+        # The rest of the settings still say what else is missing: read them with the
+        # invalid ones at their defaults (arguments win over the environment).
+        try:
+            settings = Settings(**fields)
+        except ValidationError:
+            raise ConfigError(*problems) from None
+    required = []
+    if needs is not Needs.NOTHING:
+        required += settings.engine_problems()
+    if needs is Needs.SLACK_AND_ENGINE:
+        required += settings.slack_problems()
+    invalid = {line.split(" ", 1)[0] for line in problems}
+    # A setting already named as invalid is not named again as missing.
+    problems += [line for line in required if line.split(" ", 1)[0] not in invalid]
+    if problems:
+        raise ConfigError(*problems)
+    return settings

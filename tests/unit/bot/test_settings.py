@@ -1,9 +1,20 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.errors import ConfigError
-from bot.settings import DEFAULT_MODEL, DType, Settings, load_settings
+from bot.settings import (
+    DEFAULT_MODEL,
+    DType,
+    EngineKind,
+    LogFormat,
+    LogLevel,
+    Needs,
+    Settings,
+    load_settings,
+)
 
 
 def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,3 +99,76 @@ def test_remote_engine_needs_its_url() -> None:
     with pytest.raises(ConfigError, match="ENGINE_URL"):
         Settings(_env_file=None, engine="remote").require_engine()
     Settings(_env_file=None, engine="remote", engine_url="http://vllm:8000").require_engine()
+
+
+def test_every_invalid_setting_is_named_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "y")
+    monkeypatch.setenv("MAX_BATCH", "x")
+    monkeypatch.setenv("REDIS_URL", "notaurl")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    named = sorted(problem.split(" ", 1)[0] for problem in raised.value.problems)
+    assert named == ["MAX_BATCH", "PORT", "REDIS_URL"]
+    assert "(got 'y')" in str(raised.value)
+
+
+def test_missing_settings_are_listed_with_the_invalid_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PORT", "y")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(Needs.SLACK_AND_ENGINE)
+    named = [problem.split(" ", 1)[0] for problem in raised.value.problems]
+    assert named == ["PORT", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
+
+
+def test_an_invalid_setting_is_not_also_called_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-a-user-token")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(Needs.SLACK_AND_ENGINE)
+    assert raised.value.problems == ("SLACK_BOT_TOKEN is invalid: must be a bot token (xoxb-…)",)
+    assert "xoxp-a-user-token" not in str(raised.value), "a secret's value is never echoed"
+
+
+@pytest.mark.parametrize("url", ["redis://localhost:6379/0", "rediss://h:6380", "unix:///r.sock"])
+def test_redis_urls_redis_py_accepts(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("REDIS_URL", url)
+    assert load_settings().redis_url == url
+
+
+@given(
+    level=st.sampled_from(["debug", "info", "warning", "error"]),
+    flips=st.lists(st.booleans(), min_size=7, max_size=7),
+)
+def test_log_level_in_any_case(level: str, flips: list[bool]) -> None:
+    spelled = "".join(c.upper() if flip else c for c, flip in zip(level, flips, strict=False))
+    spelled += level[len(flips) :]
+    settings = Settings(_env_file=None, log_level=spelled)
+    assert settings.log_level is LogLevel(level.upper())
+
+
+@pytest.mark.parametrize(
+    ("name", "spelled", "field", "meant"),
+    [
+        ("LOG_LEVEL", "warn", "log_level", LogLevel.WARNING),
+        ("DTYPE", "BF16", "dtype", DType.BFLOAT16),
+        ("DTYPE", "half", "dtype", DType.FLOAT16),
+        ("DTYPE", "fp32", "dtype", DType.FLOAT32),
+        ("DEVICE", "CUDA:1", "device", "cuda:1"),
+        ("ENGINE", "Remote", "engine", EngineKind.REMOTE),
+        ("LOG_FORMAT", "JSON", "log_format", LogFormat.JSON),
+    ],
+)
+def test_usual_spellings_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, name: str, spelled: str, field: str, meant: object
+) -> None:
+    monkeypatch.setenv(name, spelled)
+    monkeypatch.setenv("ENGINE_URL", "http://vllm:8000")
+    assert getattr(load_settings(), field) == meant
+
+
+def test_an_unknown_choice_still_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    with pytest.raises(ConfigError, match=r"LOG_LEVEL is invalid: .*'DEBUG', 'INFO'"):
+        load_settings()
