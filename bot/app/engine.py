@@ -7,14 +7,14 @@ from collections.abc import Callable
 from bot.engine.device import gpu_memory_bytes
 from bot.engine.protocol import Engine
 from bot.engine.remote import RemoteEngine
-from bot.engine.transformers_engine import TransformersEngine
+from bot.engine.transformers_engine import RETRY_DELAYS, TransformersEngine
 from bot.observability import catalogue
 from bot.observability.catalogue import MetricSpec
 from bot.observability.metrics import Metrics
 from bot.settings import EngineKind, Settings
 
 
-def _local_engine(settings: Settings, metrics: Metrics | None) -> Engine:
+def _local_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> Engine:
     return TransformersEngine(
         settings.model_id,
         device=settings.device,
@@ -30,10 +30,11 @@ def _local_engine(settings: Settings, metrics: Metrics | None) -> Engine:
         observe=metrics.observe_by_name if metrics is not None else None,
         lora_adapter=settings.lora_adapter,
         decode_mode=settings.decode_mode,
+        retry_delays=RETRY_DELAYS if retry else (),
     )
 
 
-def _remote_engine(settings: Settings, metrics: Metrics | None) -> Engine:
+def _remote_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> Engine:
     assert settings.engine_url is not None  # require_engine() said so
     key = settings.engine_api_key
     return RemoteEngine(
@@ -46,16 +47,22 @@ def _remote_engine(settings: Settings, metrics: Metrics | None) -> Engine:
     )
 
 
-_ENGINES: dict[EngineKind, Callable[[Settings, Metrics | None], Engine]] = {
+_ENGINES: dict[EngineKind, Callable[[Settings, Metrics | None, bool], Engine]] = {
     EngineKind.LOCAL: _local_engine,
     EngineKind.REMOTE: _remote_engine,
 }
 
 
-def build_engine(settings: Settings, metrics: Metrics | None = None) -> Engine:
-    """The in-process engine for `MODEL`, or the remote one with `ENGINE=remote`."""
+def build_engine(
+    settings: Settings, metrics: Metrics | None = None, *, retry_downloads: bool = True
+) -> Engine:
+    """The in-process engine for `MODEL`, or the remote one with `ENGINE=remote`.
+
+    With `retry_downloads` a model download that fails for a reason that can heal is
+    tried again with backoff (a server); without, the first failure is final (a command).
+    """
     settings.require_engine()
-    return _ENGINES[settings.engine](settings, metrics)
+    return _ENGINES[settings.engine](settings, metrics, retry_downloads)
 
 
 def watch_engine(metrics: Metrics, engine: Engine) -> None:

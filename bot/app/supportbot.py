@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -44,6 +44,8 @@ class Supportbot:
     owns_engine: bool = True
     metrics: Metrics = field(default_factory=Metrics)
     slack_client: AsyncWebClient | None = None
+    on_fatal: Callable[[str], None] | None = None
+    """Called with the reason when the model can never load; `serve` stops the process."""
     asgi: Starlette = field(init=False)
     _engine_start: asyncio.Task[None] | None = field(default=None, repr=False)
     _socket_mode: AsyncSocketModeHandler | None = field(default=None, repr=False)
@@ -67,16 +69,43 @@ class Supportbot:
                 await self.redis.ping()
                 history = "ready"
             except (RedisError, OSError) as error:
-                history = f"unreachable: {type(error).__name__}"
+                history = f"unreachable at {redis_address(self.redis)}: {_first_line(error)}"
         model = self.engine.state.value
         if self.engine.state is EngineState.FAILED:
             model = f"failed: {self.engine.failure}"
+        elif self.engine.state is EngineState.LOADING and self.engine.progress:
+            model = f"loading: {self.engine.progress}"
         return Readiness(model=model, history=history)
+
+    async def _load_model(self) -> None:
+        await self.engine.start()
+        if self.engine.state is not EngineState.FAILED or self.engine.recoverable:
+            return  # a recoverable engine reports its own failures as they come and go
+        reason = self.engine.failure or "the model failed to load"
+        if self.on_fatal is not None:
+            self.on_fatal(reason)
+        else:
+            log.error("%s", reason)
+
+    async def _say_where_history_lives(self) -> None:
+        if self.redis is None:
+            return
+        try:
+            await self.redis.ping()
+            log.info("history in Redis at %s", redis_address(self.redis))
+        except (RedisError, OSError) as error:
+            # Not fatal: Redis may come up after us; /readyz says so until it answers.
+            log.warning(
+                "Redis at %s does not answer (%s); /readyz stays 503 until it does",
+                redis_address(self.redis),
+                _first_line(error),
+            )
 
     @asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
         # The model loads in the background so /healthz answers while it does.
-        self._engine_start = asyncio.create_task(self.engine.start(), name="load-model")
+        self._engine_start = asyncio.create_task(self._load_model(), name="load-model")
+        await self._say_where_history_lives()
         if self.slack_client is not None:
             await check_token(self.slack_client)
         background = []
@@ -118,3 +147,16 @@ class Supportbot:
             await self.http_client.aclose()
             if self.redis is not None:
                 await self.redis.aclose()
+
+
+def redis_address(redis: Redis) -> str:
+    """host:port (or the socket path) `redis` connects to, for messages; never the password."""
+    options = redis.connection_pool.connection_kwargs
+    if "path" in options:
+        return str(options["path"])
+    return f"{options.get('host', 'localhost')}:{options.get('port', 6379)}"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

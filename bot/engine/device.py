@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
@@ -27,3 +29,36 @@ def resolve_dtype(requested: str, device: str) -> torch.dtype:
 def gpu_memory_bytes() -> float:
     """Bytes of GPU memory PyTorch has allocated on the current device (0 without CUDA)."""
     return float(torch.cuda.memory_allocated()) if torch.cuda.is_available() else 0.0
+
+
+def device_problem(device: str) -> str | None:
+    """Why `device` (already resolved from `auto`) cannot be used here; None when it can."""
+    if not device.startswith("cuda"):
+        return None
+    if not torch.cuda.is_available():
+        built = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        return (
+            f"DEVICE={device} but no CUDA device is visible (torch {torch.__version__}, {built}); "
+            "set DEVICE=cpu, or run where a GPU and its driver are present"
+        )
+    index = int(device.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        return (
+            f"DEVICE={device} but only {torch.cuda.device_count()} CUDA device(s) are visible; "
+            "use cuda:0 … or DEVICE=auto"
+        )
+    return None
+
+
+def free_memory_bytes(device: str) -> int:
+    """Memory free for weights on `device`: the GPU's free memory, or the host's available RAM."""
+    if device.startswith("cuda"):
+        index = int(device.partition(":")[2] or 0)
+        free, _total = torch.cuda.mem_get_info(index)
+        return int(free)
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def dtype_bytes(dtype: torch.dtype) -> int:
+    """Bytes per parameter of `dtype`."""
+    return int(torch.empty((), dtype=dtype).element_size())

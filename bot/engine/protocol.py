@@ -33,6 +33,7 @@ class EngineStatus:
     def __init__(self) -> None:
         self._state = EngineState.LOADING
         self._failure: str | None = None
+        self._progress: str | None = None
 
     @property
     def state(self) -> EngineState:
@@ -42,6 +43,16 @@ class EngineStatus:
     def failure(self) -> str | None:
         """Why the engine is FAILED, in one line; None otherwise."""
         return self._failure
+
+    @property
+    def progress(self) -> str | None:
+        """While LOADING, what is holding it up (a download being retried); None otherwise."""
+        return self._progress
+
+    @property
+    def recoverable(self) -> bool:
+        """Whether a FAILED engine may still become ready by itself (a server coming back)."""
+        return False
 
 
 class Engine(Protocol):
@@ -58,6 +69,16 @@ class Engine(Protocol):
     @property
     def failure(self) -> str | None:
         """Why the engine is FAILED, in one line; None otherwise."""
+        ...
+
+    @property
+    def progress(self) -> str | None:
+        """While LOADING, what is holding it up (a download being retried); None otherwise."""
+        ...
+
+    @property
+    def recoverable(self) -> bool:
+        """Whether a FAILED engine may still become ready by itself (a server coming back)."""
         ...
 
     async def start(self) -> None:

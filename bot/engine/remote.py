@@ -96,6 +96,10 @@ class RemoteEngine(EngineStatus):
     def _ready(self) -> bool:
         return self._state is EngineState.READY
 
+    @property
+    def recoverable(self) -> bool:
+        return True  # each request asks the server again
+
     async def start(self) -> None:
         try:
             response = await self._client.get(f"{self._base}/v1/models", headers=self._headers)

@@ -18,12 +18,22 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
+from huggingface_hub import model_info
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
+from transformers.utils import logging as transformers_logging
 
 from bot.engine.decode_mode import DecodeMode
-from bot.engine.device import resolve_device, resolve_dtype
+from bot.engine.device import (
+    device_problem,
+    dtype_bytes,
+    free_memory_bytes,
+    resolve_device,
+    resolve_dtype,
+)
+from bot.engine.footprint import fit_problem, footprint
 from bot.engine.images import decode_for_model
+from bot.engine.load_failure import ModelLoadError, explain, hub_is_offline, source_problem
 from bot.engine.prefix_cache import PrefixStore
 from bot.engine.prepared import PreparedPrompt, image_digest
 from bot.engine.protocol import CacheBytes, EngineState, EngineStatus
@@ -35,6 +45,26 @@ from bot.engine.streaming import TextPieces
 from bot.errors import GenerationTimeout, ModelUnavailable, QueueTimeout
 
 log = logging.getLogger(__name__)
+
+# A download that failed for a reason that can heal is tried again after these waits (seconds),
+# the last one repeated; huggingface_hub has already retried each file a few times by then.
+RETRY_DELAYS = (10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
+HUB_TIMEOUT_SECONDS = 10.0
+
+
+def _library_logs_through_root() -> None:
+    """Let the model libraries' log lines reach the process's handler, once each.
+
+    huggingface_hub gives its logger a handler of its own and still propagates, so
+    every download retry was printed twice; transformers gives its logger a handler
+    and stops propagation, so its warnings skipped the process's format and redaction.
+    """
+    hub = logging.getLogger("huggingface_hub")
+    for handler in list(hub.handlers):
+        hub.removeHandler(handler)
+    hub.propagate = True
+    transformers_logging.disable_default_handler()
+    transformers_logging.enable_propagation()
 
 
 class TransformersEngine(EngineStatus):
@@ -60,6 +90,8 @@ class TransformersEngine(EngineStatus):
         decode_mode: how decode steps run: `auto` (CUDA graphs on a GPU, eager
             elsewhere), `eager`, `compile` or `cuda-graphs`. Compiled modes are
             compiled during start-up, before the engine reports ready.
+        retry_delays: waits between attempts when loading failed for a reason that
+            can heal (the Hub unreachable, a 5xx); empty: fail at once (one-shot commands).
 
     Example:
         >>> engine = TransformersEngine("Qwen/Qwen3-VL-8B-Instruct")
@@ -84,7 +116,9 @@ class TransformersEngine(EngineStatus):
         observe: Callable[[str, float], None] | None = None,
         lora_adapter: str | None = None,
         decode_mode: DecodeMode | str = DecodeMode.AUTO,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
     ) -> None:
+        _library_logs_through_root()
         self._model_id = model
         self._device = resolve_device(device)
         self._dtype = resolve_dtype(dtype, self._device)
@@ -101,6 +135,7 @@ class TransformersEngine(EngineStatus):
         self._observe = observe or (lambda name, value: None)
         self._lora_adapter = lora_adapter
         self._decode_mode = DecodeMode(decode_mode)
+        self._retry_delays = retry_delays
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-load")
         # Preparing prompts (decode, resize, image processor) overlaps with the GPU's work.
         self._preparers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="supportbot-prep")
@@ -154,18 +189,62 @@ class TransformersEngine(EngineStatus):
             return
         self._started = True
         loop = asyncio.get_running_loop()
+        attempt = 0
         try:
-            await loop.run_in_executor(self._loader, self.load)
-        except Exception as error:  # any load failure leaves the process up and says why
-            self._state = EngineState.FAILED
-            self._failure = f"{type(error).__name__}: {error}".splitlines()[0]
-            log.error("model %s failed to load: %s", self._model_id, self._failure)
+            while True:
+                try:
+                    await loop.run_in_executor(self._loader, self.load)
+                    return
+                except Exception as error:  # every failure is explained; none is raised
+                    failure = explain(error, model=self._model_id)
+                if not failure.retryable or not self._retry_delays:
+                    self._fail(failure.reason)
+                    return
+                delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
+                attempt += 1
+                self._progress = f"{failure.reason}; retrying in {delay:.0f} s"
+                log.warning("%s; retrying in %.0f s", failure.reason, delay)
+                await asyncio.sleep(delay)
+                if self._state is EngineState.CLOSED:
+                    return
         finally:
+            self._progress = None
             self._loaded.set()
+
+    def _fail(self, reason: str) -> None:
+        # Not logged here: the caller says it once (the CLI's last line, or the server's log).
+        self._state = EngineState.FAILED
+        self._failure = reason
+
+    def preflight(self) -> None:
+        """Raise what makes loading hopeless now, before any download.
+
+        A path that is not a checkpoint, a CUDA device that is not there, weights on
+        disk that cannot fit in the device's free memory; and for a model not yet
+        downloaded, one quick look-up on the Hub, so that an unreachable Hub is said
+        in seconds rather than after huggingface_hub's retries of every file.
+        """
+        for problem in (source_problem(self._model_id), device_problem(self._device)):
+            if problem:
+                raise ModelLoadError(problem)
+        need = footprint(self._model_id, bytes_per_parameter=dtype_bytes(self._dtype))
+        if need is None:
+            if not hub_is_offline():
+                model_info(self._model_id, timeout=HUB_TIMEOUT_SECONDS)
+            return
+        problem = fit_problem(
+            self._model_id,
+            weights_bytes=need.weights_bytes,
+            device=self._device,
+            free_bytes=free_memory_bytes(self._device),
+        )
+        if problem:
+            raise ModelLoadError(problem)
 
     def load(self) -> None:
         """Load processor and model (blocking); call it from the worker thread."""
         log.info("loading model %s on %s as %s", self._model_id, self._device, self._dtype)
+        self.preflight()
         self._processor = AutoProcessor.from_pretrained(self._model_id)
         self._model = AutoModelForImageTextToText.from_pretrained(
             self._model_id,

@@ -13,8 +13,9 @@ from bot.conversation.prompting import fence_user_text
 from bot.engine import ImagePart, Role, TextPart
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.fake_slack import BOT_USER_ID, LOGIN_PAGE
-from tests.support.running_bot import RunningBot
+from tests.support.running_bot import RunningBot, run_bot
 from tests.support.screenshots import render_error_screenshot
+from tests.support.servers import free_port
 from tests.support.slack_events import file_object, mention_event, message_event, next_ts
 
 pytestmark = pytest.mark.slow
@@ -165,3 +166,12 @@ def test_health_and_readiness(running_bot: RunningBot) -> None:
     ready = httpx.get(f"{running_bot.url}/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"ready": True, "model": "ready", "history": "ready"}
+
+
+def test_readiness_names_the_redis_that_does_not_answer(tiny_engine: TransformersEngine) -> None:
+    port = free_port()
+    with run_bot(tiny_engine, f"redis://127.0.0.1:{port}/0") as bot:
+        ready = httpx.get(f"{bot.url}/readyz")
+    assert ready.status_code == 503
+    history = ready.json()["history"]
+    assert history.startswith(f"unreachable at 127.0.0.1:{port}: ConnectionError: ")

@@ -23,6 +23,14 @@ class DelegatingEngine:
         return self._inner.failure
 
     @property
+    def progress(self) -> str | None:
+        return self._inner.progress
+
+    @property
+    def recoverable(self) -> bool:
+        return self._inner.recoverable
+
+    @property
     def queue_depth(self) -> int:
         return self._inner.queue_depth
 
