@@ -1,4 +1,9 @@
-"""The `supportbot` command: `serve` runs the bot, `diagnose` answers one screenshot locally."""
+"""The `supportbot` command: `serve` runs the bot, `diagnose` answers screenshots locally,
+`doctor` checks everything the bot depends on.
+
+Settings are read and checked (all of them, every problem reported) before
+anything heavy is imported, so a typo costs a second, not the time to import torch.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,34 @@ import argparse
 import asyncio
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bot.errors import BotError, ConfigError
-from bot.settings import Settings, load_settings
+from bot.settings import Needs, Settings, env_name, load_settings
+
+# Exit statuses: 1 the work failed (the model cannot load, a doctor check failed), 2 bad settings.
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _version() -> str:
+    try:
+        return version("supportbot")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
+
+
+def _settings_table() -> str:
+    """Every setting with its default, for `serve --help` (the README explains each)."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            default = ",".join(str(item) for item in default)
+        shown = "unset" if default is None or default == "" else str(default)
+        rows.append(f"  {env_name(name):<28} {shown}")
+    return "\n".join(rows)
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -30,6 +59,19 @@ def serve(settings: Settings) -> int:
     from bot.app import build_app
 
     supportbot = build_app(settings)
+    server = uvicorn.Server(
+        # log_config=None: uvicorn's loggers go through the root handler, and its redaction.
+        uvicorn.Config(supportbot.asgi, host=settings.host, port=settings.port, log_config=None)
+    )
+    fatal: list[str] = []
+
+    def stop(reason: str) -> None:
+        # A model that can never load will not heal by waiting: stop, so that the
+        # supervisor (Kubernetes, compose, systemd) shows the failure and its reason.
+        fatal.append(reason)
+        server.should_exit = True
+
+    supportbot.on_fatal = stop
     mode = "Socket Mode and HTTP" if settings.socket_mode else "HTTP"
     logging.getLogger("bot.cli").info(
         "supportbot listening on %s:%d (%s), model %s",
@@ -38,8 +80,10 @@ def serve(settings: Settings) -> int:
         mode,
         settings.model_id,
     )
-    # log_config=None: uvicorn's loggers go through the root handler, and its redaction.
-    uvicorn.run(supportbot.asgi, host=settings.host, port=settings.port, log_config=None)
+    server.run()
+    if fatal:
+        print(f"supportbot: {fatal[0]}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -49,30 +93,35 @@ async def _diagnose(settings: Settings, images: list[Path], question: str) -> in
     from bot.conversation.diagnosis import AnswerPiece, AttachmentsRead
     from bot.conversation.factory import build_diagnoser
     from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
+    from bot.engine.protocol import EngineState
+    from bot.errors import ModelUnavailable
     from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
     from bot.stores.history import InMemoryHistoryStore
 
-    engine = build_engine(settings)
+    # One question: a download that fails is reported, not retried for minutes.
+    engine = build_engine(settings, retry_downloads=False)
     await engine.start()
-    redactor = build_redactor(settings)
-    diagnoser = build_diagnoser(
-        settings,
-        engine=engine,
-        history=InMemoryHistoryStore(),
-        fetcher=LocalFileFetcher(
-            max_bytes=settings.max_image_bytes, inspector=build_inspector(settings)
-        ),
-        redactor=redactor,
-        reply_filter=build_reply_filter(settings, redactor),
-    )
-    turn = Turn(
-        thread=ThreadKey("local", "terminal", "1"),
-        user_id="local",
-        text=question,
-        message_ts="1",
-        attachments=tuple(AttachmentRef(filename=path.name, url=str(path)) for path in images),
-    )
     try:
+        if engine.state is not EngineState.READY:
+            raise ModelUnavailable(engine.failure or f"the model is {engine.state.value}")
+        redactor = build_redactor(settings)
+        diagnoser = build_diagnoser(
+            settings,
+            engine=engine,
+            history=InMemoryHistoryStore(),
+            fetcher=LocalFileFetcher(
+                max_bytes=settings.max_image_bytes, inspector=build_inspector(settings)
+            ),
+            redactor=redactor,
+            reply_filter=build_reply_filter(settings, redactor),
+        )
+        turn = Turn(
+            thread=ThreadKey("local", "terminal", "1"),
+            user_id="local",
+            text=question,
+            message_ts="1",
+            attachments=tuple(AttachmentRef(filename=path.name, url=str(path)) for path in images),
+        )
         async for event in diagnoser.diagnose(turn):
             if isinstance(event, AttachmentsRead):
                 for skipped in event.skipped:
@@ -85,35 +134,78 @@ async def _diagnose(settings: Settings, images: list[Path], question: str) -> in
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+async def _doctor(settings: Settings) -> int:
+    from bot.app.doctor import failed, render, run_checks
+
+    checks = await run_checks(settings)
+    print(render(checks))
+    return EXIT_FAILED if failed(checks) else 0
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    parser = argparse.ArgumentParser(
+        prog="supportbot",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"supportbot {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
-        "serve", help="run the Slack bot (HTTP events, and Socket Mode with SLACK_APP_TOKEN)"
+        "serve",
+        help="run the Slack bot (HTTP events, and Socket Mode with SLACK_APP_TOKEN)",
+        description="Run the Slack bot and the helpdesk webhooks on HOST:PORT.",
+        epilog=(
+            "Settings come from environment variables (and a .env file in the working "
+            "directory); the README describes each. Name, default:\n\n" + _settings_table()
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     diagnose = commands.add_parser(
-        "diagnose", help="diagnose screenshots in the terminal, no Slack"
+        "diagnose",
+        help="diagnose screenshots in the terminal, no Slack",
+        description="Answer screenshots (and a question) in the terminal with the model.",
+        epilog="Settings (MODEL, DEVICE, DTYPE, …) come from the environment, as for serve.",
     )
     diagnose.add_argument(
         "images", nargs="*", type=Path, help="screenshot files (PNG, JPEG, GIF, WebP)"
     )
     diagnose.add_argument("--question", "-q", default="", help="what to ask about them")
+    commands.add_parser(
+        "doctor",
+        help="check Slack, Redis, the model, clamd and the helpdesks; say what to fix",
+        description=(
+            "Check, for real, everything the bot depends on with the current settings: "
+            "the Slack token and scopes, Redis, the model (found, fits, device), clamd, "
+            "and each configured helpdesk's credentials. Exits 1 when a check fails."
+        ),
+    )
+    return parser, diagnose
+
+
+_NEEDS = {"serve": Needs.SLACK_AND_ENGINE, "diagnose": Needs.ENGINE, "doctor": Needs.NOTHING}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, diagnose = _parser()
     args = parser.parse_args(argv)
     if args.command == "diagnose" and not args.images and not args.question:
-        parser.error("give at least one screenshot or a --question")
+        diagnose.error("give at least one screenshot or a --question")
 
     try:
-        settings = load_settings()
+        settings = load_settings(_NEEDS[args.command])
         _configure_logging(settings)
         if args.command == "serve":
             return serve(settings)
+        if args.command == "doctor":
+            return asyncio.run(_doctor(settings))
         return asyncio.run(_diagnose(settings, args.images, args.question))
     except ConfigError as error:
-        print(f"supportbot: {error}", file=sys.stderr)
-        return 2
+        for problem in error.problems:
+            print(f"supportbot: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     except BotError as error:
         print(f"supportbot: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -57,12 +57,31 @@ class ClamdScanner:
             return ScanResult(clean=False, signature=signature)
         raise ScannerUnavailable(f"clamd at {self._address} answered {answer[:80]!r}")
 
-    async def _instream(self, data: bytes) -> bytes:
+    async def version(self) -> str:
+        """clamd's `VERSION` answer (engine and signature database); raises `ScannerUnavailable`.
+
+        https://docs.clamav.net/manual/Usage/Scanning.html#clamd (VERSION, z-prefixed commands)
+        """
+        try:
+            reader, writer = await asyncio.wait_for(self._connect(), timeout=self._timeout)
+            try:
+                writer.write(b"zVERSION\0")
+                await writer.drain()
+                reply = await asyncio.wait_for(reader.readuntil(b"\0"), timeout=self._timeout)
+            finally:
+                writer.close()
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as error:
+            raise ScannerUnavailable(f"clamd at {self._address}: {type(error).__name__}") from error
+        return reply.decode("utf-8", "replace").strip("\0\n ")
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._address.startswith("/"):
-            reader, writer = await asyncio.open_unix_connection(self._address)
-        else:
-            host, _, port = self._address.rpartition(":")
-            reader, writer = await asyncio.open_connection(host or "127.0.0.1", int(port))
+            return await asyncio.open_unix_connection(self._address)
+        host, _, port = self._address.rpartition(":")
+        return await asyncio.open_connection(host or "127.0.0.1", int(port))
+
+    async def _instream(self, data: bytes) -> bytes:
+        reader, writer = await self._connect()
         try:
             writer.write(b"zINSTREAM\0")
             for start in range(0, len(data), _CHUNK):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.channel_policy import ChannelPolicy
@@ -15,6 +18,21 @@ from handlers.slack.feedback import register_feedback
 from handlers.slack.listeners import register_listeners
 from handlers.slack.recovery import register_recording
 from handlers.slack.user_language import UserLanguages
+
+
+class _SameTokenWarning(logging.Filter):
+    """Drops Bolt's "As you gave `client` as well, `token` will be unused".
+
+    `AsyncApp` fills `token` from SLACK_BOT_TOKEN itself and then warns that our
+    client wins; the client carries that same token (Settings reads the same
+    variable, and the environment wins over `.env`), so the warning only misleads.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_SAME_TOKEN_WARNING = _SameTokenWarning()
 
 
 def build_bolt_app(
@@ -38,6 +56,10 @@ def build_bolt_app(
         work_log: records question-bearing events before they are acknowledged.
         ack_budget_seconds: the most time that recording may take before the ack.
     """
+    # Bolt's own logger for this class (slack_bolt.logger.get_bolt_logger).
+    bolt_log = logging.getLogger(f"slack_bolt.{AsyncApp.__name__}")
+    if _SAME_TOKEN_WARNING not in bolt_log.filters:
+        bolt_log.addFilter(_SAME_TOKEN_WARNING)
     app = AsyncApp(
         client=client,
         signing_secret=signing_secret or "",

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.settings import Settings, env_name
 from tests.scenario.conftest import ServeSettings
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack
 from tests.support.screenshots import render_error_screenshot
@@ -17,7 +18,7 @@ from tests.support.serve_process import (
     serve_process,
     supportbot_command,
 )
-from tests.support.servers import ServerThread
+from tests.support.servers import ServerThread, free_port
 from tests.support.slack_events import encode, envelope, file_object, message_event, signed_headers
 
 pytestmark = pytest.mark.slow
@@ -60,7 +61,7 @@ def test_diagnose_says_why_a_file_was_skipped(tiny_checkpoint: Path, tmp_path: P
         ({}, "SLACK_BOT_TOKEN"),
     ],
 )
-def test_serve_stops_with_one_line_naming_a_bad_setting(
+def test_serve_stops_with_a_line_naming_a_bad_setting(
     variables: dict[str, str], named: str
 ) -> None:
     result = subprocess.run(
@@ -71,8 +72,10 @@ def test_serve_stops_with_one_line_naming_a_bad_setting(
         timeout=60,
     )
     assert result.returncode == 2
-    [line] = result.stderr.strip().splitlines()
-    assert line.startswith(f"supportbot: {named} ")
+    first, *others = result.stderr.strip().splitlines()
+    assert first.startswith(f"supportbot: {named} ")
+    # Whatever else is missing is named too, one line each (no token: no secret either).
+    assert all(line.startswith("supportbot: SLACK_") for line in others)
 
 
 @pytest.fixture
@@ -117,3 +120,87 @@ def test_serve_loads_the_model_and_answers_a_mention(served: tuple[str, FakeSlac
     [placeholder] = slack.thread_messages("CSERVE", event["ts"])
     assert slack.final_text("CSERVE", placeholder.args["_ts"]).strip()
     assert slack.downloads("served.png") == 1
+
+
+def _run(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        supportbot_command(*args),
+        env=clean_environment(**variables),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_every_bad_setting_is_named_before_anything_heavy_starts() -> None:
+    result = _run("serve", PORT="y", MAX_BATCH="x", LOG_LEVEL="debug")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(" ")[1] for line in lines] == [
+        "MAX_BATCH",
+        "PORT",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+    ]
+    assert all(line.startswith("supportbot: ") for line in lines)
+
+
+def test_diagnose_with_a_model_path_that_does_not_exist_says_so(
+    tmp_path: Path,
+) -> None:
+    screenshot = tmp_path / "err.png"
+    screenshot.write_bytes(render_error_screenshot())
+    missing = tmp_path / "no-such-model"
+    result = _run("diagnose", str(screenshot), MODEL=str(missing))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"supportbot: MODEL={missing}: the directory {missing} does not exist; set MODEL to "
+        "a checkpoint directory or a Hugging Face id such as Qwen/Qwen3-VL-8B-Instruct"
+    )
+
+
+def test_diagnose_offline_without_the_model_cached_says_how_to_get_it(tmp_path: Path) -> None:
+    result = _run("diagnose", "--question", "why?", MODEL="acme/not-cached", HF_HOME=str(tmp_path))
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("supportbot: MODEL=acme/not-cached is not in the Hugging Face cache")
+    assert "hf download acme/not-cached" in last
+
+
+def test_serve_stops_with_one_line_when_the_model_can_never_load(tmp_path: Path) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN)
+    not_a_checkpoint = tmp_path / "empty-model"
+    not_a_checkpoint.mkdir()
+    with ServerThread(slack.app) as slack_server:
+        result = _run(
+            "serve",
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=f"{slack_server.url}/api/",
+            MODEL=str(not_a_checkpoint),
+            HOST="127.0.0.1",
+            PORT=str(free_port()),
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"supportbot: MODEL={not_a_checkpoint}: {not_a_checkpoint} has no config.json, so it "
+        "is not a Hugging Face checkpoint (save one with save_pretrained, or download with "
+        "`hf download`)"
+    )
+    # The client carries the token Bolt would have read itself: no warning about it.
+    assert "will be unused" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_version_and_help() -> None:
+    version = _run("--version")
+    assert version.returncode == 0
+    assert version.stdout.strip() == "supportbot 0.1.0"
+    usage = _run("diagnose")
+    assert usage.returncode == 2
+    assert usage.stderr.startswith("usage: supportbot diagnose")
+    help_text = _run("serve", "--help").stdout
+    assert "Settings come from environment variables" in help_text
+    for name in Settings.model_fields:
+        assert f"  {env_name(name)} " in help_text, name

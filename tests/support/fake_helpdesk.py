@@ -159,6 +159,7 @@ class FakeHelpdesk:
                 # Intercom
                 Route("/conversations/{ticket}/reply", self._intercom_note, methods=["POST"]),
                 Route("/conversations/{ticket}", self._intercom_conversation, methods=["GET"]),
+                Route("/admins/{admin}", self._intercom_admin, methods=["GET"]),
                 # Plain files for the generic webhook
                 Route("/files/{name}", self._file, methods=["GET"]),
             ]
@@ -645,6 +646,26 @@ class FakeHelpdesk:
     def _intercom_auth(self, request: Request) -> bool:
         # https://developers.intercom.com/docs/build-an-integration/learn-more/authentication
         return request.headers.get("authorization") == f"Bearer {INTERCOM_TOKEN}"
+
+    async def _intercom_admin(self, request: Request) -> Response:
+        """One admin; errors come as an `error.list`.
+        https://developers.intercom.com/docs/references/2.5/rest-api/admins/view-an-admin
+        """
+        self._seen(request)
+        if not self._intercom_auth(request):
+            return JSONResponse(
+                {
+                    "type": "error.list",
+                    "errors": [{"code": "unauthorized", "message": "Access Token Invalid"}],
+                },
+                status_code=401,
+            )
+        if request.path_params["admin"] != INTERCOM_ADMIN:
+            return JSONResponse(
+                {"type": "error.list", "errors": [{"code": "not_found", "message": "Not Found"}]},
+                status_code=404,
+            )
+        return JSONResponse({"type": "admin", "id": INTERCOM_ADMIN, "name": "Support Bot"})
 
     async def _intercom_note(self, request: Request) -> Response:
         self._seen(request)
