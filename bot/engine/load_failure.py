@@ -29,8 +29,6 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from bot.errors import ModelUnavailable
-
 # https://huggingface.co/docs/transformers/installation#offline-mode
 _OFFLINE_HELP = (
     "set HF_HUB_OFFLINE=1 with the model in the cache (HF_HOME), or MODEL=/path/to/checkpoint"
@@ -45,8 +43,11 @@ class LoadFailure:
     retryable: bool
 
 
-class ModelLoadError(ModelUnavailable):
-    """The model cannot be loaded, found before loading it (no such directory, no GPU…)."""
+class LoadRefused(Exception):
+    """Loading is hopeless, found before trying (no such directory, no GPU, too little memory).
+
+    It never leaves the engine: `start()` turns it into the FAILED state and its reason.
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -125,7 +126,7 @@ def explain(error: BaseException, *, model: str, offline: bool | None = None) ->
     """
     if offline is None:
         offline = hub_is_offline()
-    if isinstance(error, ModelLoadError):
+    if isinstance(error, LoadRefused):
         return LoadFailure(error.reason, retryable=False)
     if problem := source_problem(model):
         return LoadFailure(problem, retryable=False)

@@ -33,7 +33,7 @@ from bot.engine.device import (
 )
 from bot.engine.footprint import fit_problem, footprint
 from bot.engine.images import decode_for_model
-from bot.engine.load_failure import ModelLoadError, explain, hub_is_offline, source_problem
+from bot.engine.load_failure import LoadRefused, explain, hub_is_offline, source_problem
 from bot.engine.prefix_cache import PrefixStore
 from bot.engine.prepared import PreparedPrompt, image_digest
 from bot.engine.protocol import CacheBytes, EngineState, EngineStatus
@@ -226,7 +226,7 @@ class TransformersEngine(EngineStatus):
         """
         for problem in (source_problem(self._model_id), device_problem(self._device)):
             if problem:
-                raise ModelLoadError(problem)
+                raise LoadRefused(problem)
         need = footprint(self._model_id, bytes_per_parameter=dtype_bytes(self._dtype))
         if need is None:
             if not hub_is_offline():
@@ -239,7 +239,7 @@ class TransformersEngine(EngineStatus):
             free_bytes=free_memory_bytes(self._device),
         )
         if problem:
-            raise ModelLoadError(problem)
+            raise LoadRefused(problem)
 
     def load(self) -> None:
         """Load processor and model (blocking); call it from the worker thread."""
