@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -56,6 +57,18 @@ def free_memory_bytes(device: str) -> int:
         index = int(device.partition(":")[2] or 0)
         free, _total = torch.cuda.mem_get_info(index)
         return int(free)
+    return _host_available_bytes()
+
+
+def _host_available_bytes() -> int:
+    # MemAvailable counts the page cache the kernel would give back; "free" pages do not,
+    # and would call a machine full that has room.
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
