@@ -219,14 +219,19 @@ class TransformersEngine(EngineStatus):
     def preflight(self) -> None:
         """Raise what makes loading hopeless now, before any download.
 
-        A path that is not a checkpoint, a CUDA device that is not there, weights on
-        disk that cannot fit in the device's free memory; and for a model not yet
-        downloaded, one quick look-up on the Hub, so that an unreachable Hub is said
-        in seconds rather than after huggingface_hub's retries of every file.
+        A path that is not a checkpoint, a CUDA device that is not there (or asked
+        for by DECODE_MODE=cuda-graphs), weights on disk that cannot fit in the
+        device's free memory; and for a model not yet downloaded, one quick look-up
+        on the Hub, so that an unreachable Hub is said in seconds rather than after
+        huggingface_hub's retries of every file.
         """
         for problem in (source_problem(self._model_id), device_problem(self._device)):
             if problem:
                 raise LoadRefused(problem)
+        try:
+            self._decode_mode.on(torch.device(self._device).type)
+        except ValueError as error:
+            raise LoadRefused(f"{error}; use DECODE_MODE=auto or eager on {self._device}") from None
         need = footprint(self._model_id, bytes_per_parameter=dtype_bytes(self._dtype))
         if need is None:
             if not hub_is_offline():
