@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from handlers.slack.token_check import REQUIRED_SCOPES
 from tests.support.fake_helpdesk import (
     INTERCOM_ADMIN,
     INTERCOM_TOKEN,
@@ -98,7 +99,9 @@ def test_doctor_passes_when_everything_answers(
         "intercom": "ok",
         "jira": "ok",
     }
-    assert rows["slack"][1] == "token works (@supportbot in Acme), all 10 scopes"
+    assert rows["slack"][1] == (
+        f"token works (@supportbot in Acme), all {len(REQUIRED_SCOPES)} scopes"
+    )
     assert rows["model"][1].startswith(f"found at {tiny_checkpoint}; weights ")
     assert rows["zendesk"][1] == f"signed in as user {ZENDESK_BOT_USER} (agent)"
     assert rows["jira"][1] == f"signed in as account {JIRA_BOT_ACCOUNT}"
