@@ -207,6 +207,7 @@ def _intercom(body: dict[str, Any]) -> TicketEvent:
 # --- Jira ----------------------------------------------------------------------------------
 
 _CONTENT = re.compile(r"/rest/api/[23]/attachment/content/[0-9]+")
+_SECURE = re.compile(r"/secure/attachment/([0-9]+)/[^/]+")
 # A file shown or linked in a wiki-markup comment: `!name.png!`, `!name.png|thumbnail!`, `[^name]`.
 _WIKI_FILE = re.compile(r"!([^!|\n]+)(?:\|[^!\n]*)?!|\[\^([^\]\n]+)\]")
 _SAME_UPLOAD_SECONDS = 60
@@ -214,10 +215,14 @@ _SAME_UPLOAD_SECONDS = 60
 
 def _no_redirect(url: str) -> str:
     """Jira's documented download form that answers with the bytes instead of a 303 to the media
-    host (`redirect=false`); the media host must not get Jira credentials.
+    host (`redirect=false`); the media host must not get Jira credentials. The older
+    `/secure/attachment/{id}/{name}` links become that form too, so they are downloaded with
+    the API credentials from Jira's own host.
     https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-attachments/#api-rest-api-3-attachment-content-id-get
     """
     parts = urlsplit(url)
+    if secure := _SECURE.fullmatch(parts.path):
+        return f"{parts.scheme}://{parts.netloc}/rest/api/3/attachment/content/{secure[1]}?redirect=false"
     if not _CONTENT.fullmatch(parts.path) or "redirect=" in parts.query:
         return url
     return url + ("&" if parts.query else "?") + "redirect=false"

@@ -221,6 +221,25 @@ def test_jira_new_issue_takes_all_its_attachments_in_the_no_redirect_form() -> N
     ]
 
 
+def test_jira_secure_attachment_links_become_the_api_download_form() -> None:
+    issue = {
+        **ISSUE,
+        "fields": {
+            "summary": "s",
+            "attachment": [
+                {
+                    "filename": "a.png",
+                    "content": "https://acme.atlassian.net/secure/attachment/77/a.png",
+                }
+            ],
+        },
+    }
+    [file] = parse(
+        Provider.JIRA, {"webhookEvent": "jira:issue_created", "issue": issue}
+    ).attachments
+    assert file.url == "https://acme.atlassian.net/rest/api/3/attachment/content/77?redirect=false"
+
+
 @pytest.mark.parametrize(
     ("comment", "expected"),
     [
