@@ -34,12 +34,13 @@ from bot.engine.device import (
 from bot.engine.footprint import fit_problem, footprint
 from bot.engine.images import decode_for_model
 from bot.engine.load_failure import LoadRefused, explain, hub_is_offline, source_problem
+from bot.engine.policy import BatchLimits
 from bot.engine.prefix_cache import PrefixStore
 from bot.engine.prepared import PreparedPrompt, image_digest
 from bot.engine.protocol import CacheBytes, EngineState, EngineStatus
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
 from bot.engine.sampling import TokenChooser
-from bot.engine.scheduler import BatchLimits, BatchScheduler
+from bot.engine.scheduler import BatchScheduler
 from bot.engine.sequence import Finished, Sequence, Started
 from bot.engine.streaming import TextPieces
 from bot.errors import GenerationTimeout, ModelUnavailable, QueueTimeout

@@ -1,0 +1,188 @@
+"""The model runner: prefill, one decode step, the caches, choosing tokens.
+
+It computes what the policy (`policy.py`) decided, on the scheduler's thread.
+Prefill writes a growing cache that then moves into the decode cache's slots
+(`slot_cache`); a decode step runs every slot at once through the `Decoder`
+(eager, compiled, or replayed as CUDA graphs). Finished answers leave their
+keys and values in the prefix store for the thread's next question.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from bot.engine.decode_mode import DecodeMode
+from bot.engine.decoder import Decoder
+from bot.engine.prefill_cache import GrowingCache
+from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
+from bot.engine.sampling import TokenChooser
+from bot.engine.sequence import Sequence
+from bot.engine.slot_cache import SlotCache
+
+log = logging.getLogger(__name__)
+
+
+class ModelRunner:
+    """Runs `model` for the scheduler: prefills, decode steps and token choice."""
+
+    def __init__(
+        self,
+        model: Any,
+        chooser: TokenChooser,
+        *,
+        prefixes: PrefixStore,
+        context_window: int,
+        pad_token_id: int,
+        observe: Callable[[str, float], None],
+        decode_mode: DecodeMode = DecodeMode.AUTO,
+    ) -> None:
+        self._model = model
+        self._chooser = chooser
+        self._prefixes = prefixes
+        self._context_window = context_window
+        self._pad_token_id = pad_token_id
+        self._observe = observe
+        self._layers = int(model.config.get_text_config().num_hidden_layers)
+        self._batch = SlotCache(self._layers)
+        self._decoder = Decoder(model, decode_mode)
+
+    @property
+    def decode_mode(self) -> DecodeMode:
+        """How decode steps run now (a compiled mode falls back to eager on failure)."""
+        return self._decoder.mode
+
+    @property
+    def cache_bytes(self) -> int:
+        """GPU memory held by the decode cache's slots."""
+        return self._batch.nbytes()
+
+    def warm_up(self, max_batch: int) -> None:
+        """Prepare every decode shape before the first request waits for it."""
+        self._decoder.warm_up(self._batch, max_batch)
+
+    # ----- prefill -----
+
+    def prefix_for(self, sequence: Sequence) -> PrefixHit | None:
+        """The cached prefix of the request's thread it can start from, if any."""
+        key = sequence.request.reuse_key
+        if key is None or sequence.new_tokens:  # a resumed request has its own tokens to recompute
+            return None
+        prompt = sequence.prompt
+        hit = self._prefixes.take(key, prompt.token_ids, prompt.image_spans, prompt.image_digests)
+        if hit is not None:
+            self._observe("supportbot_engine_prefix_reused_tokens", hit.length)
+        return hit
+
+    def prefill(self, group: list[Sequence], hit: PrefixHit | None) -> torch.Tensor:
+        """Run `group`'s prompts, move them into decode slots; return each row's last logits."""
+        device = self._model.device
+        skip = hit.length if hit is not None else 0
+        width = max(len(s.tokens) - skip for s in group)
+        ids = torch.full((len(group), width), self._pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(group), width), dtype=torch.long)
+        positions = torch.zeros((4, len(group), width), dtype=torch.long)
+        pixels: list[torch.Tensor] = []
+        grids: list[torch.Tensor] = []
+        for row, sequence in enumerate(group):
+            pad = width - (len(sequence.tokens) - skip)
+            ids[row, pad:] = torch.tensor(sequence.tokens[skip:])
+            mask[row, pad:] = 1
+            positions[:, row, pad:] = sequence.prompt.positions_of(skip, len(sequence.tokens))
+            patches, grid = sequence.prompt.images_from(skip)
+            if patches is not None and grid is not None:
+                pixels.append(patches)
+                grids.append(grid)
+        if hit is not None:
+            cache = GrowingCache.from_tensors(hit.tensors)
+            mask = torch.cat([torch.ones((1, skip), dtype=torch.long), mask], dim=1)
+        else:
+            cache = GrowingCache.empty(self._layers)
+        output = self._model(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=positions.to(device),
+            pixel_values=torch.cat(pixels).to(device, self._model.dtype) if pixels else None,
+            image_grid_thw=torch.cat(grids).to(device) if grids else None,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        slots = self._batch.add(cache.tensors(), [len(s.tokens) for s in group])
+        for sequence, slot in zip(group, slots, strict=True):
+            sequence.cached, sequence.slot = len(sequence.tokens), slot
+        logits: torch.Tensor = output.logits[:, -1, :]
+        return logits
+
+    # ----- decode -----
+
+    def step(self, active: list[Sequence]) -> torch.Tensor:
+        """One decode step for every running row; return their logits, in `active`'s order."""
+        device = self._model.device
+        step = self._batch.begin_step(device)
+        # Free slots inside the bucket decode a throwaway pad token at position 0.
+        ids = [self._pad_token_id] * step.bucket
+        text = [0] * step.bucket
+        rope = [0] * step.bucket
+        for sequence in active:  # plain lists: one tensor per step, not one per row
+            ids[sequence.slot] = sequence.tokens[-1]
+            text[sequence.slot] = len(sequence.tokens) - 1
+            rope[sequence.slot] = text[sequence.slot] + sequence.prompt.rope_delta
+        logits = self._decoder(
+            torch.tensor(ids, device=device).unsqueeze(1),
+            torch.tensor([text, rope, rope, rope], device=device).unsqueeze(-1),
+            self._batch,
+        )
+        self._batch.end_step()
+        for sequence in active:
+            sequence.cached += 1
+        self._observe("supportbot_engine_batch_size", len(active))
+        rows = torch.tensor([s.slot for s in active], device=logits.device)
+        return logits.index_select(0, rows)
+
+    # ----- tokens out -----
+
+    def advance(self, rows: list[Sequence], logits: torch.Tensor) -> None:
+        """Choose each row's next token and send it; mark the rows that are done as ending."""
+        may_end = [s.new_tokens >= s.min_new_tokens for s in rows]
+        for sequence, token in zip(rows, self._chooser.choose(logits, may_end), strict=True):
+            if sequence.done or sequence.ending:
+                continue
+            if token in self._chooser.end_tokens:
+                sequence.ending = True
+                continue
+            sequence.tokens.append(token)
+            sequence.send(token)
+            if (
+                sequence.new_tokens >= sequence.max_new_tokens
+                or len(sequence.tokens) >= self._context_window
+            ):
+                sequence.ending = True
+
+    # ----- caches -----
+
+    def keep_prefix(self, sequence: Sequence) -> None:
+        """Keep a finished request's keys and values for its thread's next question."""
+        assert sequence.request.reuse_key is not None
+        prefix = CachedPrefix(
+            tuple(sequence.tokens[: sequence.cached]),
+            sequence.prompt.image_digests,
+            self._batch.row(sequence.slot),
+        )
+        self._prefixes.keep(sequence.request.reuse_key, prefix)
+
+    def release(self, sequences: list[Sequence]) -> None:
+        """Free the decode slots of `sequences`."""
+        self._batch.remove([s.slot for s in sequences])
+
+    def free_memory(self, doing: str) -> None:
+        """Out of GPU memory: drop cached prefixes and, when nothing runs, the decode cache."""
+        log.warning("out of GPU memory while %s; freeing cached prefixes and retrying", doing)
+        self._prefixes.clear()
+        if not self._batch.lengths:
+            self._batch.release()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
