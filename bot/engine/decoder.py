@@ -1,120 +1,213 @@
-"""One decode step for every running slot: eager, compiled, or replayed as CUDA graphs.
+"""One decode step for every running slot: eager, replayed as CUDA graphs, or compiled.
 
-The step calls the model's own text decoder and output head on a `SlotCache`,
-so compiled and eager steps run the same code. Compiling turns a step's many
-small kernels into a few fused ones; CUDA graphs also replay the whole step
-with one launch instead of paying Python and launch overhead on each of its
-hundreds of kernels. Each batch bucket and attended width gets its own graph.
+The step calls the model's own text decoder and output head on a `SlotCache`.
+It is capture-safe: it reads its inputs as views of buffers staged before it
+(`SlotCache.begin_step`), computes the attention mask on the device, makes no
+host round trip and has fixed shapes per `StepShape`. So the same eager step
+runs as is, or is captured once per shape with `torch.cuda.CUDAGraph` and
+replayed with one launch instead of hundreds (`step_graphs`).
 
-A compiled step that fails for any reason other than memory logs why and the
-engine decodes eagerly from then on: a compiler problem costs speed, never an
-answer. The failed step wrote only columns it will write again.
+`compile` (opt-in) runs the step under `torch.compile`. Its start-up is
+bounded: past `compile_budget_seconds` the engine stops compiling and decodes
+eagerly. A captured or compiled step that fails for any reason other than
+memory logs why and the engine decodes eagerly from then on: a compiler or
+capture problem costs speed, never an answer. A failed step wrote only
+columns it will write again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import torch
 
+from bot.engine.compat import cache_argument
 from bot.engine.decode_mode import DecodeMode
-from bot.engine.slot_cache import SlotCache, bucket_for
+from bot.engine.slot_cache import COLUMN_STEP, SlotCache, StepShape, bucket_for
+from bot.engine.step_graphs import StepGraphs, cuda_graph_capture
 
 log = logging.getLogger(__name__)
 
 WARM_UP_LONG_ROW = 1500  # a warm-up row longer than one column step, widening the buffers
+COMPILE_BUDGET_SECONDS = 60.0  # the start-up bound for a fresh machine
 
 
 class Decoder:
     """Runs decode steps of `model` over a `SlotCache`."""
 
-    def __init__(self, model: Any, mode: DecodeMode) -> None:
+    def __init__(
+        self,
+        model: Any,
+        mode: DecodeMode,
+        *,
+        compile_budget_seconds: float = COMPILE_BUDGET_SECONDS,
+    ) -> None:
         self._model = model
         self.mode = mode.on(model.device.type)
         decoder = model.get_decoder()
         # Vision-language models wrap the text decoder; the step needs only the text part.
         self._text = getattr(decoder, "language_model", decoder)
         self._head = model.get_output_embeddings()
+        self._cache_argument = cache_argument(self._text.forward)
+        self._compile_budget = compile_budget_seconds
+        self._cache: SlotCache | None = None  # the cache captured graphs read
+        self._graphs: StepGraphs | None = None
+        if self.mode is DecodeMode.CUDA_GRAPHS:
+            self._graphs = StepGraphs(cuda_graph_capture(self._captured_step))
         self._compiled: Any = None
-        if self.mode is not DecodeMode.EAGER:
+        if self.mode is DecodeMode.COMPILE:
             # Past its recompile limit torch would quietly run the step eagerly;
-            # raising instead lets `__call__` fall back and report it.
+            # raising instead lets `run` fall back and report it.
             torch._dynamo.config.fail_on_recompile_limit_hit = True
             # Sizes that happen to be equal while compiling (a bucket and the
             # buffer's slots) must not be assumed equal forever: each would cost
             # a recompile when they part.
             torch.fx.experimental._config.use_duck_shape = False
-            self._compiled = torch.compile(
-                self._eager,
-                fullgraph=True,
-                mode="reduce-overhead" if self.mode is DecodeMode.CUDA_GRAPHS else "default",
-            )
+            self._compiled = torch.compile(self._forward, fullgraph=True)
 
-    def __call__(
-        self, ids: torch.Tensor, positions: torch.Tensor, cache: SlotCache
-    ) -> torch.Tensor:
-        """Logits of the next token for the step's bucket of slots, shaped [bucket, vocab]."""
+    @property
+    def graphs(self) -> StepGraphs | None:
+        """The captured steps (CUDA graph mode only)."""
+        return self._graphs
+
+    def run(self, cache: SlotCache, shape: StepShape) -> torch.Tensor:
+        """Logits of the next token for the staged step's bucket of slots, [bucket, vocab]."""
+        if self._graphs is not None:
+            try:
+                self._cache = cache
+                return self._graphs.replay(shape, cache.generation)
+            except torch.cuda.OutOfMemoryError:
+                raise
+            except Exception:
+                log.exception("the captured decode step failed; decoding eagerly from now on")
+                self._eager_from_now_on()
         if self._compiled is not None:
             try:
+                inputs = cache.inputs
+                assert inputs is not None, "begin_step() first"
+                ids, positions = inputs.ids(shape.bucket), inputs.positions(shape.bucket)
+                cache.bind(shape)
                 _vary(ids, positions, cache)
                 logits: torch.Tensor = self._compiled(ids, positions, cache)
-                # CUDA graphs reuse their output buffer on the next replay.
-                return logits.clone() if self.mode is DecodeMode.CUDA_GRAPHS else logits
+                return logits
             except torch.cuda.OutOfMemoryError:
                 raise
             except Exception:
                 log.exception("the compiled decode step failed; decoding eagerly from now on")
-                self._compiled = None
-                self.mode = DecodeMode.EAGER
-        return self._eager(ids, positions, cache)
+                self._eager_from_now_on()
+        return self.step(cache, shape)
 
-    def _eager(self, ids: torch.Tensor, positions: torch.Tensor, cache: SlotCache) -> torch.Tensor:
+    def step(self, cache: SlotCache, shape: StepShape) -> torch.Tensor:
+        """The eager decode step: capture-safe (no host sync, fixed shapes per `shape`)."""
+        inputs = cache.inputs
+        assert inputs is not None, "begin_step() first"
+        cache.bind(shape)
+        return self._forward(inputs.ids(shape.bucket), inputs.positions(shape.bucket), cache)
+
+    def _captured_step(self, shape: StepShape) -> torch.Tensor:
+        assert self._cache is not None
+        return self.step(self._cache, shape)
+
+    def _forward(
+        self, ids: torch.Tensor, positions: torch.Tensor, cache: SlotCache
+    ) -> torch.Tensor:
         step = cache.step
-        assert step is not None, "begin_step() first"
+        assert step is not None, "bind() first"
         output = self._text(
             input_ids=ids,
             position_ids=positions,
             attention_mask=step.attention_mask,
-            cache=cache,
             use_cache=True,
+            **{self._cache_argument: cache},
         )
         logits: torch.Tensor = self._head(output.last_hidden_state[:, -1])
         return logits
 
-    def warm_up(self, cache: SlotCache, max_batch: int) -> None:
-        """Compile every shape the step will see before the first request waits for it.
+    def _eager_from_now_on(self) -> None:
+        self._graphs = None
+        self._compiled = None
+        self.mode = DecodeMode.EAGER
 
-        Three compilations cover them all: a bucket of one; larger buckets with
-        buffers wider than the attended columns; and with buffers exactly as
-        wide (the compiler treats a whole-buffer view apart). With CUDA graphs,
-        each bucket is also captured once. The buffers are given back
-        afterwards, so warming up costs no memory while serving.
+    # ----- start-up -----
+
+    def warm_up(self, cache: SlotCache, max_batch: int) -> None:
+        """Prepare every shape the step will see before the first request waits for it.
+
+        CUDA graphs: the cache is reserved for `max_batch` rows of one column
+        step and each bucket captured (seconds), logged as it goes; the
+        reservation is kept, since the graphs point at it. Compiled: three
+        compilations cover every shape (see `_vary`), within the budget.
         """
-        if self._compiled is None:
+        if self._graphs is not None:
+            self._capture_buckets(cache, max_batch)
+        elif self._compiled is not None:
+            self._compile_within_budget(cache, max_batch)
+
+    def _capture_buckets(self, cache: SlotCache, max_batch: int) -> None:
+        assert self._graphs is not None
+        started = time.monotonic()
+        cache.reserve(self._zeros(1, 1), bucket_for(max_batch), COLUMN_STEP)
+        self._cache = cache
+        buckets = sorted({bucket_for(rows) for rows in range(1, max_batch + 1)})
+        shapes = [StepShape(bucket, COLUMN_STEP) for bucket in buckets]
+        try:
+            self._graphs.capture_all(shapes, cache.generation)
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except Exception:
+            log.exception("capturing the decode step failed; decoding eagerly")
+            self._eager_from_now_on()
             return
-        # A long row widens the buffers past what the next, short rows attend.
-        for bucket, longest in [(1, 1), (1, WARM_UP_LONG_ROW), (2, 1)]:
-            self._step_on_zeros(cache, bucket, longest)
-        cache.release()
-        for bucket in sorted({bucket_for(rows) for rows in range(1, max_batch + 1)}):
-            self._step_on_zeros(cache, bucket, 1)  # buffers exactly as wide as attended
+        log.info(
+            "decode steps ready (%s, %d graphs) in %.1f s",
+            self.mode,
+            len(shapes),
+            time.monotonic() - started,
+        )
+
+    def _compile_within_budget(self, cache: SlotCache, max_batch: int) -> None:
+        started = time.monotonic()
+        # A long row widens the buffers past what the next, short rows attend;
+        # then buffers exactly as wide as attended (the compiler treats a
+        # whole-buffer view apart), then every bucket.
+        plan = [(1, 1), (1, WARM_UP_LONG_ROW), (2, 1), None]
+        plan += [(b, 1) for b in sorted({bucket_for(r) for r in range(1, max_batch + 1)})]
+        for done, item in enumerate(plan, start=1):
+            if item is None:
+                cache.release()
+                continue
+            self._step_on_zeros(cache, *item)
+            if self._compiled is None:  # it failed and fell back
+                break
+            elapsed = time.monotonic() - started
+            log.info("compiling decode steps %d/%d (%.0f s)", done, len(plan), elapsed)
+            if elapsed > self._compile_budget:
+                log.warning(
+                    "compiling the decode step took %.0f s, past its %.0f s bound; "
+                    "decoding eagerly",
+                    elapsed,
+                    self._compile_budget,
+                )
+                self._eager_from_now_on()
+                break
         cache.release()
         log.info("decode steps ready (%s) for batches up to %d", self.mode, max_batch)
 
-    def _step_on_zeros(self, cache: SlotCache, bucket: int, longest: int) -> None:
+    def _zeros(self, rows: int, columns: int) -> torch.Tensor:
         config = self._model.config.get_text_config()
         heads = int(config.num_key_value_heads)
         dim = int(getattr(config, "head_dim", config.hidden_size // config.num_attention_heads))
-        device, dtype = self._model.device, self._model.dtype
-        zeros = torch.zeros((bucket, heads, longest, dim), dtype=dtype, device=device)
-        slots = cache.add(
-            [(zeros, zeros)] * int(config.num_hidden_layers), [longest, *[1] * (bucket - 1)]
-        )
-        step = cache.begin_step(device)
-        ids = torch.zeros((step.bucket, 1), dtype=torch.long, device=device)
-        positions = torch.zeros((4, step.bucket, 1), dtype=torch.long, device=device)
-        self(ids, positions, cache)
+        shape = (rows, heads, columns, dim)
+        return torch.zeros(shape, dtype=self._model.dtype, device=self._model.device)
+
+    def _step_on_zeros(self, cache: SlotCache, bucket: int, longest: int) -> None:
+        zeros = self._zeros(bucket, longest)
+        layers = int(self._model.config.get_text_config().num_hidden_layers)
+        slots = cache.add([(zeros, zeros)] * layers, [longest, *[1] * (bucket - 1)])
+        shape = cache.begin_step({}, 0)
+        self.run(cache, shape)
         cache.remove(slots)
 
 

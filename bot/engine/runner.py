@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from bot.engine.compat import cache_argument
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.decoder import Decoder
 from bot.engine.prefill_cache import GrowingCache
@@ -49,6 +50,7 @@ class ModelRunner:
         self._layers = int(model.config.get_text_config().num_hidden_layers)
         self._batch = SlotCache(self._layers)
         self._decoder = Decoder(model, decode_mode)
+        self._cache_argument = cache_argument(model.forward)
 
     @property
     def decode_mode(self) -> DecodeMode:
@@ -107,9 +109,9 @@ class ModelRunner:
             position_ids=positions.to(device),
             pixel_values=torch.cat(pixels).to(device, self._model.dtype) if pixels else None,
             image_grid_thw=torch.cat(grids).to(device) if grids else None,
-            cache=cache,
             use_cache=True,
             logits_to_keep=1,
+            **{self._cache_argument: cache},
         )
         slots = self._batch.add(cache.tensors(), [len(s.tokens) for s in group])
         for sequence, slot in zip(group, slots, strict=True):
@@ -121,21 +123,12 @@ class ModelRunner:
 
     def step(self, active: list[Sequence]) -> torch.Tensor:
         """One decode step for every running row; return their logits, in `active`'s order."""
-        device = self._model.device
-        step = self._batch.begin_step(device)
-        # Free slots inside the bucket decode a throwaway pad token at position 0.
-        ids = [self._pad_token_id] * step.bucket
-        text = [0] * step.bucket
-        rope = [0] * step.bucket
-        for sequence in active:  # plain lists: one tensor per step, not one per row
-            ids[sequence.slot] = sequence.tokens[-1]
-            text[sequence.slot] = len(sequence.tokens) - 1
-            rope[sequence.slot] = text[sequence.slot] + sequence.prompt.rope_delta
-        logits = self._decoder(
-            torch.tensor(ids, device=device).unsqueeze(1),
-            torch.tensor([text, rope, rope, rope], device=device).unsqueeze(-1),
-            self._batch,
-        )
+        feeds = {}
+        for sequence in active:
+            text = len(sequence.tokens) - 1
+            feeds[sequence.slot] = (sequence.tokens[-1], text, text + sequence.prompt.rope_delta)
+        shape = self._batch.begin_step(feeds, self._pad_token_id)
+        logits = self._decoder.run(self._batch, shape)
         self._batch.end_step()
         for sequence in active:
             sequence.cached += 1

@@ -5,7 +5,8 @@ and keeps its tokens in the slot's first columns. A decode step writes one
 column per slot at that slot's own position, so rows of any length share one
 step, and a request that joins or leaves touches only its own slot: nothing
 is copied or re-padded. The buffers keep their address between steps, which
-is what a captured CUDA graph needs.
+is what a captured CUDA graph needs; so do the step's inputs, staged into
+fixed buffers (`StaticInputs`) with one copy per step.
 
 A step runs over the first `bucket` slots (a power of two), so a compiled
 decoder sees a handful of batch shapes; free slots inside the bucket decode a
@@ -14,12 +15,20 @@ throwaway token into their own column 0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
 COLUMN_STEP = 1024  # columns are added (and attended) in steps of this many
+
+
+class StepShape(NamedTuple):
+    """What fixes a decode step's shapes: rows in its bucket and columns it attends."""
+
+    bucket: int
+    attended: int
 
 
 def bucket_for(rows: int) -> int:
@@ -33,11 +42,41 @@ def _round_up(value: int, step: int) -> int:
 
 @dataclass
 class StepInputs:
-    """What one decode step feeds the decoder for the first `bucket` slots."""
+    """What one decode step feeds the decoder for the first `bucket` slots (views, no copies)."""
 
     bucket: int
     write_at: torch.Tensor  # [bucket] column each slot writes this step
     attention_mask: torch.Tensor  # [bucket, 1, 1, columns] True where a slot may attend
+
+
+STAGED_ROWS = 6  # token id, text position, three rope positions, write column
+
+
+class StaticInputs:
+    """The device buffers a decode step reads, at one address until the cache grows.
+
+    The host fills `host` and copies it to `staged` in one transfer before the
+    step; the step only takes views of `staged` and `columns`, so a captured
+    CUDA graph replays with whatever the host staged last.
+    """
+
+    def __init__(self, slots: int, columns: int, device: torch.device) -> None:
+        pinned = device.type == "cuda"  # a pinned source lets the copy run without a host wait
+        self.host = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, pin_memory=pinned)
+        self.staged = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, device=device)
+        self.columns = torch.arange(columns, device=device)
+
+    def ids(self, bucket: int) -> torch.Tensor:
+        """[bucket, 1] token each slot feeds."""
+        return self.staged[0, :bucket].unsqueeze(1)
+
+    def positions(self, bucket: int) -> torch.Tensor:
+        """[4, bucket, 1] text and rope positions of each slot's token."""
+        return self.staged[1:5, :bucket].unsqueeze(-1)
+
+    def write_at(self, bucket: int) -> torch.Tensor:
+        """[bucket] column each slot writes."""
+        return self.staged[5, :bucket]
 
 
 class SlotCache:
@@ -55,6 +94,10 @@ class SlotCache:
         self._values: list[torch.Tensor] = []
         self.lengths: dict[int, int] = {}  # slot -> tokens it holds
         self.step: StepInputs | None = None
+        self.inputs: StaticInputs | None = None
+        # Counts reallocations: anything holding the buffers' addresses (a
+        # captured graph) is stale once this changes.
+        self.generation = 0
 
     # ----- shape -----
 
@@ -78,6 +121,12 @@ class SlotCache:
         if self.lengths:
             raise RuntimeError("cannot release a cache with running rows")
         self._keys, self._values = [], []
+        self.inputs = None
+        self.generation += 1
+
+    def reserve(self, like: torch.Tensor, slots: int, columns: int) -> None:
+        """Make room for `slots` rows of `columns` columns now (start-up, before capture)."""
+        self._ensure(like, slots, columns)
 
     # ----- rows joining and leaving -----
 
@@ -130,22 +179,45 @@ class SlotCache:
         for old, grown in ((self._keys, grown_keys), (self._values, grown_values)):
             for old_tensor, tensor in zip(old, grown, strict=False):
                 tensor[: old_tensor.shape[0], :, : old_tensor.shape[2]] = old_tensor
-        if like.is_cuda:  # captured CUDA graphs keep pointing at these buffers
-            for buffer in (*grown_keys, *grown_values):
-                torch._dynamo.mark_static_address(buffer)
         self._keys, self._values = grown_keys, grown_values
+        self.inputs = StaticInputs(slots, columns, like.device)
+        self.generation += 1
 
     # ----- one decode step -----
 
-    def begin_step(self, device: torch.device | str) -> StepInputs:
-        """Positions and mask for the next step over the bucket holding every running slot."""
+    def begin_step(self, feeds: Mapping[int, tuple[int, int, int]], pad_token: int) -> StepShape:
+        """Stage the next step's inputs for the bucket holding every running slot.
+
+        `feeds` maps each running slot to (token id, text position, rope
+        position); free slots in the bucket feed `pad_token` at position 0 and
+        write their own column 0. Growing the buffers, if a row needs a column
+        more, happens here, so the step itself never allocates cache memory.
+        """
         highest = max(self.lengths) + 1
         bucket = bucket_for(highest)
         lengths = [self.lengths.get(slot, 0) for slot in range(bucket)]
         self._ensure(self._keys[0], bucket, max(lengths) + 1)
-        attended = _round_up(max(lengths) + 1, COLUMN_STEP)
-        write_at = torch.tensor(lengths, device=device)
-        columns = torch.arange(attended, device=device)
+        assert self.inputs is not None
+        ids, texts, ropes = [pad_token] * bucket, [0] * bucket, [0] * bucket
+        for slot, (token, text, rope) in feeds.items():
+            ids[slot], texts[slot], ropes[slot] = token, text, rope
+        host = self.inputs.host[:, :bucket]
+        host.copy_(torch.tensor([ids, texts, ropes, ropes, ropes, lengths]))
+        # One transfer per step. The host buffer is written again only after the
+        # step's tokens were read back, which waits for this copy.
+        self.inputs.staged[:, :bucket].copy_(host, non_blocking=True)
+        return StepShape(bucket, _round_up(max(lengths) + 1, COLUMN_STEP))
+
+    def bind(self, shape: StepShape) -> StepInputs:
+        """The step's inputs as views of the staged buffers, the mask computed on the device.
+
+        Nothing here reads a value back to the host or sizes anything by a
+        tensor's contents, so it can run inside a captured CUDA graph.
+        """
+        assert self.inputs is not None, "begin_step() first"
+        bucket, attended = shape
+        write_at = self.inputs.write_at(bucket)
+        columns = self.inputs.columns[:attended]
         mask = (columns.unsqueeze(0) <= write_at.unsqueeze(1)).view(bucket, 1, 1, attended)
         self.step = StepInputs(bucket, write_at, mask)
         return self.step

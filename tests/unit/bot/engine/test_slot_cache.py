@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bot.engine.prefill_cache import GrowingCache, GrowingLayer
-from bot.engine.slot_cache import COLUMN_STEP, SlotCache, bucket_for
+from bot.engine.slot_cache import COLUMN_STEP, SlotCache, StepInputs, bucket_for
 
 
 def _rows(*lengths: int, layers: int = 2) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -18,9 +18,15 @@ def _rows(*lengths: int, layers: int = 2) -> list[tuple[torch.Tensor, torch.Tens
     return GrowingCache.from_tensors([(keys, keys.clone()) for _ in range(layers)]).tensors()
 
 
+def _begin(cache: SlotCache) -> StepInputs:
+    """Stage and bind a step in which every running slot feeds token 0."""
+    feeds = {slot: (0, length, length) for slot, length in cache.lengths.items()}
+    return cache.bind(cache.begin_step(feeds, pad_token=0))
+
+
 def _step(cache: SlotCache, value: float) -> None:
     """One decode step in which every slot in the bucket writes `value`."""
-    step = cache.begin_step("cpu")
+    step = _begin(cache)
     column = torch.full((step.bucket, 1, 1, 2), value)
     for layer in range(2):
         cache.update(column, column, layer)
@@ -44,7 +50,7 @@ def test_prefilled_rows_move_into_slots_without_their_padding() -> None:
 def test_a_step_writes_each_slot_at_its_own_position_and_masks_the_rest() -> None:
     cache = SlotCache(layers=2)
     cache.add(_rows(3, 1), [3, 1])
-    step = cache.begin_step("cpu")
+    step = _begin(cache)
     assert step.bucket == 2 and step.write_at.tolist() == [3, 1]
     mask = step.attention_mask[:, 0, 0, :5].tolist()
     assert mask == [[True, True, True, True, False], [True, True, False, False, False]]
@@ -62,7 +68,7 @@ def test_a_free_slot_is_reused_and_empty_slots_in_the_bucket_attend_only_column_
     cache = SlotCache(layers=2)
     cache.add(_rows(2, 2, 2), [2, 2, 2])
     cache.remove([1])
-    step = cache.begin_step("cpu")
+    step = _begin(cache)
     assert step.bucket == 4 and step.write_at.tolist() == [2, 0, 2, 0]
     assert step.attention_mask[1, 0, 0, :3].tolist() == [True, False, False]
     assert cache.add(_rows(4), [4]) == [1]  # the lowest free slot, overwritten in full
