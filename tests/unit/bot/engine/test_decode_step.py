@@ -120,7 +120,7 @@ def _eager_capture(
 def _greedy_run(
     model: Any, lengths: list[int], leave_at: dict[int, int], steps: int, graphs: bool
 ) -> tuple[list[list[int]], list[tuple[StepShape, int]], int]:
-    """Greedy tokens of every row, decoding `steps` steps; row `r` leaves after step `leave_at[r]`."""
+    """Each row's greedy tokens over `steps` steps; row `r` leaves after step `leave_at[r]`."""
     decoder = Decoder(model, DecodeMode.EAGER)
     cache = _filled_cache(model, lengths)
     replays: list[tuple[StepShape, int]] = []
