@@ -35,6 +35,9 @@ class BatchLimits:
         gather_seconds: how long an idle engine waits for more requests to
             arrive before prefilling, so that a burst is prefilled together.
         max_waiting: most requests waiting or running; more get `EngineBusy`.
+        prefill_chunk: a prompt with more new tokens than this, joining while
+            answers are being decoded, is prefilled this many tokens at a time
+            with a decode step between chunks (0 turns chunking off).
     """
 
     max_batch: int = 32
@@ -42,6 +45,7 @@ class BatchLimits:
     prefill_tokens: int = 16384
     gather_seconds: float = 0.005
     max_waiting: int = 64
+    prefill_chunk: int = 512
 
 
 class BatchPolicy:
@@ -110,8 +114,15 @@ class BatchPolicy:
                 if sequence.told_ahead != ahead:
                     sequence.told_ahead = ahead
                     sequence.send(Queued(ahead))
-        self.joining = len(admitted)  # out of the line, not yet in the batch
+        self.joining += len(admitted)  # out of the line, not yet in the batch
         return admitted
+
+    def chunked(self, new_tokens: int) -> bool:
+        """Whether a prompt with `new_tokens` to prefill goes a chunk at a time.
+
+        Only while answers are running: alone, one pass gives the first token sooner.
+        """
+        return bool(self.active) and 0 < self.limits.prefill_chunk < new_tokens
 
     def prefill_groups(
         self, cold: list[Sequence], length: Callable[[Sequence], int]

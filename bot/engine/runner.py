@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from bot.engine.chunked_prefill import ChunkedPrefill, PartialPrefill
 from bot.engine.compat import cache_argument
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.decoder import Decoder
@@ -51,6 +52,7 @@ class ModelRunner:
         self._batch = SlotCache(self._layers)
         self._decoder = Decoder(model, decode_mode)
         self._cache_argument = cache_argument(model.forward)
+        self._chunks = ChunkedPrefill(model, self._layers)
 
     @property
     def decode_mode(self) -> DecodeMode:
@@ -117,6 +119,21 @@ class ModelRunner:
         for sequence, slot in zip(group, slots, strict=True):
             sequence.cached, sequence.slot = len(sequence.tokens), slot
         logits: torch.Tensor = output.logits[:, -1, :]
+        return logits
+
+    def begin_chunked(self, sequence: Sequence, hit: PrefixHit | None) -> PartialPrefill:
+        """Start prefilling `sequence` a chunk at a time (its images are encoded now)."""
+        return self._chunks.begin(sequence, hit)
+
+    def prefill_chunk(self, partial: PartialPrefill, chunk: int) -> torch.Tensor | None:
+        """Prefill the next `chunk` tokens; once all are in, move the row into a decode
+        slot and return its last logits [1, vocab]."""
+        logits = self._chunks.advance(partial, chunk)
+        if logits is None:
+            return None
+        sequence = partial.sequence
+        (slot,) = self._batch.add(partial.cache.tensors(), [len(sequence.tokens)])
+        sequence.cached, sequence.slot = len(sequence.tokens), slot
         return logits
 
     # ----- decode -----

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from bot.engine.chunked_prefill import PartialPrefill
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.policy import BatchLimits, BatchPolicy
 from bot.engine.prefix_cache import PrefixHit, PrefixStore
@@ -64,6 +65,8 @@ class BatchScheduler:
         self._warm_up_error: BaseException | None = None
         self._wake = threading.Condition()  # guards the policy's line and batch
         self._closed = False
+        self._partials: list[PartialPrefill] = []  # prompts being prefilled a chunk at a time
+        self._observe = observe
         self._thread = threading.Thread(target=self._run, name="supportbot-model", daemon=True)
         self._thread.start()
 
@@ -146,18 +149,20 @@ class BatchScheduler:
     def _round(self) -> bool:
         policy = self._policy
         with self._wake:
-            while not self._closed and not policy.active and not policy.any_ready():
+            while not (self._closed or policy.active or self._partials or policy.any_ready()):
                 self._wake.wait()
             if self._closed:
                 self._fail_everyone(ModelUnavailable("the engine has closed"))
                 return False
-            if not policy.active:
+            if not policy.active and not self._partials:
                 self._gather()
             admitted = policy.admit()
         if admitted:
             self._prefill_admitted(admitted)
-            with self._wake:
-                policy.joining = 0
+        if self._partials:
+            self._prefill_next_chunk()
+        with self._wake:
+            policy.joining = len(self._partials)  # the rest joined or failed
         if policy.active:
             self._decode()
         return True
@@ -181,7 +186,9 @@ class BatchScheduler:
         for sequence in admitted:
             sequence.start()
             hit = self._runner.prefix_for(sequence)
-            if hit is None:
+            if self._policy.chunked(len(sequence.tokens) - (hit.length if hit else 0)):
+                self._begin_chunked(sequence, hit)
+            elif hit is None:
                 cold.append(sequence)
             else:
                 self._prefill_safely([sequence], hit)
@@ -212,6 +219,51 @@ class BatchScheduler:
             log.exception("prefill failed")
             for sequence in group:
                 sequence.finish(GenerationFailed(f"{type(error).__name__}: {error}"))
+
+    def _begin_chunked(self, sequence: Sequence, hit: PrefixHit | None) -> None:
+        try:
+            self._partials.append(self._runner.begin_chunked(sequence, hit))
+        except torch.cuda.OutOfMemoryError:
+            self._chunk_did_not_fit(sequence)
+        except Exception as error:
+            log.exception("prefill failed")
+            sequence.finish(GenerationFailed(f"{type(error).__name__}: {error}"))
+
+    def _prefill_next_chunk(self) -> None:
+        """One chunk of the oldest partly prefilled prompt; it joins the batch after its last."""
+        partial = self._partials[0]
+        sequence = partial.sequence
+        if sequence.cancelled.is_set() or sequence.done:
+            self._partials.pop(0)
+            sequence.done = True
+            return
+        before = partial.done
+        try:
+            logits = self._runner.prefill_chunk(partial, self._limits.prefill_chunk)
+            self._observe("supportbot_engine_prefill_chunk_tokens", partial.done - before)
+            if logits is None:
+                return
+            self._partials.pop(0)
+            with self._wake:
+                self._policy.joined([sequence])
+            self._runner.advance([sequence], logits)
+        except torch.cuda.OutOfMemoryError:
+            self._partials.pop(0)
+            self._chunk_did_not_fit(sequence)
+        except Exception as error:
+            self._partials.pop(0)
+            log.exception("prefill failed")
+            sequence.finish(GenerationFailed(f"{type(error).__name__}: {error}"))
+        else:
+            self._retire()
+
+    def _chunk_did_not_fit(self, sequence: Sequence) -> None:
+        self._free_memory("prefilling a chunk")
+        if self._policy.active:
+            self._policy.prefill_did_not_fit()
+            self._requeue_front([sequence])
+        else:
+            sequence.finish(GenerationFailed("out of GPU memory: this request alone does not fit"))
 
     # ----- decode -----
 
@@ -282,7 +334,9 @@ class BatchScheduler:
     def _fail_everyone(self, error: Exception) -> None:
         """Closing: everyone waiting or running hears `error` (lock held)."""
         policy = self._policy
-        everyone, policy.pending = [*policy.active, *policy.pending], []
+        joining = [partial.sequence for partial in self._partials]
+        self._partials = []
+        everyone, policy.pending = [*policy.active, *joining, *policy.pending], []
         self._runner.release(policy.active)
         policy.active = []
         for sequence in everyone:

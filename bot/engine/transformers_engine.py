@@ -82,6 +82,8 @@ class TransformersEngine(EngineStatus):
         max_batch: most requests decoding together.
         batch_token_budget: most prompt + answer tokens the running batch may reserve.
         batch_window_seconds: how long an idle engine gathers a burst before prefilling.
+        prefill_chunk_tokens: a prompt joining running answers is prefilled this
+            many tokens at a time, a decode step between chunks (0: in one pass).
         prefix_cache_bytes: bytes of per-thread cached prefixes kept for follow-ups
             (0 turns reuse off).
         observe: called with (metric name, value) for queue wait, batch size, time
@@ -113,6 +115,7 @@ class TransformersEngine(EngineStatus):
         max_batch: int = 32,
         batch_token_budget: int = 65536,
         batch_window_seconds: float = 0.005,
+        prefill_chunk_tokens: int = 512,
         prefix_cache_bytes: int = 2 * 2**30,
         observe: Callable[[str, float], None] | None = None,
         lora_adapter: str | None = None,
@@ -131,6 +134,7 @@ class TransformersEngine(EngineStatus):
             token_budget=batch_token_budget,
             gather_seconds=batch_window_seconds,
             max_waiting=max_waiting,
+            prefill_chunk=prefill_chunk_tokens,
         )
         self._prefixes = PrefixStore(prefix_cache_bytes)
         self._observe = observe or (lambda name, value: None)
