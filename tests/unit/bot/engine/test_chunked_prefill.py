@@ -14,6 +14,7 @@ from tests.support.engine_requests import fixed_length_request
 
 pytestmark = pytest.mark.slow
 
+RUNNING = fixed_length_request("why does the build fail?", 160)
 CHUNK = 16  # tokens; a tiny-checkpoint screenshot is a few dozen, so it spans chunks
 
 
@@ -25,7 +26,7 @@ async def _joining_while_one_runs(
     engine: TransformersEngine, joiner: GenerationRequest
 ) -> tuple[str, str]:
     """`joiner`'s answer, sent once a long answer is decoding; and the long answer."""
-    runner = engine.stream(fixed_length_request("why does the build fail?", 160))
+    runner = engine.stream(RUNNING)
     first = await anext(runner)
     rest = asyncio.create_task(_collect(runner))
     joined = await _text(engine, joiner)
