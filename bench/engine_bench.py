@@ -29,9 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import transformers
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import itertools
 
 from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
 from bot.engine.decode_mode import DecodeMode
@@ -244,7 +247,82 @@ async def single_request_rows(
 PATHS = ("engine", "naive")
 
 
-async def run(smoke: bool, tokens: int, concurrency: list[int], decode_mode: str) -> None:
+async def decode_gaps_while_joining(
+    engine: TransformersEngine, joiner: GenerationRequest, running_tokens: int
+) -> tuple[float, float]:
+    """(longest, median) gap in seconds between pieces of a running answer while `joiner` joins.
+
+    The window runs from sending `joiner` to its first piece, plus the running
+    answer's next piece: the pause a prefill puts into answers already streaming.
+    Measured on text pieces as a consumer sees them.
+    """
+    arrivals: list[float] = []
+    running = _request(screenshot((640, 400), 99), QUESTIONS[0], running_tokens)
+
+    async def consume() -> None:
+        async for _ in engine.stream(running):
+            arrivals.append(time.perf_counter())
+
+    task = asyncio.create_task(consume())
+    while len(arrivals) < 4:
+        await asyncio.sleep(0.001)
+    sent = time.perf_counter()
+    first: float | None = None
+    async for piece in engine.stream(joiner):
+        if first is None and isinstance(piece, str):
+            first = time.perf_counter()
+    await task
+    assert first is not None
+    before = [t for t in arrivals if t < sent][-1:]
+    during = [t for t in arrivals if sent <= t <= first]
+    after = [t for t in arrivals if t > first][:1]
+    window = before + during + after
+    gaps = [b - a for a, b in itertools.pairwise(window)] or [0.0]
+    every = [b - a for a, b in itertools.pairwise(arrivals)]
+    return max(gaps), statistics.median(every)
+
+
+async def join_rows(
+    engine: TransformersEngine, shots: dict[str, bytes], tokens: int, decode_mode: str
+) -> list[tuple[str, float, float | None]]:
+    """Rows for a 1920x1080 request joining a running answer, chunked and in one pass."""
+    joiner = _request(shots["1920x1080"], QUESTIONS[1], 1)
+    running_tokens = max(64, tokens)
+    one_pass = TransformersEngine.from_loaded(
+        engine._model,
+        engine._processor,
+        device=str(engine._model.device),
+        decode_mode=decode_mode,
+        prefill_chunk_tokens=0,
+    )
+    try:
+        chunked_gap, median = await decode_gaps_while_joining(engine, joiner, running_tokens)
+        one_pass_gap, _ = await decode_gaps_while_joining(one_pass, joiner, running_tokens)
+    finally:
+        await one_pass.close()
+    return [
+        (
+            "longest decode gap while a 1920x1080 request joins, chunked prefill (ms)",
+            1000 * chunked_gap,
+            None,
+        ),
+        (
+            "longest decode gap while a 1920x1080 request joins, one-pass prefill (ms)",
+            1000 * one_pass_gap,
+            None,
+        ),
+        ("median decode gap of the running answer (ms)", 1000 * median, None),
+    ]
+
+
+async def run(
+    smoke: bool,
+    tokens: int,
+    concurrency: list[int],
+    decode_mode: str,
+    chunk: int,
+    naive_sample: int | None = None,
+) -> None:
     from transformers import AutoProcessor
 
     with tempfile.TemporaryDirectory() as workdir:
@@ -252,7 +330,9 @@ async def run(smoke: bool, tokens: int, concurrency: list[int], decode_mode: str
 
         checkpoint = build_tiny_checkpoint(Path(workdir) / "tiny", max_pixels=1280 * 1024)
         if smoke:
-            engine = TransformersEngine(str(checkpoint), device="cpu", decode_mode=decode_mode)
+            engine = TransformersEngine(
+                str(checkpoint), device="cpu", decode_mode=decode_mode, prefill_chunk_tokens=chunk
+            )
             await engine.start()
             if engine.failure:
                 raise SystemExit(f"engine failed to start: {engine.failure}")
@@ -260,7 +340,11 @@ async def run(smoke: bool, tokens: int, concurrency: list[int], decode_mode: str
         else:
             processor = AutoProcessor.from_pretrained(checkpoint)
             engine = TransformersEngine.from_loaded(
-                full_size_model(processor), processor, device="cuda", decode_mode=decode_mode
+                full_size_model(processor),
+                processor,
+                device="cuda",
+                decode_mode=decode_mode,
+                prefill_chunk_tokens=chunk,
             )
             device = torch.cuda.get_device_name()
     shots = {
@@ -268,15 +352,20 @@ async def run(smoke: bool, tokens: int, concurrency: list[int], decode_mode: str
     }
     print(
         f"device: {device}; decode: {engine.decode_mode}; output fixed at {tokens} tokens; "
-        f"torch {torch.__version__}"
+        f"prefill chunk {chunk} tokens; torch {torch.__version__}; "
+        f"transformers {transformers.__version__}"
     )
     for path in PATHS:  # warm-up: kernels, allocator, tokenizer caches
         await seconds(path, engine, _request(shots["1920x1080"], QUESTIONS[2], 2))
 
     print("| metric | engine | naive |")
     print("| --- | --- | --- |")
-    for metric, ours, theirs in await single_request_rows(engine, shots, tokens):
-        print(f"| {metric} | {ours:.1f} | {theirs:.1f} |")
+    rows: list[tuple[str, float, float | None]] = [
+        *await single_request_rows(engine, shots, tokens),
+        *await join_rows(engine, shots, tokens, decode_mode),
+    ]
+    for metric, ours, theirs in rows:
+        print(f"| {metric} | {ours:.1f} | {'n/a' if theirs is None else f'{theirs:.1f}'} |")
     print()
     print("| concurrent | path | output tok/s | p50 latency s | p95 latency s | peak GPU GiB |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -286,12 +375,21 @@ async def run(smoke: bool, tokens: int, concurrency: list[int], decode_mode: str
         for name in PATHS[::-1]:
             if torch.cuda.is_available():
                 torch.cuda.reset_peak_memory_stats()
-            result = await measure(name, engine, requests)
+            # The naive path runs one request after another, so its tokens/s is the
+            # same for any count; a sample keeps long GPU runs short. Its latencies
+            # then describe the sample only.
+            sampled = name == "naive" and naive_sample is not None and naive_sample < n
+            result = await measure(name, engine, requests[:naive_sample] if sampled else requests)
             peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
+            latency = (
+                "n/a (sampled) | n/a (sampled)"
+                if sampled
+                else f"{statistics.median(result.latencies):.2f} | "
+                f"{_percentile(result.latencies, 0.95):.2f}"
+            )
+            label = f"naive ({naive_sample} of {n})" if sampled else name
             print(
-                f"| {n} | {name} | {result.tokens / result.seconds:.1f} | "
-                f"{statistics.median(result.latencies):.2f} | "
-                f"{_percentile(result.latencies, 0.95):.2f} | {peak:.1f} |"
+                f"| {n} | {label} | {result.tokens / result.seconds:.1f} | {latency} | {peak:.1f} |"
             )
     await engine.close()
 
@@ -305,14 +403,27 @@ def main() -> int:
         "--decode-mode",
         default="auto",
         choices=[mode.value for mode in DecodeMode],
-        help="the engine's DECODE_MODE (auto: CUDA graphs on a GPU, eager on CPU)",
+        help="the engine's DECODE_MODE (auto: eager until a mode has met the start-up bounds)",
+    )
+    parser.add_argument(
+        "--prefill-chunk",
+        type=int,
+        default=None,
+        help="PREFILL_CHUNK_TOKENS (default 512; 16 in the smoke run, whose screenshots are short)",
+    )
+    parser.add_argument(
+        "--naive-sample",
+        type=int,
+        default=None,
+        help="run the naive path on only this many of each concurrency level's requests",
     )
     args = parser.parse_args()
     tokens = args.tokens or (8 if args.smoke else 256)
     levels = [int(n) for n in (args.concurrency or ("1,2" if args.smoke else "1,8,32")).split(",")]
     if not args.smoke and not torch.cuda.is_available():
         parser.error("no CUDA device: use --smoke")
-    asyncio.run(run(args.smoke, tokens, levels, args.decode_mode))
+    chunk = args.prefill_chunk if args.prefill_chunk is not None else (16 if args.smoke else 512)
+    asyncio.run(run(args.smoke, tokens, levels, args.decode_mode, chunk, args.naive_sample))
     return 0
 
 

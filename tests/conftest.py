@@ -1,4 +1,9 @@
-"""Session-wide real parts: a tiny Qwen3-VL checkpoint, its loaded engine, a private Redis."""
+"""Session-wide real parts: a tiny Qwen3-VL checkpoint, its loaded engine, a private Redis.
+
+Collecting this needs only pytest, torch and transformers (what a GPU box has:
+`bench/gpu_check.sh` runs `tests/gpu` there). Redis, clamd and hypothesis are
+imported where they are used, so their absence costs only the tests that use them.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import settings as hypothesis_settings
 
 from bot.engine.transformers_engine import TransformersEngine
-from tests.support.clamd_server import clamd_executable, private_clamd
-from tests.support.redis_server import private_redis_server
 from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
-# In CI the property tests replay the same examples every run, so a landing is never
-# decided by a lucky draw; locally they explore new examples each time.
-hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
-if os.environ.get("CI"):
-    hypothesis_settings.load_profile("ci")
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In CI the property tests replay the same examples every run, so a landing is never
+    decided by a lucky draw; locally they explore new examples each time."""
+    try:
+        from hypothesis import settings as hypothesis_settings
+    except ModuleNotFoundError:  # a GPU box runs only tests/gpu, which has no property tests
+        return
+    hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+    if os.environ.get("CI"):
+        hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +50,8 @@ def tiny_engine(tiny_checkpoint: Path) -> Iterator[TransformersEngine]:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """`REDIS_URL` when set (never flushed: keys are namespaced), else a private redis-server."""
+    from tests.support.redis_server import private_redis_server
+
     if url := os.environ.get("REDIS_URL"):
         yield url
         return
@@ -58,6 +68,8 @@ def redis_prefix() -> str:
 @pytest.fixture(scope="session")
 def clamd_address() -> Iterator[str]:
     """A private clamd. Outside CI a machine without clamav-daemon skips these tests."""
+    from tests.support.clamd_server import clamd_executable, private_clamd
+
     if clamd_executable() is None:
         if os.environ.get("CI"):
             pytest.fail("clamd is not installed; .ci/run installs clamav-daemon")

@@ -97,25 +97,3 @@ def test_cuda_graphs_without_a_gpu_is_a_clear_start_up_failure(tiny_checkpoint: 
     assert engine.failure == (
         "DECODE_MODE=cuda-graphs needs a CUDA device; use DECODE_MODE=auto or eager on cpu"
     )
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-async def test_cuda_graph_steps_give_the_eager_tokens_on_a_gpu(tiny_checkpoint: Path) -> None:
-    graphs = TransformersEngine(
-        str(tiny_checkpoint), device="cuda", dtype="float32", decode_mode="cuda-graphs", max_batch=4
-    )
-    eager = TransformersEngine(
-        str(tiny_checkpoint), device="cuda", dtype="float32", decode_mode="eager"
-    )
-    await graphs.start()
-    await eager.start()
-    try:
-        assert graphs.failure is None and eager.failure is None
-        alone = [await _text(eager, request) for request in REQUESTS]
-        together = await asyncio.gather(*(_text(graphs, r) for r in REQUESTS))
-        assert together == alone
-        assert graphs.decode_mode is DecodeMode.CUDA_GRAPHS  # never fell back to eager
-    finally:
-        await graphs.close()
-        await eager.close()

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# One prepared check for a machine with a CUDA GPU, in at most 8 minutes.
+#
+# Needs only python3 with torch (and torchvision), transformers, pillow, numpy
+# and pytest; no package registry: nothing is installed. Runs the gpu-marked tests, times
+# start-up (weights loaded to ready) per decode mode for the full-size
+# Qwen3-VL-8B architecture, runs the engine benchmark, and writes one markdown
+# file: a summary table, then every step's raw output.
+#
+#   bench/gpu_check.sh [OUTPUT.md]        (default: gpu-check-<UTC time>.md)
+#
+# Budget (seconds, each step killed at its limit and reported as such), 465 in all:
+# tests 60; start-up 3 x 55 (eager; cuda-graphs fresh and again, as a restart);
+# benchmark 180; compile start-up 60 (last: on the 8B it may not finish).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+PYTHON="${PYTHON:-python3}"
+OUT="${1:-gpu-check-$(date -u +%Y%m%dT%H%M%SZ).md}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+export TORCHINDUCTOR_CACHE_DIR="$WORK/inductor"  # fresh for this run; reused by "restart"
+rows=()
+
+# transformers' Qwen3-VL processor needs torchvision for its video half, even for images.
+if ! missing=$("$PYTHON" -c '
+import importlib.util as u
+need = ["torch", "torchvision", "transformers", "PIL", "numpy", "pytest"]
+print(" ".join(n for n in need if u.find_spec(n) is None))') || [ -n "$missing" ]; then
+    echo "gpu_check: $PYTHON lacks: ${missing:-python itself}" >&2
+    exit 2
+fi
+if ! "$PYTHON" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+    echo "gpu_check: no CUDA device visible to $PYTHON" >&2
+    exit 2
+fi
+
+# step NAME LIMIT COMMAND...: run it, keep its output, add a summary row.
+step() {
+    local name="$1" limit="$2"
+    shift 2
+    local log="$WORK/$(echo "$name" | tr -c 'a-zA-Z0-9' '_').log"
+    local started=$SECONDS
+    timeout --signal=KILL "$limit" "$@" >"$log" 2>&1
+    local rc=$? took=$((SECONDS - started)) result
+    if [ $rc -eq 0 ]; then result="ok"; elif [ $rc -eq 137 ]; then result="killed at ${limit} s"; else result="failed (exit $rc)"; fi
+    rows+=("| $name | $result | $took | $(summary "$name" "$log") |")
+    printf '%s\n' "$name" >>"$WORK/steps"
+}
+
+summary() {
+    case "$1" in
+        gpu\ tests) grep -E 'passed|failed|skipped|error' "$2" | tail -1 ;;
+        start-up*) grep -E '^startup ' "$2" | tail -1 | awk '{print $3 " s to ready, decoding " $4}' ;;
+        benchmark*) echo "see raw output" ;;
+    esac
+}
+
+"$PYTHON" - >"$WORK/machine" 2>&1 <<'EOF'
+import subprocess, torch, transformers
+driver = "unknown"
+try:
+    driver = subprocess.run(
+        ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+        capture_output=True, text=True, timeout=20,
+    ).stdout.strip()
+except OSError:
+    pass
+gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA device"
+print(f"GPU: {gpu}; driver {driver}; torch {torch.__version__} (CUDA {torch.version.cuda}); "
+      f"transformers {transformers.__version__}")
+EOF
+
+step "gpu tests" 60 env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "$PYTHON" -m pytest tests/gpu -m gpu -q -p no:cacheprovider -rs
+step "start-up eager" 55 "$PYTHON" bench/startup_time.py --mode eager
+step "start-up cuda-graphs, fresh" 55 "$PYTHON" bench/startup_time.py --mode cuda-graphs
+step "start-up cuda-graphs, restart" 55 "$PYTHON" bench/startup_time.py --mode cuda-graphs
+step "benchmark, cuda-graphs" 180 "$PYTHON" bench/engine_bench.py --decode-mode cuda-graphs \
+    --tokens 256 --concurrency 1,8,32 --naive-sample 2
+step "start-up compile, fresh" 60 "$PYTHON" bench/startup_time.py --mode compile
+
+{
+    echo "# GPU check, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    cat "$WORK/machine"
+    echo
+    echo "| step | result | seconds | summary |"
+    echo "| --- | --- | --- | --- |"
+    printf '%s\n' "${rows[@]}"
+    while read -r name; do
+        echo
+        echo "## $name (raw output)"
+        echo
+        echo '```'
+        grep -v -E 'Loading weights|Writing model shards' "$WORK/$(echo "$name" | tr -c 'a-zA-Z0-9' '_').log" | tail -n 80
+        echo '```'
+    done <"$WORK/steps"
+} >"$OUT"
+echo "wrote $OUT"
+cat "$OUT" | sed -n '1,20p'
