@@ -2,7 +2,9 @@
 
 Times (median of `--repeat` runs, one request at a time, after warm-up):
 
-- `engine`: one-token request through `TransformersEngine.stream` (what the bench reports);
+- `engine`: one-token request through `TransformersEngine.stream` (what the bench reports),
+  split by the engine's own timings into `queued` (sent until it joins the batch:
+  preprocessing, the batch window, thread hops) and `to first` (joined until its token);
 - `naive`: processor + `generate(max_new_tokens=1)` + decode, on the caller's thread;
 - `prepare`: the engine's preprocessing alone (image decode, processor, M-RoPE positions);
 - `prefill`: the engine's prefill alone, on the caller's thread (model forward, slot copy,
@@ -27,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from math import nan
 from pathlib import Path
 from typing import Any
 
@@ -106,17 +109,24 @@ def main() -> int:
     parser.add_argument("--window-ms", type=float, default=5.0, help="BATCH_WINDOW_MS")
     parser.add_argument("--torch-profile", action="store_true")
     args = parser.parse_args()
+    seen: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as workdir:
         checkpoint = build_tiny_checkpoint(Path(workdir) / "tiny", max_pixels=1280 * 1024)
         engine = TransformersEngine(
-            str(checkpoint), device="cpu", batch_window_seconds=args.window_ms / 1000
+            str(checkpoint),
+            device="cpu",
+            batch_window_seconds=args.window_ms / 1000,
+            observe=lambda name, value: seen.setdefault(name, []).append(value),
         )
         asyncio.run(engine.start())
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, window {args.window_ms} ms"
     )
-    print("| screenshot | engine | naive | prepare | prefill | naive processor | naive forward |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| screenshot | engine | queued | to first | naive | prepare | prefill "
+        "| naive processor | naive forward |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for index, size in enumerate([(1280, 800), (1920, 1080)]):
         request = _request(screenshot(size, index), QUESTIONS[0], 1)
         for _ in range(3):  # warm-up
@@ -128,8 +138,11 @@ def main() -> int:
             with torch.inference_mode():
                 engine._model.generate(**ready, max_new_tokens=1, do_sample=False)
 
+        seen.clear()
         figures = [
             _median_ms(lambda r=request: _through_engine(engine, r), args.repeat),
+            1000 * statistics.median(seen.get("supportbot_engine_queue_wait_seconds", [nan])),
+            1000 * statistics.median(seen.get("supportbot_engine_ttft_seconds", [nan])),
             _median_ms(lambda r=request: naive_one(engine, r), args.repeat),
             _median_ms(lambda r=request: engine.prepare(r), args.repeat),
             _median_ms(_prefill_alone(engine, request), args.repeat),

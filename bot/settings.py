@@ -139,6 +139,7 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=32, ge=1, le=512)
     batch_token_budget: int = Field(default=65536, ge=1024)
     batch_window_ms: float = Field(default=5.0, ge=0, le=1000)
+    prefill_chunk_tokens: int = Field(default=512, ge=0)  # 0: prefill in one pass
     prefix_cache_bytes: int = Field(default=2 * 2**30, ge=0)
     decode_mode: DecodeMode = DecodeMode.AUTO
     queue_timeout_seconds: float = Field(default=120.0, gt=0)

@@ -26,6 +26,7 @@ def _local_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> E
         max_batch=settings.max_batch,
         batch_token_budget=settings.batch_token_budget,
         batch_window_seconds=settings.batch_window_ms / 1000,
+        prefill_chunk_tokens=settings.prefill_chunk_tokens,
         prefix_cache_bytes=settings.prefix_cache_bytes,
         observe=metrics.observe_by_name if metrics is not None else None,
         lora_adapter=settings.lora_adapter,

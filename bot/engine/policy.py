@@ -81,8 +81,13 @@ class BatchPolicy:
         return any(s.prepared.done() or s.cancelled.is_set() for s in self.pending)
 
     def burst_gathered(self) -> bool:
-        """Enough requests are prepared to fill the batch: stop gathering."""
-        return sum(1 for s in self.pending if s.prepared.done()) >= self.batch_limit
+        """Stop gathering: the batch is full, or nothing in line is still being prepared.
+
+        Waiting longer can only gather requests already in line; a request alone
+        (every cold first token) goes at once instead of paying the whole window.
+        """
+        ready = sum(1 for s in self.pending if s.prepared.done())
+        return ready >= self.batch_limit or ready == len(self.pending)
 
     def admit(self) -> list[Sequence]:
         """Take the waiting requests that fit, first come first served."""

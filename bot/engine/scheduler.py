@@ -168,7 +168,8 @@ class BatchScheduler:
         return True
 
     def _gather(self) -> None:
-        """An idle engine waits a moment so a burst of requests is prefilled together."""
+        """An idle engine waits a moment for requests in line to be prepared, so that a
+        burst is prefilled together."""
         deadline = time.monotonic() + self._limits.gather_seconds
         while not self._closed and (remaining := deadline - time.monotonic()) > 0:
             if self._policy.burst_gathered():

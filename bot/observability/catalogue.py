@@ -107,6 +107,11 @@ ENGINE_PREFIX_REUSED_TOKENS = _histogram(
     "Prompt tokens a follow-up took from its thread's cache",
     COUNTS,
 )
+ENGINE_PREFILL_CHUNK_TOKENS = _histogram(
+    "supportbot_engine_prefill_chunk_tokens",
+    "Prompt tokens in one chunk of a prefill split so running answers keep decoding",
+    COUNTS,
+)
 ENGINE_PREFIX_CACHE_BYTES = _gauge(
     "supportbot_engine_prefix_cache_bytes",
     "Bytes of threads' computed prompts kept for their follow-ups",
