@@ -247,34 +247,47 @@ async def single_request_rows(
 PATHS = ("engine", "naive")
 
 
+ADMITTED: list[float] = []  # when each request joined a batch (the engines' queue-wait report)
+
+
+def _observe(name: str, value: float) -> None:
+    if name == "supportbot_engine_queue_wait_seconds":
+        ADMITTED.append(time.perf_counter())
+
+
 async def decode_gaps_while_joining(
     engine: TransformersEngine, joiner: GenerationRequest, running_tokens: int
 ) -> tuple[float, float]:
     """(longest, median) gap in seconds between pieces of a running answer while `joiner` joins.
 
-    The window runs from sending `joiner` to its first piece, plus the running
-    answer's next piece: the pause a prefill puts into answers already streaming.
-    Measured on text pieces as a consumer sees them.
+    The window runs from `joiner` being admitted (its preprocessing done, on
+    another thread) to its first piece, plus the running answer's next piece:
+    the pause its prefill puts into answers already streaming. Measured on
+    text pieces as a consumer sees them.
     """
     arrivals: list[float] = []
     running = _request(screenshot((640, 400), 99), QUESTIONS[0], running_tokens)
+    first: float | None = None
 
     async def consume() -> None:
         async for _ in engine.stream(running):
             arrivals.append(time.perf_counter())
+            if first is not None and arrivals[-1] > first:
+                return  # the window is closed: stop the running answer early
 
     task = asyncio.create_task(consume())
     while len(arrivals) < 4:
         await asyncio.sleep(0.001)
     sent = time.perf_counter()
-    first: float | None = None
     async for piece in engine.stream(joiner):
         if first is None and isinstance(piece, str):
             first = time.perf_counter()
     await task
-    assert first is not None
-    before = [t for t in arrivals if t < sent][-1:]
-    during = [t for t in arrivals if sent <= t <= first]
+    if first is None or arrivals[-1] <= first:
+        raise SystemExit("the running answer ended before the joining request's first token")
+    admitted = min((t for t in ADMITTED if t >= sent), default=sent)
+    before = [t for t in arrivals if t < admitted][-1:]
+    during = [t for t in arrivals if admitted <= t <= first]
     after = [t for t in arrivals if t > first][:1]
     window = before + during + after
     gaps = [b - a for a, b in itertools.pairwise(window)] or [0.0]
@@ -287,13 +300,14 @@ async def join_rows(
 ) -> list[tuple[str, float, float | None]]:
     """Rows for a 1920x1080 request joining a running answer, chunked and in one pass."""
     joiner = _request(shots["1920x1080"], QUESTIONS[1], 1)
-    running_tokens = max(64, tokens)
+    running_tokens = 4096  # stopped as soon as the joining request has its first token
     one_pass = TransformersEngine.from_loaded(
         engine._model,
         engine._processor,
         device=str(engine._model.device),
         decode_mode=decode_mode,
         prefill_chunk_tokens=0,
+        observe=_observe,
     )
     try:
         chunked_gap, median = await decode_gaps_while_joining(engine, joiner, running_tokens)
@@ -331,7 +345,11 @@ async def run(
         checkpoint = build_tiny_checkpoint(Path(workdir) / "tiny", max_pixels=1280 * 1024)
         if smoke:
             engine = TransformersEngine(
-                str(checkpoint), device="cpu", decode_mode=decode_mode, prefill_chunk_tokens=chunk
+                str(checkpoint),
+                device="cpu",
+                decode_mode=decode_mode,
+                prefill_chunk_tokens=chunk,
+                observe=_observe,
             )
             await engine.start()
             if engine.failure:
@@ -345,6 +363,7 @@ async def run(
                 device="cuda",
                 decode_mode=decode_mode,
                 prefill_chunk_tokens=chunk,
+                observe=_observe,
             )
             device = torch.cuda.get_device_name()
     shots = {

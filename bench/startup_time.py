@@ -1,6 +1,6 @@
 """Seconds from weights loaded to engine ready, for one DECODE_MODE, in this process.
 
-The bound (issue 13): <= 60 s on a fresh machine, <= 20 s on a restart. On a
+The bound: <= 60 s on a fresh machine, <= 20 s on a restart. On a
 GPU it builds the full-size Qwen3-VL-8B architecture with random bf16 weights
 (as `engine_bench.py` does; building is not counted); `--smoke` uses the tiny
 checkpoint on the CPU. Run it twice against one `TORCHINDUCTOR_CACHE_DIR` to

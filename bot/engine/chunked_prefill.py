@@ -9,7 +9,7 @@ a decode step for the batch between chunks. Each chunk adds the DeepStack
 visual features of the image tokens inside it, so the result is the same
 computation as one pass, split along the sequence.
 
-The vision encoder itself still runs whole, in the first chunk's round.
+The vision encoder itself still runs whole, in a round of its own before the first chunk.
 """
 
 from __future__ import annotations

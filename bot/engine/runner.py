@@ -18,7 +18,7 @@ import torch
 from bot.engine.chunked_prefill import ChunkedPrefill, PartialPrefill
 from bot.engine.compat import cache_argument
 from bot.engine.decode_mode import DecodeMode
-from bot.engine.decoder import Decoder
+from bot.engine.decoder import COMPILE_BUDGET_SECONDS, Decoder
 from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
 from bot.engine.sampling import TokenChooser
@@ -41,6 +41,7 @@ class ModelRunner:
         pad_token_id: int,
         observe: Callable[[str, float], None],
         decode_mode: DecodeMode = DecodeMode.AUTO,
+        compile_budget_seconds: float = COMPILE_BUDGET_SECONDS,
     ) -> None:
         self._model = model
         self._chooser = chooser
@@ -50,7 +51,7 @@ class ModelRunner:
         self._observe = observe
         self._layers = int(model.config.get_text_config().num_hidden_layers)
         self._batch = SlotCache(self._layers)
-        self._decoder = Decoder(model, decode_mode)
+        self._decoder = Decoder(model, decode_mode, compile_budget_seconds=compile_budget_seconds)
         self._cache_argument = cache_argument(model.forward)
         self._chunks = ChunkedPrefill(model, self._layers)
 

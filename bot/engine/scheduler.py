@@ -25,6 +25,7 @@ import torch
 
 from bot.engine.chunked_prefill import PartialPrefill
 from bot.engine.decode_mode import DecodeMode
+from bot.engine.decoder import COMPILE_BUDGET_SECONDS
 from bot.engine.policy import BatchLimits, BatchPolicy
 from bot.engine.prefix_cache import PrefixHit, PrefixStore
 from bot.engine.runner import ModelRunner
@@ -49,6 +50,7 @@ class BatchScheduler:
         pad_token_id: int,
         observe: Callable[[str, float], None],
         decode_mode: DecodeMode = DecodeMode.AUTO,
+        compile_budget_seconds: float = COMPILE_BUDGET_SECONDS,
     ) -> None:
         self._limits = limits
         self._policy = BatchPolicy(limits)
@@ -60,6 +62,7 @@ class BatchScheduler:
             pad_token_id=pad_token_id,
             observe=observe,
             decode_mode=decode_mode,
+            compile_budget_seconds=compile_budget_seconds,
         )
         self._warmed = threading.Event()
         self._warm_up_error: BaseException | None = None
@@ -157,9 +160,10 @@ class BatchScheduler:
             if not policy.active and not self._partials:
                 self._gather()
             admitted = policy.admit()
+        chunking = bool(self._partials)  # begun in an earlier round
         if admitted:
             self._prefill_admitted(admitted)
-        if self._partials:
+        if chunking:  # a prompt begun now (its images encoded) waits for the next round
             self._prefill_next_chunk()
         with self._wake:
             policy.joining = len(self._partials)  # the rest joined or failed

@@ -24,6 +24,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from transformers.utils import logging as transformers_logging
 
 from bot.engine.decode_mode import DecodeMode
+from bot.engine.decoder import COMPILE_BUDGET_SECONDS
 from bot.engine.device import (
     device_problem,
     dtype_bytes,
@@ -90,9 +91,12 @@ class TransformersEngine(EngineStatus):
             to first token and tokens per second; the metrics layer stays outside.
         lora_adapter: a PEFT LoRA adapter (directory or Hub id) merged into the
             model at load time, for domain tuning at no cost per token.
-        decode_mode: how decode steps run: `auto` (CUDA graphs on a GPU, eager
-            elsewhere), `eager`, `compile` or `cuda-graphs`. Compiled modes are
-            compiled during start-up, before the engine reports ready.
+        decode_mode: how decode steps run: `eager`, `cuda-graphs` (captured per
+            batch bucket during start-up; GPU only), `compile` (opt-in), or
+            `auto` (eager until a mode has met the start-up bounds in a
+            measured run). The engine reports ready once steps are prepared.
+        compile_budget_seconds: with `compile`, start-up stops compiling past
+            this and decodes eagerly.
         retry_delays: waits between attempts when loading failed for a reason that
             can heal (the Hub unreachable, a 5xx); empty: fail at once (one-shot commands).
 
@@ -121,6 +125,7 @@ class TransformersEngine(EngineStatus):
         lora_adapter: str | None = None,
         decode_mode: DecodeMode | str = DecodeMode.AUTO,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        compile_budget_seconds: float = COMPILE_BUDGET_SECONDS,
     ) -> None:
         _library_logs_through_root()
         self._model_id = model
@@ -141,6 +146,7 @@ class TransformersEngine(EngineStatus):
         self._lora_adapter = lora_adapter
         self._decode_mode = DecodeMode(decode_mode)
         self._retry_delays = retry_delays
+        self._compile_budget = compile_budget_seconds
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-load")
         # Preparing prompts (decode, resize, image processor) overlaps with the GPU's work.
         self._preparers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="supportbot-prep")
@@ -286,6 +292,7 @@ class TransformersEngine(EngineStatus):
             pad_token_id=int(pad),
             observe=self._observe,
             decode_mode=self._decode_mode,
+            compile_budget_seconds=self._compile_budget,
         )
         self._scheduler.wait_until_warm()
         self._state = EngineState.READY

@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parents[4]
 NOT_ON_A_GPU_BOX = {
     "aiohttp",
     "fastapi",
-    "handlers",
-    "httpx",
+    "handlers",  # httpx is not here: huggingface_hub, which transformers needs, uses it
     "prometheus_client",
     "pydantic_settings",
     "pytest_asyncio",
