@@ -213,8 +213,8 @@ class TransformersEngine(EngineStatus):
                     return
                 delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
                 attempt += 1
-                self._progress = f"{failure.reason}; retrying in {delay:.0f} s"
-                log.warning("%s; retrying in %.0f s", failure.reason, delay)
+                self._progress = f"{failure.reason}; retrying in {delay:g} s"
+                log.warning("%s", self._progress)
                 await asyncio.sleep(delay)
                 if self._state is EngineState.CLOSED:
                     return

@@ -8,7 +8,10 @@ talking to a fake Hub that answers as the Hub documents its errors.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -200,3 +203,56 @@ def test_download_retries_are_logged_once_through_the_process_handler(
     printed = capfd.readouterr().err
     assert line not in printed, "no second copy from the library's own handler"
     assert "a transformers warning" not in printed
+
+
+class FlakyHub:
+    """A Hub that is down (503) for its first `down` look-ups, then says the repo is unknown."""
+
+    def __init__(self, down: int) -> None:
+        self.down = down
+        self.lookups = 0
+        self.app = Starlette(routes=[Route("/api/models/{org}/{name}", self._model)])
+
+    async def _model(self, request: Request) -> JSONResponse:
+        self.lookups += 1
+        if self.lookups <= self.down:
+            return JSONResponse({"error": "Service unavailable"}, status_code=503)
+        return JSONResponse(
+            {"error": "Repository not found"},
+            status_code=401,
+            headers={"X-Error-Code": "RepoNotFound"},
+        )
+
+
+@pytest.mark.slow
+def test_a_hub_that_is_down_is_retried_until_it_answers(tmp_path: Path) -> None:
+    # huggingface_hub reads HF_ENDPOINT once, at import: the engine runs in its own process.
+    script = (
+        "import asyncio, logging\n"
+        "from bot.engine.transformers_engine import TransformersEngine\n"
+        "logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(message)s')\n"
+        "engine = TransformersEngine('acme/flaky', device='cpu', retry_delays=(0.1, 0.2))\n"
+        "asyncio.run(engine.start())\n"
+        "print(engine.state.value)\n"
+        "print(engine.failure)\n"
+    )
+    hub = FlakyHub(down=2)
+    with ServerThread(hub.app) as server:
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            env=os.environ
+            | {"HF_ENDPOINT": server.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert result.returncode == 0, result.stderr
+    retries = [line for line in result.stderr.splitlines() if "; retrying in" in line]
+    assert [line.rsplit("; retrying in ", 1)[1] for line in retries] == ["0.1 s", "0.2 s"]
+    assert all("the Hugging Face Hub answered 503" in line for line in retries)
+    assert hub.lookups == 3
+    assert result.stdout.splitlines() == [
+        "failed",
+        "MODEL=acme/flaky is neither a local directory nor a model on the Hugging Face Hub "
+        "(a private model needs HF_TOKEN)",
+    ]
