@@ -14,7 +14,7 @@ from pathlib import Path
 
 from huggingface_hub import try_to_load_from_cache
 
-from bot.engine.load_failure import looks_like_a_path
+from bot.engine.load_failure import local_path, looks_like_a_path
 
 _GIB = 2**30
 _BYTES_PER_DTYPE = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -31,7 +31,7 @@ class Footprint:
 def local_checkpoint(model: str) -> Path | None:
     """The checkpoint's directory here: `MODEL` itself, or its copy in the Hugging Face cache."""
     if looks_like_a_path(model):
-        directory = Path(model).expanduser()
+        directory = local_path(model)
         return directory if (directory / "config.json").is_file() else None
     try:
         cached = try_to_load_from_cache(model, "config.json")

@@ -54,13 +54,21 @@ class LoadRefused(Exception):
         self.reason = reason
 
 
+def local_path(model: str) -> Path:
+    """`model` as a path, `~` expanded where there is such a home (`~nobody` stays as is)."""
+    try:
+        return Path(model).expanduser()
+    except RuntimeError:  # "~user" for a user this machine does not know
+        return Path(model)
+
+
 def looks_like_a_path(model: str) -> bool:
     """True when `MODEL` is meant as a directory: absolute, `./`, `~`, or deeper than org/name."""
     return (
         model.startswith(("/", "./", "../", "~", "\\"))
         or os.path.isabs(model)
         or model.count("/") > 1
-        or Path(model).expanduser().exists()
+        or local_path(model).exists()
     )
 
 
@@ -68,7 +76,7 @@ def source_problem(model: str) -> str | None:
     """Why `model` cannot be a checkpoint before anything is downloaded; None if it may be."""
     if not looks_like_a_path(model):
         return None
-    directory = Path(model).expanduser()
+    directory = local_path(model)
     if not directory.exists():
         return (
             f"MODEL={model}: the directory {directory} does not exist; set MODEL to a "

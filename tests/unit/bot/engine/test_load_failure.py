@@ -142,6 +142,11 @@ def test_any_model_name_gets_one_line(name: str) -> None:
     assert "\n" not in failure.reason.replace(name, "")
 
 
+def test_a_home_that_does_not_exist_is_just_a_missing_path() -> None:
+    failure = explain(OSError("boom"), model="~0")  # no user "0": no home to expand
+    assert failure.reason.startswith("MODEL=~0: the directory ~0 does not exist")
+
+
 def test_paths_and_hub_ids_are_told_apart() -> None:
     assert looks_like_a_path("/models/qwen") and looks_like_a_path("./qwen")
     assert looks_like_a_path("~/models/qwen") and looks_like_a_path("models/qwen/v2")
