@@ -2,6 +2,11 @@
 
 Used on everything that leaves the bot or is kept: answers (through the reply
 filter), log lines and stored thread history.
+
+Patterns run on folded views of the text (`bot.safety.normalised`: invisible
+characters dropped, full width folded, `%XX` decoded, a token cut by a line
+break joined) and each finding is mapped back to the span of the original text,
+so a disguised secret is replaced whole, disguise included.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.safety.normalised import Folded, fold
 from bot.safety.sensitive_words import SensitiveWords
 
 
@@ -61,7 +67,7 @@ _WHOLE: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         re.compile(
             r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----"
             r".*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
-            re.DOTALL,
+            re.DOTALL | re.IGNORECASE,
         ),
     ),
     (
@@ -146,6 +152,8 @@ _PHONE = re.compile(
     r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)|\d{1,4})(?:[ .-]\d{2,5}){2,4}(?![\w.-]\d)"
     r"|(?<![\w+])\+\d{9,15}(?!\d)"
 )
+# A mainland-China mobile number: 11 digits starting 13-19, bare or as 3-4-4, maybe +86.
+_CN_MOBILE = re.compile(r"(?<![\w+.-])(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?![\w.-]?\d)")
 
 _PRECEDENCE = {Kind.URL_PASSWORD: 0, Kind.LINK: 2}
 
@@ -278,6 +286,32 @@ class Redactor:
         return "".join(out)
 
     def _all_findings(self, text: str) -> Iterator[Finding]:
+        plain = fold(text)
+        yield from self._view_findings(plain, numbers=True)
+        decoded = fold(text, percent=True)
+        if decoded.text != plain.text:
+            yield from self._view_findings(decoded, numbers=True)
+        # Tokens cut by a line break, joined. Numbers are not looked for here: joining
+        # the lines of a table of numbers would make up card and phone numbers.
+        joined = fold(text, percent=True, join_lines=True)
+        if joined.text != decoded.text:
+            yield from self._view_findings(joined, numbers=False)
+        if self.words is not None:
+            for start, end in self.words.spans(text):
+                yield Finding(Kind.SENSITIVE_WORD, start, end, placeholder(Kind.SENSITIVE_WORD))
+
+    def _view_findings(self, view: Folded, *, numbers: bool) -> Iterator[Finding]:
+        """Findings in a folded view, with their spans mapped back to the original text."""
+        for finding in self._text_findings(view.text, numbers=numbers):
+            if finding.end <= finding.start:
+                continue
+            start, end = view.span(finding.start, finding.end)
+            context = -1
+            if finding.context_start >= 0:
+                context = view.starts[finding.context_start]
+            yield Finding(finding.kind, start, end, finding.replacement, context)
+
+    def _text_findings(self, text: str, *, numbers: bool) -> Iterator[Finding]:
         for kind, pattern in _WHOLE:
             for match in pattern.finditer(text):
                 yield Finding(kind, match.start(), match.end(), placeholder(kind))
@@ -290,21 +324,26 @@ class Redactor:
                     placeholder(kind),
                     match.start(),
                 )
-        for start, end in card_numbers(text):
-            yield Finding(Kind.CARD, start, end, placeholder(Kind.CARD))
-        for match in _PHONE.finditer(text):
-            if _is_phone(match.group()):
+        if numbers:
+            for start, end in card_numbers(text):
+                yield Finding(Kind.CARD, start, end, placeholder(Kind.CARD))
+            for match in _PHONE.finditer(text):
+                if _is_phone(match.group()):
+                    yield Finding(Kind.PHONE, match.start(), match.end(), placeholder(Kind.PHONE))
+            for match in _CN_MOBILE.finditer(text):
                 yield Finding(Kind.PHONE, match.start(), match.end(), placeholder(Kind.PHONE))
-        if self.words is not None:
-            for start, end in self.words.spans(text):
-                yield Finding(Kind.SENSITIVE_WORD, start, end, placeholder(Kind.SENSITIVE_WORD))
         for finder in self.extra:
             yield from finder(text)
 
     @staticmethod
     def open_private_key(text: str) -> int | None:
         """Where an unfinished private key block starts, if one does (streaming holds it back)."""
-        begin = text.rfind("-----BEGIN")
-        if begin < 0 or ("PRIVATE KEY" not in text[begin : begin + 60] and len(text) - begin > 60):
+        view = fold(text)
+        begins = [m.start() for m in re.finditer("-----begin", view.text, re.IGNORECASE)]
+        if not begins:
             return None
-        return begin if "-----END" not in text[begin:] else None
+        begin = begins[-1]
+        after = view.text[begin:]
+        if not re.search("private key", after[:60], re.IGNORECASE) and len(after) > 60:
+            return None
+        return None if re.search("-----end", after, re.IGNORECASE) else view.starts[begin]

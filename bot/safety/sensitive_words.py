@@ -1,33 +1,25 @@
 """A configurable list of words the bot must never say, matched fast and loosely.
 
 Matching ignores case and character width (a full-width ABC matches `abc`),
-works for Chinese, and stays fast for thousands of words: the list is compiled
-into one regular expression shaped like a trie, so each position of the text is
-tried against shared prefixes once rather than against every word.
+sees through the disguises `bot.safety.normalised` undoes (zero-width and
+soft-hyphen characters, `%XX`, a word cut by a line break), works for Chinese,
+and stays fast for thousands of words: the list is compiled into one regular
+expression shaped like a trie, so each position of the text is tried against
+shared prefixes once rather than against every word.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-
-def normalise_char(char: str) -> str:
-    """Fold one character the way words are compared: NFKC (width), then case."""
-    return unicodedata.normalize("NFKC", char).casefold()
+from bot.safety.normalised import fold
 
 
-def normalise(text: str) -> tuple[str, list[int]]:
-    """The folded text, and for each folded character the index of its source character."""
-    folded: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        for piece in normalise_char(char):
-            folded.append(piece)
-            origin.append(index)
-    return "".join(folded), origin
+def normalise(text: str) -> str:
+    """Fold a listed word the way text is folded for matching (width, case, spacing)."""
+    return fold(text, casefold=True, percent=True, collapse_space=True).text
 
 
 def _trie_pattern(words: Iterable[str]) -> str:
@@ -63,7 +55,7 @@ class SensitiveWords:
     """
 
     def __init__(self, words: Iterable[str]) -> None:
-        folded = {"".join(normalise(word.strip())[0]) for word in words if word.strip()}
+        folded = {normalise(word).strip() for word in words if word.strip()}
         whole = {w for w in folded if re.fullmatch(r"[\w ]+", w, re.ASCII)}
         anywhere = folded - whole
         self._patterns: list[re.Pattern[str]] = []
@@ -83,14 +75,19 @@ class SensitiveWords:
         return cls(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
     def spans(self, text: str) -> list[tuple[int, int]]:
+        """Spans of the original text where a listed word appears, disguised or not."""
         if not self._patterns:
             return []
-        folded, origin = normalise(text)
-        return sorted(
-            (origin[match.start()], origin[match.end() - 1] + 1)
-            for pattern in self._patterns
-            for match in _longest_matches(pattern, folded)
+        found: set[tuple[int, int]] = set()
+        views = (
+            fold(text, casefold=True, percent=True, collapse_space=True),
+            fold(text, casefold=True, percent=True, join_lines=True, collapse_space=True),
         )
+        for view in views:
+            for pattern in self._patterns:
+                for match in _longest_matches(pattern, view.text):
+                    found.add(view.span(match.start(), match.end()))
+        return sorted(found)
 
 
 def _longest_matches(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:

@@ -1,0 +1,117 @@
+"""The text as a matcher should see it, with a map back to the characters it came from.
+
+Secrets and sensitive words are disguised cheaply: a zero-width space or a soft
+hyphen inside a key, full-width letters and digits, `%41` for `A`, a token cut
+by a line break. Matchers run on a folded view of the text in which those
+disguises are undone, and every folded character remembers the span of the
+original text it came from, so what is replaced is always the original span.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+# Characters that render as nothing (or almost nothing) and so can hide inside a word:
+# every format character (Cf: soft hyphen, zero-width space/joiners, word joiner, BOM,
+# bidi controls), plus the combining grapheme joiner, Hangul fillers and variation selectors.
+_INVISIBLE_EXTRA = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"} | {
+    chr(code) for code in range(0xFE00, 0xFE10)
+}
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+# Characters that make up tokens, keys and addresses: a line break between two of them
+# is taken as a token cut in two.
+_TOKEN_CHAR = re.compile(r"[A-Za-z0-9+/=_.@-]")
+_LINE_BREAK = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t]*")
+
+
+def invisible(char: str) -> bool:
+    """Whether `char` shows as nothing, so a word with it inside reads as the word without."""
+    return unicodedata.category(char) == "Cf" or char in _INVISIBLE_EXTRA
+
+
+@cache
+def _fold_char(char: str, casefold: bool) -> str:
+    folded = unicodedata.normalize("NFKC", char)
+    return folded.casefold() if casefold else folded
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A folded view of some text: `text[i]` came from `original[starts[i]:ends[i]]`."""
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span that folded characters `start..end` came from (end > start)."""
+        return self.starts[start], self.ends[end - 1]
+
+
+def fold(
+    text: str,
+    *,
+    casefold: bool = False,
+    percent: bool = False,
+    join_lines: bool = False,
+    collapse_space: bool = False,
+) -> Folded:
+    """Undo the disguises a matcher should see through.
+
+    Always: invisible characters are dropped and each character is NFKC-normalised
+    (full-width letters, digits and at signs become their ASCII selves). Optionally: case folded;
+    `%XX` escapes of ASCII decoded; a line break between two token characters dropped
+    (a key cut in two); any run of whitespace read as one space.
+
+    Example:
+        >>> fold("ab\\u200bc%40d", percent=True).text
+        'abc@d'
+    """
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    index = 0
+    length = len(text)
+    while index < length:
+        char = text[index]
+        if percent and char == "%":
+            match = _PERCENT.match(text, index)
+            if match is not None and int(match.group(1), 16) < 0x80:
+                decoded = chr(int(match.group(1), 16))
+                if decoded.isprintable() and not invisible(decoded):
+                    for piece in _fold_char(decoded, casefold):
+                        chars.append(piece)
+                        starts.append(index)
+                        ends.append(index + 3)
+                    index += 3
+                    continue
+        if join_lines and char in " \t\r\n":
+            match = _LINE_BREAK.match(text, index)
+            if (
+                match is not None
+                and chars
+                and _TOKEN_CHAR.match(chars[-1])
+                and match.end() < length
+                and _TOKEN_CHAR.match(_fold_char(text[match.end()], casefold)[:1] or " ")
+            ):
+                index = match.end()
+                continue
+        if collapse_space and char.isspace():
+            end = index + 1
+            while end < length and (text[end].isspace() or invisible(text[end])):
+                end += 1
+            chars.append(" ")
+            starts.append(index)
+            ends.append(end)
+            index = end
+            continue
+        if not invisible(char):
+            for piece in _fold_char(char, casefold):
+                chars.append(piece)
+                starts.append(index)
+                ends.append(index + 1)
+        index += 1
+    return Folded("".join(chars), tuple(starts), tuple(ends))
