@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 from bot.safety.redaction import Finding, Kind
 
@@ -31,11 +30,48 @@ DEFAULT_ALLOWED_HOSTS = (
     "slack.com",
 )
 
-_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>|)\]\"'`]+", re.IGNORECASE)
+# A link with a scheme, or one Slack and browsers would make of `www.…` or of a bare
+# `host.tld/path`. Not after a word character, a dot or a slash, so file paths such as
+# `/usr/lib/python3.11/site-packages/` and `module.function` stay plain text.
+_URL = re.compile(
+    r"(?<![\w@.-])(?:(?:https?|ftp)://|www\.)[^\s<>|)\]\"'`]+"
+    r"|(?<![\w@./\\:-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?::\d{1,5})?"
+    r"/[^\s<>|)\]\"'`]*",
+    re.IGNORECASE,
+)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+# Where a browser ends the authority: it reads a backslash as a slash.
+_AUTHORITY_END = re.compile(r"[/\\?#]")
+
+
+def authority_host(url: str) -> tuple[str, bool]:
+    """The host a browser would go to, and whether the authority is suspicious.
+
+    Suspicious: user information (`docs.python.org@evil.example`), a backslash, a
+    percent escape or anything but letters, digits, dots and hyphens in the host.
+
+    Example:
+        >>> authority_host("https://evil.example\\@docs.python.org/x")
+        ('evil.example', True)
+    """
+    rest = _SCHEME.sub("", url, count=1)
+    end = _AUTHORITY_END.search(rest)
+    authority = rest[: end.start()] if end else rest
+    suspicious = "@" in authority or "\\" in url
+    host = authority.rpartition("@")[2]
+    if host.count(":") == 1:
+        host, _, port = host.partition(":")
+        suspicious |= not port.isdigit() and port != ""
+    host = host.lower().rstrip(".")
+    suspicious |= not re.fullmatch(r"[a-z0-9.-]+", host or "-")
+    return host, suspicious
 
 
 class LinkGuard:
     """Finds links to hosts not in `allowed_hosts` (subdomains of an allowed host are allowed).
+
+    A link whose authority is suspicious (user information, backslashes, escapes) is
+    neutralised whatever host it names: browsers and Slack disagree on where it goes.
 
     Example:
         >>> guard = LinkGuard(["docs.python.org"])
@@ -53,10 +89,10 @@ class LinkGuard:
     def find(self, text: str) -> Iterator[Finding]:
         for match in _URL.finditer(text):
             url = match.group().rstrip(".,;:!?")
-            host = urlsplit(url).hostname or ""
-            if self.allows(host):
+            host, suspicious = authority_host(url)
+            if not suspicious and self.allows(host):
                 continue
-            shown = host.replace(".", "[.]") or "link"
-            if url.rstrip("/") != f"{urlsplit(url).scheme}://{host}":
+            shown = re.sub(r"[^a-z0-9.-]", "", host).replace(".", "[.]") or "link"
+            if _SCHEME.sub("", url, count=1).rstrip("/").lower() != host:
                 shown += "/…"
             yield Finding(Kind.LINK, match.start(), match.start() + len(url), shown)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import urlsplit
+
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -26,13 +29,36 @@ class UrlPolicy(Protocol):
 
 
 class PrefixPolicy:
-    """Allows URLs that start with one of `prefixes`."""
+    """Allows URLs that, as they will be requested, start with one of `prefixes`.
+
+    The URL is judged as httpx will send it (dot segments resolved), and refused
+    outright when it carries user information, a backslash, an encoded dot, slash or
+    backslash, or a control character, so `/files/../api/…` or `/files/%2e%2e/api/…`
+    cannot carry the bot token out of the files prefix.
+    """
 
     def __init__(self, prefixes: list[str]) -> None:
         self._prefixes = tuple(prefixes)
 
     async def allows(self, url: str) -> bool:
-        return url.startswith(self._prefixes)
+        requested = requested_url(url)
+        return requested is not None and requested.startswith(self._prefixes)
+
+
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f\\]|%2e|%2f|%5c|%00", re.IGNORECASE)
+
+
+def requested_url(url: str) -> str | None:
+    """The URL httpx would request for `url`, or None when `url` is malformed or tricky."""
+    if _UNSAFE_IN_URL.search(url):
+        return None
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return None
+    if parsed.userinfo or parsed.scheme not in {"http", "https"} or not parsed.host:
+        return None
+    return str(parsed.copy_with(fragment=None))
 
 
 async def resolve(host: str) -> list[IPAddress]:
@@ -41,15 +67,45 @@ async def resolve(host: str) -> list[IPAddress]:
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
-def is_public(address: IPAddress) -> bool:
-    return not (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
+# Ranges Python 3.11's `is_global` still calls global although IANA's special-purpose
+# registries say otherwise (https://www.iana.org/assignments/iana-ipv4-special-registry,
+# https://www.iana.org/assignments/iana-ipv6-special-registry): IETF protocol
+# assignments, 6to4 (it embeds any IPv4 address, private ones included), deprecated
+# site-local, NAT64 local use, and the discard-only, ORCHID and documentation blocks.
+_NOT_GLOBAL = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "192.0.0.0/24",
+        "2002::/16",
+        "fec0::/10",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
     )
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def is_public(address: IPAddress) -> bool:
+    """Whether `address` is globally reachable: not private, shared (100.64.0.0/10),
+    loopback, link-local, reserved, multicast, site-local, 6to4 or other special use.
+
+    IPv4 addresses inside IPv6 (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`) are
+    judged by the IPv4 address they carry.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)
+        if address in _NAT64:
+            return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if address.teredo is not None:
+            return False
+    if any(address in network for network in _NOT_GLOBAL):
+        return False
+    return address.is_global and not address.is_multicast
 
 
 class PublicHostPolicy:
@@ -73,9 +129,11 @@ class PublicHostPolicy:
         self._resolver = resolver
 
     async def allows(self, url: str) -> bool:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme not in {"https", "http"} or not host or parts.username or parts.password:
+        requested = requested_url(url)
+        if requested is None:
+            return False
+        host = (urlsplit(requested).hostname or "").lower().rstrip(".")
+        if not host:
             return False
         if not any(host == allowed or host.endswith("." + allowed) for allowed in self._hosts):
             return False
