@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.conversation.history import HistoryStore, render_transcript
-from bot.conversation.prompting import fence_user_text, load_prompt
+from bot.conversation.prompting import fence_user_text, load_prompt, neutralise_special_tokens
 from bot.conversation.turns import ThreadKey
 from bot.engine.protocol import Engine
 from bot.engine.request import ChatMessage, GenerationRequest, Role, TextPart
@@ -43,7 +43,14 @@ class ThreadSummarizer:
         request = GenerationRequest(
             messages=(
                 ChatMessage(Role.SYSTEM, (TextPart(self._system),)),
-                ChatMessage(Role.USER, (TextPart(fence_user_text(transcript or "(empty)")),)),
+                ChatMessage(
+                    Role.USER,
+                    (
+                        TextPart(
+                            neutralise_special_tokens(fence_user_text(transcript or "(empty)"))
+                        ),
+                    ),
+                ),
             ),
             max_new_tokens=self._max_new_tokens,
         )
