@@ -35,6 +35,7 @@ from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
 from handlers.slack.blocks import feedback_actions
 from handlers.slack.escalation import EscalationDesk
+from handlers.slack.mrkdwn import code_span_text
 from handlers.slack.thread_reply import (
     SlackThreadReply,
     StatusSupport,
@@ -302,7 +303,8 @@ def _drawing_on(references: tuple[Resolution, ...], language: Language) -> str:
 def _notes(skipped: tuple[SkippedAttachment, ...], language: Language) -> str:
     """The skipped-file sentences, as Markdown quotes above the answer."""
     lines = [
-        "> " + say(Message.SKIPPED_FILE, language, filename=s.filename, reason=s.reason)
+        "> "
+        + say(Message.SKIPPED_FILE, language, filename=code_span_text(s.filename), reason=s.reason)
         for s in skipped
     ]
     return "\n".join(lines) + "\n\n" if lines else ""

@@ -13,9 +13,37 @@ _STRIKE = re.compile(r"~~(.+?)~~")
 _BULLET = re.compile(r"^(\s*)[-*+]\s+", re.MULTILINE)
 
 
+# Slack reads `&`, `<` and `>` as control characters in message text, mrkdwn and
+# markdown alike: `<!channel>`, `<!here>`, `<!everyone>`, `<!subteam^ID>`, `<@U…>` and
+# `<url|label>` are made of them, and entities are how text shows them without meaning
+# them (https://api.slack.com/reference/surfaces/formatting#escaping).
+_CONTROL = re.compile(r"(^[ \t]*)>|[&<>]", re.MULTILINE)
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
 def escape(text: str) -> str:
-    """Escape the three characters Slack treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    r"""Make text we did not write safe to send to Slack: the one escaping function.
+
+    Every `&` and `<` becomes an entity, and so does every `>` except one that starts a
+    line (a quote marker; with no `<` left it cannot close anything). So no mention,
+    mass mention, user group, channel or disguised link can be formed, whatever the
+    text, and Slack shows the characters as typed.
+
+    Example:
+        >>> escape("ping <!channel> & <@U1>\n> quoted")
+        'ping &lt;!channel&gt; &amp; &lt;@U1&gt;\n> quoted'
+    """
+    return _CONTROL.sub(
+        lambda m: m.group(1) + ">" if m.group(1) is not None else _ENTITIES[m.group()], text
+    )
+
+
+def code_span_text(text: str) -> str:
+    """`text` made to stay inside a one-line code span: a backtick would close the span
+    (shown as a look-alike instead), a line break would end it (shown as a space).
+    Escaping is still `escape`'s job, where the message is sent."""
+    one_line = re.sub(r"[\r\n\u2028\u2029]+", " ", text)
+    return one_line.replace("`", "\u02cb")
 
 
 def _convert_prose(text: str) -> str:

@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import AnswerStopped
 from handlers.slack.blocks import answer_blocks
 from handlers.slack.chunks import MESSAGE_LIMIT, cut_point, split_message
-from handlers.slack.mrkdwn import markdown_to_mrkdwn
+from handlers.slack.mrkdwn import escape, markdown_to_mrkdwn
 from handlers.slack.posting import post_once
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,14 @@ WORKING_REACTION = "eyes"
 # One streamed message holds at most this much; a longer answer continues in another. Every
 # start, append and stop carries a piece of one message, so no call exceeds Slack's 12,000.
 STREAM_MESSAGE_LIMIT = 11_000
+_ENTITY = len("&amp;")  # the most one character grows by when escaped
+
+
+def _shown(markdown: str, start: int, end: int) -> str:
+    """What Slack is sent for `markdown[start:end]`: escaped as part of the whole."""
+    return escape(markdown[:end])[len(escape(markdown[:start])) :]
+
+
 # Refusals that say the app or workspace cannot stream at all: stop trying for the process.
 # Any other refusal (not_in_channel, messages_tab_disabled, restricted_action, a 429…)
 # concerns one answer, which is then edited in place.
@@ -258,20 +266,27 @@ class SlackThreadReply:
             raise AnswerStopped()
         if not (self._streaming.enabled and self._stream_here):
             return False
+        # What Slack gets is escaped (no mention or link can be formed), and the limits
+        # count what Slack gets: escaping the whole and cutting off what was sent keeps a
+        # quote marker at a line start a quote marker.
         while self._streamed < len(markdown):
-            used = self._streamed - self._stream_start
-            if self._stream_ts is not None and used >= STREAM_MESSAGE_LIMIT:
+            used = len(_shown(markdown, self._stream_start, self._streamed))
+            if self._stream_ts is not None and used >= STREAM_MESSAGE_LIMIT - _ENTITY:
                 await self._stop_stream()
                 self._stream_start, used = self._streamed, 0
             room = STREAM_MESSAGE_LIMIT - used
             rest = markdown[self._streamed :]
-            piece = rest if len(rest) <= room else rest[: cut_point(rest, room)]
+            end = len(rest) if len(rest) <= room else cut_point(rest, room)
+            sent = _shown(markdown, self._streamed, self._streamed + end)
+            while len(sent) > room:  # entities made it longer: cut shorter
+                end = max(1, cut_point(rest, max(1, end * room // len(sent))))
+                sent = _shown(markdown, self._streamed, self._streamed + end)
             if self._stream_ts is None:
-                if not await self._start_stream(piece):
+                if not await self._start_stream(sent):
                     return False
             else:
-                await self._append(piece)
-            self._streamed += len(piece)
+                await self._append(sent)
+            self._streamed += end
             self._last_update = time.monotonic()
         return True
 

@@ -18,6 +18,7 @@ from bot.messages import Message
 from bot.observability import catalogue
 from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
+from handlers.slack.mrkdwn import code_span_text, escape, markdown_to_mrkdwn
 from handlers.webhooks.ids import BadTicketId
 from handlers.webhooks.notes import NotePoster
 from handlers.webhooks.own_writes import HelpdeskApi
@@ -154,7 +155,7 @@ class JobRunner:
         try:
             await client.chat_postMessage(
                 channel=channel,
-                text=f"*{job.provider} ticket {job.ticket_id}*\n{job.result}",
+                text=announcement(job.provider, job.ticket_id, job.result),
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -162,3 +163,9 @@ class JobRunner:
             log.warning(
                 "could not announce job %s in Slack: %s", job.id, error.response.get("error")
             )
+
+
+def announcement(provider: str, ticket_id: str, result: str) -> str:
+    """The Slack post for a diagnosed ticket: ticket id and answer escaped, never mentions."""
+    ticket = code_span_text(ticket_id)
+    return f"*{escape(provider)} ticket* `{escape(ticket)}`\n{markdown_to_mrkdwn(result)}"

@@ -8,6 +8,7 @@ the summary and screenshots, the helpdesk ticket) in order.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.messages import Language, Message, detect_language, say
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from handlers.slack.escalation.views import desk_actions
+from handlers.slack.mrkdwn import escape, markdown_to_mrkdwn
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +84,18 @@ class EscalationDesk:
         await self._react(client, thread, add=True)
         summary = await self._summarizer.summarize(thread)
         link = await self._permalink(client, thread)
-        group = f"<!subteam^{self._usergroup}> " if self._usergroup else ""
-        headline = say(Message.DESK_POST, group=group, user=by, channel=thread.channel, link=link)
+        # The only mention the bot makes on purpose: the configured on-call group.
+        group = f"<!subteam^{self._usergroup}> " if _is_usergroup_id(self._usergroup) else ""
+        headline = say(
+            Message.DESK_POST, group=group, user=by, channel=thread.channel, link=escape(link)
+        )
+        shown_summary = markdown_to_mrkdwn(summary) if summary else "—"
         posted = await client.chat_postMessage(
             channel=self._channel,
-            text=f"{headline}\n{summary}",
+            text=f"{headline}\n{shown_summary}",
             blocks=[
                 {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": summary or "—"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": shown_summary}},
                 desk_actions(thread),
             ],
             unfurl_links=False,
@@ -134,13 +140,13 @@ class EscalationDesk:
         await self._in_thread(
             client,
             thread,
-            say(Message.RESOLVED_STATUS, language, agent=agent, resolution=resolution),
+            say(Message.RESOLVED_STATUS, language, agent=agent, resolution=escape(resolution)),
         )
         await self._react(client, thread, add=False)
         await self._update_desk(
             client,
             case.desk_message_ts,
-            say(Message.DESK_RESOLVED, agent=agent, resolution=resolution),
+            say(Message.DESK_RESOLVED, agent=agent, resolution=escape(resolution)),
             keep_resolve=False,
             thread=thread,
         )
@@ -202,7 +208,9 @@ class EscalationDesk:
             return
         self._metrics.count(catalogue.ESCALATIONS, event="ticket_opened")
         await client.chat_postMessage(
-            channel=self._channel, thread_ts=desk_ts, text=say(Message.TICKET_OPENED, ticket=ticket)
+            channel=self._channel,
+            thread_ts=desk_ts,
+            text=say(Message.TICKET_OPENED, ticket=escape(str(ticket))),
         )
 
     async def _update_desk(
@@ -222,3 +230,8 @@ class EscalationDesk:
         if keep_resolve:
             blocks.append(desk_actions(thread, take=False))
         await client.chat_update(channel=self._channel, ts=ts, text=status, blocks=blocks)
+
+
+def _is_usergroup_id(value: str | None) -> bool:
+    """A Slack user group id (`S…`), so the configured mention cannot carry anything else."""
+    return value is not None and re.fullmatch(r"S[A-Z0-9]{2,20}", value) is not None
