@@ -1,7 +1,10 @@
 """Check a Slack HTTP request before Bolt sees it: signed, fresh, and shaped like Slack's.
 
 Bolt answers a non-numeric timestamp with a 500 and a malformed body with a
-stack trace in the log; here each of those is a plain 401 or 400.
+stack trace in the log; here each of those is a plain 401 or 400: a timestamp of
+anything but a few ASCII digits (`²`, 400 digits), a signature that is not ASCII,
+JSON nested past what the parser allows, or fields Bolt reads that have the wrong
+shape (`"event": null`).
 """
 
 from __future__ import annotations
@@ -9,13 +12,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-_MAX_AGE_SECONDS = 5 * 60
+_MAX_AGE = 5 * 60
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+# Fields Bolt reads without checking their type, and the type it assumes.
+_OBJECT_FIELDS = ("event", "team", "user", "channel", "message", "view", "container", "actions")
 
 
 class SlackRequestGuard:
@@ -28,9 +36,11 @@ class SlackRequestGuard:
         body = await request.body()
         timestamp = request.headers.get("x-slack-request-timestamp", "")
         signature = request.headers.get("x-slack-signature", "")
-        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > _MAX_AGE_SECONDS:
+        # `str.isdigit` accepts `²` and `٣`; Slack sends Unix seconds in ASCII digits.
+        if not _TIMESTAMP.fullmatch(timestamp) or abs(time.time() - int(timestamp)) > _MAX_AGE:
             return _error(401, "missing, malformed or stale request timestamp")
-        if not signature or not hmac.compare_digest(signature, self._sign(timestamp, body)):
+        given = signature.encode("utf-8", "surrogateescape")
+        if not signature or not hmac.compare_digest(given, self._sign(timestamp, body).encode()):
             return _error(401, "invalid request signature")
         if not _looks_like_slack(body, request.headers.get("content-type", "")):
             return _error(400, "request body is not a Slack payload")
@@ -46,13 +56,36 @@ def _looks_like_slack(body: bytes, content_type: str) -> bool:
     try:
         if content_type.startswith("application/json"):
             payload = json.loads(body)
-            return isinstance(payload, dict) and isinstance(payload.get("type"), str)
+            return (
+                isinstance(payload, dict)
+                and isinstance(payload.get("type"), str)
+                and _well_shaped(payload)
+            )
         form = parse_qs(body.decode("utf-8"), strict_parsing=False)
         if "payload" in form:  # interactivity: a JSON object in a form field
-            return isinstance(json.loads(form["payload"][0]), dict)
+            payload = json.loads(form["payload"][0])
+            return isinstance(payload, dict) and _well_shaped(payload)
         return "command" in form or "ssl_check" in form
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return False
+
+
+def _well_shaped(payload: dict[str, Any]) -> bool:
+    """The fields Bolt reads have the type it assumes: `event` an object, the others an
+    object (`actions` a list) or null, as Slack sends some of them."""
+    for name in _OBJECT_FIELDS:
+        value = payload.get(name)
+        expected: type = list if name == "actions" else dict
+        if (
+            name in payload
+            and not isinstance(value, expected)
+            and (value is not None or name == "event")
+        ):
+            return False
+    if payload.get("type") == "event_callback" and not isinstance(payload.get("event"), dict):
+        return False
+    event = payload.get("event")
+    return not isinstance(event, dict) or isinstance(event.get("type", ""), str)
 
 
 def _error(status: int, reason: str) -> Response:

@@ -37,7 +37,7 @@ def webhook_routes(
             return JSONResponse({"error": "missing, invalid or stale signature"}, status_code=401)
         try:
             event = parse(provider, json.loads(body))
-        except (ValueError, UnicodeDecodeError) as error:  # NotATicket is a ValueError
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:  # NotATicket too
             if isinstance(error, NotATicket):
                 return JSONResponse({"ignored": str(error)}, status_code=202)
             if isinstance(error, BadTicketId):

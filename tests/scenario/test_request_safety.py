@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
@@ -55,6 +56,80 @@ def test_url_verification_still_works(running_bot: RunningBot) -> None:
     response = _post(running_bot, body, signed_headers(SIGNING_SECRET, body))
     assert response.status_code == 200
     assert response.json() == {"challenge": "abc123"}
+
+
+def _no_error_logged(caplog: pytest.LogCaptureFixture) -> None:
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
+def _raw(value: str) -> bytes:
+    """A header value as bytes on the wire (Starlette reads them back as latin-1)."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2", "\u00b9\u00b2\u00b3", "9" * 400, "-1", "1" * 13])
+def test_unsigned_request_with_an_odd_timestamp_is_401_not_500(
+    running_bot: RunningBot, timestamp: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b'{"type": "event_callback"}'
+    headers = [
+        (b"X-Slack-Request-Timestamp", _raw(timestamp)),
+        (b"X-Slack-Signature", b"v0=abc"),
+        (b"Content-Type", b"application/json"),
+    ]
+    response = httpx.post(
+        f"{running_bot.url}/slack/events", content=body, headers=headers, timeout=10
+    )
+    assert response.status_code == 401
+    assert list(response.json()) == ["error"] and "Traceback" not in response.text
+    _no_error_logged(caplog)
+
+
+@pytest.mark.parametrize("signature", ["v0=é", "v0=\u00ff\u00fe", "é" * 70, "v0=" + "a" * 5000])
+def test_a_non_ascii_or_odd_signature_is_401_not_500(
+    running_bot: RunningBot, signature: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b'{"type": "event_callback"}'
+    headers = signed_headers(SIGNING_SECRET, body)
+    headers["X-Slack-Signature"] = signature
+    raw = [(k.encode(), _raw(v)) for k, v in headers.items()]
+    response = httpx.post(f"{running_bot.url}/slack/events", content=body, headers=raw, timeout=10)
+    assert response.status_code == 401
+    _no_error_logged(caplog)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"type": "event_callback", "x": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        b'{"type": "event_callback", "event": null}',
+        b'{"type": "event_callback", "event": "hi"}',
+        b'{"type": "event_callback", "event": []}',
+        b'{"type": "event_callback", "event": {"type": 7}}',
+        b'{"type": "event_callback", "team": "T1", "event": {"type": "message"}}',
+        b'{"type": "block_actions", "actions": {"a": 1}}',
+    ],
+)
+def test_signed_bodies_bolt_would_choke_on_are_400(
+    running_bot: RunningBot, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = _post(running_bot, body, signed_headers(SIGNING_SECRET, body))
+    assert response.status_code == 400
+    assert response.json() == {"error": "request body is not a Slack payload"}
+    _no_error_logged(caplog)
+
+
+def test_a_deeply_nested_interactivity_payload_is_400(running_bot: RunningBot) -> None:
+    body = b"payload=" + b"%5B" * 100_000 + b"%5D" * 100_000
+    headers = signed_headers(SIGNING_SECRET, body) | {
+        "Content-Type": "application/x-www-form-urlencoded"
+    }
+    assert _post(running_bot, body, headers).status_code == 400
 
 
 def test_the_bot_is_healthy_after_all_of_that(running_bot: RunningBot) -> None:
