@@ -7,6 +7,7 @@ signature for the EICAR test file, which is what every antivirus test uses.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -38,6 +39,13 @@ def _answers_ping(port: int) -> bool:
 @contextmanager
 def private_clamd() -> Iterator[str]:
     """Start clamd on a free port and yield its `host:port`."""
+    with private_clamd_process() as (address, _):
+        yield address
+
+
+@contextmanager
+def private_clamd_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start clamd on a free port; yield its `host:port` and its process (to stop or kill)."""
     executable = clamd_executable()
     if executable is None:
         raise RuntimeError("clamd is not installed (apt-get install clamav-daemon)")
@@ -63,7 +71,23 @@ def private_clamd() -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the private clamd did not start")
                 time.sleep(0.2)
-            yield f"127.0.0.1:{port}"
+            yield f"127.0.0.1:{port}", process
         finally:
-            process.terminate()
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)  # a test may have frozen it
+                process.terminate()
             process.wait(timeout=30)
+
+
+def stuck_sends_to(port: int) -> int:
+    """Connections to 127.0.0.1:`port` with bytes sent but not yet read by the other end.
+
+    From the kernel's own table (/proc/net/tcp): a scan whose data is in flight.
+    """
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state, queues = fields[2], fields[3], fields[4]
+        if int(remote.split(":")[1], 16) == port and state == "01":
+            count += int(queues.split(":")[0], 16) > 0
+    return count
