@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     jira_email: str | None = None
     jira_api_token: SecretStr | None = None
     generic_webhook_secret: SecretStr | None = None
+    jobs_read_token: SecretStr | None = None  # also lets GET /jobs/{id} in (as a bearer token)
     webhook_attachment_hosts: Annotated[list[str], NoDecode] = []
     webhook_allowed_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
     webhook_slack_channel: str | None = None

@@ -94,7 +94,14 @@ def build_webhooks(
         if settings.webhook_slack_channel
         else None,
     )
-    return Webhooks(webhook_routes(secrets=enabled, jobs=jobs, metrics=metrics), runner)
+    routes = webhook_routes(
+        secrets=enabled,
+        jobs=jobs,
+        metrics=metrics,
+        redactor=redactor,
+        read_token=_secret(settings.jobs_read_token),
+    )
+    return Webhooks(routes, runner)
 
 
 def build_ticket_opener(settings: Settings, http_client: httpx.AsyncClient) -> TicketOpener | None:

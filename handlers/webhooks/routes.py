@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,15 +15,27 @@ from starlette.routing import Route
 from bot.intake.jobs import Job, JobStore
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
+from bot.safety.redaction import Redactor
 from handlers.webhooks.ids import BadTicketId
 from handlers.webhooks.payloads import NotATicket, parse
 from handlers.webhooks.signatures import Provider, verify
 
 
 def webhook_routes(
-    *, secrets: Mapping[Provider, str], jobs: JobStore, metrics: Metrics
+    *,
+    secrets: Mapping[Provider, str],
+    jobs: JobStore,
+    metrics: Metrics,
+    redactor: Redactor | None = None,
+    read_token: str | None = None,
 ) -> list[Route]:
-    """Routes for the providers with a secret configured; the others answer 404."""
+    """Routes for the providers with a secret configured; the others answer 404.
+
+    The ticket's text and attachment names are redacted before the job is stored.
+    `GET /jobs/{id}` answers only `Authorization: Bearer <token>` with `read_token` or
+    the webhook secret of the job's provider.
+    """
+    redactor = redactor or Redactor()
 
     async def receive(request: Request) -> Response:
         try:
@@ -45,12 +59,16 @@ def webhook_routes(
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
         # The same delivery (a provider's retry, a replay) maps to the same job.
         job_id = hashlib.sha256(provider.value.encode() + b":" + body).hexdigest()[:24]
+        # What Redis keeps (for 30 days) is redacted; the model sees the same redacted text.
+        attachments = tuple(
+            replace(a, name=redactor.redact(a.name, count=False)) for a in event.attachments
+        )
         job = Job(
             job_id,
             provider.value,
             event.ticket_id,
-            event.text,
-            event.attachments,
+            redactor.redact(event.text),
+            attachments,
             actor_id=event.actor_id,
             comment_id=event.comment_id,
             kind=event.kind,
@@ -67,8 +85,16 @@ def webhook_routes(
         )
 
     async def job_status(request: Request) -> Response:
+        token = _bearer(request)
+        if token is None or not _any_equal(token, [read_token, *secrets.values()]):
+            return JSONResponse(
+                {"error": "a job's status needs its webhook secret or the read token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         job = await jobs.get(request.path_params["job_id"])
-        if job is None:
+        allowed = [read_token, *([secrets.get(Provider(job.provider))] if job else [])]
+        if job is None or not _any_equal(token, allowed):
             return JSONResponse({"error": "no such job"}, status_code=404)
         return JSONResponse(job.public_view())
 
@@ -76,3 +102,17 @@ def webhook_routes(
         Route("/webhooks/{provider}", receive, methods=["POST"]),
         Route("/jobs/{job_id}", job_status, methods=["GET"]),
     ]
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _any_equal(given: str, candidates: list[str | None]) -> bool:
+    """Constant-time comparison against every configured credential."""
+    matched = False
+    for candidate in candidates:
+        if candidate:
+            matched |= hmac.compare_digest(given.encode(), candidate.encode())
+    return matched

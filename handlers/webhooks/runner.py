@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping
 
 import httpx
@@ -18,7 +19,7 @@ from bot.messages import Message
 from bot.observability import catalogue
 from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
-from handlers.slack.mrkdwn import code_span_text, escape, markdown_to_mrkdwn
+from handlers.slack.mrkdwn import escape, markdown_to_mrkdwn
 from handlers.webhooks.ids import BadTicketId
 from handlers.webhooks.notes import NotePoster
 from handlers.webhooks.own_writes import HelpdeskApi
@@ -167,5 +168,6 @@ class JobRunner:
 
 def announcement(provider: str, ticket_id: str, result: str) -> str:
     """The Slack post for a diagnosed ticket: ticket id and answer escaped, never mentions."""
-    ticket = code_span_text(ticket_id)
-    return f"*{escape(provider)} ticket* `{escape(ticket)}`\n{markdown_to_mrkdwn(result)}"
+    # The id sits in bold: characters that would end the bold or the line are dropped.
+    ticket = re.sub(r"[*_~`\s]+", " ", ticket_id).strip()
+    return f"*{escape(provider)} ticket {escape(ticket)}*\n{markdown_to_mrkdwn(result)}"

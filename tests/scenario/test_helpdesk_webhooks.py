@@ -3,6 +3,7 @@ that behave as documented (auth, redirects to a separate file host, events echoe
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ pytestmark = pytest.mark.slow
 
 SECRETS = {p: f"{p.value}-webhook-secret" for p in Provider}
 SHOT = render_error_screenshot()
+READ_TOKEN = "jobs-read-token"
+READER = {"Authorization": f"Bearer {READ_TOKEN}"}
 
 
 def _settings(helpdesk_url: str, **extra: Any) -> dict[str, Any]:
@@ -49,6 +52,7 @@ def _settings(helpdesk_url: str, **extra: Any) -> dict[str, Any]:
         # the API on 127.0.0.1, the vendors' file host on 127.0.0.2
         "webhook_attachment_hosts": ["127.0.0.1", "127.0.0.2"],
         "webhook_allowed_networks": ["127.0.0.0/8"],
+        "jobs_read_token": READ_TOKEN,
         **extra,
     }
 
@@ -96,7 +100,7 @@ def _post(
 
 
 def _view(bot: RunningBot, job_id: str) -> dict[str, Any]:
-    view: dict[str, Any] = httpx.get(f"{bot.url}/jobs/{job_id}").json()
+    view: dict[str, Any] = httpx.get(f"{bot.url}/jobs/{job_id}", headers=READER).json()
     return view
 
 
@@ -432,4 +436,60 @@ def test_a_helpdesk_outage_is_retried_and_the_note_arrives(
 
 def test_unknown_provider_and_unknown_job_are_404(bot: RunningBot) -> None:
     assert httpx.post(f"{bot.url}/webhooks/freshdesk", content=b"{}").status_code == 404
-    assert httpx.get(f"{bot.url}/jobs/does-not-exist").status_code == 404
+    assert httpx.get(f"{bot.url}/jobs/does-not-exist", headers=READER).status_code == 404
+
+
+def test_a_jobs_status_is_shown_only_to_its_helpdesk_or_the_read_token(bot: RunningBot) -> None:
+    body = {"ticket_id": "G-7", "text": "npm ERR! EACCES", "attachments": []}
+    job_id = _post(bot, Provider.GENERIC, body).json()["job"]
+    url = f"{bot.url}/jobs/{job_id}"
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+        refused = httpx.get(url, headers=headers)
+        assert refused.status_code == 401 and "G-7" not in refused.text
+    other = {"Authorization": f"Bearer {SECRETS[Provider.ZENDESK]}"}
+    assert httpx.get(url, headers=other).status_code == 404, "another helpdesk sees nothing"
+    own = {"Authorization": f"Bearer {SECRETS[Provider.GENERIC]}"}
+    assert httpx.get(url, headers=own).json()["ticket"] == "G-7"
+    assert httpx.get(url, headers=READER).json()["ticket"] == "G-7"
+
+
+def test_a_ticket_is_kept_redacted_text_and_file_names_alike(
+    bot: RunningBot, redis_url: str
+) -> None:
+    secret, mail = "AKIAIOSFODNN7EXAMPLE", "ops.lead@acme.example"
+    body = {
+        "ticket_id": "G-8",
+        "text": f"deploy fails with key {secret}",
+        "attachments": [{"name": f"{mail}.png", "url": f"{bot.slack_url}/files/none.png"}],
+    }
+    view = _wait_done(bot, _post(bot, Provider.GENERIC, body).json()["job"])
+    assert view["state"] in {"done", "failed"}
+
+    async def stored() -> list[bytes]:
+        redis = Redis.from_url(redis_url)
+        try:
+            keys = [k async for k in redis.scan_iter(f"{bot.redis_prefix}:*")]
+            values = []
+            for key in keys:
+                kind = (await redis.type(key)).decode()
+                if kind == "string":
+                    values.append(await redis.get(key) or b"")
+                elif kind == "list":
+                    values.extend(await redis.lrange(key, 0, -1))
+                elif kind == "hash":
+                    values.extend((await redis.hgetall(key)).values())
+            return values
+        finally:
+            await redis.aclose()
+
+    kept = b"".join(asyncio.run(stored()))
+    assert b"G-8" in kept, "the job is in Redis"
+    assert secret.encode() not in kept and mail.encode() not in kept
+
+
+def test_deeply_nested_json_is_400_not_500(bot: RunningBot) -> None:
+    raw = b"[" * 100_000 + b"]" * 100_000
+    stamp = str(int(time.time()))
+    headers = sign(Provider.GENERIC, SECRETS[Provider.GENERIC], raw, stamp)
+    response = httpx.post(f"{bot.url}/webhooks/generic", content=raw, headers=headers)
+    assert response.status_code == 400
