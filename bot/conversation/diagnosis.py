@@ -121,11 +121,22 @@ class Diagnoser:
         self._queue_timeout = queue_timeout
         self._generation_timeout = generation_timeout
 
+    @property
+    def redactor(self) -> Redactor:
+        """What cleans the user's words before they are prompted, stored or logged."""
+        return self._redactor
+
     async def knows_thread(self, thread: ThreadKey) -> bool:
         """Whether the bot has already taken part in this thread."""
         return await self._history.has_thread(thread)
 
     async def diagnose(self, turn: Turn) -> AsyncIterator[DiagnosisEvent]:
+        # A secret in a file name is neither stored (history, screenshots) nor echoed.
+        named = tuple(
+            replace(ref, filename=self._redactor.redact(ref.filename, count=False))
+            for ref in turn.attachments
+        )
+        turn = replace(turn, attachments=named)
         language = turn.language or detect_language(turn.text)
         screenshots, skipped = await self._read_attachments(turn, language)
         yield AttachmentsRead(len(screenshots), skipped, language)

@@ -53,7 +53,8 @@ UNANSWERED = KeyPattern(
     "hash",
     "bot.stores.work_log",
     "none; each field is removed when its answer is finished",
-    "event id → the accepted Slack event and when it arrived, for redelivery after a crash",
+    "event id → the accepted Slack event (text and file names redacted) and when it arrived,"
+    " for redelivery after a crash",
 )
 RATE = KeyPattern(
     "{prefix}:rate:{subject}",
@@ -95,7 +96,8 @@ JOB = KeyPattern(
     "string",
     "bot.stores.jobs",
     "30 days",
-    "one helpdesk job as JSON (written with NX, so a replayed delivery makes no second job)",
+    "one helpdesk job as JSON, ticket text and file names redacted (written with NX, so a"
+    " replayed delivery makes no second job)",
 )
 JOBS_QUEUE = KeyPattern(
     "{prefix}:jobs:queue",

@@ -67,7 +67,9 @@ def build_bolt_app(
         process_before_response=False,
     )
     if work_log is not None:
-        register_recording(app, work_log, budget_seconds=ack_budget_seconds)
+        register_recording(
+            app, work_log, answerer.diagnoser.redactor, budget_seconds=ack_budget_seconds
+        )
     languages = UserLanguages()
     register_assistant(app, languages)
     register_listeners(app, answerer, policy, languages)

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.intake.work_log import WorkLog
+from bot.safety.redaction import Redactor
 from handlers.slack.events import is_person_message
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,39 @@ def question_event_id(payload: Any) -> str | None:
     return str(event_id) if is_person_message(event) else None
 
 
-def register_recording(app: AsyncApp, work_log: WorkLog, *, budget_seconds: float = 1.0) -> None:
+def redacted_body(body: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """What the work log keeps of a delivery: the event with its text and file names
+    redacted, and the parts that repeat the text (rich-text blocks, unfurls, previews)
+    dropped. A replay needs only the text and the files."""
+    # Bolt hands the middleware the parsed body; the copy leaves Bolt's untouched.
+    kept: dict[str, Any] = json.loads(json.dumps(body))
+    event = kept.get("event")
+    if not isinstance(event, dict):
+        return kept
+    for repeated in ("blocks", "attachments", "previous_message"):
+        event.pop(repeated, None)
+    if isinstance(event.get("text"), str):
+        event["text"] = redactor.redact(event["text"], count=False)
+    for file in event.get("files") or ():
+        if not isinstance(file, dict):
+            continue
+        for key in ("preview", "preview_highlight", "plain_text", "preview_plain_text"):
+            file.pop(key, None)
+        names = [file[key] for key in ("name", "title") if isinstance(file.get(key), str)]
+        if any(redactor.findings(name) for name in names):
+            # Slack's file URLs carry the file name: with a secret in it, they are not
+            # kept, and a replay reports the file as not shared rather than keep it.
+            for key in [k for k in file if k.startswith(("url_", "thumb_", "permalink"))]:
+                del file[key]
+        for key in ("name", "title"):
+            if isinstance(file.get(key), str):
+                file[key] = redactor.redact(file[key], count=False)
+    return kept
+
+
+def register_recording(
+    app: AsyncApp, work_log: WorkLog, redactor: Redactor, *, budget_seconds: float = 1.0
+) -> None:
     """A Bolt middleware: it runs before Bolt acknowledges the event, over HTTP and
     Socket Mode alike, and records question-bearing deliveries first.
 
@@ -47,7 +80,10 @@ def register_recording(app: AsyncApp, work_log: WorkLog, *, budget_seconds: floa
         event_id = question_event_id(body)
         if event_id is not None and not context.get(REPLAYED):
             try:
-                await asyncio.wait_for(work_log.record(event_id, json.dumps(body)), budget_seconds)
+                await asyncio.wait_for(
+                    work_log.record(event_id, json.dumps(redacted_body(body, redactor))),
+                    budget_seconds,
+                )
             except TimeoutError:
                 log.warning(
                     "recording %s took over %.1fs: acknowledged unrecorded",
