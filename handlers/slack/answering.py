@@ -33,9 +33,9 @@ from bot.messages import Language, Message, detect_language, ordinal, say
 from bot.observability import catalogue
 from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
+from handlers.mrkdwn import code_span_text
 from handlers.slack.blocks import feedback_actions
 from handlers.slack.escalation import EscalationDesk
-from handlers.slack.mrkdwn import code_span_text
 from handlers.slack.thread_reply import (
     SlackThreadReply,
     StatusSupport,

@@ -25,9 +25,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import AnswerStopped
+from handlers.mrkdwn import escape, markdown_to_mrkdwn
 from handlers.slack.blocks import answer_blocks
 from handlers.slack.chunks import MESSAGE_LIMIT, cut_point, split_message
-from handlers.slack.mrkdwn import escape, markdown_to_mrkdwn
 from handlers.slack.posting import post_once
 
 log = logging.getLogger(__name__)

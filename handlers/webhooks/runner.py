@@ -19,7 +19,7 @@ from bot.messages import Message
 from bot.observability import catalogue
 from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
-from handlers.slack.mrkdwn import escape, markdown_to_mrkdwn
+from handlers.mrkdwn import escape, markdown_to_mrkdwn
 from handlers.webhooks.ids import BadTicketId
 from handlers.webhooks.notes import NotePoster
 from handlers.webhooks.own_writes import HelpdeskApi

@@ -3,7 +3,6 @@ that behave as documented (auth, redirects to a separate file host, events echoe
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from handlers.webhooks.signatures import Provider, sign
 from tests.support import fake_helpdesk as vendor
 from tests.support.fake_attachment_host import FakeAttachmentHost
 from tests.support.fake_helpdesk import FakeHelpdesk
+from tests.support.redis_contents import stored_bytes
 from tests.support.running_bot import RunningBot, run_bot
 from tests.support.screenshots import render_error_screenshot
 from tests.support.servers import ServerThread
@@ -465,24 +465,7 @@ def test_a_ticket_is_kept_redacted_text_and_file_names_alike(
     view = _wait_done(bot, _post(bot, Provider.GENERIC, body).json()["job"])
     assert view["state"] in {"done", "failed"}
 
-    async def stored() -> list[bytes]:
-        redis = Redis.from_url(redis_url)
-        try:
-            keys = [k async for k in redis.scan_iter(f"{bot.redis_prefix}:*")]
-            values = []
-            for key in keys:
-                kind = (await redis.type(key)).decode()
-                if kind == "string":
-                    values.append(await redis.get(key) or b"")
-                elif kind == "list":
-                    values.extend(await redis.lrange(key, 0, -1))
-                elif kind == "hash":
-                    values.extend((await redis.hgetall(key)).values())
-            return values
-        finally:
-            await redis.aclose()
-
-    kept = b"".join(asyncio.run(stored()))
+    kept = stored_bytes(redis_url, bot.redis_prefix)
     assert b"G-8" in kept, "the job is in Redis"
     assert secret.encode() not in kept and mail.encode() not in kept
 

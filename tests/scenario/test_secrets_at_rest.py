@@ -3,16 +3,16 @@ file name is neither kept nor echoed."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 
 import pytest
-from redis.asyncio import Redis
 
+from bot.engine.request import TextPart
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.fake_slack import BOT_USER_ID
 from tests.support.paced_engine import PacedEngine
+from tests.support.redis_contents import stored_bytes
 from tests.support.running_bot import RunningBot, run_bot
 from tests.support.screenshots import render_error_screenshot
 from tests.support.slack_events import file_object, message_event
@@ -30,25 +30,6 @@ def slow_bot(tiny_engine: TransformersEngine, redis_url: str) -> Iterator[Runnin
         yield bot
 
 
-async def _everything_stored(redis_url: str, prefix: str) -> bytes:
-    redis = Redis.from_url(redis_url)
-    try:
-        kept = []
-        async for key in redis.scan_iter(f"{prefix}:*"):
-            kind = (await redis.type(key)).decode()
-            if kind == "string":
-                kept.append(await redis.get(key) or b"")
-            elif kind == "list":
-                kept.extend(await redis.lrange(key, 0, -1))
-            elif kind == "hash":
-                kept.extend(await redis.hvals(key))
-            elif kind == "zset":
-                kept.extend(await redis.zrange(key, 0, -1))
-        return b"\n".join(kept)
-    finally:
-        await redis.aclose()
-
-
 def test_a_question_is_kept_redacted_while_answered_and_after(
     slow_bot: RunningBot, redis_url: str
 ) -> None:
@@ -62,7 +43,7 @@ def test_a_question_is_kept_redacted_while_answered_and_after(
     slow_bot.post_event(event, event_id="EvREST001")
 
     def unanswered_recorded() -> bytes | None:
-        kept = asyncio.run(_everything_stored(redis_url, slow_bot.redis_prefix))
+        kept = stored_bytes(redis_url, slow_bot.redis_prefix)
         return kept if b"EvREST001" in kept or b"CREST" in kept else None
 
     # While the answer is being written, the delivery is in the work log: redacted.
@@ -71,10 +52,11 @@ def test_a_question_is_kept_redacted_while_answered_and_after(
     assert SECRET.encode() not in during and MAIL.encode() not in during
 
     [answer] = slow_bot.wait_for_answer("CREST", event["ts"])
-    after = asyncio.run(_everything_stored(redis_url, slow_bot.redis_prefix))
+    after = stored_bytes(redis_url, slow_bot.redis_prefix)
     assert SECRET.encode() not in after and MAIL.encode() not in after
     shown = json.dumps([c.args for c in slow_bot.slack.calls()])
     assert SECRET not in shown and MAIL not in shown, "Slack never saw them either"
     assert slow_bot.engine.requests, "the question was answered"
-    assert "[redacted" in json.dumps(slow_bot.engine.requests[-1].messages[-1].parts[-1].text)
+    asked = slow_bot.engine.requests[-1].messages[-1].parts[-1]
+    assert isinstance(asked, TextPart) and "[redacted aws key]" in asked.text
     assert answer

@@ -15,7 +15,7 @@ import pytest
 from redis import Redis
 
 from bot.engine.transformers_engine import TransformersEngine
-from handlers.slack.mrkdwn import markdown_to_mrkdwn
+from handlers.mrkdwn import markdown_to_mrkdwn
 from tests.support.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.support.fake_socket_mode import FakeSocketMode
 from tests.support.paced_engine import PacedEngine

@@ -24,8 +24,8 @@ from bot.conversation.turns import Speaker, ThreadKey
 from bot.messages import Language, Message, detect_language, say
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
+from handlers.mrkdwn import escape, markdown_to_mrkdwn
 from handlers.slack.escalation.views import desk_actions
-from handlers.slack.mrkdwn import escape, markdown_to_mrkdwn
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from bot.stores.cases import InMemoryCaseStore
 from bot.stores.history import InMemoryHistoryStore
 from bot.stores.jobs import InMemoryJobStore
 from bot.stores.knowledge import InMemoryKnowledgeBase
+from handlers.mrkdwn import code_span_text, escape, markdown_to_mrkdwn
 from handlers.slack.escalation import EscalationDesk
-from handlers.slack.mrkdwn import code_span_text, escape, markdown_to_mrkdwn
 from handlers.slack.thread_reply import SlackThreadReply, StreamingSupport, ThreadPlace
 from handlers.webhooks.runner import JobRunner
 from tests.support.fake_slack import FakeSlack

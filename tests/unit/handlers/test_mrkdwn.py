@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from handlers.slack.mrkdwn import markdown_to_mrkdwn
+from handlers.mrkdwn import markdown_to_mrkdwn
 
 
 def test_markdown_becomes_mrkdwn() -> None:

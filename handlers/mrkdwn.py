@@ -1,4 +1,5 @@
-"""Convert the model's Markdown to Slack mrkdwn, leaving code untouched."""
+"""Slack text, for every transport that posts to Slack: Markdown to mrkdwn, and `escape`, the
+one way text we did not write is made safe to send."""
 
 from __future__ import annotations
 
