@@ -74,6 +74,10 @@ class Message(StrEnum):
     PROMPT_BUILD = "prompt_build"
     PROMPT_HUMAN_TITLE = "prompt_human_title"
     PROMPT_HUMAN = "prompt_human"
+    REASON_ASPECT_RATIO = "reason_aspect_ratio"
+    REASON_BAD_URL = "reason_bad_url"
+    REASON_UNEXPECTED = "reason_unexpected"
+    QUESTION_SHORTENED = "question_shortened"
 
 
 _CATALOGUE: dict[Message, dict[Language, str]] = {
@@ -325,6 +329,22 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
     Message.REASON_SCAN_UNAVAILABLE: {
         Language.ENGLISH: "the virus scanner is unavailable, and files are not opened unscanned.",
         Language.CHINESE: "病毒扫描暂时不可用，未经扫描的文件不会被打开。",
+    },
+    Message.REASON_ASPECT_RATIO: {
+        Language.ENGLISH: "at {width} x {height} pixels it is too long and thin to read (one side may be at most {limit} times the other).",
+        Language.CHINESE: "图片为 {width} x {height} 像素，过于细长，无法读取（长边最多为短边的 {limit} 倍）。",
+    },
+    Message.REASON_BAD_URL: {
+        Language.ENGLISH: "its address is malformed, so it was not downloaded.",
+        Language.CHINESE: "它的地址格式不正确，因此没有下载。",
+    },
+    Message.REASON_UNEXPECTED: {
+        Language.ENGLISH: "something went wrong reading it (reference {reference}).",
+        Language.CHINESE: "读取时出错（编号 {reference}）。",
+    },
+    Message.QUESTION_SHORTENED: {
+        Language.ENGLISH: "Your message was long ({total} characters), so I read its first and last parts ({kept} characters); paste the key lines if I missed them.",
+        Language.CHINESE: "你的消息很长（{total} 个字符），我只读了开头和结尾部分（{kept} 个字符）；如有遗漏，请贴出关键几行。",
     },
 }
 

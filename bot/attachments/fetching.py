@@ -73,6 +73,8 @@ class HttpImageFetcher:
 
     async def _download(self, filename: str, url: str) -> bytes:
         for _ in range(_MAX_REDIRECTS + 1):
+            if _malformed(url):
+                raise AttachmentRefused(filename, Message.REASON_BAD_URL)
             if not await self._policy.allows(url):
                 raise AttachmentRefused(filename, Message.REASON_HOST_NOT_ALLOWED)
             try:
@@ -96,7 +98,9 @@ class HttpImageFetcher:
                         if len(body) > self._max_bytes:
                             raise too_large(filename, self._max_bytes)
                     return bytes(body)
-            except (httpx.HTTPError, httpx.InvalidURL) as error:
+            except httpx.InvalidURL as error:  # not an HTTPError: a location httpx cannot use
+                raise AttachmentRefused(filename, Message.REASON_BAD_URL) from error
+            except httpx.HTTPError as error:
                 raise AttachmentUnreadable(
                     filename, Message.REASON_DOWNLOAD_FAILED, detail=type(error).__name__
                 ) from error
@@ -126,3 +130,14 @@ class LocalFileFetcher:
                 detail=error.strerror or "unreadable",
             ) from error
         return await self._inspector.inspect(attachment.filename, data)
+
+
+def _malformed(url: str) -> bool:
+    """Whitespace or control characters (a CR/LF would split the request), or no parse."""
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+        return True
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return True
+    return False

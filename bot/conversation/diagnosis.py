@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
@@ -73,7 +74,16 @@ class Diagnosis:
     references: tuple[Resolution, ...] = ()
 
 
-DiagnosisEvent = AttachmentsRead | Consulted | Waiting | AnswerPiece | Diagnosis
+@dataclass(frozen=True)
+class QuestionShortened:
+    """The question did not fit the model's context: `kept` of its `total` characters were
+    read (its start and its end), so the answer has room."""
+
+    kept: int
+    total: int
+
+
+DiagnosisEvent = AttachmentsRead | QuestionShortened | Consulted | Waiting | AnswerPiece | Diagnosis
 
 
 class Diagnoser:
@@ -148,6 +158,11 @@ class Diagnoser:
         )
         past = await self._history.load(turn.thread)
         references = await self._consult(question.text)
+        question, total = await asyncio.to_thread(
+            self._fit_question, question, language, references
+        )
+        if total:
+            yield QuestionShortened(len(question.text), total)
         if references:
             yield Consulted(references)
         # The model answers in the language of the question; the bot's own sentences
@@ -183,6 +198,31 @@ class Diagnoser:
         except Exception:  # knowledge is a bonus; the answer must not depend on it
             log.exception("could not search past resolutions")
             return ()
+
+    def _fit_question(
+        self, question: HistoryEntry, language: Language, references: tuple[Resolution, ...]
+    ) -> tuple[HistoryEntry, int]:
+        """`question`, cut to its start and end if alone it leaves the answer no room; and
+        how long it was when cut (0 when it fits)."""
+        answer_room = self._prompts.build([], question, language).max_new_tokens or 0
+        budget = self._engine.context_window - answer_room
+
+        def fits(entry: HistoryEntry) -> bool:
+            request = self._prompts.build([], entry, language, references=references)
+            return self._engine.count_tokens(request) <= budget
+
+        text = question.text
+        if fits(question):
+            return question, 0
+        low, high = 0, len(text)
+        while low < high:  # the most characters that fit: about log2(len) measurements
+            middle = (low + high + 1) // 2
+            if fits(replace(question, text=shortened(text, middle))):
+                low = middle
+            else:
+                high = middle - 1
+        log.info("question of %d characters cut to %d to fit the context", len(text), low)
+        return replace(question, text=shortened(text, low)), len(text)
 
     def _fit_prompt(
         self,
@@ -229,6 +269,30 @@ class Diagnoser:
                 skipped.append(
                     SkippedAttachment(ref.filename, say(result.reason, language, **result.values))
                 )
-            else:
-                raise result
+            else:  # one file's unexpected failure skips that file, never the answer
+                reference = uuid.uuid4().hex[:8]
+                log.error(
+                    "reading attachment %s failed (reference %s)",
+                    ref.filename,
+                    reference,
+                    exc_info=result,
+                )
+                reason = say(Message.REASON_UNEXPECTED, language, reference=reference)
+                skipped.append(SkippedAttachment(ref.filename, reason))
         return tuple(screenshots), tuple(skipped)
+
+
+def shortened(text: str, keep: int) -> str:
+    r"""`text` cut to about `keep` characters: its first two thirds and last third, with a
+    marker saying how much was left out in between (the end of a log is often the error).
+
+    Example:
+        >>> shortened("a" * 10 + "b" * 10, 6)
+        'aaaa\n[… 14 characters left out …]\nbb'
+    """
+    if keep >= len(text):
+        return text
+    head = keep * 2 // 3
+    tail = keep - head
+    end = text[len(text) - tail :] if tail else ""
+    return f"{text[:head]}\n[… {len(text) - keep} characters left out …]\n{end}"

@@ -23,6 +23,10 @@ from bot.safety.virus_scan import ScannerUnavailable, VirusScanner
 
 log = logging.getLogger(__name__)
 
+# Qwen's image processor refuses images whose sides differ more than this many times
+# ("absolute aspect ratio must be smaller than 200"): such a file is refused here, named.
+MAX_ASPECT_RATIO = 200
+
 
 def _looks_like_html(head: bytes) -> bool:
     start = head.lstrip()[:15].lower()
@@ -36,7 +40,8 @@ def validate_image(filename: str, data: bytes, *, max_pixels: int) -> Screenshot
     that would fail there is refused here, with its reason.
 
     Raises:
-        AttachmentRefused: not an allowed image type, or too many pixels.
+        AttachmentRefused: not an allowed image type, too many pixels, or too long
+            and thin for the model's image processor.
         AttachmentUnreadable: damaged or truncated.
     """
     media_type = sniff_image_type(data[:16])
@@ -56,6 +61,14 @@ def validate_image(filename: str, data: bytes, *, max_pixels: int) -> Screenshot
                 if width * height > max_pixels:
                     raise AttachmentRefused(
                         filename, Message.REASON_TOO_MANY_PIXELS, pixels=width * height
+                    )
+                if max(width, height) >= MAX_ASPECT_RATIO * max(1, min(width, height)):
+                    raise AttachmentRefused(
+                        filename,
+                        Message.REASON_ASPECT_RATIO,
+                        width=width,
+                        height=height,
+                        limit=MAX_ASPECT_RATIO,
                     )
                 image.load()  # decodes fully: truncated files fail here, not in the engine
                 to_model_rgb(image)

@@ -17,6 +17,7 @@ from bot.conversation.diagnosis import (
     Consulted,
     Diagnoser,
     Diagnosis,
+    QuestionShortened,
     Waiting,
 )
 from bot.conversation.escalation import ThreadStatus, asks_for_a_human
@@ -181,6 +182,7 @@ class SlackAnswerer:
             return
         so_far = ""
         events: AsyncIterator[object] | None = None
+        shortened = ""  # the note that the question was cut, shown above the answer
         try:
             working = say(
                 Message.WORKING_ON_SCREENSHOT if turn.attachments else Message.WORKING, language
@@ -192,6 +194,13 @@ class SlackAnswerer:
                     so_far = _notes(event.skipped, language)
                     if so_far:
                         await reply.progress(so_far, force=True)
+                elif isinstance(event, QuestionShortened):
+                    note = say(
+                        Message.QUESTION_SHORTENED, language, kept=event.kept, total=event.total
+                    )
+                    shortened = f"> {note}\n\n"
+                    so_far += shortened
+                    await reply.progress(so_far, force=True)
                 elif isinstance(event, Consulted):
                     so_far += _drawing_on(event.references, language)
                 elif isinstance(event, Waiting):
@@ -209,7 +218,7 @@ class SlackAnswerer:
                     so_far += event.text
                     await reply.progress(so_far)
                 elif isinstance(event, Diagnosis):
-                    final = _notes(event.skipped, language)
+                    final = _notes(event.skipped, language) + shortened
                     if event.references:
                         final += _drawing_on(event.references, language)
                     actions = feedback_actions(
