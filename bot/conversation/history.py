@@ -20,8 +20,9 @@ class HistoryStore(Protocol):
         """The thread's entries, oldest first; empty for an unknown thread."""
         ...
 
-    async def has_thread(self, thread: ThreadKey) -> bool:
-        """Whether the bot has taken part in this thread (and it has not expired)."""
+    async def has_thread(self, thread: ThreadKey) -> bool | None:
+        """Whether the bot has taken part in this thread (and it has not expired);
+        None when the store cannot tell (it is unreachable)."""
         ...
 
 

@@ -81,9 +81,11 @@ class ResilientHistory:
     async def load(self, thread: ThreadKey) -> list[HistoryEntry]:
         return await self._outage.call("history_load", self._primary.load(thread), [])
 
-    async def has_thread(self, thread: ThreadKey) -> bool:
+    async def has_thread(self, thread: ThreadKey) -> bool | None:
+        # Down, the store cannot tell: None lets the transport ask elsewhere (Slack).
+        unknown: bool | None = None
         return await self._outage.call(
-            "history_has_thread", self._primary.has_thread(thread), False
+            "history_has_thread", self._primary.has_thread(thread), unknown
         )
 
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.channel_policy import ChannelPolicy
@@ -92,7 +93,7 @@ def register_listeners(
             thread = thread_of(event, team_id)
             wanted = (
                 policy.answers_thread_reply(channel, user)
-                and await answerer.diagnoser.knows_thread(thread)
+                and await _bot_in_thread(answerer, client, thread, context)
                 and not await _with_people(answerer, thread)
             )
         else:  # a new top-level message; mentions are app_mention's
@@ -107,6 +108,31 @@ def register_listeners(
     @app.error
     async def log_listener_errors(error: Exception, body: dict[str, Any]) -> None:
         log.error("Slack listener failed on %s: %r", body.get("event_id", "?"), error)
+
+
+async def _bot_in_thread(
+    answerer: SlackAnswerer, client: AsyncWebClient, thread: ThreadKey, context: AsyncBoltContext
+) -> bool:
+    """Whether the bot took part in `thread`: its history says, or, while the history
+    cannot tell (Redis down), Slack's own thread does."""
+    known = await answerer.diagnoser.knows_thread(thread)
+    if known is not None:
+        return known
+    # conversations.replies is rate-limited hard for most apps
+    # (https://api.slack.com/methods/conversations.replies): asked only during an outage.
+    try:
+        replies = await client.conversations_replies(
+            channel=thread.channel, ts=thread.thread_ts, limit=200
+        )
+    except SlackApiError as error:
+        log.warning("cannot tell whether the bot is in %s: %s", thread.as_key(), error)
+        return False
+    return any(
+        message.get("user") == context.bot_user_id
+        or (context.bot_id is not None and message.get("bot_id") == context.bot_id)
+        for message in replies.get("messages") or ()
+        if isinstance(message, dict)
+    )
 
 
 async def _with_people(answerer: SlackAnswerer, thread: ThreadKey) -> bool:

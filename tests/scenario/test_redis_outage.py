@@ -61,3 +61,27 @@ def test_the_bot_answers_through_a_redis_outage_and_recovers(
             )
         finally:
             client.close()
+
+
+def test_a_follow_up_in_the_bots_thread_is_answered_while_redis_is_down(
+    tiny_engine: TransformersEngine, killable_redis: RedisServer
+) -> None:
+    with run_bot(tiny_engine, killable_redis.url) as bot:
+        first = _mention(bot, "CF1", "first question")
+        thread_ts = str(first["ts"])
+        bot.wait_for_answer("CF1", thread_ts)
+        killable_redis.stop()
+        # A reply in the thread without a mention: only the bot's own threads get one.
+        follow_up = message_event(channel="CF1", text="still failing", thread_ts=thread_ts)
+        bot.post_event(follow_up)
+        answers = bot.wait_for_answer("CF1", thread_ts, count=2)
+        assert len(answers) == 2 and answers[-1].strip()
+        assert bot.slack.calls("conversations.replies"), "Slack's thread stood in for history"
+
+        # A reply in somebody else's thread is still left alone.
+        other = message_event(channel="CF1", text="people talking")
+        bot.post_event(other)
+        aside = message_event(channel="CF1", text="not for the bot", thread_ts=str(other["ts"]))
+        bot.post_event(aside)
+        time.sleep(1.0)
+        assert bot.slack.thread_messages("CF1", str(other["ts"])) == []
