@@ -234,3 +234,20 @@ async def test_escalation_posts_never_mention_but_the_on_call_group(
     await desk.take(client, thread, "U2")
     await desk.resolve(client, thread, "U2", f"fixed it {HOSTILE}")
     assert _raw_specials(fake) == []
+
+
+async def test_entities_never_push_a_stream_call_over_slacks_limit(
+    slack: tuple[FakeSlack, AsyncWebClient],
+) -> None:
+    fake, client = slack
+    reply = SlackThreadReply(client, PLACE, streaming=StreamingSupport(), update_interval=0)
+    await reply.start("Looking into it…")
+    answer = "a <b> & c " * 3000  # 30,000 characters that escape to 66,000
+    await reply.finish(answer)
+    sent = [
+        str(c.args.get("markdown_text") or "")
+        for c in fake.calls()
+        if c.method in {"chat.startStream", "chat.appendStream"}
+    ]
+    assert sent and max(len(piece) for piece in sent) <= 12_000
+    assert "".join(sent) == escape(answer)
