@@ -1,5 +1,6 @@
 """The `supportbot` command: `serve` runs the bot, `diagnose` answers screenshots locally,
-`doctor` checks everything the bot depends on.
+`doctor` checks everything the bot depends on, `eval` measures the diagnosis over the
+shipped set of error screenshots.
 
 Settings are read and checked (all of them, every problem reported) before
 anything heavy is imported, so a typo costs a second, not the time to import torch.
@@ -142,6 +143,64 @@ async def _doctor(settings: Settings) -> int:
     return EXIT_FAILED if failed(checks) else 0
 
 
+async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_engine
+    from bot.attachments.fetching import LocalFileFetcher
+    from bot.conversation.factory import build_diagnoser
+    from bot.engine.protocol import EngineState
+    from bot.errors import ModelUnavailable
+    from bot.evaluation.command import choose, evaluate, print_legibility
+    from bot.evaluation.legibility import ResizeRule, qwen3_vl_rule, rule_for_model
+    from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
+    from bot.settings import EngineKind
+    from bot.stores.history import InMemoryHistoryStore
+
+    try:
+        choice = choose(args)
+    except ValueError as error:
+        print(f"supportbot eval: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    local = settings.engine is EngineKind.LOCAL
+
+    def resize_rule() -> ResizeRule:
+        if local:
+            return rule_for_model(settings.model_id, settings.max_image_pixels)
+        # A remote server resizes as it is configured; this is the local engine's rule.
+        return qwen3_vl_rule(settings.max_image_pixels, source="Qwen3-VL defaults (remote engine)")
+
+    if args.legibility_only:
+        print_legibility(choice.eval_set, resize_rule())
+        return 0
+    engine = build_engine(settings, retry_downloads=False)
+    await engine.start()
+    try:
+        if engine.state is not EngineState.READY:
+            raise ModelUnavailable(engine.failure or f"the model is {engine.state.value}")
+        redactor = build_redactor(settings)
+        diagnoser = build_diagnoser(
+            settings,
+            engine=engine,
+            history=InMemoryHistoryStore(),
+            fetcher=LocalFileFetcher(
+                max_bytes=settings.max_image_bytes, inspector=build_inspector(settings)
+            ),
+            redactor=redactor,
+            reply_filter=build_reply_filter(settings, redactor),
+        )
+        meta: dict[str, object] = {
+            "engine": settings.engine.value,
+            "model": settings.model_id if local else settings.engine_model or settings.model_id,
+            "lora_adapter": settings.lora_adapter,
+            "max_image_pixels": settings.max_image_pixels,
+            "max_new_tokens": settings.max_new_tokens,
+        }
+        return await evaluate(
+            args, diagnoser=diagnoser, rule=resize_rule(), meta=meta, choice=choice
+        )
+    finally:
+        await engine.close()
+
+
 def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     parser = argparse.ArgumentParser(
         prog="supportbot",
@@ -179,10 +238,27 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
             "and each configured helpdesk's credentials. Exits 1 when a check fails."
         ),
     )
+    from bot.evaluation.command import add_arguments
+
+    add_arguments(
+        commands.add_parser(
+            "eval",
+            help="score the diagnosis over the shipped error screenshots, any engine",
+            description=(
+                "Put each shipped error screenshot to the bot as a user would and score the "
+                "answers (see docs/eval.md). Settings come from the environment, as for serve."
+            ),
+        )
+    )
     return parser, diagnose
 
 
-_NEEDS = {"serve": Needs.SLACK_AND_ENGINE, "diagnose": Needs.ENGINE, "doctor": Needs.NOTHING}
+_NEEDS = {
+    "serve": Needs.SLACK_AND_ENGINE,
+    "diagnose": Needs.ENGINE,
+    "doctor": Needs.NOTHING,
+    "eval": Needs.ENGINE,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve(settings)
         if args.command == "doctor":
             return asyncio.run(_doctor(settings))
+        if args.command == "eval":
+            return asyncio.run(_evaluate(settings, args))
         return asyncio.run(_diagnose(settings, args.images, args.question))
     except ConfigError as error:
         for problem in error.problems:
