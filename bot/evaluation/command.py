@@ -17,7 +17,13 @@ from typing import TextIO
 from bot.conversation.diagnosis import Diagnoser
 from bot.evaluation.cases import EvalCase, EvalSet, load_set, select
 from bot.evaluation.legibility import ResizeRule, qwen3_vl_rule
-from bot.evaluation.reporting import legibility_table, summarise, table, write_report
+from bot.evaluation.reporting import (
+    legibility_split,
+    legibility_table,
+    summarise,
+    table,
+    write_report,
+)
 from bot.evaluation.running import run_cases
 from bot.messages import Language
 
@@ -137,6 +143,7 @@ async def evaluate(
     }
     json_path, html_path = write_report(args.out, choice.eval_set, results, rows, meta)
     print(table(rows), file=out)
+    print(legibility_split(results), file=out)
     print(f"\nwrote {json_path} and {html_path}", file=out)
     failed = [r.case.id for r in results if r.error is not None]
     if failed:

@@ -133,6 +133,24 @@ def table(rows: list[Row]) -> str:
     return "\n".join(rendered)
 
 
+def legibility_split(results: list[CaseResult]) -> str:
+    """Cause right on cases whose text is too small after the resize, and on the others.
+
+    The comparison that says whether MAX_IMAGE_PIXELS costs answers on this model.
+    """
+    small = [r for r in results if r.legibility.too_small]
+    rest = [r for r in results if not r.legibility.too_small]
+
+    def right(group: list[CaseResult]) -> str:
+        count = sum(bool(r.score and r.score.cause) for r in group)
+        return f"{count}/{len(group)} ({_share(count, len(group))})"
+
+    return (
+        f"cause right where text is under {MIN_LEGIBLE_PX:g} px after the resize: {right(small)};"
+        f" elsewhere: {right(rest)}"
+    )
+
+
 def case_record(result: CaseResult) -> dict[str, object]:
     case, score, seen = result.case, result.score, result.legibility
     return {
@@ -142,6 +160,7 @@ def case_record(result: CaseResult) -> dict[str, object]:
         "mixed": case.mixed,
         "question": case.question,
         "follow_up": case.follow_up,
+        "turns": result.turns,
         "image": result.image,
         "answer": result.answer,
         "skipped": list(result.skipped),

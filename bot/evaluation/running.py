@@ -31,6 +31,7 @@ class CaseResult:
     legibility: Legibility
     answer: str = ""
     skipped: tuple[str, ...] = ()  # attachments the bot could not read, with its reason
+    turns: int = 0  # questions asked in the thread (2 when the case has a follow-up)
     score: Score | None = None
     first_piece_seconds: float | None = None
     seconds: float = 0.0
@@ -105,6 +106,7 @@ async def run_case(
         score=score(case, answered.answer),
         first_piece_seconds=answered.first_piece_seconds,
         seconds=answered.seconds,
+        turns=2 if case.follow_up else 1,
     )
 
 

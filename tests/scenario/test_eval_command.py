@@ -76,13 +76,17 @@ def _scores(case: dict[str, Any]) -> tuple[bool, bool, bool, bool, bool]:
 def test_the_whole_command_runs_on_the_tiny_checkpoint(
     tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
-    result = _eval(tiny_checkpoint, tmp_path, "--limit", "2", "--language", "zh-CN")
+    # The one Chinese Rust case; it asks a follow-up in the same thread, without the image.
+    result = _eval(
+        tiny_checkpoint, tmp_path, "--limit", "2", "--language", "zh-CN", "--category", "rust"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].split()[:3] == ["category", "cases", "cause"]
     assert any(line.startswith("overall") for line in result.stdout.splitlines())
     document = json.loads((tmp_path / "results.json").read_text("utf-8"))
     assert document["meta"]["model"] == str(tiny_checkpoint)
-    assert [case["language"] for case in document["cases"]] == ["zh-CN", "zh-CN"]
+    assert [case["language"] for case in document["cases"]] == ["zh-CN"]
+    assert [case["turns"] for case in document["cases"]] == [2]
     for case in document["cases"]:
         assert case["error"] is None and case["answer"]
         assert case["legibility"]["input_width"] * case["legibility"]["input_height"] <= 128 * 128

@@ -53,8 +53,9 @@ def test_some_cases_plant_a_secret_that_is_on_the_screen() -> None:
     assert all(case.secret in case.rendering.text for case in planted)
 
 
-def test_some_cases_come_without_a_question() -> None:
+def test_some_cases_come_without_a_question_and_some_ask_a_follow_up() -> None:
     assert sum(not case.question for case in load_set().cases) >= 10
+    assert sum(bool(case.follow_up) for case in load_set().cases) >= 3
 
 
 def test_every_case_is_rendered_and_the_manifest_describes_the_committed_file() -> None:
