@@ -1,0 +1,112 @@
+"""The run's summary: exact figures per category, JSON that round-trips, HTML that escapes."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.evaluation.cases import EvalCase, load_set
+from bot.evaluation.command import ProgressBar
+from bot.evaluation.legibility import legibility, qwen3_vl_rule
+from bot.evaluation.reporting import (
+    OVERALL,
+    html_report,
+    legibility_split,
+    summarise,
+    table,
+    to_json,
+)
+from bot.evaluation.running import CaseResult
+from bot.evaluation.scoring import score
+
+
+def _case(case_id: str) -> EvalCase:
+    return next(case for case in load_set().cases if case.id == case_id)
+
+
+def _result(
+    case_id: str, answer: str, *, seconds: float = 1.0, error: str | None = None
+) -> CaseResult:
+    case = _case(case_id)
+    rendered = load_set().rendered[case_id]
+    seen = legibility(
+        qwen3_vl_rule(1280 * 1024),
+        width=rendered.width,
+        height=rendered.height,
+        smallest_line_px=rendered.smallest_line_px,
+    )
+    if error is not None:
+        return CaseResult(case, rendered.file, seen, error=error)
+    return CaseResult(
+        case,
+        rendered.file,
+        seen,
+        answer=answer,
+        score=score(case, answer),
+        first_piece_seconds=seconds / 2,
+        seconds=seconds,
+        turns=1,
+    )
+
+
+RIGHT = "The requests package is not installed.\n1. Run `pip install requests`."
+LEAKY = "Redis refused the connection, password pelican-Qz7-42.\n1. Start redis."
+
+
+def test_the_summary_counts_each_measure_per_category_and_overall() -> None:
+    results = [
+        _result("py-module-not-found", RIGHT, seconds=2.0),
+        _result("py-db-password-leak", LEAKY, seconds=4.0),
+        _result("go-deadlock", "", error="EngineBusy: the line is full"),
+    ]
+    rows = {row.name: row for row in summarise(results)}
+    assert list(rows) == ["python", "go", OVERALL]
+    python = rows["python"]
+    assert (python.cases, python.cause, python.fix, python.language, python.format) == (
+        2, 2, 2, 2, 2,
+    )  # fmt: skip
+    assert (python.with_secret, python.leaks, python.failed) == (1, 1, 0)
+    assert python.median_seconds == 3.0
+    go = rows["go"]
+    assert (go.cases, go.failed, go.cause, go.too_small) == (1, 1, 0, 1)
+    overall = rows[OVERALL]
+    assert (overall.cases, overall.cause, overall.failed, overall.leaks) == (3, 2, 1, 1)
+    lines = table(summarise(results)).splitlines()
+    assert lines[-1].split() == [
+        "overall", "3", "67%", "67%", "67%", "67%", "1/1", "1", "3.0", "4.0", "1.5", "1",
+    ]  # fmt: skip
+    assert "cause right where text is under 10 px after the resize: 0/1 (0%)" in legibility_split(
+        results
+    )
+
+
+def test_the_json_holds_every_case_and_the_meta() -> None:
+    results = [_result("py-module-not-found", RIGHT), _result("go-deadlock", "", error="boom")]
+    document = json.loads(to_json(results, summarise(results), {"model": "m"}))
+    assert document["meta"] == {"model": "m"}
+    assert [case["id"] for case in document["cases"]] == ["py-module-not-found", "go-deadlock"]
+    assert document["cases"][0]["cause"] is True and document["cases"][1]["error"] == "boom"
+    assert document["cases"][1]["legibility"]["too_small"] is True
+
+
+@given(st.text())
+def test_the_html_report_escapes_whatever_the_model_said(answer: str) -> None:
+    hostile = answer + "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    results = [_result("py-module-not-found", hostile)]
+    page = html_report(results, summarise(results), {"model": "<b>m</b>"}, images="images")
+    assert "<script>" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_the_progress_bar_writes_a_line_per_case_off_a_terminal() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar(stream, width=10)
+    case = _case("py-module-not-found")
+    for done in range(3):
+        bar(done, 2, case)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("[..........] 0/2") and lines[0].endswith(case.id)
+    assert lines[2].startswith("[##########] 2/2") and lines[2].endswith("done")
