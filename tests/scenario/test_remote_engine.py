@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from bot.settings import Settings
 from tests.support.fake_slack import BOT_USER_ID
 from tests.support.running_bot import run_bot
 from tests.support.screenshots import render_error_screenshot
-from tests.support.serve_process import wait_until_ready
+from tests.support.serve_process import clean_environment, supportbot_command, wait_until_ready
 from tests.support.servers import free_port
 from tests.support.slack_events import file_object, message_event
 
@@ -90,3 +91,26 @@ def test_slack_answers_through_the_remote_engine(
         [answer] = bot.wait_for_answer("CREMOTE", event["ts"])
         assert answer.strip()
         assert len(bot.engine.requests[-1].images) == 1
+
+
+def test_the_eval_runs_against_a_remote_server(
+    openai_server: str, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        supportbot_command("eval", "--limit", "1", "--out", str(tmp_path), "--no-progress"),
+        env=clean_environment(
+            ENGINE="remote",
+            ENGINE_URL=openai_server,
+            MODEL=str(tiny_checkpoint),
+            MAX_NEW_TOKENS="12",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "results.json").read_text("utf-8"))
+    assert document["meta"]["engine"] == "remote"
+    assert "remote engine" in document["meta"]["resize"]["source"]
+    [case] = document["cases"]
+    assert case["error"] is None and case["answer"]
