@@ -127,6 +127,8 @@ async def _diagnose(settings: Settings, images: list[Path], question: str) -> in
             if isinstance(event, AttachmentsRead):
                 for skipped in event.skipped:
                     print(f"skipped {skipped.filename}: {skipped.reason}", file=sys.stderr)
+                for notice in event.notices:
+                    print(notice, file=sys.stderr)
             elif isinstance(event, AnswerPiece):
                 print(event.text, end="", flush=True)
         print()
@@ -226,7 +228,10 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         epilog="Settings (MODEL, DEVICE, DTYPE, …) come from the environment, as for serve.",
     )
     diagnose.add_argument(
-        "images", nargs="*", type=Path, help="screenshot files (PNG, JPEG, GIF, WebP)"
+        "images",
+        nargs="*",
+        type=Path,
+        help="screenshots (PNG, JPEG, GIF, WebP) and text files (logs)",
     )
     diagnose.add_argument("--question", "-q", default="", help="what to ask about them")
     commands.add_parser(

@@ -78,6 +78,8 @@ class Message(StrEnum):
     REASON_BAD_URL = "reason_bad_url"
     REASON_UNEXPECTED = "reason_unexpected"
     QUESTION_SHORTENED = "question_shortened"
+    IMAGE_SHRUNK = "image_shrunk"
+    TEXT_FILE_CUT = "text_file_cut"
 
 
 _CATALOGUE: dict[Message, dict[Language, str]] = {
@@ -165,8 +167,11 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
         Language.CHINESE: "文件超过了 {limit_mb} MB 的上限。",
     },
     Message.REASON_NOT_AN_IMAGE: {
-        Language.ENGLISH: "it is not a PNG, JPEG, GIF or WebP image.",
-        Language.CHINESE: "它不是 PNG、JPEG、GIF 或 WebP 图片。",
+        Language.ENGLISH: (
+            "it is neither a PNG, JPEG, GIF or WebP image nor a text file "
+            "(UTF-8, UTF-16 or GB 18030)."
+        ),
+        Language.CHINESE: "它既不是 PNG、JPEG、GIF 或 WebP 图片，也不是文本文件（UTF-8、UTF-16 或 GB 18030）。",
     },
     Message.REASON_LOGIN_PAGE: {
         Language.ENGLISH: (
@@ -188,8 +193,8 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
         Language.CHINESE: "Slack 没有授权我访问这个文件。",
     },
     Message.REASON_TOO_MANY: {
-        Language.ENGLISH: "only the first {limit} images of a message are read.",
-        Language.CHINESE: "每条消息只读取前 {limit} 张图片。",
+        Language.ENGLISH: "only the first {limit} files of a message are read.",
+        Language.CHINESE: "每条消息只读取前 {limit} 个文件。",
     },
     Message.REASON_TOO_MANY_PIXELS: {
         Language.ENGLISH: "the image is too large to decode safely ({pixels} pixels).",
@@ -345,6 +350,24 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
     Message.QUESTION_SHORTENED: {
         Language.ENGLISH: "Your message was long ({total} characters), so I read its first and last parts ({kept} characters); paste the key lines if I missed them.",
         Language.CHINESE: "你的消息很长（{total} 个字符），我只读了开头和结尾部分（{kept} 个字符）；如有遗漏，请贴出关键几行。",
+    },
+    Message.IMAGE_SHRUNK: {
+        Language.ENGLISH: (
+            "`{filename}` was shown to me at {percent}% of its usual size so that all {count} "
+            "images fit; small text in it may be unreadable. Send fewer images at once, or crop "
+            "to the error, if I miss something."
+        ),
+        Language.CHINESE: (
+            "为了同时查看全部 {count} 张图片，`{filename}` 被缩小到平常的 {percent}%，"
+            "其中的小字可能看不清。如有遗漏，请少发几张或只截取错误部分。"
+        ),
+    },
+    Message.TEXT_FILE_CUT: {
+        Language.ENGLISH: (
+            "`{filename}` is long ({lines} lines), so I read its start, the lines around "
+            "the first error and its end."
+        ),
+        Language.CHINESE: "`{filename}` 较长（{lines} 行），我读取了开头、第一个错误附近和结尾部分。",
     },
 }
 

@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=1280 * 1024, ge=28 * 28)
     max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_images_per_turn: int = Field(default=8, ge=1, le=32)
+    # All screenshots of one message share this many pixels (each still at most
+    # MAX_IMAGE_PIXELS); text files of one message share this many prompt tokens.
+    max_turn_image_pixels: int = Field(default=4 * 1280 * 1024, ge=28 * 28)
+    max_attachment_text_tokens: int = Field(default=4096, ge=256)
     max_decode_pixels: int = Field(default=50_000_000, ge=1_000_000)
     max_request_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
 

@@ -1,4 +1,4 @@
-"""Download attachments, only from allowed places, and hand the bytes to the image checks."""
+"""Download attachments, only from allowed places, and hand the bytes to the inspection."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Protocol
 import httpx
 
 from bot.attachments.credentials import Credentials, NoCredentials
-from bot.conversation.turns import AttachmentRef, Screenshot
+from bot.attachments.inspection import AttachmentInspector
+from bot.conversation.turns import AttachmentRef, Screenshot, TextFile
 from bot.errors import AttachmentRefused, AttachmentUnreadable
 from bot.messages import Message
 from bot.safety.image_checks import ImageInspector
@@ -23,8 +24,8 @@ _CHUNK = 64 * 1024
 
 
 class AttachmentFetcher(Protocol):
-    async def fetch(self, attachment: AttachmentRef) -> Screenshot:
-        """Download and validate one attachment; raises `AttachmentError` with the reason."""
+    async def fetch(self, attachment: AttachmentRef) -> Screenshot | TextFile:
+        """Download and read one attachment (image or text); raises `AttachmentError` why not."""
         ...
 
 
@@ -45,7 +46,7 @@ class HttpImageFetcher:
             vendor's token reaches only the vendor's own download URLs (Slack's bearer
             token, a helpdesk's API auth) and never the storage host it redirects to.
         max_bytes: downloads stop and are refused past this size.
-        inspector: scans and decodes what was downloaded.
+        inspector: scans and decodes images; text files are read beside them.
     """
 
     def __init__(
@@ -61,9 +62,9 @@ class HttpImageFetcher:
         self._policy = policy
         self._credentials = credentials or NoCredentials()
         self._max_bytes = max_bytes
-        self._inspector = inspector or ImageInspector()
+        self._inspector = AttachmentInspector(inspector)
 
-    async def fetch(self, attachment: AttachmentRef) -> Screenshot:
+    async def fetch(self, attachment: AttachmentRef) -> Screenshot | TextFile:
         if attachment.unavailable is not None:
             raise AttachmentRefused(attachment.filename, attachment.unavailable)
         if attachment.size is not None and attachment.size > self._max_bytes:
@@ -110,13 +111,16 @@ class HttpImageFetcher:
 
 
 class LocalFileFetcher:
-    """Reads images from local paths (the `diagnose` command); `AttachmentRef.url` is the path."""
+    """Reads images and text files from local paths (the `diagnose` command).
+
+    `AttachmentRef.url` is the path.
+    """
 
     def __init__(self, *, max_bytes: int, inspector: ImageInspector | None = None) -> None:
         self._max_bytes = max_bytes
-        self._inspector = inspector or ImageInspector()
+        self._inspector = AttachmentInspector(inspector)
 
-    async def fetch(self, attachment: AttachmentRef) -> Screenshot:
+    async def fetch(self, attachment: AttachmentRef) -> Screenshot | TextFile:
         path = Path(attachment.url)
         try:
             size = path.stat().st_size

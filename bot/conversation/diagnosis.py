@@ -13,19 +13,25 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from bot.attachments.fetching import AttachmentFetcher
+from bot.attachments.image_budget import ImageBudget, fit_images
+from bot.attachments.text_files import Excerpt, fit_tokens
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase, Resolution
 from bot.conversation.prompting import PromptBuilder
 from bot.conversation.turns import (
+    AttachmentKind,
+    AttachmentNote,
+    AttachmentRef,
     HistoryEntry,
     Screenshot,
     SkippedAttachment,
     Speaker,
+    TextFile,
     ThreadKey,
     Turn,
 )
 from bot.engine.protocol import Engine
-from bot.engine.request import GenerationRequest, Queued
+from bot.engine.request import ChatMessage, GenerationRequest, Queued, Role, TextPart
 from bot.errors import AttachmentError
 from bot.messages import Language, Message, detect_language, say
 from bot.safety.filters import ReplyFilter
@@ -36,11 +42,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AttachmentsRead:
-    """All attachments were tried: how many images the model will see, and what was skipped."""
+    """All attachments were tried: how many images the model will see, and what was skipped.
+
+    `notices` are sentences for the user about files that were read only in part
+    (a long log cut, an image shrunk so far its small text may be unreadable).
+    """
 
     screenshots: int
     skipped: tuple[SkippedAttachment, ...]
     language: Language
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ class Diagnosis:
     skipped: tuple[SkippedAttachment, ...]
     language: Language
     references: tuple[Resolution, ...] = ()
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,8 @@ class Diagnoser:
         reply_filter: makes each piece of the answer safe to show.
         redactor: cleans the user's own text before it is prompted, stored or logged.
         max_images_per_turn: attachments past this count are skipped, and said so.
+        image_budget: pixels per screenshot, and for all screenshots of one message.
+        max_text_tokens: prompt tokens all text files of one message may take together.
         knowledge: past resolutions to draw on, when any are like the question.
         queue_timeout: seconds a request may wait for the model.
         generation_timeout: seconds an answer may take once the model is on it.
@@ -116,6 +130,8 @@ class Diagnoser:
         reply_filter: ReplyFilter,
         redactor: Redactor | None = None,
         max_images_per_turn: int = 8,
+        image_budget: ImageBudget | None = None,
+        max_text_tokens: int = 4096,
         knowledge: KnowledgeBase | None = None,
         queue_timeout: float | None = None,
         generation_timeout: float | None = None,
@@ -127,6 +143,8 @@ class Diagnoser:
         self._filter = reply_filter
         self._redactor = redactor or Redactor()
         self._max_images = max_images_per_turn
+        self._image_budget = image_budget or ImageBudget()
+        self._max_text_tokens = max_text_tokens
         self._knowledge = knowledge
         self._queue_timeout = queue_timeout
         self._generation_timeout = generation_timeout
@@ -149,13 +167,15 @@ class Diagnoser:
         )
         turn = replace(turn, attachments=named)
         language = turn.language or detect_language(turn.text)
-        screenshots, skipped = await self._read_attachments(turn, language)
-        yield AttachmentsRead(len(screenshots), skipped, language)
+        read = await self._read_attachments(turn, language)
+        yield AttachmentsRead(len(read.screenshots), read.skipped, language, read.notices)
+        skipped = read.skipped
 
         question = HistoryEntry(
             Speaker.USER,
             self._redactor.redact(turn.text.strip()) or say(Message.DEFAULT_QUESTION, language),
-            screenshots,
+            read.screenshots,
+            read.listing,
         )
         past = await self._history.load(turn.thread)
         references = await self._consult(question.text)
@@ -189,7 +209,7 @@ class Diagnoser:
 
         answer = "".join(shown).strip() or say(Message.EMPTY_ANSWER, language)
         await self._history.append(turn.thread, HistoryEntry(Speaker.ASSISTANT, answer))
-        yield Diagnosis(answer, skipped, language, references)
+        yield Diagnosis(answer, skipped, language, references, read.notices)
 
     async def _consult(self, question: str) -> tuple[Resolution, ...]:
         if self._knowledge is None:
@@ -248,28 +268,19 @@ class Diagnoser:
             generation_timeout=self._generation_timeout,
         )
 
-    async def _read_attachments(
-        self, turn: Turn, language: Language
-    ) -> tuple[tuple[Screenshot, ...], tuple[SkippedAttachment, ...]]:
+    async def _read_attachments(self, turn: Turn, language: Language) -> _ReadAttachments:
+        """Every attachment, in the user's order: shown, read as text, or listed as unread."""
         wanted = turn.attachments[: self._max_images]
-        skipped = [
-            SkippedAttachment(
-                ref.filename, say(Message.REASON_TOO_MANY, language, limit=self._max_images)
-            )
-            for ref in turn.attachments[self._max_images :]
-        ]
         results = await asyncio.gather(
             *(self._fetcher.fetch(ref) for ref in wanted), return_exceptions=True
         )
-        screenshots: list[Screenshot] = []
+        outcomes: list[Screenshot | TextFile | _Unread] = []
         for ref, result in zip(wanted, results, strict=True):
-            if isinstance(result, Screenshot):
-                screenshots.append(result)
+            if isinstance(result, Screenshot | TextFile):
+                outcomes.append(result)
             elif isinstance(result, AttachmentError):
                 log.info("skipped attachment %s: %s", ref.filename, result)
-                skipped.append(
-                    SkippedAttachment(ref.filename, say(result.reason, language, **result.values))
-                )
+                outcomes.append(self._unread(ref, language, result.reason, **result.values))
             else:  # one file's unexpected failure skips that file, never the answer
                 reference = uuid.uuid4().hex[:8]
                 log.error(
@@ -278,9 +289,93 @@ class Diagnoser:
                     reference,
                     exc_info=result,
                 )
-                reason = say(Message.REASON_UNEXPECTED, language, reference=reference)
-                skipped.append(SkippedAttachment(ref.filename, reason))
-        return tuple(screenshots), tuple(skipped)
+                outcomes.append(
+                    self._unread(ref, language, Message.REASON_UNEXPECTED, reference=reference)
+                )
+        outcomes += [
+            self._unread(ref, language, Message.REASON_TOO_MANY, limit=self._max_images)
+            for ref in turn.attachments[self._max_images :]
+        ]
+        shots = [o for o in outcomes if isinstance(o, Screenshot)]
+        fitted = iter(await asyncio.to_thread(fit_images, shots, self._image_budget))
+        texts = sum(isinstance(o, TextFile) for o in outcomes)
+        share = max(256, self._max_text_tokens // max(1, texts))
+        read = _ReadAttachments()
+        for outcome in outcomes:
+            name = self._redactor.redact(outcome.filename)
+            if isinstance(outcome, Screenshot):
+                image = next(fitted)
+                read.screenshots += (image.screenshot,)
+                note = "" if image.scale >= 1 else f"shrunk to {image.scale:.0%} of its usual size"
+                if not image.legible:
+                    note += "; small text in it may be unreadable"
+                    read.notices += (
+                        say(
+                            Message.IMAGE_SHRUNK,
+                            language,
+                            filename=outcome.filename,
+                            percent=round(image.scale * 100),
+                            count=len(shots),
+                        ),
+                    )
+                read.listing += (AttachmentNote(name, AttachmentKind.IMAGE, note),)
+            elif isinstance(outcome, TextFile):
+                cut = await asyncio.to_thread(self._excerpt, outcome.text, share)
+                if cut.cut:
+                    read.notices += (
+                        say(
+                            Message.TEXT_FILE_CUT,
+                            language,
+                            filename=outcome.filename,
+                            lines=f"{cut.lines:,}",
+                        ),
+                    )
+                text = cut.text if cut.text.strip() else "(empty file)"
+                read.listing += (AttachmentNote(name, AttachmentKind.TEXT, cut.cut, text),)
+            else:
+                read.skipped += (SkippedAttachment(outcome.filename, outcome.reason),)
+                read.listing += (AttachmentNote(name, AttachmentKind.UNREAD, outcome.model_reason),)
+        return read
+
+    @staticmethod
+    def _unread(
+        ref: AttachmentRef, language: Language, reason: Message, **values: object
+    ) -> _Unread:
+        return _Unread(
+            ref.filename,
+            say(reason, language, **values),
+            model_reason=say(reason, Language.ENGLISH, **values),
+        )
+
+    def _excerpt(self, text: str, max_tokens: int) -> Excerpt:
+        """A text file's excerpt, redacted: whole files first, so no cut splits a secret."""
+        if len(text) <= _REDACT_WHOLE_CHARS:
+            text = self._redactor.redact(text)
+            return fit_tokens(text, max_tokens=max_tokens, count=self._count_text)
+        cut = fit_tokens(text, max_tokens=max_tokens, count=self._count_text)
+        return replace(cut, text=self._redactor.redact(cut.text))
+
+    def _count_text(self, text: str) -> int:
+        message = ChatMessage(Role.USER, (TextPart(text),))
+        return self._engine.count_tokens(GenerationRequest(messages=(message,)))
+
+
+# Text files up to this size are redacted whole before they are cut, so a key
+# split by a cut is still found; larger ones are cut first, then redacted.
+_REDACT_WHOLE_CHARS = 2_000_000
+
+
+@dataclass(frozen=True)
+class _Unread(SkippedAttachment):
+    model_reason: str = ""  # the same reason in English, for the prompt
+
+
+@dataclass
+class _ReadAttachments:
+    screenshots: tuple[Screenshot, ...] = ()
+    listing: tuple[AttachmentNote, ...] = ()
+    skipped: tuple[SkippedAttachment, ...] = ()
+    notices: tuple[str, ...] = ()
 
 
 def shortened(text: str, keep: int) -> str:

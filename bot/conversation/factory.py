@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.attachments.fetching import AttachmentFetcher
+from bot.attachments.image_budget import ImageBudget
 from bot.conversation.diagnosis import Diagnoser
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase
@@ -33,6 +34,10 @@ def build_diagnoser(
         reply_filter=reply_filter,
         redactor=redactor,
         max_images_per_turn=settings.max_images_per_turn,
+        image_budget=ImageBudget(
+            per_image=settings.max_image_pixels, total=settings.max_turn_image_pixels
+        ),
+        max_text_tokens=settings.max_attachment_text_tokens,
         knowledge=knowledge,
         queue_timeout=settings.queue_timeout_seconds,
         generation_timeout=settings.generation_timeout_seconds,

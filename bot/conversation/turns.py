@@ -62,6 +62,36 @@ class Screenshot:
 
 
 @dataclass(frozen=True)
+class TextFile:
+    """A downloaded attachment that is text (a log, a snippet, a config file), decoded."""
+
+    filename: str
+    text: str
+    encoding: str
+
+
+class AttachmentKind(StrEnum):
+    IMAGE = "image"
+    TEXT = "text"
+    UNREAD = "unread"
+
+
+@dataclass(frozen=True)
+class AttachmentNote:
+    """How one attachment of a user turn reached the model, in the order the user gave them.
+
+    `note` is for the model, in English: why the file was not read, what was cut from a
+    text file, or how far an image was shrunk. `text` is a text file's content as the
+    model reads it (redacted and cut to its budget); empty for images and unread files.
+    """
+
+    filename: str
+    kind: AttachmentKind
+    note: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class SkippedAttachment:
     """An attachment that was not shown to the model, and the sentence saying why."""
 
@@ -88,8 +118,13 @@ class Turn:
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One stored turn of a thread, with the screenshots it carried."""
+    """One stored turn of a thread, with the screenshots it carried.
+
+    `attachments` lists every attachment of a user turn in the user's order (images,
+    text files and the ones that could not be read); empty for turns without files.
+    """
 
     speaker: Speaker
     text: str
     screenshots: tuple[Screenshot, ...] = field(default_factory=tuple)
+    attachments: tuple[AttachmentNote, ...] = field(default_factory=tuple)

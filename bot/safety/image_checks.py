@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 MAX_ASPECT_RATIO = 200
 
 
-def _looks_like_html(head: bytes) -> bool:
+def looks_like_html(head: bytes) -> bool:
+    """Whether a download is a web page (Slack's login page when a scope is missing)."""
     start = head.lstrip()[:15].lower()
     return start.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
 
@@ -48,7 +49,7 @@ def validate_image(filename: str, data: bytes, *, max_pixels: int) -> Screenshot
     if media_type is None:
         reason = (
             Message.REASON_LOGIN_PAGE
-            if _looks_like_html(data[:512])
+            if looks_like_html(data[:512])
             else Message.REASON_NOT_AN_IMAGE
         )
         raise AttachmentRefused(filename, reason)
@@ -104,12 +105,13 @@ class ImageInspector:
         self._fail_open = fail_open
 
     async def inspect(self, filename: str, data: bytes) -> Screenshot:
-        if self._scanner is not None:
-            await self._scan(filename, data)
+        await self.scan(filename, data)
         return await asyncio.to_thread(validate_image, filename, data, max_pixels=self._max_pixels)
 
-    async def _scan(self, filename: str, data: bytes) -> None:
-        assert self._scanner is not None
+    async def scan(self, filename: str, data: bytes) -> None:
+        """Virus-scan any downloaded file (images and text alike); raises the refusal."""
+        if self._scanner is None:
+            return
         try:
             result = await self._scanner.scan(data)
         except ScannerUnavailable as error:

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from bot.conversation.turns import HistoryEntry, Screenshot, Speaker, ThreadKey
+from bot.conversation.turns import (
+    AttachmentKind,
+    AttachmentNote,
+    HistoryEntry,
+    Screenshot,
+    Speaker,
+    ThreadKey,
+)
 from bot.stores import keys
 
 
@@ -103,6 +110,11 @@ class RedisHistoryStore:
                 "text": entry.text,
                 "screenshots": screenshots,
             }
+            if entry.attachments:  # already redacted by the diagnosis
+                record["attachments"] = [
+                    {"filename": a.filename, "kind": a.kind.value, "note": a.note, "text": a.text}
+                    for a in entry.attachments
+                ]
             pipe.rpush(key, json.dumps(record, ensure_ascii=False))
             pipe.ltrim(key, -self._max_turns, -1)
             pipe.expire(key, self._ttl_seconds)
@@ -132,6 +144,15 @@ class RedisHistoryStore:
                     )
                     for shot in record["screenshots"]
                     if shot["sha256"] in images
+                ),
+                attachments=tuple(
+                    AttachmentNote(
+                        a["filename"],
+                        AttachmentKind(a["kind"]),
+                        a.get("note", ""),
+                        a.get("text", ""),
+                    )
+                    for a in record.get("attachments", ())
                 ),
             )
             for record in records

@@ -191,7 +191,7 @@ class SlackAnswerer:
             events = self._diagnoser.diagnose(turn)
             async for event in events:
                 if isinstance(event, AttachmentsRead):
-                    so_far = _notes(event.skipped, language)
+                    so_far = _notes(event.skipped, language, event.notices)
                     if so_far:
                         await reply.progress(so_far, force=True)
                 elif isinstance(event, QuestionShortened):
@@ -218,7 +218,7 @@ class SlackAnswerer:
                     so_far += event.text
                     await reply.progress(so_far)
                 elif isinstance(event, Diagnosis):
-                    final = _notes(event.skipped, language) + shortened
+                    final = _notes(event.skipped, language, event.notices) + shortened
                     if event.references:
                         final += _drawing_on(event.references, language)
                     actions = feedback_actions(
@@ -309,11 +309,14 @@ def _drawing_on(references: tuple[Resolution, ...], language: Language) -> str:
     return say(Message.DRAWING_ON_PAST, language, count=len(references), dates=dates) + "\n\n"
 
 
-def _notes(skipped: tuple[SkippedAttachment, ...], language: Language) -> str:
-    """The skipped-file sentences, as Markdown quotes above the answer."""
+def _notes(
+    skipped: tuple[SkippedAttachment, ...], language: Language, notices: tuple[str, ...] = ()
+) -> str:
+    """The skipped-file and partly-read sentences, as Markdown quotes above the answer."""
     lines = [
         "> "
         + say(Message.SKIPPED_FILE, language, filename=code_span_text(s.filename), reason=s.reason)
         for s in skipped
     ]
+    lines += [f"> {notice}" for notice in notices]
     return "\n".join(lines) + "\n\n" if lines else ""

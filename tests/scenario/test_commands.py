@@ -46,11 +46,22 @@ def test_diagnose_prints_an_answer_for_a_screenshot(tiny_checkpoint: Path, tmp_p
 
 
 def test_diagnose_says_why_a_file_was_skipped(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    notes = tmp_path / "notes.txt"
-    notes.write_text("not an image")
-    result = _diagnose(tiny_checkpoint, notes)
+    archive = tmp_path / "logs.zip"
+    archive.write_bytes(b"PK\x03\x04" + bytes(range(256)))
+    result = _diagnose(tiny_checkpoint, archive)
     assert result.returncode == 0, result.stderr
-    assert "skipped notes.txt: it is not a PNG, JPEG, GIF or WebP image." in result.stderr
+    assert (
+        "skipped logs.zip: it is neither a PNG, JPEG, GIF or WebP image nor a text file"
+        in result.stderr
+    )
+
+
+def test_diagnose_reads_a_log_file(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    log = tmp_path / "build.log"
+    log.write_text("npm ERR! code EACCES\n")
+    result = _diagnose(tiny_checkpoint, log)
+    assert result.returncode == 0, result.stderr
+    assert "skipped" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,8 @@ def test_every_message_exists_in_every_language() -> None:
         "dates": "2026-11-01",
         "ticket": "9001",
         "user": "U1",
+        "percent": 45,
+        "lines": "5,000",
     }
     for message in Message:
         for language in Language:

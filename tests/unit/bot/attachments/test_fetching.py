@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
 from bot.attachments.credentials import for_prefixes
-from bot.attachments.fetching import HttpImageFetcher
-from bot.conversation.turns import AttachmentRef
+from bot.attachments.fetching import HttpImageFetcher, LocalFileFetcher
+from bot.conversation.turns import AttachmentRef, TextFile
 from bot.engine.images import sniff_image_type
 from bot.errors import AttachmentRefused, AttachmentUnreadable
 from bot.messages import Message
@@ -134,3 +136,24 @@ async def test_file_slack_would_not_share_is_not_downloaded() -> None:
     with pytest.raises(AttachmentRefused) as refused:
         await _fetcher(transport).fetch(ref)
     assert refused.value.reason is Message.REASON_NOT_SHARED
+
+
+async def test_text_files_are_read_and_binaries_and_login_pages_refused(tmp_path: Path) -> None:
+    fetcher = LocalFileFetcher(max_bytes=10**6)
+    log = tmp_path / "npm-debug.log"
+    log.write_bytes("npm ERR! 错误 EACCES\n".encode("gb18030"))
+    page = tmp_path / "report.html"
+    page.write_bytes(LOGIN_PAGE)
+    disguised = tmp_path / "shot.png"
+    disguised.write_bytes(LOGIN_PAGE)
+    archive = tmp_path / "logs.zip"
+    archive.write_bytes(b"PK\x03\x04" + bytes(64))
+
+    read = await fetcher.fetch(AttachmentRef(log.name, str(log)))
+    assert read == TextFile("npm-debug.log", "npm ERR! 错误 EACCES\n", "gb18030")
+    assert isinstance(await fetcher.fetch(AttachmentRef(page.name, str(page))), TextFile)
+    refusals = ((disguised, Message.REASON_LOGIN_PAGE), (archive, Message.REASON_NOT_AN_IMAGE))
+    for path, reason in refusals:
+        with pytest.raises(AttachmentRefused) as refused:
+            await fetcher.fetch(AttachmentRef(path.name, str(path)))
+        assert refused.value.reason is reason

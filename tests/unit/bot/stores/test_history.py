@@ -64,3 +64,18 @@ async def test_redis_history_expires_and_stores_each_image_once(
     assert 0 < await redis.ttl(f"{redis_prefix}:history:{THREAD.as_key()}") <= 100
     await redis.delete(*images, f"{redis_prefix}:history:{THREAD.as_key()}")
     await redis.aclose()
+
+
+async def test_the_attachment_listing_and_text_files_come_back_in_order(
+    store: HistoryStore,
+) -> None:
+    from bot.conversation.turns import AttachmentKind, AttachmentNote
+
+    listing = (
+        AttachmentNote("err.png", AttachmentKind.IMAGE),
+        AttachmentNote("app.log", AttachmentKind.TEXT, "kept lines 1-3 of 9", "ERROR 错误 boom"),
+        AttachmentNote("x.zip", AttachmentKind.UNREAD, "it is not a text file."),
+    )
+    await store.append(THREAD, HistoryEntry(Speaker.USER, "why?", (_shot(),), listing))
+    [entry] = await store.load(THREAD)
+    assert entry.attachments == listing
