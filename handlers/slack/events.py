@@ -1,4 +1,4 @@
-"""Read Slack event payloads into `Turn`s, and decide which messages are ours to answer."""
+"""Read Slack event payloads: which messages are ours to answer, their thread and files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
+from bot.conversation.turns import AttachmentRef, ThreadKey
 from bot.messages import Message
 
 # Subtypes that are a person saying something; every other subtype (edits,
@@ -70,15 +70,4 @@ def attachment_from_file(file: Mapping[str, Any]) -> AttachmentRef:
         media_type=str(file.get("mimetype") or ""),
         size=int(size) if isinstance(size, int) else None,
         unavailable=Message.REASON_NOT_SHARED if hidden or not url else None,
-    )
-
-
-def turn_from_event(event: Mapping[str, Any], *, team_id: str, bot_user_id: str | None) -> Turn:
-    """The `Turn` a message or app_mention event asks the bot to answer."""
-    return Turn(
-        thread=thread_of(event, team_id),
-        user_id=str(event.get("user") or ""),
-        text=strip_mentions(str(event.get("text") or ""), bot_user_id),
-        message_ts=str(event["ts"]),
-        attachments=tuple(attachment_from_file(f) for f in event.get("files") or ()),
     )

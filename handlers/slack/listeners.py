@@ -24,8 +24,8 @@ from handlers.slack.events import (
     mentions,
     strip_mentions,
     thread_of,
-    turn_from_event,
 )
+from handlers.slack.message_reader import SlackMessageReader
 from handlers.slack.shared_files import with_shared_files
 from handlers.slack.user_language import UserLanguages
 
@@ -37,10 +37,15 @@ def _team_id(context: AsyncBoltContext, body: dict[str, Any]) -> str:
 
 
 def register_listeners(
-    app: AsyncApp, answerer: SlackAnswerer, policy: ChannelPolicy, languages: UserLanguages
+    app: AsyncApp,
+    answerer: SlackAnswerer,
+    policy: ChannelPolicy,
+    languages: UserLanguages,
+    reader: SlackMessageReader | None = None,
 ) -> None:
     """Mentions, direct messages, replies in the bot's threads, and (in support channels)
     every new message; per the channel policy."""
+    reader = reader or SlackMessageReader()
 
     async def submit(
         event: dict[str, Any],
@@ -50,7 +55,9 @@ def register_listeners(
     ) -> None:
         team_id = _team_id(context, body)
         event = await with_shared_files(client, event)  # after the ack: listeners run then
-        turn = turn_from_event(event, team_id=team_id, bot_user_id=context.bot_user_id)
+        turn = await reader.turn(
+            event, team_id=team_id, bot_user_id=context.bot_user_id, client=client
+        )
         turn = replace(turn, source_id=body.get("event_id"))
         language = policy.rules_for(turn.thread.channel).language
         if language is None:

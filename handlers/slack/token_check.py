@@ -20,6 +20,7 @@ REQUIRED_SCOPES = frozenset(
         "files:read",
         "reactions:write",
         "users:read",
+        "channels:read",
         "files:write",
         "commands",
         "assistant:write",

@@ -62,6 +62,7 @@ _SCOPES: dict[str, tuple[str, ...]] = {
     "reactions.add": ("reactions:write",),
     "reactions.remove": ("reactions:write",),
     "users.info": ("users:read",),
+    "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
     "files.info": ("files:read",),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
@@ -83,6 +84,7 @@ RATE_TIERS: dict[str, int] = {
     "chat.appendStream": 100,  # Tier 4
     "files.info": 100,  # Tier 4
     "users.info": 100,  # Tier 4
+    "conversations.info": 100,  # Tier 3 (50+/min); a question names few channels
 }
 # Methods that post into a conversation: not_in_channel and messages_tab_disabled apply
 # (listed among the errors of chat.postMessage and the three stream methods).
@@ -175,6 +177,8 @@ class FakeSlack:
         app_token: str | None = None,
         manifest: Path = MANIFEST,
         rate_tiers: bool = False,
+        user_names: dict[str, str] | None = None,
+        channel_names: dict[str, str] | None = None,
     ) -> None:
         app = read_manifest(manifest)
         self.bot_token = bot_token
@@ -184,6 +188,8 @@ class FakeSlack:
         self.messages_tab_enabled = app.messages_tab and not app.messages_tab_read_only
         self.locales = locales or {}
         self.rate_tiers = rate_tiers
+        self.user_names = user_names or {}
+        self.channel_names = channel_names or {}
         self._failures: dict[str, list[_Failure]] = {}
         self._refusals: dict[str, list[str]] = {}
         self.socket_mode_url: str | None = None
@@ -468,7 +474,24 @@ class FakeSlack:
         elif method == "users.info":
             _require(args, "user")
             user = str(args.get("user"))
-            response["user"] = {"id": user, "locale": self.locales.get(user, "en-US")}
+            # https://docs.slack.dev/reference/methods/users.info: the name people see is
+            # profile.display_name (may be ""), then real_name.
+            name = self.user_names.get(user, "")
+            response["user"] = {
+                "id": user,
+                "name": name.lower().replace(" ", "."),
+                "real_name": name,
+                "profile": {"display_name": name, "real_name": name},
+                "locale": self.locales.get(user, "en-US"),
+            }
+        elif method == "conversations.info":
+            # https://docs.slack.dev/reference/methods/conversations.info: channel_not_found
+            # for an id the bot cannot see (private channel it is not in, unknown id).
+            _require(args, "channel")
+            channel = str(args["channel"])
+            if channel not in self.channel_names:
+                raise SlackError("channel_not_found")
+            response["channel"] = {"id": channel, "name": self.channel_names[channel]}
         elif method == "files.info":
             # files.info page: file is required; an unknown id answers file_not_found.
             _require(args, "file")
