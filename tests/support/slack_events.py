@@ -33,6 +33,27 @@ def file_object(
     }
 
 
+def snippet_object(
+    name: str, base_url: str, text: str, *, filetype: str = "text"
+) -> dict[str, Any]:
+    """A file object for a Slack snippet, as https://docs.slack.dev/reference/objects/file-object
+    documents it (a real one: MercuryTechnologies/slack-web
+    tests/golden/SlackWebhookEvent/message_file_share.json)."""
+    lines = text.split("\n")
+    return file_object(name, base_url, mimetype="text/plain", size=len(text.encode())) | {
+        "title": name,
+        "filetype": filetype,
+        "pretty_type": "Plain Text",
+        "mode": "snippet",
+        "editable": True,
+        "preview": "\n".join(lines[:5]),
+        "lines": len(lines),
+        "lines_more": max(0, len(lines) - 5),
+        "preview_is_truncated": len(lines) > 5,
+        "file_access": "visible",
+    }
+
+
 def message_event(
     *,
     channel: str,
@@ -44,6 +65,7 @@ def message_event(
     files: list[dict[str, Any]] | None = None,
     kind: str = "message",
     subtype: str | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
         "type": kind,
@@ -54,6 +76,7 @@ def message_event(
         "channel_type": channel_type,
         "team": TEAM_ID,
     }
+    event |= fields  # blocks, attachments: as the event carries them
     if kind == "app_mention":
         event.pop("channel_type")
     if thread_ts:
