@@ -32,7 +32,8 @@ HISTORY = KeyPattern(
     "list",
     "bot.stores.history",
     "HISTORY_TTL_SECONDS after the last entry (7 days)",
-    "the thread's turns as JSON, capped at HISTORY_MAX_TURNS; user text redacted; images by hash",
+    "the thread's turns as JSON, capped at HISTORY_MAX_TURNS; user text and text files "
+    "redacted; the attachment listing in order; images by hash",
 )
 IMAGE = KeyPattern(
     "{prefix}:image:{digest}",

@@ -84,7 +84,7 @@ RATE_TIERS: dict[str, int] = {
     "chat.appendStream": 100,  # Tier 4
     "files.info": 100,  # Tier 4
     "users.info": 100,  # Tier 4
-    "conversations.info": 100,  # Tier 3 (50+/min); a question names few channels
+    "conversations.info": 50,  # Tier 3
 }
 # Methods that post into a conversation: not_in_channel and messages_tab_disabled apply
 # (listed among the errors of chat.postMessage and the three stream methods).

@@ -7,7 +7,7 @@ import pytest
 
 from bot.attachments.credentials import for_prefixes
 from bot.attachments.fetching import HttpImageFetcher, LocalFileFetcher
-from bot.conversation.turns import AttachmentRef, TextFile
+from bot.conversation.turns import AttachmentRef, Screenshot, TextFile
 from bot.engine.images import sniff_image_type
 from bot.errors import AttachmentRefused, AttachmentUnreadable
 from bot.messages import Message
@@ -80,7 +80,7 @@ async def test_download_sends_the_token_and_validates() -> None:
     shot = await _fetcher(httpx.MockTransport(files)).fetch(
         AttachmentRef("e.png", f"{ALLOWED}F1/e.png")
     )
-    assert shot.width == 640
+    assert isinstance(shot, Screenshot) and shot.width == 640
     assert seen == ["Bearer xoxb-1"]
 
 
