@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from bot.attachments.credentials import OriginCredentials, for_prefixes
 from bot.attachments.fetching import HttpImageFetcher
-from bot.conversation.turns import AttachmentRef
+from bot.conversation.turns import AttachmentRef, Screenshot
 from bot.safety.url_policy import PublicHostPolicy
 from tests.support.screenshots import render_error_screenshot
 
@@ -87,5 +87,5 @@ async def test_a_redirect_to_the_vendors_file_host_is_followed_without_the_crede
     shot = await fetcher.fetch(
         AttachmentRef("a.png", "https://acme.zendesk.com/attachments/token/abc/?name=a.png")
     )
-    assert shot.width == 640
+    assert isinstance(shot, Screenshot) and shot.width == 640
     assert seen == {"acme.zendesk.com": AUTH["Authorization"], "acme.zdusercontent.com": None}
