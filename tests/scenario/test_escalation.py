@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bot.engine.transformers_engine import TransformersEngine
+from bot.messages import Message, detect_language, say
 from tests.support.fake_helpdesk import FakeHelpdesk
 from tests.support.fake_slack import BOT_USER_ID, TEAM_ID
 from tests.support.running_bot import SIGNING_SECRET, RunningBot, run_bot
@@ -127,7 +128,10 @@ def test_get_a_human_take_it_resolve_and_remember(bot: RunningBot) -> None:
     assert render_error_screenshot() in bot.slack.uploads.values(), (
         "the screenshot went to the desk"
     )
-    assert any("asked for a person" in t for t in _thread_texts(bot, "CESC", first["ts"]))
+    # The status speaks the language of the message the button was on (the tiny model's
+    # answer, whose random text may hold Han characters).
+    status = say(Message.ESCALATED_STATUS, detect_language(answer["text"]), user="UALICE01")
+    assert status in _thread_texts(bot, "CESC", first["ts"])
     assert any(c.args["name"] == "sos" for c in bot.slack.calls("reactions.add"))
     updated = [c for c in bot.slack.calls("chat.update") if c.args["ts"] == answer["ts"]][-1]
     assert "escalate" not in str(updated.args["blocks"]), "the Get a human button is gone"

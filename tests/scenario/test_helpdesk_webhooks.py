@@ -12,6 +12,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from bot.engine import TextPart
 from bot.engine.transformers_engine import TransformersEngine
 from bot.intake.jobs import Job, JobAttachment
 from bot.messages import Message, say
@@ -476,3 +477,20 @@ def test_deeply_nested_json_is_400_not_500(bot: RunningBot) -> None:
     headers = sign(Provider.GENERIC, SECRETS[Provider.GENERIC], raw, stamp)
     response = httpx.post(f"{bot.url}/webhooks/generic", content=raw, headers=headers)
     assert response.status_code == 400
+
+
+def test_a_log_file_on_a_ticket_is_read_for_the_model(
+    bot: RunningBot, helpdesk: FakeHelpdesk
+) -> None:
+    log = b'INFO start\nERROR: relation "orders" does not exist\n'
+    helpdesk.add_zendesk_ticket(502, "Orders page is blank", [("server.log", log)])
+    body = helpdesk.zendesk_trigger_body(502, updater=555)
+    view = _wait_done(bot, _post(bot, Provider.ZENDESK, body).json()["job"])
+    assert view["state"] == "done"
+    asked = [
+        part.text
+        for request in bot.engine.requests
+        for part in request.messages[-1].parts
+        if isinstance(part, TextPart)
+    ]
+    assert any('relation "orders" does not exist' in text for text in asked)
