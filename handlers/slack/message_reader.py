@@ -9,13 +9,14 @@ text, and their files join the message's own, in order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.turns import Turn
-from handlers.slack.events import attachment_from_file, strip_mentions, thread_of
+from handlers.slack.events import attachment_from_file, thread_of
 from handlers.slack.markup import (
     Directory,
     decode_mrkdwn,
@@ -109,7 +110,10 @@ class SlackMessageReader:
         blocks = rich_text_blocks(event.get("blocks") or ())
         if blocks:
             return render_rich_text(blocks, names, skip_user=bot_user_id)
-        return decode_mrkdwn(strip_mentions(str(event.get("text") or ""), bot_user_id), names)
+        text = str(event.get("text") or "")
+        if bot_user_id:  # only the bot's own mention goes; code keeps its indentation
+            text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?> ?", "", text)
+        return decode_mrkdwn(text, names).strip()
 
 
 def _shared_section(share: Mapping[str, Any], names: Directory) -> str:

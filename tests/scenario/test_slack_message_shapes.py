@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bot.conversation.prompting import fence_user_text
 from bot.engine import GenerationRequest, ImagePart, TextPart
 from tests.support.fake_slack import BOT_USER_ID
 from tests.support.running_bot import RunningBot
@@ -37,7 +38,7 @@ def _asked(bot: RunningBot, channel: str, ts: str) -> GenerationRequest:
     )
 
 
-def test_a_pasted_traceback_reaches_the_model_as_module_not_entities(
+def test_a_pasted_traceback_reaches_the_model_decoded_through_the_one_fence(
     running_bot: RunningBot,
 ) -> None:
     # Only `text`, as older clients and integrations send it: Slack's escaping decoded.
@@ -48,8 +49,10 @@ def test_a_pasted_traceback_reaches_the_model_as_module_not_entities(
     )
     running_bot.post_event(event)
     asked = _question(_asked(running_bot, "CSHAPE1", event["ts"]))
-    assert 'File "<stdin>", line 1, in <module>' in asked
-    assert "&lt;" not in asked and "&gt;" not in asked
+    # Slack's escaping is undone; the only treatment left is the prompt fence's own
+    # (which turns angle brackets inside the user's words into entities, once).
+    assert fence_user_text(f"what now?\n```{TRACEBACK}```") in asked
+    assert "&amp;" not in asked
 
 
 def test_rich_text_code_blocks_reach_the_model_as_code_with_their_lines(
@@ -89,7 +92,7 @@ def test_rich_text_code_blocks_reach_the_model_as_code_with_their_lines(
     )
     running_bot.post_event(event)
     asked = _question(_asked(running_bot, "CSHAPE2", event["ts"]))
-    assert f"after `pip install` @Alice gets:\n\n```\n{TRACEBACK}\n```" in asked
+    assert fence_user_text(f"after `pip install` @Alice gets:\n\n```\n{TRACEBACK}\n```") in asked
 
 
 def test_a_snippet_and_a_log_file_are_read_and_a_binary_is_named(
@@ -148,7 +151,9 @@ def test_a_shared_message_brings_its_text_and_its_screenshot(running_bot: Runnin
     request = _asked(running_bot, "CSHAPE4", event["ts"])
     asked = _question(request)
     assert "[shared message from @Bob in #payments-alerts]" in asked
-    assert "checkout fails with `500` & the log says <timeout>" in asked
+    # Slack's escaping undone; the fence's own turns the brackets into entities once.
+    assert "checkout fails with `500` & the log says &lt;timeout&gt;" in asked
+    assert "&amp;" not in asked
     assert [p.name for p in request.messages[-1].parts if isinstance(p, ImagePart)] == [
         "grafana.png"
     ]
