@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     webhook_attachment_hosts: Annotated[list[str], NoDecode] = []
     webhook_allowed_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
     webhook_slack_channel: str | None = None
+    # Jira Service Management automation's "Send web request" (no signature): the
+    # value of its X-Supportbot-Token header.
+    jira_automation_secret: SecretStr | None = None
+    helpdesk_job_attempts: int = Field(default=6, ge=1, le=50)  # then dead-lettered
+    helpdesk_retry_seconds: float = Field(default=30.0, gt=0)  # first wait, then 4x, at most 1 h
+    helpdesk_timeout_seconds: float = Field(default=30.0, gt=0)  # one call to a helpdesk API
 
     redis_url: str | None = None
     redis_key_prefix: str = "supportbot"

@@ -89,6 +89,7 @@ def build_app(
         engine=engine,
         history=stores.history,
         jobs=stores.jobs,
+        deliveries=stores.deliveries,
         redactor=redactor,
         reply_filter=reply_filter,
         inspector=inspector,

@@ -16,6 +16,7 @@ from bot.conversation.factory import build_diagnoser
 from bot.conversation.history import HistoryStore
 from bot.engine.protocol import Engine
 from bot.errors import ConfigError
+from bot.intake.deliveries import DeliveryLog
 from bot.intake.jobs import JobStore
 from bot.observability.metrics import Metrics
 from bot.safety.filters import ReplyFilter
@@ -46,6 +47,7 @@ def build_webhooks(
     engine: Engine,
     history: HistoryStore,
     jobs: JobStore,
+    deliveries: DeliveryLog,
     redactor: Redactor,
     reply_filter: ReplyFilter,
     inspector: ImageInspector,
@@ -59,6 +61,7 @@ def build_webhooks(
         Provider.INTERCOM: _secret(settings.intercom_webhook_secret),
         Provider.JIRA: _secret(settings.jira_webhook_secret),
         Provider.GENERIC: _secret(settings.generic_webhook_secret),
+        Provider.JIRA_AUTOMATION: _secret(settings.jira_automation_secret),
     }
     enabled = {provider: secret for provider, secret in secrets.items() if secret}
     if not enabled:
@@ -68,21 +71,21 @@ def build_webhooks(
     )
     vendors = build_vendors(settings, http_client)
     diagnosers = {
-        provider.value: build_diagnoser(
+        helpdesk.value: build_diagnoser(
             settings,
             engine=engine,
             history=history,
             fetcher=HttpImageFetcher(
                 client=http_client,
                 policy=policy,
-                credentials=vendors.credentials_for(provider),
+                credentials=vendors.credentials_for(helpdesk),
                 max_bytes=settings.max_image_bytes,
                 inspector=inspector,
             ),
             redactor=redactor,
             reply_filter=reply_filter,
         )
-        for provider in enabled
+        for helpdesk in {provider.helpdesk for provider in enabled}
     }
     runner = JobRunner(
         jobs,
@@ -93,11 +96,14 @@ def build_webhooks(
         slack=(slack_client, settings.webhook_slack_channel)
         if settings.webhook_slack_channel
         else None,
+        attempts=settings.helpdesk_job_attempts,
+        first_retry_seconds=settings.helpdesk_retry_seconds,
     )
     routes = webhook_routes(
         secrets=enabled,
         jobs=jobs,
         metrics=metrics,
+        deliveries=deliveries,
         redactor=redactor,
         read_token=_secret(settings.jobs_read_token),
     )

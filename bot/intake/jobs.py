@@ -1,8 +1,10 @@
 """Durable helpdesk jobs: recorded before the webhook is answered, resumed after a crash.
 
 A job is written once (a replayed delivery makes no second job), claimed by
-one runner, and found again after a crash if it was in flight; the stores are
-in `bot.stores.jobs`, the keys in `bot.stores.keys`.
+one runner, and found again after a crash if it was in flight. A job that fails
+for a reason that may pass waits and is tried again, up to a limit; one that
+cannot succeed, or has used up its attempts, is dead-lettered with its reason.
+The stores are in `bot.stores.jobs`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from typing import Any, Protocol
 class JobState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    RETRYING = "retrying"  # failed, waiting for its next attempt (`next_attempt_at`)
     DONE = "done"
-    FAILED = "failed"
+    FAILED = "failed"  # kept for jobs recorded before dead-lettering existed
     IGNORED = "ignored"  # the bot's own write, echoed back by the helpdesk: nothing to answer
+    DEAD = "dead"  # gave up: `error` says why; listed with the store's dead letters
+
+
+TERMINAL_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.IGNORED, JobState.DEAD})
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,11 @@ class Job:
     actor_id: str | None = None
     comment_id: str | None = None
     kind: str = ""
+    # The note's POST was sent at least once: before sending again, look for it
+    # (a timed-out POST may have been applied).
+    note_attempted: bool = False
+    attempts: int = 0
+    next_attempt_at: float | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -62,6 +74,8 @@ class Job:
     @classmethod
     def from_json(cls, raw: str | bytes) -> Job:
         data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("a stored job is not a JSON object")
         data["attachments"] = tuple(JobAttachment(**a) for a in data["attachments"])
         data["state"] = JobState(data["state"])
         return cls(**data)
@@ -76,6 +90,8 @@ class Job:
             "result": self.result,
             "error": self.error,
             "note_posted": self.note_posted,
+            "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -96,6 +112,18 @@ class JobStore(Protocol):
 
     async def finish(self, job: Job) -> None:
         """Save `job` and take it out of flight."""
+        ...
+
+    async def retry_later(self, job: Job, at: float) -> None:
+        """Save `job`, take it out of flight and queue it again at unix time `at`."""
+        ...
+
+    async def bury(self, job: Job) -> None:
+        """Save `job`, take it out of flight and add it to the dead letters."""
+        ...
+
+    async def dead_letters(self, limit: int = 100) -> list[str]:
+        """Ids of the most recently dead-lettered jobs, newest first."""
         ...
 
     async def recover(self) -> int:

@@ -73,9 +73,14 @@ WEBHOOKS = _counter(
 )
 HELPDESK_JOBS = _counter(
     "supportbot_helpdesk_jobs_total",
-    "Helpdesk jobs ended, by provider and outcome",
+    "Helpdesk jobs ended, by provider and outcome (done, dead_lettered)",
     "provider",
     "outcome",
+)
+HELPDESK_RETRIES = _counter(
+    "supportbot_helpdesk_job_retries_total",
+    "Helpdesk job attempts that failed and will be tried again, by provider",
+    "provider",
 )
 
 # Stores and safety

@@ -13,6 +13,7 @@ from bot.conversation.escalation import CaseStore
 from bot.conversation.feedback import FeedbackStore
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase
+from bot.intake.deliveries import DeliveryLog
 from bot.intake.handled_events import HandledEvents
 from bot.intake.jobs import JobStore
 from bot.intake.rate_limit import RateLimiter
@@ -20,6 +21,7 @@ from bot.intake.work_log import WorkLog
 from bot.observability.metrics import Metrics
 from bot.settings import Settings
 from bot.stores.cases import InMemoryCaseStore, RedisCaseStore
+from bot.stores.deliveries import InMemoryDeliveryLog, RedisDeliveryLog
 from bot.stores.feedback import InMemoryFeedbackStore, RedisFeedbackStore
 from bot.stores.handled_events import InMemoryHandledEvents, RedisHandledEvents
 from bot.stores.history import InMemoryHistoryStore, RedisHistoryStore
@@ -65,6 +67,7 @@ class Stores:
     cases: CaseStore
     knowledge: KnowledgeBase
     work_log: WorkLog
+    deliveries: DeliveryLog
 
 
 def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> Stores:
@@ -82,6 +85,7 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
             cases=InMemoryCaseStore(),
             knowledge=InMemoryKnowledgeBase(),
             work_log=InMemoryWorkLog(),
+            deliveries=InMemoryDeliveryLog(),
         )
     prefix = settings.redis_key_prefix
     outage = RedisOutage(metrics)
@@ -105,4 +109,5 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
         cases=ResilientCases(RedisCaseStore(redis, prefix=prefix), outage),
         knowledge=RedisKnowledgeBase(redis, prefix=prefix),
         work_log=RedisWorkLog(redis, prefix=prefix),
+        deliveries=RedisDeliveryLog(redis, prefix=prefix),
     )

@@ -114,6 +114,27 @@ JOBS_PROCESSING = KeyPattern(
     "none; ids leave when their job finishes",
     "ids of claimed jobs, moved atomically from the queue, so a restart resumes them",
 )
+JOBS_DELAYED = KeyPattern(
+    "{prefix}:jobs:delayed",
+    "zset",
+    "bot.stores.jobs",
+    "none; ids leave when due (moved to the queue atomically)",
+    "ids of helpdesk jobs waiting to be tried again, scored by when (unix time)",
+)
+JOBS_DEAD = KeyPattern(
+    "{prefix}:jobs:dead",
+    "list",
+    "bot.stores.jobs",
+    "none; capped at the newest 1,000",
+    "ids of dead-lettered helpdesk jobs, newest first (the job's record says why)",
+)
+DELIVERY = KeyPattern(
+    "{prefix}:delivery:{provider}:{digest}",
+    "string",
+    "bot.stores.deliveries",
+    "7 days",
+    "the job a vendor's delivery id made (SHA-256 of the id), so a redelivery makes no new job",
+)
 
 KEYSPACE: tuple[KeyPattern, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, KeyPattern)

@@ -17,6 +17,12 @@
 - Jira (`jira:issue_created`, `comment_created`, `jira:issue_updated` when attachments were
   added): only the attachments that belong to that event.
   https://developer.atlassian.com/cloud/jira/platform/webhooks/
+- Jira Service Management automation, "Send web request" (`/webhooks/jira-automation`):
+  the body "Issue data (Jira REST API format)" `{"issue": {"key": "SD-1", "fields": {…}}}`,
+  "Issue data (Automation format)" `{"key": "SD-1", "fields": {…}}`, or a custom body of
+  either shape with `"comment": {"body": "…"}` added (the comment is then the question).
+  https://support.atlassian.com/cloud-automation/docs/issue-data-jira-format-payload-for-send-web-request-action/
+  https://support.atlassian.com/cloud-automation/docs/issue-data-automation-format-payload-for-send-web-request/
 - Generic: `{"ticket_id": "…", "text": "…", "attachments": [{"name": "…", "url": "…"}]}`
 
 An attachment the body names but gives no usable link for is kept, marked unavailable, so
@@ -355,6 +361,23 @@ def _jira_new_attachments(
     )
 
 
+# --- Jira automation -----------------------------------------------------------------------
+
+
+def _jira_automation(body: dict[str, Any]) -> TicketEvent:
+    issue = _dict(body["issue"]) if isinstance(body.get("issue"), dict) else body
+    key = ticket_id(Provider.JIRA, issue.get("key"))
+    fields = _dict(issue.get("fields") or {})
+    files = [f for f in fields.get("attachment") or [] if isinstance(f, dict)]
+    comment = body.get("comment")
+    text = _text(comment.get("body")) if isinstance(comment, dict) else ""
+    if text:
+        return TicketEvent(key, text, tuple(_jira_file(f) for f in files), kind="comment")
+    parts = (_text(fields.get("summary")), _text(fields.get("description")))
+    text = "\n\n".join(part for part in parts if part)
+    return TicketEvent(key, text, tuple(_jira_file(f) for f in files), kind="ticket")
+
+
 # --- Generic -------------------------------------------------------------------------------
 
 
@@ -372,4 +395,5 @@ _PARSERS = {
     Provider.INTERCOM: _intercom,
     Provider.JIRA: _jira,
     Provider.GENERIC: _generic,
+    Provider.JIRA_AUTOMATION: _jira_automation,
 }

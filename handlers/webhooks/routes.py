@@ -12,10 +12,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.intake.deliveries import DeliveryLog
 from bot.intake.jobs import Job, JobStore
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
+from handlers.webhooks.deliveries import delivery_id
 from handlers.webhooks.ids import BadTicketId
 from handlers.webhooks.payloads import NotATicket, parse
 from handlers.webhooks.signatures import Provider, verify
@@ -26,6 +28,7 @@ def webhook_routes(
     secrets: Mapping[Provider, str],
     jobs: JobStore,
     metrics: Metrics,
+    deliveries: DeliveryLog,
     redactor: Redactor | None = None,
     read_token: str | None = None,
 ) -> list[Route]:
@@ -33,7 +36,9 @@ def webhook_routes(
 
     The ticket's text and attachment names are redacted before the job is stored.
     `GET /jobs/{id}` answers only `Authorization: Bearer <token>` with `read_token` or
-    the webhook secret of the job's provider.
+    the webhook secret of the job's provider. A delivery is one job: the same body (a
+    replay) maps to the same job id, and the same vendor delivery id (a redelivery whose
+    body changed) to the job it made first.
     """
     redactor = redactor or Redactor()
 
@@ -50,22 +55,31 @@ def webhook_routes(
             metrics.count(catalogue.WEBHOOKS, provider=provider.value, outcome="bad_signature")
             return JSONResponse({"error": "missing, invalid or stale signature"}, status_code=401)
         try:
-            event = parse(provider, json.loads(body))
+            data = json.loads(body)
+            event = parse(provider, data)
         except (ValueError, UnicodeDecodeError, RecursionError) as error:  # NotATicket too
             if isinstance(error, NotATicket):
                 return JSONResponse({"ignored": str(error)}, status_code=202)
             if isinstance(error, BadTicketId):
                 return JSONResponse({"error": str(error)}, status_code=400)
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
-        # The same delivery (a provider's retry, a replay) maps to the same job.
         job_id = hashlib.sha256(provider.value.encode() + b":" + body).hexdigest()[:24]
+        if vendor_id := delivery_id(provider, request.headers, data):
+            first = await deliveries.claim(provider.value, vendor_id, job_id)
+            # A claim whose job was never recorded (the store failed after it) does not count.
+            if first is not None and await jobs.get(first) is not None:
+                metrics.count(catalogue.WEBHOOKS, provider=provider.value, outcome="duplicate")
+                return JSONResponse(
+                    {"job": first, "duplicate": True, "status_url": f"/jobs/{first}"},
+                    status_code=200,
+                )
         # What Redis keeps (for 30 days) is redacted; the model sees the same redacted text.
         attachments = tuple(
             replace(a, name=redactor.redact(a.name, count=False)) for a in event.attachments
         )
         job = Job(
             job_id,
-            provider.value,
+            provider.helpdesk.value,
             event.ticket_id,
             redactor.redact(event.text),
             attachments,

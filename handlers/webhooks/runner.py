@@ -1,11 +1,19 @@
-"""Run helpdesk jobs: diagnose the ticket, then post the internal note (and tell Slack)."""
+"""Run helpdesk jobs: diagnose the ticket, then post the internal note (and tell Slack).
+
+Any failure of one job fails that job, never the runner. A failure that may pass
+(a 429, a 5xx, a timeout, an error nothing anticipated) puts the job back to wait
+(honouring the vendor's `Retry-After`, else backing off over minutes); a refusal
+that cannot pass (400/401/403/404/422), or the last allowed attempt failing,
+dead-letters the job with its reason. See `retry_policy` for which is which.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import httpx
 from slack_sdk.errors import SlackApiError
@@ -14,26 +22,28 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.conversation.diagnosis import Diagnoser, Diagnosis
 from bot.conversation.turns import AttachmentRef, SkippedAttachment, ThreadKey, Turn
 from bot.errors import BotError
-from bot.intake.jobs import Job, JobState, JobStore
+from bot.intake.jobs import TERMINAL_STATES, Job, JobState, JobStore
 from bot.messages import Message
 from bot.observability import catalogue
 from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
 from handlers.mrkdwn import escape, markdown_to_mrkdwn
-from handlers.webhooks.ids import BadTicketId
 from handlers.webhooks.notes import NotePoster
 from handlers.webhooks.own_writes import HelpdeskApi
+from handlers.webhooks.retry_policy import GiveUp, backoff, classify
 
 log = logging.getLogger(__name__)
 
-_NOTE_ATTEMPTS = 3
+DEFAULT_ATTEMPTS = 6
+DEFAULT_FIRST_RETRY_SECONDS = 30.0
 
 
 class JobRunner:
     """Takes jobs from the store one at a time; what a crash interrupts is run again.
 
     A job whose diagnosis is already recorded is not diagnosed again, and a note
-    already posted is not posted twice.
+    already posted is not posted twice (one whose POST may have gone through is
+    looked for on the ticket first).
 
     Args:
         store: the durable jobs.
@@ -43,6 +53,9 @@ class JobRunner:
         helpdesks: per provider, recognises the bot's own notes echoed back (they are
             ignored, never answered) and reads what a delivery left out.
         slack: client and channel to announce each diagnosis in, if any.
+        attempts: how many times a job is tried before it is dead-lettered.
+        first_retry_seconds: the wait after the first failure (then 4x longer each time).
+        clock: unix time now (for the wait a vendor asks with an absolute time).
     """
 
     def __init__(
@@ -54,6 +67,9 @@ class JobRunner:
         metrics: Metrics,
         slack: tuple[AsyncWebClient, str] | None = None,
         helpdesks: Mapping[str, HelpdeskApi] | None = None,
+        attempts: int = DEFAULT_ATTEMPTS,
+        first_retry_seconds: float = DEFAULT_FIRST_RETRY_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._helpdesks = helpdesks or {}
@@ -61,6 +77,9 @@ class JobRunner:
         self._notes = notes
         self._metrics = metrics
         self._slack = slack
+        self._attempts = max(attempts, 1)
+        self._first_retry = first_retry_seconds
+        self._clock = clock
 
     async def run_forever(self) -> None:
         recovered = await self._store.recover()
@@ -69,50 +88,83 @@ class JobRunner:
         while True:
             try:
                 job = await self._store.claim(timeout=1.0)
-            except Exception:  # Redis down: wait and try again, never die
-                log.exception("could not claim a helpdesk job")
+                if job is not None:
+                    await self.process(job)
+            except Exception:  # the store itself failed (Redis down): wait, never die
+                log.exception("could not claim or record a helpdesk job")
                 await asyncio.sleep(2)
-                continue
-            if job is not None:
-                await self.process(job)
 
     async def process(self, job: Job) -> Job:
+        """Run one claimed job to its next state (done, waiting to retry, or dead)."""
         with log_context(request_id=job.id, workspace=job.provider, thread=job.ticket_id):
             return await self._process(job)
 
     async def _process(self, job: Job) -> Job:
-        job = job.moved(JobState.RUNNING)
-        await self._store.save(job)
+        if job.state in TERMINAL_STATES:  # queued twice; already ended
+            await self._store.finish(job)
+            return job
+        if job.attempts >= self._attempts:
+            # Claimed again with no attempt left: the last one never ended, the
+            # process died in it. Running it again would only die again.
+            reason = job.error or "the process stopped while running it"
+            return await self._bury(job, f"gave up after {job.attempts} attempts: {reason}")
+        job = job.moved(JobState.RUNNING, attempts=job.attempts + 1, next_attempt_at=None)
+        await self._store.save(job)  # the attempt counts even if this process dies in it
         try:
-            skipped: tuple[SkippedAttachment, ...] = ()
-            helpdesk = self._helpdesks.get(job.provider)
-            if job.result is None and helpdesk is not None:
-                if await helpdesk.is_own_write(job):
-                    return await self._ignore(job)
-                job = await helpdesk.complete(job)
-            if job.result is None:
-                diagnosis = await self._diagnose(job)
-                skipped = diagnosis.skipped
-                job = job.moved(JobState.RUNNING, result=diagnosis.answer)
-                await self._store.save(job)
-            if not job.note_posted and job.provider in self._notes:
-                await self._post_note(job, skipped)
-                job = job.moved(JobState.RUNNING, note_posted=True)
-            await self._announce(job)
-            job = job.moved(JobState.DONE)
-            self._metrics.count(catalogue.HELPDESK_JOBS, provider=job.provider, outcome="done")
-        except (BotError, httpx.HTTPError, BadTicketId) as error:
-            log.warning("helpdesk job %s failed: %s", job.id, error)
-            job = job.moved(JobState.FAILED, error=f"{type(error).__name__}: {error}")
-            self._metrics.count(catalogue.HELPDESK_JOBS, provider=job.provider, outcome="failed")
+            job = await self._run(job)
+        except Exception as error:
+            return await self._failed(job, error)
+        outcome = "ignored" if job.state is JobState.IGNORED else "done"
+        self._metrics.count(catalogue.HELPDESK_JOBS, provider=job.provider, outcome=outcome)
         await self._store.finish(job)
         return job
 
-    async def _ignore(self, job: Job) -> Job:
-        log.info("helpdesk job %s is the bot's own note echoed back: ignored", job.id)
-        job = job.moved(JobState.IGNORED)
-        self._metrics.count(catalogue.HELPDESK_JOBS, provider=job.provider, outcome="ignored")
-        await self._store.finish(job)
+    async def _run(self, job: Job) -> Job:
+        skipped: tuple[SkippedAttachment, ...] = ()
+        helpdesk = self._helpdesks.get(job.provider)
+        if job.result is None and helpdesk is not None:
+            if await helpdesk.is_own_write(job):
+                log.info("helpdesk job %s is the bot's own note echoed back: ignored", job.id)
+                return job.moved(JobState.IGNORED)
+            job = await helpdesk.complete(job)
+        if job.result is None:
+            diagnosis = await self._diagnose(job)
+            skipped = diagnosis.skipped
+            job = job.moved(JobState.RUNNING, result=diagnosis.answer)
+            await self._store.save(job)
+        if not job.note_posted and job.provider in self._notes:
+            job = await self._post_note(job, skipped)
+        await self._announce(job)
+        return job.moved(JobState.DONE, error=None)
+
+    async def _failed(self, job: Job, error: Exception) -> Job:
+        # What the attempt recorded before failing (its diagnosis, a POST sent) is kept.
+        job = await self._store.get(job.id) or job
+        now = self._clock()
+        verdict = classify(error, now=now)
+        anticipated = isinstance(error, BotError | httpx.HTTPError)
+        log.warning(
+            "helpdesk job %s attempt %d failed: %s",
+            job.id,
+            job.attempts,
+            verdict.reason,
+            exc_info=None if anticipated else error,
+        )
+        if isinstance(verdict, GiveUp):
+            return await self._bury(job, verdict.reason)
+        if job.attempts >= self._attempts:
+            return await self._bury(job, f"gave up after {job.attempts} attempts: {verdict.reason}")
+        wait = max(verdict.at_least, backoff(job.attempts, first=self._first_retry))
+        job = job.moved(JobState.RETRYING, error=verdict.reason, next_attempt_at=now + wait)
+        await self._store.retry_later(job, now + wait)
+        self._metrics.count(catalogue.HELPDESK_RETRIES, provider=job.provider)
+        return job
+
+    async def _bury(self, job: Job, reason: str) -> Job:
+        log.error("helpdesk job %s dead-lettered: %s", job.id, reason)
+        job = job.moved(JobState.DEAD, error=reason, next_attempt_at=None)
+        await self._store.bury(job)
+        self._metrics.count(catalogue.HELPDESK_JOBS, provider=job.provider, outcome="dead_lettered")
         return job
 
     async def _diagnose(self, job: Job) -> Diagnosis:
@@ -136,18 +188,20 @@ class JobRunner:
                 return event
         raise RuntimeError("the diagnosis ended without an answer")
 
-    async def _post_note(self, job: Job, skipped: tuple[SkippedAttachment, ...]) -> None:
-        assert job.result is not None
-        for attempt in range(1, _NOTE_ATTEMPTS + 1):
-            try:
-                await self._notes[job.provider].post(
-                    job.ticket_id, job.result, skipped, job_id=job.id
-                )
-                return
-            except httpx.HTTPError:
-                if attempt == _NOTE_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.5 * 2**attempt)
+    async def _post_note(self, job: Job, skipped: tuple[SkippedAttachment, ...]) -> Job:
+        answer = job.result
+        assert answer is not None
+        notes = self._notes[job.provider]
+        # A POST sent before may have been applied although its answer never came.
+        if job.note_attempted and await notes.exists(job.ticket_id, job.id):
+            log.info("the note of job %s is already on the ticket; not posting it again", job.id)
+        else:
+            job = job.moved(JobState.RUNNING, note_attempted=True)
+            await self._store.save(job)
+            await notes.post(job.ticket_id, answer, skipped, job_id=job.id)
+        job = job.moved(JobState.RUNNING, note_posted=True)
+        await self._store.save(job)
+        return job
 
     async def _announce(self, job: Job) -> None:
         if self._slack is None or job.result is None:

@@ -46,9 +46,14 @@ def _basic(user: str, token: str) -> dict[str, str]:
 def build_vendors(settings: Settings, client: httpx.AsyncClient) -> Vendors:
     """The API parts of every helpdesk whose credentials are configured."""
     vendors = Vendors()
+    timeout = settings.helpdesk_timeout_seconds
     if zendesk := settings.zendesk_api():
         vendors.notes[Provider.ZENDESK] = ZendeskNotes(
-            client, base_url=zendesk.base_url, email=zendesk.email, token=zendesk.token
+            client,
+            base_url=zendesk.base_url,
+            email=zendesk.email,
+            token=zendesk.token,
+            timeout=timeout,
         )
         vendors.helpdesks[Provider.ZENDESK] = ZendeskApi(
             client, base_url=zendesk.base_url, email=zendesk.email, token=zendesk.token
@@ -61,14 +66,18 @@ def build_vendors(settings: Settings, client: httpx.AsyncClient) -> Vendors:
     if settings.intercom_token and settings.intercom_admin_id:
         token = settings.intercom_token.get_secret_value()
         vendors.notes[Provider.INTERCOM] = IntercomNotes(
-            client, base_url=settings.intercom_url, token=token, admin_id=settings.intercom_admin_id
+            client,
+            base_url=settings.intercom_url,
+            token=token,
+            admin_id=settings.intercom_admin_id,
+            timeout=timeout,
         )
         vendors.helpdesks[Provider.INTERCOM] = IntercomApi(
             client, base_url=settings.intercom_url, token=token, admin_id=settings.intercom_admin_id
         )
     if jira := settings.jira_api():
         vendors.notes[Provider.JIRA] = JiraNotes(
-            client, base_url=jira.base_url, email=jira.email, token=jira.token
+            client, base_url=jira.base_url, email=jira.email, token=jira.token, timeout=timeout
         )
         vendors.helpdesks[Provider.JIRA] = JiraApi(
             client, base_url=jira.base_url, email=jira.email, token=jira.token

@@ -49,6 +49,8 @@ def _settings(helpdesk_url: str, **extra: Any) -> dict[str, Any]:
         "jira_url": helpdesk_url,
         "jira_email": vendor.JIRA_EMAIL,
         "jira_api_token": vendor.JIRA_TOKEN,
+        "jira_automation_secret": SECRETS[Provider.JIRA_AUTOMATION],
+        "helpdesk_retry_seconds": 0.2,
         "generic_webhook_secret": SECRETS[Provider.GENERIC],
         # the API on 127.0.0.1, the vendors' file host on 127.0.0.2
         "webhook_attachment_hosts": ["127.0.0.1", "127.0.0.2"],
@@ -108,7 +110,7 @@ def _view(bot: RunningBot, job_id: str) -> dict[str, Any]:
 def _wait_done(bot: RunningBot, job_id: str) -> dict[str, Any]:
     def finished() -> dict[str, Any] | None:
         view = _view(bot, job_id)
-        return view if view["state"] in {"done", "failed", "ignored"} else None
+        return view if view["state"] in {"done", "failed", "ignored", "dead"} else None
 
     return bot.slack.wait_for(finished)
 
@@ -135,6 +137,13 @@ def _ticket(helpdesk: FakeHelpdesk, provider: Provider, number: int) -> tuple[st
             "user": {"accountId": "cust-1"},
             "issue": issue,
         }
+    if provider is Provider.JIRA_AUTOMATION:
+        # Jira Service Management automation, "Send web request" with the body
+        # "Issue data (Jira REST API format)":
+        # https://support.atlassian.com/cloud-automation/docs/issue-data-jira-format-payload-for-send-web-request-action/
+        key = f"SD-{number + 1000}"
+        issue = helpdesk.add_jira_issue(key, "Printer driver crash", [("err.png", SHOT)])
+        return key, {"issue": issue, "timestamp": 1700000000000}
     body = {
         "ticket_id": f"G-{number}",
         "text": "npm ERR! EACCES",
@@ -156,7 +165,7 @@ def _echoes_settled(
             view = _view(bot, delivery.answer["job"])
             if view["ticket"] == ticket:
                 views.append(view)
-        done = [v for v in views if v["state"] in {"done", "failed", "ignored"}]
+        done = [v for v in views if v["state"] in {"done", "failed", "ignored", "dead"}]
         return views if len(views) >= count and len(done) == len(views) else None
 
     return list(bot.slack.wait_for(settled))
@@ -177,13 +186,14 @@ def test_ticket_is_acknowledged_fast_then_answered_with_an_internal_note(
         for c in bot.slack.calls("chat.postMessage")
         if c.args["channel"] == "CHELPDESK"
     ]
-    assert any(f"{provider.value} ticket {ticket}" in text for text in announced)
+    vendor_name = provider.helpdesk.value
+    assert any(f"{vendor_name} ticket {ticket}" in text for text in announced)
     assert len(bot.engine.requests[-1].images) == 1, "the screenshot reached the model"
     assert helpdesk.files.leaked == [], "no credential reached the file host"
     if provider is Provider.GENERIC:
         assert view["note_posted"] is False  # the generic webhook's answer is the job itself
         return
-    [note] = [n for n in helpdesk.notes(provider.value) if n.ticket_id == ticket]
+    [note] = [n for n in helpdesk.notes(vendor_name) if n.ticket_id == ticket]
     if provider is Provider.ZENDESK:
         assert note.body["ticket"]["comment"]["public"] is False
         assert note.body["ticket"]["additional_tags"] == [ANSWERED_TAG]

@@ -8,7 +8,17 @@ Each rule below cites the vendor page it follows. In short:
 - the bot's own writes fire the vendor's events back at the bot, signed like the
   vendor signs them (Zendesk trigger / `ticket.comment_added`, Jira `comment_created`,
   Intercom `conversation.admin.noted`), and every delivery's answer is recorded;
-- 500s and 429s with Retry-After on demand.
+- note posts fail on demand as the vendors document:
+  - 429 with the vendor's wait: Zendesk and Jira send `Retry-After` (seconds), Intercom
+    `X-RateLimit-Reset` (unix time); a request sent before the wait is over is refused
+    again (Jira: "the request will fail and return the same or longer Retry-After
+    period") and counted in `early_requests`;
+    https://developer.zendesk.com/api-reference/introduction/rate-limits/
+    https://developer.atlassian.com/cloud/jira/platform/rate-limiting/
+    https://developers.intercom.com/docs/references/rest-api/errors/rate-limiting
+  - a 5xx, or a 4xx refusal (400/401/403/404/422) that a retry would meet again;
+  - a slow answer: the note is applied, the answer comes after the caller gave up
+    (what a client timeout looks like from the other side).
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import re
 import threading
 import time
@@ -57,6 +68,15 @@ class ReceivedNote:
     body: dict[str, Any]
     authorization: str
     headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The note's text, whatever the vendor's body shape."""
+        if self.provider == "zendesk":
+            return str(self.body["ticket"]["comment"]["body"])
+        if self.provider == "jira":
+            return _adf_plain(self.body["body"])
+        return str(self.body["body"])
 
 
 @dataclass(frozen=True)
@@ -104,9 +124,13 @@ class FakeHelpdesk:
         self.url = ""  # set by the test once served
         self._notes: list[ReceivedNote] = []
         self._plain_files: dict[str, bytes] = {}
-        self._failures = 0
+        self._failures: list[int] = []  # statuses to answer the next note posts with
         self._throttled = 0
         self.retry_after = 1
+        self._blocked_until: dict[str, float] = {}
+        self._slow: list[float] = []
+        self.early_requests = 0
+        self.note_attempts: list[tuple[str, str, int]] = []  # provider, ticket, status answered
         self._tasks: set[asyncio.Task[None]] = set()
         self.deliveries: list[Delivery] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers
@@ -145,6 +169,7 @@ class FakeHelpdesk:
                 Route("/api/v2/tickets.json", self._zendesk_create, methods=["POST"]),
                 # Jira
                 Route("/rest/api/3/issue/{key}/comment", self._jira_note, methods=["POST"]),
+                Route("/rest/api/3/issue/{key}/comment", self._jira_comments, methods=["GET"]),
                 Route(
                     "/rest/api/3/issue/{key}/comment/{comment}",
                     self._jira_comment,
@@ -172,10 +197,15 @@ class FakeHelpdesk:
         with self._lock:
             self._plain_files[name] = data
 
-    def fail_notes(self, times: int) -> None:
-        """Answer the next `times` note posts with a 500."""
+    def fail_notes(self, times: int, status: int = 500) -> None:
+        """Answer the next `times` note posts with `status`, without applying them."""
         with self._lock:
-            self._failures = times
+            self._failures.extend([status] * times)
+
+    def answer_notes_slowly(self, seconds: float) -> None:
+        """Apply the next note post but answer it only after `seconds`."""
+        with self._lock:
+            self._slow.append(seconds)
 
     def throttle_notes(self, times: int, retry_after: int = 1) -> None:
         """Answer the next `times` note posts with a 429 and `Retry-After`.
@@ -411,19 +441,42 @@ class FakeHelpdesk:
     def _unauthorized() -> Response:
         return JSONResponse({"error": "Couldn't authenticate you"}, status_code=401)
 
-    def _note_refusal(self) -> Response | None:
+    def _note_refusal(self, provider: str, ticket: str) -> Response | None:
+        now = time.time()
         with self._lock:
-            if self._throttled:
+            blocked = self._blocked_until.get(provider, 0.0)
+            if now < blocked:
+                self.early_requests += 1
+                wait = blocked - now
+            elif self._throttled:
                 self._throttled -= 1
-                return JSONResponse(
-                    {"error": "APIRateLimitExceeded"},
-                    status_code=429,
-                    headers={"Retry-After": str(self.retry_after)},
-                )
-            if self._failures:
-                self._failures -= 1
-                return JSONResponse({"error": "temporarily unavailable"}, status_code=500)
-        return None
+                wait = float(self.retry_after)
+                self._blocked_until[provider] = now + wait
+            elif self._failures:
+                status = self._failures.pop(0)
+                self.note_attempts.append((provider, ticket, status))
+                return JSONResponse({"error": f"refused with {status}"}, status_code=status)
+            else:
+                return None
+            self.note_attempts.append((provider, ticket, 429))
+        if provider == "intercom":
+            # Intercom: no Retry-After, the window's reset as a unix time.
+            headers = {
+                "X-RateLimit-Reset": str(math.ceil(now + wait)),
+                "X-RateLimit-Remaining": "0",
+            }
+        else:
+            headers = {"Retry-After": str(math.ceil(wait))}
+        return JSONResponse({"error": "APIRateLimitExceeded"}, status_code=429, headers=headers)
+
+    async def _answered(self, provider: str, ticket: str, response: Response) -> Response:
+        """Record a note post that was applied; answer late if asked to."""
+        with self._lock:
+            self.note_attempts.append((provider, ticket, response.status_code))
+            delay = self._slow.pop(0) if self._slow else 0.0
+        if delay:
+            await asyncio.sleep(delay)
+        return response
 
     async def _record(self, provider: str, ticket: str, request: Request) -> dict[str, Any]:
         body: dict[str, Any] = await request.json()
@@ -479,7 +532,7 @@ class FakeHelpdesk:
         ticket_id = request.path_params["ticket"]
         if not ticket_id.isdigit():
             return JSONResponse({"error": "RecordNotFound"}, status_code=404)
-        refused = self._note_refusal()
+        refused = self._note_refusal("zendesk", ticket_id)
         if refused:
             return refused
         body = await self._record("zendesk", ticket_id, request)
@@ -497,7 +550,11 @@ class FakeHelpdesk:
         }
         ticket["comments"].append(comment)
         self._zendesk_echo(int(ticket_id), comment)
-        return JSONResponse({"ticket": {"id": int(ticket_id), "tags": ticket["tags"]}})
+        return await self._answered(
+            "zendesk",
+            ticket_id,
+            JSONResponse({"ticket": {"id": int(ticket_id), "tags": ticket["tags"]}}),
+        )
 
     def _zendesk_echo(self, ticket_id: int, comment: dict[str, Any]) -> None:
         """What Zendesk sends when the bot's note updates the ticket.
@@ -588,13 +645,14 @@ class FakeHelpdesk:
         if key not in self.jira_issues:
             # Issue keys are looked up as given; anything else is not found.
             return JSONResponse({"errorMessages": ["Issue does not exist"]}, status_code=404)
-        refused = self._note_refusal()
+        refused = self._note_refusal("jira", key)
         if refused:
             return refused
         body = await self._record("jira", key, request)
         comment_id = str(self._new_id())
         self.jira_comments[comment_id] = {
             "id": comment_id,
+            "issue": key,
             "author": {"accountId": JIRA_BOT_ACCOUNT},
             "body": body["body"],
             "properties": body.get("properties") or [],
@@ -605,7 +663,34 @@ class FakeHelpdesk:
                 key, _adf_plain(body["body"]), author=JIRA_BOT_ACCOUNT, comment_id=comment_id
             )
             self._fire(Provider.JIRA, event)
-        return JSONResponse({"id": comment_id}, status_code=201)
+        return await self._answered("jira", key, JSONResponse({"id": comment_id}, status_code=201))
+
+    async def _jira_comments(self, request: Request) -> Response:
+        """Get comments: paged (`startAt`, `maxResults`, `total`), `orderBy=-created` newest
+        first, properties only with `expand=properties`.
+        https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-comments/#api-rest-api-3-issue-issueidorkey-comment-get
+        """
+        self._seen(request)
+        if not self._jira_auth(request):
+            return self._unauthorized()
+        key = request.path_params["key"]
+        if key not in self.jira_issues:
+            return JSONResponse({"errorMessages": ["Issue does not exist"]}, status_code=404)
+        comments = [
+            {k: v for k, v in c.items() if k != "issue"}
+            for c in self.jira_comments.values()
+            if c.get("issue") == key
+        ]
+        if request.query_params.get("orderBy") == "-created":
+            comments.reverse()
+        if "properties" not in request.query_params.get("expand", ""):
+            comments = [{k: v for k, v in c.items() if k != "properties"} for c in comments]
+        start = int(request.query_params.get("startAt", "0"))
+        size = int(request.query_params.get("maxResults", "50"))
+        page = comments[start : start + size]
+        return JSONResponse(
+            {"startAt": start, "maxResults": size, "total": len(comments), "comments": page}
+        )
 
     async def _jira_comment(self, request: Request) -> Response:
         self._seen(request)
@@ -614,7 +699,7 @@ class FakeHelpdesk:
         comment = self.jira_comments.get(request.path_params["comment"])
         if comment is None:
             return JSONResponse({"errorMessages": ["not found"]}, status_code=404)
-        view = dict(comment)
+        view = {k: v for k, v in comment.items() if k != "issue"}
         if "properties" not in request.query_params.get("expand", ""):
             view.pop("properties", None)  # properties come only with expand=properties
         return JSONResponse(view)
@@ -672,7 +757,7 @@ class FakeHelpdesk:
         if not self._intercom_auth(request):
             return self._unauthorized()
         conversation_id = request.path_params["ticket"]
-        refused = self._note_refusal()
+        refused = self._note_refusal("intercom", conversation_id)
         if refused:
             return refused
         body = await self._record("intercom", conversation_id, request)
@@ -693,7 +778,11 @@ class FakeHelpdesk:
                     "conversation.admin.noted", conversation_id
                 )
                 self._fire(Provider.INTERCOM, notification)
-        return JSONResponse({"type": "conversation", "id": conversation_id})
+        return await self._answered(
+            "intercom",
+            conversation_id,
+            JSONResponse({"type": "conversation", "id": conversation_id}),
+        )
 
     async def _intercom_conversation(self, request: Request) -> Response:
         self._seen(request)

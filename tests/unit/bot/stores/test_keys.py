@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -14,6 +15,7 @@ from bot.conversation.turns import HistoryEntry, Screenshot, Speaker, ThreadKey
 from bot.intake.jobs import Job
 from bot.stores import keys
 from bot.stores.cases import RedisCaseStore
+from bot.stores.deliveries import RedisDeliveryLog
 from bot.stores.feedback import RedisFeedbackStore
 from bot.stores.handled_events import RedisHandledEvents
 from bot.stores.history import RedisHistoryStore
@@ -58,9 +60,14 @@ async def test_every_key_written_is_declared_with_its_type_and_expiry(
         Resolution("ImportError", "missing module", "pip install", "U2", THREAD.as_key())
     )
     jobs = RedisJobStore(redis, prefix=prefix)
-    await jobs.submit(Job(id="j1", provider="zendesk", ticket_id="1", text="help"))
-    await jobs.submit(Job(id="j2", provider="zendesk", ticket_id="2", text="help"))
-    await jobs.claim(timeout=1)
+    for number in range(1, 5):
+        await jobs.submit(Job(id=f"j{number}", provider="zendesk", ticket_id="1", text="help"))
+    to_retry, to_bury = await jobs.claim(timeout=1), await jobs.claim(timeout=1)
+    assert to_retry is not None and to_bury is not None
+    await jobs.retry_later(to_retry, time.time() + 3600)
+    await jobs.bury(to_bury)
+    await jobs.claim(timeout=1)  # j3 in flight, j4 queued
+    await RedisDeliveryLog(redis, prefix=prefix).claim("zendesk", "8350205582", "j1")
 
     written = sorted([key.decode() async for key in redis.scan_iter(f"{prefix}:*")])
     matched: set[keys.KeyPattern] = set()

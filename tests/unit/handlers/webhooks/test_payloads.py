@@ -349,3 +349,46 @@ def test_any_json_is_a_ticket_or_a_clear_refusal(value: object) -> None:
         for body in (value, {"ticket": value}, {"webhookEvent": "comment_created", "issue": value}):
             with contextlib.suppress(NotATicket, BadTicketId):
                 parse(provider, body)
+
+
+# Jira Service Management automation, "Send web request": the bodies it offers.
+# https://support.atlassian.com/cloud-automation/docs/issue-data-jira-format-payload-for-send-web-request-action/
+# https://support.atlassian.com/cloud-automation/docs/issue-data-automation-format-payload-for-send-web-request/
+_FIELDS = {
+    "summary": "Printer offline",
+    "description": "Error 0x80070005",
+    "attachment": [{"filename": "p.png", "content": "https://acme.atlassian.net/a/1", "size": 5}],
+}
+
+
+def test_jira_automation_rest_api_format() -> None:
+    event = parse(Provider.JIRA_AUTOMATION, {"issue": {"id": 1, "key": "IT-4", "fields": _FIELDS}})
+    assert (event.ticket_id, event.text) == ("IT-4", "Printer offline\n\nError 0x80070005")
+    assert event.attachments == (JobAttachment("p.png", "https://acme.atlassian.net/a/1", 5),)
+
+
+def test_jira_automation_automation_format_with_a_comment() -> None:
+    body = {"id": 1, "key": "SP-53", "fields": _FIELDS, "comment": {"body": "still broken"}}
+    event = parse(Provider.JIRA_AUTOMATION, body)
+    assert (event.ticket_id, event.text) == ("SP-53", "still broken")
+
+
+def test_jira_automation_document_format_description() -> None:
+    adf = {
+        "type": "doc",
+        "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": "line one"}]},
+            {"type": "paragraph", "content": [{"type": "text", "text": "line two"}]},
+        ],
+    }
+    event = parse(Provider.JIRA_AUTOMATION, {"key": "SP-1", "fields": {"description": adf}})
+    assert event.text == "line one\nline two"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"issue": {"fields": {}}}, {"key": ""}, {"key": None}, {"key": True}, {"fields": []}],
+)
+def test_jira_automation_without_an_issue_key_is_refused(body: dict[str, object]) -> None:
+    with pytest.raises(ValueError):  # BadTicketId (400) or NotATicket
+        parse(Provider.JIRA_AUTOMATION, body)

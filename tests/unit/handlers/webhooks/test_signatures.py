@@ -3,6 +3,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from handlers.webhooks.signatures import Provider, sign, verify
 
@@ -35,7 +37,10 @@ def test_intercom_uses_sha1_of_the_body() -> None:
     assert sign(Provider.INTERCOM, "secret", BODY) == headers
 
 
-@pytest.mark.parametrize("provider", list(Provider))
+SIGNED = [p for p in Provider if p is not Provider.JIRA_AUTOMATION]
+
+
+@pytest.mark.parametrize("provider", SIGNED)
 def test_each_scheme_refuses_wrong_missing_and_tampered(provider: Provider) -> None:
     stamp = str(int(time.time()))
     if provider is Provider.ZENDESK:
@@ -52,3 +57,27 @@ def test_generic_scheme_rejects_stale_and_malformed_timestamps() -> None:
     assert not verify(Provider.GENERIC, "s", BODY, sign(Provider.GENERIC, "s", BODY, old))
     bad = sign(Provider.GENERIC, "s", BODY, "soon")
     assert not verify(Provider.GENERIC, "s", BODY, bad)
+
+
+def test_jira_automation_is_let_in_by_its_token_header_only() -> None:
+    # "Send web request" cannot sign; the admin adds the header (marked Hidden).
+    # https://support.atlassian.com/cloud-automation/docs/jira-automation-actions/
+    good = {"X-Supportbot-Token": "s3cret"}
+    assert sign(Provider.JIRA_AUTOMATION, "s3cret", BODY) == good
+    assert verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, good)
+    assert verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, {"x-supportbot-token": "s3cret"})
+    for headers in (
+        {},
+        {"X-Supportbot-Token": ""},
+        {"X-Supportbot-Token": "s3cre"},
+        {"X-Supportbot-Token": "s3cret "},
+        {"X-Supportbot-Token": "é"},
+        {"Authorization": "Bearer s3cret"},
+    ):
+        assert not verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, headers), headers
+
+
+@given(st.text(max_size=64))
+def test_no_other_token_lets_jira_automation_in(token: str) -> None:
+    assume(token != "s3cret")
+    assert not verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, {"X-Supportbot-Token": token})

@@ -1,0 +1,276 @@
+"""Helpdesk deliveries as the vendors really make them: redeliveries with the same delivery
+id, 429s with a wait, refusals, lost answers, poison jobs, Jira automation's web request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from bot.engine.transformers_engine import TransformersEngine
+from bot.intake.jobs import Job, JobAttachment
+from bot.stores.jobs import RedisJobStore
+from handlers.webhooks.signatures import Provider
+from tests.support.fake_attachment_host import FakeAttachmentHost
+from tests.support.fake_helpdesk import FakeHelpdesk
+from tests.support.running_bot import RunningBot, run_bot
+from tests.support.servers import ServerThread
+from tests.support.webhook_deliveries import deliver, helpdesk_settings, wait_ended
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[FakeHelpdesk, str]]:
+    files = FakeAttachmentHost()
+    fake = FakeHelpdesk(files)
+    with ServerThread(files.app, host="127.0.0.2") as file_server, ServerThread(fake.app) as api:
+        files.url, fake.url = file_server.url, api.url
+        yield fake, api.url
+
+
+@pytest.fixture
+def helpdesk(served: tuple[FakeHelpdesk, str]) -> Iterator[tuple[FakeHelpdesk, str]]:
+    yield served
+    fake = served[0]
+    assert fake.early_requests == 0, "a request came before the wait a 429 asked for"
+
+
+@pytest.fixture(scope="module")
+def bot(
+    tiny_engine: TransformersEngine, redis_url: str, served: tuple[FakeHelpdesk, str]
+) -> Iterator[RunningBot]:
+    with run_bot(tiny_engine, redis_url, **helpdesk_settings(served[1])) as running:
+        yield running
+
+
+def _ticket_body(fake: FakeHelpdesk, provider: Provider, ticket: str, text: str) -> dict[str, Any]:
+    """The vendor's delivery for a new ticket, with the ticket made on the fake helpdesk."""
+    if provider is Provider.ZENDESK:
+        fake.add_zendesk_ticket(int(ticket), text, [])
+        return fake.zendesk_trigger_body(int(ticket), updater=555)
+    if provider is Provider.INTERCOM:
+        return fake.add_intercom_conversation(ticket, text, []) | {"delivery_attempts": 1}
+    issue = fake.add_jira_issue(ticket, text, [])
+    return {"webhookEvent": "jira:issue_created", "user": {"accountId": "cust-1"}, "issue": issue}
+
+
+def _attempts(fake: FakeHelpdesk, provider: str, ticket: str) -> list[int]:
+    return [status for p, t, status in fake.note_attempts if p == provider and t == ticket]
+
+
+def _notes(fake: FakeHelpdesk, provider: str, ticket: str) -> list[str]:
+    return [n.text for n in fake.notes(provider) if n.ticket_id == ticket]
+
+
+def _dead_letters(redis_url: str, prefix: str) -> list[str]:
+    async def read() -> list[str]:
+        client = Redis.from_url(redis_url)
+        try:
+            return await RedisJobStore(client, prefix=prefix).dead_letters()
+        finally:
+            await client.aclose()
+
+    return asyncio.run(read())
+
+
+# -- Jira Service Management automation: "Send web request" ---------------------------
+
+
+def test_jira_automation_needs_its_token_and_is_answered_as_a_jira_request(
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str]
+) -> None:
+    fake, _ = helpdesk
+    # "Issue data (Automation format)": the issue at the top level.
+    # https://support.atlassian.com/cloud-automation/docs/issue-data-automation-format-payload-for-send-web-request/
+    body = fake.add_jira_issue("SD-40", "VPN client says error 809", [])
+    assert deliver(bot, Provider.JIRA_AUTOMATION, body, secret="wrong").status_code == 401
+    unsigned = httpx.post(f"{bot.url}/webhooks/jira-automation", json=body, timeout=10)
+    assert unsigned.status_code == 401
+    assert not _attempts(fake, "jira", "SD-40"), "nothing ran for a refused request"
+
+    response = deliver(bot, Provider.JIRA_AUTOMATION, body)
+    assert response.status_code == 202
+    view = wait_ended(bot, response.json()["job"])
+    assert view["state"] == "done" and view["provider"] == "jira"
+    [note] = _notes(fake, "jira", "SD-40")
+    assert "VPN client says error 809" in str(bot.engine.requests[-1].messages)
+    assert note.endswith(f"[supportbot job {view['id']}]")
+
+
+# -- one delivery, one job --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "ticket", "header"),
+    [
+        (Provider.ZENDESK, "3101", "X-Zendesk-Webhook-Invocation-Id"),
+        (Provider.JIRA, "SD-3102", "X-Atlassian-Webhook-Identifier"),
+        (Provider.INTERCOM, "3103", None),  # the notification id is in the body
+    ],
+)
+def test_a_redelivery_with_the_same_delivery_id_is_one_job(
+    bot: RunningBot,
+    helpdesk: tuple[FakeHelpdesk, str],
+    provider: Provider,
+    ticket: str,
+    header: str | None,
+) -> None:
+    fake, _ = helpdesk
+    first_body = _ticket_body(fake, provider, ticket, "Sync fails with E42")
+    # A redelivery whose bytes differ: Intercom counts delivery_attempts in the body.
+    # https://developers.intercom.com/docs/references/webhooks/webhook-models
+    again_body = first_body | {"delivery_attempts": 2, "timestamp": 1700000000123}
+    headers = {header: f"delivery-{ticket}"} if header else {}
+    first = deliver(bot, provider, first_body, headers=headers)
+    again = deliver(bot, provider, again_body, headers=headers)
+    assert first.status_code == 202
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.json()["job"] == first.json()["job"]
+    assert wait_ended(bot, first.json()["job"])["state"] == "done"
+    assert len(_notes(fake, provider.value, ticket)) == 1
+
+
+def test_another_delivery_id_with_another_body_is_another_job(
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str]
+) -> None:
+    fake, _ = helpdesk
+    header = "X-Zendesk-Webhook-Invocation-Id"
+    one = deliver(
+        bot,
+        Provider.ZENDESK,
+        _ticket_body(fake, Provider.ZENDESK, "3201", "a"),
+        headers={header: "a1"},
+    )
+    two_body = _ticket_body(fake, Provider.ZENDESK, "3201", "b")
+    two = deliver(bot, Provider.ZENDESK, two_body, headers={header: "a2"})
+    assert one.json()["job"] != two.json()["job"] and two.status_code == 202
+    for response in (one, two):
+        assert wait_ended(bot, response.json()["job"])["state"] == "done"
+    assert len(_notes(fake, "zendesk", "3201")) == 2
+
+
+# -- outbound calls -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "ticket"),
+    [(Provider.ZENDESK, "3301"), (Provider.JIRA, "SD-3302"), (Provider.INTERCOM, "3303")],
+)
+def test_a_429_is_retried_no_sooner_than_the_vendor_asked(
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str], provider: Provider, ticket: str
+) -> None:
+    fake, _ = helpdesk
+    fake.throttle_notes(1, retry_after=2)
+    response = deliver(bot, provider, _ticket_body(fake, provider, ticket, "Export times out"))
+    view = wait_ended(bot, response.json()["job"])
+    assert view["state"] == "done" and view["attempts"] == 2
+    assert _attempts(fake, provider.value, ticket)[0] == 429
+    assert len(_notes(fake, provider.value, ticket)) == 1
+    assert fake.early_requests == 0, "a request came before the wait the 429 asked for"
+    if provider is Provider.INTERCOM:
+        # Intercom sends no Retry-After, only X-RateLimit-Reset.
+        assert fake.note_attempts and "retry-after" not in str(fake.requests[-1])
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_a_refusal_is_not_retried_and_the_job_is_dead_lettered(
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str], redis_url: str, status: int
+) -> None:
+    fake, _ = helpdesk
+    ticket = f"34{status}"
+    fake.fail_notes(1, status=status)
+    response = deliver(
+        bot, Provider.ZENDESK, _ticket_body(fake, Provider.ZENDESK, ticket, "Refused")
+    )
+    job_id = response.json()["job"]
+    view = wait_ended(bot, job_id)
+    assert view["state"] == "dead" and view["attempts"] == 1
+    assert str(status) in view["error"] and "not retried" in view["error"]
+    assert _attempts(fake, "zendesk", ticket) == [status], "a refusal was sent again"
+    assert job_id in _dead_letters(redis_url, bot.redis_prefix)
+    metrics = httpx.get(f"{bot.url}/metrics").text
+    assert 'supportbot_helpdesk_jobs_total{outcome="dead_lettered",provider="zendesk"}' in metrics
+
+
+@pytest.mark.parametrize(
+    ("provider", "ticket"),
+    [(Provider.ZENDESK, "3501"), (Provider.JIRA, "SD-3502"), (Provider.INTERCOM, "3503")],
+)
+def test_a_note_whose_answer_was_lost_is_not_posted_again(
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str], provider: Provider, ticket: str
+) -> None:
+    fake, _ = helpdesk
+    fake.answer_notes_slowly(5.0)  # longer than HELPDESK_TIMEOUT_SECONDS (2)
+    response = deliver(bot, provider, _ticket_body(fake, provider, ticket, "Upload hangs"))
+    view = wait_ended(bot, response.json()["job"])
+    assert view["state"] == "done" and view["attempts"] == 2
+    assert len(_notes(fake, provider.value, ticket)) == 1, "the note was doubled"
+    assert len(_attempts(fake, provider.value, ticket)) == 1
+
+
+def test_a_note_that_keeps_failing_is_dead_lettered_after_its_attempts(
+    tiny_engine: TransformersEngine, redis_url: str, helpdesk: tuple[FakeHelpdesk, str]
+) -> None:
+    fake, url = helpdesk
+    settings = helpdesk_settings(url, helpdesk_job_attempts=3)
+    with run_bot(tiny_engine, redis_url, **settings) as strict:
+        fake.fail_notes(3, status=503)
+        response = deliver(strict, Provider.JIRA, _ticket_body(fake, Provider.JIRA, "SD-3601", "x"))
+        view = wait_ended(strict, response.json()["job"])
+        metrics = httpx.get(f"{strict.url}/metrics").text
+    assert view["state"] == "dead" and view["attempts"] == 3
+    assert view["error"].startswith("gave up after 3 attempts") and "503" in view["error"]
+    assert _attempts(fake, "jira", "SD-3601") == [503, 503, 503]
+    assert 'supportbot_helpdesk_job_retries_total{provider="jira"} 2.0' in metrics
+    assert 'supportbot_helpdesk_jobs_total{outcome="dead_lettered",provider="jira"} 1.0' in metrics
+
+
+# -- no poison job stops the runner (a restart included) -----------------------------------
+
+
+def test_poison_jobs_end_with_their_reason_and_the_runner_keeps_working(
+    tiny_engine: TransformersEngine,
+    redis_url: str,
+    helpdesk: tuple[FakeHelpdesk, str],
+    redis_prefix: str,
+) -> None:
+    fake, url = helpdesk
+    good_attachment = JobAttachment("err.png", f"{url}/files/missing.png")
+    poison = [
+        Job("poison-newline", "zendesk", "12\n3", "a ticket id with a line break"),
+        Job("poison-url", "zendesk", "3701", "bad link", (JobAttachment("a.png", "http://[::1"),)),
+    ]
+    # In flight when the process died on its last allowed attempt: it must not run again.
+    exhausted = Job("exhausted", "zendesk", "3702", "killed the process", attempts=3)
+    good = Job("good-after", "zendesk", "3703", "a normal ticket", (good_attachment,))
+
+    async def record() -> None:
+        client = Redis.from_url(redis_url)
+        store = RedisJobStore(client, prefix=redis_prefix)
+        await store.submit(exhausted)
+        assert await store.claim(timeout=1) is not None
+        for job in [*poison, good]:
+            await store.submit(job)
+        await client.aclose()
+
+    asyncio.run(record())
+    settings = helpdesk_settings(url, redis_key_prefix=redis_prefix, helpdesk_job_attempts=3)
+    with run_bot(tiny_engine, redis_url, **settings) as restarted:
+        views = {job.id: wait_ended(restarted, job.id) for job in [*poison, exhausted, good]}
+    for job in poison:
+        assert views[job.id]["state"] in {"dead", "done"} and (
+            views[job.id]["state"] == "done" or views[job.id]["error"]
+        )
+    assert views["poison-newline"]["state"] == "dead"
+    assert "format" in views["poison-newline"]["error"]  # refused before any request
+    assert views["exhausted"]["state"] == "dead"
+    assert views["exhausted"]["error"].startswith("gave up after 3 attempts")
+    assert not _notes(fake, "zendesk", "3702")
+    assert views["good-after"]["state"] == "done"
+    assert len(_notes(fake, "zendesk", "3703")) == 1
+    assert {"poison-newline", "exhausted"} <= set(_dead_letters(redis_url, redis_prefix))
