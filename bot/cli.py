@@ -1,6 +1,6 @@
 """The `supportbot` command: `serve` runs the bot, `diagnose` answers screenshots locally,
 `doctor` checks everything the bot depends on, `eval` measures the diagnosis over the
-shipped set of error screenshots.
+shipped set of error screenshots, `send-test` checks a helpdesk connection end to end.
 
 Settings are read and checked (all of them, every problem reported) before
 anything heavy is imported, so a typo costs a second, not the time to import torch.
@@ -203,6 +203,49 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
         await engine.close()
 
 
+def _send_test(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.webhooks.connection_check import send_test_delivery
+    from handlers.webhooks.signatures import Provider
+
+    provider = Provider(args.provider)
+    secret = {
+        Provider.ZENDESK: settings.zendesk_webhook_secret,
+        Provider.INTERCOM: settings.intercom_webhook_secret,
+        Provider.JIRA: settings.jira_webhook_secret,
+        Provider.JIRA_AUTOMATION: settings.jira_automation_secret,
+        Provider.GENERIC: settings.generic_webhook_secret,
+    }[provider]
+    if secret is None:
+        variable = provider.value.upper().replace("-", "_")
+        raise ConfigError(
+            f"{variable}_{'SECRET' if provider is Provider.JIRA_AUTOMATION else 'WEBHOOK_SECRET'}"
+            " is not set: the test delivery is signed with it"
+        )
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+    result = send_test_delivery(
+        base_url=args.url or f"http://{host}:{settings.port}",
+        provider=provider,
+        secret=secret.get_secret_value(),
+        ticket=args.ticket,
+        text=args.text,
+        wait_seconds=args.wait,
+        report=print,
+    )
+    if result.job is not None:
+        for field in ("state", "attempts", "note_posted", "error", "result"):
+            print(f"{field}: {result.job.get(field)}")
+    if result.ok:
+        print("the bot received, diagnosed and answered the test ticket")
+        return 0
+    if result.job is None:
+        print(
+            f"supportbot: the bot did not take the delivery ({result.status_code})", file=sys.stderr
+        )
+    else:
+        print(f"supportbot: the job ended {result.job.get('state')}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     parser = argparse.ArgumentParser(
         prog="supportbot",
@@ -255,6 +298,22 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
             ),
         )
     )
+    check = commands.add_parser(
+        "send-test",
+        help="send a signed test delivery to a running bot and show the job's result",
+        description="Posts a real internal note on TICKET: use a test ticket.",
+    )
+    check.add_argument(
+        "provider",
+        choices=["zendesk", "intercom", "jira", "jira-automation", "generic"],
+        help="which webhook to test (signed with that provider's configured secret)",
+    )
+    check.add_argument("--ticket", required=True, help="the test ticket's id (or Jira key)")
+    check.add_argument("--url", help="the bot's base URL (default: http://127.0.0.1:PORT)")
+    check.add_argument(
+        "--text", default="The app shows: Error 42 when saving", help="the ticket's text"
+    )
+    check.add_argument("--wait", type=float, default=180.0, help="seconds to follow the job")
     return parser, diagnose
 
 
@@ -263,6 +322,7 @@ _NEEDS = {
     "diagnose": Needs.ENGINE,
     "doctor": Needs.NOTHING,
     "eval": Needs.ENGINE,
+    "send-test": Needs.NOTHING,
 }
 
 
@@ -281,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_doctor(settings))
         if args.command == "eval":
             return asyncio.run(_evaluate(settings, args))
+        if args.command == "send-test":
+            return _send_test(settings, args)
         return asyncio.run(_diagnose(settings, args.images, args.question))
     except ConfigError as error:
         for problem in error.problems:

@@ -4,6 +4,7 @@ id, 429s with a wait, refusals, lost answers, poison jobs, Jira automation's web
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +19,9 @@ from handlers.webhooks.signatures import Provider
 from tests.support.fake_attachment_host import FakeAttachmentHost
 from tests.support.fake_helpdesk import FakeHelpdesk
 from tests.support.running_bot import RunningBot, run_bot
+from tests.support.serve_process import clean_environment, supportbot_command
 from tests.support.servers import ServerThread
-from tests.support.webhook_deliveries import deliver, helpdesk_settings, wait_ended
+from tests.support.webhook_deliveries import SECRETS, deliver, helpdesk_settings, wait_ended
 
 pytestmark = pytest.mark.slow
 
@@ -274,3 +276,54 @@ def test_poison_jobs_end_with_their_reason_and_the_runner_keeps_working(
     assert views["good-after"]["state"] == "done"
     assert len(_notes(fake, "zendesk", "3703")) == 1
     assert {"poison-newline", "exhausted"} <= set(_dead_letters(redis_url, redis_prefix))
+
+
+# -- supportbot send-test ------------------------------------------------------------------
+
+
+def _send_test(bot: RunningBot, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        supportbot_command("send-test", *args, "--url", bot.url, "--wait", "60"),
+        env=clean_environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("provider", "ticket", "variable"),
+    [
+        (Provider.ZENDESK, "3801", "ZENDESK_WEBHOOK_SECRET"),
+        (Provider.INTERCOM, "3802", "INTERCOM_WEBHOOK_SECRET"),
+        (Provider.JIRA, "SD-3803", "JIRA_WEBHOOK_SECRET"),
+        (Provider.JIRA_AUTOMATION, "SD-3804", "JIRA_AUTOMATION_SECRET"),
+    ],
+)
+def test_send_test_checks_a_connection_end_to_end(
+    bot: RunningBot,
+    helpdesk: tuple[FakeHelpdesk, str],
+    provider: Provider,
+    ticket: str,
+    variable: str,
+) -> None:
+    fake, _ = helpdesk
+    result = _send_test(bot, provider.value, "--ticket", ticket, **{variable: SECRETS[provider]})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "-> 202" in result.stdout and "state: done" in result.stdout
+    assert "the bot received, diagnosed and answered the test ticket" in result.stdout
+    [note] = _notes(fake, provider.helpdesk.value, ticket)
+    job_id = next(
+        line.split()[1].rstrip(":")
+        for line in result.stdout.splitlines()
+        if line.startswith("job ")
+    )
+    assert f"[supportbot job {job_id}]" in note
+
+
+def test_send_test_says_when_the_bot_refuses_the_delivery(bot: RunningBot) -> None:
+    refused = _send_test(bot, "zendesk", "--ticket", "3805", ZENDESK_WEBHOOK_SECRET="wrong")
+    assert refused.returncode == 1 and "-> 401" in refused.stdout
+    assert "did not take the delivery (401)" in refused.stderr
+    unset = _send_test(bot, "jira-automation", "--ticket", "SD-1")
+    assert unset.returncode == 2 and "JIRA_AUTOMATION_SECRET is not set" in unset.stderr

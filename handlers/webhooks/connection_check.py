@@ -1,0 +1,144 @@
+"""`supportbot send-test`: send a signed test delivery to a running bot and report its job.
+
+It sends what the helpdesk would send once set up as docs/helpdesks.md says (the
+same body shape, signed the same way with the configured secret), so a 202 and a
+`done` job show that the secret, the route and the helpdesk API credentials all
+work. The note it leads to is real: point it at a test ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from handlers.webhooks.signatures import Provider, sign
+
+ENDED = frozenset({"done", "dead", "failed"})
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What happened: the webhook's answer, and the job's last view (None if never read)."""
+
+    status_code: int
+    answer: dict[str, Any]
+    job: dict[str, Any] | None
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.status_code in {200, 202}
+            and self.job is not None
+            and (self.job.get("state") == "done")
+        )
+
+
+def test_body(provider: Provider, ticket: str, text: str) -> dict[str, Any]:
+    """The body the helpdesk sends for a new ticket, as docs/helpdesks.md sets it up."""
+    if provider is Provider.ZENDESK:
+        return {"ticket": {"id": ticket, "latest_comment": {"body": text, "attachments": []}}}
+    if provider is Provider.INTERCOM:
+        return {
+            "type": "notification_event",
+            "topic": "conversation.user.created",
+            "id": f"notif_supportbot_test_{uuid.uuid4().hex}",
+            "data": {"item": {"id": ticket, "source": {"body": f"<p>{text}</p>"}}},
+        }
+    if provider is Provider.JIRA:
+        return {
+            "webhookEvent": "jira:issue_created",
+            "issue": {"key": ticket, "fields": {"summary": text}},
+        }
+    if provider is Provider.JIRA_AUTOMATION:
+        return {"issue": {"key": ticket, "fields": {"summary": text}}}
+    return {"ticket_id": ticket, "text": text, "attachments": []}
+
+
+def signed_request(
+    provider: Provider, secret: str, body: dict[str, Any]
+) -> tuple[bytes, dict[str, str]]:
+    """The body's bytes and the headers that sign them as `provider` does."""
+    raw = json.dumps(body).encode()
+    stamp = (
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if provider is Provider.ZENDESK
+        else str(int(time.time()))
+    )
+    headers = sign(provider, secret, raw, stamp) | {"Content-Type": "application/json"}
+    if provider is Provider.ZENDESK:
+        headers["X-Zendesk-Webhook-Invocation-Id"] = f"supportbot-test-{uuid.uuid4().hex}"
+    elif provider is Provider.JIRA:
+        headers["X-Atlassian-Webhook-Identifier"] = f"supportbot-test-{uuid.uuid4().hex}"
+    return raw, headers
+
+
+def send_test_delivery(
+    *,
+    base_url: str,
+    provider: Provider,
+    secret: str,
+    ticket: str,
+    text: str,
+    wait_seconds: float,
+    report: Callable[[str], None],
+    client: httpx.Client | None = None,
+) -> CheckResult:
+    """POST a signed test ticket to `base_url`, then follow its job until it ends or time runs out.
+
+    Example:
+        >>> send_test_delivery(base_url="http://127.0.0.1:3000", provider=Provider.ZENDESK,
+        ...     secret="…", ticket="12345", text="test", wait_seconds=120, report=print)
+    """
+    # A unique line makes each check a new job (deliveries are deduplicated by body).
+    text = f"{text}\n(supportbot connection test {uuid.uuid4().hex[:8]})"
+    raw, headers = signed_request(provider, secret, test_body(provider, ticket, text))
+    http = client or httpx.Client(timeout=15)
+    try:
+        url = f"{base_url.rstrip('/')}/webhooks/{provider.value}"
+        report(f"POST {url}")
+        response = http.post(url, content=raw, headers=headers)
+        try:
+            answer: dict[str, Any] = response.json()
+        except ValueError:
+            answer = {"body": response.text[:500]}
+        report(f"-> {response.status_code} {json.dumps(answer, ensure_ascii=False)}")
+        job_id = answer.get("job")
+        if response.status_code not in {200, 202} or not isinstance(job_id, str):
+            return CheckResult(response.status_code, answer, None)
+        job = _follow(http, base_url, job_id, secret, wait_seconds, report)
+        return CheckResult(response.status_code, answer, job)
+    finally:
+        if client is None:
+            http.close()
+
+
+def _follow(
+    http: httpx.Client,
+    base_url: str,
+    job_id: str,
+    secret: str,
+    wait_seconds: float,
+    report: Callable[[str], None],
+) -> dict[str, Any] | None:
+    url = f"{base_url.rstrip('/')}/jobs/{job_id}"
+    deadline = time.monotonic() + wait_seconds
+    last_state = None
+    view: dict[str, Any] | None = None
+    while True:
+        response = http.get(url, headers={"Authorization": f"Bearer {secret}"})
+        if response.status_code != 200:
+            report(f"GET {url} -> {response.status_code} {response.text[:300]}")
+            return view
+        view = response.json()
+        if view.get("state") != last_state:
+            last_state = view.get("state")
+            report(f"job {job_id}: {last_state} (attempt {view.get('attempts', '?')})")
+        if last_state in ENDED or time.monotonic() >= deadline:
+            return view
+        time.sleep(1.0)
