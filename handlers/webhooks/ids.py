@@ -43,7 +43,7 @@ def ticket_id(provider: Provider, value: object) -> str:
     if value is None or isinstance(value, bool) or not isinstance(value, str | int):
         raise BadTicketId(f"{provider.value} ticket id is missing or not a string or number")
     text = str(value)
-    if not _FORMATS[provider].fullmatch(text):
+    if not _FORMATS[provider.helpdesk].fullmatch(text):
         raise BadTicketId(f"{provider.value} ticket id {text[:40]!r} is not in its format")
     return text
 

@@ -308,6 +308,8 @@ def test_send_test_checks_a_connection_end_to_end(
     variable: str,
 ) -> None:
     fake, _ = helpdesk
+    if provider.helpdesk is Provider.JIRA:
+        fake.add_jira_issue(ticket, "the test ticket", [])
     result = _send_test(bot, provider.value, "--ticket", ticket, **{variable: SECRETS[provider]})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "-> 202" in result.stdout and "state: done" in result.stdout

@@ -439,7 +439,7 @@ def test_a_helpdesk_outage_is_retried_and_the_note_arrives(
     bot: RunningBot, helpdesk: FakeHelpdesk
 ) -> None:
     helpdesk.fail_notes(2)
-    body = {"ticket": {"id": 999, "latest_comment": {"body": "flaky helpdesk", "attachments": []}}}
+    body = _zendesk_ticket(helpdesk, 999, "flaky helpdesk")
     view = _wait_done(bot, _post(bot, Provider.ZENDESK, body).json()["job"])
     assert view["state"] == "done" and view["note_posted"]
     assert [n.ticket_id for n in helpdesk.notes("zendesk")].count("999") == 1
