@@ -107,7 +107,11 @@ def webhook_routes(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         job = await jobs.get(request.path_params["job_id"])
-        allowed = [read_token, *([secrets.get(Provider(job.provider))] if job else [])]
+        # A route's secret reads the jobs of its helpdesk (Jira automation's, Jira's jobs).
+        allowed = [
+            read_token,
+            *(s for p, s in secrets.items() if job and p.helpdesk.value == job.provider),
+        ]
         if job is None or not _any_equal(token, allowed):
             return JSONResponse({"error": "no such job"}, status_code=404)
         return JSONResponse(job.public_view())

@@ -12,6 +12,7 @@ from handlers.webhooks.signatures import Provider, sign
 from tests.support.running_bot import RunningBot
 
 SECRETS = {p: f"{p.value}-webhook-secret" for p in Provider}
+READ_TOKEN = "jobs-read-token"
 ENDED = {"done", "dead", "failed"}
 
 
@@ -35,6 +36,7 @@ def helpdesk_settings(helpdesk_url: str, **extra: Any) -> dict[str, Any]:
         # the API on 127.0.0.1, the vendors' file host on 127.0.0.2
         "webhook_attachment_hosts": ["127.0.0.1", "127.0.0.2"],
         "webhook_allowed_networks": ["127.0.0.0/8"],
+        "jobs_read_token": READ_TOKEN,
         "helpdesk_retry_seconds": 0.2,
         "helpdesk_timeout_seconds": 2.0,
         **extra,
@@ -71,7 +73,9 @@ def wait_ended(bot: RunningBot, job_id: str) -> dict[str, Any]:
     """The job's view once it is done or dead-lettered."""
 
     def ended() -> dict[str, Any] | None:
-        view: dict[str, Any] = httpx.get(f"{bot.url}/jobs/{job_id}").json()
+        view: dict[str, Any] = httpx.get(
+            f"{bot.url}/jobs/{job_id}", headers={"Authorization": f"Bearer {READ_TOKEN}"}
+        ).json()
         return view if view.get("state") in ENDED else None
 
     return bot.slack.wait_for(ended)
