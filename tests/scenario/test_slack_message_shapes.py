@@ -38,7 +38,7 @@ def _asked(bot: RunningBot, channel: str, ts: str) -> GenerationRequest:
     )
 
 
-def test_a_pasted_traceback_reaches_the_model_decoded_through_the_one_fence(
+def test_a_pasted_traceback_reaches_the_model_as_the_user_saw_it(
     running_bot: RunningBot,
 ) -> None:
     # Only `text`, as older clients and integrations send it: Slack's escaping decoded.
@@ -49,10 +49,10 @@ def test_a_pasted_traceback_reaches_the_model_decoded_through_the_one_fence(
     )
     running_bot.post_event(event)
     asked = _question(_asked(running_bot, "CSHAPE1", event["ts"]))
-    # Slack's escaping is undone; the only treatment left is the prompt fence's own
-    # (which turns angle brackets inside the user's words into entities, once).
+    # Slack's escaping is undone and the fence leaves brackets that are not its own.
     assert fence_user_text(f"what now?\n```{TRACEBACK}```") in asked
-    assert "&amp;" not in asked
+    assert 'File "<stdin>", line 1, in <module>' in asked
+    assert "&lt;" not in asked and "&amp;" not in asked
 
 
 def test_rich_text_code_blocks_reach_the_model_as_code_with_their_lines(
@@ -152,7 +152,7 @@ def test_a_shared_message_brings_its_text_and_its_screenshot(running_bot: Runnin
     asked = _question(request)
     assert "[shared message from @Bob in #payments-alerts]" in asked
     # Slack's escaping undone; the fence's own turns the brackets into entities once.
-    assert "checkout fails with `500` & the log says &lt;timeout&gt;" in asked
+    assert "checkout fails with `500` & the log says <timeout>" in asked
     assert "&amp;" not in asked
     assert [p.name for p in request.messages[-1].parts if isinstance(p, ImagePart)] == [
         "grafana.png"

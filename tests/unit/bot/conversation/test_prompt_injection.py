@@ -79,10 +79,11 @@ def test_the_fence_has_exactly_one_end_whatever_is_typed(text: str) -> None:
     fenced = fence_user_text(text)
     assert fenced.startswith(OPEN) and fenced.endswith(CLOSE)
     inside = fenced[len(OPEN) : -len(CLOSE)]
-    # Folded as a reader would (width, compatibility forms, invisible characters), the
-    # words hold no angle bracket at all, so no tag of any name can open or close.
-    seen = unicodedata.normalize("NFKD", fold(inside, percent=True).text)
-    assert "<" not in seen and ">" not in seen
+    # Folded as a reader would (width, compatibility forms, case, invisible characters,
+    # escapes, spacing), the words hold no bracket that opens or closes the fence.
+    seen = fold(inside, casefold=True, percent=True, collapse_space=True).text
+    seen = unicodedata.normalize("NFKD", seen)
+    assert not re.search(r"<\s?/?\s?user_message", seen)
     assert fenced.count("</user_message>") == 1 and fenced.count("<user_message>") == 1
 
 
@@ -148,5 +149,5 @@ def test_every_special_spelling_of_the_real_model_is_broken() -> None:
 def test_system_prompt_and_fence_keep_their_words() -> None:
     text = "Error: List<String> failed at line 3 -> see `a < b`"
     fenced = fence_user_text(text)
-    assert "List&lt;String&gt;" in fenced and "-&gt;" in fenced
-    assert re.sub(r"&lt;|&gt;", "", fenced).count("<") == 2  # the fence's own two tags
+    assert text in fenced, "the user's brackets reach the model as typed"
+    assert "&lt;" not in fenced
