@@ -105,7 +105,16 @@ async def test_a_29899_character_burst_is_sent_in_pieces(
 
 
 @pytest.mark.parametrize(
-    "refusal", ["restricted_action", "messages_tab_disabled", "invalid_arguments", "is_archived"]
+    "refusal",
+    [
+        "restricted_action",
+        "messages_tab_disabled",
+        "not_in_channel",
+        "invalid_arguments",
+        "missing_recipient_user_id",
+        "is_archived",
+        "rate_limited",
+    ],
 )
 async def test_any_refused_start_leaves_the_answer_to_edits(
     server: tuple[list[FakeSlack], str], refusal: str
