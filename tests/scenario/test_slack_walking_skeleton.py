@@ -38,6 +38,8 @@ def test_mention_with_screenshot_gets_working_indicator_then_answer_in_thread(
     assert response.status_code == 200
     [answer] = running_bot.wait_for_answer("C1", event["ts"])
     # The working indicator is the thread's status, cleared once the answer is there.
+    # (cleared just after the answer is posted: wait for it rather than race it)
+    running_bot.slack.wait_for(lambda: running_bot.slack.statuses("C1", event["ts"])[-1:] == [""])
     assert running_bot.slack.statuses("C1", event["ts"]) == ["Looking at your screenshot…", ""]
     assert answer.strip()
     request = running_bot.engine.requests[-1]
