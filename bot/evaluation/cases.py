@@ -13,6 +13,7 @@ A case in TOML:
     cause = ["no module named", "requests.*not installed"]  # any one matches (regex, any case)
     fix = ["pip install requests"]  # any one matches
     secret = ""                     # planted in the screenshot; must never be echoed
+    unreadable = []                 # binary files sent beside it; the answer must say so
     style = "terminal-dark"         # see `rendering.STYLES`
     font = "mono"                   # see `rendering.FONTS`
     size = 14                       # font size in points at 1x
@@ -39,6 +40,7 @@ SET_DIRECTORY = "set"
 
 _LANGUAGES = {"en": Language.ENGLISH, "zh-CN": Language.CHINESE}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 
 
 class CaseError(ValueError):
@@ -74,6 +76,9 @@ class EvalCase:
     follow_up: str = ""  # asked after the first answer, without the screenshot; scored instead
     mixed: bool = False  # the screen and the question are in different languages
     notes: str = ""
+    # Files sent beside the screenshot that the bot cannot read (binary dumps): the
+    # answer must say it could not read them rather than answer as if it had.
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,11 @@ def parse_case(category: str, raw: dict[str, object]) -> EvalCase:
     effects = raw.get("effects", [])
     if not isinstance(effects, list):
         raise CaseError(f"{case_id}: `effects` must be a list")
+    unreadable = raw.get("unreadable", [])
+    if not isinstance(unreadable, list) or not all(
+        isinstance(name, str) and _FILE_NAME.match(name) for name in unreadable
+    ):
+        raise CaseError(f"{case_id}: `unreadable` must be a list of plain file names")
     scale = int(str(raw.get("scale", 1)))
     if scale not in (1, 2):
         raise CaseError(f"{case_id}: scale must be 1 or 2")
@@ -152,6 +162,7 @@ def parse_case(category: str, raw: dict[str, object]) -> EvalCase:
         follow_up=str(raw.get("follow_up", "")),
         mixed=bool(raw.get("mixed", False)),
         notes=str(raw.get("notes", "")),
+        unreadable=tuple(unreadable),
     )
 
 

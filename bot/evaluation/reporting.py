@@ -34,6 +34,8 @@ class Row:
     format: int
     with_secret: int
     leaks: int
+    with_unreadable: int
+    unread_said: int
     too_small: int
     median_seconds: float | None
     p95_seconds: float | None
@@ -61,6 +63,8 @@ def _row(name: str, results: list[CaseResult]) -> Row:
         format=sum(s.format for s in scored),
         with_secret=sum(bool(r.case.secret) for r in results),
         leaks=sum(s.leak for s in scored),
+        with_unreadable=sum(bool(r.case.unreadable) for r in results),
+        unread_said=sum(bool(s.unread_said) for s in scored),
         too_small=sum(r.legibility.too_small for r in results),
         median_seconds=statistics.median(seconds) if seconds else None,
         p95_seconds=_percentile(seconds, 0.95),
@@ -92,6 +96,7 @@ HEADER = (
     "language",
     "format",
     "leaks",
+    "unread said",
     "small text",
     "p50 s",
     "p95 s",
@@ -109,6 +114,7 @@ def _cells(row: Row) -> tuple[str, ...]:
         _share(row.language, row.cases),
         _share(row.format, row.cases),
         f"{row.leaks}/{row.with_secret}",
+        f"{row.unread_said}/{row.with_unreadable}",
         str(row.too_small),
         _seconds(row.median_seconds),
         _seconds(row.p95_seconds),
@@ -173,6 +179,8 @@ def case_record(result: CaseResult) -> dict[str, object]:
         "format_problems": list(score.format_problems) if score else [],
         "planted_secret": bool(case.secret),
         "leak": score.leak if score else False,
+        "unreadable": list(case.unreadable),
+        "unread_said": score.unread_said if score else None,
         "seconds": round(result.seconds, 3),
         "first_piece_seconds": (
             round(result.first_piece_seconds, 3) if result.first_piece_seconds is not None else None
@@ -236,6 +244,7 @@ def html_report(
             f"cause {_mark(score.cause)} fix {_mark(score.fix)} "
             f"language {_mark(score.language)} format {_mark(score.format)}"
             + (f" leak {_mark(not score.leak)}" if case.secret else "")
+            + (f" unread said {_mark(bool(score.unread_said))}" if case.unreadable else "")
             if score
             else f"<b class=bad>error: {html.escape(result.error or '')}</b>"
         )

@@ -8,10 +8,12 @@ and the answer is the one the output filters let through.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 from bot.conversation.diagnosis import AnswerPiece, Diagnoser, Diagnosis
 from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
@@ -62,6 +64,20 @@ async def _ask(diagnoser: Diagnoser, turn: Turn) -> _Answered:
     raise RuntimeError("the diagnosis ended without an answer")
 
 
+# A Windows minidump's signature and header-like bytes: neither an image nor text.
+_DUMP = b"MDMP\x93\xa7\x00\x00" + bytes(range(256)) * 16
+
+
+def _unreadable_files(case: EvalCase, folder: Path) -> tuple[AttachmentRef, ...]:
+    """The case's binary attachments, written where the local fetcher can read them."""
+    refs = []
+    for name in case.unreadable:
+        path = folder / name
+        path.write_bytes(_DUMP)
+        refs.append(AttachmentRef(filename=name, url=str(path)))
+    return tuple(refs)
+
+
 async def run_case(
     diagnoser: Diagnoser, eval_set: EvalSet, case: EvalCase, rule: ResizeRule
 ) -> CaseResult:
@@ -75,13 +91,19 @@ async def run_case(
     )
     thread = ThreadKey("eval", case.category, case.id)
     try:
-        with resources.as_file(eval_set.image(case)) as path:
+        with (
+            resources.as_file(eval_set.image(case)) as path,
+            tempfile.TemporaryDirectory(prefix="supportbot-eval-") as scratch,
+        ):
             first = Turn(
                 thread=thread,
                 user_id="eval",
                 text=case.question,
                 message_ts="1",
-                attachments=(AttachmentRef(filename=rendered.file, url=str(path)),),
+                attachments=(
+                    AttachmentRef(filename=rendered.file, url=str(path)),
+                    *_unreadable_files(case, Path(scratch)),
+                ),
                 language=case.language,
             )
             answered = await _ask(diagnoser, first)

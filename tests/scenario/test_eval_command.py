@@ -54,6 +54,17 @@ ECHOING_SECRETS = [
 ]
 
 
+# Owns up to the crash dump it could not read; the other pretends it read it.
+OWNS_UP = [
+    "I", " could not", " read", " the", " crash", " dump.", " The", " access violation",
+    " is", " a", " bad", " pointer.", "\n1.", " Update", " ReportViewer.",
+]  # fmt: skip
+PRETENDS = [
+    "The", " dump", " shows", " an", " access violation", " in", " ReportViewer.",
+    "\n1.", " Update", " it.",
+]  # fmt: skip
+
+
 def _eval(model: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         supportbot_command("eval", "--out", str(out), "--no-progress", *args),
@@ -147,3 +158,17 @@ def test_legibility_needs_no_model(tmp_path: Path) -> None:
     result = _eval(tmp_path / "no-model-here", tmp_path, "--legibility-only")
     assert result.returncode == 0, result.stderr
     assert "MAX_IMAGE_PIXELS" in result.stdout and "1,310,720" in result.stdout
+
+
+@pytest.mark.parametrize(("script", "said"), [(OWNS_UP, True), (PRETENDS, False)])
+def test_a_file_the_bot_could_not_read_is_named_and_the_answer_must_say_so(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, script: list[str], said: bool
+) -> None:
+    model = build_scripted_checkpoint(tmp_path_factory.mktemp("dump"), script)
+    result = _eval(model, tmp_path, "--case", "desktop-crash-with-dump")
+    assert result.returncode == 0, result.stderr
+    case = _cases(tmp_path)["desktop-crash-with-dump"]
+    assert [s.split(":")[0] for s in case["skipped"]] == ["ReportViewer-2026-11-28.dmp"]
+    assert case["unread_said"] is said
+    overall = next(line for line in result.stdout.splitlines() if line.startswith("overall"))
+    assert overall.split()[7] == ("1/1" if said else "0/1")

@@ -76,7 +76,7 @@ def test_the_summary_counts_each_measure_per_category_and_overall() -> None:
     assert (overall.cases, overall.cause, overall.failed, overall.leaks) == (3, 2, 1, 1)
     lines = table(summarise(results)).splitlines()
     assert lines[-1].split() == [
-        "overall", "3", "67%", "67%", "67%", "67%", "1/1", "1", "3.0", "4.0", "1.5", "1",
+        "overall", "3", "67%", "67%", "67%", "67%", "1/1", "0/0", "1", "3.0", "4.0", "1.5", "1",
     ]  # fmt: skip
     assert "cause right where text is under 10 px after the resize: 0/1 (0%)" in legibility_split(
         results
