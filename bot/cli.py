@@ -89,33 +89,11 @@ def serve(settings: Settings) -> int:
 
 
 async def _diagnose(settings: Settings, images: list[Path], question: str) -> int:
-    from bot.app import build_engine
-    from bot.attachments.fetching import LocalFileFetcher
+    from bot.app.local import local_diagnoser
     from bot.conversation.diagnosis import AnswerPiece, AttachmentsRead
-    from bot.conversation.factory import build_diagnoser
     from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
-    from bot.engine.protocol import EngineState
-    from bot.errors import ModelUnavailable
-    from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
-    from bot.stores.history import InMemoryHistoryStore
 
-    # One question: a download that fails is reported, not retried for minutes.
-    engine = build_engine(settings, retry_downloads=False)
-    await engine.start()
-    try:
-        if engine.state is not EngineState.READY:
-            raise ModelUnavailable(engine.failure or f"the model is {engine.state.value}")
-        redactor = build_redactor(settings)
-        diagnoser = build_diagnoser(
-            settings,
-            engine=engine,
-            history=InMemoryHistoryStore(),
-            fetcher=LocalFileFetcher(
-                max_bytes=settings.max_image_bytes, inspector=build_inspector(settings)
-            ),
-            redactor=redactor,
-            reply_filter=build_reply_filter(settings, redactor),
-        )
+    async with local_diagnoser(settings) as diagnoser:
         turn = Turn(
             thread=ThreadKey("local", "terminal", "1"),
             user_id="local",
@@ -132,8 +110,6 @@ async def _diagnose(settings: Settings, images: list[Path], question: str) -> in
             elif isinstance(event, AnswerPiece):
                 print(event.text, end="", flush=True)
         print()
-    finally:
-        await engine.close()
     return 0
 
 
@@ -146,16 +122,10 @@ async def _doctor(settings: Settings) -> int:
 
 
 async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_engine
-    from bot.attachments.fetching import LocalFileFetcher
-    from bot.conversation.factory import build_diagnoser
-    from bot.engine.protocol import EngineState
-    from bot.errors import ModelUnavailable
+    from bot.app.local import local_diagnoser
     from bot.evaluation.command import choose, evaluate, print_legibility
     from bot.evaluation.legibility import ResizeRule, qwen3_vl_rule, rule_for_model
-    from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
     from bot.settings import EngineKind
-    from bot.stores.history import InMemoryHistoryStore
 
     try:
         choice = choose(args)
@@ -173,22 +143,7 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
     if args.legibility_only:
         print_legibility(choice.eval_set, resize_rule())
         return 0
-    engine = build_engine(settings, retry_downloads=False)
-    await engine.start()
-    try:
-        if engine.state is not EngineState.READY:
-            raise ModelUnavailable(engine.failure or f"the model is {engine.state.value}")
-        redactor = build_redactor(settings)
-        diagnoser = build_diagnoser(
-            settings,
-            engine=engine,
-            history=InMemoryHistoryStore(),
-            fetcher=LocalFileFetcher(
-                max_bytes=settings.max_image_bytes, inspector=build_inspector(settings)
-            ),
-            redactor=redactor,
-            reply_filter=build_reply_filter(settings, redactor),
-        )
+    async with local_diagnoser(settings) as diagnoser:
         meta: dict[str, object] = {
             "engine": settings.engine.value,
             "model": settings.model_id if local else settings.engine_model or settings.model_id,
@@ -199,8 +154,6 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
         return await evaluate(
             args, diagnoser=diagnoser, rule=resize_rule(), meta=meta, choice=choice
         )
-    finally:
-        await engine.close()
 
 
 def _send_test(settings: Settings, args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from handlers.mrkdwn import markdown_to_mrkdwn
 from tests.support.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.support.fake_socket_mode import FakeSocketMode
 from tests.support.paced_engine import PacedEngine
-from tests.support.running_bot import BOT_TOKEN, SIGNING_SECRET, RunningBot, run_bot
+from tests.support.running_bot import BOT_TOKEN, SIGNING_SECRET, RunningBot, run_bot, stored_answers
 from tests.support.screenshots import render_error_screenshot
 from tests.support.slack_events import (
     envelope,
@@ -44,19 +44,6 @@ def _mention(
     )
 
 
-def _stored_answers(bot: RunningBot, redis_url: str) -> list[str]:
-    client = Redis.from_url(redis_url)
-    try:
-        records = [
-            json.loads(raw)
-            for key in client.scan_iter(f"{bot.redis_prefix}:history:*")
-            for raw in client.lrange(key, 0, -1)
-        ]
-    finally:
-        client.close()
-    return [r["text"] for r in records if r["speaker"] == "assistant"]
-
-
 def test_streamed_answer_grows_and_ends_complete_with_feedback_buttons(
     tiny_engine: TransformersEngine, redis_url: str
 ) -> None:
@@ -73,7 +60,7 @@ def test_streamed_answer_grows_and_ends_complete_with_feedback_buttons(
         assert start.args["recipient_team_id"] == TEAM_ID
         assert appends, "the answer grew in several appends"
         streamed = slack.streamed_text("CSTREAM", start.args["_ts"])
-        assert streamed == _stored_answers(bot, redis_url)[-1], "nothing lost or repeated"
+        assert streamed == stored_answers(bot, redis_url)[-1], "nothing lost or repeated"
         [actions] = (
             json.loads(stop.args["blocks"])
             if isinstance(stop.args["blocks"], str)
@@ -123,7 +110,7 @@ def test_a_429_on_chat_update_is_waited_out_and_nothing_is_lost(
         assert 'supportbot_slack_api_errors_total{status="429"} 1.0' in metrics
         assert "supportbot_slack_ack_seconds_count" in metrics
         assert "supportbot_engine_queue_depth 0.0" in metrics
-        assert answer == markdown_to_mrkdwn(_stored_answers(bot, redis_url)[-1]), "nothing lost"
+        assert answer == markdown_to_mrkdwn(stored_answers(bot, redis_url)[-1]), "nothing lost"
 
 
 def test_three_screenshots_reach_the_model_and_an_oversized_one_is_named(

@@ -21,7 +21,7 @@ from bot.engine.transformers_engine import TransformersEngine
 from tests.support.delegating_engine import DelegatingEngine
 from tests.support.fake_slack import BOT_USER_ID, STREAM_TEXT_LIMIT, FakeSlack
 from tests.support.paced_engine import PacedEngine
-from tests.support.running_bot import BOT_TOKEN, SIGNING_SECRET, RunningBot, run_bot
+from tests.support.running_bot import BOT_TOKEN, SIGNING_SECRET, run_bot, stored_answers
 from tests.support.screenshots import render_error_screenshot
 from tests.support.slack_events import message_event, signed_headers
 
@@ -47,19 +47,6 @@ def _mention(channel: str, text: str, **kwargs: Any) -> dict[str, Any]:
     )
 
 
-def _stored_answers(bot: RunningBot, redis_url: str) -> list[str]:
-    client = Redis.from_url(redis_url)
-    try:
-        records = [
-            json.loads(raw)
-            for key in client.scan_iter(f"{bot.redis_prefix}:history:*")
-            for raw in client.lrange(key, 0, -1)
-        ]
-    finally:
-        client.close()
-    return [r["text"] for r in records if r["speaker"] == "assistant"]
-
-
 def _streaming_bot(engine: Engine, redis_url: str, **settings: object):  # type: ignore[no-untyped-def]
     slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True)
     return run_bot(engine, redis_url, slack=slack, update_interval=0.05, **settings)
@@ -79,7 +66,7 @@ def test_a_long_fast_answer_streams_in_calls_slack_accepts_and_loses_nothing(
         calls = [c for c in slack.calls() if c.method in STREAM_METHODS]
         assert not slack.errors(), [c.error for c in slack.errors()]
         assert max(len(c.args.get("markdown_text") or "") for c in calls) <= STREAM_TEXT_LIMIT
-        assert streamed == _stored_answers(bot, redis_url)[-1], "nothing lost or repeated"
+        assert streamed == stored_answers(bot, redis_url)[-1], "nothing lost or repeated"
         assert LONG_TAIL in streamed
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
+from redis import Redis
 
 from bot.app import build_app
 from bot.engine import Engine
@@ -92,3 +94,17 @@ def run_bot(
                 engine=recording,
                 redis_prefix=settings.redis_key_prefix,
             )
+
+
+def stored_answers(bot: RunningBot, redis_url: str) -> list[str]:
+    """The answers the bot kept in Redis, in the order of each thread's history."""
+    client = Redis.from_url(redis_url)
+    try:
+        records = [
+            json.loads(raw)
+            for key in client.scan_iter(f"{bot.redis_prefix}:history:*")
+            for raw in cast(list[bytes], client.lrange(key, 0, -1))
+        ]
+    finally:
+        client.close()
+    return [r["text"] for r in records if r["speaker"] == "assistant"]

@@ -1,0 +1,44 @@
+"""The diagnosis over local files, for the one-shot commands (`diagnose`, `eval`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.app.engine import build_engine
+from bot.attachments.fetching import LocalFileFetcher
+from bot.conversation.diagnosis import Diagnoser
+from bot.conversation.factory import build_diagnoser
+from bot.engine.protocol import EngineState
+from bot.errors import ModelUnavailable
+from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
+from bot.settings import Settings
+from bot.stores.history import InMemoryHistoryStore
+
+
+@asynccontextmanager
+async def local_diagnoser(settings: Settings) -> AsyncIterator[Diagnoser]:
+    """A diagnoser reading local files, its engine started; the engine is closed on exit.
+
+    Raises:
+        ModelUnavailable: the model did not load (a one-shot command does not retry
+            a download for minutes: it reports why).
+    """
+    engine = build_engine(settings, retry_downloads=False)
+    await engine.start()
+    try:
+        if engine.state is not EngineState.READY:
+            raise ModelUnavailable(engine.failure or f"the model is {engine.state.value}")
+        redactor = build_redactor(settings)
+        yield build_diagnoser(
+            settings,
+            engine=engine,
+            history=InMemoryHistoryStore(),
+            fetcher=LocalFileFetcher(
+                max_bytes=settings.max_image_bytes, inspector=build_inspector(settings)
+            ),
+            redactor=redactor,
+            reply_filter=build_reply_filter(settings, redactor),
+        )
+    finally:
+        await engine.close()
