@@ -26,10 +26,10 @@ from tests.support.redis_contents import stored_bytes
 from tests.support.running_bot import RunningBot, run_bot
 from tests.support.screenshots import render_error_screenshot
 from tests.support.servers import ServerThread
+from tests.support.webhook_deliveries import SECRETS, deliver
 
 pytestmark = pytest.mark.slow
 
-SECRETS = {p: f"{p.value}-webhook-secret" for p in Provider}
 SHOT = render_error_screenshot()
 READ_TOKEN = "jobs-read-token"
 READER = {"Authorization": f"Bearer {READ_TOKEN}"}
@@ -88,18 +88,7 @@ def bot(
 def _post(
     bot: RunningBot, provider: Provider, body: dict[str, Any], secret: str | None = None
 ) -> httpx.Response:
-    raw = json.dumps(body).encode()
-    stamp = (
-        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        if provider is Provider.ZENDESK
-        else str(int(time.time()))
-    )
-    headers = sign(provider, secret or SECRETS[provider], raw, stamp) | {
-        "Content-Type": "application/json"
-    }
-    return httpx.post(
-        f"{bot.url}/webhooks/{provider.value}", content=raw, headers=headers, timeout=10
-    )
+    return deliver(bot, provider, body, secret=secret)
 
 
 def _view(bot: RunningBot, job_id: str) -> dict[str, Any]:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from redis.asyncio import Redis
 
@@ -14,18 +12,12 @@ THREAD = ThreadKey("T1", "C1", "1700000000.000100")
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def store(
-    request: pytest.FixtureRequest, redis_url: str, redis_prefix: str
-) -> AsyncIterator[HistoryStore]:
+def store(request: pytest.FixtureRequest, redis_prefix: str) -> HistoryStore:
     if request.param == "memory":
-        yield InMemoryHistoryStore(max_turns=4)
-        return
-    redis = Redis.from_url(redis_url)
-    yield RedisHistoryStore(redis, prefix=redis_prefix, max_turns=4, ttl_seconds=120)
-    keys = [key async for key in redis.scan_iter(f"{redis_prefix}:*")]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
+        return InMemoryHistoryStore(max_turns=4)
+    # The shared `redis` fixture deletes this test's keys afterwards.
+    redis: Redis = request.getfixturevalue("redis")
+    return RedisHistoryStore(redis, prefix=redis_prefix, max_turns=4, ttl_seconds=120)
 
 
 def _shot() -> Screenshot:
