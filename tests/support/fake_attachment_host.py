@@ -3,6 +3,19 @@ Intercom's CDN. Served on its own loopback address (127.0.0.2), so it is another
 
 Its links are pre-signed and short-lived, and it is not the vendor's API: an
 Authorization header that reaches it is recorded as a leaked credential and refused.
+
+What each vendor documents about it:
+- Zendesk: an attachment's `content_url` is followed by a redirect to a separate,
+  temporary download URL; end-user attachments need the API credentials on the
+  Zendesk host only.
+  https://developer.zendesk.com/documentation/ticketing/managing-tickets/accessing-end-user-uploaded-attachments/
+  https://developer.zendesk.com/api-reference/ticketing/tickets/ticket-attachments/
+- Jira Cloud: `GET /rest/api/3/attachment/content/{id}` answers 303 to the media
+  host unless `redirect=false`.
+  https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-attachments/#api-rest-api-3-attachment-content-id-get
+- Intercom: attachment URLs in a conversation are signed links that expire, so they
+  are read fresh from the conversation before a download.
+  https://developers.intercom.com/docs/references/2.11/rest-api/api.intercom.io/conversations/retrieveconversation
 """
 
 from __future__ import annotations
