@@ -6,6 +6,7 @@
     ├── AttachmentError         one attachment cannot be used (the others still are)
     │   ├── AttachmentRefused       not from an allowed host, too large, not an image
     │   └── AttachmentUnreadable    download failed, corrupt or truncated image
+    ├── KnowledgeSourceError    a knowledge source cannot be listed or read (the others still sync)
     └── EngineError             the model could not produce an answer
         ├── ModelUnavailable        the model failed to load (or is not loaded yet)
         ├── EngineBusy              the waiting line is full; try again later
@@ -93,6 +94,20 @@ class AttachmentRefused(AttachmentError):
 
 class AttachmentUnreadable(AttachmentError):
     """The attachment could not be downloaded or decoded."""
+
+
+class KnowledgeSourceError(BotError):
+    """A knowledge source, or one of its documents, cannot be listed or read.
+
+    Args:
+        source: the source's configured name.
+        reason: one line an admin can act on.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
 
 
 class EngineError(BotError):

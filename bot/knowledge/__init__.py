@@ -1,0 +1,6 @@
+"""The team's own knowledge: sources of documents, one index, retrieval and who may see what.
+
+Owns: the `Source` interface and its implementations (`sources/`), the visibility
+rule (which conversation may be answered from which document).
+May import: `bot.errors`, `bot.safety` (documents are redacted before they are kept).
+"""
