@@ -843,6 +843,26 @@ MODES = {
 }
 
 
+# The failure modes each system can plausibly have (a CDN has no replica lag).
+PLAUSIBLE = {
+    "vault": ["token", "cert", "lock", "signature", "disk", "ratelimit", "dns", "quota"],
+    "deploy": ["token", "quota", "lock", "schema", "pool", "disk", "oom", "ratelimit"],
+    "vpn": ["cert", "token", "dns", "quota", "ratelimit", "signature", "pool"],
+    "sso": ["token", "cert", "signature", "ratelimit", "dns", "lock", "quota", "pool"],
+    "billing": ["schema", "lock", "pool", "ratelimit", "signature", "lag", "oom", "quota"],
+    "db": ["lag", "pool", "schema", "lock", "disk", "cert", "token", "oom"],
+    "k8s": ["quota", "oom", "disk", "cert", "dns", "token", "lock", "ratelimit"],
+    "payments": ["signature", "ratelimit", "pool", "schema", "cert", "token", "lag"],
+    "mobile": ["cert", "signature", "ratelimit", "token", "quota", "dns", "oom"],
+    "cdn": ["cert", "quota", "ratelimit", "dns", "signature", "disk", "token"],
+    "mail": ["ratelimit", "quota", "cert", "dns", "signature", "pool", "disk"],
+    "search": ["lag", "disk", "oom", "schema", "lock", "quota", "pool"],
+    "queue": ["lag", "disk", "pool", "oom", "lock", "quota", "signature"],
+    "storage": ["quota", "disk", "signature", "token", "lag", "cert", "dns"],
+    "observability": ["disk", "oom", "quota", "ratelimit", "lag", "token", "pool"],
+}
+
+
 def articles(sys_: System, rng: random.Random, zh: list[bool]) -> list[Doc]:
     """Three help-center articles per system: access, maintenance, contacts."""
     form = f"AR-{rng.randint(1000, 9999)}"
@@ -1133,7 +1153,7 @@ def build() -> list[Doc]:
     docs: list[Doc] = []
     count = 0
     for sys_ in SYSTEMS:
-        modes = rng.sample(sorted(MODES), 7)
+        modes = rng.sample(PLAUSIBLE[sys_.slug], 7)
         if sys_.slug == "vault" and "token" not in modes:
             modes[0] = "token"
         for mode in sorted(modes, key=MODES.__getitem__):
@@ -1165,14 +1185,30 @@ def questions(docs: list[Doc]) -> list[dict[str, object]]:
         style = styles[i % len(styles)]
         name_en = next(s.en for s in SYSTEMS if s.slug == d.system)
         name_zh = next(s.zh for s in SYSTEMS if s.slug == d.system)
+        turn = i // len(styles)
         if style == "line":
             q, lang = d.message, "en"
         elif style == "en":
-            q, lang = f"Our {name_en} job died with {d.code}, what's the fix?", "en"
+            q = [
+                f"Our {name_en} job died with {d.code}, what's the fix?",
+                f"seeing {d.code} from {name_en} since this morning, how do I fix it?",
+                f"what does {d.code} mean and what should I run?",
+            ][turn % 3]
+            lang = "en"
         elif style == "zh":
-            q, lang = f"{name_zh}报 {d.code}，应该怎么处理？", "zh"
+            q = [
+                f"{name_zh}报 {d.code}，应该怎么处理？",
+                f"{d.code} 是什么问题？怎么修",
+                f"线上出现 {d.code}，{name_zh}那边要执行什么命令？",
+            ][turn % 3]
+            lang = "zh"
         elif style == "mixed":
-            q, lang = f"发布的时候一直卡在这个错误 `{d.message}`，有人知道怎么弄吗", "mixed"
+            q = [
+                f"发布的时候一直卡在这个错误 `{d.message}`，有人知道怎么弄吗",
+                f"{name_en} 这边报了 `{d.message}`，急",
+                f"日志里全是 `{d.message}`，怎么修？",
+            ][turn % 3]
+            lang = "mixed"
         elif style == "symptom_en":
             q, lang = f"Help: {d.symptom_en}. What do I run?", "en"
         else:
