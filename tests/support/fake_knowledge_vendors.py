@@ -90,6 +90,8 @@ class FakeKnowledgeVendors:
         self.intercom_articles: list[dict[str, Any]] = []
         self._throttles = {"zendesk": Throttle(), "confluence": Throttle(), "intercom": Throttle()}
         self.early_requests = 0
+        # A broken API whose `pages.next` points back at page 1 (a client must not loop).
+        self.intercom_next_loops = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # vendor, path+query, headers
         self.app = Starlette(
             routes=[
@@ -411,7 +413,8 @@ class FakeKnowledgeVendors:
             "total_pages": total_pages,
         }
         if page < total_pages:
-            pages["next"] = f"{self.url}/articles?page={page + 1}&per_page={per_page}"
+            following = 1 if self.intercom_next_loops else page + 1
+            pages["next"] = f"{self.url}/articles?page={following}&per_page={per_page}"
         return JSONResponse(
             {"type": "list", "pages": pages, "total_count": len(items), "data": chunk}
         )

@@ -32,9 +32,10 @@ from bot.errors import KnowledgeSourceError
 from bot.knowledge.sources.base import Document, DocumentRef, Visibility
 from bot.knowledge.sources.html_text import html_to_text
 from bot.knowledge.sources.vendor_http import (
-    MAX_PAGES,
+    PageGuard,
     Skipped,
     VendorClient,
+    clean_title,
     parse_time,
     vendor_id,
 )
@@ -53,6 +54,8 @@ class ConfluenceSource:
         token: that account's API token.
         spaces: space keys (`ENG`); each must exist and be readable by the account.
         visibility: who may be answered from these pages.
+        transport, client: how requests are sent (see `VendorClient`); default: a client
+            of its own, closed by `aclose()`.
 
     Example:
         >>> source = ConfluenceSource(
@@ -71,6 +74,7 @@ class ConfluenceSource:
         visibility: Visibility,
         page_size: int = MAX_LIMIT,
         transport: httpx.AsyncBaseTransport | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         keys = [key.strip() for key in spaces]
         if not keys or any(not _valid_key(key) for key in keys):
@@ -89,6 +93,7 @@ class ConfluenceSource:
             base_url=self._site,
             headers={"Authorization": f"Basic {credentials}"},
             transport=transport,
+            client=client,
         )
         self.skipped: list[Skipped] = []
 
@@ -146,9 +151,9 @@ class ConfluenceSource:
         else:
             first["status"] = "current"
         params: dict[str, str | int] | None = first
-        for _ in range(MAX_PAGES):
-            if url is None:
-                return
+        guard = PageGuard(self._name)
+        while url is not None:
+            guard.check(self._client.url(url), params)
             page = await self._client.get_json(url, params=params)
             results = page.get("results")
             if not isinstance(results, list):
@@ -163,7 +168,6 @@ class ConfluenceSource:
             # `next` is a path from the site root (`/wiki/api/v2/...?cursor=...`) and
             # carries every parameter, so none are added again.
             url, params = (nxt if isinstance(nxt, str) and nxt else None), None
-        raise KnowledgeSourceError(self._name, f"more than {MAX_PAGES} pages; listing stopped")
 
     def _ref(self, item: Any, base: str) -> DocumentRef | None:
         if not isinstance(item, dict):
@@ -175,8 +179,8 @@ class ConfluenceSource:
             return None
         if item.get("status", "current") != "current":
             return None  # drafts, archived and trashed pages are not answers
-        title = item.get("title")
-        if not isinstance(title, str) or not title.strip():
+        title = clean_title(item.get("title"))
+        if title is None:
             self._skip(page_id, "a page without a title")
             return None
         version = item.get("version")
@@ -189,7 +193,7 @@ class ConfluenceSource:
         return DocumentRef(
             source=self._name,
             id=page_id,
-            title=" ".join(title.split())[:500],
+            title=title,
             url=url,
             updated=parse_time(created),
             visibility=self._visibility,

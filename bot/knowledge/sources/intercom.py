@@ -30,9 +30,10 @@ from bot.errors import KnowledgeSourceError
 from bot.knowledge.sources.base import Document, DocumentRef, Visibility
 from bot.knowledge.sources.html_text import html_to_text
 from bot.knowledge.sources.vendor_http import (
-    MAX_PAGES,
+    PageGuard,
     Skipped,
     VendorClient,
+    clean_title,
     parse_time,
     vendor_id,
 )
@@ -50,6 +51,8 @@ class IntercomArticlesSource:
         token: the workspace access token (INTERCOM_TOKEN).
         visibility: who may be answered from these articles.
         base_url: the regional API host (INTERCOM_URL; `https://api.eu.intercom.io` in the EU).
+        transport, client: how requests are sent (see `VendorClient`); default: a client
+            of its own, closed by `aclose()`.
 
     Example:
         >>> source = IntercomArticlesSource(name="faq", token="…", visibility=Visibility.everyone())
@@ -65,6 +68,7 @@ class IntercomArticlesSource:
         api_version: str = API_VERSION,
         page_size: int = 50,
         transport: httpx.AsyncBaseTransport | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         self._name = name
         self._visibility = visibility
@@ -74,6 +78,7 @@ class IntercomArticlesSource:
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}", "Intercom-Version": api_version},
             transport=transport,
+            client=client,
         )
         self.skipped: list[Skipped] = []
 
@@ -87,9 +92,9 @@ class IntercomArticlesSource:
         seen: set[str] = set()
         url: str | None = "/articles"
         params: dict[str, str | int] | None = {"page": 1, "per_page": self._per_page}
-        for _ in range(MAX_PAGES):
-            if url is None:
-                return
+        guard = PageGuard(self._name)
+        while url is not None:
+            guard.check(self._client.url(url), params)
             page = await self._client.get_json(url, params=params)
             data = page.get("data")
             if not isinstance(data, list):
@@ -100,7 +105,6 @@ class IntercomArticlesSource:
                     seen.add(ref.id)
                     yield ref
             url, params = _next(page, self._per_page)
-        raise KnowledgeSourceError(self._name, f"more than {MAX_PAGES} pages; listing stopped")
 
     async def fetch(self, ref: DocumentRef) -> Document:
         """The article's title and body as text, headings kept."""
@@ -123,8 +127,8 @@ class IntercomArticlesSource:
             return None
         if item.get("state", "published") != "published":
             return None  # drafts are not answers
-        title = item.get("title")
-        if not isinstance(title, str) or not title.strip():
+        title = clean_title(item.get("title"))
+        if title is None:
             self._skip(article_id, "an article without a title")
             return None
         url = item.get("url")
@@ -132,7 +136,7 @@ class IntercomArticlesSource:
         return DocumentRef(
             source=self._name,
             id=article_id,
-            title=" ".join(title.split())[:500],
+            title=title,
             url=url if isinstance(url, str) and url.startswith(("https://", "http://")) else None,
             updated=parse_time(updated),
             visibility=self._visibility,

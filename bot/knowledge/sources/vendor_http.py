@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from bot.errors import KnowledgeSourceError
+from bot.safety.normalised import invisible
 
 MAX_RETRIES = 4
 MAX_WAIT_SECONDS = 120.0
@@ -61,7 +63,8 @@ class VendorClient:
         source: the source's configured name, for errors.
         base_url: the vendor origin (`https://acme.zendesk.com`); every request stays on it.
         headers: sent with every request (authorization, API version).
-        transport: an httpx transport (tests pass a real one to a fake server's address).
+        transport: an httpx transport for the client this makes (when `client` is None).
+        client: a shared `httpx.AsyncClient` to send through instead; not closed here.
 
     Example:
         >>> client = VendorClient(source="help", base_url="https://acme.zendesk.com", headers={})
@@ -74,6 +77,7 @@ class VendorClient:
         base_url: str,
         headers: dict[str, str],
         transport: httpx.AsyncBaseTransport | None = None,
+        client: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
         max_retries: int = MAX_RETRIES,
         max_wait: float = MAX_WAIT_SECONDS,
@@ -88,12 +92,12 @@ class VendorClient:
         self._max_retries = max_retries
         self._max_wait = max_wait
         self._max_bytes = max_bytes
-        self._client = httpx.AsyncClient(
-            headers={"Accept": "application/json", **headers},
-            transport=transport,
-            timeout=timeout,
-            follow_redirects=False,
-        )
+        # The headers and the no-redirect rule go with every request, so a client shared
+        # with the rest of the process (the composition root's) serves as well as our own.
+        self._headers = {"Accept": "application/json", **headers}
+        self._timeout = timeout
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(transport=transport)
 
     def url(self, path_or_url: str) -> str:
         """An absolute URL on the configured origin; anything pointing elsewhere is refused."""
@@ -146,7 +150,14 @@ class VendorClient:
     async def _get(
         self, url: str, params: dict[str, str | int] | None
     ) -> tuple[int, httpx.Headers, bytes]:
-        async with self._client.stream("GET", url, params=params) as response:
+        async with self._client.stream(
+            "GET",
+            url,
+            params=params,
+            headers=self._headers,
+            timeout=self._timeout,
+            follow_redirects=False,
+        ) as response:
             chunks: list[bytes] = []
             size = 0
             if response.status_code == 200:
@@ -170,7 +181,9 @@ class VendorClient:
         return value
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Closes the HTTP client, unless it was passed in (its owner closes it)."""
+        if self._owns_client:
+            await self._client.aclose()
 
 
 def _path(url: str) -> str:
@@ -223,3 +236,37 @@ def vendor_id(value: object) -> str | None:
     if isinstance(value, str) and 0 < len(value) <= 32 and value.isascii() and value.isdigit():
         return value
     return None
+
+
+MAX_TITLE = 300
+
+
+def clean_title(value: object) -> str | None:
+    """A title fit to show in a citation: one line, no control or invisible characters
+    (bidi overrides, zero-width spaces), at most `MAX_TITLE` characters; None if empty."""
+    if not isinstance(value, str):
+        return None
+    kept = "".join(
+        " " if char.isspace() else char
+        for char in value[: MAX_TITLE * 4]
+        if char.isspace() or not (invisible(char) or unicodedata.category(char) == "Cc")
+    )
+    title = " ".join(kept.split())[:MAX_TITLE].rstrip()
+    return title or None
+
+
+class PageGuard:
+    """Stops a listing that loops (a `next` link seen before) or never ends."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._seen: set[str] = set()
+
+    def check(self, url: str, params: dict[str, str | int] | None) -> None:
+        """Refuses `url` (absolute) with `params` when it was asked for before."""
+        key = str(httpx.URL(url).copy_merge_params(params or {}))
+        if key in self._seen:
+            raise KnowledgeSourceError(self._source, f"the API repeated the page {_path(url)}")
+        if len(self._seen) >= MAX_PAGES:
+            raise KnowledgeSourceError(self._source, f"more than {MAX_PAGES} pages; stopped")
+        self._seen.add(key)

@@ -33,9 +33,10 @@ from bot.errors import KnowledgeSourceError
 from bot.knowledge.sources.base import Document, DocumentRef, Visibility
 from bot.knowledge.sources.html_text import html_to_text
 from bot.knowledge.sources.vendor_http import (
-    MAX_PAGES,
+    PageGuard,
     Skipped,
     VendorClient,
+    clean_title,
     parse_time,
     vendor_id,
 )
@@ -54,6 +55,8 @@ class ZendeskHelpCenterSource:
         token: that agent's API token (ZENDESK_API_TOKEN).
         visibility: who may be answered from these articles.
         locale: one locale (`en-us`), or None for every locale's articles.
+        transport, client: how requests are sent (see `VendorClient`); default: a client
+            of its own, closed by `aclose()`.
 
     Example:
         >>> source = ZendeskHelpCenterSource(
@@ -72,6 +75,7 @@ class ZendeskHelpCenterSource:
         locale: str | None = None,
         page_size: int = MAX_PAGE_SIZE,
         transport: httpx.AsyncBaseTransport | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
         if locale is not None and not _valid_locale(locale):
             raise KnowledgeSourceError(name, f"the locale {locale!r} is not like `en-us`")
@@ -86,6 +90,7 @@ class ZendeskHelpCenterSource:
             base_url=base_url,
             headers={"Authorization": f"Basic {credentials}"},
             transport=transport,
+            client=client,
         )
         self.skipped: list[Skipped] = []
 
@@ -99,9 +104,9 @@ class ZendeskHelpCenterSource:
         seen: set[str] = set()
         url: str | None = f"{self._prefix}/articles.json"
         params: dict[str, str | int] | None = {"page[size]": self._page_size}
-        for _ in range(MAX_PAGES):
-            if url is None:
-                return
+        guard = PageGuard(self._name)
+        while url is not None:
+            guard.check(self._client.url(url), params)
             page = await self._client.get_json(url, params=params)
             articles = page.get("articles")
             if not isinstance(articles, list):
@@ -112,7 +117,6 @@ class ZendeskHelpCenterSource:
                     seen.add(ref.id)
                     yield ref
             url, params = _next(page), None
-        raise KnowledgeSourceError(self._name, f"more than {MAX_PAGES} pages; listing stopped")
 
     async def fetch(self, ref: DocumentRef) -> Document:
         """The article's title and body as text, headings kept."""
@@ -135,8 +139,8 @@ class ZendeskHelpCenterSource:
             return None
         if item.get("draft") is True:
             return None  # not published help; not an error either
-        title = item.get("title")
-        if not isinstance(title, str) or not title.strip():
+        title = clean_title(item.get("title"))
+        if title is None:
             self._skip(article_id, "an article without a title")
             return None
         url = item.get("html_url")
@@ -144,7 +148,7 @@ class ZendeskHelpCenterSource:
         return DocumentRef(
             source=self._name,
             id=article_id,
-            title=" ".join(title.split())[:500],
+            title=title,
             url=url if isinstance(url, str) and url.startswith(("https://", "http://")) else None,
             updated=parse_time(updated),
             visibility=self._visibility,

@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.errors import KnowledgeSourceError
 from bot.knowledge.sources.base import DocumentRef, Source, Visibility
 from bot.knowledge.sources.confluence import ConfluenceSource
 from bot.knowledge.sources.intercom import IntercomArticlesSource
-from bot.knowledge.sources.vendor_http import VendorClient
+from bot.knowledge.sources.vendor_http import VendorClient, clean_title
 from bot.knowledge.sources.zendesk import ZendeskHelpCenterSource
 from tests.support.fake_knowledge_vendors import (
     CONFLUENCE_EMAIL,
@@ -346,3 +349,42 @@ def test_links_to_another_origin_are_never_followed() -> None:
 def test_a_base_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(KnowledgeSourceError):
         VendorClient(source="help", base_url="file:///etc/passwd", headers={})
+
+
+async def test_a_next_link_that_loops_stops_the_listing_with_a_reason(
+    fake: FakeKnowledgeVendors,
+) -> None:
+    for n in range(1, 6):
+        fake.add_intercom_article(n, f"FAQ {n}", "<p>x</p>")
+    fake.intercom_next_loops = True
+    with pytest.raises(KnowledgeSourceError) as looped:
+        await _all(_intercom(fake, page_size=2))
+    assert "repeated" in looped.value.reason
+    assert len(fake.vendor_requests("intercom")) == 1  # the link back to page 1 is not followed
+
+
+async def test_a_shared_client_is_used_and_left_open(fake: FakeKnowledgeVendors) -> None:
+    fake.add_zendesk_article(1, "A", "<p>a</p>")
+    async with httpx.AsyncClient() as shared:
+        source = _zendesk(fake, client=shared)
+        assert [r.id for r in await _all(source)] == ["1"]
+        await source.aclose()
+        assert not shared.is_closed
+
+
+async def test_titles_are_cleaned_for_citations(fake: FakeKnowledgeVendors) -> None:
+    fake.add_intercom_article(1, "Reset\u202e gnp.exe\u200b your\x00 password\n\nnow", "<p>a</p>")
+    fake.add_intercom_article(2, "\u200b\u2066 \x07", "<p>b</p>")
+    source = _intercom(fake)
+    (ref,) = await _all(source)
+    assert ref.title == "Reset gnp.exe your password now"
+    assert [s.id for s in source.skipped] == ["2"]
+
+
+@given(st.text(max_size=2000))
+def test_a_cleaned_title_is_one_short_visible_line(raw: str) -> None:
+    title = clean_title(raw)
+    if title is not None:
+        assert 0 < len(title) <= 300
+        assert title == title.strip() and "\n" not in title and "  " not in title
+        assert not any(ord(c) < 32 or 0x202A <= ord(c) <= 0x202E for c in title)
