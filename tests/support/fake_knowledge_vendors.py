@@ -89,6 +89,7 @@ class FakeKnowledgeVendors:
         self.confluence_bodies: dict[str, str] = {}  # page id -> storage format
         self.intercom_articles: list[dict[str, Any]] = []
         self._throttles = {"zendesk": Throttle(), "confluence": Throttle(), "intercom": Throttle()}
+        self._failures: dict[str, list[int]] = {"zendesk": [], "confluence": [], "intercom": []}
         self.early_requests = 0
         # A broken API whose `pages.next` points back at page 1 (a client must not loop).
         self.intercom_next_loops = False
@@ -113,6 +114,12 @@ class FakeKnowledgeVendors:
         """Answer the vendor's next `times` calls with a 429 asking to wait `wait` s."""
         with self._lock:
             self._throttles[vendor] = Throttle(times=times, wait=wait)
+
+    def fail(self, vendor: str, *statuses: int) -> None:
+        """Answer the vendor's next calls with these statuses, one each (a 503 during a
+        deploy, a 403 when the account lost its role), in the vendor's error shape."""
+        with self._lock:
+            self._failures[vendor].extend(statuses)
 
     def add_zendesk_article(
         self, article_id: int, title: str, body: str, *, locale: str = "en-us", **extra: Any
@@ -206,6 +213,8 @@ class FakeKnowledgeVendors:
             if now < throttle.blocked_until:
                 self.early_requests += 1
                 wait = throttle.blocked_until - now
+            elif self._failures[vendor]:
+                return _failure(vendor, self._failures[vendor].pop(0))
             elif throttle.times:
                 throttle.times -= 1
                 wait = float(throttle.wait)
@@ -435,6 +444,14 @@ def _unauthorized(vendor: str) -> Response:
     if vendor == "confluence":
         return _cf_error(401, "Unauthorized")
     return JSONResponse(_intercom_error("unauthorized", "Access Token Invalid"), status_code=401)
+
+
+def _failure(vendor: str, status: int) -> Response:
+    if vendor == "confluence":
+        return _cf_error(status, "Failed")
+    if vendor == "intercom":
+        return JSONResponse(_intercom_error("server_error", "Failed"), status_code=status)
+    return JSONResponse({"error": "Failed", "description": "Failed"}, status_code=status)
 
 
 def _zd_not_found() -> Response:

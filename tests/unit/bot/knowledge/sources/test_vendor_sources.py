@@ -388,3 +388,28 @@ def test_a_cleaned_title_is_one_short_visible_line(raw: str) -> None:
         assert 0 < len(title) <= 300
         assert title == title.strip() and "\n" not in title and "  " not in title
         assert not any(ord(c) < 32 or 0x202A <= ord(c) <= 0x202E for c in title)
+
+
+async def test_a_passing_server_error_is_retried(fake: FakeKnowledgeVendors) -> None:
+    _spaces(fake)
+    fake.fail("confluence", 503, 502)
+    assert len(await _all(_confluence(fake))) == 5
+
+
+async def test_a_lost_role_is_named_and_not_retried(fake: FakeKnowledgeVendors) -> None:
+    fake.add_intercom_article(1, "A", "<p>a</p>")
+    fake.fail("intercom", 403)
+    with pytest.raises(KnowledgeSourceError) as refused:
+        await _all(_intercom(fake))
+    assert "403" in refused.value.reason and "scopes" in refused.value.reason
+    assert len(fake.vendor_requests("intercom")) == 1
+
+
+async def test_a_wait_longer_than_a_sync_should_take_ends_it_with_the_reason(
+    fake: FakeKnowledgeVendors,
+) -> None:
+    fake.add_zendesk_article(1, "A", "<p>a</p>")
+    fake.throttle("zendesk", times=1, wait=3600)
+    with pytest.raises(KnowledgeSourceError) as waited:
+        await _all(_zendesk(fake))
+    assert "429" in waited.value.reason and "3600" in waited.value.reason
