@@ -156,6 +156,8 @@ class ZendeskHelpCenterSource:
         )
 
     def _skip(self, item_id: str, reason: str) -> None:
+        # The id may be whatever the API sent; it is shown in the sync summary and the log.
+        item_id = (clean_title(item_id) or "?")[:40]
         self.skipped.append(Skipped(item_id, reason))
         log.warning("knowledge source %s: skipped %s: %s", self._name, item_id, reason)
 

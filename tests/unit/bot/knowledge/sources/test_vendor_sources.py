@@ -319,13 +319,16 @@ async def test_intercom_waits_for_the_rate_limit_reset(fake: FakeKnowledgeVendor
 async def test_intercom_skips_malformed_articles(fake: FakeKnowledgeVendors) -> None:
     fake.add_intercom_article(1, "A", "<p>a</p>")
     fake.add_intercom_article(2, "B", "<p>b</p>", id={"nested": True})
+    fake.add_intercom_article(4, "D", "<p>d</p>", id="\u202e" + "9" * 5000)
     fake.add_intercom_article(3, "", "<p>c</p>")
     source = _intercom(fake)
     assert [r.id for r in await _all(source)] == ["1"]
     assert sorted(s.reason for s in source.skipped) == [
         "an article without a numeric id",
+        "an article without a numeric id",
         "an article without a title",
     ]
+    assert all(len(s.id) <= 40 and "\u202e" not in s.id for s in source.skipped)
 
 
 # --- the shared client -----------------------------------------------------------------------
