@@ -121,20 +121,21 @@ class JobRunner:
                 # This runner is stopping: the job goes back, its attempt not counted.
                 work.cancel()
                 await asyncio.gather(work, return_exceptions=True)
-                await self._hand_back(job.id)
+                await self._hand_back(job)
                 raise
             # The lease was lost and the work stopped: the new holder runs the job.
         finally:
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
 
-    async def _hand_back(self, job_id: str) -> None:
-        job = await self._store.get(job_id)
+    async def _hand_back(self, claimed: Job) -> None:
+        # What the attempt recorded (its diagnosis, a note sent) is kept; the count goes
+        # back to what it was when this runner claimed the job.
+        job = await self._store.get(claimed.id)
         if job is None or job.state in TERMINAL_STATES:
             return
-        job = job.moved(JobState.QUEUED, attempts=max(job.attempts - 1, 0))
-        await self._store.release(job)
-        log.info("helpdesk job %s handed back unfinished", job_id)
+        await self._store.release(job.moved(JobState.QUEUED, attempts=claimed.attempts))
+        log.info("helpdesk job %s handed back unfinished", claimed.id)
 
     async def _keep_lease(self, job_id: str, work: asyncio.Task[Job]) -> None:
         every = max(self._store.lease_seconds / 3, 0.05)

@@ -174,10 +174,34 @@ def test_helpdesk_jobs_are_held_by_one_replica_and_taken_over_when_it_dies(
             assert view["attempts"] == 1 and view["note_posted"]
             assert len(_notes(fake, 5101)) == 1
 
-            # 2. A replica killed with SIGKILL mid-answer: the other finishes its job.
+            # 2. A replica that stalls past its lease loses the job, and stops on it when it
+            # wakes: the other replica runs it.
+            files.hold_files()
+            stalled_job = _deliver_ticket(first_url, fake, 5104)
+            slack.wait_for(lambda: len(files.requested) == 2)
+            [holder] = _holders(redis_url, redis_prefix)
+            stalled = next(p for p in processes.values() if p.pid == holder)
+            other = next(p for p in processes.values() if p.pid != holder)
+            stalled.send_signal(signal.SIGSTOP)
+            slack.wait_for(lambda: _holders(redis_url, redis_prefix) == [other.pid])
+            stalled.send_signal(signal.SIGCONT)
+            time.sleep(LEASE_SECONDS)  # its next renewal finds the job taken over
+            files.release_files()
+            view = slack.wait_for(
+                lambda: (v := _view(first_url, stalled_job))["state"] == "done" and v
+            )
+            assert len(_notes(fake, 5104)) == 1
+            stalled_url = first_url if stalled is processes["first"] else second_url
+            stalled_metrics = httpx.get(f"{stalled_url}/metrics", timeout=10).text
+            assert 'supportbot_helpdesk_lease_renewals_failed_total{reason="lost"} 1.0' in (
+                stalled_metrics
+            )
+            requested = len(files.requested)
+
+            # 3. A replica killed with SIGKILL mid-answer: the other finishes its job.
             files.hold_files()
             orphan = _deliver_ticket(first_url, fake, 5102)
-            slack.wait_for(lambda: len(files.requested) == 2)
+            slack.wait_for(lambda: len(files.requested) == requested + 1)
             [holder] = _holders(redis_url, redis_prefix)
             name = next(n for n, p in processes.items() if p.pid == holder)
             survivor = "second" if name == "first" else "first"
@@ -192,16 +216,16 @@ def test_helpdesk_jobs_are_held_by_one_replica_and_taken_over_when_it_dies(
             taken_over_after = time.monotonic() - killed_at
             assert view["attempts"] == 2 and view["note_posted"]
             assert len(_notes(fake, 5102)) == 1, "one note for the ticket"
-            assert len(files.requested) == 3, "the survivor read the screenshot again, once"
+            assert len(files.requested) == requested + 2, "the survivor read it again, once"
             assert "taking over helpdesk job" in logs[survivor].read_text()
             assert taken_over_after < 4 * LEASE_SECONDS + 20  # a lease, then the answer
             metrics = httpx.get(f"{survivor_url}/metrics", timeout=10).text
             assert 'supportbot_helpdesk_jobs_taken_over_total{provider="zendesk"} 1.0' in metrics
 
-            # 3. A replica stopped gracefully hands its job back: the other runs it at once.
+            # 4. A replica stopped gracefully hands its job back: the other runs it at once.
             files.hold_files()
             handed = _deliver_ticket(survivor_url, fake, 5103)
-            slack.wait_for(lambda: len(files.requested) == 4)
+            slack.wait_for(lambda: len(files.requested) == requested + 3)
             with logs[name].open("a") as log:
                 processes[name], restarted_url = start_serve(output=log.fileno(), **settings)
             processes[survivor].terminate()
@@ -219,5 +243,5 @@ def test_helpdesk_jobs_are_held_by_one_replica_and_taken_over_when_it_dies(
                 if process.poll() is None:
                     process.terminate()
                     process.wait(timeout=60)
-    for ticket in (5101, 5102, 5103):
+    for ticket in (5101, 5102, 5103, 5104):
         assert len(_notes(fake, ticket)) == 1
