@@ -94,6 +94,12 @@ if #found == 0 then
 end
 local claimed = redis.call(
   'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], found[1][1], 'COUNT', 1)
+-- A consumer left with nothing pending is a replica that died: the group forgets it.
+local previous = found[1][2]
+local left = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, previous)
+if previous ~= ARGV[2] and #left == 0 then
+  redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], previous)
+end
 local entry = claimed[2][1]
 if entry == nil or entry[2] == nil then
   return {found[1][1], '', found[1][2], found[1][3]}

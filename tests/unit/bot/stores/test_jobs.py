@@ -82,6 +82,8 @@ async def test_a_replica_that_stops_renewing_loses_its_job_after_one_lease(
     waited = time.monotonic() - claimed_at
     assert taken.id == "j1" and waited >= LEASE
     assert metrics.value(HELPDESK_TAKEN_OVER, provider="zendesk") == 1
+    consumers = await client.xinfo_consumers(f"{redis_prefix}:jobs:stream", "runners")
+    assert [c["name"].decode() for c in consumers] == [other.consumer], "the dead one forgotten"
     # The old holder comes back: it holds nothing, and cannot end the new holder's lease.
     assert not await store.renew("j1")
     await store.finish(taken.moved(JobState.DONE))
