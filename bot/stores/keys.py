@@ -113,7 +113,7 @@ JOBS_DELAYED = KeyPattern(
     "{prefix}:jobs:delayed",
     "zset",
     "bot.stores.jobs",
-    "none; ids leave when due (moved to the queue atomically)",
+    "none; ids leave when due (added to the stream atomically)",
     "ids of helpdesk jobs waiting to be tried again, scored by when (unix time)",
 )
 JOBS_DEAD = KeyPattern(
