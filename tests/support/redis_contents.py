@@ -29,7 +29,7 @@ def stored_bytes(redis_url: str, prefix: str) -> bytes:
             elif kind == b"zset":
                 kept.extend(_as_bytes(v) for v in client.zrange(key, 0, -1))
             elif kind == b"stream":
-                for _, fields in client.xrange(key):
+                for _, fields in client.xrange(key) or []:
                     kept.extend(_as_bytes(v) for v in (fields or {}).values())
     finally:
         client.close()
