@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     helpdesk_job_attempts: int = Field(default=6, ge=1, le=50)  # then dead-lettered
     helpdesk_retry_seconds: float = Field(default=30.0, gt=0)  # first wait, then 4x, at most 1 h
     helpdesk_timeout_seconds: float = Field(default=30.0, gt=0)  # one call to a helpdesk API
+    # A claimed job is a replica's for this long without a renewal (renewed every third of
+    # it); a replica that dies loses its jobs to the others after at most this long.
+    job_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     redis_url: str | None = None
     redis_key_prefix: str = "supportbot"

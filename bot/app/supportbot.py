@@ -136,7 +136,7 @@ class Supportbot:
         finally:
             if self._socket_mode is not None:
                 await self._socket_mode.close_async()
-            # A job cut short stays in flight in Redis and is resumed at the next start.
+            # The job runner hands its unfinished job back as it is cancelled.
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)

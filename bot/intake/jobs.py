@@ -1,10 +1,12 @@
-"""Durable helpdesk jobs: recorded before the webhook is answered, resumed after a crash.
+"""Durable helpdesk jobs: recorded before the webhook is answered, held by leases while run.
 
-A job is written once (a replayed delivery makes no second job), claimed by
-one runner, and found again after a crash if it was in flight. A job that fails
-for a reason that may pass waits and is tried again, up to a limit; one that
-cannot succeed, or has used up its attempts, is dead-lettered with its reason.
-The stores are in `bot.stores.jobs`.
+A job is written once (a replayed delivery makes no second job) and claimed by
+one runner, which holds it for a lease it renews while it works. A runner that
+dies stops renewing: once its lease has run out, another takes the job over; a
+runner that stops gracefully hands its job back at once. A job that fails for a
+reason that may pass waits and is tried again, up to a limit; one that cannot
+succeed, or has used up its attempts, is dead-lettered with its reason. The
+stores are in `bot.stores.jobs`.
 """
 
 from __future__ import annotations
@@ -98,6 +100,11 @@ class Job:
 
 
 class JobStore(Protocol):
+    """Where jobs are recorded and leased. One store object is one runner (one replica)."""
+
+    lease_seconds: float
+    """How long a claimed job stays this runner's without a renewal."""
+
     async def submit(self, job: Job) -> bool:
         """Record and queue `job`; False when a job with its id already exists (a replay)."""
         ...
@@ -107,25 +114,41 @@ class JobStore(Protocol):
     async def save(self, job: Job) -> None: ...
 
     async def claim(self, timeout: float) -> Job | None:
-        """The next queued job, marked in flight; None after `timeout` seconds of nothing."""
+        """The next job this runner may run, held under a lease; None after `timeout` s.
+
+        A job whose holder's lease has run out is taken over (and logged) before a new
+        one is taken.
+        """
+        ...
+
+    async def renew(self, job_id: str) -> bool:
+        """Extend this runner's lease on `job_id`; False when it no longer holds it."""
         ...
 
     async def finish(self, job: Job) -> None:
-        """Save `job` and take it out of flight."""
+        """Save `job` and let its lease go: it is over."""
         ...
 
     async def retry_later(self, job: Job, at: float) -> None:
-        """Save `job`, take it out of flight and queue it again at unix time `at`."""
+        """Save `job`, let its lease go and queue it again at unix time `at`."""
         ...
 
     async def bury(self, job: Job) -> None:
-        """Save `job`, take it out of flight and add it to the dead letters."""
+        """Save `job`, let its lease go and add it to the dead letters."""
+        ...
+
+    async def release(self, job: Job) -> None:
+        """Save `job` and hand it back unfinished: any runner may claim it at once."""
         ...
 
     async def dead_letters(self, limit: int = 100) -> list[str]:
         """Ids of the most recently dead-lettered jobs, newest first."""
         ...
 
-    async def recover(self) -> int:
-        """Queue again every job left in flight by a previous process; how many."""
+    async def start(self) -> int:
+        """Get ready to claim; how many jobs recorded by an older layout were carried over."""
+        ...
+
+    async def stop(self) -> int:
+        """Hand back every job this runner still holds; how many."""
         ...

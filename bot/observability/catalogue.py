@@ -82,6 +82,16 @@ HELPDESK_RETRIES = _counter(
     "Helpdesk job attempts that failed and will be tried again, by provider",
     "provider",
 )
+HELPDESK_TAKEN_OVER = _counter(
+    "supportbot_helpdesk_jobs_taken_over_total",
+    "Helpdesk jobs taken over from a replica whose lease ran out, by provider",
+    "provider",
+)
+HELPDESK_LEASE_RENEWALS_FAILED = _counter(
+    "supportbot_helpdesk_lease_renewals_failed_total",
+    "Helpdesk job lease renewals that failed, by reason (lost: taken over; error: Redis)",
+    "reason",
+)
 
 # Stores and safety
 REDIS_ERRORS = _counter(

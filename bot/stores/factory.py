@@ -81,7 +81,7 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
             handled=InMemoryHandledEvents(lease_seconds=int(settings.work_lease_seconds)),
             feedback=InMemoryFeedbackStore(),
             limiter=InMemoryRateLimiter(),
-            jobs=InMemoryJobStore(),
+            jobs=InMemoryJobStore(lease_seconds=settings.job_lease_seconds, metrics=metrics),
             cases=InMemoryCaseStore(),
             knowledge=InMemoryKnowledgeBase(),
             work_log=InMemoryWorkLog(),
@@ -105,7 +105,9 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
         ),
         feedback=RedisFeedbackStore(redis, prefix=prefix),
         limiter=ResilientRateLimiter(RedisRateLimiter(redis, prefix=prefix), outage),
-        jobs=RedisJobStore(redis, prefix=prefix),
+        jobs=RedisJobStore(
+            redis, prefix=prefix, lease_seconds=settings.job_lease_seconds, metrics=metrics
+        ),
         cases=ResilientCases(RedisCaseStore(redis, prefix=prefix), outage),
         knowledge=RedisKnowledgeBase(redis, prefix=prefix),
         work_log=RedisWorkLog(redis, prefix=prefix),

@@ -100,25 +100,20 @@ JOB = KeyPattern(
     "one helpdesk job as JSON, ticket text and file names redacted (written with NX, so a"
     " replayed delivery makes no second job)",
 )
-JOBS_QUEUE = KeyPattern(
-    "{prefix}:jobs:queue",
-    "list",
+JOBS_STREAM = KeyPattern(
+    "{prefix}:jobs:stream",
+    "stream",
     "bot.stores.jobs",
-    "none; ids leave when claimed",
-    "ids of helpdesk jobs waiting to run",
-)
-JOBS_PROCESSING = KeyPattern(
-    "{prefix}:jobs:processing",
-    "list",
-    "bot.stores.jobs",
-    "none; ids leave when their job finishes",
-    "ids of claimed jobs, moved atomically from the queue, so a restart resumes them",
+    "none; an entry is deleted when its job is over, retried later or handed back",
+    "one entry per queued helpdesk job (field `job`: its id), read by the consumer group"
+    " `runners`: a claimed entry stays pending for its replica, whose lease is the entry's"
+    " idle time, renewed while it works and taken over (XAUTOCLAIM) once it runs out",
 )
 JOBS_DELAYED = KeyPattern(
     "{prefix}:jobs:delayed",
     "zset",
     "bot.stores.jobs",
-    "none; ids leave when due (moved to the queue atomically)",
+    "none; ids leave when due (added to the stream atomically)",
     "ids of helpdesk jobs waiting to be tried again, scored by when (unix time)",
 )
 JOBS_DEAD = KeyPattern(
@@ -139,3 +134,23 @@ DELIVERY = KeyPattern(
 KEYSPACE: tuple[KeyPattern, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, KeyPattern)
 )
+
+# Written by versions before helpdesk jobs were leased; read only to carry their jobs
+# over to `JOBS_STREAM` on upgrade, then deleted. Not part of the keyspace.
+RETIRED: tuple[KeyPattern, ...] = (
+    KeyPattern(
+        "{prefix}:jobs:queue",
+        "list",
+        "bot.stores.jobs",
+        "none; ids leave when claimed",
+        "ids of helpdesk jobs waiting to run",
+    ),
+    KeyPattern(
+        "{prefix}:jobs:processing",
+        "list",
+        "bot.stores.jobs",
+        "none; ids leave when their job finishes",
+        "ids of claimed jobs, moved atomically from the queue",
+    ),
+)
+RETIRED_JOBS_QUEUE, RETIRED_JOBS_PROCESSING = RETIRED

@@ -5,6 +5,11 @@ Any failure of one job fails that job, never the runner. A failure that may pass
 (honouring the vendor's `Retry-After`, else backing off over minutes); a refusal
 that cannot pass (400/401/403/404/422), or the last allowed attempt failing,
 dead-letters the job with its reason. See `retry_policy` for which is which.
+
+A claimed job is held under the store's lease, renewed every third of it while the
+job runs. A renewal that finds the job taken over (this replica stalled past its
+lease) stops the work on it: the new holder runs it. Stopping the runner hands
+its unfinished job back, the attempt it was in not counted.
 """
 
 from __future__ import annotations
@@ -82,17 +87,75 @@ class JobRunner:
         self._clock = clock
 
     async def run_forever(self) -> None:
-        recovered = await self._store.recover()
-        if recovered:
-            log.info("resuming %d helpdesk jobs left in flight", recovered)
-        while True:
+        """Claim and run jobs until cancelled; then hand back what is unfinished."""
+        carried = await self._store.start()
+        if carried:
+            log.info("carried over %d helpdesk jobs from the previous layout", carried)
+        try:
+            while True:
+                try:
+                    job = await self._store.claim(timeout=1.0)
+                    if job is not None:
+                        await self._run_held(job)
+                except Exception:  # the store itself failed (Redis down): wait, never die
+                    log.exception("could not claim or record a helpdesk job")
+                    await asyncio.sleep(2)
+        finally:
             try:
-                job = await self._store.claim(timeout=1.0)
-                if job is not None:
-                    await self.process(job)
-            except Exception:  # the store itself failed (Redis down): wait, never die
-                log.exception("could not claim or record a helpdesk job")
-                await asyncio.sleep(2)
+                handed = await self._store.stop()
+            except Exception:  # Redis down at shutdown: the leases run out instead
+                log.warning("could not hand back helpdesk jobs; their leases will run out")
+            else:
+                if handed:
+                    log.info("handed back %d unfinished helpdesk jobs", handed)
+
+    async def _run_held(self, job: Job) -> None:
+        """Run a claimed job while keeping its lease; hand it back if this runner is stopped."""
+        work = asyncio.create_task(self.process(job), name=f"helpdesk-job-{job.id}")
+        keeper = asyncio.create_task(self._keep_lease(job.id, work), name="helpdesk-job-lease")
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                # This runner is stopping: the job goes back, its attempt not counted.
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
+                await self._hand_back(job)
+                raise
+            # The lease was lost and the work stopped: the new holder runs the job.
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _hand_back(self, claimed: Job) -> None:
+        # What the attempt recorded (its diagnosis, a note sent) is kept; the count goes
+        # back to what it was when this runner claimed the job.
+        job = await self._store.get(claimed.id)
+        if job is None or job.state in TERMINAL_STATES:
+            return
+        await self._store.release(job.moved(JobState.QUEUED, attempts=claimed.attempts))
+        log.info("helpdesk job %s handed back unfinished", claimed.id)
+
+    async def _keep_lease(self, job_id: str, work: asyncio.Task[Job]) -> None:
+        every = max(self._store.lease_seconds / 3, 0.05)
+        while not work.done():
+            await asyncio.sleep(every)
+            try:
+                renewed = await self._store.renew(job_id)
+            except Exception as error:  # Redis unreachable: try again; the lease may run out
+                self._metrics.count(catalogue.HELPDESK_LEASE_RENEWALS_FAILED, reason="error")
+                log.warning("could not renew the lease of helpdesk job %s: %s", job_id, error)
+                continue
+            if not renewed and not work.done():
+                self._metrics.count(catalogue.HELPDESK_LEASE_RENEWALS_FAILED, reason="lost")
+                log.error(
+                    "helpdesk job %s was taken over by another replica (this one let its lease"
+                    " run out); stopping work on it here",
+                    job_id,
+                )
+                work.cancel()
+                return
 
     async def process(self, job: Job) -> Job:
         """Run one claimed job to its next state (done, waiting to retry, or dead)."""

@@ -261,7 +261,9 @@ def test_poison_jobs_end_with_their_reason_and_the_runner_keeps_working(
         await client.aclose()
 
     asyncio.run(record())
-    settings = helpdesk_settings(url, redis_key_prefix=redis_prefix, helpdesk_job_attempts=3)
+    settings = helpdesk_settings(
+        url, redis_key_prefix=redis_prefix, helpdesk_job_attempts=3, job_lease_seconds=2
+    )
     with run_bot(tiny_engine, redis_url, **settings) as restarted:
         views = {job.id: wait_ended(restarted, job.id) for job in [*poison, exhausted, good]}
     for job in poison:

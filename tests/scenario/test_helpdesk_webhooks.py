@@ -417,7 +417,10 @@ def test_a_job_interrupted_by_a_restart_is_finished(
 
     asyncio.run(crash_mid_job())
     with run_bot(
-        tiny_engine, redis_url, **_settings(helpdesk.url, redis_key_prefix=prefix)
+        # The dead process's lease runs out before the restarted one takes the job over.
+        tiny_engine,
+        redis_url,
+        **_settings(helpdesk.url, redis_key_prefix=prefix, job_lease_seconds=2),
     ) as restarted:
         view = _wait_done(restarted, "interrupted01")
         assert view["state"] == "done" and view["note_posted"]

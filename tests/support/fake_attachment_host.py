@@ -20,6 +20,7 @@ What each vendor documents about it:
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class FakeAttachmentHost:
         self.url = ""  # set once served
         self.leaked: list[str] = []  # Authorization headers that reached this host
         self.served: list[str] = []
+        self.requested: list[str] = []  # every valid request, as it arrives
+        self._held = threading.Event()  # set: downloads wait until `release_files`
         self.app = Starlette(routes=[Route("/blob/{blob}", self._get, methods=["GET"])])
 
     def store(self, name: str, data: bytes) -> str:
@@ -65,6 +68,13 @@ class FakeAttachmentHost:
         with self._lock:
             self._links.clear()
 
+    def hold_files(self) -> None:
+        """Downloads that arrive from now on wait (a slow file host) until `release_files`."""
+        self._held.set()
+
+    def release_files(self) -> None:
+        self._held.clear()
+
     async def _get(self, request: Request) -> Response:
         authorization = request.headers.get("authorization")
         if authorization:
@@ -78,6 +88,10 @@ class FakeAttachmentHost:
             blob = self._blobs.get(blob_id)
         if not valid or blob is None:
             return JSONResponse({"error": "link expired or invalid"}, status_code=403)
+        with self._lock:
+            self.requested.append(blob.name)
+        while self._held.is_set():
+            await asyncio.sleep(0.05)
         with self._lock:
             self.served.append(blob.name)
         return Response(blob.data, media_type="image/png")

@@ -12,7 +12,7 @@ def _as_bytes(value: Any) -> bytes:
 
 
 def stored_bytes(redis_url: str, prefix: str) -> bytes:
-    """Every value under `prefix:` (strings, lists, hashes, sets and sorted sets), joined."""
+    """Every value under `prefix:` (strings, lists, hashes, sets, sorted sets, streams), joined."""
     client = Redis.from_url(redis_url)
     kept: list[bytes] = []
     try:
@@ -28,6 +28,9 @@ def stored_bytes(redis_url: str, prefix: str) -> bytes:
                 kept.extend(_as_bytes(v) for v in client.smembers(key))
             elif kind == b"zset":
                 kept.extend(_as_bytes(v) for v in client.zrange(key, 0, -1))
+            elif kind == b"stream":
+                for _, fields in client.xrange(key) or []:
+                    kept.extend(_as_bytes(v) for v in (fields or {}).values())
     finally:
         client.close()
     return b"\n".join(kept)
