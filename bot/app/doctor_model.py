@@ -13,7 +13,6 @@ from huggingface_hub import model_info
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from bot.app.doctor import Check, Status
-from bot.app.engine import build_engine
 from bot.engine.device import (
     device_problem,
     dtype_bytes,
@@ -23,8 +22,7 @@ from bot.engine.device import (
 )
 from bot.engine.footprint import fit_problem, footprint
 from bot.engine.load_failure import explain, hub_is_offline, source_problem
-from bot.engine.protocol import EngineState
-from bot.settings import EngineKind, Settings
+from bot.settings import Settings
 
 _GIB = 2**30
 _TIMEOUT_SECONDS = 10.0
@@ -75,25 +73,7 @@ async def _on_the_hub(model: str, bytes_per_parameter: int) -> tuple[Check | Non
 
 
 async def check_model(settings: Settings) -> list[Check]:
-    """The device row and the model row (or the remote server's row with `ENGINE=remote`)."""
-    if settings.engine is EngineKind.REMOTE:
-        if settings.engine_problems():
-            return [Check("model", Status.FAIL, "; ".join(settings.engine_problems()))]
-        engine = build_engine(settings)
-        await engine.start()
-        try:
-            if engine.state is EngineState.READY:
-                return [Check("model", Status.OK, f"remote server {settings.engine_url} answers")]
-            return [
-                Check(
-                    "model",
-                    Status.FAIL,
-                    engine.failure or "remote server not ready",
-                    "start the server, or fix ENGINE_URL / ENGINE_API_KEY",
-                )
-            ]
-        finally:
-            await engine.close()
+    """The device row and the model row for the in-process engine."""
     device_row, device = check_device(settings)
     model = settings.model_id
     if problem := source_problem(model):
