@@ -199,6 +199,45 @@ def _send_test(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+def _engine_words(settings: Settings) -> str:
+    from bot.settings import EngineKind
+
+    if settings.engine is EngineKind.REMOTE:
+        from bot.engine.remote import without_userinfo
+
+        return f"the model server at {without_userinfo(settings.engine_url or '')}"
+    return f"MODEL={settings.model_id} in this process (importing torch takes a few seconds)"
+
+
+def _first_line(command: str, settings: Settings, args: argparse.Namespace) -> str:
+    """What the command is about to do, said before anything slow is imported."""
+    if command == "serve":
+        return (
+            f"starting on {settings.host}:{settings.port} with {_engine_words(settings)}; "
+            "/healthz answers as soon as HTTP is up, /readyz once the model is"
+        )
+    if command == "doctor":
+        return "checking the settings, Slack, Redis, the model, clamd and the helpdesks …"
+    if command == "eval":
+        return f"evaluating with {_engine_words(settings)} …"
+    if command == "diagnose":
+        files = len(args.images)
+        return f"diagnosing {files} file(s) with {_engine_words(settings)} …"
+    return f"{command} …"
+
+
+def unreadable_files(paths: list[Path]) -> list[str]:
+    """One line per path that `diagnose` cannot read (missing, a directory, no permission)."""
+    problems = []
+    for path in paths:
+        try:
+            with path.open("rb") as handle:
+                handle.read(1)
+        except OSError as error:
+            problems.append(f"cannot read {path}: {error.strerror or type(error).__name__}")
+    return problems
+
+
 def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     parser = argparse.ArgumentParser(
         prog="supportbot",
@@ -287,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings(_NEEDS[args.command])
+        if args.command == "diagnose" and (problems := unreadable_files(args.images)):
+            # Before the model: a typo in a path costs a second, not a model load.
+            raise ConfigError(*problems)
+        if args.command != "send-test":
+            print(f"supportbot: {_first_line(args.command, settings, args)}", file=sys.stderr)
         _configure_logging(settings)
         if args.command == "serve":
             return serve(settings)
