@@ -122,6 +122,7 @@ async def _doctor(settings: Settings) -> int:
 
 
 async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app.engine import remote_model_name
     from bot.app.local import local_diagnoser
     from bot.evaluation.command import choose, evaluate, print_legibility
     from bot.evaluation.legibility import ResizeRule, qwen3_vl_rule, rule_for_model
@@ -146,7 +147,7 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
     async with local_diagnoser(settings) as diagnoser:
         meta: dict[str, object] = {
             "engine": settings.engine.value,
-            "model": settings.model_id if local else settings.engine_model or settings.model_id,
+            "model": settings.model_id if local else remote_model_name(settings),
             "lora_adapter": settings.lora_adapter,
             "max_image_pixels": settings.max_image_pixels,
             "max_new_tokens": settings.max_new_tokens,
@@ -206,7 +207,12 @@ def _engine_words(settings: Settings) -> str:
         from bot.engine.remote import without_userinfo
 
         return f"the model server at {without_userinfo(settings.engine_url or '')}"
-    return f"MODEL={settings.model_id} in this process (importing torch takes a few seconds)"
+    model = (
+        "auto (the Qwen3-VL model that fits this machine)"
+        if settings.model_id == "auto"
+        else settings.model_id
+    )
+    return f"MODEL={model} in this process (importing torch takes a few seconds)"
 
 
 def _first_line(command: str, settings: Settings, args: argparse.Namespace) -> str:
@@ -332,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command != "send-test":
             print(f"supportbot: {_first_line(args.command, settings, args)}", file=sys.stderr)
         _configure_logging(settings)
+        if args.command in {"serve", "diagnose", "eval"}:
+            from bot.app.engine import settle_model
+
+            settings = settle_model(settings)  # MODEL=auto: the model that fits here
         if args.command == "serve":
             return serve(settings)
         if args.command == "doctor":

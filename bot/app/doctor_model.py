@@ -13,6 +13,7 @@ from huggingface_hub import model_info
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from bot.app.doctor import Check, Status
+from bot.app.model_fit import check_fit, choose_model
 from bot.engine.device import (
     device_problem,
     dtype_bytes,
@@ -22,6 +23,8 @@ from bot.engine.device import (
 )
 from bot.engine.footprint import fit_problem, footprint
 from bot.engine.load_failure import explain, hub_is_offline, source_problem
+from bot.engine.model_choice import AUTO
+from bot.errors import BotError, ModelUnavailable
 from bot.settings import Settings
 
 _GIB = 2**30
@@ -73,13 +76,31 @@ async def _on_the_hub(model: str, bytes_per_parameter: int) -> tuple[Check | Non
 
 
 async def check_model(settings: Settings) -> list[Check]:
-    """The device row and the model row for the in-process engine."""
+    """The device row, with `MODEL=auto` the choice row, and the model row (local engine)."""
+    if settings.model_id != AUTO:
+        return await _check_named_model(settings)
+    try:
+        settled, choice = choose_model(settings)
+    except BotError as error:
+        device_row, _ = check_device(settings)
+        fix = "set MODEL to a smaller model, free memory, or ENGINE=remote"
+        return [device_row, Check("model", Status.FAIL, str(error), fix)]
+    device_row, *model_rows = await _check_named_model(settled)
+    reason = choice.reason if choice else settled.model_id
+    return [device_row, Check("choice", Status.OK, reason), *model_rows]
+
+
+async def _check_named_model(settings: Settings) -> list[Check]:
     device_row, device = check_device(settings)
     model = settings.model_id
     if problem := source_problem(model):
         return [device_row, Check("model", Status.FAIL, problem)]
     if device is None:
         return [device_row, Check("model", Status.OFF, "not checked: no usable device")]
+    try:
+        check_fit(settings)  # the same refusal as start-up, with room for a batch
+    except ModelUnavailable as error:
+        return [device_row, Check("model", Status.FAIL, str(error))]
     dtype = resolve_dtype(settings.dtype.value, device)
     per_parameter = dtype_bytes(dtype)
     dtype_name = str(dtype).removeprefix("torch.")

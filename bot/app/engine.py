@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from importlib.util import find_spec
 
+from bot.engine.model_choice import AUTO, QWEN3_VL_INSTRUCT
 from bot.engine.protocol import Engine
 from bot.errors import ConfigError
 from bot.observability import catalogue
@@ -28,13 +29,41 @@ def local_engine_missing() -> list[str]:
     return [name for name in LOCAL_ENGINE_PACKAGES if find_spec(name) is None]
 
 
-def _local_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> Engine:
+def settle_model(settings: Settings) -> Settings:
+    """`settings` with `MODEL=auto` resolved to the model that fits here (said in the log);
+    unchanged for the remote engine or an explicit `MODEL`.
+
+    Raises:
+        ConfigError: `ENGINE=local` without the local engine's packages installed.
+        ModelUnavailable: not even the smallest model fits.
+    """
+    if settings.engine is not EngineKind.LOCAL:
+        return settings
     if missing := local_engine_missing():
         raise ConfigError(
             f"ENGINE=local needs {', '.join(missing)}, not installed here: "
             f"{LOCAL_EXTRA_INSTALL} (or set ENGINE=remote and ENGINE_URL)"
         )
+    from bot.app.model_fit import choose_model
+
+    return choose_model(settings)[0]
+
+
+def remote_model_name(settings: Settings) -> str:
+    """The model's name on the remote server: `ENGINE_MODEL`, else `MODEL` (auto: the 8B)."""
+    if settings.engine_model:
+        return settings.engine_model
+    if settings.model_id == AUTO:
+        return QWEN3_VL_INSTRUCT[0].model_id
+    return settings.model_id
+
+
+def _local_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> Engine:
+    settings = settle_model(settings)
+    from bot.app.model_fit import check_fit
     from bot.engine.transformers_engine import RETRY_DELAYS, TransformersEngine
+
+    check_fit(settings)  # before any download
 
     return TransformersEngine(
         settings.model_id,
@@ -63,7 +92,7 @@ def _remote_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> 
     key = settings.engine_api_key
     return RemoteEngine(
         settings.engine_url,
-        settings.engine_model or settings.model_id,
+        remote_model_name(settings),
         api_key=key.get_secret_value() if key else None,
         max_new_tokens=settings.max_new_tokens,
         context_window=settings.max_context_tokens,
