@@ -142,7 +142,7 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
         return qwen3_vl_rule(settings.max_image_pixels, source="Qwen3-VL defaults (remote engine)")
 
     if args.legibility_only:
-        print_legibility(choice.eval_set, resize_rule())
+        print_legibility(choice, resize_rule())
         return 0
     async with local_diagnoser(settings) as diagnoser:
         meta: dict[str, object] = {
@@ -338,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command != "send-test":
             print(f"supportbot: {_first_line(args.command, settings, args)}", file=sys.stderr)
         _configure_logging(settings)
-        if args.command in {"serve", "diagnose", "eval"}:
+        if args.command in {"serve", "diagnose", "eval"} and not getattr(
+            args, "legibility_only", False
+        ):
             from bot.app.engine import settle_model
 
             settings = settle_model(settings)  # MODEL=auto: the model that fits here
