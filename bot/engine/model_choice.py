@@ -2,8 +2,8 @@
 
 `MODEL=auto` (the default) takes the largest Qwen3-VL Instruct model whose weights
 and room for a batch fit in the device's free memory: 8B on a GPU with about 19 GiB
-free, 4B on a 12-16 GB card, 2B on smaller cards and on a CPU (where larger ones
-answer in minutes). Every model, chosen or named, is checked against the free
+free, 4B on a 12-16 GB card, 2B on smaller cards and on a CPU (where 4B and 8B
+cost 2-4 times its arithmetic per token, on cores far slower than a GPU's). Every model, chosen or named, is checked against the free
 memory before its download starts (`fit_refusal`), and a refusal names one that fits.
 
 Pure arithmetic over data: the hardware is described by the caller (`Hardware`),
@@ -129,14 +129,14 @@ def choose(hardware: Hardware, *, bytes_per_parameter: int) -> Choice | None:
     """The largest Qwen3-VL Instruct model that fits `hardware`; None when none does.
 
     On a CPU only the smallest is a candidate: larger ones fit a big machine's RAM
-    but take minutes an answer.
+    but cost 2-4 times the arithmetic per token.
     """
     candidates = QWEN3_VL_INSTRUCT if hardware.is_gpu else (_SMALLEST,)
     for model in candidates:
         needed = published_need(model, bytes_per_parameter)
         if needed.total_bytes <= hardware.free_bytes:
             if not hardware.is_gpu:
-                why = "on a CPU the 2B model answers in tens of seconds; larger ones take minutes"
+                why = "on a CPU only the smallest: 4B and 8B cost 2-4x its arithmetic a token"
             elif model is QWEN3_VL_INSTRUCT[0]:
                 why = "the largest, and it fits"
             else:
