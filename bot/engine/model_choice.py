@@ -3,8 +3,9 @@
 `MODEL=auto` (the default) takes the largest Qwen3-VL Instruct model whose weights
 and room for a batch fit in the device's free memory: 8B on a GPU with about 19 GiB
 free, 4B on a 12-16 GB card, 2B on smaller cards and on a CPU (where 4B and 8B
-cost 2-4 times its arithmetic per token, on cores far slower than a GPU's). Every model, chosen or named, is checked against the free
-memory before its download starts (`fit_refusal`), and a refusal names one that fits.
+cost 2-4 times its arithmetic per token, on cores far slower than a GPU's).
+Every model, chosen or named, is checked against the free memory before its
+download starts (`fit_refusal`), and a refusal names one that fits.
 
 Pure arithmetic over data: the hardware is described by the caller (`Hardware`),
 so the choice is tested against descriptions of real machines without them.
