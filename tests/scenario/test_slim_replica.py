@@ -144,3 +144,19 @@ def test_a_replica_started_before_its_model_server_becomes_ready_when_the_server
     stop_later.remove(bot)
     assert "waiting for the model server at" in output
     assert "hunter2" not in output
+
+
+def test_the_local_engine_without_its_extra_says_in_one_line_what_to_install() -> None:
+    if not SLIM_VENV:
+        pytest.skip("SUPPORTBOT_SLIM_VENV is not set (.ci/run builds the slim venv and sets it)")
+    result = subprocess.run(
+        [str(Path(SLIM_VENV) / "bin" / "supportbot"), "diagnose", "-q", "why?"],
+        env=clean_environment(ENGINE="local"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("supportbot: ENGINE=local needs torch")
+    assert 'pip install "supportbot[local]"' in last and "Traceback" not in result.stderr
