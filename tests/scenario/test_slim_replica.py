@@ -76,6 +76,7 @@ def test_a_replica_started_before_its_model_server_becomes_ready_when_the_server
     tiny_checkpoint: Path,
     settings_for_serve: ServeSettings,
     stop_later: list[subprocess.Popen[Any]],
+    tmp_path: Path,
 ) -> None:
     if replica_bin != Path(sys.executable).parent:
         probe = subprocess.run(
@@ -139,6 +140,30 @@ def test_a_replica_started_before_its_model_server_becomes_ready_when_the_server
             return any(t and not t.startswith("_") and not t.endswith(" …") for t in texts)
 
         slack.wait_for(answered)
+
+        # The one-shot commands of a replica, from the same install, against the same server.
+        commands = {"MODEL": str(tiny_checkpoint), "ENGINE": "remote", "ENGINE_URL": engine_url}
+        out = tmp_path / "eval"
+        command = ["eval", "--limit", "1", "--out", str(out), "--no-progress"]
+        evaluation = subprocess.run(
+            [str(replica_bin / "supportbot"), *command],
+            env=clean_environment(MAX_NEW_TOKENS="8", **commands),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert evaluation.returncode == 0, evaluation.stderr
+        assert (out / "report.html").is_file()
+        doctor = subprocess.run(
+            [str(replica_bin / "supportbot"), "doctor"],
+            env=clean_environment(**commands),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        [model_row] = [line for line in doctor.stdout.splitlines() if line.startswith("model")]
+        assert model_row.split()[1] == "ok", doctor.stdout
+        assert "hunter2" not in doctor.stdout
     bot.terminate()
     output, _ = bot.communicate(timeout=60)
     stop_later.remove(bot)
