@@ -13,7 +13,7 @@ from huggingface_hub import model_info
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from bot.app.doctor import Check, Status
-from bot.app.model_fit import check_fit, choose_model
+from bot.app.model_fit import check_fit, choose_model, weights_from_hub_files
 from bot.engine.device import (
     device_problem,
     dtype_bytes,
@@ -66,13 +66,7 @@ async def _on_the_hub(model: str, bytes_per_parameter: int) -> tuple[Check | Non
     except Exception as error:  # every hub failure is explained in one line
         failure = explain(error, model=model)
         return Check("model", Status.FAIL, failure.reason, "see the README's offline routes"), None
-    stored = sum(
-        sibling.size or 0
-        for sibling in info.siblings or []
-        if sibling.rfilename.endswith(".safetensors")
-    )
-    # Hub checkpoints of this size are stored in 16 bits.
-    return None, stored * bytes_per_parameter // 2 if stored else None
+    return None, weights_from_hub_files(info, bytes_per_parameter)
 
 
 async def check_model(settings: Settings) -> list[Check]:

@@ -8,6 +8,7 @@ pick or check, and logs why. Only the local engine comes here.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from bot.engine.model_choice import (
     AUTO,
@@ -108,6 +109,11 @@ def _hub_weights_bytes(model: str, bytes_per_parameter: int) -> int | None:
         info = model_info(model, files_metadata=True, timeout=_HUB_TIMEOUT_SECONDS)
     except Exception:  # the engine's own load explains any Hub failure in one line
         return None
+    return weights_from_hub_files(info, bytes_per_parameter)
+
+
+def weights_from_hub_files(info: Any, bytes_per_parameter: int) -> int | None:
+    """The weights' size in memory from a Hub `model_info(files_metadata=True)` answer."""
     stored = sum(
         sibling.size or 0
         for sibling in info.siblings or []
