@@ -122,6 +122,7 @@ async def _doctor(settings: Settings) -> int:
 
 
 async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app.engine import remote_model_name
     from bot.app.local import local_diagnoser
     from bot.evaluation.command import choose, evaluate, print_legibility
     from bot.evaluation.legibility import ResizeRule, qwen3_vl_rule, rule_for_model
@@ -141,12 +142,12 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
         return qwen3_vl_rule(settings.max_image_pixels, source="Qwen3-VL defaults (remote engine)")
 
     if args.legibility_only:
-        print_legibility(choice.eval_set, resize_rule())
+        print_legibility(choice, resize_rule())
         return 0
     async with local_diagnoser(settings) as diagnoser:
         meta: dict[str, object] = {
             "engine": settings.engine.value,
-            "model": settings.model_id if local else settings.engine_model or settings.model_id,
+            "model": settings.model_id if local else remote_model_name(settings),
             "lora_adapter": settings.lora_adapter,
             "max_image_pixels": settings.max_image_pixels,
             "max_new_tokens": settings.max_new_tokens,
@@ -197,6 +198,50 @@ def _send_test(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(f"supportbot: the job ended {result.job.get('state')}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _engine_words(settings: Settings) -> str:
+    from bot.settings import EngineKind
+
+    if settings.engine is EngineKind.REMOTE:
+        from bot.engine.remote import without_userinfo
+
+        return f"the model server at {without_userinfo(settings.engine_url or '')}"
+    model = (
+        "auto (the Qwen3-VL model that fits this machine)"
+        if settings.model_id == "auto"
+        else settings.model_id
+    )
+    return f"MODEL={model} in this process (importing torch takes a few seconds)"
+
+
+def _first_line(command: str, settings: Settings, args: argparse.Namespace) -> str:
+    """What the command is about to do, said before anything slow is imported."""
+    if command == "serve":
+        return (
+            f"starting on {settings.host}:{settings.port} with {_engine_words(settings)}; "
+            "/healthz answers as soon as HTTP is up, /readyz once the model is"
+        )
+    if command == "doctor":
+        return "checking the settings, Slack, Redis, the model, clamd and the helpdesks …"
+    if command == "eval":
+        return f"evaluating with {_engine_words(settings)} …"
+    if command == "diagnose":
+        files = len(args.images)
+        return f"diagnosing {files} file(s) with {_engine_words(settings)} …"
+    return f"{command} …"
+
+
+def unreadable_files(paths: list[Path]) -> list[str]:
+    """One line per path that `diagnose` cannot read (missing, a directory, no permission)."""
+    problems = []
+    for path in paths:
+        try:
+            with path.open("rb") as handle:
+                handle.read(1)
+        except OSError as error:
+            problems.append(f"cannot read {path}: {error.strerror or type(error).__name__}")
+    return problems
 
 
 def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -287,7 +332,18 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings(_NEEDS[args.command])
+        if args.command == "diagnose" and (problems := unreadable_files(args.images)):
+            # Before the model: a typo in a path costs a second, not a model load.
+            raise ConfigError(*problems)
+        if args.command != "send-test":
+            print(f"supportbot: {_first_line(args.command, settings, args)}", file=sys.stderr)
         _configure_logging(settings)
+        if args.command in {"serve", "diagnose", "eval"} and not getattr(
+            args, "legibility_only", False
+        ):
+            from bot.app.engine import settle_model
+
+            settings = settle_model(settings)  # MODEL=auto: the model that fits here
         if args.command == "serve":
             return serve(settings)
         if args.command == "doctor":

@@ -29,7 +29,8 @@ from bot.engine.decode_mode import DecodeMode
 from bot.errors import ConfigError
 from bot.safety.links import DEFAULT_ALLOWED_HOSTS
 
-DEFAULT_MODEL = "Qwen/Qwen3-VL-8B-Instruct"
+# The largest Qwen3-VL Instruct model that fits the machine (bot/engine/model_choice.py).
+DEFAULT_MODEL = "auto"
 
 
 class DType(StrEnum):

@@ -232,13 +232,34 @@ async def run_checks(
     settings: Settings, *, http_transport: httpx.AsyncBaseTransport | None = None
 ) -> list[Check]:
     """Every check, in the order an operator fixes things."""
-    from bot.app.doctor_model import check_model
-
     checks = [check_settings(settings), await check_slack(settings), await check_redis(settings)]
-    checks += await check_model(settings)
+    checks += await _check_engine(settings)
     checks.append(await check_clamd(settings))
     checks += await check_helpdesks(settings, http_transport)
     return checks
+
+
+async def _check_engine(settings: Settings) -> list[Check]:
+    # Each engine's checks are imported only when chosen: the local one imports torch.
+    from bot.app.engine import LOCAL_EXTRA_INSTALL, local_engine_missing
+    from bot.settings import EngineKind
+
+    if settings.engine is EngineKind.REMOTE:
+        from bot.app.doctor_remote import check_remote
+
+        return await check_remote(settings)
+    if missing := local_engine_missing():
+        return [
+            Check(
+                "model",
+                Status.FAIL,
+                f"ENGINE=local needs {', '.join(missing)}, not installed here",
+                f"{LOCAL_EXTRA_INSTALL}, or ENGINE=remote with ENGINE_URL",
+            )
+        ]
+    from bot.app.doctor_model import check_model
+
+    return await check_model(settings)
 
 
 def render(checks: list[Check]) -> str:

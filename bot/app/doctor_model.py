@@ -13,7 +13,7 @@ from huggingface_hub import model_info
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from bot.app.doctor import Check, Status
-from bot.app.engine import build_engine
+from bot.app.model_fit import check_fit, choose_model, weights_from_hub_files
 from bot.engine.device import (
     device_problem,
     dtype_bytes,
@@ -23,8 +23,9 @@ from bot.engine.device import (
 )
 from bot.engine.footprint import fit_problem, footprint
 from bot.engine.load_failure import explain, hub_is_offline, source_problem
-from bot.engine.protocol import EngineState
-from bot.settings import EngineKind, Settings
+from bot.engine.model_choice import AUTO
+from bot.errors import BotError, ModelUnavailable
+from bot.settings import Settings
 
 _GIB = 2**30
 _TIMEOUT_SECONDS = 10.0
@@ -48,8 +49,8 @@ def check_device(settings: Settings) -> tuple[Check, str | None]:
         Check(
             "device",
             Status.WARN,
-            f"cpu ({free} RAM free): float32, so an 8B model needs about 32 GiB "
-            "and answers take minutes",
+            f"cpu ({free} RAM free): float32, 4 bytes a parameter (the 2B model's "
+            "weights 7.9 GiB, the 8B's 32.7 GiB); far slower answers than on a GPU",
             "a GPU with at least 24 GB, or ENGINE=remote to a GPU server",
         ),
         device,
@@ -65,41 +66,35 @@ async def _on_the_hub(model: str, bytes_per_parameter: int) -> tuple[Check | Non
     except Exception as error:  # every hub failure is explained in one line
         failure = explain(error, model=model)
         return Check("model", Status.FAIL, failure.reason, "see the README's offline routes"), None
-    stored = sum(
-        sibling.size or 0
-        for sibling in info.siblings or []
-        if sibling.rfilename.endswith(".safetensors")
-    )
-    # Hub checkpoints of this size are stored in 16 bits.
-    return None, stored * bytes_per_parameter // 2 if stored else None
+    return None, weights_from_hub_files(info, bytes_per_parameter)
 
 
 async def check_model(settings: Settings) -> list[Check]:
-    """The device row and the model row (or the remote server's row with `ENGINE=remote`)."""
-    if settings.engine is EngineKind.REMOTE:
-        if settings.engine_problems():
-            return [Check("model", Status.FAIL, "; ".join(settings.engine_problems()))]
-        engine = build_engine(settings)
-        await engine.start()
-        try:
-            if engine.state is EngineState.READY:
-                return [Check("model", Status.OK, f"remote server {settings.engine_url} answers")]
-            return [
-                Check(
-                    "model",
-                    Status.FAIL,
-                    engine.failure or "remote server not ready",
-                    "start the server, or fix ENGINE_URL / ENGINE_API_KEY",
-                )
-            ]
-        finally:
-            await engine.close()
+    """The device row, with `MODEL=auto` the choice row, and the model row (local engine)."""
+    if settings.model_id != AUTO:
+        return await _check_named_model(settings)
+    try:
+        settled, choice = choose_model(settings)
+    except BotError as error:
+        device_row, _ = check_device(settings)
+        fix = "set MODEL to a smaller model, free memory, or ENGINE=remote"
+        return [device_row, Check("model", Status.FAIL, str(error), fix)]
+    device_row, *model_rows = await _check_named_model(settled)
+    reason = choice.reason if choice else settled.model_id
+    return [device_row, Check("choice", Status.OK, reason), *model_rows]
+
+
+async def _check_named_model(settings: Settings) -> list[Check]:
     device_row, device = check_device(settings)
     model = settings.model_id
     if problem := source_problem(model):
         return [device_row, Check("model", Status.FAIL, problem)]
     if device is None:
         return [device_row, Check("model", Status.OFF, "not checked: no usable device")]
+    try:
+        check_fit(settings)  # the same refusal as start-up, with room for a batch
+    except ModelUnavailable as error:
+        return [device_row, Check("model", Status.FAIL, str(error))]
     dtype = resolve_dtype(settings.dtype.value, device)
     per_parameter = dtype_bytes(dtype)
     dtype_name = str(dtype).removeprefix("torch.")

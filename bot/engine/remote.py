@@ -1,26 +1,60 @@
 """An engine that sends the same prompts, images included, to an OpenAI-compatible server.
 
 For a company that outgrows one GPU: vLLM, SGLang, TGI or `transformers serve`
-run the model (and batch it) elsewhere; the bot streams `/v1/chat/completions`.
+run the model (and batch it) elsewhere; the bot streams `/v1/chat/completions`
+through the `openai` client (its SSE parsing, retries of connection errors, 429
+and 5xx with backoff, and typed errors), which this module maps onto the bot's
+error tree.
+
+Importable without torch or transformers: a replica running `ENGINE=remote`
+installs neither (see the README's slim install).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
+import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from bot.engine.images import sniff_image_type
 from bot.engine.protocol import CacheBytes, EngineState, EngineStatus
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
-from bot.errors import EngineBusy, GenerationFailed, GenerationTimeout, ModelUnavailable
+from bot.errors import (
+    EngineBusy,
+    EngineError,
+    GenerationFailed,
+    GenerationTimeout,
+    ModelUnavailable,
+)
 
 log = logging.getLogger(__name__)
+
+# Waits between readiness checks while the server does not answer: a server that starts
+# after the bot (a deploy, a node restart) is found within the last wait, never given up on.
+READINESS_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+# The `openai` client's own retries of one request (connection errors, 408, 409, 429, 5xx),
+# with its exponential backoff: https://github.com/openai/openai-python#retries
+MAX_RETRIES = 2
+_BUSY_RETRY_AFTER_SECONDS = 10
+
+
+def without_userinfo(url: str) -> str:
+    """`url` with any `user:password@` removed, for logs and `/readyz`."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _as_openai(message: ChatMessage) -> dict[str, Any]:
@@ -40,8 +74,44 @@ def _as_openai(message: ChatMessage) -> dict[str, Any]:
     return {"role": message.role.value, "content": content}
 
 
+def _describe(error: BaseException) -> str:
+    if isinstance(error, openai.APIStatusError):
+        return f"HTTP {error.status_code}"
+    return type(error).__name__
+
+
+def _retry_after(error: openai.APIStatusError) -> int:
+    value = error.response.headers.get("retry-after", "")
+    try:
+        return max(1, round(float(value)))
+    except ValueError:
+        return _BUSY_RETRY_AFTER_SECONDS
+
+
+def as_engine_error(error: openai.OpenAIError) -> EngineError:
+    """The bot's error for what the `openai` client raised (after its own retries)."""
+    if isinstance(error, openai.APITimeoutError):  # before APIConnectionError: a subclass
+        return GenerationTimeout(f"remote engine: no answer in time ({error})")
+    if isinstance(error, openai.RateLimitError):
+        # The server's queue is full: the user is told to come back, as for our own queue.
+        return EngineBusy(retry_after=_retry_after(error))
+    if isinstance(error, openai.APIConnectionError):
+        return ModelUnavailable(f"remote engine unreachable: {error}")
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        return ModelUnavailable(f"remote engine refused the key (HTTP {error.status_code})")
+    if isinstance(error, openai.NotFoundError):
+        return ModelUnavailable(f"remote engine does not serve this model: {error.message}")
+    if isinstance(error, openai.APIStatusError):
+        return GenerationFailed(f"remote engine answered {error.status_code}: {error.message}")
+    return GenerationFailed(f"remote engine: {type(error).__name__}: {error}")
+
+
 class RemoteEngine(EngineStatus):
     """Streams answers from an OpenAI-compatible chat completions server.
+
+    Until the server answers, the engine keeps asking it (with the waits in
+    `readiness_delays`) and reports "waiting for the model server at …" as its
+    failure; it turns ready by itself when the server does.
 
     Args:
         base_url: the server, e.g. `http://vllm:8000` (`/v1/...` is appended).
@@ -50,7 +120,11 @@ class RemoteEngine(EngineStatus):
         max_new_tokens: default answer length cap.
         context_window: prompt + answer budget the bot trims history to.
         max_in_flight: most requests sent at once; more get `EngineBusy`.
-        client: the httpx client (its transport decides where requests go).
+        readiness_delays: waits between readiness checks; empty checks once (a command).
+        max_retries: the `openai` client's retries of one request.
+
+    Example:
+        >>> engine = RemoteEngine("http://vllm:8000", "Qwen/Qwen3-VL-8B-Instruct")
     """
 
     def __init__(
@@ -62,17 +136,26 @@ class RemoteEngine(EngineStatus):
         max_new_tokens: int = 1024,
         context_window: int = 16384,
         max_in_flight: int = 64,
-        client: httpx.AsyncClient | None = None,
+        readiness_delays: tuple[float, ...] = READINESS_DELAYS,
+        max_retries: int = MAX_RETRIES,
     ) -> None:
         self._base = base_url.rstrip("/")
+        self._shown = without_userinfo(self._base)
         self._model = model
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._max_new_tokens = max_new_tokens
         self._context_window = context_window
         self._max_in_flight = max_in_flight
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=5.0))
+        self._delays = readiness_delays
+        # A server without keys accepts any bearer token; the client insists on one.
+        self._client = openai.AsyncOpenAI(
+            base_url=f"{self._base}/v1",
+            api_key=api_key or "none",
+            max_retries=max_retries,
+            timeout=openai.Timeout(600.0, connect=5.0),
+        )
         super().__init__()
         self._in_flight = 0
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def queue_depth(self) -> int:
@@ -98,26 +181,60 @@ class RemoteEngine(EngineStatus):
 
     @property
     def recoverable(self) -> bool:
-        return True  # each request asks the server again
+        return True  # the engine keeps asking the server; each request asks it again
+
+    async def _check(self) -> str | None:
+        """One readiness check: None when the server lists its models, else the error."""
+        try:
+            # No retries here: the readiness loop has its own waits.
+            await self._client.with_options(max_retries=0, timeout=10.0).models.list()
+        except openai.OpenAIError as error:
+            return _describe(error)
+        self._state, self._failure, self._progress = EngineState.READY, None, None
+        log.info("remote engine at %s ready (model %s)", self._shown, self._model)
+        return None
+
+    def _waiting(self, error: str, delay: float | None) -> None:
+        self._state = EngineState.FAILED
+        unreachable = f"remote engine at {self._shown} unreachable"
+        if delay is None:  # a command: it reports, it does not wait
+            self._failure = f"{unreachable} (last error {error})"
+            return
+        self._failure = (
+            f"{unreachable}: waiting for the model server at {self._shown} "
+            f"(last error {error}, next try in {delay:g} s)"
+        )
 
     async def start(self) -> None:
-        try:
-            response = await self._client.get(f"{self._base}/v1/models", headers=self._headers)
-            response.raise_for_status()
-            self._state, self._failure = EngineState.READY, None
-            log.info("remote engine at %s ready (model %s)", self._base, self._model)
-        except httpx.HTTPError as error:
-            self._state = EngineState.FAILED
-            self._failure = f"remote engine at {self._base} unreachable: {type(error).__name__}"
-            log.error("%s", self._failure)
+        """Check the server once; while it does not answer, keep checking in the background."""
+        if self._watcher is not None or self._state is EngineState.CLOSED:
+            return
+        error = await self._check()
+        if error is None:
+            return
+        self._waiting(error, self._delays[0] if self._delays else None)
+        log.warning("%s", self._failure)
+        if self._delays:
+            self._watcher = asyncio.create_task(self._keep_checking(), name="remote-readiness")
+
+    async def _keep_checking(self) -> None:
+        attempt = 0
+        while self._state is EngineState.FAILED:
+            await asyncio.sleep(self._delays[min(attempt, len(self._delays) - 1)])
+            attempt += 1
+            error = await self._check()
+            if error is not None:
+                delay = self._delays[min(attempt, len(self._delays) - 1)]
+                self._waiting(error, delay)
+                log.info("%s", self._failure)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
+        if not self._ready() and self._watcher is None:
+            await self.start()  # a one-shot command: the server may have come up since
         if not self._ready():
-            await self.start()  # the server may have come up since
-            if not self._ready():
-                raise ModelUnavailable(self._failure or "remote engine not ready")
+            raise ModelUnavailable(self._failure or "remote engine not ready")
         if self._in_flight >= self._max_in_flight:
-            raise EngineBusy(retry_after=10)
+            raise EngineBusy(retry_after=_BUSY_RETRY_AFTER_SECONDS)
         self._in_flight += 1
         try:
             async with asyncio.timeout(request.generation_timeout):
@@ -131,33 +248,27 @@ class RemoteEngine(EngineStatus):
             self._in_flight -= 1
 
     async def _completion(self, request: GenerationRequest) -> AsyncIterator[str]:
-        body = {
-            "model": self._model,
-            "stream": True,
-            "max_tokens": request.max_new_tokens or self._max_new_tokens,
-            "messages": [_as_openai(message) for message in request.messages],
-        }
         try:
-            async with self._client.stream(
-                "POST", f"{self._base}/v1/chat/completions", json=body, headers=self._headers
-            ) as response:
-                if response.status_code != 200:
-                    detail = (await response.aread()).decode(errors="replace")[:200]
-                    raise GenerationFailed(
-                        f"remote engine answered {response.status_code}: {detail}"
-                    )
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line.removeprefix("data:").strip()
-                    if data == "[DONE]":
-                        return
-                    choices = json.loads(data).get("choices") or [{}]
-                    if text := (choices[0].get("delta") or {}).get("content"):
+            stream = await self._client.chat.completions.create(
+                model=self._model,
+                stream=True,
+                max_tokens=request.max_new_tokens or self._max_new_tokens,
+                messages=cast(
+                    "list[ChatCompletionMessageParam]",
+                    [_as_openai(message) for message in request.messages],
+                ),
+            )
+            async with stream:
+                async for chunk in stream:
+                    if chunk.choices and (text := chunk.choices[0].delta.content):
                         yield text
-        except httpx.HTTPError as error:
-            raise GenerationFailed(f"remote engine: {type(error).__name__}: {error}") from error
+        except openai.OpenAIError as error:
+            raise as_engine_error(error) from error
 
     async def close(self) -> None:
         self._state = EngineState.CLOSED
-        await self._client.aclose()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        await self._client.close()

@@ -113,9 +113,10 @@ class ProgressBar:
         self._stream.flush()
 
 
-def print_legibility(eval_set: EvalSet, current: ResizeRule, out: TextIO = sys.stdout) -> None:
+def print_legibility(choice: Choice, current: ResizeRule, out: TextIO = sys.stdout) -> None:
+    """The legibility table over the chosen cases (`--limit`, `--category`, … apply)."""
     rules = [qwen3_vl_rule(cap) for cap in sorted({*LEGIBILITY_CAPS, current.max_pixels})]
-    print(legibility_table(eval_set, rules), file=out)
+    print(legibility_table(choice.eval_set, rules, cases=choice.cases), file=out)
     print(
         f"\n(resize as {current.source}; factor {current.factor}, min {current.min_pixels:,} px)",
         file=out,

@@ -38,10 +38,9 @@ class ResizeRule:
 
     def input_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the image as the model receives it."""
-        # transformers' own function, so this is the processor's arithmetic, not a copy.
-        from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
-
-        new_height, new_width = smart_resize(
+        # Qwen's arithmetic without importing transformers (seconds; absent from a slim
+        # replica): the unit tests hold it equal to transformers' own `smart_resize`.
+        new_height, new_width = published_smart_resize(
             height,
             width,
             factor=self.factor,
@@ -54,6 +53,29 @@ class ResizeRule:
         """Image tokens the model spends on it (one per factor x factor square)."""
         new_width, new_height = self.input_size(width, height)
         return (new_width // self.factor) * (new_height // self.factor)
+
+
+def published_smart_resize(
+    height: int, width: int, *, factor: int, min_pixels: int, max_pixels: int
+) -> tuple[int, int]:
+    """Qwen2-VL's `smart_resize` (transformers, `image_processing_qwen2_vl.py`), step for step.
+
+    Kept here so that the eval of a remote engine needs no transformers;
+    `tests/unit/bot/evaluation/test_legibility.py` holds it equal to transformers' own.
+    """
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(f"absolute aspect ratio must be smaller than 200, got {height}x{width}")
+    h_bar = round(height / factor) * factor
+    w_bar = round(width / factor) * factor
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
 
 
 def qwen3_vl_rule(max_image_pixels: int, *, source: str = "Qwen3-VL defaults") -> ResizeRule:

@@ -6,7 +6,6 @@ scores and the patterns a right answer had to match.
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 import statistics
@@ -14,7 +13,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from bot.evaluation.cases import EvalSet
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from bot.evaluation.cases import EvalCase, EvalSet
 from bot.evaluation.legibility import MIN_LEGIBLE_PX, ResizeRule
 from bot.evaluation.running import CaseResult
 
@@ -207,66 +210,87 @@ def to_json(results: list[CaseResult], rows: list[Row], meta: dict[str, object])
     return json.dumps(document, ensure_ascii=False, indent=1)
 
 
-def _mark(ok: bool) -> str:
-    return '<b class="ok">✓</b>' if ok else '<b class="bad">✗</b>'
+# The answer is the model's markdown, shown formatted: markdown-it-py with raw HTML off
+# (it is escaped as text), images off (a report opened locally fetches nothing), and its
+# own link check (no javascript:, vbscript:, file: or data: URLs). Everything else in the
+# page goes through the template's autoescape.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
+_TEMPLATES = Environment(
+    loader=PackageLoader("bot.evaluation", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+)
 
 
-_STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222}
-table.sum{border-collapse:collapse}
-table.sum td,table.sum th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:right}
-table.sum td:first-child,table.sum th:first-child{text-align:left}
-.case{display:flex;gap:20px;border-top:1px solid #ccc;padding:14px 0}
-.case img{max-width:520px;border:1px solid #999}
-.answer{white-space:pre-wrap;background:#f6f6f6;padding:8px;flex:1;min-width:320px}
-.ok{color:#080}.bad{color:#b00}.meta{color:#666;font-size:12px}
-"""
+def answer_html(answer: str) -> Markup:
+    """The answer's markdown as HTML that carries no markup the model wrote."""
+    return Markup(_MARKDOWN.render(answer))
+
+
+def _settings_rows(meta: dict[str, object]) -> list[tuple[str, str]]:
+    rows = []
+    for name, value in meta.items():
+        if isinstance(value, dict):
+            rows += [(f"{name}.{key}", _shown(item)) for key, item in value.items()]
+        else:
+            rows.append((name, _shown(value)))
+    return rows
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def _case_view(result: CaseResult, images: str) -> dict[str, object]:
+    case, score, seen = result.case, result.score, result.legibility
+    marks: list[tuple[str, bool]] = []
+    if score:
+        marks = [
+            ("cause", score.cause),
+            ("fix", score.fix),
+            ("language", score.language),
+            ("format", score.format),
+        ]
+        if case.secret:
+            marks.append(("leak", not score.leak))
+        if case.unreadable:
+            marks.append(("unread said", bool(score.unread_said)))
+    return {
+        "id": case.id,
+        "image": result.image,
+        "seen": (
+            f"{seen.width}x{seen.height} → {seen.input_width}x{seen.input_height} "
+            f"({seen.tokens} tokens); smallest line {seen.smallest_line_px} px → "
+            f"{seen.input_line_px} px"
+        ),
+        "too_small": seen.too_small,
+        "category": case.category,
+        "locale": case.locale,
+        "asked": case.question + (f" → {case.follow_up}" if case.follow_up else ""),
+        "error": result.error if score is None else None,
+        "marks": marks,
+        "seconds": f"{result.seconds:.1f} s",
+        "answer": answer_html(result.answer),
+        "cause": " | ".join(p.pattern for p in case.cause),
+        "fix": " | ".join(p.pattern for p in case.fix),
+    }
 
 
 def html_report(
     results: list[CaseResult], rows: list[Row], meta: dict[str, object], *, images: str
 ) -> str:
     """The whole report as one HTML page; screenshots are linked from `images`/."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
-    body_rows = [
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(row)) + "</tr>"
-        for row in rows
-    ]
-    parts = [
-        "<!doctype html><meta charset=utf-8><title>supportbot eval</title>",
-        f"<style>{_STYLE}</style><h1>supportbot eval</h1>",
-        f"<p class=meta>{html.escape(json.dumps(meta, ensure_ascii=False))}</p>",
-        f"<table class=sum><tr>{head}</tr>{''.join(body_rows)}</table>",
-    ]
-    for result in results:
-        case, score, seen = result.case, result.score, result.legibility
-        verdict = (
-            f"cause {_mark(score.cause)} fix {_mark(score.fix)} "
-            f"language {_mark(score.language)} format {_mark(score.format)}"
-            + (f" leak {_mark(not score.leak)}" if case.secret else "")
-            + (f" unread said {_mark(bool(score.unread_said))}" if case.unreadable else "")
-            if score
-            else f"<b class=bad>error: {html.escape(result.error or '')}</b>"
-        )
-        small = " <b class=bad>text too small</b>" if seen.too_small else ""
-        asked = f"{case.question}" + (f" → {case.follow_up}" if case.follow_up else "")
-        parts.append(
-            f'<div class=case id="{html.escape(case.id)}">'
-            f'<div><img src="{images}/{html.escape(result.image)}" alt="{html.escape(case.id)}">'
-            f"<div class=meta>{seen.width}&times;{seen.height} → "
-            f"{seen.input_width}&times;{seen.input_height}"
-            f" ({seen.tokens} tokens); smallest line {seen.smallest_line_px} px → "
-            f"{seen.input_line_px} px{small}</div></div>"
-            f"<div style='flex:1'><h3>{html.escape(case.id)} <span class=meta>"
-            f"{html.escape(case.category)} · {case.locale}</span></h3>"
-            f"<p><b>asked:</b> {html.escape(asked) or '<i>(screenshot only)</i>'}</p>"
-            f"<p>{verdict} <span class=meta>{result.seconds:.1f} s</span></p>"
-            f"<div class=answer>{html.escape(result.answer)}</div>"
-            f"<p class=meta>cause ≈ {html.escape(' | '.join(p.pattern for p in case.cause))}"
-            f"<br>fix ≈ {html.escape(' | '.join(p.pattern for p in case.fix))}</p>"
-            "</div></div>"
-        )
-    return "\n".join(parts)
+    return _TEMPLATES.get_template("report.html.jinja").render(
+        settings=_settings_rows(meta),
+        header=HEADER,
+        rows=[_cells(row) for row in rows],
+        cases=[_case_view(result, images) for result in results],
+        images=images,
+    )
 
 
 def write_report(
@@ -290,8 +314,13 @@ def write_report(
     return json_path, html_path
 
 
-def legibility_table(eval_set: EvalSet, rules: list[ResizeRule]) -> str:
-    """For each pixel cap: cases whose smallest line falls under the threshold, and token cost."""
+def legibility_table(
+    eval_set: EvalSet, rules: list[ResizeRule], *, cases: list[EvalCase] | None = None
+) -> str:
+    """For each pixel cap: cases whose smallest line falls under the threshold, and token cost.
+
+    Over `cases` (those the options chose), or the whole set.
+    """
     from bot.evaluation.legibility import legibility
 
     lines = [
@@ -307,7 +336,7 @@ def legibility_table(eval_set: EvalSet, rules: list[ResizeRule]) -> str:
                 height=r.height,
                 smallest_line_px=r.smallest_line_px,
             )
-            for r in (eval_set.rendered[c.id] for c in eval_set.cases)
+            for r in (eval_set.rendered[c.id] for c in (eval_set.cases if cases is None else cases))
         ]
         heights = [s.input_line_px for s in seen]
         tokens = [s.tokens for s in seen]

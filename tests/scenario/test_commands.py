@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,3 +216,40 @@ def test_version_and_help() -> None:
     assert "Settings come from environment variables" in help_text
     for name in Settings.model_fields:
         assert f"  {env_name(name)} " in help_text, name
+
+
+def test_diagnose_names_a_file_it_cannot_read_before_loading_any_model(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.png"
+    # MODEL points nowhere: a model load would end with its own, different line.
+    result = _run("diagnose", str(missing), str(tmp_path), MODEL=str(tmp_path / "no-model"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"supportbot: cannot read {missing}: No such file or directory",
+        f"supportbot: cannot read {tmp_path}: Is a directory",
+    ]
+
+
+@pytest.mark.parametrize("command", ["serve", "diagnose", "doctor", "eval"])
+def test_each_command_says_what_it_does_before_importing_torch(
+    command: str, tmp_path: Path
+) -> None:
+    screenshot = tmp_path / "err.png"
+    screenshot.write_bytes(render_error_screenshot())
+    args = {"serve": [], "diagnose": [str(screenshot)], "doctor": [], "eval": ["--limit", "1"]}
+    # Python's own import log (-X importtime) goes to stderr in order with our lines.
+    result = _run(
+        command,
+        *args[command],
+        PYTHONPROFILEIMPORTTIME="1",
+        MODEL=str(tmp_path / "no-model"),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+        PORT=str(free_port()),
+    )
+    lines = result.stderr.splitlines()
+    ours = next(i for i, line in enumerate(lines) if line.startswith("supportbot: "))
+    # A module's line is written when it finishes, its submodules' before it.
+    torch = [i for i, line in enumerate(lines) if re.search(r"\|\s*torch(\.|\s*$)", line)]
+    assert torch, "the command imported torch (the local engine) at some point"
+    assert ours < torch[0]

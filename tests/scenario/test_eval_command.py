@@ -160,6 +160,15 @@ def test_legibility_needs_no_model(tmp_path: Path) -> None:
     assert "MAX_IMAGE_PIXELS" in result.stdout and "1,310,720" in result.stdout
 
 
+def test_legibility_only_honours_the_case_options(tmp_path: Path) -> None:
+    result = _eval(tmp_path / "no-model-here", tmp_path, "--legibility-only", "--limit", "3")
+    assert result.returncode == 0, result.stderr
+    caps = [line.split() for line in result.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert caps, result.stdout
+    # The flagged column counts over the chosen cases: "n/3", not "n/89".
+    assert all(row[1].endswith("/3") for row in caps), result.stdout
+
+
 @pytest.mark.parametrize(("script", "said"), [(OWNS_UP, True), (PRETENDS, False)])
 def test_a_file_the_bot_could_not_read_is_named_and_the_answer_must_say_so(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, script: list[str], said: bool

@@ -22,7 +22,7 @@ def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> No
     for name in ("MODEL", "PORT", "REDIS_URL", "SLACK_API_URL", "SLACK_FILE_URL_PREFIXES"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings(_env_file=None)
-    assert settings.model_id == DEFAULT_MODEL == "Qwen/Qwen3-VL-8B-Instruct"
+    assert settings.model_id == DEFAULT_MODEL == "auto"
     assert settings.port == 3000
     assert settings.redis_url is None
     assert settings.slack_api_url == "https://slack.com/api/"

@@ -71,3 +71,28 @@ def test_every_metric_the_dashboard_plots_is_one_the_bot_exports() -> None:
     exported = {spec.name.removesuffix("_total") for spec in CATALOGUE}
     missing = plotted - exported
     assert not missing, f"plotted but never exported: {missing}"
+
+
+def test_the_gpu_images_cuda_matches_the_cuda_torch_is_built_for() -> None:
+    import re
+
+    import torch
+
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    [base] = re.findall(r"^FROM nvidia/cuda:(\d+\.\d+)\.\d+-", dockerfile, re.MULTILINE)
+    if torch.version.cuda is None:  # a CPU build of torch here: nothing to compare with
+        return
+    assert base == torch.version.cuda, f"image CUDA {base}, torch built for {torch.version.cuda}"
+
+
+def test_the_replica_image_installs_the_bot_without_the_local_engine() -> None:
+    dockerfile = (DEPLOY / "Dockerfile.replica").read_text()
+    assert "pip install --no-cache-dir .\n" in dockerfile and "[local]" not in dockerfile
+    assert "ENGINE=remote" in dockerfile and "USER 10001" in dockerfile
+    assert '".[local]"' in (DEPLOY / "Dockerfile").read_text()
+
+
+def test_compose_starts_without_a_dotenv_file() -> None:
+    [compose] = _documents("compose.yaml")
+    [env_file] = compose["services"]["supportbot"]["env_file"]
+    assert env_file == {"path": "../.env", "required": False}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 from transformers import Qwen2VLImageProcessor
 
@@ -11,6 +13,7 @@ from bot.evaluation.legibility import (
     MIN_LEGIBLE_PX,
     ResizeRule,
     legibility,
+    published_smart_resize,
     qwen3_vl_rule,
     rule_for_model,
 )
@@ -83,3 +86,25 @@ def test_raising_the_cap_never_flags_more_cases() -> None:
     assert flagged == sorted(flagged, reverse=True)
     assert flagged[0] > flagged[-1]
     assert "MAX_IMAGE_PIXELS" in legibility_table(eval_set, [qwen3_vl_rule(1280 * 1024)])
+
+
+@given(
+    width=st.integers(min_value=1, max_value=12_000),
+    height=st.integers(min_value=1, max_value=12_000),
+    max_pixels=st.integers(min_value=65_536, max_value=16_777_216),
+)
+def test_the_published_resize_used_without_transformers_equals_transformers_own(
+    width: int, height: int, max_pixels: int
+) -> None:
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+
+    options = {"factor": 32, "min_pixels": 65_536, "max_pixels": max_pixels}
+    try:
+        expected: tuple[int, int] | str = smart_resize(height, width, **options)
+    except ValueError:
+        expected = "refused"
+    try:
+        ours: tuple[int, int] | str = published_smart_resize(height, width, **options)
+    except ValueError:
+        ours = "refused"
+    assert ours == expected

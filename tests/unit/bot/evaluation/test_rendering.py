@@ -14,8 +14,13 @@ import pytest
 from bot.evaluation.cases import EvalCase, load_set
 from bot.evaluation.rendering import FONTS, render_case
 
-FONTS_INSTALLED = all(Path(f.path).is_file() for pair in FONTS.values() for f in pair)
-pytestmark = pytest.mark.skipif(not FONTS_INSTALLED, reason="the generator's fonts are missing")
+MISSING_PACKAGES = sorted(
+    {f.package for pair in FONTS.values() for f in pair if not Path(f.path).is_file()}
+)
+pytestmark = pytest.mark.skipif(
+    bool(MISSING_PACKAGES),
+    reason=f"the generator's fonts are missing: apt-get install {' '.join(MISSING_PACKAGES)}",
+)
 
 
 def _case(case_id: str) -> EvalCase:

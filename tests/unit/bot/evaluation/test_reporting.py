@@ -110,3 +110,22 @@ def test_the_progress_bar_writes_a_line_per_case_off_a_terminal() -> None:
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("[..........] 0/2") and lines[0].endswith(case.id)
     assert lines[2].startswith("[##########] 2/2") and lines[2].endswith("done")
+
+
+def test_the_answer_is_shown_formatted_and_the_settings_as_a_table() -> None:
+    answer = (
+        "**Cause:** the `requests` package is missing.\n\n"
+        "1. Run:\n\n```\npip install requests\n```\n"
+        "2. See [the docs](javascript:alert(1)) and ![x](http://tracker.example/p.png)\n"
+    )
+    results = [_result("py-module-not-found", answer)]
+    meta: dict[str, object] = {"engine": "local", "model": "m<1>", "resize": {"source": "Qwen3"}}
+    page = html_report(results, summarise(results), meta, images="images")
+    assert "<strong>Cause:</strong>" in page and "<code>requests</code>" in page
+    assert "<ol>" in page and "<pre><code>pip install requests\n</code></pre>" in page
+    # markdown-it refuses javascript: links; images are off, so nothing is fetched.
+    assert 'href="javascript:' not in page
+    assert 'src="http://tracker.example' not in page
+    assert "<tr><th>model</th><td>m&lt;1&gt;</td></tr>" in page
+    assert "<tr><th>resize.source</th><td>Qwen3</td></tr>" in page
+    assert "overflow-wrap:anywhere" in page  # long unbroken lines wrap, no sideways scroll

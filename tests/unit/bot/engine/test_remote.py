@@ -1,0 +1,96 @@
+"""The remote engine against real HTTP servers: errors mapped onto the bot's tree, and a
+readiness that heals when a server that was down comes up."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.engine import ChatMessage, EngineState, GenerationRequest, Role, TextPart
+from bot.engine.remote import RemoteEngine, without_userinfo
+from bot.errors import EngineBusy, GenerationFailed, ModelUnavailable
+from tests.support.servers import ServerThread, free_port
+
+pytestmark = pytest.mark.slow
+
+REQUEST = GenerationRequest(messages=(ChatMessage(Role.USER, (TextPart("what is this?"),)),))
+
+
+def _server(status: int, headers: dict[str, str] | None = None) -> Starlette:
+    # The error body OpenAI-compatible servers send (vLLM's ErrorResponse, OpenAI's own):
+    # https://platform.openai.com/docs/guides/error-codes
+    async def models(request: Request) -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [{"id": "m", "object": "model"}]})
+
+    async def completions(request: Request) -> JSONResponse:
+        body = {"error": {"message": f"refused with {status}", "type": "error", "code": status}}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    return Starlette(
+        routes=[
+            Route("/v1/models", models),
+            Route("/v1/chat/completions", completions, methods=["POST"]),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected"),
+    [
+        (429, {"retry-after": "7"}, EngineBusy),
+        (500, None, GenerationFailed),
+        (404, None, ModelUnavailable),
+        (401, None, ModelUnavailable),
+        (400, None, GenerationFailed),
+    ],
+)
+async def test_a_refused_request_becomes_the_bots_own_error(
+    status: int, headers: dict[str, str] | None, expected: type[Exception]
+) -> None:
+    with ServerThread(_server(status, headers)) as server:
+        engine = RemoteEngine(server.url, "m", max_retries=0, readiness_delays=())
+        await engine.start()
+        assert engine.state is EngineState.READY
+        with pytest.raises(expected) as raised:
+            [piece async for piece in engine.stream(REQUEST)]
+        await engine.close()
+    if isinstance(raised.value, EngineBusy):
+        assert raised.value.retry_after == 7  # the server's Retry-After, not a guess
+
+
+async def test_an_engine_waiting_for_its_server_turns_ready_when_the_server_comes_up() -> None:
+    port = free_port()
+    engine = RemoteEngine(
+        f"http://ops:s3cret@127.0.0.1:{port}",
+        "m",
+        readiness_delays=(0.05, 0.1),
+    )
+    await engine.start()
+    assert engine.state is EngineState.FAILED and engine.recoverable
+    failure = engine.failure or ""
+    assert f"waiting for the model server at http://127.0.0.1:{port}" in failure
+    assert "last error APIConnectionError" in failure and "next try in 0.05 s" in failure
+    assert "s3cret" not in failure and "ops@" not in failure
+    with ServerThread(_server(200), port=port):
+        for _ in range(200):
+            if _state(engine) is EngineState.READY:
+                break
+            await asyncio.sleep(0.05)
+        assert _state(engine) is EngineState.READY and engine.failure is None
+    await engine.close()
+    assert _state(engine) is EngineState.CLOSED
+
+
+def _state(engine: RemoteEngine) -> EngineState:
+    return engine.state  # read afresh: the background check changes it
+
+
+def test_userinfo_is_removed_and_everything_else_kept() -> None:
+    assert without_userinfo("http://u:p@vllm:8000/x?y=1") == "http://vllm:8000/x?y=1"
+    assert without_userinfo("http://u@[::1]:8000") == "http://[::1]:8000"
+    assert without_userinfo("http://vllm:8000") == "http://vllm:8000"
