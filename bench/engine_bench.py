@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import itertools
 
+from bench.stats import percentile
 from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.images import decode_for_model
@@ -199,11 +200,6 @@ async def measure(
     if path == "naive":
         return await asyncio.to_thread(naive, engine, requests)
     return await through_engine(engine, requests)
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def single_request_rows(
@@ -404,7 +400,7 @@ async def run(
                 "n/a (sampled) | n/a (sampled)"
                 if sampled
                 else f"{statistics.median(result.latencies):.2f} | "
-                f"{_percentile(result.latencies, 0.95):.2f}"
+                f"{percentile(result.latencies, 0.95):.2f}"
             )
             label = f"naive ({naive_sample} of {n})" if sampled else name
             print(

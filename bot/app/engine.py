@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.engine.config import EngineConfig
 from bot.engine.device import gpu_memory_bytes
 from bot.engine.protocol import Engine
 from bot.engine.remote import RemoteEngine
@@ -14,8 +15,9 @@ from bot.observability.metrics import Metrics
 from bot.settings import EngineKind, Settings
 
 
-def _local_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> Engine:
-    return TransformersEngine(
+def engine_config(settings: Settings) -> EngineConfig:
+    """The in-process engine's configuration, read once from `settings`."""
+    return EngineConfig(
         settings.model_id,
         device=settings.device,
         dtype=settings.dtype.value,
@@ -28,9 +30,15 @@ def _local_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> E
         batch_window_seconds=settings.batch_window_ms / 1000,
         prefill_chunk_tokens=settings.prefill_chunk_tokens,
         prefix_cache_bytes=settings.prefix_cache_bytes,
-        observe=metrics.observe_by_name if metrics is not None else None,
         lora_adapter=settings.lora_adapter,
         decode_mode=settings.decode_mode,
+    )
+
+
+def _local_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> Engine:
+    return TransformersEngine(
+        engine_config(settings),
+        observe=metrics.observe_by_name if metrics is not None else None,
         retry_delays=RETRY_DELAYS if retry else (),
     )
 

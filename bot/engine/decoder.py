@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from bot.engine.compat import cache_argument
+from bot.engine.config import COMPILE_BUDGET_SECONDS
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.slot_cache import COLUMN_STEP, SlotCache, StepShape, bucket_for
 from bot.engine.step_graphs import StepGraphs, cuda_graph_capture
@@ -31,7 +32,6 @@ from bot.engine.step_graphs import StepGraphs, cuda_graph_capture
 log = logging.getLogger(__name__)
 
 WARM_UP_LONG_ROW = 1500  # a warm-up row longer than one column step, widening the buffers
-COMPILE_BUDGET_SECONDS = 60.0  # the start-up bound for a fresh machine
 
 
 class Decoder:

@@ -17,8 +17,9 @@ import torch
 
 from bot.engine.chunked_prefill import ChunkedPrefill, PartialPrefill
 from bot.engine.compat import cache_argument
+from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
-from bot.engine.decoder import COMPILE_BUDGET_SECONDS, Decoder
+from bot.engine.decoder import Decoder
 from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
 from bot.engine.sampling import TokenChooser
@@ -36,12 +37,11 @@ class ModelRunner:
         model: Any,
         chooser: TokenChooser,
         *,
+        config: EngineConfig,
         prefixes: PrefixStore,
         context_window: int,
         pad_token_id: int,
         observe: Callable[[str, float], None],
-        decode_mode: DecodeMode = DecodeMode.AUTO,
-        compile_budget_seconds: float = COMPILE_BUDGET_SECONDS,
     ) -> None:
         self._model = model
         self._chooser = chooser
@@ -51,7 +51,9 @@ class ModelRunner:
         self._observe = observe
         self._layers = int(model.config.get_text_config().num_hidden_layers)
         self._batch = SlotCache(self._layers)
-        self._decoder = Decoder(model, decode_mode, compile_budget_seconds=compile_budget_seconds)
+        self._decoder = Decoder(
+            model, config.decode_mode, compile_budget_seconds=config.compile_budget_seconds
+        )
         self._cache_argument = cache_argument(model.forward)
         self._chunks = ChunkedPrefill(model, self._layers)
 
@@ -64,6 +66,16 @@ class ModelRunner:
     def cache_bytes(self) -> int:
         """GPU memory held by the decode cache's slots."""
         return self._batch.nbytes()
+
+    @property
+    def kv_pool(self) -> SlotCache:
+        """The key/value pool the decode slots live in."""
+        return self._batch
+
+    @property
+    def context_window(self) -> int:
+        """Most tokens a prompt and its answer may take together."""
+        return self._context_window
 
     def warm_up(self, max_batch: int) -> None:
         """Prepare every decode shape before the first request waits for it."""
