@@ -20,11 +20,12 @@ from bot.engine.compat import cache_argument
 from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.decoder import Decoder
+from bot.engine.device import free_memory_bytes
 from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
 from bot.engine.sampling import TokenChooser
 from bot.engine.sequence import Sequence
-from bot.engine.slot_cache import SlotCache
+from bot.engine.slot_cache import SlotCache, bucket_for, pool_columns
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class ModelRunner:
         self._context_window = context_window
         self._pad_token_id = pad_token_id
         self._observe = observe
+        self._config = config
         self._layers = int(model.config.get_text_config().num_hidden_layers)
         self._batch = SlotCache(self._layers)
         self._decoder = Decoder(
@@ -78,7 +80,34 @@ class ModelRunner:
         return self._context_window
 
     def warm_up(self, max_batch: int) -> None:
-        """Prepare every decode shape before the first request waits for it."""
+        """Reserve the key/value pool and prepare every decode shape, before serving.
+
+        The pool holds `max_batch` slots (rounded up to a bucket) of as many
+        columns as the context window needs, or as the memory budget holds
+        (`kv_cache_bytes`, or a share of what is free now that the weights are
+        in); the context window shrinks to fit it. It is never reallocated.
+        """
+        like = self._decoder.kv_zeros(1, 1)
+        slots = bucket_for(max_batch)
+        per_column = 2 * self._layers * like[0, :, 0].numel() * like.element_size()
+        budget = self._config.kv_cache_bytes or int(
+            self._config.kv_cache_memory_share * free_memory_bytes(str(like.device))
+        )
+        columns = pool_columns(
+            budget_bytes=budget,
+            slots=slots,
+            bytes_per_column=per_column,
+            needed=self._context_window + 1,  # the step after the last token writes one more
+        )
+        self._batch.reserve(like, slots, columns)
+        self._context_window = min(self._context_window, columns - 1)
+        log.info(
+            "key/value pool reserved: %d slots x %d columns, %.2f GiB (budget %.2f GiB)",
+            slots,
+            columns,
+            self._batch.nbytes() / 2**30,
+            budget / 2**30,
+        )
         self._decoder.warm_up(self._batch, max_batch)
 
     # ----- prefill -----
@@ -202,10 +231,8 @@ class ModelRunner:
         self._batch.remove([s.slot for s in sequences])
 
     def free_memory(self, doing: str) -> None:
-        """Out of GPU memory: drop cached prefixes and, when nothing runs, the decode cache."""
+        """Out of GPU memory: drop cached prefixes (the key/value pool stays reserved)."""
         log.warning("out of GPU memory while %s; freeing cached prefixes and retrying", doing)
         self._prefixes.clear()
-        if not self._batch.lengths:
-            self._batch.release()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
