@@ -21,6 +21,7 @@ from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.decoder import Decoder
 from bot.engine.device import free_memory_bytes
+from bot.engine.mailbox import deliver
 from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
 from bot.engine.sampling import TokenChooser
@@ -181,7 +182,11 @@ class ModelRunner:
     # ----- decode -----
 
     def step(self, active: list[Sequence]) -> torch.Tensor:
-        """One decode step for every running row; return their logits, in `active`'s order."""
+        """One decode step for every running row; their logits by slot, [bucket, vocab].
+
+        Row `s` of `active` is row `s.slot` of the result (pass `by_slot=True`
+        to `advance`): picking rows would cost a host-to-device copy of the slots.
+        """
         feeds = {}
         for sequence in active:
             text = len(sequence.tokens) - 1
@@ -192,27 +197,37 @@ class ModelRunner:
         for sequence in active:
             sequence.cached += 1
         self._observe("supportbot_engine_batch_size", len(active))
-        rows = torch.tensor([s.slot for s in active], device=logits.device)
-        return logits.index_select(0, rows)
+        return logits
 
     # ----- tokens out -----
 
-    def advance(self, rows: list[Sequence], logits: torch.Tensor) -> None:
-        """Choose each row's next token and send it; mark the rows that are done as ending."""
-        may_end = [s.new_tokens >= s.min_new_tokens for s in rows]
-        for sequence, token in zip(rows, self._chooser.choose(logits, may_end), strict=True):
+    def advance(self, rows: list[Sequence], logits: torch.Tensor, *, by_slot: bool = False) -> None:
+        """Choose each row's next token and send it; mark the rows that are done as ending.
+
+        `logits` holds one row per sequence in `rows`' order, or with `by_slot`
+        one per decode slot (free slots' rows are chosen and ignored).
+        """
+        at = [s.slot for s in rows] if by_slot else list(range(len(rows)))
+        may_end = [True] * logits.shape[0]
+        for sequence, row in zip(rows, at, strict=True):
+            may_end[row] = sequence.new_tokens >= sequence.min_new_tokens
+        chosen = self._chooser.choose(logits, may_end)
+        sends: list[tuple[Sequence, int]] = []
+        for sequence, row in zip(rows, at, strict=True):
+            token = chosen[row]
             if sequence.done or sequence.ending:
                 continue
             if token in self._chooser.end_tokens:
                 sequence.ending = True
                 continue
             sequence.tokens.append(token)
-            sequence.send(token)
+            sends.append((sequence, token))
             if (
                 sequence.new_tokens >= sequence.max_new_tokens
                 or len(sequence.tokens) >= self._context_window
             ):
                 sequence.ending = True
+        deliver([(sequence.send, token) for sequence, token in sends])
 
     # ----- caches -----
 

@@ -283,7 +283,7 @@ class BatchScheduler:
     def _decode(self) -> None:
         try:
             active = self._policy.active
-            self._runner.advance(active, self._runner.step(active))
+            self._runner.advance(active, self._runner.step(active), by_slot=True)
             self._retire()
         except torch.cuda.OutOfMemoryError:
             # Nothing to undo: a failed step wrote only columns the next step writes again.

@@ -22,6 +22,7 @@ from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.device import resolve_device, resolve_dtype
 from bot.engine.loading import RETRY_DELAYS, library_logs_through_root, load_model, load_retrying
+from bot.engine.mailbox import Mailbox
 from bot.engine.prefix_cache import PrefixStore
 from bot.engine.preparation import PromptPreparer
 from bot.engine.prepared import PreparedPrompt
@@ -194,7 +195,7 @@ class TransformersEngine(EngineStatus):
         sequence = Sequence(
             request,
             self._preparers.submit(self.prepare, request),
-            _mailbox(asyncio.get_running_loop(), inbox, cancelled),
+            Mailbox(asyncio.get_running_loop(), inbox, cancelled),
             max_new_tokens=request.max_new_tokens or self.config.max_new_tokens,
             min_new_tokens=request.min_new_tokens or 0,
             cancelled=cancelled,
@@ -287,20 +288,6 @@ class TransformersEngine(EngineStatus):
             await asyncio.to_thread(self._scheduler.close)
         self._loader.shutdown(wait=False, cancel_futures=True)
         self._preparers.shutdown(wait=False, cancel_futures=True)
-
-
-def _mailbox(
-    loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[object], cancelled: threading.Event
-) -> Callable[[object], None]:
-    """A thread-safe way into `inbox`; a consumer whose loop has closed cancels the request."""
-
-    def send(item: object) -> None:
-        try:
-            loop.call_soon_threadsafe(inbox.put_nowait, item)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            cancelled.set()
-
-    return send
 
 
 def _deadline(timeout: float | None) -> float | None:

@@ -23,6 +23,7 @@ from bot.engine.slot_cache import COLUMN_STEP, SlotCache, pool_columns, width_fo
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.engine_requests import fixed_length_request
 from tests.support.screenshots import render_error_screenshot
+from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +40,8 @@ def _long_text_request() -> GenerationRequest:
 
 
 def _screenshot_request() -> GenerationRequest:
-    # The tiny checkpoint's image processor caps a screenshot at a few dozen tokens,
-    # so the log pasted beside it is what carries this row past the first column step.
     shot = render_error_screenshot(size=(1920, 1080))
-    parts = (ImagePart(shot), TextPart("what broke? " + LOG))
+    parts = (ImagePart(shot), TextPart("what broke?"))
     return GenerationRequest(messages=(ChatMessage(Role.USER, parts),), max_new_tokens=ANSWER)
 
 
@@ -66,9 +65,17 @@ def _generated(engine: TransformersEngine, request: GenerationRequest) -> str:
     )
 
 
+@pytest.fixture(scope="module")
+def full_size_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint with the production pixel cap: a 1920x1080 shot is ~1,280 tokens."""
+    return build_tiny_checkpoint(
+        tmp_path_factory.mktemp("tiny-full-images"), max_pixels=1280 * 1024
+    )
+
+
 @pytest.fixture
-async def engine(tiny_checkpoint: Path) -> AsyncIterator[TransformersEngine]:
-    engine = TransformersEngine(str(tiny_checkpoint), device="cpu", max_batch=4)
+async def engine(full_size_images: Path) -> AsyncIterator[TransformersEngine]:
+    engine = TransformersEngine(str(full_size_images), device="cpu", max_batch=4)
     await engine.start()
     assert engine.failure is None, engine.failure
     yield engine
