@@ -375,12 +375,13 @@ async def run(
 
     print("| metric | engine | naive |")
     print("| --- | --- | --- |")
-    rows: list[tuple[str, float, float | None]] = [
-        *await single_request_rows(engine, shots, tokens),
-        *await join_rows(engine, shots, tokens, decode_mode),
-    ]
-    for metric, ours, theirs in rows:
-        print(f"| {metric} | {ours:.1f} | {'n/a' if theirs is None else f'{theirs:.1f}'} |")
+    # Each group printed as soon as it is measured: a run killed at its limit keeps them.
+    for group in (
+        single_request_rows(engine, shots, tokens),
+        join_rows(engine, shots, tokens, decode_mode),
+    ):
+        for metric, ours, theirs in await group:
+            print(f"| {metric} | {ours:.1f} | {'n/a' if theirs is None else f'{theirs:.1f}'} |")
     print()
     print("| concurrent | path | output tok/s | p50 latency s | p95 latency s | peak GPU GiB |")
     print("| --- | --- | --- | --- | --- | --- |")
