@@ -19,7 +19,15 @@ import torch
 from PIL import Image
 
 from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
-from bot.engine.slot_cache import COLUMN_STEP, SlotCache, pool_columns, width_for, widths_up_to
+from bot.engine.slot_cache import (
+    COLUMN_STEP,
+    SlotCache,
+    StepShape,
+    pool_columns,
+    width_for,
+    widths_up_to,
+)
+from bot.engine.step_graphs import Replay, StepGraphs
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.engine_requests import fixed_length_request
 from tests.support.screenshots import render_error_screenshot
@@ -140,3 +148,19 @@ def test_a_reserved_pool_refuses_to_grow_or_be_released() -> None:
         pool.add([(keys, keys)], [COLUMN_STEP + 5])
     with pytest.raises(RuntimeError, match="reserved pool"):
         pool.release()
+
+
+def test_once_every_shape_is_captured_up_front_serving_captures_nothing() -> None:
+    made: list[StepShape] = []
+
+    def capture(shape: StepShape) -> Replay:
+        made.append(shape)
+        return lambda: torch.full((1,), float(shape.bucket))
+
+    graphs = StepGraphs(capture)
+    graphs.capture_all([StepShape(1, COLUMN_STEP), StepShape(2, 2 * COLUMN_STEP)], generation=0)
+    assert made == [StepShape(2, 2 * COLUMN_STEP), StepShape(1, COLUMN_STEP)]  # largest first
+    replayed = graphs.replay(StepShape(1, COLUMN_STEP), 0)
+    assert replayed is not None and replayed.item() == 1.0
+    assert graphs.replay(StepShape(4, COLUMN_STEP), 0) is None  # the caller runs it eagerly
+    assert graphs.captures == 2 and len(made) == 2
