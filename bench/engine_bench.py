@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import itertools
 
+from bench.stats import percentile
 from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.images import decode_for_model
@@ -199,11 +200,6 @@ async def measure(
     if path == "naive":
         return await asyncio.to_thread(naive, engine, requests)
     return await through_engine(engine, requests)
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def single_request_rows(
@@ -379,12 +375,13 @@ async def run(
 
     print("| metric | engine | naive |")
     print("| --- | --- | --- |")
-    rows: list[tuple[str, float, float | None]] = [
-        *await single_request_rows(engine, shots, tokens),
-        *await join_rows(engine, shots, tokens, decode_mode),
-    ]
-    for metric, ours, theirs in rows:
-        print(f"| {metric} | {ours:.1f} | {'n/a' if theirs is None else f'{theirs:.1f}'} |")
+    # Each group printed as soon as it is measured: a run killed at its limit keeps them.
+    for group in (
+        single_request_rows(engine, shots, tokens),
+        join_rows(engine, shots, tokens, decode_mode),
+    ):
+        for metric, ours, theirs in await group:
+            print(f"| {metric} | {ours:.1f} | {'n/a' if theirs is None else f'{theirs:.1f}'} |")
     print()
     print("| concurrent | path | output tok/s | p50 latency s | p95 latency s | peak GPU GiB |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -404,7 +401,7 @@ async def run(
                 "n/a (sampled) | n/a (sampled)"
                 if sampled
                 else f"{statistics.median(result.latencies):.2f} | "
-                f"{_percentile(result.latencies, 0.95):.2f}"
+                f"{percentile(result.latencies, 0.95):.2f}"
             )
             label = f"naive ({naive_sample} of {n})" if sampled else name
             print(

@@ -26,6 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.stats import percentile
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack
 from tests.support.redis_server import RedisServer
 from tests.support.serve_process import wait_until_ready
@@ -35,11 +36,6 @@ from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
 TOKEN = "xoxb-load-test-0001"
 SECRET = "load-test-secret"
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def run(events: int, rate: float, settle_seconds: float) -> int:
@@ -141,7 +137,7 @@ def run(events: int, rate: float, settle_seconds: float) -> int:
         )
         print(f"events/s           {len(sent) / sending:.1f}")
         print(f"ack latency p50    {statistics.median(acks) * 1000:.1f} ms")
-        print(f"ack latency p99    {_percentile(acks, 0.99) * 1000:.1f} ms")
+        print(f"ack latency p99    {percentile(acks, 0.99) * 1000:.1f} ms")
         print(f"answers delivered  {answered}")
         print(f"duplicates         {duplicates}")
         print(f"lost               {lost}")

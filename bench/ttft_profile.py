@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -71,11 +72,11 @@ def _prefill_alone(engine: TransformersEngine, request: Any) -> Callable[[], Non
     runner = ModelRunner(
         model,
         TokenChooser(model.generation_config),
+        config=dataclasses.replace(engine.config, decode_mode=DecodeMode.EAGER),
         prefixes=PrefixStore(0),
         context_window=engine.context_window,
         pad_token_id=0,
         observe=lambda name, value: None,
-        decode_mode=DecodeMode.EAGER,
     )
     prepared: Future[Any] = Future()
     prepared.set_result(engine.prepare(request))

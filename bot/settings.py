@@ -153,6 +153,8 @@ class Settings(BaseSettings):
     batch_window_ms: float = Field(default=5.0, ge=0, le=1000)
     prefill_chunk_tokens: int = Field(default=512, ge=0)  # 0: prefill in one pass
     prefix_cache_bytes: int = Field(default=2 * 2**30, ge=0)
+    kv_cache_bytes: int = Field(default=0, ge=0)  # 0: KV_CACHE_MEMORY_SHARE of free memory
+    kv_cache_memory_share: float = Field(default=0.9, gt=0, le=1)
     decode_mode: DecodeMode = DecodeMode.AUTO
     queue_timeout_seconds: float = Field(default=120.0, gt=0)
     generation_timeout_seconds: float = Field(default=300.0, gt=0)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from importlib.util import find_spec
 
+from bot.engine.config import EngineConfig
 from bot.engine.model_choice import AUTO, QWEN3_VL_INSTRUCT
 from bot.engine.protocol import Engine
 from bot.errors import ConfigError
@@ -58,14 +59,9 @@ def remote_model_name(settings: Settings) -> str:
     return settings.model_id
 
 
-def _local_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> Engine:
-    settings = settle_model(settings)
-    from bot.app.model_fit import check_fit
-    from bot.engine.transformers_engine import RETRY_DELAYS, TransformersEngine
-
-    check_fit(settings)  # before any download
-
-    return TransformersEngine(
+def engine_config(settings: Settings) -> EngineConfig:
+    """The in-process engine's configuration, read once from `settings`."""
+    return EngineConfig(
         settings.model_id,
         device=settings.device,
         dtype=settings.dtype.value,
@@ -78,9 +74,23 @@ def _local_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> E
         batch_window_seconds=settings.batch_window_ms / 1000,
         prefill_chunk_tokens=settings.prefill_chunk_tokens,
         prefix_cache_bytes=settings.prefix_cache_bytes,
-        observe=metrics.observe_by_name if metrics is not None else None,
+        kv_cache_bytes=settings.kv_cache_bytes,
+        kv_cache_memory_share=settings.kv_cache_memory_share,
         lora_adapter=settings.lora_adapter,
         decode_mode=settings.decode_mode,
+    )
+
+
+def _local_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> Engine:
+    settings = settle_model(settings)
+    from bot.app.model_fit import check_fit
+    from bot.engine.transformers_engine import RETRY_DELAYS, TransformersEngine
+
+    check_fit(settings)  # before any download
+
+    return TransformersEngine(
+        engine_config(settings),
+        observe=metrics.observe_by_name if metrics is not None else None,
         retry_delays=RETRY_DELAYS if retry else (),
     )
 

@@ -17,6 +17,7 @@ columns it will write again.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from typing import Any
@@ -24,14 +25,14 @@ from typing import Any
 import torch
 
 from bot.engine.compat import cache_argument
+from bot.engine.config import COMPILE_BUDGET_SECONDS
 from bot.engine.decode_mode import DecodeMode
-from bot.engine.slot_cache import COLUMN_STEP, SlotCache, StepShape, bucket_for
+from bot.engine.slot_cache import SlotCache, StepShape, bucket_for, widths_up_to
 from bot.engine.step_graphs import StepGraphs, cuda_graph_capture
 
 log = logging.getLogger(__name__)
 
 WARM_UP_LONG_ROW = 1500  # a warm-up row longer than one column step, widening the buffers
-COMPILE_BUDGET_SECONDS = 60.0  # the start-up bound for a fresh machine
 
 
 class Decoder:
@@ -77,7 +78,11 @@ class Decoder:
         if self._graphs is not None:
             try:
                 self._cache = cache
-                return self._graphs.replay(shape, cache.generation)
+                replayed = self._graphs.replay(shape, cache.generation)
+                if replayed is not None:
+                    return replayed
+                log.warning("no captured decode step for %s; this step runs eagerly", shape)
+                return self.step(cache, shape)
             except torch.cuda.OutOfMemoryError:
                 raise
             except Exception:
@@ -135,10 +140,10 @@ class Decoder:
     def warm_up(self, cache: SlotCache, max_batch: int) -> None:
         """Prepare every shape the step will see before the first request waits for it.
 
-        CUDA graphs: the cache is reserved for `max_batch` rows of one column
-        step and each bucket captured (seconds), logged as it goes; the
-        reservation is kept, since the graphs point at it. Compiled: three
-        compilations cover every shape (see `_vary`), within the budget.
+        CUDA graphs: every bucket up to `max_batch` at every attended width of
+        the cache (reserved by the caller) is captured (seconds), largest
+        first, with the garbage collector frozen, logged as it goes. Compiled:
+        three compilations cover every shape (see `_vary`), within the budget.
         """
         if self._graphs is not None:
             self._capture_buckets(cache, max_batch)
@@ -148,10 +153,15 @@ class Decoder:
     def _capture_buckets(self, cache: SlotCache, max_batch: int) -> None:
         assert self._graphs is not None
         started = time.monotonic()
-        cache.reserve(self._zeros(1, 1), bucket_for(max_batch), COLUMN_STEP)
+        if not cache.fixed:
+            raise RuntimeError("reserve the key/value pool before capturing decode steps")
         self._cache = cache
         buckets = sorted({bucket_for(rows) for rows in range(1, max_batch + 1)})
-        shapes = [StepShape(bucket, COLUMN_STEP) for bucket in buckets]
+        shapes = [StepShape(b, width) for b in buckets for width in widths_up_to(cache.columns)]
+        # As vLLM does: objects made during capture are not collected mid-capture,
+        # and the collector does not walk them while capturing the rest.
+        gc.collect()
+        gc.freeze()
         try:
             self._graphs.capture_all(shapes, cache.generation)
         except torch.cuda.OutOfMemoryError:
@@ -160,6 +170,8 @@ class Decoder:
             log.exception("capturing the decode step failed; decoding eagerly")
             self._eager_from_now_on()
             return
+        finally:
+            gc.unfreeze()
         log.info(
             "decode steps ready (%s, %d graphs) in %.1f s",
             self.mode,
@@ -176,9 +188,13 @@ class Decoder:
         plan += [(b, 1) for b in sorted({bucket_for(r) for r in range(1, max_batch + 1)})]
         for done, item in enumerate(plan, start=1):
             if item is None:
-                cache.release()
+                if not cache.fixed:  # a reserved pool is already as wide as it gets
+                    cache.release()
                 continue
-            self._step_on_zeros(cache, *item)
+            bucket, longest = item
+            if cache.fixed:
+                longest = min(longest, cache.columns - 1)
+            self._step_on_zeros(cache, bucket, longest)
             if self._compiled is None:  # it failed and fell back
                 break
             elapsed = time.monotonic() - started
@@ -192,10 +208,12 @@ class Decoder:
                 )
                 self._eager_from_now_on()
                 break
-        cache.release()
+        if not cache.fixed:
+            cache.release()
         log.info("decode steps ready (%s) for batches up to %d", self.mode, max_batch)
 
-    def _zeros(self, rows: int, columns: int) -> torch.Tensor:
+    def kv_zeros(self, rows: int, columns: int) -> torch.Tensor:
+        """Zeros shaped like `rows` rows of one layer's keys, `columns` wide, on the device."""
         config = self._model.config.get_text_config()
         heads = int(config.num_key_value_heads)
         dim = int(getattr(config, "head_dim", config.hidden_size // config.num_attention_heads))
@@ -203,7 +221,7 @@ class Decoder:
         return torch.zeros(shape, dtype=self._model.dtype, device=self._model.device)
 
     def _step_on_zeros(self, cache: SlotCache, bucket: int, longest: int) -> None:
-        zeros = self._zeros(bucket, longest)
+        zeros = self.kv_zeros(bucket, longest)
         layers = int(self._model.config.get_text_config().num_hidden_layers)
         slots = cache.add([(zeros, zeros)] * layers, [longest, *[1] * (bucket - 1)])
         shape = cache.begin_step({}, 0)

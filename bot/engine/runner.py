@@ -17,13 +17,16 @@ import torch
 
 from bot.engine.chunked_prefill import ChunkedPrefill, PartialPrefill
 from bot.engine.compat import cache_argument
+from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
-from bot.engine.decoder import COMPILE_BUDGET_SECONDS, Decoder
+from bot.engine.decoder import Decoder
+from bot.engine.device import free_memory_bytes
+from bot.engine.mailbox import deliver
 from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
 from bot.engine.sampling import TokenChooser
 from bot.engine.sequence import Sequence
-from bot.engine.slot_cache import SlotCache
+from bot.engine.slot_cache import SlotCache, bucket_for, pool_columns
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +39,11 @@ class ModelRunner:
         model: Any,
         chooser: TokenChooser,
         *,
+        config: EngineConfig,
         prefixes: PrefixStore,
         context_window: int,
         pad_token_id: int,
         observe: Callable[[str, float], None],
-        decode_mode: DecodeMode = DecodeMode.AUTO,
-        compile_budget_seconds: float = COMPILE_BUDGET_SECONDS,
     ) -> None:
         self._model = model
         self._chooser = chooser
@@ -49,9 +51,12 @@ class ModelRunner:
         self._context_window = context_window
         self._pad_token_id = pad_token_id
         self._observe = observe
+        self._config = config
         self._layers = int(model.config.get_text_config().num_hidden_layers)
         self._batch = SlotCache(self._layers)
-        self._decoder = Decoder(model, decode_mode, compile_budget_seconds=compile_budget_seconds)
+        self._decoder = Decoder(
+            model, config.decode_mode, compile_budget_seconds=config.compile_budget_seconds
+        )
         self._cache_argument = cache_argument(model.forward)
         self._chunks = ChunkedPrefill(model, self._layers)
 
@@ -65,8 +70,45 @@ class ModelRunner:
         """GPU memory held by the decode cache's slots."""
         return self._batch.nbytes()
 
+    @property
+    def kv_pool(self) -> SlotCache:
+        """The key/value pool the decode slots live in."""
+        return self._batch
+
+    @property
+    def context_window(self) -> int:
+        """Most tokens a prompt and its answer may take together."""
+        return self._context_window
+
     def warm_up(self, max_batch: int) -> None:
-        """Prepare every decode shape before the first request waits for it."""
+        """Reserve the key/value pool and prepare every decode shape, before serving.
+
+        The pool holds `max_batch` slots (rounded up to a bucket) of as many
+        columns as the context window needs, or as the memory budget holds
+        (`kv_cache_bytes`, or a share of what is free now that the weights are
+        in); the context window shrinks to fit it. It is never reallocated.
+        """
+        like = self._decoder.kv_zeros(1, 1)
+        slots = bucket_for(max_batch)
+        per_column = 2 * self._layers * like[0, :, 0].numel() * like.element_size()
+        budget = self._config.kv_cache_bytes or int(
+            self._config.kv_cache_memory_share * free_memory_bytes(str(like.device))
+        )
+        columns = pool_columns(
+            budget_bytes=budget,
+            slots=slots,
+            bytes_per_column=per_column,
+            needed=self._context_window + 1,  # the step after the last token writes one more
+        )
+        self._batch.reserve(like, slots, columns)
+        self._context_window = min(self._context_window, columns - 1)
+        log.info(
+            "key/value pool reserved: %d slots x %d columns, %.2f GiB (budget %.2f GiB)",
+            slots,
+            columns,
+            self._batch.nbytes() / 2**30,
+            budget / 2**30,
+        )
         self._decoder.warm_up(self._batch, max_batch)
 
     # ----- prefill -----
@@ -140,7 +182,11 @@ class ModelRunner:
     # ----- decode -----
 
     def step(self, active: list[Sequence]) -> torch.Tensor:
-        """One decode step for every running row; return their logits, in `active`'s order."""
+        """One decode step for every running row; their logits by slot, [bucket, vocab].
+
+        Row `s` of `active` is row `s.slot` of the result (pass `by_slot=True`
+        to `advance`): picking rows would cost a host-to-device copy of the slots.
+        """
         feeds = {}
         for sequence in active:
             text = len(sequence.tokens) - 1
@@ -151,27 +197,37 @@ class ModelRunner:
         for sequence in active:
             sequence.cached += 1
         self._observe("supportbot_engine_batch_size", len(active))
-        rows = torch.tensor([s.slot for s in active], device=logits.device)
-        return logits.index_select(0, rows)
+        return logits
 
     # ----- tokens out -----
 
-    def advance(self, rows: list[Sequence], logits: torch.Tensor) -> None:
-        """Choose each row's next token and send it; mark the rows that are done as ending."""
-        may_end = [s.new_tokens >= s.min_new_tokens for s in rows]
-        for sequence, token in zip(rows, self._chooser.choose(logits, may_end), strict=True):
+    def advance(self, rows: list[Sequence], logits: torch.Tensor, *, by_slot: bool = False) -> None:
+        """Choose each row's next token and send it; mark the rows that are done as ending.
+
+        `logits` holds one row per sequence in `rows`' order, or with `by_slot`
+        one per decode slot (free slots' rows are chosen and ignored).
+        """
+        at = [s.slot for s in rows] if by_slot else list(range(len(rows)))
+        may_end = [True] * logits.shape[0]
+        for sequence, row in zip(rows, at, strict=True):
+            may_end[row] = sequence.new_tokens >= sequence.min_new_tokens
+        chosen = self._chooser.choose(logits, may_end)
+        sends: list[tuple[Sequence, int]] = []
+        for sequence, row in zip(rows, at, strict=True):
+            token = chosen[row]
             if sequence.done or sequence.ending:
                 continue
             if token in self._chooser.end_tokens:
                 sequence.ending = True
                 continue
             sequence.tokens.append(token)
-            sequence.send(token)
+            sends.append((sequence, token))
             if (
                 sequence.new_tokens >= sequence.max_new_tokens
                 or len(sequence.tokens) >= self._context_window
             ):
                 sequence.ending = True
+        deliver([(sequence.send, token) for sequence, token in sends])
 
     # ----- caches -----
 
@@ -190,10 +246,8 @@ class ModelRunner:
         self._batch.remove([s.slot for s in sequences])
 
     def free_memory(self, doing: str) -> None:
-        """Out of GPU memory: drop cached prefixes and, when nothing runs, the decode cache."""
+        """Out of GPU memory: drop cached prefixes (the key/value pool stays reserved)."""
         log.warning("out of GPU memory while %s; freeing cached prefixes and retrying", doing)
         self._prefixes.clear()
-        if not self._batch.lengths:
-            self._batch.release()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

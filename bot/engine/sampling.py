@@ -12,6 +12,8 @@ class TokenChooser:
     """Greedy, or temperature/top-k/top-p sampling when the generation config samples.
 
     Rows still short of their `min_new_tokens` cannot choose an end token.
+    That rule runs on the device against an end-token mask made once per
+    device and vocabulary; the chosen ids are read back once per call.
     """
 
     def __init__(self, generation_config: Any) -> None:
@@ -23,17 +25,27 @@ class TokenChooser:
         self._temperature = float(generation_config.temperature or 1.0)
         self._top_k = int(generation_config.top_k or 0)
         self._top_p = float(generation_config.top_p or 1.0)
+        self._end_masks: dict[tuple[torch.device, int], torch.Tensor] = {}
+
+    def _end_mask(self, logits: torch.Tensor) -> torch.Tensor:
+        """[1, vocab] True at end tokens, on `logits`' device (made once, then reused)."""
+        key = (logits.device, logits.shape[-1])
+        mask = self._end_masks.get(key)
+        if mask is None:
+            mask = torch.zeros((1, logits.shape[-1]), dtype=torch.bool)
+            mask[0, [token for token in self.end_tokens if token < logits.shape[-1]]] = True
+            mask = self._end_masks[key] = mask.to(logits.device)
+        return mask
 
     def choose(self, logits: torch.Tensor, may_end: Sequence[bool]) -> list[int]:
         """Next token of each row of `logits` [rows, vocab]."""
         logits = logits.float()
         if self.end_tokens and not all(may_end):
-            blocked = torch.tensor([not allowed for allowed in may_end], device=logits.device)
-            end = torch.tensor(sorted(self.end_tokens), device=logits.device)
-            logits[blocked.nonzero().squeeze(1).unsqueeze(1), end.unsqueeze(0)] = -torch.inf
-        if not self._sample:
-            return [int(token) for token in logits.argmax(dim=-1).tolist()]
-        return [int(token) for token in self._sampled(logits).tolist()]
+            # A masked fill, not `nonzero` indexing: no read back to size a tensor.
+            blocked = torch.tensor([not allowed for allowed in may_end]).to(logits.device)
+            logits = logits.masked_fill(blocked.unsqueeze(1) & self._end_mask(logits), -torch.inf)
+        chosen = logits.argmax(dim=-1) if not self._sample else self._sampled(logits)
+        return [int(token) for token in chosen.tolist()]  # the one read back
 
     def _sampled(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits / max(self._temperature, 1e-5)

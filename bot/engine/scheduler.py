@@ -24,13 +24,14 @@ from typing import Any
 import torch
 
 from bot.engine.chunked_prefill import PartialPrefill
+from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
-from bot.engine.decoder import COMPILE_BUDGET_SECONDS
-from bot.engine.policy import BatchLimits, BatchPolicy
+from bot.engine.policy import BatchPolicy
 from bot.engine.prefix_cache import PrefixHit, PrefixStore
 from bot.engine.runner import ModelRunner
 from bot.engine.sampling import TokenChooser
 from bot.engine.sequence import Sequence
+from bot.engine.slot_cache import SlotCache
 from bot.errors import GenerationFailed, ModelUnavailable
 
 log = logging.getLogger(__name__)
@@ -44,25 +45,22 @@ class BatchScheduler:
         model: Any,
         chooser: TokenChooser,
         *,
-        limits: BatchLimits,
+        config: EngineConfig,
         prefixes: PrefixStore,
         context_window: int,
         pad_token_id: int,
         observe: Callable[[str, float], None],
-        decode_mode: DecodeMode = DecodeMode.AUTO,
-        compile_budget_seconds: float = COMPILE_BUDGET_SECONDS,
     ) -> None:
-        self._limits = limits
-        self._policy = BatchPolicy(limits)
+        self._limits = config.limits
+        self._policy = BatchPolicy(self._limits)
         self._runner = ModelRunner(
             model,
             chooser,
+            config=config,
             prefixes=prefixes,
             context_window=context_window,
             pad_token_id=pad_token_id,
             observe=observe,
-            decode_mode=decode_mode,
-            compile_budget_seconds=compile_budget_seconds,
         )
         self._warmed = threading.Event()
         self._warm_up_error: BaseException | None = None
@@ -90,6 +88,16 @@ class BatchScheduler:
     def cache_bytes(self) -> int:
         """GPU memory held by the decode cache's slots."""
         return self._runner.cache_bytes
+
+    @property
+    def kv_pool(self) -> SlotCache:
+        """The key/value pool the decode slots live in."""
+        return self._runner.kv_pool
+
+    @property
+    def context_window(self) -> int:
+        """Most tokens a prompt and its answer may take together."""
+        return self._runner.context_window
 
     def wait_until_warm(self) -> None:
         """Block until the decode step is ready; raise what stopped it."""
@@ -275,7 +283,7 @@ class BatchScheduler:
     def _decode(self) -> None:
         try:
             active = self._policy.active
-            self._runner.advance(active, self._runner.step(active))
+            self._runner.advance(active, self._runner.step(active), by_slot=True)
             self._retire()
         except torch.cuda.OutOfMemoryError:
             # Nothing to undo: a failed step wrote only columns the next step writes again.

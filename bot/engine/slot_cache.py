@@ -8,9 +8,14 @@ is copied or re-padded. The buffers keep their address between steps, which
 is what a captured CUDA graph needs; so do the step's inputs, staged into
 fixed buffers (`StaticInputs`) with one copy per step.
 
-A step runs over the first `bucket` slots (a power of two), so a compiled
-decoder sees a handful of batch shapes; free slots inside the bucket decode a
-throwaway token into their own column 0.
+A step runs over the first `bucket` slots (a power of two) and attends the
+first `attended` columns (a power of two times `COLUMN_STEP`), so a compiled
+or captured decoder sees a handful of shapes; free slots inside the bucket
+decode a throwaway token into their own column 0.
+
+The engine reserves the whole pool once at start-up (`reserve`), sized from a
+memory budget (`pool_columns`); a reserved pool never moves, so graphs
+captured against it stay valid for the life of the process.
 """
 
 from __future__ import annotations
@@ -38,6 +43,39 @@ def bucket_for(rows: int) -> int:
 
 def _round_up(value: int, step: int) -> int:
     return -(-value // step) * step
+
+
+def width_for(columns_needed: int, columns: int) -> int:
+    """Columns a step attends: `COLUMN_STEP` times a power of two, at most `columns`.
+
+    Powers of two keep the shapes to capture few (five up to 16,384 columns)
+    while a step reads at most twice the columns in use.
+    """
+    steps = -(-columns_needed // COLUMN_STEP)
+    return min(COLUMN_STEP * bucket_for(steps), max(columns, COLUMN_STEP))
+
+
+def widths_up_to(columns: int) -> list[int]:
+    """Every width `width_for` can give for a pool of `columns` columns."""
+    widths = {
+        width_for(step * COLUMN_STEP, columns) for step in range(1, columns // COLUMN_STEP + 1)
+    }
+    return sorted(widths)
+
+
+def pool_columns(*, budget_bytes: int, slots: int, bytes_per_column: int, needed: int) -> int:
+    """Columns per slot a pool of `slots` rows gets: what `needed` asks, or what the budget holds.
+
+    Whole `COLUMN_STEP`s only; raises `ValueError` when the budget holds not even one.
+    """
+    affordable = budget_bytes // max(1, slots * bytes_per_column)
+    columns = min(_round_up(needed, COLUMN_STEP), affordable // COLUMN_STEP * COLUMN_STEP)
+    if columns < COLUMN_STEP:
+        raise ValueError(
+            f"a key/value pool of {budget_bytes} bytes holds {affordable} columns for "
+            f"{slots} slots, fewer than {COLUMN_STEP}; raise KV_CACHE_BYTES or lower MAX_BATCH"
+        )
+    return columns
 
 
 @dataclass
@@ -98,6 +136,7 @@ class SlotCache:
         # Counts reallocations: anything holding the buffers' addresses (a
         # captured graph) is stale once this changes.
         self.generation = 0
+        self.fixed = False  # reserved once: never grown, moved or released
 
     # ----- shape -----
 
@@ -120,13 +159,19 @@ class SlotCache:
         """Give the buffers back (out of memory, or nothing running)."""
         if self.lengths:
             raise RuntimeError("cannot release a cache with running rows")
+        if self.fixed:
+            raise RuntimeError("a reserved pool is kept for the life of the engine")
         self._keys, self._values = [], []
         self.inputs = None
         self.generation += 1
 
     def reserve(self, like: torch.Tensor, slots: int, columns: int) -> None:
-        """Make room for `slots` rows of `columns` columns now (start-up, before capture)."""
+        """Allocate the whole pool now (start-up, before capture); it never moves after.
+
+        A row that would need more slots or columns than the pool holds is refused.
+        """
         self._ensure(like, slots, columns)
+        self.fixed = True
 
     # ----- rows joining and leaving -----
 
@@ -170,6 +215,11 @@ class SlotCache:
         columns = max(_round_up(columns, COLUMN_STEP), self.columns)
         if slots == self.slots and columns == self.columns:
             return
+        if self.fixed:
+            raise RuntimeError(
+                f"the key/value pool holds {self.slots} slots of {self.columns} columns; "
+                f"this needs {slots} of {columns}"
+            )
         shape = (slots, like.shape[1], columns, like.shape[3])
         # Allocate everything before touching the old buffers: running out of
         # memory half-way must leave the running rows as they were.
@@ -206,7 +256,7 @@ class SlotCache:
         # One transfer per step. The host buffer is written again only after the
         # step's tokens were read back, which waits for this copy.
         self.inputs.staged[:, :bucket].copy_(host, non_blocking=True)
-        return StepShape(bucket, _round_up(max(lengths) + 1, COLUMN_STEP))
+        return StepShape(bucket, width_for(max(lengths) + 1, self.columns))
 
     def bind(self, shape: StepShape) -> StepInputs:
         """The step's inputs as views of the staged buffers, the mask computed on the device.

@@ -1,39 +1,57 @@
-"""Turn generated token ids into text pieces as soon as they decode cleanly."""
+"""Turn generated token ids into text pieces as soon as they decode cleanly.
+
+Incremental, as Text Generation Inference and vLLM detokenize: each token
+decodes only a short window (the tokens since the last emitted piece, plus
+the few before them that give the tokenizer its context), so the cost per
+token stays flat however long the line or the answer grows.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+# Tokens of context kept before the unread ones: byte-level BPE needs the
+# previous token or two to decode a merge or a multi-byte character cleanly.
+CONTEXT_TOKENS = 5
+
 
 class TextPieces:
     """Decodes one answer token by token.
 
-    Holds back a piece that ends in a partial UTF-8 character (decoded as U+FFFD),
-    and restarts its decode window after each newline so the cost stays linear.
+    Holds back a piece that ends in a partial UTF-8 character (decoded as U+FFFD)
+    until the tokens that complete it arrive.
     """
 
     def __init__(self, tokenizer: Any) -> None:
         self._tokenizer = tokenizer
         self._tokens: list[int] = []
-        self._emitted = 0
+        self._prefix = 0  # where the context window starts
+        self._read = 0  # tokens up to here are emitted
+
+    def _decode(self, tokens: list[int]) -> str:
+        return str(self._tokenizer.decode(tokens, skip_special_tokens=True))
 
     def push(self, token: int) -> str:
         """The new text `token` completes; empty while a character is unfinished."""
         self._tokens.append(token)
-        text = str(self._tokenizer.decode(self._tokens, skip_special_tokens=True))
-        if text.endswith("\ufffd"):
+        before = self._decode(self._tokens[self._prefix : self._read])
+        text = self._decode(self._tokens[self._prefix :])
+        if len(text) <= len(before) or text.endswith("\ufffd"):
             return ""
-        piece = text[self._emitted :]
-        self._emitted = len(text)
-        if text.endswith("\n"):
-            self._tokens, self._emitted = [], 0
+        piece = text[len(before) :]
+        self._read = len(self._tokens)
+        self._prefix = max(0, self._read - CONTEXT_TOKENS)
+        if self._prefix > 4 * CONTEXT_TOKENS:  # keep the list short on long answers
+            del self._tokens[: self._prefix]
+            self._read -= self._prefix
+            self._prefix = 0
         return piece
 
     def flush(self) -> str:
         """Whatever is left at the end of the answer."""
-        if not self._tokens:
+        if self._read == len(self._tokens):
             return ""
-        text = str(self._tokenizer.decode(self._tokens, skip_special_tokens=True))
-        piece = text[self._emitted :]
-        self._tokens, self._emitted = [], 0
-        return piece
+        before = self._decode(self._tokens[self._prefix : self._read])
+        text = self._decode(self._tokens[self._prefix :])
+        self._tokens, self._prefix, self._read = [], 0, 0
+        return text[len(before) :]

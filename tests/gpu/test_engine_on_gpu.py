@@ -20,6 +20,8 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from bot.engine import ChatMessage, GenerationRequest, Role, TextPart
 from bot.engine.decode_mode import DecodeMode
+from bot.engine.decoder import Decoder
+from bot.engine.slot_cache import COLUMN_STEP, SlotCache
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.engine_requests import fixed_length_request
 
@@ -126,7 +128,65 @@ def test_start_up_with_captured_graphs_is_within_its_bound(
         seconds = time.monotonic() - started
     try:
         assert engine.decode_mode is DecodeMode.CUDA_GRAPHS
-        assert "capturing decode graphs 6/6" in caplog.text  # buckets 1, 2, 4, 8, 16, 32
+        # buckets 1, 2, 4, 8, 16, 32 at widths 1024, 2048, 4096 and 5120 (the tiny
+        # model's 4,096-token window, reserved whole), all before ready
+        assert "capturing decode graphs 24/24" in caplog.text
         assert seconds <= START_UP_BOUND_SECONDS
     finally:
         asyncio.run(engine.close())
+
+
+def test_bf16_replayed_graphs_give_the_eager_step_for_the_same_batch(tiny_checkpoint: Path) -> None:
+    model = AutoModelForImageTextToText.from_pretrained(
+        tiny_checkpoint, dtype=torch.bfloat16, device_map="cuda"
+    ).eval()
+    config = model.config.get_text_config()
+    layers = int(config.num_hidden_layers)
+    lengths = [5, COLUMN_STEP + 40, 3]  # one row past the first column step
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    shape = (len(lengths), config.num_key_value_heads, max(lengths), config.head_dim)
+    rows = [
+        (
+            torch.randn(shape, generator=generator, device="cuda", dtype=torch.bfloat16),
+            torch.randn(shape, generator=generator, device="cuda", dtype=torch.bfloat16),
+        )
+        for _ in range(layers)
+    ]
+    with torch.inference_mode():
+        decoder = Decoder(model, DecodeMode.CUDA_GRAPHS)
+        cache = SlotCache(layers)
+        cache.reserve(decoder.kv_zeros(1, 1), 4, 3 * COLUMN_STEP)
+        decoder.warm_up(cache, max_batch=4)
+        assert decoder.mode is DecodeMode.CUDA_GRAPHS
+        cache.add(rows, lengths)
+        feeds = {slot: (7 + slot, n, n + 2) for slot, n in cache.lengths.items()}
+        step = cache.begin_step(feeds, pad_token=0)
+        eager = decoder.step(cache, step).clone()  # writes the same column the replay writes
+        replayed = decoder.run(cache, step).clone()
+    assert decoder.mode is DecodeMode.CUDA_GRAPHS  # replayed, not fallen back
+    rows_in_use = list(range(len(lengths)))
+    assert torch.equal(eager[rows_in_use].argmax(-1), replayed[rows_in_use].argmax(-1))
+    torch.testing.assert_close(replayed[rows_in_use], eager[rows_in_use], atol=2e-2, rtol=2e-2)
+
+
+LOG = " ".join(f"line {n}: ImportError in module_{n % 17}" for n in range(160))
+
+
+def test_a_prompt_past_the_first_1024_columns_replays_without_capturing_or_moving_the_pool(
+    eager: TransformersEngine, graphs: TransformersEngine
+) -> None:
+    request = GenerationRequest(
+        messages=(ChatMessage(Role.USER, (TextPart(LOG),)),), max_new_tokens=12
+    )
+    assert graphs.count_tokens(request) > COLUMN_STEP
+    pool = graphs.kv_pool
+    assert pool is not None and pool.fixed
+    before = [buffer.data_ptr() for buffer in pool.buffers()]
+
+    async def run() -> tuple[str, str]:
+        return await _text(graphs, request), await _text(eager, request)
+
+    replayed, alone = asyncio.run(run())
+    assert replayed == alone
+    assert [buffer.data_ptr() for buffer in pool.buffers()] == before
+    assert graphs.decode_mode is DecodeMode.CUDA_GRAPHS

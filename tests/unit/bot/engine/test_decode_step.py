@@ -132,7 +132,9 @@ def _greedy_run(
             feeds = _feeds(cache, {slot: tokens[slot][-1] for slot in running})
             shape = cache.begin_step(feeds, pad_token=0)
             if graphs:
-                logits = step_graphs.replay(shape, cache.generation)
+                replayed = step_graphs.replay(shape, cache.generation)
+                assert replayed is not None  # nothing captured up front: captured on demand
+                logits = replayed
             else:
                 logits = decoder.step(cache, shape)
             cache.end_step()
