@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from bot.conversation.turns import Screenshot
 from bot.engine.images import decode_for_model
+from bot.turns import Screenshot
 
 # Text shrunk to under 70% of its height at the engine's own size starts to blur
 # for the model (a 12 px UI font lands under 9 px).
