@@ -30,6 +30,19 @@ from typing import ClassVar
 from bot.messages import Language, Message, say
 
 
+def first_line(error: BaseException) -> str:
+    """An error in one line for a log or a check: its type and the first line it says.
+
+    Example:
+        >>> first_line(OSError("Connection refused\\nat 127.0.0.1:6379"))
+        'OSError: Connection refused'
+        >>> first_line(TimeoutError())
+        'TimeoutError'
+    """
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
 class BotError(Exception):
     """Base of every error supportbot raises on purpose.
 
