@@ -1,4 +1,4 @@
-"""The one error root of supportbot.
+"""The one error root of supportbot: every error a user is told about.
 
     BotError
     ├── ConfigError             a setting is missing or invalid; start-up stops
