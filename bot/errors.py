@@ -1,4 +1,4 @@
-"""The one error root of supportbot.
+"""The one error root of supportbot: every error a user is told about.
 
     BotError
     ├── ConfigError             a setting is missing or invalid; start-up stops
@@ -7,6 +7,7 @@
     │   ├── AttachmentRefused       not from an allowed host, too large, not an image
     │   └── AttachmentUnreadable    download failed, corrupt or truncated image
     ├── KnowledgeSourceError    a knowledge source cannot be listed or read (the others still sync)
+    ├── StoreUnavailable        a store (Redis) did not answer; the caller decides what to skip
     └── EngineError             the model could not produce an answer
         ├── ModelUnavailable        the model failed to load (or is not loaded yet)
         ├── EngineBusy              the waiting line is full; try again later
@@ -27,6 +28,19 @@ from __future__ import annotations
 from typing import ClassVar
 
 from bot.messages import Language, Message, say
+
+
+def first_line(error: BaseException) -> str:
+    """An error in one line for a log or a check: its type and the first line it says.
+
+    Example:
+        >>> first_line(OSError("Connection refused\\nat 127.0.0.1:6379"))
+        'OSError: Connection refused'
+        >>> first_line(TimeoutError())
+        'TimeoutError'
+    """
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 class BotError(Exception):
@@ -108,6 +122,23 @@ class KnowledgeSourceError(BotError):
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+
+
+class StoreUnavailable(BotError):
+    """A store could not be reached or refused the call (Redis down, a dropped connection).
+
+    Raised by `bot.stores` in place of the client library's errors, so the callers
+    outside the stores catch the bot's error and never import the store's client.
+
+    Args:
+        operation: what was asked of the store (`work_log_record`, `jobs_claim`, ...).
+        cause: the client's error, one line.
+    """
+
+    def __init__(self, operation: str, cause: str) -> None:
+        super().__init__(f"{operation}: {cause}")
+        self.operation = operation
+        self.cause = cause
 
 
 class EngineError(BotError):

@@ -27,10 +27,28 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.engine.decode_mode import DecodeMode
 from bot.errors import ConfigError
-from bot.safety.links import DEFAULT_ALLOWED_HOSTS
 
 # The largest Qwen3-VL Instruct model that fits the machine (bot/engine/model_choice.py).
 DEFAULT_MODEL = "auto"
+
+# Hosts an answer may link to (LINK_ALLOWED_HOSTS); `bot.safety.links` neutralises the rest.
+DEFAULT_ALLOWED_HOSTS = (
+    "docs.python.org",
+    "pypi.org",
+    "github.com",
+    "stackoverflow.com",
+    "developer.mozilla.org",
+    "learn.microsoft.com",
+    "docs.aws.amazon.com",
+    "cloud.google.com",
+    "kubernetes.io",
+    "docs.docker.com",
+    "nodejs.org",
+    "npmjs.com",
+    "postgresql.org",
+    "redis.io",
+    "slack.com",
+)
 
 
 class DType(StrEnum):

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app.supportbot import redis_address
+from bot.errors import first_line
 from bot.settings import Settings
 from bot.stores.factory import build_redis
 from handlers.slack.token_check import REQUIRED_SCOPES
@@ -42,11 +43,6 @@ class Check:
     status: Status
     found: str
     fix: str = ""
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def check_settings(settings: Settings) -> Check:
@@ -79,7 +75,7 @@ async def check_slack(settings: Settings) -> Check:
         return Check(
             "slack",
             Status.FAIL,
-            f"{settings.slack_api_url} unreachable ({_first_line(error)})",
+            f"{settings.slack_api_url} unreachable ({first_line(error)})",
             "check the network, or SLACK_API_URL",
         )
     granted = {
@@ -117,7 +113,7 @@ async def check_redis(settings: Settings) -> Check:
         return Check(
             "redis",
             Status.FAIL,
-            f"{address} does not answer ({_first_line(error)})",
+            f"{address} does not answer ({first_line(error)})",
             "start Redis there, or fix REDIS_URL",
         )
     finally:
@@ -154,7 +150,7 @@ async def _who_am_i(
         try:
             response = await request(client)
         except httpx.HTTPError as error:
-            return Check(name, Status.FAIL, f"unreachable ({_first_line(error)})", fix)
+            return Check(name, Status.FAIL, f"unreachable ({first_line(error)})", fix)
     if response.status_code in (401, 403):
         return Check(name, Status.FAIL, f"credentials refused ({response.status_code})", fix)
     if response.status_code != 200:
@@ -162,7 +158,7 @@ async def _who_am_i(
     try:
         found = describe(response)
     except (ValueError, KeyError, TypeError) as error:
-        return Check(name, Status.FAIL, f"unexpected answer ({_first_line(error)})", fix)
+        return Check(name, Status.FAIL, f"unexpected answer ({first_line(error)})", fix)
     return Check(name, Status.OK, found)
 
 

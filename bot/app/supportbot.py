@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from bot.app.helpdesks import Webhooks
 from bot.engine.protocol import Engine, EngineState
+from bot.errors import first_line
 from bot.intake.work_log import WorkLog
 from bot.observability.metrics import Metrics
 from bot.settings import Settings
@@ -69,7 +70,7 @@ class Supportbot:
                 await self.redis.ping()
                 history = "ready"
             except (RedisError, OSError) as error:
-                history = f"unreachable at {redis_address(self.redis)}: {_first_line(error)}"
+                history = f"unreachable at {redis_address(self.redis)}: {first_line(error)}"
         model = self.engine.state.value
         if self.engine.state is EngineState.FAILED:
             model = f"failed: {self.engine.failure}"
@@ -98,7 +99,7 @@ class Supportbot:
             log.warning(
                 "Redis at %s does not answer (%s); /readyz stays 503 until it does",
                 redis_address(self.redis),
-                _first_line(error),
+                first_line(error),
             )
 
     @asynccontextmanager
@@ -155,8 +156,3 @@ def redis_address(redis: Redis) -> str:
     if "path" in options:
         return str(options["path"])
     return f"{options.get('host', 'localhost')}:{options.get('port', 6379)}"
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

@@ -11,11 +11,11 @@ import httpx
 
 from bot.attachments.credentials import Credentials, NoCredentials
 from bot.attachments.inspection import AttachmentInspector
-from bot.conversation.turns import AttachmentRef, Screenshot, TextFile
 from bot.errors import AttachmentRefused, AttachmentUnreadable
 from bot.messages import Message
 from bot.safety.image_checks import ImageInspector
 from bot.safety.url_policy import UrlPolicy
+from bot.turns import AttachmentRef, Screenshot, TextFile
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ Each screenshot alone is shown at up to `per_image` pixels (the engine's
 `MAX_IMAGE_PIXELS`, chosen so a screenshot's text stays legible). Several in one
 message share `total` pixels: small ones take what they need and the rest split
 what is left evenly. An image shrunk to less than `LEGIBLE_SCALE` of the size it
-would have had alone may have text too small to read; that is reported, never
-silent.
+would have had alone may have text too small to read (`bot.attachments.legibility`,
+the rule the eval uses too); that is reported, never silent.
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from bot.conversation.turns import Screenshot
+from bot.attachments.legibility import LEGIBLE_SCALE as LEGIBLE_SCALE
+from bot.attachments.legibility import legible_at_scale
 from bot.engine.images import decode_for_model
-
-# Text shrunk to under 70% of its height at the engine's own size starts to blur
-# for the model (a 12 px UI font lands under 9 px).
-LEGIBLE_SCALE = 0.7
+from bot.turns import Screenshot
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class FittedImage:
 
     @property
     def legible(self) -> bool:
-        return self.scale >= LEGIBLE_SCALE
+        return legible_at_scale(self.scale)
 
 
 def pixel_caps(sizes: list[int], budget: ImageBudget) -> list[int]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from bot.attachments.text_files import decode_text
-from bot.conversation.turns import Screenshot, TextFile
 from bot.engine.images import sniff_image_type
 from bot.errors import AttachmentRefused
 from bot.messages import Message
 from bot.safety.image_checks import ImageInspector, looks_like_html
+from bot.turns import Screenshot, TextFile
 
 _WEB_PAGE_NAMES = (".html", ".htm", ".xhtml")
 

@@ -35,7 +35,7 @@ def load_prompt(name: str, version: int) -> jinja2.Template:
     """The template `prompts/NAME.vVERSION.jinja`, shipped as package data.
 
     Example:
-        >>> load_prompt("diagnosis_system", 1).render(language_name="English")[:20]
+        >>> load_prompt("diagnosis_system", 3).render(language_name="English")[:20]
         'You are supportbot, '
     """
     source = resources.files("prompts").joinpath(f"{name}.v{version}.jinja").read_text("utf-8")

@@ -29,6 +29,8 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from bot.errors import first_line
+
 # https://huggingface.co/docs/transformers/installation#offline-mode
 _OFFLINE_HELP = (
     "set HF_HUB_OFFLINE=1 with the model in the cache (HF_HOME), or MODEL=/path/to/checkpoint"
@@ -104,11 +106,6 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def _is_transport_error(error: BaseException) -> bool:
@@ -194,20 +191,20 @@ def explain(error: BaseException, *, model: str, offline: bool | None = None) ->
                 )
         if isinstance(cause, EntryNotFoundError):
             return LoadFailure(
-                f"MODEL={model} lacks a file a checkpoint needs ({_first_line(cause)})",
+                f"MODEL={model} lacks a file a checkpoint needs ({first_line(cause)})",
                 retryable=False,
             )
         if _is_out_of_memory(cause):
             return LoadFailure(
-                f"MODEL={model} does not fit in memory ({_first_line(cause)}); use a device "
+                f"MODEL={model} does not fit in memory ({first_line(cause)}); use a device "
                 "with more memory, DTYPE=bfloat16, or a smaller model",
                 retryable=False,
             )
         if _is_transport_error(cause):
             return LoadFailure(
                 f"MODEL={model} could not be downloaded: the Hugging Face Hub "
-                f"({hub_constants.ENDPOINT}) did not answer ({_first_line(cause)}); "
+                f"({hub_constants.ENDPOINT}) did not answer ({first_line(cause)}); "
                 f"to run without it, {_OFFLINE_HELP}",
                 retryable=True,
             )
-    return LoadFailure(f"MODEL={model} failed to load: {_first_line(error)}", retryable=False)
+    return LoadFailure(f"MODEL={model} failed to load: {first_line(error)}", retryable=False)

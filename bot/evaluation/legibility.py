@@ -14,6 +14,10 @@ import logging
 import math
 from dataclasses import dataclass
 
+# The one legibility rule, shared with the image budget of the answer path.
+from bot.attachments.legibility import MIN_LEGIBLE_PX as MIN_LEGIBLE_PX
+from bot.attachments.legibility import legible
+
 log = logging.getLogger(__name__)
 
 # Qwen3-VL's image processor (preprocessor_config.json of Qwen/Qwen3-VL-8B-Instruct):
@@ -21,10 +25,6 @@ log = logging.getLogger(__name__)
 QWEN3_VL_FACTOR = 32
 QWEN3_VL_MIN_PIXELS = 65_536
 QWEN3_VL_MAX_PIXELS = 16_777_216
-
-# Below this a line of text is flagged as too small to read. A line this tall spans
-# well under one 16-px patch; the threshold is a judgement (see docs/eval.md).
-MIN_LEGIBLE_PX = 10.0
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Legibility:
 
     @property
     def too_small(self) -> bool:
-        return self.input_line_px < MIN_LEGIBLE_PX
+        return not legible(self.input_line_px)
 
 
 def legibility(rule: ResizeRule, *, width: int, height: int, smallest_line_px: float) -> Legibility:

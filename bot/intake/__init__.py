@@ -2,5 +2,5 @@
 
 Domain types and Protocols only (`HandledEvents`, `RateLimiter`, `WorkLog`,
 `JobStore`, `Job`); their in-memory and Redis implementations live in
-`bot.stores`. Imports nothing of `bot` but `bot.conversation.turns`.
+`bot.stores`. Imports nothing of `bot` (helpdesk jobs may use `bot.turns`).
 """

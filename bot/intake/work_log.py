@@ -13,6 +13,8 @@ from typing import Protocol
 
 
 class WorkLog(Protocol):
+    """Raises `bot.errors.StoreUnavailable` when the store behind it does not answer."""
+
     async def record(self, key: str, body: str) -> None: ...
 
     async def finish(self, key: str) -> None: ...

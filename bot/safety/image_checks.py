@@ -15,11 +15,11 @@ import warnings
 
 from PIL import Image
 
-from bot.conversation.turns import Screenshot
 from bot.engine.images import sniff_image_type, to_model_rgb
 from bot.errors import AttachmentRefused, AttachmentUnreadable
 from bot.messages import Message
 from bot.safety.virus_scan import ScannerUnavailable, VirusScanner
+from bot.turns import Screenshot
 
 log = logging.getLogger(__name__)
 

@@ -12,23 +12,8 @@ from collections.abc import Iterator
 
 from bot.safety.redaction import Finding, Kind
 
-DEFAULT_ALLOWED_HOSTS = (
-    "docs.python.org",
-    "pypi.org",
-    "github.com",
-    "stackoverflow.com",
-    "developer.mozilla.org",
-    "learn.microsoft.com",
-    "docs.aws.amazon.com",
-    "cloud.google.com",
-    "kubernetes.io",
-    "docs.docker.com",
-    "nodejs.org",
-    "npmjs.com",
-    "postgresql.org",
-    "redis.io",
-    "slack.com",
-)
+# The default allowlist is a setting's default, so it lives with the settings.
+from bot.settings import DEFAULT_ALLOWED_HOSTS
 
 # A link with a scheme, or one Slack and browsers would make of `www.…` or of a bare
 # `host.tld/path`. Not after a word character, a dot or a slash, so file paths such as

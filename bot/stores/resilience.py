@@ -8,7 +8,8 @@ The outage is logged once when it starts and once when it ends, and counted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from redis.exceptions import RedisError
@@ -16,6 +17,7 @@ from redis.exceptions import RedisError
 from bot.conversation.escalation import CaseStore, ThreadCase
 from bot.conversation.history import HistoryStore
 from bot.conversation.turns import HistoryEntry, ThreadKey
+from bot.errors import StoreUnavailable
 from bot.intake.handled_events import HandledEvents
 from bot.intake.rate_limit import RateDecision, RateLimiter
 from bot.observability import catalogue
@@ -25,7 +27,29 @@ from bot.stores.handled_events import InMemoryHandledEvents
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_OUTAGE_ERRORS = (RedisError, OSError, TimeoutError)
+# What the Redis client raises when the server is down or the connection drops
+# (`TimeoutError` is an `OSError`; redis-py's own timeouts are `RedisError`s).
+_CLIENT_ERRORS = (RedisError, OSError)
+_OUTAGE_ERRORS = (StoreUnavailable, *_CLIENT_ERRORS)
+
+
+@contextmanager
+def unavailable_on_error(operation: str) -> Iterator[None]:
+    """Turn the Redis client's errors raised inside the block into `StoreUnavailable`.
+
+    The one translation for the stores whose callers outside `bot.stores` must
+    know that a call failed: they catch the bot's error, not the client's.
+
+    Example:
+        >>> with unavailable_on_error("work_log_finish"):
+        ...     raise ConnectionError("refused")
+        Traceback (most recent call last):
+        bot.errors.StoreUnavailable: work_log_finish: refused
+    """
+    try:
+        yield
+    except _CLIENT_ERRORS as error:
+        raise StoreUnavailable(operation, str(error)) from error
 
 
 class RedisOutage:

@@ -10,6 +10,7 @@ import time
 from redis.asyncio import Redis
 
 from bot.stores import keys
+from bot.stores.resilience import unavailable_on_error
 
 
 class InMemoryWorkLog:
@@ -26,20 +27,25 @@ class InMemoryWorkLog:
 
 
 class RedisWorkLog:
+    """The work log in a Redis hash; a failed call raises `StoreUnavailable`."""
+
     def __init__(self, redis: Redis, *, prefix: str = "supportbot") -> None:
         self._redis = redis
         self._key = keys.UNANSWERED.key(prefix)
 
     async def record(self, key: str, body: str) -> None:
         entry = json.dumps({"at": time.time(), "body": body})
-        await self._redis.hsetnx(self._key, key, entry)
+        with unavailable_on_error("work_log_record"):
+            await self._redis.hsetnx(self._key, key, entry)
 
     async def finish(self, key: str) -> None:
-        await self._redis.hdel(self._key, key)
+        with unavailable_on_error("work_log_finish"):
+            await self._redis.hdel(self._key, key)
 
     async def unfinished(self, older_than_seconds: float) -> list[tuple[str, str]]:
         cutoff = time.time() - older_than_seconds
-        entries = await self._redis.hgetall(self._key)
+        with unavailable_on_error("work_log_unfinished"):
+            entries = await self._redis.hgetall(self._key)
         stale = []
         for raw_key, raw in entries.items():
             entry = json.loads(raw)

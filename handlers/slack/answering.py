@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.diagnosis import (
@@ -26,6 +25,7 @@ from bot.conversation.turns import SkippedAttachment, Turn
 from bot.errors import (
     AnswerStopped,
     BotError,
+    StoreUnavailable,
 )
 from bot.intake.handled_events import HandledEvents
 from bot.intake.rate_limit import RateLimiter
@@ -156,7 +156,7 @@ class SlackAnswerer:
             return
         try:
             await self._work_log.finish(source_id)
-        except (RedisError, OSError) as error:  # recovery may replay it; the claim stops a repeat
+        except StoreUnavailable as error:  # recovery may replay it; the claim stops a repeat
             log.warning("could not mark %s done: %s", source_id, error)
 
     async def _answer(self, turn: Turn, client: AsyncWebClient) -> None:

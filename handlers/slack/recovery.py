@@ -8,10 +8,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from redis.exceptions import RedisError
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.errors import StoreUnavailable
 from bot.intake.work_log import WorkLog
 from bot.safety.redaction import Redactor
 from handlers.slack.events import is_person_message
@@ -90,7 +90,7 @@ def register_recording(
                     event_id,
                     budget_seconds,
                 )
-            except (RedisError, OSError) as error:  # the answer matters more than its insurance
+            except StoreUnavailable as error:  # the answer matters more than its insurance
                 log.warning("could not record %s before the ack: %s", event_id, error)
         await next()
 
@@ -105,7 +105,7 @@ async def redeliver_unanswered(
         await asyncio.sleep(every_seconds)
         try:
             stale = await work_log.unfinished(lease_seconds)
-        except (RedisError, OSError):
+        except StoreUnavailable:
             continue  # Redis is down; the next round tries again
         for event_id, body in stale:
             log.info("answering %s, left unanswered by a process that stopped", event_id)

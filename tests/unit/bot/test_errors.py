@@ -13,6 +13,7 @@ from bot.errors import (
     GenerationTimeout,
     ModelUnavailable,
     QueueTimeout,
+    first_line,
 )
 from bot.messages import Language, Message, say
 
@@ -49,3 +50,11 @@ def test_an_attachment_error_names_the_file_and_the_reason() -> None:
     text = error.user_message(Language.ENGLISH)
     assert "trace.png" in text
     assert say(Message.REASON_TOO_LARGE, Language.ENGLISH, limit_mb=20) in text
+
+
+def test_an_error_in_one_line_is_its_type_and_its_first_line() -> None:
+    assert first_line(OSError("Connection refused\nat 127.0.0.1:6379")) == (
+        "OSError: Connection refused"
+    )
+    assert first_line(RuntimeError("  \n weights are\ncorrupt")) == "RuntimeError: weights are"
+    assert first_line(TimeoutError()) == "TimeoutError"

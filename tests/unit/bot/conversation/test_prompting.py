@@ -1,13 +1,19 @@
 from __future__ import annotations
 
-from bot.conversation.prompting import PromptBuilder, fence_user_text, load_prompt
+from bot.conversation.prompting import (
+    SYSTEM_PROMPT,
+    SYSTEM_PROMPT_VERSION,
+    PromptBuilder,
+    fence_user_text,
+    load_prompt,
+)
 from bot.conversation.turns import HistoryEntry, Screenshot, Speaker
 from bot.engine import GenerationRequest, ImagePart, Role, TextPart
 from bot.messages import Language
 
 
 def test_system_prompt_is_a_versioned_file_that_asks_for_cause_and_fix() -> None:
-    text = load_prompt("diagnosis_system", 2).render(language_name="English")
+    text = load_prompt(SYSTEM_PROMPT, SYSTEM_PROMPT_VERSION).render(language_name="English")
     for asked in ("The error", "Likely cause", "How to fix it", "say exactly what you need"):
         assert asked in text
 
