@@ -46,7 +46,34 @@ from handlers.webhooks.signatures import Provider
 
 
 class NotATicket(ValueError):
-    """The body is valid JSON but not a ticket event we handle."""
+    """The body is valid JSON but not a ticket event we handle (answered 2xx "ignored")."""
+
+
+class UnreadableTicket(ValueError):
+    """The delivery is for the bot (an event it subscribes to) but its body cannot be read.
+
+    Answered 4xx, naming the field and the documented shape to send, so the vendor's webhook
+    log shows a failure instead of a success that left the customer without an answer.
+    """
+
+    def __init__(self, provider: Provider, field: str, problem: str = "is missing") -> None:
+        self.provider = provider
+        self.field = field
+        self.shape = SHAPES[provider]
+        super().__init__(f"{field} {problem}; send {self.shape}")
+
+
+# The documented shape each route reads (docs/helpdesks.md, "Accepted bodies").
+SHAPES = {
+    Provider.ZENDESK: "the body in deploy/zendesk/trigger-body.json",
+    Provider.INTERCOM: (
+        "a notification_event whose data.item is a conversation with source (API 2.x) "
+        "or conversation_message (1.x)"
+    ),
+    Provider.JIRA: "Jira's webhook body: webhookEvent and issue {key, fields}",
+    Provider.JIRA_AUTOMATION: 'Issue data: {"issue": {"key": "SD-1", "fields": {...}}}',
+    Provider.GENERIC: '{"ticket_id": "...", "text": "...", "attachments": [{"name", "url"}]}',
+}
 
 
 @dataclass(frozen=True)
@@ -111,19 +138,36 @@ def file_entries(
     return tuple(found)
 
 
+# Routes whose every delivery is for the bot: a trigger, an automation rule or a sender the
+# admin pointed at it. Intercom and Jira say in the body which event it is.
+_ALWAYS_FOR_THE_BOT = {Provider.ZENDESK, Provider.JIRA_AUTOMATION, Provider.GENERIC}
+
+
 def parse(provider: Provider, body: Any) -> TicketEvent:
-    """The ticket in `body`; raises `NotATicket` for anything else, `BadTicketId` for a bad id."""
+    """The ticket in `body`.
+
+    Raises:
+        NotATicket: an event the bot does not answer (a status change, another topic).
+        UnreadableTicket: an event for the bot whose body lacks a field it needs.
+        BadTicketId: the ticket id is missing or not in its vendor's format.
+    """
     if not isinstance(body, dict):
+        if provider in _ALWAYS_FOR_THE_BOT:
+            raise UnreadableTicket(provider, "the body", "is not a JSON object")
         raise NotATicket("the body is not a JSON object")
     try:
         return _PARSERS[provider](body)
     except (KeyError, TypeError, AttributeError) as error:
-        raise NotATicket(f"missing or malformed field {error}") from None
+        # Shapes are checked field by field below; this is the last net for an odd value.
+        raise UnreadableTicket(provider, "a field", f"is malformed ({error})") from None
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def _dict(value: Any, provider: Provider, field: str) -> dict[str, Any]:
+    """`value` when it is an object; else `UnreadableTicket` naming `field`."""
+    if value is None:
+        raise UnreadableTicket(provider, field)
     if not isinstance(value, dict):
-        raise TypeError("expected an object")
+        raise UnreadableTicket(provider, field, "is not an object")
     return value
 
 
@@ -134,7 +178,7 @@ def _zendesk(body: dict[str, Any]) -> TicketEvent:
     kind = body.get("type")
     if isinstance(kind, str) and kind.startswith("zen:event-type:"):
         return _zendesk_event(body, kind)
-    ticket = _dict(body["ticket"])
+    ticket = _dict(body.get("ticket"), Provider.ZENDESK, "ticket")
     comment = ticket.get("latest_comment")
     if isinstance(comment, dict):
         text = next(
@@ -159,10 +203,11 @@ def _zendesk(body: dict[str, Any]) -> TicketEvent:
 def _zendesk_event(body: dict[str, Any], kind: str) -> TicketEvent:
     if kind != "zen:event-type:ticket.comment_added":
         raise NotATicket(f"event {kind!r} is not a new comment")
-    detail = _dict(body.get("detail") or {})
+    detail = _dict(body.get("detail") or {}, Provider.ZENDESK, "detail")
     subject = str(body.get("subject") or "")
     number = detail.get("id") or (subject.removeprefix("zen:ticket:") if subject else None)
-    comment = _dict(_dict(body["event"])["comment"])
+    event = _dict(body.get("event"), Provider.ZENDESK, "event")
+    comment = _dict(event.get("comment"), Provider.ZENDESK, "event.comment")
     author: dict[str, Any] = comment["author"] if isinstance(comment.get("author"), dict) else {}
     return TicketEvent(
         ticket_id(Provider.ZENDESK, number),
@@ -187,8 +232,16 @@ def _intercom(body: dict[str, Any]) -> TicketEvent:
         "conversation.admin.noted",
     }:
         raise NotATicket(f"topic {topic!r} is not a customer message or a note")
-    item = _dict(_dict(body["data"])["item"])
-    parts = (item.get("conversation_parts") or {}).get("conversation_parts") or []
+    data = _dict(body.get("data"), Provider.INTERCOM, "data")
+    item = _dict(data.get("item"), Provider.INTERCOM, "data.item")
+    listing = _dict(
+        item.get("conversation_parts") or {}, Provider.INTERCOM, "data.item.conversation_parts"
+    )
+    parts = listing.get("conversation_parts") or []
+    if not isinstance(parts, list):
+        raise UnreadableTicket(
+            Provider.INTERCOM, "data.item.conversation_parts.conversation_parts", "is not a list"
+        )
     parts = [p for p in parts if isinstance(p, dict)]
     if topic == "conversation.admin.noted":
         notes = [p for p in parts if p.get("part_type") == "note"]
@@ -196,8 +249,8 @@ def _intercom(body: dict[str, Any]) -> TicketEvent:
             raise NotATicket("a noted conversation without a note")
         latest, kind = notes[-1], "note"
     else:
-        from_customer = [p for p in parts if (p.get("author") or {}).get("type") in _CUSTOMERS]
-        latest = from_customer[-1] if from_customer else _dict(item["source"])
+        from_customer = [p for p in parts if _author(p).get("type") in _CUSTOMERS]
+        latest = from_customer[-1] if from_customer else _first_message(item)
         kind = "comment" if from_customer else "ticket"
     author = latest.get("author") if isinstance(latest.get("author"), dict) else {}
     return TicketEvent(
@@ -208,6 +261,23 @@ def _intercom(body: dict[str, Any]) -> TicketEvent:
         comment_id=_rendered(latest.get("id")),
         kind=kind,
     )
+
+
+def _author(part: dict[str, Any]) -> dict[str, Any]:
+    author = part.get("author")
+    return author if isinstance(author, dict) else {}
+
+
+def _first_message(item: dict[str, Any]) -> dict[str, Any]:
+    """The conversation's opening message: `source` in API 2.x, `conversation_message` in 1.x
+    (same `id`, `body`, `author`, `attachments`).
+    https://developers.intercom.com/docs/references/2.0/rest-api/conversations/conversation-model
+    https://developers.intercom.com/docs/build-an-integration/learn-more/rest-apis/update-your-api-version/api-changelog
+    """
+    for key in ("source", "conversation_message"):
+        if (found := item.get(key)) is not None:
+            return _dict(found, Provider.INTERCOM, f"data.item.{key}")
+    raise UnreadableTicket(Provider.INTERCOM, "data.item.source (or conversation_message in 1.x)")
 
 
 # --- Jira ----------------------------------------------------------------------------------
@@ -279,13 +349,13 @@ def _jira(body: dict[str, Any]) -> TicketEvent:
     event = body.get("webhookEvent")
     if event not in {"jira:issue_created", "comment_created", "jira:issue_updated"}:
         raise NotATicket(f"event {event!r} is not a new issue, comment or attachment")
-    issue = _dict(body["issue"])
+    issue = _dict(body.get("issue"), Provider.JIRA, "issue")
     key = ticket_id(Provider.JIRA, issue.get("key"))
-    fields = _dict(issue.get("fields") or {})
-    files = [f for f in fields.get("attachment") or [] if isinstance(f, dict)]
+    fields = _dict(issue.get("fields") or {}, Provider.JIRA, "issue.fields")
+    files = _items(fields.get("attachment"), Provider.JIRA, "issue.fields.attachment")
     summary = _text(fields.get("summary"))
     if event == "comment_created":
-        comment = _dict(body["comment"])
+        comment = _dict(body.get("comment"), Provider.JIRA, "comment")
         text = _text(comment.get("body"))
         author = _account(comment.get("author"))
         return TicketEvent(
@@ -308,6 +378,15 @@ def _jira(body: dict[str, Any]) -> TicketEvent:
         actor_id=_account(body.get("user")) or _account(fields.get("reporter")),
         kind="ticket",
     )
+
+
+def _items(value: Any, provider: Provider, field: str) -> list[dict[str, Any]]:
+    """The objects of a list field; an absent list is empty, a non-list is unreadable."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise UnreadableTicket(provider, field, "is not a list")
+    return [item for item in value if isinstance(item, dict)]
 
 
 def _comment_files(
@@ -335,7 +414,8 @@ def _comment_files(
 def _jira_new_attachments(
     body: dict[str, Any], issue: dict[str, Any], key: str, files: list[dict[str, Any]], summary: str
 ) -> TicketEvent:
-    items = (body.get("changelog") or {}).get("items") or []
+    changelog = _dict(body.get("changelog") or {}, Provider.JIRA, "changelog")
+    items = _items(changelog.get("items"), Provider.JIRA, "changelog.items")
     added = {
         str(item["to"]): _rendered(item.get("toString")) or "attachment"
         for item in items
@@ -365,10 +445,11 @@ def _jira_new_attachments(
 
 
 def _jira_automation(body: dict[str, Any]) -> TicketEvent:
-    issue = _dict(body["issue"]) if isinstance(body.get("issue"), dict) else body
+    automation = Provider.JIRA_AUTOMATION
+    issue = _dict(body["issue"], automation, "issue") if "issue" in body else body
     key = ticket_id(Provider.JIRA, issue.get("key"))
-    fields = _dict(issue.get("fields") or {})
-    files = [f for f in fields.get("attachment") or [] if isinstance(f, dict)]
+    fields = _dict(issue.get("fields") or {}, automation, "issue.fields")
+    files = _items(fields.get("attachment"), automation, "issue.fields.attachment")
     comment = body.get("comment")
     text = _text(comment.get("body")) if isinstance(comment, dict) else ""
     if text:

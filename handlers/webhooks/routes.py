@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -19,8 +20,10 @@ from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
 from handlers.webhooks.deliveries import delivery_id
 from handlers.webhooks.ids import BadTicketId
-from handlers.webhooks.payloads import NotATicket, parse
+from handlers.webhooks.payloads import NotATicket, UnreadableTicket, parse
 from handlers.webhooks.signatures import Provider, verify
+
+log = logging.getLogger(__name__)
 
 
 def webhook_routes(
@@ -60,6 +63,14 @@ def webhook_routes(
         except (ValueError, UnicodeDecodeError, RecursionError) as error:  # NotATicket too
             if isinstance(error, NotATicket):
                 return JSONResponse({"ignored": str(error)}, status_code=202)
+            if isinstance(error, UnreadableTicket):
+                # For the bot but unreadable: a 4xx the vendor's webhook log shows as failed.
+                metrics.count(catalogue.WEBHOOKS_UNREADABLE, provider=provider.value)
+                log.warning("unreadable %s delivery refused: %s", provider.value, error)
+                return JSONResponse(
+                    {"error": str(error), "field": error.field, "expected": error.shape},
+                    status_code=422,
+                )
             if isinstance(error, BadTicketId):
                 return JSONResponse({"error": str(error)}, status_code=400)
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
