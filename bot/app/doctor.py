@@ -22,6 +22,7 @@ from bot.app.supportbot import redis_address
 from bot.settings import Settings
 from bot.stores.factory import build_redis
 from handlers.slack.token_check import REQUIRED_SCOPES
+from handlers.webhooks.vendors import webhooks_without_notes
 
 # One check never holds up the others for long: a host that does not answer fails in this time.
 TIMEOUT_SECONDS = 10.0
@@ -221,6 +222,15 @@ async def check_helpdesks(
                 describe=lambda response: f"signed in as account {response.json()['accountId']}",
                 fix="check JIRA_URL, JIRA_EMAIL and JIRA_API_TOKEN",
                 transport=transport,
+            )
+        )
+    for provider, missing in webhooks_without_notes(settings).items():
+        checks.append(
+            Check(
+                f"{provider.value}-webhook",
+                Status.WARN,
+                "on, but its notes cannot be posted (tickets are diagnosed, nobody sees it)",
+                f"set {', '.join(missing)}",
             )
         )
     if not checks:

@@ -3,6 +3,7 @@ and Zendesk tickets for escalations."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import httpx
@@ -28,7 +29,9 @@ from handlers.webhooks.routes import webhook_routes
 from handlers.webhooks.runner import JobRunner
 from handlers.webhooks.signatures import Provider
 from handlers.webhooks.tickets import ZendeskTickets
-from handlers.webhooks.vendors import build_vendors
+from handlers.webhooks.vendors import build_vendors, webhooks_without_notes
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,12 @@ def build_webhooks(
     enabled = {provider: secret for provider, secret in secrets.items() if secret}
     if not enabled:
         return None
+    for provider, missing in webhooks_without_notes(settings).items():
+        log.warning(
+            "the %s webhook is on but its notes cannot be posted: %s not set",
+            provider.value,
+            ", ".join(missing),
+        )
     policy = PublicHostPolicy(
         settings.webhook_attachment_hosts, allowed_networks=settings.webhook_allowed_networks
     )

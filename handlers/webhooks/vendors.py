@@ -13,6 +13,7 @@ configured (see `bot.attachments.credentials`):
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -37,6 +38,53 @@ class Vendors:
 
     def credentials_for(self, provider: Provider) -> Credentials:
         return self.credentials.get(provider.value, NoCredentials())
+
+
+_Read = Callable[[Settings], object]
+
+# The setting each webhook route is signed with (the route is on when it is set).
+SECRET_SETTINGS: dict[Provider, tuple[str, _Read]] = {
+    Provider.ZENDESK: ("ZENDESK_WEBHOOK_SECRET", lambda s: s.zendesk_webhook_secret),
+    Provider.INTERCOM: ("INTERCOM_WEBHOOK_SECRET", lambda s: s.intercom_webhook_secret),
+    Provider.JIRA: ("JIRA_WEBHOOK_SECRET", lambda s: s.jira_webhook_secret),
+    Provider.GENERIC: ("GENERIC_WEBHOOK_SECRET", lambda s: s.generic_webhook_secret),
+    Provider.JIRA_AUTOMATION: ("JIRA_AUTOMATION_SECRET", lambda s: s.jira_automation_secret),
+}
+
+# What a helpdesk's API needs before the bot can post notes there. The generic webhook has no
+# API: its answers are read from `GET /jobs/{id}`.
+API_SETTINGS: dict[Provider, tuple[tuple[str, _Read], ...]] = {
+    Provider.ZENDESK: (
+        ("ZENDESK_URL", lambda s: s.zendesk_url),
+        ("ZENDESK_EMAIL", lambda s: s.zendesk_email),
+        ("ZENDESK_API_TOKEN", lambda s: s.zendesk_api_token),
+    ),
+    Provider.INTERCOM: (
+        ("INTERCOM_TOKEN", lambda s: s.intercom_token),
+        ("INTERCOM_ADMIN_ID", lambda s: s.intercom_admin_id),
+    ),
+    Provider.JIRA: (
+        ("JIRA_URL", lambda s: s.jira_url),
+        ("JIRA_EMAIL", lambda s: s.jira_email),
+        ("JIRA_API_TOKEN", lambda s: s.jira_api_token),
+    ),
+    Provider.GENERIC: (),
+}
+
+
+def missing_api_settings(settings: Settings, provider: Provider) -> tuple[str, ...]:
+    """The settings still unset that `provider`'s helpdesk needs to post notes."""
+    return tuple(name for name, read in API_SETTINGS[provider.helpdesk] if not read(settings))
+
+
+def webhooks_without_notes(settings: Settings) -> dict[Provider, tuple[str, ...]]:
+    """Each webhook route that is on while its helpdesk's API credentials are not all set:
+    its tickets are diagnosed but no note can be posted."""
+    return {
+        provider: missing
+        for provider, (_, read) in SECRET_SETTINGS.items()
+        if read(settings) and (missing := missing_api_settings(settings, provider))
+    }
 
 
 def _basic(user: str, token: str) -> dict[str, str]:

@@ -20,8 +20,14 @@ from tests.support.fake_attachment_host import FakeAttachmentHost
 from tests.support.fake_helpdesk import FakeHelpdesk
 from tests.support.running_bot import RunningBot, run_bot
 from tests.support.serve_process import clean_environment, supportbot_command
-from tests.support.servers import ServerThread
-from tests.support.webhook_deliveries import SECRETS, deliver, helpdesk_settings, wait_ended
+from tests.support.servers import ServerThread, free_port
+from tests.support.webhook_deliveries import (
+    READ_TOKEN,
+    SECRETS,
+    deliver,
+    helpdesk_settings,
+    wait_ended,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -281,9 +287,10 @@ def test_poison_jobs_end_with_their_reason_and_the_runner_keeps_working(
 # -- supportbot send-test ------------------------------------------------------------------
 
 
-def _send_test(bot: RunningBot, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _send_test(bot: RunningBot | str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    url = bot if isinstance(bot, str) else bot.url
     return subprocess.run(
-        supportbot_command("send-test", *args, "--url", bot.url, "--wait", "60"),
+        supportbot_command("send-test", *args, "--url", url, "--wait", "60"),
         env=clean_environment(**env),
         capture_output=True,
         text=True,
@@ -310,7 +317,11 @@ def test_send_test_checks_a_connection_end_to_end(
     fake, _ = helpdesk
     if provider.helpdesk is Provider.JIRA:
         fake.add_jira_issue(ticket, "the test ticket", [])
-    result = _send_test(bot, provider.value, "--ticket", ticket, **{variable: SECRETS[provider]})
+    # A Jira automation job's result is read only with JOBS_READ_TOKEN.
+    reader = {"JOBS_READ_TOKEN": READ_TOKEN} if provider is Provider.JIRA_AUTOMATION else {}
+    result = _send_test(
+        bot, provider.value, "--ticket", ticket, **{variable: SECRETS[provider]}, **reader
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "-> 202" in result.stdout and "state: done" in result.stdout
     assert "the bot received, diagnosed and answered the test ticket" in result.stdout
@@ -329,3 +340,48 @@ def test_send_test_says_when_the_bot_refuses_the_delivery(bot: RunningBot) -> No
     assert "did not take the delivery (401)" in refused.stderr
     unset = _send_test(bot, "jira-automation", "--ticket", "SD-1")
     assert unset.returncode == 2 and "JIRA_AUTOMATION_SECRET is not set" in unset.stderr
+
+
+def test_send_test_refuses_to_send_its_secret_over_plain_http_to_another_machine() -> None:
+    refused = _send_test(
+        "http://bot.example.com:3000",
+        "zendesk",
+        "--ticket",
+        "3806",
+        ZENDESK_WEBHOOK_SECRET=SECRETS[Provider.ZENDESK],
+    )
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip() == (
+        "supportbot: refusing to send the webhook secret over plain http to bot.example.com: "
+        "use an https --url, or run send-test on the bot's own machine"
+    )
+
+
+def test_send_test_says_in_one_line_when_the_bot_cannot_be_reached() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = _send_test(
+        url, "zendesk", "--ticket", "3807", ZENDESK_WEBHOOK_SECRET=SECRETS[Provider.ZENDESK]
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"supportbot: the bot cannot be reached at {url} (ConnectError")
+
+
+def test_send_test_fails_and_names_the_settings_when_no_note_was_posted(
+    tiny_engine: TransformersEngine, redis_url: str, served: tuple[FakeHelpdesk, str]
+) -> None:
+    settings = helpdesk_settings(served[1], zendesk_url=None, zendesk_api_token=None)
+    with run_bot(tiny_engine, redis_url, **settings) as no_notes:
+        result = _send_test(
+            no_notes,
+            "zendesk",
+            "--ticket",
+            "3808",
+            ZENDESK_WEBHOOK_SECRET=SECRETS[Provider.ZENDESK],
+        )
+    assert "state: done" in result.stdout and "note_posted: False" in result.stdout
+    assert result.returncode == 1
+    assert (
+        "no note was posted: zendesk notes need ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN"
+        in result.stderr
+    )
