@@ -28,7 +28,7 @@ import httpx
 from bot.intake.jobs import Job, JobAttachment
 from handlers.webhooks.ids import segment
 from handlers.webhooks.notes import NOTE_HEADER, NOTE_PROPERTY, intercom_headers
-from handlers.webhooks.payloads import file_entries
+from handlers.webhooks.payloads import AUTOMATION_KIND, file_entries, jira_attachments
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,19 @@ class JiraApi:
         return any(isinstance(p, dict) and p.get("key") == NOTE_PROPERTY for p in properties)
 
     async def complete(self, job: Job) -> Job:
-        return job
+        """A token-only delivery's attachments, listed from Jira by the issue's key.
+        https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-get
+        """
+        if job.kind != AUTOMATION_KIND:
+            return job
+        response = await self._client.get(
+            f"{self._base}/rest/api/3/issue/{segment(job.ticket_id)}",
+            params={"fields": "attachment"},
+            auth=self._auth,
+        )
+        response.raise_for_status()
+        fields = response.json().get("fields") or {}
+        return replace(job, attachments=jira_attachments(fields.get("attachment")))
 
 
 class IntercomApi:

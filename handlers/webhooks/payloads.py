@@ -76,6 +76,11 @@ SHAPES = {
 }
 
 
+# The kind of a job made by a token-only delivery (Jira automation): its attachments are listed
+# from Jira, and its result is read only with JOBS_READ_TOKEN.
+AUTOMATION_KIND = "automation"
+
+
 @dataclass(frozen=True)
 class TicketEvent:
     ticket_id: str
@@ -341,6 +346,11 @@ def _jira_file(item: dict[str, Any]) -> JobAttachment:
     )
 
 
+def jira_attachments(items: Any) -> tuple[JobAttachment, ...]:
+    """An issue's `fields.attachment` as Jira's API lists it, in the no-redirect download form."""
+    return tuple(_jira_file(item) for item in _items(items, Provider.JIRA, "fields.attachment"))
+
+
 def _account(user: Any) -> str | None:
     return _rendered(user.get("accountId")) if isinstance(user, dict) else None
 
@@ -445,18 +455,19 @@ def _jira_new_attachments(
 
 
 def _jira_automation(body: dict[str, Any]) -> TicketEvent:
+    """A token-only delivery: its issue key and text are read, never its attachments. Anyone
+    holding the token could name another issue's file there; the issue's own attachments are
+    listed from Jira by key when the job runs (`JiraApi.complete`)."""
     automation = Provider.JIRA_AUTOMATION
     issue = _dict(body["issue"], automation, "issue") if "issue" in body else body
     key = ticket_id(Provider.JIRA, issue.get("key"))
     fields = _dict(issue.get("fields") or {}, automation, "issue.fields")
-    files = _items(fields.get("attachment"), automation, "issue.fields.attachment")
     comment = body.get("comment")
     text = _text(comment.get("body")) if isinstance(comment, dict) else ""
-    if text:
-        return TicketEvent(key, text, tuple(_jira_file(f) for f in files), kind="comment")
-    parts = (_text(fields.get("summary")), _text(fields.get("description")))
-    text = "\n\n".join(part for part in parts if part)
-    return TicketEvent(key, text, tuple(_jira_file(f) for f in files), kind="ticket")
+    if not text:
+        parts = (_text(fields.get("summary")), _text(fields.get("description")))
+        text = "\n\n".join(part for part in parts if part)
+    return TicketEvent(key, text, (), kind=AUTOMATION_KIND)
 
 
 # --- Generic -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
 from handlers.webhooks.deliveries import delivery_id
 from handlers.webhooks.ids import BadTicketId
-from handlers.webhooks.payloads import NotATicket, UnreadableTicket, parse
+from handlers.webhooks.payloads import AUTOMATION_KIND, NotATicket, UnreadableTicket, parse
 from handlers.webhooks.signatures import Provider, verify
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ def webhook_routes(
 
     The ticket's text and attachment names are redacted before the job is stored.
     `GET /jobs/{id}` answers only `Authorization: Bearer <token>` with `read_token` or
-    the webhook secret of the job's provider. A delivery is one job: the same body (a
+    the webhook secret of the job's provider; a job made by a token-only delivery (Jira
+    automation, whose token travels in a header anyone holding it can send) only with
+    `read_token`, and that token reads no job. A delivery is one job: the same body (a
     replay) maps to the same job id, and the same vendor delivery id (a redelivery whose
     body changed) to the job it made first.
     """
@@ -109,9 +111,12 @@ def webhook_routes(
             status_code=202 if created else 200,
         )
 
+    # Signing secrets never travel with a delivery; a token-only route's token does.
+    signing = {p: s for p, s in secrets.items() if p is not Provider.JIRA_AUTOMATION}
+
     async def job_status(request: Request) -> Response:
         token = _bearer(request)
-        if token is None or not _any_equal(token, [read_token, *secrets.values()]):
+        if token is None or not _any_equal(token, [read_token, *signing.values()]):
             return JSONResponse(
                 {"error": "a job's status needs its webhook secret or the read token"},
                 status_code=401,
@@ -119,10 +124,9 @@ def webhook_routes(
             )
         job = await jobs.get(request.path_params["job_id"])
         # A route's secret reads the jobs of its helpdesk (Jira automation's, Jira's jobs).
-        allowed = [
-            read_token,
-            *(s for p, s in secrets.items() if job and p.helpdesk.value == job.provider),
-        ]
+        allowed = [read_token]
+        if job is not None and job.kind != AUTOMATION_KIND:
+            allowed += [s for p, s in signing.items() if p.helpdesk.value == job.provider]
         if job is None or not _any_equal(token, allowed):
             return JSONResponse({"error": "no such job"}, status_code=404)
         return JSONResponse(job.public_view())

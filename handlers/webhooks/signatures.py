@@ -6,12 +6,16 @@
 | intercom | X-Hub-Signature | body | `sha1=` hex HMAC-SHA1 |
 | jira | X-Hub-Signature | body | `sha256=` hex HMAC-SHA256 (GitHub's form) |
 | generic | X-Signature-256 (+ -Timestamp) | `timestamp.body` | `sha256=` hex HMAC-SHA256 |
-| jira-automation | X-Supportbot-Token | (none) | the shared secret itself |
+| jira-automation | X-Supportbot-Token (+ -Timestamp) | (none) | the shared secret itself |
 
 Jira Service Management automation's "Send web request" action cannot sign: it
 sends the headers the admin types in (a value can be marked Hidden), so it is
 let in by a shared secret in a header, compared in constant time; use it only
 over HTTPS. https://support.atlassian.com/cloud-automation/docs/jira-automation-actions/
+It also sends `X-Supportbot-Timestamp: {{now}}` (rendered `2020-08-18T02:40:37.0+0000`,
+https://support.atlassian.com/cloud-automation/docs/jira-smart-values-date-and-time/), held
+to the same five minutes as the signed schemes, so a delivery replayed after its job record
+expired is refused for its age, not let in because the bot forgot it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from enum import StrEnum
 
 MAX_AGE_SECONDS = 5 * 60
 TOKEN_HEADER = "X-Supportbot-Token"
+TIMESTAMP_HEADER = "X-Supportbot-Timestamp"
 
 
 class Provider(StrEnum):
@@ -62,7 +67,7 @@ def sign(provider: Provider, secret: str, body: bytes, timestamp: str = "") -> d
     """The headers a provider would send with `body` (used by tests and the generic docs)."""
     key = secret.encode()
     if provider is Provider.JIRA_AUTOMATION:
-        return {TOKEN_HEADER: secret}
+        return {TOKEN_HEADER: secret} | ({TIMESTAMP_HEADER: timestamp} if timestamp else {})
     if provider is Provider.ZENDESK:
         digest = hmac.new(key, timestamp.encode() + body, hashlib.sha256).digest()
         return {
@@ -93,7 +98,9 @@ def verify(
     lower = {name.lower(): value for name, value in headers.items()}
     if provider is Provider.JIRA_AUTOMATION:
         given = lower.get(TOKEN_HEADER.lower(), "")
-        return bool(given) and hmac.compare_digest(given.encode(), secret.encode())
+        stamp = lower.get(TIMESTAMP_HEADER.lower(), "")
+        token_ok = bool(given) and hmac.compare_digest(given.encode(), secret.encode())
+        return token_ok and bool(stamp) and _fresh(stamp, now)
     if provider is Provider.ZENDESK:
         timestamp = lower.get("x-zendesk-webhook-signature-timestamp", "")
         given = lower.get("x-zendesk-webhook-signature", "")

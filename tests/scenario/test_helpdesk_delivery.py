@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,6 +109,48 @@ def test_jira_automation_needs_its_token_and_is_answered_as_a_jira_request(
     [note] = _notes(fake, "jira", "SD-40")
     assert "VPN client says error 809" in str(bot.engine.requests[-1].messages)
     assert note.endswith(f"[supportbot job {view['id']}]")
+
+
+def test_a_jira_automation_token_reads_only_its_issues_own_files_and_no_results(
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str]
+) -> None:
+    fake, _ = helpdesk
+    fake.add_jira_issue("SEC-1", "someone else's issue", [("payroll.png", b"\x89PNG private")])
+    other = fake.jira_issues["SEC-1"]["fields"]["attachment"][0]
+    issue = fake.add_jira_issue("SD-41", "Printer says error 0x80070005", [])
+    # A token holder names another issue's attachment in the body.
+    body = {"issue": {**issue, "fields": {**issue["fields"], "attachment": [other]}}}
+    before = len(fake.requests)
+    response = deliver(bot, Provider.JIRA_AUTOMATION, body)
+    assert response.status_code == 202
+    job_url = f"{bot.url}/jobs/{response.json()['job']}"
+    view = wait_ended(bot, response.json()["job"])
+    assert view["state"] == "done"
+    paths = [path for _, path, _ in fake.requests[before:]]
+    assert "/rest/api/3/issue/SD-41" in paths, "the issue's attachments are listed from Jira"
+    assert f"/rest/api/3/attachment/content/{other['id']}" not in paths
+    assert "payroll.png" not in str(bot.engine.requests[-1].messages)
+    # Its result is read with JOBS_READ_TOKEN only, not with the token or Jira's secret.
+    for secret in (SECRETS[Provider.JIRA_AUTOMATION], SECRETS[Provider.JIRA]):
+        assert httpx.get(job_url, headers={"Authorization": f"Bearer {secret}"}).status_code in {
+            401,
+            404,
+        }
+    reader = {"Authorization": f"Bearer {READ_TOKEN}"}
+    assert httpx.get(job_url, headers=reader).json()["state"] == "done"
+
+
+def test_a_jira_automation_delivery_replayed_after_its_window_is_refused(
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str]
+) -> None:
+    fake, _ = helpdesk
+    body = fake.add_jira_issue("SD-42", "replayed much later", [])
+    stale = time.strftime("%Y-%m-%dT%H:%M:%S.0+0000", time.gmtime(time.time() - 3600))
+    late = deliver(bot, Provider.JIRA_AUTOMATION, body, headers={"X-Supportbot-Timestamp": stale})
+    assert late.status_code == 401
+    without = deliver(bot, Provider.JIRA_AUTOMATION, body, headers={"X-Supportbot-Timestamp": ""})
+    assert without.status_code == 401
+    assert not _attempts(fake, "jira", "SD-42")
 
 
 # -- one delivery, one job --------------------------------------------------------------
