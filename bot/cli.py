@@ -159,9 +159,9 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
 def _send_test(settings: Settings, args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
+    from handlers.helpdesks.registry import SECRET_SETTINGS, missing_api_settings
     from handlers.webhooks.connection_check import send_test_delivery
     from handlers.webhooks.signatures import Provider
-    from handlers.webhooks.vendors import SECRET_SETTINGS, missing_api_settings
 
     provider = Provider(args.provider)
     variable, read = SECRET_SETTINGS[provider]

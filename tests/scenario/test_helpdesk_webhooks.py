@@ -17,7 +17,9 @@ from bot.engine.transformers_engine import TransformersEngine
 from bot.intake.jobs import Job, JobAttachment
 from bot.messages import Message, say
 from bot.stores.jobs import RedisJobStore
-from handlers.webhooks.notes import ANSWERED_TAG, INTERCOM_VERSION, NOTE_PROPERTY
+from handlers.helpdesks.intercom.helpdesk import INTERCOM_VERSION
+from handlers.helpdesks.jira.notes import NOTE_PROPERTY
+from handlers.helpdesks.zendesk.notes import ANSWERED_TAG
 from handlers.webhooks.signatures import Provider, sign
 from tests.support import fake_helpdesk as vendor
 from tests.support.fake_attachment_host import FakeAttachmentHost

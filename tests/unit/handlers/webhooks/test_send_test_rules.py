@@ -4,9 +4,9 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.settings import Settings
+from handlers.helpdesks.registry import missing_api_settings, webhooks_without_notes
 from handlers.webhooks.connection_check import check_url
 from handlers.webhooks.signatures import Provider
-from handlers.webhooks.vendors import missing_api_settings, webhooks_without_notes
 
 
 def test_a_webhook_on_without_its_api_credentials_is_named_with_what_is_missing() -> None:

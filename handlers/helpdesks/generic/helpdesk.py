@@ -1,0 +1,29 @@
+"""The generic webhook: any tool that can send a signed JSON body. It has no API, so the bot
+posts no note; the answer is read from `GET /jobs/{id}`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+from bot.settings import Settings
+from handlers.helpdesks.base import Connection, IdentityCheck, Parts, Read
+from handlers.webhooks.signatures import Provider
+
+
+class Generic:
+    name = Provider.GENERIC
+    routes: Mapping[Provider, tuple[str, Read]] = {
+        Provider.GENERIC: ("GENERIC_WEBHOOK_SECRET", lambda s: s.generic_webhook_secret),
+    }
+    api_settings: tuple[tuple[str, Read], ...] = ()
+
+    def connection(self, settings: Settings) -> Connection | None:
+        return None
+
+    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
+        raise TypeError("the generic webhook has no API")
+
+    def identity_check(self, settings: Settings) -> IdentityCheck:
+        raise TypeError("the generic webhook has no API")

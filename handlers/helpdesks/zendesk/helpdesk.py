@@ -1,0 +1,70 @@
+"""Zendesk: routes, settings, API client, and the parts built on it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+from bot.settings import Settings
+from handlers.helpdesks.base import (
+    Connection,
+    IdentityCheck,
+    Notes,
+    Parts,
+    Read,
+    basic_connection,
+    download_credentials,
+)
+from handlers.helpdesks.zendesk.notes import ZendeskNoteFormat
+from handlers.helpdesks.zendesk.own_writes import ZendeskApi
+from handlers.webhooks.signatures import Provider
+
+# Credentials go only to `ZENDESK_URL` + `/attachments/token/…` (its `content_url`), never to
+# the temporary download host that redirects to.
+# https://developer.zendesk.com/documentation/ticketing/managing-tickets/accessing-end-user-uploaded-attachments/
+DOWNLOAD_PATHS = ("/attachments/token/",)
+
+
+def _who(response: httpx.Response) -> str:
+    user = response.json()["user"]
+    if user.get("id") is None:  # Zendesk answers an anonymous user for no credentials
+        raise ValueError("signed in as anonymous")
+    return f"signed in as user {user['id']} ({user.get('role', 'unknown role')})"
+
+
+class Zendesk:
+    """API token auth: `{email}/token:{token}` as Basic credentials.
+    https://developer.zendesk.com/api-reference/introduction/security-and-auth/#api-token
+    """
+
+    name = Provider.ZENDESK
+    routes: Mapping[Provider, tuple[str, Read]] = {
+        Provider.ZENDESK: ("ZENDESK_WEBHOOK_SECRET", lambda s: s.zendesk_webhook_secret),
+    }
+    api_settings: tuple[tuple[str, Read], ...] = (
+        ("ZENDESK_URL", lambda s: s.zendesk_url),
+        ("ZENDESK_EMAIL", lambda s: s.zendesk_email),
+        ("ZENDESK_API_TOKEN", lambda s: s.zendesk_api_token),
+    )
+
+    def connection(self, settings: Settings) -> Connection | None:
+        api = settings.zendesk_api()
+        if api is None:
+            return None
+        return basic_connection(api.base_url, f"{api.email}/token", api.token, settings)
+
+    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
+        return Parts(
+            notes=Notes(client, ZendeskNoteFormat()),
+            guard=ZendeskApi(client),
+            credentials=download_credentials(self.connection(settings), DOWNLOAD_PATHS),
+        )
+
+    def identity_check(self, settings: Settings) -> IdentityCheck:
+        # https://developer.zendesk.com/api-reference/ticketing/users/users/#show-self
+        return IdentityCheck(
+            request=lambda client: client.get("/api/v2/users/me.json"),
+            describe=_who,
+            fix="check ZENDESK_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN",
+        )
