@@ -28,6 +28,7 @@ from bot.settings import Settings
 from handlers.helpdesks.registry import (
     HelpdeskClients,
     build_vendors,
+    parse,
     webhook_secrets,
     webhooks_without_notes,
 )
@@ -112,6 +113,7 @@ def build_webhooks(
     )
     routes = webhook_routes(
         secrets=enabled,
+        parse=parse,
         jobs=jobs,
         metrics=metrics,
         deliveries=deliveries,

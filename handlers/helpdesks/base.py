@@ -21,6 +21,7 @@ from bot.messages import Message, say
 from bot.settings import Settings
 from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster
 from handlers.webhooks.ids import segment, ticket_id
+from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import Provider
 
 NOTE_HEADER = "supportbot diagnosis (internal)"
@@ -124,6 +125,16 @@ class Helpdesk(Protocol):
     @property
     def api_settings(self) -> tuple[tuple[str, Read], ...]:
         """The settings its API needs before notes can be posted (empty: no API)."""
+        ...
+
+    def read(self, route: Provider, body: Any) -> TicketEvent:
+        """The ticket in a delivery to `route` (one of `routes`), from its parsed JSON body.
+
+        Raises:
+            NotATicket: an event the bot does not answer.
+            UnreadableTicket: an event for the bot whose body lacks what it needs.
+            BadTicketId: the ticket id is missing or not in the vendor's format.
+        """
         ...
 
     def connection(self, settings: Settings) -> Connection | None:

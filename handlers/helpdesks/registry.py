@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -19,6 +20,7 @@ from handlers.helpdesks.intercom import Intercom
 from handlers.helpdesks.jira import Jira
 from handlers.helpdesks.zendesk import Zendesk
 from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster
+from handlers.webhooks.payloads import TicketEvent, UnreadableTicket
 from handlers.webhooks.signatures import Provider
 
 HELPDESKS: tuple[Helpdesk, ...] = (Zendesk(), Jira(), Intercom(), Generic())
@@ -34,6 +36,23 @@ SECRET_SETTINGS: Mapping[Provider, tuple[str, Read]] = {
 def helpdesk_of(route: Provider) -> Helpdesk:
     """The helpdesk whose API answers the tickets of webhook `route`."""
     return BY_NAME[route.helpdesk]
+
+
+def parse(route: Provider, body: Any) -> TicketEvent:
+    """The ticket in a delivery to webhook `route`, read by its helpdesk.
+
+    Raises:
+        NotATicket: an event the bot does not answer (a status change, another topic).
+        UnreadableTicket: an event for the bot whose body lacks a field it needs.
+        BadTicketId: the ticket id is missing or not in its vendor's format.
+    """
+    try:
+        return helpdesk_of(route).read(route, body)
+    except (KeyError, TypeError, AttributeError) as error:
+        # The models check each field the readers use; this is the last net for an odd value.
+        raise UnreadableTicket(
+            "a field", f"is malformed ({error})", shape="the body docs/helpdesks.md describes"
+        ) from None
 
 
 def webhook_secrets(settings: Settings) -> dict[Provider, str]:

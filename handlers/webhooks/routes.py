@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,7 +21,7 @@ from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
 from handlers.webhooks.deliveries import delivery_id
 from handlers.webhooks.ids import BadTicketId
-from handlers.webhooks.payloads import AUTOMATION_KIND, NotATicket, UnreadableTicket, parse
+from handlers.webhooks.payloads import AUTOMATION_KIND, NotATicket, TicketEvent, UnreadableTicket
 from handlers.webhooks.signatures import Provider, verify
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 def webhook_routes(
     *,
     secrets: Mapping[Provider, str],
+    parse: Callable[[Provider, Any], TicketEvent],
     jobs: JobStore,
     metrics: Metrics,
     deliveries: DeliveryLog,
@@ -36,6 +38,9 @@ def webhook_routes(
     read_token: str | None = None,
 ) -> list[Route]:
     """Routes for the providers with a secret configured; the others answer 404.
+
+    `parse` reads a delivery's JSON body as its helpdesk documents it
+    (`handlers.helpdesks.registry.parse`).
 
     The ticket's text and attachment names are redacted before the job is stored.
     `GET /jobs/{id}` answers only `Authorization: Bearer <token>` with `read_token` or

@@ -4,11 +4,14 @@ posts no note; the answer is read from `GET /jobs/{id}`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
 from bot.settings import Settings
 from handlers.helpdesks.base import Connection, IdentityCheck, Parts, Read
+from handlers.helpdesks.generic import payload
+from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import Provider
 
 
@@ -18,6 +21,9 @@ class Generic:
         Provider.GENERIC: ("GENERIC_WEBHOOK_SECRET", lambda s: s.generic_webhook_secret),
     }
     api_settings: tuple[tuple[str, Read], ...] = ()
+
+    def read(self, route: Provider, body: Any) -> TicketEvent:
+        return payload.read(body)
 
     def connection(self, settings: Settings) -> Connection | None:
         return None

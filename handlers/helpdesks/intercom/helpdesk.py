@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
 from bot.settings import Settings
 from handlers.helpdesks.base import NO_CREDENTIALS, Connection, IdentityCheck, Notes, Parts, Read
+from handlers.helpdesks.intercom import payload
 from handlers.helpdesks.intercom.notes import IntercomNoteFormat
 from handlers.helpdesks.intercom.own_writes import IntercomApi
+from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import Provider
 
 # Intercom answers in the API version the request names; unpinned, the app's default
@@ -29,6 +32,9 @@ class Intercom:
         ("INTERCOM_TOKEN", lambda s: s.intercom_token),
         ("INTERCOM_ADMIN_ID", lambda s: s.intercom_admin_id),
     )
+
+    def read(self, route: Provider, body: Any) -> TicketEvent:
+        return payload.read(body)
 
     def connection(self, settings: Settings) -> Connection | None:
         if settings.intercom_token is None or not settings.intercom_admin_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -16,8 +17,10 @@ from handlers.helpdesks.base import (
     basic_connection,
     download_credentials,
 )
+from handlers.helpdesks.jira import payload
 from handlers.helpdesks.jira.notes import JiraNoteFormat
 from handlers.helpdesks.jira.own_writes import JiraApi
+from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import Provider
 
 # Credentials go only to `JIRA_URL` + `/rest/api/{2,3}/attachment/content/…`, never to
@@ -41,6 +44,11 @@ class Jira:
         ("JIRA_EMAIL", lambda s: s.jira_email),
         ("JIRA_API_TOKEN", lambda s: s.jira_api_token),
     )
+
+    def read(self, route: Provider, body: Any) -> TicketEvent:
+        if route is Provider.JIRA_AUTOMATION:
+            return payload.read_automation(body)
+        return payload.read(body)
 
     def connection(self, settings: Settings) -> Connection | None:
         api = settings.jira_api()

@@ -14,8 +14,9 @@ import httpx
 from bot.intake.jobs import Job
 from handlers.helpdesks.base import is_bot_note
 from handlers.helpdesks.jira.notes import NOTE_PROPERTY
+from handlers.helpdesks.jira.payload import jira_attachments
 from handlers.webhooks.ids import segment
-from handlers.webhooks.payloads import AUTOMATION_KIND, jira_attachments
+from handlers.webhooks.payloads import AUTOMATION_KIND
 
 
 class JiraApi:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -16,8 +17,10 @@ from handlers.helpdesks.base import (
     basic_connection,
     download_credentials,
 )
+from handlers.helpdesks.zendesk import payload
 from handlers.helpdesks.zendesk.notes import ZendeskNoteFormat
 from handlers.helpdesks.zendesk.own_writes import ZendeskApi
+from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import Provider
 
 # Credentials go only to `ZENDESK_URL` + `/attachments/token/…` (its `content_url`), never to
@@ -47,6 +50,9 @@ class Zendesk:
         ("ZENDESK_EMAIL", lambda s: s.zendesk_email),
         ("ZENDESK_API_TOKEN", lambda s: s.zendesk_api_token),
     )
+
+    def read(self, route: Provider, body: Any) -> TicketEvent:
+        return payload.read(body)
 
     def connection(self, settings: Settings) -> Connection | None:
         api = settings.zendesk_api()

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from bot.intake.jobs import JobAttachment
 from bot.messages import Message
+from handlers.helpdesks.registry import parse
 from handlers.webhooks.ids import BadTicketId
-from handlers.webhooks.payloads import NotATicket, UnreadableTicket, parse
+from handlers.webhooks.payloads import NotATicket, UnreadableTicket
 from handlers.webhooks.signatures import Provider
 from tests.support.fake_helpdesk import render_placeholders
 
@@ -507,3 +508,34 @@ def test_intercom_1x_conversation_message_is_read_like_2x_source() -> None:
         "data": {"item": {**item, "source": item["conversation_message"]}},
     }
     assert parse(Provider.INTERCOM, as_2x) == event
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "message"),
+    [
+        (
+            Provider.INTERCOM,
+            {"topic": "conversation.user.created", "data": {"item": {"id": "7", "source": "hi"}}},
+            "data.item.source is not an object",
+        ),
+        (
+            Provider.JIRA,
+            {
+                "webhookEvent": "jira:issue_created",
+                "issue": {"key": "SD-1", "fields": {"attachment": "x"}},
+            },
+            "issue.fields.attachment is not a list",
+        ),
+        (
+            Provider.ZENDESK,
+            {"type": "zen:event-type:ticket.comment_added", "event": {"comment": []}},
+            "event.comment is not an object",
+        ),
+    ],
+)
+def test_a_malformed_body_is_one_error_naming_the_field(
+    provider: Provider, body: object, message: str
+) -> None:
+    with pytest.raises(UnreadableTicket) as refused:
+        parse(provider, body)
+    assert str(refused.value).startswith(message + "; send ")
