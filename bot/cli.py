@@ -160,7 +160,7 @@ def _send_test(settings: Settings, args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
     from handlers.helpdesks.registry import SECRET_SETTINGS, missing_api_settings
-    from handlers.webhooks.connection_check import send_test_delivery
+    from handlers.helpdesks.send_test import send_test_delivery
     from handlers.webhooks.signatures import Provider
 
     provider = Provider(args.provider)

@@ -27,8 +27,8 @@ from bot.safety.url_policy import PublicHostPolicy
 from bot.settings import Settings
 from handlers.helpdesks.registry import (
     HelpdeskClients,
+    Inbound,
     build_vendors,
-    parse,
     webhook_secrets,
     webhooks_without_notes,
 )
@@ -113,7 +113,7 @@ def build_webhooks(
     )
     routes = webhook_routes(
         secrets=enabled,
-        parse=parse,
+        helpdesks=Inbound(),
         jobs=jobs,
         metrics=metrics,
         deliveries=deliveries,

@@ -127,6 +127,20 @@ class Helpdesk(Protocol):
         """The settings its API needs before notes can be posted (empty: no API)."""
         ...
 
+    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+        """The headers the vendor sends with `body` on `route` (tests and `send-test`)."""
+        ...
+
+    def verify(
+        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+    ) -> bool:
+        """Whether `headers` carry a valid, fresh signature (or token) of `body`."""
+        ...
+
+    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+        """The vendor's id of this delivery, unchanged across its redeliveries; None if none."""
+        ...
+
     def read(self, route: Provider, body: Any) -> TicketEvent:
         """The ticket in a delivery to `route` (one of `routes`), from its parsed JSON body.
 

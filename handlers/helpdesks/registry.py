@@ -6,6 +6,7 @@ one line to `HELPDESKS`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,43 @@ SECRET_SETTINGS: Mapping[Provider, tuple[str, Read]] = {
 def helpdesk_of(route: Provider) -> Helpdesk:
     """The helpdesk whose API answers the tickets of webhook `route`."""
     return BY_NAME[route.helpdesk]
+
+
+def sign(route: Provider, secret: str, body: bytes, timestamp: str = "") -> dict[str, str]:
+    """The headers `route`'s vendor would send with `body` (tests, `send-test`)."""
+    return helpdesk_of(route).sign(route, secret, body, timestamp)
+
+
+def verify(
+    route: Provider,
+    secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    now: float | None = None,
+) -> bool:
+    """Whether `headers` carry a valid, fresh signature of `body` for webhook `route`."""
+    return helpdesk_of(route).verify(
+        route, secret, body, headers, now=time.time() if now is None else now
+    )
+
+
+def delivery_id(route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+    """The vendor's id of this delivery, or None when it sent none (or none usable)."""
+    return helpdesk_of(route).delivery_id(route, headers, body)
+
+
+class Inbound:
+    """What the webhook routes ask the helpdesks (`handlers.webhooks.helpdesk_api.Inbound`)."""
+
+    def verify(self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+        return verify(route, secret, body, headers)
+
+    def parse(self, route: Provider, body: Any) -> TicketEvent:
+        return parse(route, body)
+
+    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+        return delivery_id(route, headers, body)
 
 
 def parse(route: Provider, body: Any) -> TicketEvent:

@@ -1,14 +1,36 @@
-"""What the job runner needs from a helpdesk: a way to post notes and a guard for its own writes.
+"""What the webhook core needs from a helpdesk: for the routes, its signature check, body
+reader and delivery id; for the job runner, a way to post notes and a guard for its own writes.
 
 Each vendor's package in `handlers/helpdesks/` implements these; the runner knows only them.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from bot.conversation.turns import SkippedAttachment
 from bot.intake.jobs import Job
+from handlers.webhooks.payloads import TicketEvent
+from handlers.webhooks.signatures import Provider
+
+
+class Inbound(Protocol):
+    """What the webhook routes need from the helpdesks: each vendor's signature check, body
+    reader and delivery id (`handlers.helpdesks.registry.Inbound`)."""
+
+    def verify(self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+        """Whether `headers` carry a valid, fresh signature of `body`."""
+        ...
+
+    def parse(self, route: Provider, body: Any) -> TicketEvent:
+        """The ticket in the parsed JSON `body` (raises NotATicket, UnreadableTicket,
+        BadTicketId)."""
+        ...
+
+    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+        """The vendor's id of this delivery, if it sends one."""
+        ...
 
 
 class NotePoster(Protocol):

@@ -6,9 +6,8 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,10 +18,10 @@ from bot.intake.jobs import Job, JobStore
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
-from handlers.webhooks.deliveries import delivery_id
+from handlers.webhooks.helpdesk_api import Inbound
 from handlers.webhooks.ids import BadTicketId
-from handlers.webhooks.payloads import AUTOMATION_KIND, NotATicket, TicketEvent, UnreadableTicket
-from handlers.webhooks.signatures import Provider, verify
+from handlers.webhooks.payloads import AUTOMATION_KIND, NotATicket, UnreadableTicket
+from handlers.webhooks.signatures import Provider
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 def webhook_routes(
     *,
     secrets: Mapping[Provider, str],
-    parse: Callable[[Provider, Any], TicketEvent],
+    helpdesks: Inbound,
     jobs: JobStore,
     metrics: Metrics,
     deliveries: DeliveryLog,
@@ -39,8 +38,8 @@ def webhook_routes(
 ) -> list[Route]:
     """Routes for the providers with a secret configured; the others answer 404.
 
-    `parse` reads a delivery's JSON body as its helpdesk documents it
-    (`handlers.helpdesks.registry.parse`).
+    `helpdesks` checks each delivery's signature, reads its body and finds its delivery id as
+    its vendor documents them (`handlers.helpdesks.registry.Inbound`).
 
     The ticket's text and attachment names are redacted before the job is stored.
     `GET /jobs/{id}` answers only `Authorization: Bearer <token>` with `read_token` or
@@ -61,12 +60,12 @@ def webhook_routes(
         if not secret:
             return JSONResponse({"error": f"{provider} webhooks are not configured"}, 404)
         body = await request.body()
-        if not verify(provider, secret, body, request.headers):
+        if not helpdesks.verify(provider, secret, body, request.headers):
             metrics.count(catalogue.WEBHOOKS, provider=provider.value, outcome="bad_signature")
             return JSONResponse({"error": "missing, invalid or stale signature"}, status_code=401)
         try:
             data = json.loads(body)
-            event = parse(provider, data)
+            event = helpdesks.parse(provider, data)
         except (ValueError, UnicodeDecodeError, RecursionError) as error:  # NotATicket too
             if isinstance(error, NotATicket):
                 return JSONResponse({"ignored": str(error)}, status_code=202)
@@ -82,7 +81,7 @@ def webhook_routes(
                 return JSONResponse({"error": str(error)}, status_code=400)
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
         job_id = hashlib.sha256(provider.value.encode() + b":" + body).hexdigest()[:24]
-        if vendor_id := delivery_id(provider, request.headers, data):
+        if vendor_id := helpdesks.delivery_id(provider, request.headers, data):
             first = await deliveries.claim(provider.value, vendor_id, job_id)
             # A claim whose job was never recorded (the store failed after it) does not count.
             if first is not None and await jobs.get(first) is not None:

@@ -19,8 +19,9 @@ from bot.messages import Message, say
 from bot.stores.jobs import RedisJobStore
 from handlers.helpdesks.intercom.helpdesk import INTERCOM_VERSION
 from handlers.helpdesks.jira.notes import NOTE_PROPERTY
+from handlers.helpdesks.registry import sign
 from handlers.helpdesks.zendesk.notes import ANSWERED_TAG
-from handlers.webhooks.signatures import Provider, sign
+from handlers.webhooks.signatures import Provider
 from tests.support import fake_helpdesk as vendor
 from tests.support.fake_attachment_host import FakeAttachmentHost
 from tests.support.fake_helpdesk import FakeHelpdesk

@@ -40,7 +40,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from handlers.webhooks.signatures import Provider, sign
+from handlers.helpdesks.registry import sign
+from handlers.webhooks.signatures import Provider
 from tests.support.fake_attachment_host import FakeAttachmentHost
 
 ZENDESK_EMAIL = "agent@acme.test"

@@ -10,7 +10,8 @@ import httpx
 
 from bot.settings import Settings
 from handlers.helpdesks.base import Connection, IdentityCheck, Parts, Read
-from handlers.helpdesks.generic import payload
+from handlers.helpdesks.generic import payload, signature
+from handlers.webhooks.deliveries import header_id
 from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import Provider
 
@@ -21,6 +22,17 @@ class Generic:
         Provider.GENERIC: ("GENERIC_WEBHOOK_SECRET", lambda s: s.generic_webhook_secret),
     }
     api_settings: tuple[tuple[str, Read], ...] = ()
+
+    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+        return signature.sign(secret, body, timestamp)
+
+    def verify(
+        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+    ) -> bool:
+        return signature.verify(secret, body, headers, now=now)
+
+    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+        return header_id(headers, signature.DELIVERY_ID)
 
     def read(self, route: Provider, body: Any) -> TicketEvent:
         return payload.read(body)

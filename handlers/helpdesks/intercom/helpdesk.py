@@ -9,9 +9,10 @@ import httpx
 
 from bot.settings import Settings
 from handlers.helpdesks.base import NO_CREDENTIALS, Connection, IdentityCheck, Notes, Parts, Read
-from handlers.helpdesks.intercom import payload
+from handlers.helpdesks.intercom import payload, signature
 from handlers.helpdesks.intercom.notes import IntercomNoteFormat
 from handlers.helpdesks.intercom.own_writes import IntercomApi
+from handlers.webhooks.deliveries import usable_id
 from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import Provider
 
@@ -32,6 +33,18 @@ class Intercom:
         ("INTERCOM_TOKEN", lambda s: s.intercom_token),
         ("INTERCOM_ADMIN_ID", lambda s: s.intercom_admin_id),
     )
+
+    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+        return signature.sign(secret, body)
+
+    def verify(
+        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+    ) -> bool:
+        return signature.verify(secret, body, headers, now=now)
+
+    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+        # The notification's own `id`: https://developers.intercom.com/docs/references/webhooks/webhook-models
+        return usable_id(body.get("id")) if isinstance(body, dict) else None
 
     def read(self, route: Provider, body: Any) -> TicketEvent:
         return payload.read(body)

@@ -17,9 +17,10 @@ from handlers.helpdesks.base import (
     basic_connection,
     download_credentials,
 )
-from handlers.helpdesks.jira import payload
+from handlers.helpdesks.jira import payload, signature
 from handlers.helpdesks.jira.notes import JiraNoteFormat
 from handlers.helpdesks.jira.own_writes import JiraApi
+from handlers.webhooks.deliveries import header_id
 from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import Provider
 
@@ -44,6 +45,24 @@ class Jira:
         ("JIRA_EMAIL", lambda s: s.jira_email),
         ("JIRA_API_TOKEN", lambda s: s.jira_api_token),
     )
+
+    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+        if route is Provider.JIRA_AUTOMATION:
+            return signature.automation_headers(secret, timestamp)
+        return signature.sign(secret, body)
+
+    def verify(
+        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+    ) -> bool:
+        if route is Provider.JIRA_AUTOMATION:
+            return signature.verify_automation(headers, secret, now=now)
+        return signature.verify(secret, body, headers, now=now)
+
+    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+        # "Send web request" sends only what the admin typed: no delivery id.
+        if route is Provider.JIRA_AUTOMATION:
+            return None
+        return header_id(headers, signature.DELIVERY_ID)
 
     def read(self, route: Provider, body: Any) -> TicketEvent:
         if route is Provider.JIRA_AUTOMATION:

@@ -17,9 +17,10 @@ from handlers.helpdesks.base import (
     basic_connection,
     download_credentials,
 )
-from handlers.helpdesks.zendesk import payload
+from handlers.helpdesks.zendesk import payload, signature
 from handlers.helpdesks.zendesk.notes import ZendeskNoteFormat
 from handlers.helpdesks.zendesk.own_writes import ZendeskApi
+from handlers.webhooks.deliveries import header_id
 from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import Provider
 
@@ -50,6 +51,17 @@ class Zendesk:
         ("ZENDESK_EMAIL", lambda s: s.zendesk_email),
         ("ZENDESK_API_TOKEN", lambda s: s.zendesk_api_token),
     )
+
+    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+        return signature.sign(secret, body, timestamp)
+
+    def verify(
+        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+    ) -> bool:
+        return signature.verify(secret, body, headers, now=now)
+
+    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+        return header_id(headers, signature.DELIVERY_ID)
 
     def read(self, route: Provider, body: Any) -> TicketEvent:
         return payload.read(body)

@@ -5,7 +5,7 @@ import pytest
 from bot.errors import ConfigError
 from bot.settings import Settings
 from handlers.helpdesks.registry import missing_api_settings, webhooks_without_notes
-from handlers.webhooks.connection_check import check_url
+from handlers.helpdesks.send_test import check_url
 from handlers.webhooks.signatures import Provider
 
 

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.errors import ConfigError
-from handlers.webhooks.signatures import Provider, sign
+from handlers.helpdesks.registry import sign
+from handlers.webhooks.signatures import Provider
 
 ENDED = frozenset({"done", "dead", "failed"})
 
