@@ -9,6 +9,8 @@ The registry (`registry.py`) lists them; nothing else names a vendor.
 from __future__ import annotations
 
 import base64
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -91,6 +93,24 @@ def download_credentials(
 
 
 @dataclass(frozen=True)
+class TestDelivery:
+    """What a vendor sends for a new ticket, as docs/helpdesks.md sets it up (`send-test`)."""
+
+    body: dict[str, Any]
+    timestamp: str  # as the vendor writes it in its signature header
+    headers: Mapping[str, str]  # besides the signature: the vendor's delivery id, say
+
+
+def unix_now() -> str:
+    return str(int(time.time()))
+
+
+def test_id() -> str:
+    """A fresh delivery id, so that each test is a new delivery."""
+    return f"supportbot-test-{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
 class Parts:
     """What the job runner gets from a configured helpdesk."""
 
@@ -139,6 +159,10 @@ class Helpdesk(Protocol):
 
     def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
         """The vendor's id of this delivery, unchanged across its redeliveries; None if none."""
+        ...
+
+    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+        """What it sends on `route` for a new ticket `ticket` saying `text`."""
         ...
 
     def read(self, route: Provider, body: Any) -> TicketEvent:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.errors import ConfigError
-from handlers.helpdesks.registry import sign
+from handlers.helpdesks.registry import helpdesk_of, sign
 from handlers.webhooks.signatures import Provider
 
 ENDED = frozenset({"done", "dead", "failed"})
@@ -74,43 +74,14 @@ def check_url(base_url: str) -> None:
         )
 
 
-def test_body(provider: Provider, ticket: str, text: str) -> dict[str, Any]:
-    """The body the helpdesk sends for a new ticket, as docs/helpdesks.md sets it up."""
-    if provider is Provider.ZENDESK:
-        return {"ticket": {"id": ticket, "latest_comment": {"body": text, "attachments": []}}}
-    if provider is Provider.INTERCOM:
-        return {
-            "type": "notification_event",
-            "topic": "conversation.user.created",
-            "id": f"notif_supportbot_test_{uuid.uuid4().hex}",
-            "data": {"item": {"id": ticket, "source": {"body": f"<p>{text}</p>"}}},
-        }
-    if provider is Provider.JIRA:
-        return {
-            "webhookEvent": "jira:issue_created",
-            "issue": {"key": ticket, "fields": {"summary": text}},
-        }
-    if provider is Provider.JIRA_AUTOMATION:
-        return {"issue": {"key": ticket, "fields": {"summary": text}}}
-    return {"ticket_id": ticket, "text": text, "attachments": []}
-
-
 def signed_request(
-    provider: Provider, secret: str, body: dict[str, Any]
+    provider: Provider, secret: str, ticket: str, text: str
 ) -> tuple[bytes, dict[str, str]]:
-    """The body's bytes and the headers that sign them as `provider` does."""
-    raw = json.dumps(body).encode()
-    stamp = (
-        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        if provider is Provider.ZENDESK
-        else str(int(time.time()))
-    )
-    headers = sign(provider, secret, raw, stamp) | {"Content-Type": "application/json"}
-    if provider is Provider.ZENDESK:
-        headers["X-Zendesk-Webhook-Invocation-Id"] = f"supportbot-test-{uuid.uuid4().hex}"
-    elif provider is Provider.JIRA:
-        headers["X-Atlassian-Webhook-Identifier"] = f"supportbot-test-{uuid.uuid4().hex}"
-    return raw, headers
+    """The bytes and headers `provider`'s vendor sends for a new ticket, signed with `secret`."""
+    delivery = helpdesk_of(provider).test_delivery(provider, ticket, text)
+    raw = json.dumps(delivery.body).encode()
+    signed = sign(provider, secret, raw, delivery.timestamp)
+    return raw, signed | dict(delivery.headers) | {"Content-Type": "application/json"}
 
 
 def send_test_delivery(
@@ -143,7 +114,7 @@ def send_test_delivery(
     check_url(base_url)
     # A unique line makes each check a new job (deliveries are deduplicated by body).
     text = f"{text}\n(supportbot connection test {uuid.uuid4().hex[:8]})"
-    raw, headers = signed_request(provider, secret, test_body(provider, ticket, text))
+    raw, headers = signed_request(provider, secret, ticket, text)
     http = client or httpx.Client(timeout=15)
     try:
         url = f"{base_url.rstrip('/')}/webhooks/{provider.value}"

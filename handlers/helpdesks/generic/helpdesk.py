@@ -9,7 +9,14 @@ from typing import Any
 import httpx
 
 from bot.settings import Settings
-from handlers.helpdesks.base import Connection, IdentityCheck, Parts, Read
+from handlers.helpdesks.base import (
+    Connection,
+    IdentityCheck,
+    Parts,
+    Read,
+    TestDelivery,
+    unix_now,
+)
 from handlers.helpdesks.generic import payload, signature
 from handlers.webhooks.deliveries import header_id
 from handlers.webhooks.payloads import TicketEvent
@@ -33,6 +40,9 @@ class Generic:
 
     def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
         return header_id(headers, signature.DELIVERY_ID)
+
+    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+        return TestDelivery({"ticket_id": ticket, "text": text, "attachments": []}, unix_now(), {})
 
     def read(self, route: Provider, body: Any) -> TicketEvent:
         return payload.read(body)

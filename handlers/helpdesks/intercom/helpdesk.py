@@ -8,7 +8,17 @@ from typing import Any
 import httpx
 
 from bot.settings import Settings
-from handlers.helpdesks.base import NO_CREDENTIALS, Connection, IdentityCheck, Notes, Parts, Read
+from handlers.helpdesks.base import (
+    NO_CREDENTIALS,
+    Connection,
+    IdentityCheck,
+    Notes,
+    Parts,
+    Read,
+    TestDelivery,
+    test_id,
+    unix_now,
+)
 from handlers.helpdesks.intercom import payload, signature
 from handlers.helpdesks.intercom.notes import IntercomNoteFormat
 from handlers.helpdesks.intercom.own_writes import IntercomApi
@@ -45,6 +55,15 @@ class Intercom:
     def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
         # The notification's own `id`: https://developers.intercom.com/docs/references/webhooks/webhook-models
         return usable_id(body.get("id")) if isinstance(body, dict) else None
+
+    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+        body = {
+            "type": "notification_event",
+            "topic": "conversation.user.created",
+            "id": f"notif_{test_id()}",
+            "data": {"item": {"id": ticket, "source": {"body": f"<p>{text}</p>"}}},
+        }
+        return TestDelivery(body, unix_now(), {})
 
     def read(self, route: Provider, body: Any) -> TicketEvent:
         return payload.read(body)

@@ -14,8 +14,11 @@ from handlers.helpdesks.base import (
     Notes,
     Parts,
     Read,
+    TestDelivery,
     basic_connection,
     download_credentials,
+    test_id,
+    unix_now,
 )
 from handlers.helpdesks.jira import payload, signature
 from handlers.helpdesks.jira.notes import JiraNoteFormat
@@ -63,6 +66,13 @@ class Jira:
         if route is Provider.JIRA_AUTOMATION:
             return None
         return header_id(headers, signature.DELIVERY_ID)
+
+    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+        issue = {"key": ticket, "fields": {"summary": text}}
+        if route is Provider.JIRA_AUTOMATION:
+            return TestDelivery({"issue": issue}, unix_now(), {})
+        body = {"webhookEvent": "jira:issue_created", "issue": issue}
+        return TestDelivery(body, unix_now(), {signature.DELIVERY_ID: test_id()})
 
     def read(self, route: Provider, body: Any) -> TicketEvent:
         if route is Provider.JIRA_AUTOMATION:

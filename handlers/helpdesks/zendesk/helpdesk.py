@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,8 +15,10 @@ from handlers.helpdesks.base import (
     Notes,
     Parts,
     Read,
+    TestDelivery,
     basic_connection,
     download_credentials,
+    test_id,
 )
 from handlers.helpdesks.zendesk import payload, signature
 from handlers.helpdesks.zendesk.notes import ZendeskNoteFormat
@@ -62,6 +65,13 @@ class Zendesk:
 
     def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
         return header_id(headers, signature.DELIVERY_ID)
+
+    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+        return TestDelivery(
+            {"ticket": {"id": ticket, "latest_comment": {"body": text, "attachments": []}}},
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            {signature.DELIVERY_ID: test_id()},
+        )
 
     def read(self, route: Provider, body: Any) -> TicketEvent:
         return payload.read(body)
