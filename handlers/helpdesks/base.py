@@ -22,7 +22,7 @@ from bot.conversation.turns import SkippedAttachment
 from bot.messages import Message, say
 from bot.settings import Settings
 from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster
-from handlers.webhooks.ids import segment, ticket_id
+from handlers.webhooks.ids import TicketFormat, segment
 from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import Provider
 
@@ -147,6 +147,11 @@ class Helpdesk(Protocol):
         """The settings its API needs before notes can be posted (empty: no API)."""
         ...
 
+    @property
+    def ticket_format(self) -> TicketFormat:
+        """Its ticket ids, checked before one goes near an API URL."""
+        ...
+
     def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
         """The headers the vendor sends with `body` on `route` (tests and `send-test`)."""
         ...
@@ -191,7 +196,7 @@ class Helpdesk(Protocol):
 class NoteFormat(Protocol):
     """What differs between vendors' notes: the request that adds one, how to find it again."""
 
-    provider: Provider
+    ticket_format: TicketFormat
 
     def request(self, ticket: str, text: str, job_id: str) -> tuple[str, str, dict[str, Any]]:
         """Method, path and JSON body of the call that adds `text` as an internal note on
@@ -214,7 +219,7 @@ class Notes:
     def _ticket(self, value: str) -> str:
         # The id again in its vendor's format: a job stored before the check existed is
         # refused here with a clear error rather than turned into another API path.
-        return segment(ticket_id(self._format.provider, value))
+        return segment(self._format.ticket_format.check(value))
 
     async def post(
         self,

@@ -39,6 +39,11 @@ def helpdesk_of(route: Provider) -> Helpdesk:
     return BY_NAME[route.helpdesk]
 
 
+def ticket_id(route: Provider, value: object) -> str:
+    """`value` as a ticket id of `route`'s helpdesk; raises `BadTicketId` otherwise."""
+    return helpdesk_of(route).ticket_format.check(value)
+
+
 def sign(route: Provider, secret: str, body: bytes, timestamp: str = "") -> dict[str, str]:
     """The headers `route`'s vendor would send with `body` (tests, `send-test`)."""
     return helpdesk_of(route).sign(route, secret, body, timestamp)

@@ -24,6 +24,7 @@ from handlers.webhooks.signatures import Provider
 
 
 class Generic:
+    ticket_format = payload.TICKET_ID
     name = Provider.GENERIC
     routes: Mapping[Provider, tuple[str, Read]] = {
         Provider.GENERIC: ("GENERIC_WEBHOOK_SECRET", lambda s: s.generic_webhook_secret),

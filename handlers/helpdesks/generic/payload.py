@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from handlers.webhooks.ids import ticket_id
+from handlers.webhooks.ids import TicketFormat
 from handlers.webhooks.payloads import Lenient, TicketEvent, file_entries, read_model
-from handlers.webhooks.signatures import Provider
+
+# The generic webhook's id never reaches an API URL, but it is shown in Slack and stored.
+TICKET_ID = TicketFormat("generic", re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}"))
 
 SHAPE = '{"ticket_id": "...", "text": "...", "attachments": [{"name", "url"}]}'
 
@@ -22,7 +25,7 @@ def read(body: Any) -> TicketEvent:
     """The ticket a generic delivery carries; every delivery is for the bot."""
     ticket = read_model(GenericTicket, body, shape=SHAPE)
     return TicketEvent(
-        ticket_id(Provider.GENERIC, ticket.ticket_id),
+        TICKET_ID.check(ticket.ticket_id),
         str(ticket.text or ""),
         file_entries(ticket.attachments, ("name",), ("url",), ("size",)),
         kind="ticket",

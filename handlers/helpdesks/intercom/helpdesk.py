@@ -35,6 +35,7 @@ INTERCOM_VERSION = "2.11"
 class Intercom:
     """Bearer token auth; attachment links on its CDN are signed, so no credentials go there."""
 
+    ticket_format = payload.TICKET_ID
     name = Provider.INTERCOM
     routes: Mapping[Provider, tuple[str, Read]] = {
         Provider.INTERCOM: ("INTERCOM_WEBHOOK_SECRET", lambda s: s.intercom_webhook_secret),

@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 
 from handlers.helpdesks.base import note_marker
-from handlers.webhooks.signatures import Provider
+from handlers.helpdesks.intercom.payload import TICKET_ID
 
 
 class IntercomNoteFormat:
     """`POST /conversations/{id}/reply` with `message_type: note` as the bot's admin."""
 
-    provider = Provider.INTERCOM
+    ticket_format = TICKET_ID
 
     def __init__(self, admin_id: str) -> None:
         self._admin_id = admin_id

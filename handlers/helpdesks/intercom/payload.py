@@ -10,9 +10,10 @@ https://developers.intercom.com/docs/references/2.0/rest-api/conversations/conve
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from handlers.webhooks.ids import ticket_id
+from handlers.webhooks.ids import TicketFormat
 from handlers.webhooks.payloads import (
     Lenient,
     NotATicket,
@@ -25,7 +26,10 @@ from handlers.webhooks.payloads import (
     read_model,
     rendered,
 )
-from handlers.webhooks.signatures import Provider
+
+# Intercom conversation ids are strings of digits.
+# https://developers.intercom.com/docs/references/2.11/rest-api/api.intercom.io/conversations/retrieveconversation
+TICKET_ID = TicketFormat("intercom", re.compile(r"[0-9]{1,32}"))
 
 SHAPE = (
     "a notification_event whose data.item is a conversation with source (API 2.x) "
@@ -92,7 +96,7 @@ def read(body: Any) -> TicketEvent:
         latest = from_customer[-1] if from_customer else opening  # type: ignore[assignment]
         kind = "comment" if from_customer else "ticket"
     return TicketEvent(
-        ticket_id(Provider.INTERCOM, item.id),
+        TICKET_ID.check(item.id),
         plain(str(latest.body or "")),
         file_entries(latest.attachments, ("name",), ("url",), ("filesize",)),
         actor_id=rendered(member(latest.author).get("id")),

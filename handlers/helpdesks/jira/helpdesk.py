@@ -38,6 +38,7 @@ class Jira:
     https://developer.atlassian.com/cloud/jira/platform/basic-auth-for-rest-apis/
     """
 
+    ticket_format = payload.TICKET_ID
     name = Provider.JIRA
     routes: Mapping[Provider, tuple[str, Read]] = {
         Provider.JIRA: ("JIRA_WEBHOOK_SECRET", lambda s: s.jira_webhook_secret),

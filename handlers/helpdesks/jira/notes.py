@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from handlers.webhooks.signatures import Provider
+from handlers.helpdesks.jira.payload import TICKET_ID
 
 NOTE_PROPERTY = "supportbot.note"
 # How many of an issue's comments are searched for a note's property, per page and in all.
@@ -42,7 +42,7 @@ def _is_note_of(comment: dict[str, Any], job_id: str) -> bool:
 class JiraNoteFormat:
     """`POST /rest/api/3/issue/{key}/comment`: an internal comment, marked as the bot's."""
 
-    provider = Provider.JIRA
+    ticket_format = TICKET_ID
 
     def request(self, ticket: str, text: str, job_id: str) -> tuple[str, str, dict[str, Any]]:
         body = {

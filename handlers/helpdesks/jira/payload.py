@@ -23,7 +23,7 @@ from pydantic import Field
 
 from bot.intake.jobs import JobAttachment
 from bot.messages import Message
-from handlers.webhooks.ids import ticket_id
+from handlers.webhooks.ids import TicketFormat
 from handlers.webhooks.payloads import (
     AUTOMATION_KIND,
     Lenient,
@@ -35,7 +35,13 @@ from handlers.webhooks.payloads import (
     read_model,
     rendered,
 )
-from handlers.webhooks.signatures import Provider
+
+# An issue key (`PROJ-123`, project keys are upper-case letters, digits and `_`, starting with a
+# letter) or the numeric issue id.
+# https://support.atlassian.com/jira-cloud-administration/docs/edit-a-projects-details/
+TICKET_ID = TicketFormat(
+    "jira", re.compile(r"[A-Z][A-Z0-9_]{0,254}-[1-9][0-9]{0,18}|[1-9][0-9]{0,18}")
+)
 
 SHAPE = "Jira's webhook body: webhookEvent and issue {key, fields}"
 AUTOMATION_SHAPE = 'Issue data: {"issue": {"key": "SD-1", "fields": {...}}}'
@@ -158,7 +164,7 @@ def read(body: Any) -> TicketEvent:
     if event not in EVENTS:
         raise NotATicket(f"event {event!r} is not a new issue, comment or attachment")
     hook = read_model(Webhook, body, shape=SHAPE)
-    key = ticket_id(Provider.JIRA, hook.issue.key)
+    key = TICKET_ID.check(hook.issue.key)
     fields = hook.issue.fields or Fields()
     files = objects(fields.attachment)
     summary = _text(fields.summary)
@@ -244,7 +250,7 @@ def read_automation(body: Any) -> TicketEvent:
     listed from Jira by key when the job runs (`JiraApi.complete`)."""
     data = read_model(Automation, body, shape=AUTOMATION_SHAPE)
     issue: Issue = data.issue if data.issue is not None else data
-    key = ticket_id(Provider.JIRA, issue.key)
+    key = TICKET_ID.check(issue.key)
     fields = issue.fields or Fields()
     comment = data.comment
     text = _text(comment.body) if isinstance(comment, AutomationComment) else ""

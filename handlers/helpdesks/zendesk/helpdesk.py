@@ -45,6 +45,7 @@ class Zendesk:
     https://developer.zendesk.com/api-reference/introduction/security-and-auth/#api-token
     """
 
+    ticket_format = payload.TICKET_ID
     name = Provider.ZENDESK
     routes: Mapping[Provider, tuple[str, Read]] = {
         Provider.ZENDESK: ("ZENDESK_WEBHOOK_SECRET", lambda s: s.zendesk_webhook_secret),

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from handlers.helpdesks.base import note_marker
-from handlers.webhooks.signatures import Provider
+from handlers.helpdesks.zendesk.payload import TICKET_ID
 
 ANSWERED_TAG = "supportbot_answered"
 # How many of a ticket's comments are searched for a note's marker.
@@ -20,7 +20,7 @@ _PAGE = 100
 class ZendeskNoteFormat:
     """`PUT /api/v2/tickets/{id}.json` with a comment that has `public: false`."""
 
-    provider = Provider.ZENDESK
+    ticket_format = TICKET_ID
 
     def request(self, ticket: str, text: str, job_id: str) -> tuple[str, str, dict[str, Any]]:
         body = {

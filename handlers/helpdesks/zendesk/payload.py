@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from handlers.webhooks.ids import ticket_id
+from handlers.webhooks.ids import TicketFormat
 from handlers.webhooks.payloads import (
     Lenient,
     NotATicket,
@@ -25,7 +26,10 @@ from handlers.webhooks.payloads import (
     read_model,
     rendered,
 )
-from handlers.webhooks.signatures import Provider
+
+# Zendesk ticket ids are positive integers (JSON numbers, or strings of digits from placeholders).
+# https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#json-format
+TICKET_ID = TicketFormat("zendesk", re.compile(r"[1-9][0-9]{0,19}"))
 
 SHAPE = "the body in deploy/zendesk/trigger-body.json"
 EVENT_SHAPE = "a ticket.comment_added event: detail.id, event.comment {id, body, author}"
@@ -97,7 +101,7 @@ def read(body: Any) -> TicketEvent:
     else:  # `{{ticket.latest_comment}}` renders the comment as text
         text, files, author, comment_id = comment, (), None, None
     return TicketEvent(
-        ticket_id(Provider.ZENDESK, ticket.id),
+        TICKET_ID.check(ticket.id),
         rendered(text) or rendered(ticket.description) or "",
         files,
         actor_id=rendered(ticket.updater_id) or rendered(author),
@@ -113,7 +117,7 @@ def _event(body: EventBody) -> TicketEvent:
     )
     comment = body.event.comment
     return TicketEvent(
-        ticket_id(Provider.ZENDESK, number),
+        TICKET_ID.check(number),
         rendered(comment.body) or "",
         (),
         actor_id=rendered(member(comment.author).get("id")),
