@@ -158,42 +158,58 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _send_test(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.webhooks.connection_check import send_test_delivery
+    from pydantic import SecretStr
+
+    from handlers.helpdesks.registry import SECRET_SETTINGS, missing_api_settings
+    from handlers.helpdesks.send_test import send_test_delivery
     from handlers.webhooks.signatures import Provider
 
     provider = Provider(args.provider)
-    secret = {
-        Provider.ZENDESK: settings.zendesk_webhook_secret,
-        Provider.INTERCOM: settings.intercom_webhook_secret,
-        Provider.JIRA: settings.jira_webhook_secret,
-        Provider.JIRA_AUTOMATION: settings.jira_automation_secret,
-        Provider.GENERIC: settings.generic_webhook_secret,
-    }[provider]
-    if secret is None:
-        variable = provider.value.upper().replace("-", "_")
+    variable, read = SECRET_SETTINGS[provider]
+    secret = read(settings)
+    if not isinstance(secret, SecretStr):
+        raise ConfigError(f"{variable} is not set: the test delivery is signed with it")
+    read_token = settings.jobs_read_token
+    if read_token is None and provider is Provider.JIRA_AUTOMATION:
         raise ConfigError(
-            f"{variable}_{'SECRET' if provider is Provider.JIRA_AUTOMATION else 'WEBHOOK_SECRET'}"
-            " is not set: the test delivery is signed with it"
+            "JOBS_READ_TOKEN is not set: a Jira automation job's result is read only with it"
         )
     host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+    base_url = args.url or f"http://{host}:{settings.port}"
     result = send_test_delivery(
-        base_url=args.url or f"http://{host}:{settings.port}",
+        base_url=base_url,
         provider=provider,
         secret=secret.get_secret_value(),
+        read_token=(read_token or secret).get_secret_value(),
         ticket=args.ticket,
         text=args.text,
         wait_seconds=args.wait,
         report=print,
     )
+    if result.unreachable is not None:
+        print(
+            f"supportbot: the bot cannot be reached at {base_url} ({result.unreachable});"
+            " is `supportbot serve` running there?",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     if result.job is not None:
         for field in ("state", "attempts", "note_posted", "error", "result"):
             print(f"{field}: {result.job.get(field)}")
-    if result.ok:
+    if result.ok(provider):
         print("the bot received, diagnosed and answered the test ticket")
         return 0
     if result.job is None:
         print(
             f"supportbot: the bot did not take the delivery ({result.status_code})", file=sys.stderr
+        )
+    elif result.answered:
+        missing = missing_api_settings(settings, provider)
+        needs = ", ".join(missing) if missing else "its API credentials"
+        print(
+            f"supportbot: the ticket was diagnosed but no note was posted: "
+            f"{provider.helpdesk.value} notes need {needs} set on the bot",
+            file=sys.stderr,
         )
     else:
         print(f"supportbot: the job ended {result.job.get('state')}", file=sys.stderr)

@@ -25,6 +25,7 @@ from bot.observability.metrics import Metrics
 from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
 from bot.settings import Settings
 from bot.stores.factory import build_redis, build_stores
+from handlers.helpdesks.registry import HelpdeskClients
 
 __all__ = ["Supportbot", "build_app", "build_engine"]
 
@@ -60,6 +61,7 @@ def build_app(
     http_client = httpx.AsyncClient(
         transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0)
     )
+    helpdesk_clients = HelpdeskClients.build(settings, http_transport)
     redactor = build_redactor(settings, metrics.redactions)
     reply_filter = build_reply_filter(settings, redactor)
     inspector = build_inspector(settings)
@@ -80,7 +82,7 @@ def build_app(
         summarizer=build_summarizer(
             engine=engine, history=stores.history, reply_filter=reply_filter
         ),
-        tickets=build_ticket_opener(settings, http_client),
+        tickets=build_ticket_opener(settings, helpdesk_clients),
         metrics=metrics,
         update_interval=update_interval,
     )
@@ -94,6 +96,7 @@ def build_app(
         reply_filter=reply_filter,
         inspector=inspector,
         http_client=http_client,
+        helpdesk_clients=helpdesk_clients,
         metrics=metrics,
         slack_client=slack_client,
     )
@@ -103,6 +106,7 @@ def build_app(
         redis=redis,
         answerer=answerer,
         http_client=http_client,
+        helpdesk_clients=helpdesk_clients,
         bolt=build_bolt(settings, client=slack_client, answerer=answerer, stores=stores),
         webhooks=webhooks,
         work_log=stores.work_log,

@@ -9,8 +9,7 @@ configured helpdesk's "who am I" endpoint. Nothing is written anywhere.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import httpx
@@ -22,6 +21,8 @@ from bot.app.supportbot import redis_address
 from bot.errors import first_line
 from bot.settings import Settings
 from bot.stores.factory import build_redis
+from handlers.helpdesks.base import Connection, Helpdesk
+from handlers.helpdesks.registry import HELPDESKS, webhooks_without_notes
 from handlers.slack.token_check import REQUIRED_SCOPES
 
 # One check never holds up the others for long: a host that does not answer fails in this time.
@@ -139,84 +140,46 @@ async def check_clamd(settings: Settings) -> Check:
 
 
 async def _who_am_i(
-    name: str,
-    request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
-    *,
-    describe: Callable[[httpx.Response], str],
-    fix: str,
+    helpdesk: Helpdesk,
+    connection: Connection,
+    settings: Settings,
     transport: httpx.AsyncBaseTransport | None,
 ) -> Check:
-    async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT_SECONDS) as client:
+    name, check = helpdesk.name.value, helpdesk.identity_check(settings)
+    # The vendor's own configured client, with doctor's shorter patience.
+    client = replace(connection, timeout=min(connection.timeout, TIMEOUT_SECONDS)).client(transport)
+    async with client:
         try:
-            response = await request(client)
+            response = await check.request(client)
         except httpx.HTTPError as error:
-            return Check(name, Status.FAIL, f"unreachable ({first_line(error)})", fix)
+            return Check(name, Status.FAIL, f"unreachable ({first_line(error)})", check.fix)
     if response.status_code in (401, 403):
-        return Check(name, Status.FAIL, f"credentials refused ({response.status_code})", fix)
+        return Check(name, Status.FAIL, f"credentials refused ({response.status_code})", check.fix)
     if response.status_code != 200:
-        return Check(name, Status.FAIL, f"answered {response.status_code}", fix)
+        return Check(name, Status.FAIL, f"answered {response.status_code}", check.fix)
     try:
-        found = describe(response)
+        found = check.describe(response)
     except (ValueError, KeyError, TypeError) as error:
-        return Check(name, Status.FAIL, f"unexpected answer ({first_line(error)})", fix)
+        return Check(name, Status.FAIL, f"unexpected answer ({first_line(error)})", check.fix)
     return Check(name, Status.OK, found)
 
 
 async def check_helpdesks(
     settings: Settings, transport: httpx.AsyncBaseTransport | None = None
 ) -> list[Check]:
-    """Each configured helpdesk's credentials, by asking it who they belong to."""
+    """Each configured helpdesk's credentials, by asking it who they belong to; and each
+    webhook that is on while its helpdesk's API credentials are not all set."""
     checks = []
-    if zendesk := settings.zendesk_api():
-        # https://developer.zendesk.com/api-reference/ticketing/users/users/#show-self
-        # https://developer.zendesk.com/api-reference/introduction/security-and-auth/#api-token
-        def zendesk_user(response: httpx.Response) -> str:
-            user = response.json()["user"]
-            if user.get("id") is None:  # Zendesk answers an anonymous user for no credentials
-                raise ValueError("signed in as anonymous")
-            return f"signed in as user {user['id']} ({user.get('role', 'unknown role')})"
-
+    for helpdesk in HELPDESKS:
+        if (connection := helpdesk.connection(settings)) is not None:
+            checks.append(await _who_am_i(helpdesk, connection, settings, transport))
+    for provider, missing in webhooks_without_notes(settings).items():
         checks.append(
-            await _who_am_i(
-                "zendesk",
-                lambda client: client.get(
-                    f"{zendesk.base_url.rstrip('/')}/api/v2/users/me.json",
-                    auth=(f"{zendesk.email}/token", zendesk.token),
-                ),
-                describe=zendesk_user,
-                fix="check ZENDESK_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN",
-                transport=transport,
-            )
-        )
-    if settings.intercom_token and settings.intercom_admin_id:
-        token, admin = settings.intercom_token.get_secret_value(), settings.intercom_admin_id
-        # Notes are posted as INTERCOM_ADMIN_ID, so that admin is what is checked:
-        # https://developers.intercom.com/docs/references/2.5/rest-api/admins/view-an-admin
-        checks.append(
-            await _who_am_i(
-                "intercom",
-                lambda client: client.get(
-                    f"{settings.intercom_url.rstrip('/')}/admins/{admin}",
-                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                ),
-                describe=lambda response: f"notes go as admin {response.json()['name']}",
-                fix="check INTERCOM_TOKEN and INTERCOM_ADMIN_ID",
-                transport=transport,
-            )
-        )
-    if jira := settings.jira_api():
-        # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-myself/
-        # https://developer.atlassian.com/cloud/jira/platform/basic-auth-for-rest-apis/
-        checks.append(
-            await _who_am_i(
-                "jira",
-                lambda client: client.get(
-                    f"{jira.base_url.rstrip('/')}/rest/api/3/myself",
-                    auth=(jira.email, jira.token),
-                ),
-                describe=lambda response: f"signed in as account {response.json()['accountId']}",
-                fix="check JIRA_URL, JIRA_EMAIL and JIRA_API_TOKEN",
-                transport=transport,
+            Check(
+                f"{provider.value}-webhook",
+                Status.WARN,
+                "on, but its notes cannot be posted (tickets are diagnosed, nobody sees it)",
+                f"set {', '.join(missing)}",
             )
         )
     if not checks:

@@ -3,6 +3,7 @@ and Zendesk tickets for escalations."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import httpx
@@ -24,11 +25,19 @@ from bot.safety.image_checks import ImageInspector
 from bot.safety.redaction import Redactor
 from bot.safety.url_policy import PublicHostPolicy
 from bot.settings import Settings
+from handlers.helpdesks.registry import (
+    HelpdeskClients,
+    Inbound,
+    build_vendors,
+    webhook_secrets,
+    webhooks_without_notes,
+)
+from handlers.helpdesks.zendesk.tickets import ZendeskTickets
 from handlers.webhooks.routes import webhook_routes
 from handlers.webhooks.runner import JobRunner
 from handlers.webhooks.signatures import Provider
-from handlers.webhooks.tickets import ZendeskTickets
-from handlers.webhooks.vendors import build_vendors
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,24 +61,27 @@ def build_webhooks(
     reply_filter: ReplyFilter,
     inspector: ImageInspector,
     http_client: httpx.AsyncClient,
+    helpdesk_clients: HelpdeskClients,
     metrics: Metrics,
     slack_client: AsyncWebClient,
 ) -> Webhooks | None:
-    """Helpdesk webhooks for every provider with a secret set; None when there are none."""
-    secrets = {
-        Provider.ZENDESK: _secret(settings.zendesk_webhook_secret),
-        Provider.INTERCOM: _secret(settings.intercom_webhook_secret),
-        Provider.JIRA: _secret(settings.jira_webhook_secret),
-        Provider.GENERIC: _secret(settings.generic_webhook_secret),
-        Provider.JIRA_AUTOMATION: _secret(settings.jira_automation_secret),
-    }
-    enabled = {provider: secret for provider, secret in secrets.items() if secret}
+    """Helpdesk webhooks for every provider with a secret set; None when there are none.
+
+    `http_client` downloads attachments; `helpdesk_clients` call each vendor's API.
+    """
+    enabled: dict[Provider, str] = webhook_secrets(settings)
     if not enabled:
         return None
+    for provider, missing in webhooks_without_notes(settings).items():
+        log.warning(
+            "the %s webhook is on but its notes cannot be posted: %s not set",
+            provider.value,
+            ", ".join(missing),
+        )
     policy = PublicHostPolicy(
         settings.webhook_attachment_hosts, allowed_networks=settings.webhook_allowed_networks
     )
-    vendors = build_vendors(settings, http_client)
+    vendors = build_vendors(settings, helpdesk_clients)
     diagnosers = {
         helpdesk.value: build_diagnoser(
             settings,
@@ -101,6 +113,7 @@ def build_webhooks(
     )
     routes = webhook_routes(
         secrets=enabled,
+        helpdesks=Inbound(),
         jobs=jobs,
         metrics=metrics,
         deliveries=deliveries,
@@ -110,15 +123,15 @@ def build_webhooks(
     return Webhooks(routes, runner)
 
 
-def build_ticket_opener(settings: Settings, http_client: httpx.AsyncClient) -> TicketOpener | None:
+def build_ticket_opener(
+    settings: Settings, helpdesk_clients: HelpdeskClients
+) -> TicketOpener | None:
     """Zendesk ticket creation for escalations, when `ESCALATION_TICKETS` is on."""
     if not settings.escalation_tickets:
         return None
-    zendesk = settings.zendesk_api()
+    zendesk = helpdesk_clients.get(Provider.ZENDESK)
     if zendesk is None:
         raise ConfigError(
             "ESCALATION_TICKETS needs ZENDESK_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN"
         )
-    return ZendeskTickets(
-        http_client, base_url=zendesk.base_url, email=zendesk.email, token=zendesk.token
-    )
+    return ZendeskTickets(zendesk)

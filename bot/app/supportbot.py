@@ -22,6 +22,7 @@ from bot.errors import first_line
 from bot.intake.work_log import WorkLog
 from bot.observability.metrics import Metrics
 from bot.settings import Settings
+from handlers.helpdesks.registry import HelpdeskClients
 from handlers.http import Readiness, build_http_app
 from handlers.slack.answering import SlackAnswerer
 from handlers.slack.recovery import redeliver_unanswered
@@ -39,6 +40,7 @@ class Supportbot:
     redis: Redis | None
     answerer: SlackAnswerer
     http_client: httpx.AsyncClient
+    helpdesk_clients: HelpdeskClients = field(default_factory=HelpdeskClients)
     bolt: AsyncApp | None = None
     webhooks: Webhooks | None = None
     work_log: WorkLog | None = None
@@ -146,6 +148,7 @@ class Supportbot:
             if self.owns_engine:
                 await self.engine.close()
             await self.http_client.aclose()
+            await self.helpdesk_clients.aclose()
             if self.redis is not None:
                 await self.redis.aclose()
 

@@ -71,6 +71,11 @@ WEBHOOKS = _counter(
     "provider",
     "outcome",
 )
+WEBHOOKS_UNREADABLE = _counter(
+    "supportbot_webhooks_unreadable_total",
+    "Helpdesk deliveries for the bot refused because their body could not be read, by provider",
+    "provider",
+)
 HELPDESK_JOBS = _counter(
     "supportbot_helpdesk_jobs_total",
     "Helpdesk jobs ended, by provider and outcome (done, dead_lettered)",

@@ -1,29 +1,9 @@
-"""Read each helpdesk's webhook body, in the shapes the vendor documents, into what to diagnose.
+"""What every helpdesk's body reader shares: the ticket it yields, its two refusals, and the
+helpers for placeholder-rendered values and attachment lists.
 
-- Zendesk, two ways:
-  - a trigger or automation that notifies a webhook with a JSON body built from placeholders
-    (the body and the trigger we ship are in `deploy/zendesk/`; the API's own key names
-    `body`, `file_name`, `content_url` are read too). Placeholders render as strings, so ids
-    arrive as `"501"` and booleans as `"true"`; `updater_id` (`{{current_user.id}}`) is who
-    made the update, which is how the bot knows its own.
-    https://support.zendesk.com/hc/en-us/articles/4408886858138-Zendesk-placeholders-reference
-  - an event webhook subscribed to `zen:event-type:ticket.comment_added`; its comment has no
-    attachments, so they are read from the ticket's comments when the job runs.
-    https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
-- Intercom (topics `conversation.user.created`, `conversation.user.replied`,
-  `conversation.admin.noted`): the latest part of the conversation from the customer (or the
-  latest note), HTML read as text.
-  https://developers.intercom.com/docs/references/webhooks/webhook-models
-- Jira (`jira:issue_created`, `comment_created`, `jira:issue_updated` when attachments were
-  added): only the attachments that belong to that event.
-  https://developer.atlassian.com/cloud/jira/platform/webhooks/
-- Jira Service Management automation, "Send web request" (`/webhooks/jira-automation`):
-  the body "Issue data (Jira REST API format)" `{"issue": {"key": "SD-1", "fields": {…}}}`,
-  "Issue data (Automation format)" `{"key": "SD-1", "fields": {…}}`, or a custom body of
-  either shape with `"comment": {"body": "…"}` added (the comment is then the question).
-  https://support.atlassian.com/cloud-automation/docs/issue-data-jira-format-payload-for-send-web-request-action/
-  https://support.atlassian.com/cloud-automation/docs/issue-data-automation-format-payload-for-send-web-request/
-- Generic: `{"ticket_id": "…", "text": "…", "attachments": [{"name": "…", "url": "…"}]}`
+Each vendor's reader, with its pydantic models of the bodies the vendor documents, is in its
+own package (`handlers/helpdesks/<vendor>/payload.py`); the accepted shapes per vendor and
+version are listed in docs/helpdesks.md ("Accepted bodies").
 
 An attachment the body names but gives no usable link for is kept, marked unavailable, so
 the note says the file could not be read instead of leaving it out.
@@ -33,20 +13,35 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.intake.jobs import JobAttachment
 from bot.messages import Message
-from handlers.webhooks.ids import ticket_id
-from handlers.webhooks.signatures import Provider
+
+# The kind of a job made by a token-only delivery (Jira automation): its attachments are listed
+# from Jira, and its result is read only with JOBS_READ_TOKEN.
+AUTOMATION_KIND = "automation"
 
 
 class NotATicket(ValueError):
-    """The body is valid JSON but not a ticket event we handle."""
+    """The body is valid JSON but not a ticket event we handle (answered 2xx "ignored")."""
+
+
+class UnreadableTicket(ValueError):
+    """The delivery is for the bot (an event it subscribes to) but its body cannot be read.
+
+    Answered 4xx, naming the field and the documented shape to send, so the vendor's webhook
+    log shows a failure instead of a success that left the customer without an answer.
+    """
+
+    def __init__(self, field: str, problem: str = "is missing", *, shape: str) -> None:
+        self.field = field
+        self.shape = shape
+        super().__init__(f"{field} {problem}; send {shape}")
 
 
 @dataclass(frozen=True)
@@ -59,15 +54,48 @@ class TicketEvent:
     kind: str = ""  # what happened: "ticket", "comment", "comment_event", "attachments", "note"
 
 
+class Lenient(BaseModel):
+    """A vendor object: the fields the bot reads are typed, every other field is kept as sent
+    (vendors add fields between versions)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+_PROBLEMS = {
+    "missing": "is missing",
+    "model_type": "is not an object",
+    "dict_type": "is not an object",
+    "list_type": "is not a list",
+}
+
+
+def read_model(model: type[Model], body: Any, *, shape: str) -> Model:
+    """`body` as `model`; a body that does not fit is one `UnreadableTicket` naming the first
+    field that is wrong (its dotted path, as the vendor's docs name it)."""
+    if not isinstance(body, dict):
+        raise UnreadableTicket("the body", "is not a JSON object", shape=shape)
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        # A union's or a list's member adds its own step (`ZendeskComment`, `0`) to the path.
+        path = [str(step) for step in first["loc"] if not str(step)[:1].isupper()]
+        field = ".".join(path) or "the body"
+        problem = _PROBLEMS.get(first["type"], f"is malformed ({first['msg']})")
+        raise UnreadableTicket(field, problem, shape=shape) from None
+
+
 _TAG = re.compile(r"<[^>]+>")
 
 
-def _plain(markup: str) -> str:
+def plain(markup: str) -> str:
     """Intercom sends HTML; the model gets text."""
     return html.unescape(_TAG.sub(" ", markup.replace("<br>", "\n").replace("</p>", "\n"))).strip()
 
 
-def _rendered(value: Any) -> str | None:
+def rendered(value: Any) -> str | None:
     """A placeholder's value as text; None when absent, empty or left unrendered."""
     if value is None or isinstance(value, bool | dict | list):
         return None
@@ -75,8 +103,18 @@ def _rendered(value: Any) -> str | None:
     return text if text and "{{" not in text and "{%" not in text else None
 
 
+def objects(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list (other members are not parts of anything)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def member(value: Any) -> dict[str, Any]:
+    """`value` when it is an object (an author, say), else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _download_link(value: Any) -> str | None:
-    text = _rendered(value)
+    text = rendered(value)
     if text is None or urlsplit(text).scheme not in {"https", "http"}:
         return None
     return text
@@ -101,7 +139,7 @@ def file_entries(
         if not isinstance(item, dict):
             found.append(JobAttachment("attachment", "", unavailable=Message.REASON_NO_LINK.value))
             continue
-        name = next((n for key in names if (n := _rendered(item.get(key)))), "attachment")
+        name = next((n for key in names if (n := rendered(item.get(key)))), "attachment")
         url = next((u for key in urls if (u := _download_link(item.get(key)))), None)
         size = next((s for key in sizes if isinstance(s := item.get(key), int)), None)
         if url is None:
@@ -109,291 +147,3 @@ def file_entries(
         else:
             found.append(JobAttachment(name, url, size))
     return tuple(found)
-
-
-def parse(provider: Provider, body: Any) -> TicketEvent:
-    """The ticket in `body`; raises `NotATicket` for anything else, `BadTicketId` for a bad id."""
-    if not isinstance(body, dict):
-        raise NotATicket("the body is not a JSON object")
-    try:
-        return _PARSERS[provider](body)
-    except (KeyError, TypeError, AttributeError) as error:
-        raise NotATicket(f"missing or malformed field {error}") from None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError("expected an object")
-    return value
-
-
-# --- Zendesk -------------------------------------------------------------------------------
-
-
-def _zendesk(body: dict[str, Any]) -> TicketEvent:
-    kind = body.get("type")
-    if isinstance(kind, str) and kind.startswith("zen:event-type:"):
-        return _zendesk_event(body, kind)
-    ticket = _dict(body["ticket"])
-    comment = ticket.get("latest_comment")
-    if isinstance(comment, dict):
-        text = next(
-            (t for key in ("value", "body", "plain_body") if (t := _rendered(comment.get(key)))),
-            None,
-        )
-    else:  # `{{ticket.latest_comment}}` renders the comment as text
-        text, comment = _rendered(comment), {}
-    files = file_entries(
-        comment.get("attachments"), ("filename", "file_name"), ("url", "content_url"), ("size",)
-    )
-    return TicketEvent(
-        ticket_id(Provider.ZENDESK, ticket.get("id")),
-        text or _rendered(ticket.get("description")) or "",
-        files,
-        actor_id=_rendered(ticket.get("updater_id")) or _rendered(comment.get("author_id")),
-        comment_id=_rendered(comment.get("id")),
-        kind="comment",
-    )
-
-
-def _zendesk_event(body: dict[str, Any], kind: str) -> TicketEvent:
-    if kind != "zen:event-type:ticket.comment_added":
-        raise NotATicket(f"event {kind!r} is not a new comment")
-    detail = _dict(body.get("detail") or {})
-    subject = str(body.get("subject") or "")
-    number = detail.get("id") or (subject.removeprefix("zen:ticket:") if subject else None)
-    comment = _dict(_dict(body["event"])["comment"])
-    author: dict[str, Any] = comment["author"] if isinstance(comment.get("author"), dict) else {}
-    return TicketEvent(
-        ticket_id(Provider.ZENDESK, number),
-        _rendered(comment.get("body")) or "",
-        (),
-        actor_id=_rendered(author.get("id")),
-        comment_id=_rendered(comment.get("id")),
-        kind="comment_event",
-    )
-
-
-# --- Intercom ------------------------------------------------------------------------------
-
-_CUSTOMERS = {"user", "lead", "contact"}
-
-
-def _intercom(body: dict[str, Any]) -> TicketEvent:
-    topic = body.get("topic")
-    if topic not in {
-        "conversation.user.created",
-        "conversation.user.replied",
-        "conversation.admin.noted",
-    }:
-        raise NotATicket(f"topic {topic!r} is not a customer message or a note")
-    item = _dict(_dict(body["data"])["item"])
-    parts = (item.get("conversation_parts") or {}).get("conversation_parts") or []
-    parts = [p for p in parts if isinstance(p, dict)]
-    if topic == "conversation.admin.noted":
-        notes = [p for p in parts if p.get("part_type") == "note"]
-        if not notes:
-            raise NotATicket("a noted conversation without a note")
-        latest, kind = notes[-1], "note"
-    else:
-        from_customer = [p for p in parts if (p.get("author") or {}).get("type") in _CUSTOMERS]
-        latest = from_customer[-1] if from_customer else _dict(item["source"])
-        kind = "comment" if from_customer else "ticket"
-    author = latest.get("author") if isinstance(latest.get("author"), dict) else {}
-    return TicketEvent(
-        ticket_id(Provider.INTERCOM, item.get("id")),
-        _plain(str(latest.get("body") or "")),
-        file_entries(latest.get("attachments"), ("name",), ("url",), ("filesize",)),
-        actor_id=_rendered(author.get("id")),
-        comment_id=_rendered(latest.get("id")),
-        kind=kind,
-    )
-
-
-# --- Jira ----------------------------------------------------------------------------------
-
-_CONTENT = re.compile(r"/rest/api/[23]/attachment/content/[0-9]+")
-_SECURE = re.compile(r"/secure/attachment/([0-9]+)/[^/]+")
-# A file shown or linked in a wiki-markup comment: `!name.png!`, `!name.png|thumbnail!`, `[^name]`.
-_WIKI_FILE = re.compile(r"!([^!|\n]+)(?:\|[^!\n]*)?!|\[\^([^\]\n]+)\]")
-_SAME_UPLOAD_SECONDS = 60
-
-
-def _no_redirect(url: str) -> str:
-    """Jira's documented download form that answers with the bytes instead of a 303 to the media
-    host (`redirect=false`); the media host must not get Jira credentials. The older
-    `/secure/attachment/{id}/{name}` links become that form too, so they are downloaded with
-    the API credentials from Jira's own host.
-    https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-attachments/#api-rest-api-3-attachment-content-id-get
-    """
-    parts = urlsplit(url)
-    if secure := _SECURE.fullmatch(parts.path):
-        return f"{parts.scheme}://{parts.netloc}/rest/api/3/attachment/content/{secure[1]}?redirect=false"
-    if not _CONTENT.fullmatch(parts.path) or "redirect=" in parts.query:
-        return url
-    return url + ("&" if parts.query else "?") + "redirect=false"
-
-
-def _adf_text(node: Any) -> Iterator[str]:
-    """Text and file names of an Atlassian Document Format body, in order."""
-    if isinstance(node, dict):
-        if node.get("type") == "text" and isinstance(node.get("text"), str):
-            yield node["text"]
-        elif node.get("type") == "media":
-            alt = (node.get("attrs") or {}).get("alt")
-            if isinstance(alt, str):
-                yield f"[^{alt}]"
-        for child in node.get("content") or []:
-            yield from _adf_text(child)
-        if node.get("type") in {"paragraph", "heading", "listItem", "codeBlock"}:
-            yield "\n"
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, dict):
-        return "".join(_adf_text(value)).strip()
-    return str(value or "")
-
-
-def _moment(value: Any) -> datetime | None:
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%f%z")
-    except ValueError:
-        return None
-
-
-def _jira_file(item: dict[str, Any]) -> JobAttachment:
-    [file] = file_entries([item], ("filename",), ("content",), ("size",))
-    return (
-        JobAttachment(file.name, _no_redirect(file.url), file.size, file.unavailable)
-        if file.url
-        else file
-    )
-
-
-def _account(user: Any) -> str | None:
-    return _rendered(user.get("accountId")) if isinstance(user, dict) else None
-
-
-def _jira(body: dict[str, Any]) -> TicketEvent:
-    event = body.get("webhookEvent")
-    if event not in {"jira:issue_created", "comment_created", "jira:issue_updated"}:
-        raise NotATicket(f"event {event!r} is not a new issue, comment or attachment")
-    issue = _dict(body["issue"])
-    key = ticket_id(Provider.JIRA, issue.get("key"))
-    fields = _dict(issue.get("fields") or {})
-    files = [f for f in fields.get("attachment") or [] if isinstance(f, dict)]
-    summary = _text(fields.get("summary"))
-    if event == "comment_created":
-        comment = _dict(body["comment"])
-        text = _text(comment.get("body"))
-        author = _account(comment.get("author"))
-        return TicketEvent(
-            key,
-            text,
-            tuple(
-                _jira_file(f) for f in _comment_files(files, text, author, comment.get("created"))
-            ),
-            actor_id=author,
-            comment_id=_rendered(comment.get("id")),
-            kind="comment",
-        )
-    if event == "jira:issue_updated":
-        return _jira_new_attachments(body, issue, key, files, summary)
-    text = "\n\n".join(part for part in (summary, _text(fields.get("description"))) if part)
-    return TicketEvent(
-        key,
-        text,
-        tuple(_jira_file(f) for f in files),
-        actor_id=_account(body.get("user")) or _account(fields.get("reporter")),
-        kind="ticket",
-    )
-
-
-def _comment_files(
-    files: list[dict[str, Any]], text: str, author: str | None, created: Any
-) -> list[dict[str, Any]]:
-    """The issue's attachments that belong to this comment, not every file the issue has:
-    those the comment shows or links by name, and those its author uploaded with it."""
-    named = {a or b for a, b in _WIKI_FILE.findall(text)}
-    when = _moment(created)
-    chosen = []
-    for item in files:
-        uploaded = _moment(item.get("created"))
-        with_it = (
-            author is not None
-            and _account(item.get("author")) == author
-            and when is not None
-            and uploaded is not None
-            and abs((when - uploaded).total_seconds()) <= _SAME_UPLOAD_SECONDS
-        )
-        if item.get("filename") in named or with_it:
-            chosen.append(item)
-    return chosen
-
-
-def _jira_new_attachments(
-    body: dict[str, Any], issue: dict[str, Any], key: str, files: list[dict[str, Any]], summary: str
-) -> TicketEvent:
-    items = (body.get("changelog") or {}).get("items") or []
-    added = {
-        str(item["to"]): _rendered(item.get("toString")) or "attachment"
-        for item in items
-        if isinstance(item, dict)
-        and (item.get("fieldId") == "attachment" or item.get("field") == "Attachment")
-        and item.get("to")
-    }
-    if not added:
-        raise NotATicket("an issue update without new attachments")
-    by_id = {str(f.get("id")): f for f in files}
-    origin = urlsplit(str(issue.get("self") or ""))
-    chosen = []
-    for attachment_id, name in added.items():
-        if attachment_id in by_id:
-            chosen.append(_jira_file(by_id[attachment_id]))
-        elif origin.scheme in {"https", "http"} and attachment_id.isdigit():
-            url = f"{origin.scheme}://{origin.netloc}/rest/api/3/attachment/content/{attachment_id}"
-            chosen.append(JobAttachment(name, _no_redirect(url)))
-        else:
-            chosen.append(JobAttachment(name, "", unavailable=Message.REASON_NO_LINK.value))
-    return TicketEvent(
-        key, summary, tuple(chosen), actor_id=_account(body.get("user")), kind="attachments"
-    )
-
-
-# --- Jira automation -----------------------------------------------------------------------
-
-
-def _jira_automation(body: dict[str, Any]) -> TicketEvent:
-    issue = _dict(body["issue"]) if isinstance(body.get("issue"), dict) else body
-    key = ticket_id(Provider.JIRA, issue.get("key"))
-    fields = _dict(issue.get("fields") or {})
-    files = [f for f in fields.get("attachment") or [] if isinstance(f, dict)]
-    comment = body.get("comment")
-    text = _text(comment.get("body")) if isinstance(comment, dict) else ""
-    if text:
-        return TicketEvent(key, text, tuple(_jira_file(f) for f in files), kind="comment")
-    parts = (_text(fields.get("summary")), _text(fields.get("description")))
-    text = "\n\n".join(part for part in parts if part)
-    return TicketEvent(key, text, tuple(_jira_file(f) for f in files), kind="ticket")
-
-
-# --- Generic -------------------------------------------------------------------------------
-
-
-def _generic(body: dict[str, Any]) -> TicketEvent:
-    return TicketEvent(
-        ticket_id(Provider.GENERIC, body.get("ticket_id")),
-        str(body.get("text") or ""),
-        file_entries(body.get("attachments"), ("name",), ("url",), ("size",)),
-        kind="ticket",
-    )
-
-
-_PARSERS = {
-    Provider.ZENDESK: _zendesk,
-    Provider.INTERCOM: _intercom,
-    Provider.JIRA: _jira,
-    Provider.GENERIC: _generic,
-    Provider.JIRA_AUTOMATION: _jira_automation,
-}

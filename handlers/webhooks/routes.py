@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -17,15 +18,18 @@ from bot.intake.jobs import Job, JobStore
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
-from handlers.webhooks.deliveries import delivery_id
+from handlers.webhooks.helpdesk_api import Inbound
 from handlers.webhooks.ids import BadTicketId
-from handlers.webhooks.payloads import NotATicket, parse
-from handlers.webhooks.signatures import Provider, verify
+from handlers.webhooks.payloads import AUTOMATION_KIND, NotATicket, UnreadableTicket
+from handlers.webhooks.signatures import Provider
+
+log = logging.getLogger(__name__)
 
 
 def webhook_routes(
     *,
     secrets: Mapping[Provider, str],
+    helpdesks: Inbound,
     jobs: JobStore,
     metrics: Metrics,
     deliveries: DeliveryLog,
@@ -34,9 +38,14 @@ def webhook_routes(
 ) -> list[Route]:
     """Routes for the providers with a secret configured; the others answer 404.
 
+    `helpdesks` checks each delivery's signature, reads its body and finds its delivery id as
+    its vendor documents them (`handlers.helpdesks.registry.Inbound`).
+
     The ticket's text and attachment names are redacted before the job is stored.
     `GET /jobs/{id}` answers only `Authorization: Bearer <token>` with `read_token` or
-    the webhook secret of the job's provider. A delivery is one job: the same body (a
+    the webhook secret of the job's provider; a job made by a token-only delivery (Jira
+    automation, whose token travels in a header anyone holding it can send) only with
+    `read_token`, and that token reads no job. A delivery is one job: the same body (a
     replay) maps to the same job id, and the same vendor delivery id (a redelivery whose
     body changed) to the job it made first.
     """
@@ -51,20 +60,28 @@ def webhook_routes(
         if not secret:
             return JSONResponse({"error": f"{provider} webhooks are not configured"}, 404)
         body = await request.body()
-        if not verify(provider, secret, body, request.headers):
+        if not helpdesks.verify(provider, secret, body, request.headers):
             metrics.count(catalogue.WEBHOOKS, provider=provider.value, outcome="bad_signature")
             return JSONResponse({"error": "missing, invalid or stale signature"}, status_code=401)
         try:
             data = json.loads(body)
-            event = parse(provider, data)
+            event = helpdesks.parse(provider, data)
         except (ValueError, UnicodeDecodeError, RecursionError) as error:  # NotATicket too
             if isinstance(error, NotATicket):
                 return JSONResponse({"ignored": str(error)}, status_code=202)
+            if isinstance(error, UnreadableTicket):
+                # For the bot but unreadable: a 4xx the vendor's webhook log shows as failed.
+                metrics.count(catalogue.WEBHOOKS_UNREADABLE, provider=provider.value)
+                log.warning("unreadable %s delivery refused: %s", provider.value, error)
+                return JSONResponse(
+                    {"error": str(error), "field": error.field, "expected": error.shape},
+                    status_code=422,
+                )
             if isinstance(error, BadTicketId):
                 return JSONResponse({"error": str(error)}, status_code=400)
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
         job_id = hashlib.sha256(provider.value.encode() + b":" + body).hexdigest()[:24]
-        if vendor_id := delivery_id(provider, request.headers, data):
+        if vendor_id := helpdesks.delivery_id(provider, request.headers, data):
             first = await deliveries.claim(provider.value, vendor_id, job_id)
             # A claim whose job was never recorded (the store failed after it) does not count.
             if first is not None and await jobs.get(first) is not None:
@@ -98,9 +115,12 @@ def webhook_routes(
             status_code=202 if created else 200,
         )
 
+    # Signing secrets never travel with a delivery; a token-only route's token does.
+    signing = {p: s for p, s in secrets.items() if p is not Provider.JIRA_AUTOMATION}
+
     async def job_status(request: Request) -> Response:
         token = _bearer(request)
-        if token is None or not _any_equal(token, [read_token, *secrets.values()]):
+        if token is None or not _any_equal(token, [read_token, *signing.values()]):
             return JSONResponse(
                 {"error": "a job's status needs its webhook secret or the read token"},
                 status_code=401,
@@ -108,10 +128,9 @@ def webhook_routes(
             )
         job = await jobs.get(request.path_params["job_id"])
         # A route's secret reads the jobs of its helpdesk (Jira automation's, Jira's jobs).
-        allowed = [
-            read_token,
-            *(s for p, s in secrets.items() if job and p.helpdesk.value == job.provider),
-        ]
+        allowed = [read_token]
+        if job is not None and job.kind != AUTOMATION_KIND:
+            allowed += [s for p, s in signing.items() if p.helpdesk.value == job.provider]
         if job is None or not _any_equal(token, allowed):
             return JSONResponse({"error": "no such job"}, status_code=404)
         return JSONResponse(job.public_view())

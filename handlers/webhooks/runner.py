@@ -33,8 +33,7 @@ from bot.observability import catalogue
 from bot.observability.log_context import log_context
 from bot.observability.metrics import Metrics
 from handlers.mrkdwn import escape, markdown_to_mrkdwn
-from handlers.webhooks.notes import NotePoster
-from handlers.webhooks.own_writes import HelpdeskApi
+from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster
 from handlers.webhooks.retry_policy import GiveUp, backoff, classify
 
 log = logging.getLogger(__name__)

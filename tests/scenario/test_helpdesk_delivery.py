@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,8 +21,14 @@ from tests.support.fake_attachment_host import FakeAttachmentHost
 from tests.support.fake_helpdesk import FakeHelpdesk
 from tests.support.running_bot import RunningBot, run_bot
 from tests.support.serve_process import clean_environment, supportbot_command
-from tests.support.servers import ServerThread
-from tests.support.webhook_deliveries import SECRETS, deliver, helpdesk_settings, wait_ended
+from tests.support.servers import ServerThread, free_port
+from tests.support.webhook_deliveries import (
+    READ_TOKEN,
+    SECRETS,
+    deliver,
+    helpdesk_settings,
+    wait_ended,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +109,48 @@ def test_jira_automation_needs_its_token_and_is_answered_as_a_jira_request(
     [note] = _notes(fake, "jira", "SD-40")
     assert "VPN client says error 809" in str(bot.engine.requests[-1].messages)
     assert note.endswith(f"[supportbot job {view['id']}]")
+
+
+def test_a_jira_automation_token_reads_only_its_issues_own_files_and_no_results(
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str]
+) -> None:
+    fake, _ = helpdesk
+    fake.add_jira_issue("SEC-1", "someone else's issue", [("payroll.png", b"\x89PNG private")])
+    other = fake.jira_issues["SEC-1"]["fields"]["attachment"][0]
+    issue = fake.add_jira_issue("SD-41", "Printer says error 0x80070005", [])
+    # A token holder names another issue's attachment in the body.
+    body = {"issue": {**issue, "fields": {**issue["fields"], "attachment": [other]}}}
+    before = len(fake.requests)
+    response = deliver(bot, Provider.JIRA_AUTOMATION, body)
+    assert response.status_code == 202
+    job_url = f"{bot.url}/jobs/{response.json()['job']}"
+    view = wait_ended(bot, response.json()["job"])
+    assert view["state"] == "done"
+    paths = [path for _, path, _ in fake.requests[before:]]
+    assert "/rest/api/3/issue/SD-41" in paths, "the issue's attachments are listed from Jira"
+    assert f"/rest/api/3/attachment/content/{other['id']}" not in paths
+    assert "payroll.png" not in str(bot.engine.requests[-1].messages)
+    # Its result is read with JOBS_READ_TOKEN only, not with the token or Jira's secret.
+    for secret in (SECRETS[Provider.JIRA_AUTOMATION], SECRETS[Provider.JIRA]):
+        assert httpx.get(job_url, headers={"Authorization": f"Bearer {secret}"}).status_code in {
+            401,
+            404,
+        }
+    reader = {"Authorization": f"Bearer {READ_TOKEN}"}
+    assert httpx.get(job_url, headers=reader).json()["state"] == "done"
+
+
+def test_a_jira_automation_delivery_replayed_after_its_window_is_refused(
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str]
+) -> None:
+    fake, _ = helpdesk
+    body = fake.add_jira_issue("SD-42", "replayed much later", [])
+    stale = time.strftime("%Y-%m-%dT%H:%M:%S.0+0000", time.gmtime(time.time() - 3600))
+    late = deliver(bot, Provider.JIRA_AUTOMATION, body, headers={"X-Supportbot-Timestamp": stale})
+    assert late.status_code == 401
+    without = deliver(bot, Provider.JIRA_AUTOMATION, body, headers={"X-Supportbot-Timestamp": ""})
+    assert without.status_code == 401
+    assert not _attempts(fake, "jira", "SD-42")
 
 
 # -- one delivery, one job --------------------------------------------------------------
@@ -283,9 +332,10 @@ def test_poison_jobs_end_with_their_reason_and_the_runner_keeps_working(
 # -- supportbot send-test ------------------------------------------------------------------
 
 
-def _send_test(bot: RunningBot, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _send_test(bot: RunningBot | str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    url = bot if isinstance(bot, str) else bot.url
     return subprocess.run(
-        supportbot_command("send-test", *args, "--url", bot.url, "--wait", "60"),
+        supportbot_command("send-test", *args, "--url", url, "--wait", "60"),
         env=clean_environment(**env),
         capture_output=True,
         text=True,
@@ -312,7 +362,11 @@ def test_send_test_checks_a_connection_end_to_end(
     fake, _ = helpdesk
     if provider.helpdesk is Provider.JIRA:
         fake.add_jira_issue(ticket, "the test ticket", [])
-    result = _send_test(bot, provider.value, "--ticket", ticket, **{variable: SECRETS[provider]})
+    # A Jira automation job's result is read only with JOBS_READ_TOKEN.
+    reader = {"JOBS_READ_TOKEN": READ_TOKEN} if provider is Provider.JIRA_AUTOMATION else {}
+    result = _send_test(
+        bot, provider.value, "--ticket", ticket, **{variable: SECRETS[provider]}, **reader
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "-> 202" in result.stdout and "state: done" in result.stdout
     assert "the bot received, diagnosed and answered the test ticket" in result.stdout
@@ -331,3 +385,48 @@ def test_send_test_says_when_the_bot_refuses_the_delivery(bot: RunningBot) -> No
     assert "did not take the delivery (401)" in refused.stderr
     unset = _send_test(bot, "jira-automation", "--ticket", "SD-1")
     assert unset.returncode == 2 and "JIRA_AUTOMATION_SECRET is not set" in unset.stderr
+
+
+def test_send_test_refuses_to_send_its_secret_over_plain_http_to_another_machine() -> None:
+    refused = _send_test(
+        "http://bot.example.com:3000",
+        "zendesk",
+        "--ticket",
+        "3806",
+        ZENDESK_WEBHOOK_SECRET=SECRETS[Provider.ZENDESK],
+    )
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip() == (
+        "supportbot: refusing to send the webhook secret over plain http to bot.example.com: "
+        "use an https --url, or run send-test on the bot's own machine"
+    )
+
+
+def test_send_test_says_in_one_line_when_the_bot_cannot_be_reached() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = _send_test(
+        url, "zendesk", "--ticket", "3807", ZENDESK_WEBHOOK_SECRET=SECRETS[Provider.ZENDESK]
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"supportbot: the bot cannot be reached at {url} (ConnectError")
+
+
+def test_send_test_fails_and_names_the_settings_when_no_note_was_posted(
+    tiny_engine: TransformersEngine, redis_url: str, served: tuple[FakeHelpdesk, str]
+) -> None:
+    settings = helpdesk_settings(served[1], zendesk_url=None, zendesk_api_token=None)
+    with run_bot(tiny_engine, redis_url, **settings) as no_notes:
+        result = _send_test(
+            no_notes,
+            "zendesk",
+            "--ticket",
+            "3808",
+            ZENDESK_WEBHOOK_SECRET=SECRETS[Provider.ZENDESK],
+        )
+    assert "state: done" in result.stdout and "note_posted: False" in result.stdout
+    assert result.returncode == 1
+    assert (
+        "no note was posted: zendesk notes need ZENDESK_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN"
+        in result.stderr
+    )

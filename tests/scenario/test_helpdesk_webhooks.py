@@ -17,8 +17,11 @@ from bot.engine.transformers_engine import TransformersEngine
 from bot.intake.jobs import Job, JobAttachment
 from bot.messages import Message, say
 from bot.stores.jobs import RedisJobStore
-from handlers.webhooks.notes import ANSWERED_TAG, INTERCOM_VERSION, NOTE_PROPERTY
-from handlers.webhooks.signatures import Provider, sign
+from handlers.helpdesks.intercom.helpdesk import INTERCOM_VERSION
+from handlers.helpdesks.jira.notes import NOTE_PROPERTY
+from handlers.helpdesks.registry import sign
+from handlers.helpdesks.zendesk.notes import ANSWERED_TAG
+from handlers.webhooks.signatures import Provider
 from tests.support import fake_helpdesk as vendor
 from tests.support.fake_attachment_host import FakeAttachmentHost
 from tests.support.fake_helpdesk import FakeHelpdesk
@@ -348,6 +351,60 @@ def test_a_ticket_id_out_of_its_vendors_format_is_refused_with_400(
     response = _post(bot, provider, body)
     assert response.status_code == 400 and "ticket id" in response.json()["error"]
     assert helpdesk.requests[before:] == []
+
+
+def test_a_delivery_for_the_bot_it_cannot_read_is_refused_out_loud(
+    bot: RunningBot, helpdesk: FakeHelpdesk
+) -> None:
+    before = len(helpdesk.requests)
+    # A trigger body written from an admin's own template instead of deploy/zendesk/.
+    own_template = {"ticket_id": "{{ticket.id}}", "comment": "{{ticket.latest_comment}}"}
+    refused = _post(bot, Provider.ZENDESK, own_template)
+    assert refused.status_code == 422
+    answer = refused.json()
+    assert answer["field"] == "ticket" and "deploy/zendesk/trigger-body.json" in answer["expected"]
+    assert "ticket is missing" in answer["error"]
+    unreadable = {"topic": "conversation.user.created", "id": "notif_x", "data": {"item": {}}}
+    assert _post(bot, Provider.INTERCOM, unreadable).status_code == 422
+    metrics = httpx.get(f"{bot.url}/metrics").text
+    assert 'supportbot_webhooks_unreadable_total{provider="zendesk"} 1.0' in metrics
+    assert 'supportbot_webhooks_unreadable_total{provider="intercom"} 1.0' in metrics
+    # An event that is genuinely not for the bot is still a quiet 2xx.
+    status_change = {
+        "webhookEvent": "jira:issue_updated",
+        "issue": {"key": "SD-9", "fields": {}},
+        "changelog": {"items": [{"fieldId": "status", "to": "3"}]},
+    }
+    ignored = _post(bot, Provider.JIRA, status_change)
+    assert ignored.status_code == 202 and "ignored" in ignored.json()
+    assert helpdesk.requests[before:] == []
+
+
+def test_an_intercom_1x_notification_is_answered(bot: RunningBot, helpdesk: FakeHelpdesk) -> None:
+    body = {
+        "type": "notification_event",
+        "topic": "conversation.user.created",
+        "id": "notif_1x_shape",
+        "data": {
+            "item": {
+                "type": "conversation",
+                "id": "4401",
+                "conversation_message": {
+                    "type": "conversation_message",
+                    "id": "612553981",
+                    "body": "<p>npm ERR! code EACCES</p>",
+                    "author": {"type": "lead", "id": "59e0e10b12ce6cb8f7a30587"},
+                    "attachments": [],
+                },
+                "conversation_parts": {"conversation_parts": [], "total_count": 0},
+            }
+        },
+    }
+    accepted = _post(bot, Provider.INTERCOM, body)
+    assert accepted.status_code == 202, accepted.text
+    assert _wait_done(bot, accepted.json()["job"])["state"] == "done"
+    assert any("npm ERR! code EACCES" in str(r.messages) for r in bot.engine.requests)
+    assert [n for n in helpdesk.notes("intercom") if n.ticket_id == "4401"]
 
 
 def test_a_replayed_delivery_is_processed_once(bot: RunningBot, helpdesk: FakeHelpdesk) -> None:

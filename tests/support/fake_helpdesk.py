@@ -40,7 +40,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from handlers.webhooks.signatures import Provider, sign
+from handlers.helpdesks.registry import sign
+from handlers.webhooks.signatures import Provider
 from tests.support.fake_attachment_host import FakeAttachmentHost
 
 ZENDESK_EMAIL = "agent@acme.test"
@@ -176,6 +177,7 @@ class FakeHelpdesk:
                     methods=["GET"],
                 ),
                 Route("/rest/api/3/myself", self._jira_myself, methods=["GET"]),
+                Route("/rest/api/3/issue/{key}", self._jira_issue, methods=["GET"]),
                 Route(
                     "/rest/api/3/attachment/content/{attachment}",
                     self._jira_content,
@@ -702,6 +704,31 @@ class FakeHelpdesk:
         view = {k: v for k, v in comment.items() if k != "issue"}
         if "properties" not in request.query_params.get("expand", ""):
             view.pop("properties", None)  # properties come only with expand=properties
+        return JSONResponse(view)
+
+    async def _jira_issue(self, request: Request) -> Response:
+        """Get issue: 404 for an issue that does not exist (or may not be seen); `fields`
+        limits the fields returned.
+        https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-get
+        """
+        self._seen(request)
+        if not self._jira_auth(request):
+            return self._unauthorized()
+        issue = self.jira_issues.get(request.path_params["key"])
+        if issue is None:
+            return JSONResponse(
+                {
+                    "errorMessages": [
+                        "Issue does not exist or you do not have permission to see it."
+                    ]
+                },
+                status_code=404,
+            )
+        view = json.loads(json.dumps(issue))
+        wanted = request.query_params.get("fields")
+        if wanted:
+            names = set(wanted.split(","))
+            view["fields"] = {k: v for k, v in view["fields"].items() if k in names}
         return JSONResponse(view)
 
     async def _jira_myself(self, request: Request) -> Response:

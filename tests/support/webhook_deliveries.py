@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from handlers.webhooks.signatures import Provider, sign
+from handlers.helpdesks.registry import sign
+from handlers.webhooks.signatures import Provider
 from tests.support.running_bot import RunningBot
 
 SECRETS = {p: f"{p.value}-webhook-secret" for p in Provider}

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.webhooks.ids import BadTicketId, segment, ticket_id
+from handlers.helpdesks.registry import ticket_id
+from handlers.webhooks.ids import BadTicketId, segment
 from handlers.webhooks.signatures import Provider
 
 

@@ -12,22 +12,23 @@ from bot.conversation.turns import Screenshot
 
 class ZendeskTickets:
     """Uploads each screenshot (`POST /api/v2/uploads.json`), then creates the ticket
-    (`POST /api/v2/tickets.json`) with the transcript as its first, internal comment."""
+    (`POST /api/v2/tickets.json`) with the transcript as its first, internal comment.
 
-    def __init__(self, client: httpx.AsyncClient, *, base_url: str, email: str, token: str) -> None:
+    Args:
+        client: the Zendesk client (`Connection.client()`: base URL, auth, timeout).
+    """
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
-        self._base = base_url.rstrip("/")
-        self._auth = httpx.BasicAuth(f"{email}/token", token)
 
     async def open(self, *, subject: str, transcript: str, screenshots: list[Screenshot]) -> str:
         tokens = []
         for shot in screenshots:
             response = await self._client.post(
-                f"{self._base}/api/v2/uploads.json",
+                "/api/v2/uploads.json",
                 params={"filename": shot.filename},
                 content=shot.data,
                 headers={"Content-Type": shot.media_type},
-                auth=self._auth,
             )
             response.raise_for_status()
             tokens.append(response.json()["upload"]["token"])
@@ -38,8 +39,6 @@ class ZendeskTickets:
                 "tags": ["supportbot", "escalated-from-slack"],
             }
         }
-        response = await self._client.post(
-            f"{self._base}/api/v2/tickets.json", json=body, auth=self._auth
-        )
+        response = await self._client.post("/api/v2/tickets.json", json=body)
         response.raise_for_status()
         return str(response.json()["ticket"]["id"])

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from handlers.webhooks.signatures import Provider, sign, verify
+from handlers.helpdesks.registry import sign, verify
+from handlers.webhooks.signatures import Provider
 
 BODY = b'{"ticket": {"id": 1}}'
 
@@ -62,19 +63,39 @@ def test_generic_scheme_rejects_stale_and_malformed_timestamps() -> None:
 def test_jira_automation_is_let_in_by_its_token_header_only() -> None:
     # "Send web request" cannot sign; the admin adds the header (marked Hidden).
     # https://support.atlassian.com/cloud-automation/docs/jira-automation-actions/
-    good = {"X-Supportbot-Token": "s3cret"}
-    assert sign(Provider.JIRA_AUTOMATION, "s3cret", BODY) == good
+    # The timestamp is the rule's `{{now}}`, as Jira renders it.
+    # https://support.atlassian.com/cloud-automation/docs/jira-smart-values-date-and-time/
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.0+0000", time.gmtime())
+    good = {"X-Supportbot-Token": "s3cret", "X-Supportbot-Timestamp": now}
+    assert sign(Provider.JIRA_AUTOMATION, "s3cret", BODY, now) == good
     assert verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, good)
-    assert verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, {"x-supportbot-token": "s3cret"})
+    lower = {"x-supportbot-token": "s3cret", "x-supportbot-timestamp": now}
+    assert verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, lower)
+    assert verify(
+        Provider.JIRA_AUTOMATION,
+        "s3cret",
+        BODY,
+        good | {"X-Supportbot-Timestamp": str(int(time.time()))},
+    )
     for headers in (
         {},
-        {"X-Supportbot-Token": ""},
-        {"X-Supportbot-Token": "s3cre"},
-        {"X-Supportbot-Token": "s3cret "},
-        {"X-Supportbot-Token": "é"},
-        {"Authorization": "Bearer s3cret"},
+        {"X-Supportbot-Token": "", "X-Supportbot-Timestamp": now},
+        {"X-Supportbot-Token": "s3cre", "X-Supportbot-Timestamp": now},
+        {"X-Supportbot-Token": "s3cret ", "X-Supportbot-Timestamp": now},
+        {"X-Supportbot-Token": "é", "X-Supportbot-Timestamp": now},
+        {"Authorization": "Bearer s3cret", "X-Supportbot-Timestamp": now},
     ):
         assert not verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, headers), headers
+
+
+def test_a_jira_automation_delivery_replayed_later_is_refused_for_its_age() -> None:
+    # Token-only deliveries carry no signature; the timestamp bounds how long a captured one
+    # stays usable, whether or not the bot still remembers its job.
+    stale = time.strftime("%Y-%m-%dT%H:%M:%S.0+0000", time.gmtime(time.time() - 600))
+    for stamp in (stale, "", "{{now}}", "yesterday"):
+        headers = {"X-Supportbot-Token": "s3cret", "X-Supportbot-Timestamp": stamp}
+        assert not verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, headers), stamp
+    assert not verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, {"X-Supportbot-Token": "s3cret"})
 
 
 @given(st.text(max_size=64))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.webhooks.deliveries import MAX_ID_LENGTH, delivery_id
+from handlers.helpdesks.registry import delivery_id
+from handlers.webhooks.deliveries import MAX_ID_LENGTH
 from handlers.webhooks.signatures import Provider
 
 

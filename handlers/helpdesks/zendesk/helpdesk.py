@@ -1,0 +1,99 @@
+"""Zendesk: routes, settings, API client, and the parts built on it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from bot.settings import Settings
+from handlers.helpdesks.base import (
+    Connection,
+    IdentityCheck,
+    Notes,
+    Parts,
+    Read,
+    TestDelivery,
+    basic_connection,
+    download_credentials,
+    test_id,
+)
+from handlers.helpdesks.zendesk import payload, signature
+from handlers.helpdesks.zendesk.notes import ZendeskNoteFormat
+from handlers.helpdesks.zendesk.own_writes import ZendeskApi
+from handlers.webhooks.deliveries import header_id
+from handlers.webhooks.payloads import TicketEvent
+from handlers.webhooks.signatures import Provider
+
+# Credentials go only to `ZENDESK_URL` + `/attachments/token/…` (its `content_url`), never to
+# the temporary download host that redirects to.
+# https://developer.zendesk.com/documentation/ticketing/managing-tickets/accessing-end-user-uploaded-attachments/
+DOWNLOAD_PATHS = ("/attachments/token/",)
+
+
+def _who(response: httpx.Response) -> str:
+    user = response.json()["user"]
+    if user.get("id") is None:  # Zendesk answers an anonymous user for no credentials
+        raise ValueError("signed in as anonymous")
+    return f"signed in as user {user['id']} ({user.get('role', 'unknown role')})"
+
+
+class Zendesk:
+    """API token auth: `{email}/token:{token}` as Basic credentials.
+    https://developer.zendesk.com/api-reference/introduction/security-and-auth/#api-token
+    """
+
+    ticket_format = payload.TICKET_ID
+    name = Provider.ZENDESK
+    routes: Mapping[Provider, tuple[str, Read]] = {
+        Provider.ZENDESK: ("ZENDESK_WEBHOOK_SECRET", lambda s: s.zendesk_webhook_secret),
+    }
+    api_settings: tuple[tuple[str, Read], ...] = (
+        ("ZENDESK_URL", lambda s: s.zendesk_url),
+        ("ZENDESK_EMAIL", lambda s: s.zendesk_email),
+        ("ZENDESK_API_TOKEN", lambda s: s.zendesk_api_token),
+    )
+
+    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+        return signature.sign(secret, body, timestamp)
+
+    def verify(
+        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+    ) -> bool:
+        return signature.verify(secret, body, headers, now=now)
+
+    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+        return header_id(headers, signature.DELIVERY_ID)
+
+    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+        return TestDelivery(
+            {"ticket": {"id": ticket, "latest_comment": {"body": text, "attachments": []}}},
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            {signature.DELIVERY_ID: test_id()},
+        )
+
+    def read(self, route: Provider, body: Any) -> TicketEvent:
+        return payload.read(body)
+
+    def connection(self, settings: Settings) -> Connection | None:
+        api = settings.zendesk_api()
+        if api is None:
+            return None
+        return basic_connection(api.base_url, f"{api.email}/token", api.token, settings)
+
+    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
+        return Parts(
+            notes=Notes(client, ZendeskNoteFormat()),
+            guard=ZendeskApi(client),
+            credentials=download_credentials(self.connection(settings), DOWNLOAD_PATHS),
+        )
+
+    def identity_check(self, settings: Settings) -> IdentityCheck:
+        # https://developer.zendesk.com/api-reference/ticketing/users/users/#show-self
+        return IdentityCheck(
+            request=lambda client: client.get("/api/v2/users/me.json"),
+            describe=_who,
+            fix="check ZENDESK_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN",
+        )

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from bot.app.doctor import Status, check_helpdesks
+from bot.settings import Settings
+from tests.support.fake_helpdesk import (
+    INTERCOM_ADMIN,
+    INTERCOM_TOKEN,
+    JIRA_BOT_ACCOUNT,
+    JIRA_EMAIL,
+    JIRA_TOKEN,
+    ZENDESK_BOT_USER,
+    ZENDESK_EMAIL,
+    ZENDESK_TOKEN,
+    FakeHelpdesk,
+)
+from tests.support.servers import ServerThread
+
+
+async def test_doctor_warns_when_a_webhook_is_on_but_notes_cannot_be_posted() -> None:
+    settings = Settings(_env_file=None, zendesk_webhook_secret="zd", zendesk_url="https://z.test")
+    [row] = await check_helpdesks(settings)
+    assert (row.name, row.status) == ("zendesk-webhook", Status.WARN)
+    assert "notes cannot be posted" in row.found
+    assert row.fix == "set ZENDESK_EMAIL, ZENDESK_API_TOKEN"
+
+
+async def test_doctor_is_quiet_about_helpdesks_nobody_turned_on() -> None:
+    [row] = await check_helpdesks(Settings(_env_file=None))
+    assert (row.name, row.status) == ("helpdesks", Status.OFF)
+
+
+async def test_doctor_asks_each_helpdesk_through_its_own_client() -> None:
+    # The skipped-without-clamd scenario checks the same rows; this needs only the fake.
+    with ServerThread(FakeHelpdesk().app) as api:
+        settings = Settings(
+            _env_file=None,
+            zendesk_url=api.url,
+            zendesk_email=ZENDESK_EMAIL,
+            zendesk_api_token=ZENDESK_TOKEN,
+            intercom_url=api.url,
+            intercom_token=INTERCOM_TOKEN,
+            intercom_admin_id=INTERCOM_ADMIN,
+            jira_url=api.url,
+            jira_email=JIRA_EMAIL,
+            jira_api_token=JIRA_TOKEN,
+        )
+        rows = {row.name: (row.status, row.found) for row in await check_helpdesks(settings)}
+        wrong = Settings(
+            _env_file=None, jira_url=api.url, jira_email=JIRA_EMAIL, jira_api_token="x"
+        )
+        [refused] = await check_helpdesks(wrong)
+    assert rows == {
+        "zendesk": (Status.OK, f"signed in as user {ZENDESK_BOT_USER} (agent)"),
+        "jira": (Status.OK, f"signed in as account {JIRA_BOT_ACCOUNT}"),
+        "intercom": (Status.OK, "notes go as admin Support Bot"),
+    }
+    assert (refused.status, refused.found) == (Status.FAIL, "credentials refused (401)")
