@@ -14,7 +14,8 @@ import httpx
 import pytest
 import redis
 
-from handlers.webhooks.signatures import Provider, sign
+from handlers.helpdesks.registry import sign
+from handlers.webhooks.signatures import Provider
 from tests.scenario.conftest import ServeSettings
 from tests.support.fake_attachment_host import FakeAttachmentHost
 from tests.support.fake_helpdesk import FakeHelpdesk
