@@ -186,9 +186,9 @@ _SECRET_NAME = (
 _PARTIAL: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     (
         Kind.URL_PASSWORD,
-        # Anchored on `://` alone (any scheme, or none): a scheme prefix scanned from every
-        # letter of a long run was quadratic.
-        re.compile(r"://[^\s:/@]*+:(?P<secret>[^\s@/]++)@", re.IGNORECASE),
+        # Anchored on `//` alone (any scheme, or a protocol-relative `//user:pw@host`): a
+        # scheme prefix scanned from every letter of a long run was quadratic.
+        re.compile(r"//[^\s:/@]*+:(?P<secret>[^\s@/]++)@", re.IGNORECASE),
     ),
     # `password=…`, `API_KEY="…"`, `token: '…'`: any value. Words that say something
     # about a secret without being one ("using password: YES") are left alone, as

@@ -103,6 +103,11 @@ async def test_a_redirect_to_a_private_address_is_refused_before_it_is_followed(
         "0.0.0.0",
         "::",
         "ff02::1",
+        "::7f00:1",  # IPv4-compatible 127.0.0.1 (deprecated, RFC 4291 2.5.5.1)
+        "::127.0.0.1",
+        "::a9fe:a9fe",  # IPv4-compatible 169.254.169.254
+        "::8.8.8.8",  # IPv4-compatible, whatever it carries
+        "::ffff:0:7f00:1",  # IPv4-translated 127.0.0.1 (RFC 2765)
     ],
 )
 def test_only_globally_reachable_addresses_are_public(address: str) -> None:
