@@ -18,6 +18,7 @@ from bot.safety.links import LinkGuard
 from bot.safety.normalised import fold
 from bot.safety.redaction import NOT_SECRET_VALUES, Kind, Redactor
 from bot.safety.sensitive_words import SensitiveWords
+from tests.unit.bot.safety.search import examples
 from tests.unit.bot.safety.test_filters import FILLER, SECRETS, SEPARATORS
 
 ZERO_WIDTH = "\u200b"
@@ -122,7 +123,7 @@ def disguised(draw: st.DrawFn) -> tuple[str, str, str]:
     return placed, hidden, trick
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     disguised(),
     FILLER,

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from bot.safety.filters import RedactingFilter
 from bot.safety.links import LinkGuard
 from bot.safety.redaction import Kind, Redactor, placeholder
+from tests.unit.bot.safety.search import examples
 
 SIZE = 40_000
 BOUND_S = 1.0
@@ -144,7 +145,7 @@ def test_numbers_glued_to_chinese_text_are_redacted(text: str) -> None:
     assert placeholder(Kind.PHONE) in shown
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.text("电话号码手机联系我们", min_size=1, max_size=6),
     st.text("电话号码手机联系我们。，", min_size=0, max_size=6),

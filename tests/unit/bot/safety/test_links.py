@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from bot.safety.filters import RedactingFilter
 from bot.safety.links import LinkGuard
 from bot.safety.redaction import Redactor
+from tests.unit.bot.safety.search import examples
 
 GUARD = LinkGuard(["docs.python.org"])
 
@@ -76,7 +77,7 @@ def test_paths_and_dotted_names_are_not_links(text: str) -> None:
 _HOST = st.from_regex(r"[a-z]{1,8}\.(example|test|invalid)", fullmatch=True)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     _HOST,
     st.sampled_from(["https://", "http://", "HTTPS://", "www.", ""]),
@@ -111,7 +112,7 @@ def test_an_allowed_link_loses_its_query_and_any_fragment_but_an_anchor(
     assert _shown_by_default(f"See {link} now") == f"See {shown or link} now"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.sampled_from(
         ["https://github.com/", "docs.python.org/3/", "//pypi.org/", "www.github.com/"]

@@ -15,6 +15,7 @@ from bot.errors import AttachmentRefused
 from bot.messages import Message
 from bot.safety.url_policy import IPAddress, PrefixPolicy, PublicHostPolicy, is_public
 from tests.support.screenshots import render_error_screenshot
+from tests.unit.bot.safety.search import examples
 
 ADDRESSES = {
     "files.acme.zendesk.com": ["104.16.51.111"],
@@ -152,7 +153,7 @@ async def test_a_plain_file_url_under_the_prefix_is_allowed() -> None:
     assert await policy.allows("https://files.slack.com/files-pri/T1-F1/a.png?t=xoxe-1")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.lists(
         st.sampled_from(["..", ".", "%2e%2e", "%2E.", ".%2e", "a", "T1-F1", "%2f", "\\"]),
