@@ -24,6 +24,7 @@ from bot.engine.device import (
 from bot.engine.footprint import fit_problem, footprint
 from bot.engine.load_failure import explain, hub_is_offline, source_problem
 from bot.engine.protocol import EngineState
+from bot.safety.printable_urls import printable_url, without_userinfo
 from bot.settings import EngineKind, Settings
 
 _GIB = 2**30
@@ -83,12 +84,13 @@ async def check_model(settings: Settings) -> list[Check]:
         await engine.start()
         try:
             if engine.state is EngineState.READY:
-                return [Check("model", Status.OK, f"remote server {settings.engine_url} answers")]
+                shown = printable_url(settings.engine_url or "")
+                return [Check("model", Status.OK, f"remote server {shown} answers")]
             return [
                 Check(
                     "model",
                     Status.FAIL,
-                    engine.failure or "remote server not ready",
+                    without_userinfo(engine.failure or "remote server not ready"),
                     "start the server, or fix ENGINE_URL / ENGINE_API_KEY",
                 )
             ]

@@ -20,6 +20,7 @@ from bot.app.helpdesks import Webhooks
 from bot.engine.protocol import Engine, EngineState
 from bot.intake.work_log import WorkLog
 from bot.observability.metrics import Metrics
+from bot.safety.printable_urls import without_userinfo
 from bot.settings import Settings
 from handlers.http import Readiness, build_http_app
 from handlers.slack.answering import SlackAnswerer
@@ -70,9 +71,11 @@ class Supportbot:
                 history = "ready"
             except (RedisError, OSError) as error:
                 history = f"unreachable at {redis_address(self.redis)}: {_first_line(error)}"
+                history = without_userinfo(history)
         model = self.engine.state.value
         if self.engine.state is EngineState.FAILED:
-            model = f"failed: {self.engine.failure}"
+            # A remote engine's failure names its URL, which may carry user:password@.
+            model = without_userinfo(f"failed: {self.engine.failure}")
         elif self.engine.state is EngineState.LOADING and self.engine.progress:
             model = f"loading: {self.engine.progress}"
         return Readiness(model=model, history=history)

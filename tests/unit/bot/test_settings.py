@@ -172,3 +172,16 @@ def test_an_unknown_choice_still_names_the_choices(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("LOG_LEVEL", "loud")
     with pytest.raises(ConfigError, match=r"LOG_LEVEL is invalid: .*'DEBUG', 'INFO'"):
         load_settings()
+
+
+def test_a_settings_error_never_echoes_a_password_in_a_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "http://:S3cretRedisPw@cache:6379/0")
+    monkeypatch.setenv("SLACK_API_URL", "https://bot:SlackUrlPw9@slack.example/api/")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    shown = str(raised.value)
+    assert "S3cretRedisPw" not in shown and "SlackUrlPw9" not in shown
+    assert "(got 'http://cache:6379/0')" in shown
+    assert "SLACK_API_URL is invalid: must not carry user:password@" in shown
