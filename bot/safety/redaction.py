@@ -11,6 +11,7 @@ so a disguised secret is replaced whole, disguise included.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -238,6 +239,10 @@ _PRECEDENCE = {Kind.WITHHELD: -1, Kind.URL_PASSWORD: 0, Kind.LINK: 2}
 # withheld, and text whose redaction overruns its deadline (a second plus `DEADLINE_PER_CHAR_S`
 # a character, some ten times the linear cost) is withheld whole rather than shown.
 MAX_CHARS = 2_000_000
+# Above this, async callers redact on a worker thread: every regex call is then short,
+# so the event loop gets the interpreter back between calls (a thread cannot help while
+# one long backtracking call holds the GIL, which is why the patterns are linear first).
+OFF_LOOP_CHARS = 2_000
 DEADLINE_S = 1.0
 DEADLINE_PER_CHAR_S = 20e-6
 
@@ -378,6 +383,12 @@ class Redactor:
 
     def redact(self, text: str, *, count: bool = True) -> str:
         return self.apply(text, self.findings(text), count=count)
+
+    async def redact_off_loop(self, text: str, *, count: bool = True) -> str:
+        """`redact`, on a worker thread when `text` is long, so the event loop keeps going."""
+        if len(text) <= OFF_LOOP_CHARS:
+            return self.redact(text, count=count)
+        return await asyncio.to_thread(self.redact, text, count=count)
 
     def apply(self, text: str, findings: list[Finding], *, count: bool = True) -> str:
         out: list[str] = []

@@ -8,6 +8,7 @@ measures the figures.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import string
 import time
@@ -172,3 +173,12 @@ def _digit_runs(text: str) -> list[str]:
             runs.append(current)
             current = ""
     return [*runs, current]
+
+
+def test_long_text_is_redacted_off_the_event_loop_the_same_way() -> None:
+    redactor = Redactor()
+    long_text = "mail bob@corp.example " * 200
+    assert asyncio.run(redactor.redact_off_loop(long_text)) == redactor.redact(long_text)
+    assert asyncio.run(redactor.redact_off_loop("key AKIAIOSFODNN7EXAMPLE")) == (
+        f"key {placeholder(Kind.AWS_KEY)}"
+    )
