@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.engine.decode_mode import DecodeMode
 from bot.errors import ConfigError
+from bot.printable_urls import without_userinfo
 
 # The largest Qwen3-VL Instruct model that fits the machine (bot/engine/model_choice.py).
 DEFAULT_MODEL = "auto"
@@ -275,6 +276,9 @@ class Settings(BaseSettings):
     def _api_url_ends_with_slash(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
+        if without_userinfo(value) != value:
+            # slack_sdk refuses credentials in the URL next to its bearer token.
+            raise ValueError("must not carry user:password@ (Slack takes the bot token)")
         return value if value.endswith("/") else value + "/"
 
     @field_validator("device")
@@ -394,7 +398,8 @@ def _describe(error: ErrorDetails) -> tuple[str, str]:
     if field_name in Settings.model_fields and not _is_secret(field_name):
         shown = error.get("input")
         if isinstance(shown, str | int | float) and len(str(shown)) <= 80:
-            message += f" (got {str(shown)!r})"
+            # A value may be a URL with `user:password@` in it: never echo the password.
+            message += f" (got {without_userinfo(str(shown))!r})"
     return field_name, f"{name} is invalid: {message}"
 
 

@@ -27,7 +27,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except ModuleNotFoundError:  # a GPU box runs only tests/gpu, which has no property tests
         return
     hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
-    if os.environ.get("CI"):
+    # A wider random search than any run makes by default, before a safety change lands:
+    # `HYPOTHESIS_PROFILE=search` (docs/security.md); what it finds is kept as `@example`.
+    # Tests with their own budget take 25 times it (`tests/unit/bot/safety/search.py`).
+    hypothesis_settings.register_profile(
+        "search", max_examples=2_500, deadline=None, derandomize=False, print_blob=True
+    )
+    if profile := os.environ.get("HYPOTHESIS_PROFILE"):
+        hypothesis_settings.load_profile(profile)
+    elif os.environ.get("CI"):
         hypothesis_settings.load_profile("ci")
 
 

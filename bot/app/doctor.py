@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app.supportbot import redis_address
 from bot.errors import first_line
+from bot.printable_urls import printable_url, without_userinfo
 from bot.settings import Settings
 from bot.stores.factory import build_redis
 from handlers.helpdesks.base import Connection, Helpdesk
@@ -72,11 +73,14 @@ async def check_slack(settings: Settings) -> Check:
             f"Slack refused the token: {code}",
             "copy the Bot User OAuth Token (OAuth & Permissions) to SLACK_BOT_TOKEN",
         )
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, ValueError) as error:
+        # ValueError: slack_sdk refuses a URL it cannot send (credentials in it, say).
         return Check(
             "slack",
             Status.FAIL,
-            f"{settings.slack_api_url} unreachable ({first_line(error)})",
+            without_userinfo(
+                f"{printable_url(settings.slack_api_url)} unreachable ({first_line(error)})"
+            ),
             "check the network, or SLACK_API_URL",
         )
     granted = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from importlib.util import find_spec
+from typing import TYPE_CHECKING
 
-from bot.engine.config import EngineConfig
 from bot.engine.model_choice import AUTO, QWEN3_VL_INSTRUCT
 from bot.engine.protocol import Engine
 from bot.errors import ConfigError
@@ -19,6 +19,9 @@ from bot.observability import catalogue
 from bot.observability.catalogue import MetricSpec
 from bot.observability.metrics import Metrics
 from bot.settings import EngineKind, Settings
+
+if TYPE_CHECKING:  # its policy imports torch, which a slim replica does not have
+    from bot.engine.config import EngineConfig
 
 # What the in-process engine imports; the `local` extra in pyproject.toml installs them.
 LOCAL_ENGINE_PACKAGES = ("torch", "torchvision", "transformers", "accelerate")
@@ -61,6 +64,8 @@ def remote_model_name(settings: Settings) -> str:
 
 def engine_config(settings: Settings) -> EngineConfig:
     """The in-process engine's configuration, read once from `settings`."""
+    from bot.engine.config import EngineConfig
+
     return EngineConfig(
         settings.model_id,
         device=settings.device,

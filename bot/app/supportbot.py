@@ -21,6 +21,7 @@ from bot.engine.protocol import Engine, EngineState
 from bot.errors import first_line
 from bot.intake.work_log import WorkLog
 from bot.observability.metrics import Metrics
+from bot.printable_urls import without_userinfo
 from bot.settings import Settings
 from handlers.helpdesks.registry import HelpdeskClients
 from handlers.http import Readiness, build_http_app
@@ -73,9 +74,11 @@ class Supportbot:
                 history = "ready"
             except (RedisError, OSError) as error:
                 history = f"unreachable at {redis_address(self.redis)}: {first_line(error)}"
+                history = without_userinfo(history)
         model = self.engine.state.value
         if self.engine.state is EngineState.FAILED:
-            model = f"failed: {self.engine.failure}"
+            # A remote engine's failure names its URL, which may carry user:password@.
+            model = without_userinfo(f"failed: {self.engine.failure}")
         elif self.engine.state is EngineState.LOADING and self.engine.progress:
             model = f"loading: {self.engine.progress}"
         return Readiness(model=model, history=history)

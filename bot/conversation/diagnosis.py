@@ -173,7 +173,8 @@ class Diagnoser:
 
         question = HistoryEntry(
             Speaker.USER,
-            self._redactor.redact(turn.text.strip()) or say(Message.DEFAULT_QUESTION, language),
+            await self._redactor.redact_off_loop(turn.text.strip())
+            or say(Message.DEFAULT_QUESTION, language),
             read.screenshots,
             read.listing,
         )

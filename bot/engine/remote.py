@@ -18,7 +18,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -33,6 +32,7 @@ from bot.errors import (
     GenerationTimeout,
     ModelUnavailable,
 )
+from bot.printable_urls import without_userinfo
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +43,6 @@ READINESS_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 # with its exponential backoff: https://github.com/openai/openai-python#retries
 MAX_RETRIES = 2
 _BUSY_RETRY_AFTER_SECONDS = 10
-
-
-def without_userinfo(url: str) -> str:
-    """`url` with any `user:password@` removed, for logs and `/readyz`."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:  # an IPv6 literal keeps its brackets
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _as_openai(message: ChatMessage) -> dict[str, Any]:

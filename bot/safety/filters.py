@@ -35,10 +35,17 @@ class ReplyFilter(Protocol):
         ...
 
 
+# When nothing could be released, look again only once the held-back text has grown by a
+# quarter (and at least this much): a long answer with no break, or an open private key
+# block, is then redacted a logarithmic number of times, not once per streamed piece.
+_MIN_GROWTH = 256
+
+
 class _HoldBackStream:
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
         self._pending = ""
+        self._look_at = 0
 
     def feed(self, text: str) -> str:
         self._pending += text
@@ -49,12 +56,20 @@ class _HoldBackStream:
 
     def _release(self, *, final: bool) -> str:
         pending = self._pending
+        if not final and (
+            len(pending) < self._look_at
+            or _whitespace_cut(pending, len(pending) - self._redactor.safe_context) <= 0
+        ):
+            # Nothing could be released yet: not worth redacting the held-back text again.
+            return ""
         findings = self._redactor.findings(pending)
         cut = len(pending) if final else self._safe_cut(pending, findings)
         if cut <= 0:
+            self._look_at = len(pending) + max(_MIN_GROWTH, len(pending) // 4)
             return ""
         released = self._redactor.apply(pending[:cut], [f for f in findings if f.end <= cut])
         self._pending = pending[cut:]
+        self._look_at = 0
         return released
 
     def _safe_cut(self, pending: str, findings: list) -> int:  # type: ignore[type-arg]

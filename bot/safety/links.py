@@ -3,6 +3,12 @@
 A prompt-injected answer could embed thread contents in a link to an attacker's
 host; Slack would fetch it to unfurl it, or a user might click it. Such links
 are rewritten to a plain, unclickable `host[.]name/…`, dropping path and query.
+
+A link to an allowed host keeps its scheme, host and path, but not its query
+string (`github.com/attacker?d=SECRET` is shown as `github.com/attacker`): a
+prompt-injected answer can put any data there, and documentation links do not
+need it. A fragment is kept only when it is a short anchor (`#re.sub`, `#L10`),
+since anything longer is data in a different place.
 """
 
 from __future__ import annotations
@@ -18,13 +24,19 @@ from bot.settings import DEFAULT_ALLOWED_HOSTS
 # A link with a scheme, or one Slack and browsers would make of `www.…` or of a bare
 # `host.tld/path`. Not after a word character, a dot or a slash, so file paths such as
 # `/usr/lib/python3.11/site-packages/` and `module.function` stay plain text.
+# A protocol-relative `//host.tld/…` is a link too: browsers and Markdown renderers
+# resolve it against https.
 _URL = re.compile(
     r"(?<![\w@.-])(?:(?:https?|ftp)://|www\.)[^\s<>|)\]\"'`]+"
     r"|(?<![\w@./\\:-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?::\d{1,5})?"
-    r"/[^\s<>|)\]\"'`]*",
+    r"/[^\s<>|)\]\"'`]*"
+    r"|(?<![\w@./\\:-])//(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}"
+    r"(?![a-z0-9-])[^\s<>|)\]\"'`]*",
     re.IGNORECASE,
 )
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]{0,31}+:)?//", re.IGNORECASE)
+# What may follow `#` on an allowed link: an anchor, not data.
+_ANCHOR = re.compile(r"#[A-Za-z0-9._:~-]{1,64}")
 # Where a browser ends the authority: it reads a backslash as a slash.
 _AUTHORITY_END = re.compile(r"[/\\?#]")
 
@@ -76,8 +88,29 @@ class LinkGuard:
             url = match.group().rstrip(".,;:!?")
             host, suspicious = authority_host(url)
             if not suspicious and self.allows(host):
+                yield from _drop_data(url, match.start())
                 continue
             shown = re.sub(r"[^a-z0-9.-]", "", host).replace(".", "[.]") or "link"
             if _SCHEME.sub("", url, count=1).rstrip("/").lower() != host:
                 shown += "/…"
             yield Finding(Kind.LINK, match.start(), match.start() + len(url), shown)
+
+
+def _drop_data(url: str, at: int) -> Iterator[Finding]:
+    """A finding that removes an allowed link's query string, and any fragment but an anchor."""
+    rest = _SCHEME.sub("", url, count=1)
+    offset = len(url) - len(rest)
+    path_end = len(rest)
+    for mark in "?#":
+        found = rest.find(mark)
+        if found >= 0:
+            path_end = min(path_end, found)
+    if path_end == len(rest):
+        return
+    fragment = rest.find("#", path_end)
+    keep = ""
+    if fragment >= 0 and _ANCHOR.fullmatch(rest[fragment:]):
+        if fragment == path_end:
+            return  # only an anchor: nothing to drop
+        keep = rest[fragment:]
+    yield Finding(Kind.LINK, at + offset + path_end, at + len(url), keep)

@@ -24,7 +24,9 @@ _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 # Characters that make up tokens, keys and addresses: a line break between two of them
 # is taken as a token cut in two.
 _TOKEN_CHAR = re.compile(r"[A-Za-z0-9+/=_.@-]")
-_LINE_BREAK = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t]*")
+# A cut inside a token: a line break (with the spaces around it), or the end of one code
+# span and the start of the next (`AKIA0000` `0000…` reads as one key once rendered).
+_CUT = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t]*|`[ \t]*(?:(?:\r\n|\r|\n)[ \t]*)?`")
 
 
 def invisible(char: str) -> bool:
@@ -45,6 +47,9 @@ class Folded:
     text: str
     starts: tuple[int, ...]
     ends: tuple[int, ...]
+    # Where a token cut was joined: `text[j]` is the first character after the cut. A
+    # token may begin there even though a token character precedes it in `text`.
+    joins: tuple[int, ...] = ()
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span that folded characters `start..end` came from (end > start)."""
@@ -64,7 +69,8 @@ def fold(
     Always: invisible characters are dropped and each character is NFKC-normalised
     (full-width letters, digits and at signs become their ASCII selves). Optionally: case folded;
     `%XX` escapes of ASCII decoded; a line break between two token characters dropped
-    (a key cut in two); any run of whitespace read as one space.
+    (a key cut in two), and so is the boundary between two code spans (`` `ab` `cd` ``);
+    any run of whitespace read as one space.
 
     Example:
         >>> fold("ab\\u200bc%40d", percent=True).text
@@ -73,6 +79,7 @@ def fold(
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
+    joins: list[int] = []
     index = 0
     length = len(text)
     while index < length:
@@ -88,16 +95,17 @@ def fold(
                         ends.append(index + 3)
                     index += 3
                     continue
-        if join_lines and char in " \t\r\n":
-            match = _LINE_BREAK.match(text, index)
+        # Only right after a token character: a run of spaces is then scanned once, not
+        # again from each of its characters (quadratic over a long run of spaces).
+        if join_lines and char in " \t\r\n`" and chars and _TOKEN_CHAR.match(chars[-1]):
+            match = _CUT.match(text, index)
             if (
                 match is not None
-                and chars
-                and _TOKEN_CHAR.match(chars[-1])
                 and match.end() < length
                 and _TOKEN_CHAR.match(_fold_char(text[match.end()], casefold)[:1] or " ")
             ):
                 index = match.end()
+                joins.append(len(chars))
                 continue
         if collapse_space and char.isspace():
             end = index + 1
@@ -114,4 +122,4 @@ def fold(
                 starts.append(index)
                 ends.append(index + 1)
         index += 1
-    return Folded("".join(chars), tuple(starts), tuple(ends))
+    return Folded("".join(chars), tuple(starts), tuple(ends), tuple(joins))

@@ -87,6 +87,10 @@ _NOT_GLOBAL = tuple(
     )
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv4-compatible (`::a.b.c.d`, deprecated by RFC 4291 section 2.5.5.1) and IPv4-translated
+# (`::ffff:0:a.b.c.d`, RFC 2765) addresses: Python 3.11 calls `::7f00:1` global, yet a
+# stack that still honours them goes to 127.0.0.1. Never public, whatever they carry.
+_IPV4_EMBEDDED = (ipaddress.ip_network("::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
 
 
 def is_public(address: IPAddress) -> bool:
@@ -94,7 +98,8 @@ def is_public(address: IPAddress) -> bool:
     loopback, link-local, reserved, multicast, site-local, 6to4 or other special use.
 
     IPv4 addresses inside IPv6 (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`) are
-    judged by the IPv4 address they carry.
+    judged by the IPv4 address they carry; the deprecated IPv4-compatible `::a.b.c.d`
+    and IPv4-translated `::ffff:0:a.b.c.d` forms are never public.
     """
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
@@ -102,6 +107,8 @@ def is_public(address: IPAddress) -> bool:
         if address in _NAT64:
             return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
         if address.teredo is not None:
+            return False
+        if any(address in network for network in _IPV4_EMBEDDED):
             return False
     if any(address in network for network in _NOT_GLOBAL):
         return False

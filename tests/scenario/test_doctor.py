@@ -136,3 +136,42 @@ def test_doctor_names_each_failure_and_its_fix(vendors: tuple[str, str], tmp_pat
     assert rows["model"][1].startswith(f"MODEL={tmp_path / 'no-model'}: the directory")
     assert rows["jira"][1] == "credentials refused (401)"
     assert output.count("fix: ") >= 7
+
+
+def test_doctor_prints_no_password_from_a_url(vendors: tuple[str, str]) -> None:
+    """A remote engine and a Redis with `user:password@` in their URLs, both down."""
+    slack_url, _ = vendors
+    dead_port = free_port()
+    status, rows, output = _doctor(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET="doctor-secret",
+        SLACK_API_URL=f"{slack_url}/api/",
+        REDIS_URL=f"redis://:S3cretRedisPw@127.0.0.1:{dead_port}/0",
+        ENGINE="remote",
+        ENGINE_URL=f"http://svc:EngineUrlPw123@127.0.0.1:{dead_port}",
+    )
+    assert status == 1
+    assert "S3cretRedisPw" not in output and "EngineUrlPw123" not in output
+    assert rows["model"] == (
+        "FAIL",
+        f"remote engine at http://127.0.0.1:{dead_port} unreachable: ConnectError",
+    )
+    assert rows["redis"][1].startswith(f"127.0.0.1:{dead_port} does not answer")
+
+
+def test_doctor_names_a_slack_url_with_a_password_without_a_traceback() -> None:
+    result = subprocess.run(
+        supportbot_command("doctor"),
+        env=clean_environment(
+            DEVICE="cpu",
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_API_URL="https://bot:SlackUrlPw9@slack.example/api/",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    shown = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in shown and "SlackUrlPw9" not in shown
+    assert "SLACK_API_URL is invalid: must not carry user:password@" in shown

@@ -11,6 +11,7 @@ import pytest
 
 from bot.conversation.prompting import fence_user_text
 from bot.engine import ImagePart, Role, TextPart
+from bot.engine.remote import RemoteEngine
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.fake_slack import BOT_USER_ID, LOGIN_PAGE
 from tests.support.running_bot import RunningBot, run_bot
@@ -177,3 +178,22 @@ def test_readiness_names_the_redis_that_does_not_answer(tiny_engine: Transformer
     assert ready.status_code == 503
     history = ready.json()["history"]
     assert history.startswith(f"unreachable at 127.0.0.1:{port}: ConnectionError: ")
+
+
+def test_readiness_never_shows_a_password_from_a_url() -> None:
+    """`/readyz` is unauthenticated: the engine's and Redis's URLs lose `user:password@`."""
+    redis_port, engine_port = free_port(), free_port()
+    engine = RemoteEngine(f"http://svc:EngineUrlPw123@127.0.0.1:{engine_port}", "qwen")
+    with run_bot(engine, f"redis://:S3cretRedisPw@127.0.0.1:{redis_port}/0") as bot:
+        deadline = time.monotonic() + 30
+        while True:
+            ready = httpx.get(f"{bot.url}/readyz")
+            if ready.json()["model"] != "loading" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert ready.status_code == 503
+    assert "EngineUrlPw123" not in ready.text and "S3cretRedisPw" not in ready.text
+    assert ready.json()["model"].startswith(
+        f"failed: remote engine at http://127.0.0.1:{engine_port} unreachable"
+    )
+    assert ready.json()["history"].startswith(f"unreachable at 127.0.0.1:{redis_port}: ")

@@ -188,3 +188,16 @@ def test_a_secret_named_by_a_config_file_is_read_from_the_environment(
     for bad in ("", "lower", "A-B", "PATH/../X", "A" * 200, "\uff21", "A\n"):
         with pytest.raises(ConfigError):
             secret_from_environment(bad)
+
+
+def test_a_settings_error_never_echoes_a_password_in_a_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "http://:S3cretRedisPw@cache:6379/0")
+    monkeypatch.setenv("SLACK_API_URL", "https://bot:SlackUrlPw9@slack.example/api/")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    shown = str(raised.value)
+    assert "S3cretRedisPw" not in shown and "SlackUrlPw9" not in shown
+    assert "(got 'http://cache:6379/0')" in shown
+    assert "SLACK_API_URL is invalid: must not carry user:password@" in shown

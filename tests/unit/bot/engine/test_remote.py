@@ -12,8 +12,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.engine import ChatMessage, EngineState, GenerationRequest, Role, TextPart
-from bot.engine.remote import RemoteEngine, without_userinfo
+from bot.engine.remote import RemoteEngine
 from bot.errors import EngineBusy, GenerationFailed, ModelUnavailable
+from bot.printable_urls import without_userinfo
 from tests.support.servers import ServerThread, free_port
 
 pytestmark = pytest.mark.slow

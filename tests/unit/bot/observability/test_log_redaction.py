@@ -28,3 +28,21 @@ def test_log_lines_and_tracebacks_are_redacted_and_not_counted() -> None:
         assert secret not in written
     assert "[redacted email]" in written and "Traceback" in written
     assert redactor.stats.snapshot() == {}
+
+
+def test_urls_in_log_lines_lose_their_user_information() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingLogFilter(Redactor()))
+    logger = logging.getLogger("test.redaction.userinfo")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.error("remote engine at %s unreachable", "http://svc:EngineUrlPw123@engine:8000")
+        logger.info("connecting to %s", "https://deploy@slack.example/api/")
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert "EngineUrlPw123" not in written and "svc" not in written
+    assert "deploy@" not in written
+    assert "remote engine at http://engine:8000 unreachable" in written

@@ -12,6 +12,7 @@ from bot.safety.filters import RedactingFilter
 from bot.safety.links import LinkGuard
 from bot.safety.redaction import NOT_SECRET_VALUES, Redactor
 from bot.safety.sensitive_words import SensitiveWords
+from tests.unit.bot.safety.search import examples
 
 _UPPER_DIGITS = string.ascii_uppercase + string.digits
 _ALNUM = string.ascii_letters + string.digits
@@ -118,7 +119,7 @@ def _stream(text: str, cuts: list[int], filter_: RedactingFilter) -> list[str]:
     return [*shown, stream.finish()]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     SECRETS, FILLER, FILLER, SEPARATORS, SEPARATORS, st.lists(st.integers(0, 10_000), max_size=40)
 )
@@ -138,7 +139,7 @@ def test_a_secret_anywhere_split_anywhere_is_never_shown(
     assert filter_.redactor.stats.snapshot(), "the redaction was counted"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(FILLER, st.lists(st.integers(0, 10_000), max_size=40))
 def test_harmless_text_comes_through_whole_and_in_order(text: str, cuts: list[int]) -> None:
     assume(not Redactor().findings(text))

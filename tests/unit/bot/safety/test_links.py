@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from bot.safety.filters import RedactingFilter
 from bot.safety.links import LinkGuard
 from bot.safety.redaction import Redactor
+from tests.unit.bot.safety.search import examples
 
 GUARD = LinkGuard(["docs.python.org"])
 
@@ -33,6 +34,9 @@ def _shown(text: str) -> str:
         "\uff48\uff54\uff54\uff50\uff53://evil.example/c?d=thread-data",  # full width
         "https://evil\u200b.example/c?d=thread-data",
         "https://evil.example/c?d=thread-data#docs.python.org",
+        "//evil.example/c?d=thread-data",  # protocol-relative
+        "//EVIL.example:8080/c?d=thread-data",
+        "//docs.python.org@evil.example/c?d=thread-data",
     ],
 )
 def test_disguised_links_are_neutralised(link: str) -> None:
@@ -73,7 +77,7 @@ def test_paths_and_dotted_names_are_not_links(text: str) -> None:
 _HOST = st.from_regex(r"[a-z]{1,8}\.(example|test|invalid)", fullmatch=True)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     _HOST,
     st.sampled_from(["https://", "http://", "HTTPS://", "www.", ""]),
@@ -87,3 +91,44 @@ def test_no_foreign_host_survives_in_any_dress(
         scheme = "https://"
     link = f"{scheme}{userinfo}{host}/{path}"
     assert host not in _shown(f"go to {link} now")
+
+
+@pytest.mark.parametrize(
+    ("link", "shown"),
+    [
+        ("https://github.com/attacker?d=thread-data", "https://github.com/attacker"),
+        ("github.com/attacker/repo?d=thread-data#x", "github.com/attacker/repo#x"),
+        ("//github.com/attacker?d=thread-data", "//github.com/attacker"),
+        ("https://github.com/a/b#L10?d=thread-data", "https://github.com/a/b"),
+        ("https://docs.python.org/3/#" + "thread-data" * 8, "https://docs.python.org/3/"),
+        ("https://github.com/a/b?d=thread-data#L10", "https://github.com/a/b#L10"),
+        ("https://docs.python.org/3/library/re.html#re.sub", None),
+        ("https://github.com/a/b/blob/main/x.py#L10-L20", None),
+    ],
+)
+def test_an_allowed_link_loses_its_query_and_any_fragment_but_an_anchor(
+    link: str, shown: str | None
+) -> None:
+    assert _shown_by_default(f"See {link} now") == f"See {shown or link} now"
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    st.sampled_from(
+        ["https://github.com/", "docs.python.org/3/", "//pypi.org/", "www.github.com/"]
+    ),
+    st.text("abcdefghij/-", max_size=12),
+    st.text("abcdefghij0123456789=&%.~/+-_", min_size=1, max_size=40),
+    st.sampled_from(["?", "#", "?x=1#", "#a?"]),
+)
+def test_no_data_rides_an_allowed_link(base: str, path: str, data: str, mark: str) -> None:
+    """Whatever follows `?` on an allowed link is gone; after `#`, only a short anchor stays."""
+    payload = "thread-data" * 6  # longer than any anchor that is kept
+    shown = _shown_by_default(f"go to {base}{path}{mark}{payload}{data} now")
+    assert "thread-data" not in shown
+
+
+def _shown_by_default(text: str) -> str:
+    """Shown through the default allowlist (github.com, pypi.org, docs.python.org…)."""
+    stream = RedactingFilter(Redactor(), links=LinkGuard()).open()
+    return stream.feed(text) + stream.finish()

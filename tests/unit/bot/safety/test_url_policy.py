@@ -15,6 +15,7 @@ from bot.errors import AttachmentRefused
 from bot.messages import Message
 from bot.safety.url_policy import IPAddress, PrefixPolicy, PublicHostPolicy, is_public
 from tests.support.screenshots import render_error_screenshot
+from tests.unit.bot.safety.search import examples
 
 ADDRESSES = {
     "files.acme.zendesk.com": ["104.16.51.111"],
@@ -103,6 +104,11 @@ async def test_a_redirect_to_a_private_address_is_refused_before_it_is_followed(
         "0.0.0.0",
         "::",
         "ff02::1",
+        "::7f00:1",  # IPv4-compatible 127.0.0.1 (deprecated, RFC 4291 2.5.5.1)
+        "::127.0.0.1",
+        "::a9fe:a9fe",  # IPv4-compatible 169.254.169.254
+        "::8.8.8.8",  # IPv4-compatible, whatever it carries
+        "::ffff:0:7f00:1",  # IPv4-translated 127.0.0.1 (RFC 2765)
     ],
 )
 def test_only_globally_reachable_addresses_are_public(address: str) -> None:
@@ -147,7 +153,7 @@ async def test_a_plain_file_url_under_the_prefix_is_allowed() -> None:
     assert await policy.allows("https://files.slack.com/files-pri/T1-F1/a.png?t=xoxe-1")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.lists(
         st.sampled_from(["..", ".", "%2e%2e", "%2E.", ".%2e", "a", "T1-F1", "%2f", "\\"]),
