@@ -80,9 +80,19 @@ class Message(StrEnum):
     QUESTION_SHORTENED = "question_shortened"
     IMAGE_SHRUNK = "image_shrunk"
     TEXT_FILE_CUT = "text_file_cut"
+    BUTTON_NO_LONGER_ACTIVE = "button_no_longer_active"
+    COMMAND_NOT_AVAILABLE = "command_not_available"
 
 
 _CATALOGUE: dict[Message, dict[Language, str]] = {
+    Message.BUTTON_NO_LONGER_ACTIVE: {
+        Language.ENGLISH: "This button is no longer active.",
+        Language.CHINESE: "这个按钮已经失效了。",
+    },
+    Message.COMMAND_NOT_AVAILABLE: {
+        Language.ENGLISH: "`{command}` is not available in this workspace.",
+        Language.CHINESE: "这个工作区不支持 `{command}`。",
+    },
     Message.PRESS_AGAIN: {
         Language.ENGLISH: "Slack took too long to open that form. Please press the button again.",
         Language.CHINESE: "Slack 打开表单超时了，请再按一次按钮。",

@@ -17,6 +17,7 @@ from handlers.slack.escalation import register_escalation
 from handlers.slack.feedback import register_feedback
 from handlers.slack.listeners import register_listeners
 from handlers.slack.recovery import register_recording
+from handlers.slack.unhandled import register_unhandled
 from handlers.slack.user_language import UserLanguages
 
 
@@ -76,4 +77,5 @@ def build_bolt_app(
     register_feedback(app, feedback, answerer.metrics)
     if answerer.desk is not None:
         register_escalation(app, answerer.desk)
+    register_unhandled(app, escalation=answerer.desk is not None)  # last: it takes the rest
     return app
