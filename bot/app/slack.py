@@ -71,6 +71,7 @@ def build_answerer(
         usergroup=settings.escalation_usergroup,
         metrics=metrics,
         tickets=tickets,
+        limiter=stores.limiter,
     )
     return SlackAnswerer(
         diagnoser,

@@ -24,6 +24,7 @@ REQUIRED_SCOPES = frozenset(
         "files:write",
         "commands",
         "assistant:write",
+        "usergroups:read",
     }
 )
 

@@ -70,6 +70,7 @@ _SCOPES: dict[str, tuple[str, ...]] = {
     "assistant.threads.setStatus": ("chat:write", "assistant:write"),
     "assistant.threads.setSuggestedPrompts": ("assistant:write",),
     "assistant.threads.setTitle": ("assistant:write",),
+    "usergroups.users.list": ("usergroups:read",),
 }
 # conversations.replies page: the history scope of the conversation's kind.
 _HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
@@ -85,6 +86,7 @@ RATE_TIERS: dict[str, int] = {
     "files.info": 100,  # Tier 4
     "users.info": 100,  # Tier 4
     "conversations.info": 50,  # Tier 3
+    "usergroups.users.list": 20,  # Tier 2
 }
 # Methods that post into a conversation: not_in_channel and messages_tab_disabled apply
 # (listed among the errors of chat.postMessage and the three stream methods).
@@ -165,6 +167,7 @@ class FakeSlack:
         app_token: the app-level token for apps.connections.open (Socket Mode).
         manifest: the app manifest to read scopes and App Home settings from.
         rate_tiers: answer 429 past each method's documented per-minute tier.
+        usergroups: the members of each user group (usergroups.users.list).
     """
 
     def __init__(
@@ -179,6 +182,7 @@ class FakeSlack:
         rate_tiers: bool = False,
         user_names: dict[str, str] | None = None,
         channel_names: dict[str, str] | None = None,
+        usergroups: dict[str, list[str]] | None = None,
     ) -> None:
         app = read_manifest(manifest)
         self.bot_token = bot_token
@@ -190,6 +194,7 @@ class FakeSlack:
         self.rate_tiers = rate_tiers
         self.user_names = user_names or {}
         self.channel_names = channel_names or {}
+        self.usergroups = usergroups or {}
         self._failures: dict[str, list[_Failure]] = {}
         self._refusals: dict[str, list[str]] = {}
         self.socket_mode_url: str | None = None
@@ -492,6 +497,14 @@ class FakeSlack:
             if channel not in self.channel_names:
                 raise SlackError("channel_not_found")
             response["channel"] = {"id": channel, "name": self.channel_names[channel]}
+        elif method == "usergroups.users.list":
+            # https://docs.slack.dev/reference/methods/usergroups.users.list: usergroup is
+            # required; an unknown id answers no_such_subteam; the answer lists user ids.
+            _require(args, "usergroup")
+            members = self.usergroups.get(str(args["usergroup"]))
+            if members is None:
+                raise SlackError("no_such_subteam")
+            response["users"] = list(members)
         elif method == "files.info":
             # files.info page: file is required; an unknown id answers file_not_found.
             _require(args, "file")
