@@ -195,6 +195,7 @@ class FakeSlack:
         self.user_names = user_names or {}
         self.channel_names = channel_names or {}
         self.usergroups = usergroups or {}
+        self.private_channels: set[str] = set()
         self._failures: dict[str, list[_Failure]] = {}
         self._refusals: dict[str, list[str]] = {}
         self.socket_mode_url: str | None = None
@@ -252,6 +253,45 @@ class FakeSlack:
                 "url_private_download": url,
             }
         return {"id": file_id, "mode": "file_access", "file_access": "check_file_info"}
+
+    def add_shared_file(
+        self,
+        file_id: str,
+        name: str,
+        data: bytes,
+        *,
+        shared_in: list[str],
+        content_type: str = "image/png",
+    ) -> dict[str, Any]:
+        """A file shared in the conversations `shared_in`, as files.info describes it.
+
+        The file object lists those conversations in `channels` (C…), `groups` (G…) or `ims`
+        (D…) and under `shares.public` / `shares.private`
+        (https://docs.slack.dev/reference/objects/file-object). Returns the file object a
+        message (or a message shared into another) carries.
+        """
+        self.add_file(name, data, content_type)
+        url = f"{self.base_url}/files/{name}"
+        info: dict[str, Any] = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": content_type,
+            "size": len(data),
+            "mode": "hosted",
+            "url_private": url,
+            "url_private_download": url,
+            "channels": [c for c in shared_in if c.startswith("C")],
+            "groups": [c for c in shared_in if c.startswith("G")],
+            "ims": [c for c in shared_in if c.startswith("D")],
+            "shares": {
+                "public": {c: [{"ts": "1.0"}] for c in shared_in if c.startswith("C")},
+                "private": {c: [{"ts": "1.0"}] for c in shared_in if not c.startswith("C")},
+            },
+        }
+        with self._lock:
+            self._file_infos[file_id] = info
+        return {k: v for k, v in info.items() if k not in {"channels", "groups", "ims", "shares"}}
 
     def fail_next(
         self,
@@ -496,7 +536,13 @@ class FakeSlack:
             channel = str(args["channel"])
             if channel not in self.channel_names:
                 raise SlackError("channel_not_found")
-            response["channel"] = {"id": channel, "name": self.channel_names[channel]}
+            # is_private: private channels (G… ids here, and those in private_channels).
+            private = channel.startswith("G") or channel in self.private_channels
+            response["channel"] = {
+                "id": channel,
+                "name": self.channel_names[channel],
+                "is_private": private,
+            }
         elif method == "usergroups.users.list":
             # https://docs.slack.dev/reference/methods/usergroups.users.list: usergroup is
             # required; an unknown id answers no_such_subteam; the answer lists user ids.

@@ -192,3 +192,15 @@ async def test_a_forwarded_message_without_words_or_blocks_uses_its_text(
         "\tIs the server running?```\n"
         "[end of shared message]"
     )
+
+
+async def test_a_share_from_a_private_channel_keeps_its_id_not_its_name(
+    slack: tuple[FakeSlack, AsyncWebClient],
+) -> None:
+    fake, client = slack
+    fake.private_channels.add("C07KTH1T4CQ")  # private channels have C ids too nowadays
+    turn = await SlackMessageReader().turn(
+        _shared(with_files=False), team_id="T1", bot_user_id="UBOT", client=client
+    )
+    assert "[shared message from @Lev in #C07KTH1T4CQ]" in turn.text
+    assert "payments-alerts" not in turn.text
