@@ -37,6 +37,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.messages import Language, Message
+from bot.safety.redaction import Redactor
 from handlers.slack.user_language import UserLanguages
 
 log = logging.getLogger(__name__)
@@ -101,9 +102,25 @@ def thread_title(question: str) -> str:
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-async def name_thread(client: AsyncWebClient, channel: str, thread_ts: str, question: str) -> None:
-    """Title an assistant thread after its first question; Slack refusing it loses nothing."""
-    title = thread_title(question)
+# Only the first line's start can show in a title; redacting more would only cost time.
+_TITLE_SOURCE_LIMIT = 1_000
+
+
+async def name_thread(
+    client: AsyncWebClient,
+    channel: str,
+    thread_ts: str,
+    question: str,
+    *,
+    redactor: Redactor,
+) -> None:
+    """Title an assistant thread after its first question; Slack refusing it loses nothing.
+
+    The title is shown in the user's thread history and kept by Slack, so it is redacted like
+    everything else the bot writes from a user's words (a pasted `xoxb-…` stays out of it).
+    """
+    line = next((part for part in question.splitlines() if part.strip()), "")
+    title = thread_title(redactor.redact(line[:_TITLE_SOURCE_LIMIT], count=False))
     if not title:
         return
     try:

@@ -161,7 +161,13 @@ async def _title_new_thread(
     thread = thread_of(event, team_id)
     if not await answerer.diagnoser.knows_thread(thread):
         question = strip_mentions(str(event.get("text") or ""), bot_user_id)
-        await name_thread(client, thread.channel, thread.thread_ts, question)
+        await name_thread(
+            client,
+            thread.channel,
+            thread.thread_ts,
+            question,
+            redactor=answerer.diagnoser.redactor,
+        )
 
 
 def _with_language(turn: Turn, language: Language | None) -> Turn:

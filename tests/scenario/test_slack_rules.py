@@ -171,6 +171,26 @@ def _thread_started(user: str, channel: str, thread_ts: str) -> dict[str, object
     }
 
 
+def test_a_thread_title_never_holds_a_secret_the_question_carried(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN)
+    token = "xoxb-" + "1234567890-" * 2 + "abcdefABCDEF1234"
+    with run_bot(tiny_engine, redis_url, slack=slack) as bot:
+        thread_ts = "1700000200.000100"
+        question = message_event(
+            channel="DTITLE01",
+            channel_type="im",
+            thread_ts=thread_ts,
+            text=f"{token} is rejected with invalid_auth",
+        )
+        bot.post_event(question)
+        bot.wait_for_answer("DTITLE01", thread_ts)
+        [title] = slack.wait_for(lambda: slack.calls("assistant.threads.setTitle"))
+        assert "invalid_auth" in title.args["title"]
+        assert "xoxb-" not in title.args["title"] and "abcdefABCDEF" not in title.args["title"]
+
+
 def test_the_assistant_container_greets_suggests_prompts_titles_and_answers(
     tiny_engine: TransformersEngine, redis_url: str
 ) -> None:
