@@ -96,6 +96,12 @@ def register_listeners(
             wanted = policy.answers_direct_message(user)
             if wanted and is_thread_reply(event):
                 await _title_new_thread(answerer, client, event, team_id, context.bot_user_id)
+        elif mentions(event, context.bot_user_id):
+            # A post that mentions the bot is app_mention's, but Slack may deliver only its
+            # message event (a mention with a file arrives as message/file_share alone,
+            # slackapi/bolt-python#925). Answered here under the mention rule; when both
+            # events arrive, the claim on the message's ts lets only one of them answer.
+            wanted = policy.answers_mention(channel, user)
         elif is_thread_reply(event):
             thread = thread_of(event, team_id)
             wanted = (
@@ -103,10 +109,8 @@ def register_listeners(
                 and await _bot_in_thread(answerer, client, thread, context)
                 and not await _with_people(answerer, thread)
             )
-        else:  # a new top-level message; mentions are app_mention's
-            wanted = policy.answers_new_message(channel, user) and not mentions(
-                event, context.bot_user_id
-            )
+        else:  # a new top-level message that does not mention the bot
+            wanted = policy.answers_new_message(channel, user)
         if wanted:
             await submit(event, body, context, client)
         else:

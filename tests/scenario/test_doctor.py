@@ -136,3 +136,21 @@ def test_doctor_names_each_failure_and_its_fix(vendors: tuple[str, str], tmp_pat
     assert rows["model"][1].startswith(f"MODEL={tmp_path / 'no-model'}: the directory")
     assert rows["jira"][1] == "credentials refused (401)"
     assert output.count("fix: ") >= 7
+
+
+def test_doctor_names_the_scopes_an_older_install_lacks(tmp_path: Path) -> None:
+    # The workspace installed the app before the manifest asked for these two.
+    older = sorted(REQUIRED_SCOPES - {"groups:read", "usergroups:read"})
+    slack = FakeSlack(bot_token=BOT_TOKEN, scopes=",".join(older))
+    with ServerThread(slack.app) as server:
+        _, rows, output = _doctor(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET="doctor-secret",
+            SLACK_API_URL=f"{server.url}/api/",
+            MODEL=str(tmp_path / "no-model"),
+        )
+    assert rows["slack"] == (
+        "warn",
+        "token works (@supportbot in Acme) but lacks groups:read, usergroups:read",
+    )
+    assert "fix: add groups:read, usergroups:read under OAuth & Permissions" in output
