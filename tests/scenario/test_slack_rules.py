@@ -6,6 +6,7 @@ the strict fake Slack (tests/support/fake_slack.py cites the doc page of each ru
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,9 +16,14 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
+from bot.conversation.escalation import ThreadCase
+from bot.conversation.turns import ThreadKey
 from bot.engine import Engine, GenerationRequest, Queued
 from bot.engine.transformers_engine import TransformersEngine
+from bot.stores.cases import RedisCaseStore
+from handlers.mrkdwn import markdown_to_mrkdwn
 from tests.support.delegating_engine import DelegatingEngine
 from tests.support.fake_slack import BOT_USER_ID, STREAM_TEXT_LIMIT, FakeSlack
 from tests.support.paced_engine import PacedEngine
@@ -33,11 +39,19 @@ LONG_TAIL = " ".join(f"step{i}" for i in range(5_000))[:29_899]
 
 
 class LongTailEngine(DelegatingEngine):
-    """The real answer, then a long tail in one piece: a model that writes faster than Slack."""
+    """The real answer, then a long tail in one piece: a model that writes faster than Slack.
+
+    With `pause_before_tail`, the tail comes that many seconds after the answer (a model that
+    thinks a while before writing on)."""
+
+    def __init__(self, inner: Engine, *, pause_before_tail: float = 0.0) -> None:
+        super().__init__(inner)
+        self._pause = pause_before_tail
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
         async for piece in self._inner.stream(request):
             yield piece
+        await asyncio.sleep(self._pause)
         yield " " + LONG_TAIL
 
 
@@ -86,6 +100,52 @@ def test_stop_pressed_mid_answer_ends_it_quietly(
         metrics = httpx.get(f"{bot.url}/metrics").text
         assert 'supportbot_answers_total{outcome="stopped_by_user"} 1.0' in metrics
         assert 'outcome="internal_error"' not in metrics
+
+
+def test_an_answer_that_outlives_slacks_stream_window_goes_on_by_editing_and_loses_nothing(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    paced = PacedEngine(tiny_engine, seconds_per_piece=0.05)
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, stream_window=0.5)
+    with run_bot(paced, redis_url, slack=slack, update_interval=0.05, max_new_tokens=40) as bot:
+        event = _mention("CEXPIRE", "what does this error mean?")
+        bot.post_event(event)
+        thread_ts = str(event["ts"])
+        slack.wait_for(lambda: slack.statuses("CEXPIRE", thread_ts)[-1:] == [""])
+        [stream_ts] = slack.stream_messages("CEXPIRE", thread_ts)
+        assert slack.expired_streams == [stream_ts], "Slack closed the stream mid-answer"
+        assert ("chat.appendStream", "message_not_in_streaming_state") in [
+            (c.method, c.error) for c in slack.errors()
+        ]
+        [answer] = stored_answers(bot, redis_url)
+        # The same message carries the whole answer, edited in after the stream closed, with
+        # the feedback buttons; nothing is posted in its place, nothing says it broke off.
+        assert slack.final_text("CEXPIRE", stream_ts) == markdown_to_mrkdwn(answer)
+        [last_edit] = [c for c in slack.calls("chat.update") if c.args["ts"] == stream_ts][-1:]
+        assert "feedback:solved" in json.dumps(last_edit.args)
+        assert slack.thread_messages("CEXPIRE", thread_ts) == []
+        metrics = httpx.get(f"{bot.url}/metrics").text
+        assert 'supportbot_answers_total{outcome="answered"} 1.0' in metrics
+        assert "stopped_by_user" not in metrics
+
+
+def test_a_long_answer_after_the_stream_closed_goes_on_in_further_messages(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, stream_window=0.5)
+    engine = LongTailEngine(tiny_engine, pause_before_tail=1.0)
+    with run_bot(engine, redis_url, slack=slack, update_interval=0.05) as bot:
+        event = _mention("CEXPLONG", "explain everything")
+        bot.post_event(event)
+        thread_ts = str(event["ts"])
+        slack.wait_for(lambda: slack.statuses("CEXPLONG", thread_ts)[-1:] == [""], timeout=60)
+        [stream_ts] = slack.stream_messages("CEXPLONG", thread_ts)
+        assert slack.expired_streams == [stream_ts]
+        shown = [slack.final_text("CEXPLONG", stream_ts), *bot.answers_in("CEXPLONG", thread_ts)]
+        assert len(shown) > 2, "past the length limit, further messages"
+        words = " ".join(shown).split()
+        tail = LONG_TAIL.split()
+        assert words[-len(tail) + 1 :] == tail[1:], "every word of the tail is shown, in order"
 
 
 def test_a_channel_that_refuses_streams_gets_edited_answers_and_others_still_stream(
@@ -265,10 +325,21 @@ def test_a_busy_minute_stays_within_the_stream_tier_and_every_question_is_answer
         assert not [c for c in slack.calls() if c.method.endswith("!429")], "no 429 met"
 
 
+async def _save_case(redis_url: str, prefix: str, case: ThreadCase) -> None:
+    redis = AsyncRedis.from_url(redis_url)
+    try:
+        await RedisCaseStore(redis, prefix=prefix).save(case)
+    finally:
+        await redis.aclose()
+
+
 def test_an_expired_trigger_tells_the_agent_to_press_again(
     tiny_engine: TransformersEngine, redis_url: str
 ) -> None:
     with run_bot(tiny_engine, redis_url, escalation_channel="CDESK") as bot:
+        # Only an escalated thread can be resolved: this one was escalated earlier.
+        escalated = ThreadCase(ThreadKey("T0TEST001", "CESC", "1.000000")).escalated("UALICE01")
+        asyncio.run(_save_case(redis_url, bot.redis_prefix, escalated))
         payload = {
             "type": "block_actions",
             "team": {"id": "T0TEST001"},

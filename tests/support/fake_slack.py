@@ -47,6 +47,11 @@ UPDATE_TEXT_LIMIT = 4_000
 MAX_BLOCKS = 50
 # https://docs.slack.dev/reference/block-kit/blocks/section-block: section text ≤ 3000 characters.
 SECTION_TEXT_LIMIT = 3_000
+# Slack closes a stream after a window it does not document: about five minutes, after which
+# chat.appendStream and chat.stopStream answer message_not_in_streaming_state and only
+# chat.update still changes the message (slackapi/python-slack-sdk#1859 and #1880). The fake
+# closes streams older than `stream_window` seconds (short in tests).
+STREAM_WINDOW = 300.0
 # https://docs.slack.dev/interactivity/handling-user-interaction: a trigger_id lives 3 seconds.
 TRIGGER_LIFETIME = 3.0
 
@@ -113,6 +118,7 @@ class _Message:
     stopped_by_user: bool = False
     appends: int = 0
     stop_after: int | None = None  # the user presses Stop after this many appends
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -168,6 +174,7 @@ class FakeSlack:
         manifest: the app manifest to read scopes and App Home settings from.
         rate_tiers: answer 429 past each method's documented per-minute tier.
         usergroups: the members of each user group (usergroups.users.list).
+        stream_window: seconds after its start that Slack closes a stream.
     """
 
     def __init__(
@@ -183,6 +190,7 @@ class FakeSlack:
         user_names: dict[str, str] | None = None,
         channel_names: dict[str, str] | None = None,
         usergroups: dict[str, list[str]] | None = None,
+        stream_window: float = STREAM_WINDOW,
     ) -> None:
         app = read_manifest(manifest)
         self.bot_token = bot_token
@@ -196,6 +204,8 @@ class FakeSlack:
         self.channel_names = channel_names or {}
         self.usergroups = usergroups or {}
         self.private_channels: set[str] = set()
+        self.stream_window = stream_window
+        self.expired_streams: list[str] = []  # ts of each stream Slack closed by its window
         self._failures: dict[str, list[_Failure]] = {}
         self._refusals: dict[str, list[str]] = {}
         self.socket_mode_url: str | None = None
@@ -660,6 +670,7 @@ class FakeSlack:
         message = self._messages.get((str(args["channel"]), str(args["ts"])))
         if message is None:
             raise SlackError("message_not_found")
+        self._expire(message)
         # chat.appendStream page: stopped_by_user, "The streaming message was stopped by the user
         # and no further appends are accepted".
         if message.stopped_by_user:
@@ -668,6 +679,12 @@ class FakeSlack:
         if not message.streaming:
             raise SlackError("message_not_in_streaming_state")
         return message
+
+    def _expire(self, message: _Message) -> None:
+        """A stream past Slack's window is closed by Slack (STREAM_WINDOW above)."""
+        if message.streaming and time.monotonic() - message.started > self.stream_window:
+            message.streaming = False
+            self.expired_streams.append(message.ts)
 
     def _append_stream(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._streaming_message(args)
@@ -696,6 +713,7 @@ class FakeSlack:
         if message is None:
             # chat.update page: message_not_found, "No message exists with the requested timestamp".
             raise SlackError("message_not_found")
+        self._expire(message)
         # chat.update page: streaming_state_conflict, "The message is currently streaming text and
         # cannot be edited".
         if message.streaming:
