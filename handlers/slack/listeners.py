@@ -94,7 +94,7 @@ def register_listeners(
         channel, user = event["channel"], event["user"]
         if is_direct_message(event):
             wanted = policy.answers_direct_message(user)
-            if wanted and is_thread_reply(event):
+            if wanted:  # a reply in an assistant thread, or a new thread in the Messages tab
                 await _title_new_thread(answerer, client, event, team_id, context.bot_user_id)
         elif mentions(event, context.bot_user_id):
             # A post that mentions the bot is app_mention's, but Slack may deliver only its

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,10 +23,16 @@ from bot.conversation.escalation import ThreadCase
 from bot.conversation.turns import ThreadKey
 from bot.engine import Engine, GenerationRequest, Queued
 from bot.engine.transformers_engine import TransformersEngine
+from bot.messages import Message, say
 from bot.stores.cases import RedisCaseStore
 from handlers.mrkdwn import markdown_to_mrkdwn
 from tests.support.delegating_engine import DelegatingEngine
-from tests.support.fake_slack import BOT_USER_ID, STREAM_TEXT_LIMIT, FakeSlack
+from tests.support.fake_slack import (
+    BOT_USER_ID,
+    STREAM_TEXT_LIMIT,
+    FakeSlack,
+    assistant_view_manifest,
+)
 from tests.support.paced_engine import PacedEngine
 from tests.support.running_bot import BOT_TOKEN, SIGNING_SECRET, run_bot, stored_answers
 from tests.support.screenshots import render_error_screenshot
@@ -251,10 +258,63 @@ def test_a_thread_title_never_holds_a_secret_the_question_carried(
         assert "xoxb-" not in title.args["title"] and "abcdefABCDEF" not in title.args["title"]
 
 
-def test_the_assistant_container_greets_suggests_prompts_titles_and_answers(
+def _home_opened(user: str, channel: str, tab: str) -> dict[str, object]:
+    """app_home_opened, as https://docs.slack.dev/reference/events/app_home_opened shows it."""
+    return {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": channel,
+        "tab": tab,
+        "event_ts": "1700000300.000001",
+    }
+
+
+def test_the_agent_experience_greets_in_the_messages_tab_and_answers_in_threads(
     tiny_engine: TransformersEngine, redis_url: str
 ) -> None:
-    slack = FakeSlack(bot_token=BOT_TOKEN, locales={"UWANG001": "zh-CN"})
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True)
+    assert slack.experience == "agent", "the manifest declares agent_view"
+    with run_bot(tiny_engine, redis_url, slack=slack) as bot:
+        assert bot.post_event(_home_opened("UAGENTX1", "DAGENTX1", "home")).status_code == 200
+        assert bot.post_event(_home_opened("UAGENTX1", "DAGENTX1", "messages")).status_code == 200
+        slack.wait_for(lambda: slack.shown_prompts.get("DAGENTX1"))
+        assert not slack.ignored_prompts, "prompts set the agent way: no thread_ts"
+        [greeting] = [c for c in slack.calls("chat.postMessage") if c.args["channel"] == "DAGENTX1"]
+        assert greeting.args["text"] == say(Message.ASSISTANT_GREETING)
+        assert "thread_ts" not in greeting.args
+        assert [p["message"] for p in slack.shown_prompts["DAGENTX1"]][-1] == say(
+            Message.PROMPT_HUMAN
+        )
+        bot.post_event(_home_opened("UAGENTX1", "DAGENTX1", "messages"))  # opened again
+        # A question in the Messages tab: no assistant_app_thread root, its own thread.
+        question = message_event(
+            channel="DAGENTX1",
+            channel_type="im",
+            user="UAGENTX1",
+            text="docker build fails with no space left on device",
+        )
+        bot.post_event(question)
+        thread_ts = str(question["ts"])
+        slack.wait_for(lambda: slack.calls("chat.stopStream"))
+        assert slack.stream_messages("DAGENTX1", thread_ts), "streamed in the question's thread"
+        assert slack.statuses("DAGENTX1", thread_ts)[0], "the status line shows while it works"
+        [title] = slack.wait_for(lambda: slack.calls("assistant.threads.setTitle"))
+        assert title.args["thread_ts"] == thread_ts
+        assert title.args["title"] == "docker build fails with no space left on device"
+        greetings = [c for c in slack.calls("chat.postMessage") if c.args["channel"] == "DAGENTX1"]
+        assert len(greetings) == 1, "greeted once, not on every opening"
+
+
+def test_the_assistant_container_greets_suggests_prompts_titles_and_answers(
+    tiny_engine: TransformersEngine, redis_url: str, tmp_path: Path
+) -> None:
+    # A workspace whose app was created with assistant_view keeps working.
+    slack = FakeSlack(
+        bot_token=BOT_TOKEN,
+        locales={"UWANG001": "zh-CN"},
+        manifest=assistant_view_manifest(tmp_path),
+    )
+    assert slack.experience == "assistant"
     with run_bot(tiny_engine, redis_url, slack=slack) as bot:
         thread_ts = "1700000100.000100"
         response = bot.post_event(_thread_started("UWANG001", "DWANG001", thread_ts))

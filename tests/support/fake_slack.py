@@ -148,17 +148,43 @@ class _Manifest:
     scopes: set[str] = field(default_factory=set)
     messages_tab: bool = False
     messages_tab_read_only: bool = False
+    experience: str | None = None  # "agent" (agent_view), "assistant" (assistant_view), None
 
 
 def read_manifest(path: Path = MANIFEST) -> _Manifest:
-    """The bot scopes and App Home settings of a Slack app manifest."""
+    """The bot scopes, App Home settings and AI experience of a Slack app manifest."""
     manifest = yaml.safe_load(path.read_text())
-    home = (manifest.get("features") or {}).get("app_home") or {}
+    features = manifest.get("features") or {}
+    home = features.get("app_home") or {}
+    # https://docs.slack.dev/ai/migrating-to-agent-messaging: agent_view (agent_description)
+    # is the agent messaging experience, assistant_view (assistant_description) the older one.
+    experience = (
+        "agent"
+        if "agent_view" in features
+        else "assistant"
+        if "assistant_view" in features
+        else None
+    )
     return _Manifest(
         scopes=set(manifest["oauth_config"]["scopes"]["bot"]),
         messages_tab=bool(home.get("messages_tab_enabled", False)),
         messages_tab_read_only=bool(home.get("messages_tab_read_only_enabled", False)),
+        experience=experience,
     )
+
+
+def assistant_view_manifest(directory: Path) -> Path:
+    """The app manifest as an app created before the agent experience has it: assistant_view
+    with its assistant_description, and the assistant thread events instead of app_home_opened."""
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    view = manifest["features"].pop("agent_view")
+    manifest["features"]["assistant_view"] = {"assistant_description": view["agent_description"]}
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    events.remove("app_home_opened")
+    events += ["assistant_thread_started", "assistant_thread_context_changed"]
+    path = directory / "slack-app-manifest-assistant-view.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    return path
 
 
 class FakeSlack:
@@ -198,6 +224,9 @@ class FakeSlack:
         self.streaming = streaming
         self.scopes = scopes if scopes is not None else ",".join(sorted(app.scopes))
         self.messages_tab_enabled = app.messages_tab and not app.messages_tab_read_only
+        self.experience = app.experience
+        self.shown_prompts: dict[str, list[dict[str, Any]]] = {}  # channel → prompts shown
+        self.ignored_prompts: list[dict[str, Any]] = []  # calls Slack dropped silently
         self.locales = locales or {}
         self.rate_tiers = rate_tiers
         self.user_names = user_names or {}
@@ -600,10 +629,20 @@ class FakeSlack:
                 raise SlackError("invalid_arguments")
         elif method == "assistant.threads.setSuggestedPrompts":
             # setSuggestedPrompts page: each prompt has its title and message.
-            _require(args, "channel_id", "thread_ts", "prompts")
+            _require(args, "channel_id", "prompts")
             prompts = _as_list(args["prompts"]) or []
-            if not prompts or not all(p.get("title") and p.get("message") for p in prompts):
+            # setSuggestedPrompts page: "up to four suggested prompts".
+            if not prompts or len(prompts) > 4:
                 raise SlackError("invalid_arguments")
+            if not all(p.get("title") and p.get("message") for p in prompts):
+                raise SlackError("invalid_arguments")
+            # Same page: "The thread_ts parameter should only be used in the legacy assistant
+            # messaging experience. Including it in a call for an agent app will cause the call
+            # to silently fail." Answered ok, and nothing is shown.
+            if self.experience == "agent" and args.get("thread_ts"):
+                self.ignored_prompts.append(args)
+            else:
+                self.shown_prompts[str(args["channel_id"])] = prompts
         elif method == "assistant.threads.setTitle":
             _require(args, "channel_id", "thread_ts", "title")
         else:

@@ -89,6 +89,7 @@ KNOWN_PATHS = {
     ("handlers/slack/unhandled.py", "_tell"): "our sentences",
     ("handlers/slack/assistant.py", "name_thread"): "plain-text title from the user's question",
     ("handlers/slack/assistant.py", "greet"): "our greeting and suggested prompts",
+    ("handlers/slack/assistant.py", "greet_in_messages_tab"): "our greeting and prompts",
     ("handlers/webhooks/runner.py", "_announce"): "announcement(): ticket id and result",
 }
 
