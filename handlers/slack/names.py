@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack.markup import Directory
+from handlers.slack.users import SlackUsers
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ class _Remembered:
 
 
 class SlackNames:
-    """Display names by `users.info` (`users:read`) and channel names by
-    `conversations.info` (`channels:read`, `groups:read`).
+    """Display names by `users.info` (`users:read`, through the shared `SlackUsers` cache)
+    and channel names by `conversations.info` (`channels:read`, `groups:read`).
 
     https://docs.slack.dev/reference/methods/users.info (user.profile.display_name,
     user.real_name, user.name) and https://docs.slack.dev/reference/methods/conversations.info
@@ -45,8 +46,8 @@ class SlackNames:
     it is, and is not retried for that id.
     """
 
-    def __init__(self, *, capacity: int = 10_000) -> None:
-        self._users = _Remembered(capacity)
+    def __init__(self, *, capacity: int = 10_000, users: SlackUsers | None = None) -> None:
+        self._users = users or SlackUsers(capacity=capacity)
         self._channels = _Remembered(capacity)
         self._private: set[str] = set()  # channels conversations.info said are private
         self._warned: set[str] = set()
@@ -80,13 +81,10 @@ class SlackNames:
         )
 
     async def _user(self, client: AsyncWebClient, user_id: str) -> str | None:
-        async def lookup() -> str | None:
-            user = (await client.users_info(user=user_id)).get("user") or {}
-            profile = user.get("profile") or {}
-            name = profile.get("display_name") or user.get("real_name") or user.get("name")
-            return str(name) if name else None
-
-        return await self._remembered(self._users, user_id, "users.info", lookup)
+        user = await self._users.info(client, user_id) or {}
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or user.get("real_name") or user.get("name")
+        return str(name) if name else None
 
     async def _channel(self, client: AsyncWebClient, channel_id: str) -> str | None:
         async def lookup() -> str | None:

@@ -58,7 +58,8 @@ def test_a_pasted_traceback_reaches_the_model_as_the_user_saw_it(
 def test_rich_text_code_blocks_reach_the_model_as_code_with_their_lines(
     running_bot: RunningBot,
 ) -> None:
-    running_bot.slack.user_names["UALICE01"] = "Alice"
+    # A person the bot has not looked up yet (names and locales share one users.info cache).
+    running_bot.slack.user_names["UALICE09"] = "Alice"
     blocks = [
         {
             "type": "rich_text",
@@ -71,7 +72,7 @@ def test_rich_text_code_blocks_reach_the_model_as_code_with_their_lines(
                         {"type": "text", "text": " after "},
                         {"type": "text", "text": "pip install", "style": {"code": True}},
                         {"type": "text", "text": " "},
-                        {"type": "user", "user_id": "UALICE01"},
+                        {"type": "user", "user_id": "UALICE09"},
                         {"type": "text", "text": " gets:\n"},
                     ],
                 },
