@@ -118,8 +118,8 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
         Language.CHINESE: "你在过去一小时里已经升级了好几个话题，请稍后再升级新的话题。",
     },
     Message.COMMAND_NOT_AVAILABLE: {
-        Language.ENGLISH: "`{command}` is not available in this workspace.",
-        Language.CHINESE: "这个工作区不支持 `{command}`。",
+        Language.ENGLISH: "That command is not available in this workspace.",
+        Language.CHINESE: "这个工作区不支持这个命令。",
     },
     Message.PRESS_AGAIN: {
         Language.ENGLISH: "Slack took too long to open that form. Please press the button again.",

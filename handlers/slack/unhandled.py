@@ -27,7 +27,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import Message, detect_language, say
-from handlers.mrkdwn import code_span_text, escape
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +68,7 @@ def register_unhandled(app: AsyncApp, *, escalation: bool) -> None:
             # A slash command's ack text is shown to the user only (ephemeral by default).
             await ack(text=say(Message.ESCALATION_NOT_CONFIGURED, language))
             return
-        await ack(
-            text=say(
-                Message.COMMAND_NOT_AVAILABLE, language, command=escape(code_span_text(name[:40]))
-            )
-        )
+        await ack(text=say(Message.COMMAND_NOT_AVAILABLE, language))
 
     @app.shortcut(_ANYTHING)
     async def unknown_shortcut(
