@@ -80,9 +80,47 @@ class Message(StrEnum):
     QUESTION_SHORTENED = "question_shortened"
     IMAGE_SHRUNK = "image_shrunk"
     TEXT_FILE_CUT = "text_file_cut"
+    BUTTON_NO_LONGER_ACTIVE = "button_no_longer_active"
+    COMMAND_NOT_AVAILABLE = "command_not_available"
+    ESCALATION_WRONG_CHANNEL = "escalation_wrong_channel"
+    ESCALATION_NOT_ON_CALL = "escalation_not_on_call"
+    ESCALATION_NOT_OPEN = "escalation_not_open"
+    ESCALATION_NOT_BOT_THREAD = "escalation_not_bot_thread"
+    ESCALATION_RATE_LIMITED = "escalation_rate_limited"
 
 
 _CATALOGUE: dict[Message, dict[Language, str]] = {
+    Message.BUTTON_NO_LONGER_ACTIVE: {
+        Language.ENGLISH: "This button is no longer active.",
+        Language.CHINESE: "这个按钮已经失效了。",
+    },
+    Message.ESCALATION_WRONG_CHANNEL: {
+        Language.ENGLISH: "Escalations are taken and resolved in the escalation channel only.",
+        Language.CHINESE: "只能在升级频道里接手和解决升级的问题。",
+    },
+    Message.ESCALATION_NOT_ON_CALL: {
+        Language.ENGLISH: "Sorry, only the on-call support group can take or resolve escalations.",
+        Language.CHINESE: "抱歉，只有值班支持组的成员可以接手或解决升级的问题。",
+    },
+    Message.ESCALATION_NOT_OPEN: {
+        Language.ENGLISH: "This thread is not escalated at the moment, so there is nothing "
+        "to take or resolve.",
+        Language.CHINESE: "这个话题目前没有升级，没有需要接手或解决的内容。",
+    },
+    Message.ESCALATION_NOT_BOT_THREAD: {
+        Language.ENGLISH: "I can escalate only threads I have answered. Mention me there "
+        "first, or press 🙋 under my answer.",
+        Language.CHINESE: "我只能升级我回答过的话题。请先在那里提及我，或点击我回答下方的 🙋。",
+    },
+    Message.ESCALATION_RATE_LIMITED: {
+        Language.ENGLISH: "You have escalated several threads in the last hour; please wait "
+        "a while before escalating another.",
+        Language.CHINESE: "你在过去一小时里已经升级了好几个话题，请稍后再升级新的话题。",
+    },
+    Message.COMMAND_NOT_AVAILABLE: {
+        Language.ENGLISH: "That command is not available in this workspace.",
+        Language.CHINESE: "这个工作区不支持这个命令。",
+    },
     Message.PRESS_AGAIN: {
         Language.ENGLISH: "Slack took too long to open that form. Please press the button again.",
         Language.CHINESE: "Slack 打开表单超时了，请再按一次按钮。",

@@ -24,7 +24,7 @@ from bot.settings import Settings
 from bot.stores.factory import build_redis
 from handlers.helpdesks.base import Connection, Helpdesk
 from handlers.helpdesks.registry import HELPDESKS, webhooks_without_notes
-from handlers.slack.token_check import REQUIRED_SCOPES
+from handlers.slack.token_check import REQUIRED_SCOPES, granted_scopes, missing_scopes
 
 # One check never holds up the others for long: a host that does not answer fails in this time.
 TIMEOUT_SECONDS = 10.0
@@ -83,19 +83,16 @@ async def check_slack(settings: Settings) -> Check:
             ),
             "check the network, or SLACK_API_URL",
         )
-    granted = {
-        scope.strip()
-        for scope in (response.headers.get("x-oauth-scopes") or "").split(",")
-        if scope.strip()
-    }
     who = f"@{response.get('user')} in {response.get('team')}"
-    missing = sorted(REQUIRED_SCOPES - granted)
+    # An app installed from an older manifest: name each scope to add.
+    missing = missing_scopes(granted_scopes(response.headers))
     if missing:
         return Check(
             "slack",
             Status.WARN,
             f"token works ({who}) but lacks {', '.join(missing)}",
-            "add the scopes from deploy/slack-app-manifest.yaml and reinstall the app",
+            f"add {', '.join(missing)} under OAuth & Permissions → Bot Token Scopes (as in "
+            "deploy/slack-app-manifest.yaml) and reinstall the app",
         )
     return Check("slack", Status.OK, f"token works ({who}), all {len(REQUIRED_SCOPES)} scopes")
 

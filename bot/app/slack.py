@@ -71,6 +71,7 @@ def build_answerer(
         usergroup=settings.escalation_usergroup,
         metrics=metrics,
         tickets=tickets,
+        limiter=stores.limiter,
     )
     return SlackAnswerer(
         diagnoser,
@@ -92,7 +93,6 @@ def build_bolt(
     settings: Settings, *, client: AsyncWebClient, answerer: SlackAnswerer, stores: Stores
 ) -> AsyncApp:
     """The Bolt app with every listener, under the channel policy (`CHANNEL_CONFIG`)."""
-    secret = settings.slack_signing_secret
     policy = (
         ChannelPolicy.from_file(settings.channel_config)
         if settings.channel_config
@@ -100,7 +100,6 @@ def build_bolt(
     )
     return build_bolt_app(
         client=client,
-        signing_secret=secret.get_secret_value() if secret else None,
         answerer=answerer,
         policy=policy,
         feedback=stores.feedback,

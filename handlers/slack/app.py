@@ -16,8 +16,12 @@ from handlers.slack.assistant import register_assistant
 from handlers.slack.escalation import register_escalation
 from handlers.slack.feedback import register_feedback
 from handlers.slack.listeners import register_listeners
+from handlers.slack.message_reader import SlackMessageReader
+from handlers.slack.names import SlackNames
 from handlers.slack.recovery import register_recording
+from handlers.slack.unhandled import register_unhandled
 from handlers.slack.user_language import UserLanguages
+from handlers.slack.users import SlackUsers
 
 
 class _SameTokenWarning(logging.Filter):
@@ -38,7 +42,6 @@ _SAME_TOKEN_WARNING = _SameTokenWarning()
 def build_bolt_app(
     *,
     client: AsyncWebClient,
-    signing_secret: str | None,
     answerer: SlackAnswerer,
     policy: ChannelPolicy,
     feedback: FeedbackStore,
@@ -49,7 +52,6 @@ def build_bolt_app(
 
     Args:
         client: Web API client (its `base_url` points at Slack, or a test server).
-        signing_secret: verifies HTTP requests; None for Socket Mode only.
         answerer: runs accepted turns.
         policy: which channels and users the bot answers, and in which language.
         feedback: where the feedback buttons' verdicts go.
@@ -62,18 +64,24 @@ def build_bolt_app(
         bolt_log.addFilter(_SAME_TOKEN_WARNING)
     app = AsyncApp(
         client=client,
-        signing_secret=signing_secret or "",
-        request_verification_enabled=signing_secret is not None,
+        # One signature check: handlers/slack/request_guard.py verifies every HTTP request
+        # before Bolt sees it (the only route to Bolt over HTTP); Socket Mode requests come
+        # over the app-level token's WebSocket and carry no signature.
+        signing_secret="",
+        request_verification_enabled=False,
         process_before_response=False,
     )
     if work_log is not None:
         register_recording(
             app, work_log, answerer.diagnoser.redactor, budget_seconds=ack_budget_seconds
         )
-    languages = UserLanguages()
+    users = SlackUsers()  # one users.info cache: names and locales
+    languages = UserLanguages(users)
     register_assistant(app, languages)
-    register_listeners(app, answerer, policy, languages)
+    reader = SlackMessageReader(SlackNames(users=users))
+    register_listeners(app, answerer, policy, languages, reader)
     register_feedback(app, feedback, answerer.metrics)
     if answerer.desk is not None:
         register_escalation(app, answerer.desk)
+    register_unhandled(app, escalation=answerer.desk is not None)  # last: it takes the rest
     return app

@@ -1,4 +1,17 @@
-"""Slack's AI-app surface: the assistant container's thread events, through Bolt's Assistant.
+"""Slack's AI-app surface, in both of its experiences.
+
+The agent messaging experience (the manifest's `agent_view`, the default since 2026): the
+conversation is the app's Messages tab. Opening it sends `app_home_opened` with
+`tab == "messages"`, which replaces `assistant_thread_started`
+(https://docs.slack.dev/ai/migrating-to-agent-messaging); the bot greets the person once a day
+and sets suggested prompts for the conversation *without* `thread_ts`, which in an agent app
+"will cause the call to silently fail"
+(https://docs.slack.dev/reference/methods/assistant.threads.setSuggestedPrompts). Direct
+messages have no `assistant_app_thread` root; each question starts its own thread, which its
+first question names (the stored docs do not say whether `assistant.threads.setTitle` differs
+in the agent experience; a refusal is logged and loses nothing).
+
+The assistant experience (`assistant_view`), for apps created before:
 
 When someone opens the bot in Slack's assistant container, Slack sends
 `assistant_thread_started`: the bot greets them and offers suggested prompts
@@ -13,9 +26,11 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import OrderedDict
 from typing import Any
 
+from cachetools import TTLCache
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.async_store import (
@@ -37,6 +52,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
 from bot.messages import Language, Message
+from bot.safety.redaction import Redactor
 from handlers.slack.user_language import UserLanguages
 
 log = logging.getLogger(__name__)
@@ -101,9 +117,25 @@ def thread_title(question: str) -> str:
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-async def name_thread(client: AsyncWebClient, channel: str, thread_ts: str, question: str) -> None:
-    """Title an assistant thread after its first question; Slack refusing it loses nothing."""
-    title = thread_title(question)
+# Only the first line's start can show in a title; redacting more would only cost time.
+_TITLE_SOURCE_LIMIT = 1_000
+
+
+async def name_thread(
+    client: AsyncWebClient,
+    channel: str,
+    thread_ts: str,
+    question: str,
+    *,
+    redactor: Redactor,
+) -> None:
+    """Title an assistant thread after its first question; Slack refusing it loses nothing.
+
+    The title is shown in the user's thread history and kept by Slack, so it is redacted like
+    everything else the bot writes from a user's words (a pasted `xoxb-…` stays out of it).
+    """
+    line = next((part for part in question.splitlines() if part.strip()), "")
+    title = thread_title(redactor.redact(line[:_TITLE_SOURCE_LIMIT], count=False))
     if not title:
         return
     try:
@@ -114,9 +146,40 @@ async def name_thread(client: AsyncWebClient, channel: str, thread_ts: str, ques
         log.info("could not title thread %s: %s", thread_ts, error.response.get("error"))
 
 
+# app_home_opened comes each time someone opens the tab; a greeting a day is enough.
+GREETING_INTERVAL_SECONDS = 24 * 3600
+
+
 def register_assistant(app: AsyncApp, languages: UserLanguages) -> ThreadEventsAssistant:
-    """Greet new assistant threads with suggested prompts and keep their context."""
+    """Greet new conversations with suggested prompts, in either experience; keep the
+    assistant threads' context."""
     assistant = ThreadEventsAssistant(thread_context_store=RecentThreadContexts())
+    greeted: TTLCache[str, bool] = TTLCache(
+        maxsize=100_000, ttl=GREETING_INTERVAL_SECONDS, timer=time.monotonic
+    )
+
+    @app.event("app_home_opened")
+    async def greet_in_messages_tab(event: dict[str, Any], client: AsyncWebClient) -> None:
+        # https://docs.slack.dev/reference/events/app_home_opened: `tab` is "home" or
+        # "messages"; `channel` is the app's DM with `user`.
+        if event.get("tab") != "messages" or not event.get("channel") or not event.get("user"):
+            return
+        user, channel = str(event["user"]), str(event["channel"])
+        if greeted.get(user):
+            return
+        greeted[user] = True
+        language = await languages.of(client, user) or Language.ENGLISH
+        await client.chat_postMessage(
+            channel=channel, text=messages.say(Message.ASSISTANT_GREETING, language)
+        )
+        try:  # no thread_ts: in the agent experience it makes the call fail silently
+            await client.assistant_threads_setSuggestedPrompts(
+                channel_id=channel,
+                prompts=suggested_prompts(language),
+                title=messages.say(Message.PROMPTS_TITLE, language),
+            )
+        except SlackApiError as error:  # without assistant:write the greeting still stands
+            log.warning("could not suggest prompts: %s", error.response.get("error"))
 
     @assistant.thread_started
     async def greet(

@@ -94,8 +94,14 @@ def register_listeners(
         channel, user = event["channel"], event["user"]
         if is_direct_message(event):
             wanted = policy.answers_direct_message(user)
-            if wanted and is_thread_reply(event):
+            if wanted:  # a reply in an assistant thread, or a new thread in the Messages tab
                 await _title_new_thread(answerer, client, event, team_id, context.bot_user_id)
+        elif mentions(event, context.bot_user_id):
+            # A post that mentions the bot is app_mention's, but Slack may deliver only its
+            # message event (a mention with a file arrives as message/file_share alone,
+            # slackapi/bolt-python#925). Answered here under the mention rule; when both
+            # events arrive, the claim on the message's ts lets only one of them answer.
+            wanted = policy.answers_mention(channel, user)
         elif is_thread_reply(event):
             thread = thread_of(event, team_id)
             wanted = (
@@ -103,10 +109,8 @@ def register_listeners(
                 and await _bot_in_thread(answerer, client, thread, context)
                 and not await _with_people(answerer, thread)
             )
-        else:  # a new top-level message; mentions are app_mention's
-            wanted = policy.answers_new_message(channel, user) and not mentions(
-                event, context.bot_user_id
-            )
+        else:  # a new top-level message that does not mention the bot
+            wanted = policy.answers_new_message(channel, user)
         if wanted:
             await submit(event, body, context, client)
         else:
@@ -161,7 +165,13 @@ async def _title_new_thread(
     thread = thread_of(event, team_id)
     if not await answerer.diagnoser.knows_thread(thread):
         question = strip_mentions(str(event.get("text") or ""), bot_user_id)
-        await name_thread(client, thread.channel, thread.thread_ts, question)
+        await name_thread(
+            client,
+            thread.channel,
+            thread.thread_ts,
+            question,
+            redactor=answerer.diagnoser.redactor,
+        )
 
 
 def _with_language(turn: Turn, language: Language | None) -> Turn:

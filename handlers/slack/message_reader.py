@@ -90,20 +90,28 @@ class SlackMessageReader:
         users: set[str] = set()
         channels: set[str] = set()
         sources = [(rich_text_blocks(event.get("blocks") or ()), str(event.get("text") or ""))]
+        shared_channels: set[str] = set()
+        shared_sources = []
         for share in shares:
-            sources.append((_shared_blocks(share), str(share.get("text") or "")))
+            shared_sources.append((_shared_blocks(share), str(share.get("text") or "")))
             if share.get("author_id"):
                 users.add(str(share["author_id"]))
             if share.get("channel_id") and not share.get("channel_name"):
-                channels.add(str(share["channel_id"]))
-        for blocks, text in sources:
+                shared_channels.add(str(share["channel_id"]))
+        # A share's channel is named by the share itself (its channel_name), or else only when
+        # Slack says the channel is public: the original may sit in a private channel the
+        # asker is not in, whose name (and the channels it mentions) must not reach here.
+        for source, shared in [(s, False) for s in sources] + [(s, True) for s in shared_sources]:
+            blocks, text = source
             if blocks:
                 found_users, found_channels, _ = ids_in_blocks(blocks)
             else:
                 found_users, found_channels = ids_in_text(text)
             users |= found_users
-            channels |= found_channels
-        return await self._names.directory(client, users=users, channels=channels)
+            (shared_channels if shared else channels).update(found_channels)
+        return await self._names.directory(
+            client, users=users, channels=channels, public_channels=shared_channels
+        )
 
     @staticmethod
     def _text(event: Mapping[str, Any], names: Directory, bot_user_id: str | None) -> str:

@@ -1,5 +1,8 @@
 """Check a Slack HTTP request before Bolt sees it: signed, fresh, and shaped like Slack's.
 
+This is the bot's one Slack signature check (Bolt's own is turned off in
+`handlers.slack.app`), per https://docs.slack.dev/authentication/verifying-requests-from-slack.
+
 Bolt answers a non-numeric timestamp with a 500 and a malformed body with a
 stack trace in the log; here each of those is a plain 401 or 400: a timestamp of
 anything but a few ASCII digits (`²`, 400 digits), a signature that is not ASCII,

@@ -11,6 +11,15 @@ refuses, for any reason, leaves the answer to `chat.update`; an append answered
 `stopped_by_user` or `message_not_in_streaming_state` means the stream is over; a message
 that is streaming cannot be edited (`streaming_state_conflict`); `chat.startStream` and
 `chat.stopStream` are Tier 2 (about 20 a minute per workspace).
+
+Stop versus expiry. An append answered `stopped_by_user` is the person pressing Stop
+(chat.appendStream page): the answer ends quietly. `message_not_in_streaming_state` on a stream
+the bot has not stopped is Slack ending it: Slack closes streams after an undocumented window
+(about five minutes, and after long gaps between appends: slackapi/python-slack-sdk#1859, and
+its fix #1880 "the only recovery path is chat.update(ts=...)"; vercel/chat#607). Then the
+answer goes on in the same message with `chat.update`, and in further messages past Slack's
+length limit, so nothing the model wrote is lost. The stored docs say nothing of an event for
+Stop, so the error code is the only signal the bot has.
 """
 
 from __future__ import annotations
@@ -48,9 +57,11 @@ def _shown(markdown: str, start: int, end: int) -> str:
 # Any other refusal (not_in_channel, messages_tab_disabled, restricted_action, a 429…)
 # concerns one answer, which is then edited in place.
 _NO_STREAMING = {"unknown_method", "not_allowed_token_type", "missing_scope"}
-# An append or stop answered with one of these: the stream is over (the person pressed Stop,
-# or Slack closed it); nothing more can be added to it.
-_STREAM_OVER = {"stopped_by_user", "message_not_in_streaming_state"}
+# An append or stop answered with one of these: the stream is over; nothing more can be added
+# to it. The first is the person's Stop, the second Slack closing the stream (its window).
+_STOPPED = "stopped_by_user"
+_EXPIRED = "message_not_in_streaming_state"
+_STREAM_OVER = {_STOPPED, _EXPIRED}
 # chat.startStream is Tier 2, "20+ per minute" per workspace; keep a little under it.
 STREAM_STARTS_PER_MINUTE = 18
 
@@ -208,9 +219,13 @@ class SlackThreadReply:
     async def finish(self, markdown: str, *, actions: dict[str, Any] | None = None) -> None:
         """Show the whole answer, with `actions` (the feedback buttons) under it."""
         if await self._stream(markdown):
-            await self._stop_stream(blocks=[actions] if actions else None)
-        else:
-            await self._finish_by_editing(markdown[self._edited_from :], actions)
+            ts = self._stream_ts
+            if await self._stop_stream(blocks=[actions] if actions else None) or ts is None:
+                await self._clear_reaction()
+                return
+            # Slack closed the stream before its end: the buttons (and the text) by editing.
+            self._continue_after_expiry(ts)
+        await self._finish_by_editing(markdown[self._edited_from :], actions)
         await self._clear_reaction()
 
     async def broke_off(self, markdown_so_far: str, warning: str) -> None:
@@ -225,12 +240,14 @@ class SlackThreadReply:
             return
         if self._stream_ts is not None:
             try:
-                await self._stream(text)
-                await self._stop_stream()
+                if await self._stream(text):
+                    await self._stop_stream()
+                    await self._clear_reaction()
+                    return
             except AnswerStopped:
-                pass
-        else:
-            await self._finish_by_editing(text[self._edited_from :], None)
+                await self._clear_reaction()
+                return
+        await self._finish_by_editing(text[self._edited_from :], None)
         await self._clear_reaction()
 
     async def fail(self, text: str) -> None:
@@ -284,8 +301,8 @@ class SlackThreadReply:
             if self._stream_ts is None:
                 if not await self._start_stream(sent):
                     return False
-            else:
-                await self._append(sent)
+            elif not await self._append(sent):
+                return False  # Slack closed the stream: the answer goes on by editing
             self._streamed += end
             self._last_update = time.monotonic()
         return True
@@ -319,30 +336,51 @@ class SlackThreadReply:
         self._stream_here = False
         self._edited_from = self._streamed
 
-    async def _append(self, piece: str) -> None:
+    async def _append(self, piece: str) -> bool:
+        """Append `piece`; False when Slack had closed the stream (the answer is then edited).
+
+        Raises:
+            AnswerStopped: the person pressed Stop.
+        """
         assert self._stream_ts is not None
         try:
             await self._client.chat_appendStream(
                 channel=self._place.channel, ts=self._stream_ts, markdown_text=piece
             )
         except SlackApiError as error:
-            if error.response.get("error") in _STREAM_OVER:
+            code = error.response.get("error")
+            if code == _STOPPED:
                 self._stream_ts = None
                 self.stopped = True
                 raise AnswerStopped() from error
+            if code == _EXPIRED:
+                self._continue_after_expiry(self._stream_ts)
+                return False
             raise
+        return True
 
-    async def _stop_stream(self, *, blocks: list[dict[str, Any]] | None = None) -> None:
+    def _continue_after_expiry(self, ts: str) -> None:
+        """Slack closed stream `ts` while the bot was still writing: from now on the answer is
+        edited into that same message (from where it began) and posted on past the limit."""
+        log.warning("Slack closed stream %s before the answer ended: going on with chat.update", ts)
+        self._stream_ts = None
+        self._stream_here = False
+        self._placeholder_ts = ts
+        self._edited_from = self._stream_start
+
+    async def _stop_stream(self, *, blocks: list[dict[str, Any]] | None = None) -> bool:
+        """Stop the stream; False when Slack had closed it already (what streamed stays)."""
         if self._stream_ts is None:
-            return
+            return True
         ts, self._stream_ts = self._stream_ts, None
         try:
             await self._client.chat_stopStream(channel=self._place.channel, ts=ts, blocks=blocks)
         except SlackApiError as error:
             if error.response.get("error") not in _STREAM_OVER:
                 raise
-            # Already over: what was streamed stays as it is.
             log.info("stream %s had already ended: %s", ts, error.response.get("error"))
+            return bool(error.response.get("error") == _STOPPED)
+        return True
 
     async def _drop_placeholder(self) -> None:
         if self._placeholder_ts is None:

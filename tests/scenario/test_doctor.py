@@ -175,3 +175,21 @@ def test_doctor_names_a_slack_url_with_a_password_without_a_traceback() -> None:
     assert result.returncode != 0
     assert "Traceback" not in shown and "SlackUrlPw9" not in shown
     assert "SLACK_API_URL is invalid: must not carry user:password@" in shown
+
+
+def test_doctor_names_the_scopes_an_older_install_lacks(tmp_path: Path) -> None:
+    # The workspace installed the app before the manifest asked for these two.
+    older = sorted(REQUIRED_SCOPES - {"groups:read", "usergroups:read"})
+    slack = FakeSlack(bot_token=BOT_TOKEN, scopes=",".join(older))
+    with ServerThread(slack.app) as server:
+        _, rows, output = _doctor(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET="doctor-secret",
+            SLACK_API_URL=f"{server.url}/api/",
+            MODEL=str(tmp_path / "no-model"),
+        )
+    assert rows["slack"] == (
+        "warn",
+        "token works (@supportbot in Acme) but lacks groups:read, usergroups:read",
+    )
+    assert "fix: add groups:read, usergroups:read under OAuth & Permissions" in output

@@ -13,9 +13,10 @@ import pytest
 
 from bot.engine.transformers_engine import TransformersEngine
 from bot.messages import Message, detect_language, say
+from handlers.slack.escalation.guard import SHORTCUT_LIMIT
 from tests.support.fake_helpdesk import FakeHelpdesk
-from tests.support.fake_slack import BOT_USER_ID, TEAM_ID
-from tests.support.running_bot import SIGNING_SECRET, RunningBot, run_bot
+from tests.support.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
+from tests.support.running_bot import BOT_TOKEN, SIGNING_SECRET, RunningBot, run_bot
 from tests.support.screenshots import render_error_screenshot
 from tests.support.servers import ServerThread
 from tests.support.slack_events import file_object, message_event, signed_headers
@@ -29,8 +30,9 @@ QUIET_PERIOD = 1.5
 
 @pytest.fixture(scope="module")
 def bot(tiny_engine: TransformersEngine, redis_url: str) -> Iterator[RunningBot]:
+    slack = FakeSlack(bot_token=BOT_TOKEN, usergroups={ONCALL: ["UAGENT01"]})
     with run_bot(
-        tiny_engine, redis_url, escalation_channel=DESK, escalation_usergroup=ONCALL
+        tiny_engine, redis_url, slack=slack, escalation_channel=DESK, escalation_usergroup=ONCALL
     ) as running:
         yield running
 
@@ -328,3 +330,126 @@ def test_message_shortcut_escalates_the_thread_it_was_used_in(bot: RunningBot) -
             "<@UAGENT02> asked for a person" in t for t in _thread_texts(bot, "CSHORT", asked["ts"])
         )
     )
+
+
+def _ephemerals_to(bot: RunningBot, user: str) -> list[str]:
+    return [c.args["text"] for c in bot.slack.calls("chat.postEphemeral") if c.args["user"] == user]
+
+
+def _escalated_case(bot: RunningBot, channel: str) -> tuple[dict[str, Any], str]:
+    """A thread the bot answered, escalated with the 🙋 button: (its desk post, its value)."""
+    asked = _ask(bot, channel, "deploy fails with exit code 137")
+    answer = _answer_message(bot, channel, asked["ts"])
+    _click(bot, "escalate", asked["ts"], channel=channel, message=answer, user="UALICE01")
+    desk = bot.slack.wait_for(
+        lambda: [
+            c
+            for c in bot.slack.calls("chat.postMessage")
+            if c.args["channel"] == DESK and f"archives/{channel}/" in c.args["text"]
+        ]
+    )
+    message = {"ts": desk[0].args["_ts"], "text": desk[0].args["text"]}
+    return message, json.dumps([TEAM_ID, channel, asked["ts"]])
+
+
+def test_only_the_on_call_group_takes_and_resolves_and_only_in_the_desk(bot: RunningBot) -> None:
+    desk_message, value = _escalated_case(bot, "CGUARD")
+    thread_ts = json.loads(value)[2]
+
+    _click(bot, "escalation:take", value, channel=DESK, message=desk_message, user="UOUTSIDE")
+    _click(bot, "escalation:resolve", value, channel=DESK, message=desk_message, user="UOUTSIDE")
+    bot.slack.wait_for(lambda: len(_ephemerals_to(bot, "UOUTSIDE")) >= 2)
+    assert _ephemerals_to(bot, "UOUTSIDE") == [say(Message.ESCALATION_NOT_ON_CALL)] * 2
+    # An on-call member, but the button pressed outside the escalation channel.
+    _click(bot, "escalation:take", value, channel="CGUARD", message=desk_message, user="UAGENT01")
+    bot.slack.wait_for(lambda: _ephemerals_to(bot, "UAGENT01"))
+    assert _ephemerals_to(bot, "UAGENT01") == [say(Message.ESCALATION_WRONG_CHANNEL)]
+    time.sleep(QUIET_PERIOD)
+    assert not any("looking" in t for t in _thread_texts(bot, "CGUARD", thread_ts)), "not taken"
+    assert not [c for c in bot.slack.calls("views.open") if value in json.dumps(c.args)], (
+        "no resolution modal for an outsider"
+    )
+    # The members were read once and kept (usergroups.users.list is Tier 2).
+    assert len(bot.slack.calls("usergroups.users.list")) == 1
+
+
+def _resolution(user: str, value: str) -> dict[str, Any]:
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID},
+        "user": {"id": user},
+        "api_app_id": "A0TEST001",
+        "token": "legacy",
+        "trigger_id": "t2",
+        "view": {
+            "id": "V0001",
+            "type": "modal",
+            "callback_id": "escalation:resolution",
+            "private_metadata": value,
+            "state": {
+                "values": {"resolution": {"text": {"type": "plain_text_input", "value": "x | sh"}}}
+            },
+        },
+    }
+
+
+def test_a_resolution_for_a_thread_never_escalated_is_refused_in_the_modal(
+    bot: RunningBot,
+) -> None:
+    asked = _ask(bot, "CNEVER", "npm ERR! code ERESOLVE")
+    value = json.dumps([TEAM_ID, "CNEVER", asked["ts"]])
+    response = _interact(bot, _resolution("UAGENT01", value))
+    assert response.status_code == 200
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {"resolution": say(Message.ESCALATION_NOT_OPEN)},
+    }
+    outsider = _interact(bot, _resolution("UOUTSIDE", value))
+    assert outsider.json()["errors"] == {"resolution": say(Message.ESCALATION_NOT_ON_CALL)}
+    time.sleep(QUIET_PERIOD)
+    assert not any("Resolved by" in t for t in _thread_texts(bot, "CNEVER", asked["ts"]))
+
+
+def _shortcut(bot: RunningBot, channel: str, message: dict[str, Any], user: str) -> httpx.Response:
+    return _interact(
+        bot,
+        {
+            "type": "message_action",
+            "callback_id": "escalate_message",
+            "trigger_id": "t9",
+            "team": {"id": TEAM_ID},
+            "channel": {"id": channel},
+            "user": {"id": user},
+            "message": message,
+            "message_ts": message["ts"],
+            "response_url": f"{bot.slack_url}/respond/s-{user}",
+            "token": "legacy",
+            "api_app_id": "A0TEST001",
+        },
+    )
+
+
+def test_the_shortcut_escalates_only_threads_the_bot_answered_and_only_so_often(
+    bot: RunningBot,
+) -> None:
+    before = len(bot.slack.responses)
+    stranger = {"type": "message", "ts": "1700000099.000001", "text": "lunch?", "user": "UBOB0001"}
+    assert _shortcut(bot, "CLUNCH", stranger, "UDAVE001").status_code == 200
+    [refusal] = bot.slack.wait_for(
+        lambda: bot.slack.responses[before:] if len(bot.slack.responses) > before else None
+    )
+    assert refusal["text"] == say(Message.ESCALATION_NOT_BOT_THREAD)
+    assert refusal["response_type"] == "ephemeral"
+    assert not [
+        c for c in bot.slack.calls("chat.postMessage") if "archives/CLUNCH/" in c.args["text"]
+    ], "on-call was not paged"
+
+    asked = _ask(bot, "CLIMIT", "pip install fails with a hash mismatch")
+    message = {"type": "message", "ts": asked["ts"], "text": asked["text"], "user": "UALICE01"}
+    before = len(bot.slack.responses)
+    for _ in range(SHORTCUT_LIMIT + 1):
+        assert _shortcut(bot, "CLIMIT", message, "UDAVE001").status_code == 200
+    [limited] = bot.slack.wait_for(
+        lambda: bot.slack.responses[before:] if len(bot.slack.responses) > before else None
+    )
+    assert limited["text"] == say(Message.ESCALATION_RATE_LIMITED)

@@ -58,7 +58,8 @@ def test_a_pasted_traceback_reaches_the_model_as_the_user_saw_it(
 def test_rich_text_code_blocks_reach_the_model_as_code_with_their_lines(
     running_bot: RunningBot,
 ) -> None:
-    running_bot.slack.user_names["UALICE01"] = "Alice"
+    # A person the bot has not looked up yet (names and locales share one users.info cache).
+    running_bot.slack.user_names["UALICE09"] = "Alice"
     blocks = [
         {
             "type": "rich_text",
@@ -71,7 +72,7 @@ def test_rich_text_code_blocks_reach_the_model_as_code_with_their_lines(
                         {"type": "text", "text": " after "},
                         {"type": "text", "text": "pip install", "style": {"code": True}},
                         {"type": "text", "text": " "},
-                        {"type": "user", "user_id": "UALICE01"},
+                        {"type": "user", "user_id": "UALICE09"},
                         {"type": "text", "text": " gets:\n"},
                     ],
                 },
@@ -125,8 +126,11 @@ def test_a_snippet_and_a_log_file_are_read_and_a_binary_is_named(
 def test_a_shared_message_brings_its_text_and_its_screenshot(running_bot: RunningBot) -> None:
     slack = running_bot.slack
     slack.user_names["UBOB0001"] = "Bob"
-    slack.channel_names["CPAY"] = "payments-alerts"
-    slack.add_file("grafana.png", render_error_screenshot())
+    slack.channel_names["CPAY"] = "payments-alerts"  # a public channel: its name may show
+    # The file was shared into the asking conversation too, so it is read.
+    grafana = slack.add_shared_file(
+        "FGRAFANA1", "grafana.png", render_error_screenshot(), shared_in=["CPAY", "CSHAPE4"]
+    )
     share: dict[str, Any] = {
         "ts": "1724966776.474889",
         "author_id": "UBOB0001",
@@ -139,7 +143,7 @@ def test_a_shared_message_brings_its_text_and_its_screenshot(running_bot: Runnin
         "author_name": "bob",
         "mrkdwn_in": ["text"],
         "footer": "Slack Conversation",
-        "files": [file_object("grafana.png", running_bot.slack_url)],
+        "files": [grafana],
     }
     event = message_event(
         channel="CSHAPE4",
@@ -177,3 +181,37 @@ def test_several_screenshots_keep_their_order_and_names(running_bot: RunningBot)
     asked = _question(request)
     for number, name in enumerate(names, start=1):
         assert f'{number}. "{name}": image {number} of this message.' in asked
+
+
+def test_a_message_shared_from_a_private_channel_opens_no_file_and_names_no_channel(
+    running_bot: RunningBot,
+) -> None:
+    slack = running_bot.slack
+    slack.channel_names["GSECRET1"] = "incident-layoffs"  # the bot is in it, the asker is not
+    secret = slack.add_shared_file(
+        "FSECRET01", "secret-plan.png", render_error_screenshot(), shared_in=["GSECRET1"]
+    )
+    share: dict[str, Any] = {
+        "ts": "1724966776.474890",
+        "author_id": "UBOB0001",
+        "channel_id": "GSECRET1",
+        "is_share": True,
+        "text": "see <#GSECRET1> for the plan",
+        "files": [secret],
+    }
+    event = message_event(
+        channel="CSHAPE6",
+        kind="app_mention",
+        text=f"<@{BOT_USER_ID}> what does this error mean?",
+        attachments=[share],
+    )
+    running_bot.post_event(event)
+    request = _asked(running_bot, "CSHAPE6", event["ts"])
+    asked = _question(request)
+    assert "incident-layoffs" not in asked
+    assert not [
+        c for c in slack.calls("conversations.info") if c.args.get("channel") == "GSECRET1"
+    ], "no name lookup for the share's channel"
+    assert slack.downloads("secret-plan.png") == 0
+    assert not [p for p in request.messages[-1].parts if isinstance(p, ImagePart)]
+    assert "secret-plan.png" in asked and "NOT READ" in asked, "the answer says why"

@@ -6,20 +6,33 @@ the strict fake Slack (tests/support/fake_slack.py cites the doc page of each ru
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
+from bot.conversation.escalation import ThreadCase
+from bot.conversation.turns import ThreadKey
 from bot.engine import Engine, GenerationRequest, Queued
 from bot.engine.transformers_engine import TransformersEngine
+from bot.messages import Message, say
+from bot.stores.cases import RedisCaseStore
+from handlers.mrkdwn import markdown_to_mrkdwn
 from tests.support.delegating_engine import DelegatingEngine
-from tests.support.fake_slack import BOT_USER_ID, STREAM_TEXT_LIMIT, FakeSlack
+from tests.support.fake_slack import (
+    BOT_USER_ID,
+    STREAM_TEXT_LIMIT,
+    FakeSlack,
+    assistant_view_manifest,
+)
 from tests.support.paced_engine import PacedEngine
 from tests.support.running_bot import BOT_TOKEN, SIGNING_SECRET, run_bot, stored_answers
 from tests.support.screenshots import render_error_screenshot
@@ -33,11 +46,19 @@ LONG_TAIL = " ".join(f"step{i}" for i in range(5_000))[:29_899]
 
 
 class LongTailEngine(DelegatingEngine):
-    """The real answer, then a long tail in one piece: a model that writes faster than Slack."""
+    """The real answer, then a long tail in one piece: a model that writes faster than Slack.
+
+    With `pause_before_tail`, the tail comes that many seconds after the answer (a model that
+    thinks a while before writing on)."""
+
+    def __init__(self, inner: Engine, *, pause_before_tail: float = 0.0) -> None:
+        super().__init__(inner)
+        self._pause = pause_before_tail
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
         async for piece in self._inner.stream(request):
             yield piece
+        await asyncio.sleep(self._pause)
         yield " " + LONG_TAIL
 
 
@@ -86,6 +107,52 @@ def test_stop_pressed_mid_answer_ends_it_quietly(
         metrics = httpx.get(f"{bot.url}/metrics").text
         assert 'supportbot_answers_total{outcome="stopped_by_user"} 1.0' in metrics
         assert 'outcome="internal_error"' not in metrics
+
+
+def test_an_answer_that_outlives_slacks_stream_window_goes_on_by_editing_and_loses_nothing(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    paced = PacedEngine(tiny_engine, seconds_per_piece=0.05)
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, stream_window=0.5)
+    with run_bot(paced, redis_url, slack=slack, update_interval=0.05, max_new_tokens=40) as bot:
+        event = _mention("CEXPIRE", "what does this error mean?")
+        bot.post_event(event)
+        thread_ts = str(event["ts"])
+        slack.wait_for(lambda: slack.statuses("CEXPIRE", thread_ts)[-1:] == [""])
+        [stream_ts] = slack.stream_messages("CEXPIRE", thread_ts)
+        assert slack.expired_streams == [stream_ts], "Slack closed the stream mid-answer"
+        assert ("chat.appendStream", "message_not_in_streaming_state") in [
+            (c.method, c.error) for c in slack.errors()
+        ]
+        [answer] = stored_answers(bot, redis_url)
+        # The same message carries the whole answer, edited in after the stream closed, with
+        # the feedback buttons; nothing is posted in its place, nothing says it broke off.
+        assert slack.final_text("CEXPIRE", stream_ts) == markdown_to_mrkdwn(answer)
+        [last_edit] = [c for c in slack.calls("chat.update") if c.args["ts"] == stream_ts][-1:]
+        assert "feedback:solved" in json.dumps(last_edit.args)
+        assert slack.thread_messages("CEXPIRE", thread_ts) == []
+        metrics = httpx.get(f"{bot.url}/metrics").text
+        assert 'supportbot_answers_total{outcome="answered"} 1.0' in metrics
+        assert "stopped_by_user" not in metrics
+
+
+def test_a_long_answer_after_the_stream_closed_goes_on_in_further_messages(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, stream_window=0.5)
+    engine = LongTailEngine(tiny_engine, pause_before_tail=1.0)
+    with run_bot(engine, redis_url, slack=slack, update_interval=0.05) as bot:
+        event = _mention("CEXPLONG", "explain everything")
+        bot.post_event(event)
+        thread_ts = str(event["ts"])
+        slack.wait_for(lambda: slack.statuses("CEXPLONG", thread_ts)[-1:] == [""], timeout=60)
+        [stream_ts] = slack.stream_messages("CEXPLONG", thread_ts)
+        assert slack.expired_streams == [stream_ts]
+        shown = [slack.final_text("CEXPLONG", stream_ts), *bot.answers_in("CEXPLONG", thread_ts)]
+        assert len(shown) > 2, "past the length limit, further messages"
+        words = " ".join(shown).split()
+        tail = LONG_TAIL.split()
+        assert words[-len(tail) + 1 :] == tail[1:], "every word of the tail is shown, in order"
 
 
 def test_a_channel_that_refuses_streams_gets_edited_answers_and_others_still_stream(
@@ -171,10 +238,83 @@ def _thread_started(user: str, channel: str, thread_ts: str) -> dict[str, object
     }
 
 
-def test_the_assistant_container_greets_suggests_prompts_titles_and_answers(
+def test_a_thread_title_never_holds_a_secret_the_question_carried(
     tiny_engine: TransformersEngine, redis_url: str
 ) -> None:
-    slack = FakeSlack(bot_token=BOT_TOKEN, locales={"UWANG001": "zh-CN"})
+    slack = FakeSlack(bot_token=BOT_TOKEN)
+    token = "xoxb-" + "1234567890-" * 2 + "abcdefABCDEF1234"
+    with run_bot(tiny_engine, redis_url, slack=slack) as bot:
+        thread_ts = "1700000200.000100"
+        question = message_event(
+            channel="DTITLE01",
+            channel_type="im",
+            thread_ts=thread_ts,
+            text=f"{token} is rejected with invalid_auth",
+        )
+        bot.post_event(question)
+        bot.wait_for_answer("DTITLE01", thread_ts)
+        [title] = slack.wait_for(lambda: slack.calls("assistant.threads.setTitle"))
+        assert "invalid_auth" in title.args["title"]
+        assert "xoxb-" not in title.args["title"] and "abcdefABCDEF" not in title.args["title"]
+
+
+def _home_opened(user: str, channel: str, tab: str) -> dict[str, object]:
+    """app_home_opened, as https://docs.slack.dev/reference/events/app_home_opened shows it."""
+    return {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": channel,
+        "tab": tab,
+        "event_ts": "1700000300.000001",
+    }
+
+
+def test_the_agent_experience_greets_in_the_messages_tab_and_answers_in_threads(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True)
+    assert slack.experience == "agent", "the manifest declares agent_view"
+    with run_bot(tiny_engine, redis_url, slack=slack) as bot:
+        assert bot.post_event(_home_opened("UAGENTX1", "DAGENTX1", "home")).status_code == 200
+        assert bot.post_event(_home_opened("UAGENTX1", "DAGENTX1", "messages")).status_code == 200
+        slack.wait_for(lambda: slack.shown_prompts.get("DAGENTX1"))
+        assert not slack.ignored_prompts, "prompts set the agent way: no thread_ts"
+        [greeting] = [c for c in slack.calls("chat.postMessage") if c.args["channel"] == "DAGENTX1"]
+        assert greeting.args["text"] == say(Message.ASSISTANT_GREETING)
+        assert "thread_ts" not in greeting.args
+        assert [p["message"] for p in slack.shown_prompts["DAGENTX1"]][-1] == say(
+            Message.PROMPT_HUMAN
+        )
+        bot.post_event(_home_opened("UAGENTX1", "DAGENTX1", "messages"))  # opened again
+        # A question in the Messages tab: no assistant_app_thread root, its own thread.
+        question = message_event(
+            channel="DAGENTX1",
+            channel_type="im",
+            user="UAGENTX1",
+            text="docker build fails with no space left on device",
+        )
+        bot.post_event(question)
+        thread_ts = str(question["ts"])
+        slack.wait_for(lambda: slack.calls("chat.stopStream"))
+        assert slack.stream_messages("DAGENTX1", thread_ts), "streamed in the question's thread"
+        assert slack.statuses("DAGENTX1", thread_ts)[0], "the status line shows while it works"
+        [title] = slack.wait_for(lambda: slack.calls("assistant.threads.setTitle"))
+        assert title.args["thread_ts"] == thread_ts
+        assert title.args["title"] == "docker build fails with no space left on device"
+        greetings = [c for c in slack.calls("chat.postMessage") if c.args["channel"] == "DAGENTX1"]
+        assert len(greetings) == 1, "greeted once, not on every opening"
+
+
+def test_the_assistant_container_greets_suggests_prompts_titles_and_answers(
+    tiny_engine: TransformersEngine, redis_url: str, tmp_path: Path
+) -> None:
+    # A workspace whose app was created with assistant_view keeps working.
+    slack = FakeSlack(
+        bot_token=BOT_TOKEN,
+        locales={"UWANG001": "zh-CN"},
+        manifest=assistant_view_manifest(tmp_path),
+    )
+    assert slack.experience == "assistant"
     with run_bot(tiny_engine, redis_url, slack=slack) as bot:
         thread_ts = "1700000100.000100"
         response = bot.post_event(_thread_started("UWANG001", "DWANG001", thread_ts))
@@ -245,10 +385,21 @@ def test_a_busy_minute_stays_within_the_stream_tier_and_every_question_is_answer
         assert not [c for c in slack.calls() if c.method.endswith("!429")], "no 429 met"
 
 
+async def _save_case(redis_url: str, prefix: str, case: ThreadCase) -> None:
+    redis = AsyncRedis.from_url(redis_url)
+    try:
+        await RedisCaseStore(redis, prefix=prefix).save(case)
+    finally:
+        await redis.aclose()
+
+
 def test_an_expired_trigger_tells_the_agent_to_press_again(
     tiny_engine: TransformersEngine, redis_url: str
 ) -> None:
     with run_bot(tiny_engine, redis_url, escalation_channel="CDESK") as bot:
+        # Only an escalated thread can be resolved: this one was escalated earlier.
+        escalated = ThreadCase(ThreadKey("T0TEST001", "CESC", "1.000000")).escalated("UALICE01")
+        asyncio.run(_save_case(redis_url, bot.redis_prefix, escalated))
         payload = {
             "type": "block_actions",
             "team": {"id": "T0TEST001"},

@@ -129,6 +129,26 @@ def test_app_mention_and_file_share_message_of_one_post_get_one_answer(
     assert len(running_bot.slack.thread_messages("C4", ts)) == 1
 
 
+def test_a_mention_with_a_file_delivered_only_as_a_message_event_is_answered_once(
+    running_bot: RunningBot,
+) -> None:
+    # slackapi/bolt-python#925: a post mentioning the app with a file came only as
+    # message/file_share, with no app_mention; the share first, then a late app_mention.
+    running_bot.slack.add_file("only.png", render_error_screenshot())
+    ts = next_ts()
+    files = [file_object("only.png", running_bot.slack_url)]
+    text = f"<@{BOT_USER_ID}> what is this?"
+    share = message_event(channel="C4B", text=text, ts=ts, files=files, subtype="file_share")
+    running_bot.post_event(share)
+    [answer] = running_bot.wait_for_answer("C4B", ts)
+    assert answer
+    running_bot.post_event(
+        message_event(channel="C4B", kind="app_mention", text=text, ts=ts, files=files)
+    )
+    time.sleep(QUIET_PERIOD)
+    assert len(running_bot.slack.thread_messages("C4B", ts)) == 1
+
+
 def test_bad_signature_is_refused_with_401_and_not_answered(running_bot: RunningBot) -> None:
     event = _mention(running_bot, "C5", "hello")
     response = running_bot.post_event(event, secret="not-the-signing-secret")

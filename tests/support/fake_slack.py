@@ -47,6 +47,11 @@ UPDATE_TEXT_LIMIT = 4_000
 MAX_BLOCKS = 50
 # https://docs.slack.dev/reference/block-kit/blocks/section-block: section text ≤ 3000 characters.
 SECTION_TEXT_LIMIT = 3_000
+# Slack closes a stream after a window it does not document: about five minutes, after which
+# chat.appendStream and chat.stopStream answer message_not_in_streaming_state and only
+# chat.update still changes the message (slackapi/python-slack-sdk#1859 and #1880). The fake
+# closes streams older than `stream_window` seconds (short in tests).
+STREAM_WINDOW = 300.0
 # https://docs.slack.dev/interactivity/handling-user-interaction: a trigger_id lives 3 seconds.
 TRIGGER_LIFETIME = 3.0
 
@@ -70,6 +75,7 @@ _SCOPES: dict[str, tuple[str, ...]] = {
     "assistant.threads.setStatus": ("chat:write", "assistant:write"),
     "assistant.threads.setSuggestedPrompts": ("assistant:write",),
     "assistant.threads.setTitle": ("assistant:write",),
+    "usergroups.users.list": ("usergroups:read",),
 }
 # conversations.replies page: the history scope of the conversation's kind.
 _HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
@@ -85,6 +91,7 @@ RATE_TIERS: dict[str, int] = {
     "files.info": 100,  # Tier 4
     "users.info": 100,  # Tier 4
     "conversations.info": 50,  # Tier 3
+    "usergroups.users.list": 20,  # Tier 2
 }
 # Methods that post into a conversation: not_in_channel and messages_tab_disabled apply
 # (listed among the errors of chat.postMessage and the three stream methods).
@@ -111,6 +118,7 @@ class _Message:
     stopped_by_user: bool = False
     appends: int = 0
     stop_after: int | None = None  # the user presses Stop after this many appends
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -140,17 +148,43 @@ class _Manifest:
     scopes: set[str] = field(default_factory=set)
     messages_tab: bool = False
     messages_tab_read_only: bool = False
+    experience: str | None = None  # "agent" (agent_view), "assistant" (assistant_view), None
 
 
 def read_manifest(path: Path = MANIFEST) -> _Manifest:
-    """The bot scopes and App Home settings of a Slack app manifest."""
+    """The bot scopes, App Home settings and AI experience of a Slack app manifest."""
     manifest = yaml.safe_load(path.read_text())
-    home = (manifest.get("features") or {}).get("app_home") or {}
+    features = manifest.get("features") or {}
+    home = features.get("app_home") or {}
+    # https://docs.slack.dev/ai/migrating-to-agent-messaging: agent_view (agent_description)
+    # is the agent messaging experience, assistant_view (assistant_description) the older one.
+    experience = (
+        "agent"
+        if "agent_view" in features
+        else "assistant"
+        if "assistant_view" in features
+        else None
+    )
     return _Manifest(
         scopes=set(manifest["oauth_config"]["scopes"]["bot"]),
         messages_tab=bool(home.get("messages_tab_enabled", False)),
         messages_tab_read_only=bool(home.get("messages_tab_read_only_enabled", False)),
+        experience=experience,
     )
+
+
+def assistant_view_manifest(directory: Path) -> Path:
+    """The app manifest as an app created before the agent experience has it: assistant_view
+    with its assistant_description, and the assistant thread events instead of app_home_opened."""
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    view = manifest["features"].pop("agent_view")
+    manifest["features"]["assistant_view"] = {"assistant_description": view["agent_description"]}
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    events.remove("app_home_opened")
+    events += ["assistant_thread_started", "assistant_thread_context_changed"]
+    path = directory / "slack-app-manifest-assistant-view.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    return path
 
 
 class FakeSlack:
@@ -165,6 +199,8 @@ class FakeSlack:
         app_token: the app-level token for apps.connections.open (Socket Mode).
         manifest: the app manifest to read scopes and App Home settings from.
         rate_tiers: answer 429 past each method's documented per-minute tier.
+        usergroups: the members of each user group (usergroups.users.list).
+        stream_window: seconds after its start that Slack closes a stream.
     """
 
     def __init__(
@@ -179,6 +215,8 @@ class FakeSlack:
         rate_tiers: bool = False,
         user_names: dict[str, str] | None = None,
         channel_names: dict[str, str] | None = None,
+        usergroups: dict[str, list[str]] | None = None,
+        stream_window: float = STREAM_WINDOW,
     ) -> None:
         app = read_manifest(manifest)
         self.bot_token = bot_token
@@ -186,10 +224,17 @@ class FakeSlack:
         self.streaming = streaming
         self.scopes = scopes if scopes is not None else ",".join(sorted(app.scopes))
         self.messages_tab_enabled = app.messages_tab and not app.messages_tab_read_only
+        self.experience = app.experience
+        self.shown_prompts: dict[str, list[dict[str, Any]]] = {}  # channel → prompts shown
+        self.ignored_prompts: list[dict[str, Any]] = []  # calls Slack dropped silently
         self.locales = locales or {}
         self.rate_tiers = rate_tiers
         self.user_names = user_names or {}
         self.channel_names = channel_names or {}
+        self.usergroups = usergroups or {}
+        self.private_channels: set[str] = set()
+        self.stream_window = stream_window
+        self.expired_streams: list[str] = []  # ts of each stream Slack closed by its window
         self._failures: dict[str, list[_Failure]] = {}
         self._refusals: dict[str, list[str]] = {}
         self.socket_mode_url: str | None = None
@@ -247,6 +292,45 @@ class FakeSlack:
                 "url_private_download": url,
             }
         return {"id": file_id, "mode": "file_access", "file_access": "check_file_info"}
+
+    def add_shared_file(
+        self,
+        file_id: str,
+        name: str,
+        data: bytes,
+        *,
+        shared_in: list[str],
+        content_type: str = "image/png",
+    ) -> dict[str, Any]:
+        """A file shared in the conversations `shared_in`, as files.info describes it.
+
+        The file object lists those conversations in `channels` (C…), `groups` (G…) or `ims`
+        (D…) and under `shares.public` / `shares.private`
+        (https://docs.slack.dev/reference/objects/file-object). Returns the file object a
+        message (or a message shared into another) carries.
+        """
+        self.add_file(name, data, content_type)
+        url = f"{self.base_url}/files/{name}"
+        info: dict[str, Any] = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": content_type,
+            "size": len(data),
+            "mode": "hosted",
+            "url_private": url,
+            "url_private_download": url,
+            "channels": [c for c in shared_in if c.startswith("C")],
+            "groups": [c for c in shared_in if c.startswith("G")],
+            "ims": [c for c in shared_in if c.startswith("D")],
+            "shares": {
+                "public": {c: [{"ts": "1.0"}] for c in shared_in if c.startswith("C")},
+                "private": {c: [{"ts": "1.0"}] for c in shared_in if not c.startswith("C")},
+            },
+        }
+        with self._lock:
+            self._file_infos[file_id] = info
+        return {k: v for k, v in info.items() if k not in {"channels", "groups", "ims", "shares"}}
 
     def fail_next(
         self,
@@ -491,7 +575,21 @@ class FakeSlack:
             channel = str(args["channel"])
             if channel not in self.channel_names:
                 raise SlackError("channel_not_found")
-            response["channel"] = {"id": channel, "name": self.channel_names[channel]}
+            # is_private: private channels (G… ids here, and those in private_channels).
+            private = channel.startswith("G") or channel in self.private_channels
+            response["channel"] = {
+                "id": channel,
+                "name": self.channel_names[channel],
+                "is_private": private,
+            }
+        elif method == "usergroups.users.list":
+            # https://docs.slack.dev/reference/methods/usergroups.users.list: usergroup is
+            # required; an unknown id answers no_such_subteam; the answer lists user ids.
+            _require(args, "usergroup")
+            members = self.usergroups.get(str(args["usergroup"]))
+            if members is None:
+                raise SlackError("no_such_subteam")
+            response["users"] = list(members)
         elif method == "files.info":
             # files.info page: file is required; an unknown id answers file_not_found.
             _require(args, "file")
@@ -531,10 +629,20 @@ class FakeSlack:
                 raise SlackError("invalid_arguments")
         elif method == "assistant.threads.setSuggestedPrompts":
             # setSuggestedPrompts page: each prompt has its title and message.
-            _require(args, "channel_id", "thread_ts", "prompts")
+            _require(args, "channel_id", "prompts")
             prompts = _as_list(args["prompts"]) or []
-            if not prompts or not all(p.get("title") and p.get("message") for p in prompts):
+            # setSuggestedPrompts page: "up to four suggested prompts".
+            if not prompts or len(prompts) > 4:
                 raise SlackError("invalid_arguments")
+            if not all(p.get("title") and p.get("message") for p in prompts):
+                raise SlackError("invalid_arguments")
+            # Same page: "The thread_ts parameter should only be used in the legacy assistant
+            # messaging experience. Including it in a call for an agent app will cause the call
+            # to silently fail." Answered ok, and nothing is shown.
+            if self.experience == "agent" and args.get("thread_ts"):
+                self.ignored_prompts.append(args)
+            else:
+                self.shown_prompts[str(args["channel_id"])] = prompts
         elif method == "assistant.threads.setTitle":
             _require(args, "channel_id", "thread_ts", "title")
         else:
@@ -601,6 +709,7 @@ class FakeSlack:
         message = self._messages.get((str(args["channel"]), str(args["ts"])))
         if message is None:
             raise SlackError("message_not_found")
+        self._expire(message)
         # chat.appendStream page: stopped_by_user, "The streaming message was stopped by the user
         # and no further appends are accepted".
         if message.stopped_by_user:
@@ -609,6 +718,12 @@ class FakeSlack:
         if not message.streaming:
             raise SlackError("message_not_in_streaming_state")
         return message
+
+    def _expire(self, message: _Message) -> None:
+        """A stream past Slack's window is closed by Slack (STREAM_WINDOW above)."""
+        if message.streaming and time.monotonic() - message.started > self.stream_window:
+            message.streaming = False
+            self.expired_streams.append(message.ts)
 
     def _append_stream(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._streaming_message(args)
@@ -637,6 +752,7 @@ class FakeSlack:
         if message is None:
             # chat.update page: message_not_found, "No message exists with the requested timestamp".
             raise SlackError("message_not_found")
+        self._expire(message)
         # chat.update page: streaming_state_conflict, "The message is currently streaming text and
         # cannot be edited".
         if message.streaming:

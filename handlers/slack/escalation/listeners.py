@@ -8,6 +8,7 @@ for a person in words (see `handlers.slack.answering`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -15,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.turns import ThreadKey
-from bot.messages import Message, detect_language, say
+from bot.messages import Language, Message, detect_language, say
 from handlers.slack.blocks import ESCALATE_ACTION
 from handlers.slack.escalation.views import (
     RESOLVE_ACTION,
@@ -25,6 +26,8 @@ from handlers.slack.escalation.views import (
     thread_from_value,
 )
 from handlers.slack.escalation.workflow import EscalationDesk
+
+log = logging.getLogger(__name__)
 
 # https://docs.slack.dev/reference/methods/views.open
 _LOST_TRIGGER = {"expired_trigger_id", "exchanged_trigger_id"}
@@ -38,6 +41,32 @@ def _message_thread(body: dict[str, Any]) -> ThreadKey:
     return ThreadKey(
         body["team"]["id"], body["channel"]["id"], message.get("thread_ts") or message["ts"]
     )
+
+
+async def _refuse(
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    message: Message,
+    *,
+    language: Language = Language.ENGLISH,
+    respond: AsyncRespond | None = None,
+) -> None:
+    """A polite refusal the person alone sees: through the payload's response_url when it has
+    one (https://docs.slack.dev/interactivity/handling-user-interaction#message_responses),
+    else as an ephemeral message in the channel the interaction came from."""
+    text = say(message, language)
+    log.info("escalation refused for %s: %s", (body.get("user") or {}).get("id"), message.value)
+    if respond is not None and body.get("response_url"):
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+        return
+    channel = (body.get("channel") or {}).get("id")
+    if channel:
+        try:
+            await client.chat_postEphemeral(
+                channel=str(channel), user=str(body["user"]["id"]), text=text
+            )
+        except SlackApiError as error:
+            log.info("could not post the refusal: %s", error.response.get("error"))
 
 
 async def _escalate_message(
@@ -76,9 +105,16 @@ def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
 
     @app.shortcut(SHORTCUT)
     async def escalate_from_shortcut(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
+        language = detect_language(str(body["message"].get("text") or ""))
+        refusal = await desk.guard.refuse_shortcut(
+            thread=_message_thread(body), user=str(body["user"]["id"])
+        )
+        if refusal is not None:
+            await _refuse(client, body, refusal, language=language, respond=respond)
+            return
         await _escalate_message(desk, client, body)
 
     @app.command("/escalate")
@@ -94,16 +130,32 @@ def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
             return
         await desk.escalate(client, ThreadKey(team, channel, thread_ts), by=user, language=language)
 
+    async def agent_refusal(client: AsyncWebClient, body: dict[str, Any]) -> Message | None:
+        return await desk.guard.refuse_agent(
+            client,
+            thread=thread_from_value(body["actions"][0]["value"]),
+            user=str(body["user"]["id"]),
+            channel=str((body.get("channel") or {}).get("id") or ""),
+        )
+
     @app.action(TAKE_ACTION)
-    async def take_escalation(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def take_escalation(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()
+        if refusal := await agent_refusal(client, body):
+            await _refuse(client, body, refusal, respond=respond)
+            return
         await desk.take(client, thread_from_value(body["actions"][0]["value"]), body["user"]["id"])
 
     @app.action(RESOLVE_ACTION)
     async def ask_for_resolution(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
+        if refusal := await agent_refusal(client, body):
+            await _refuse(client, body, refusal, respond=respond)
+            return
         try:
             await client.views_open(
                 trigger_id=body["trigger_id"],
@@ -122,9 +174,20 @@ def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
 
     @app.view(RESOLVE_VIEW)
     async def save_resolution(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
         view = body["view"]
-        text = view["state"]["values"]["resolution"]["text"]["value"] or ""
-        await desk.resolve(
-            client, thread_from_value(view["private_metadata"]), body["user"]["id"], text.strip()
+        thread = thread_from_value(view["private_metadata"])
+        # A view submission carries no channel; the person and the thread's state are checked
+        # again (the state may have changed since the modal opened), before the ack, so the
+        # refusal shows in the modal itself ("response_action": "errors",
+        # https://docs.slack.dev/surfaces/modals#displaying_errors). The members were just
+        # read for the button that opened the modal, so this is a cache hit within 3 s.
+        refusal = await desk.guard.refuse_agent(
+            client, thread=thread, user=str(body["user"]["id"]), channel=None
         )
+        if refusal is not None:
+            log.info("resolution refused for %s: %s", body["user"]["id"], refusal.value)
+            await ack(response_action="errors", errors={"resolution": say(refusal)})
+            return
+        await ack()
+        text = view["state"]["values"]["resolution"]["text"]["value"] or ""
+        await desk.resolve(client, thread, body["user"]["id"], text.strip())

@@ -21,10 +21,12 @@ from bot.conversation.history import HistoryStore, render_transcript
 from bot.conversation.knowledge import KnowledgeBase, Resolution
 from bot.conversation.summaries import ThreadSummarizer
 from bot.conversation.turns import Speaker, ThreadKey
+from bot.intake.rate_limit import RateLimiter
 from bot.messages import Language, Message, detect_language, say
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from handlers.mrkdwn import escape, markdown_to_mrkdwn
+from handlers.slack.escalation.guard import EscalationGuard, OnCallGroup
 from handlers.slack.escalation.views import desk_actions
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class EscalationDesk:
         usergroup: the on-call user group id to mention, if any.
         metrics: escalations are counted.
         tickets: opens a helpdesk ticket for each escalation, when configured.
+        limiter: counts shortcut escalations per person (`guard`).
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class EscalationDesk:
         usergroup: str | None,
         metrics: Metrics,
         tickets: TicketOpener | None = None,
+        limiter: RateLimiter,
     ) -> None:
         self.cases = cases
         self._history = history
@@ -66,6 +70,14 @@ class EscalationDesk:
         self._usergroup = usergroup
         self._metrics = metrics
         self._tickets = tickets
+        # Without a channel, the channel check refuses every agent action: nothing is open.
+        self.guard = EscalationGuard(
+            cases=cases,
+            history=history,
+            limiter=limiter,
+            channel=channel or "",
+            on_call=OnCallGroup(usergroup) if usergroup and _is_usergroup_id(usergroup) else None,
+        )
 
     async def escalate(
         self, client: AsyncWebClient, thread: ThreadKey, *, by: str, language: Language

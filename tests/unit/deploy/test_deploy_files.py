@@ -96,3 +96,29 @@ def test_compose_starts_without_a_dotenv_file() -> None:
     [compose] = _documents("compose.yaml")
     [env_file] = compose["services"]["supportbot"]["env_file"]
     assert env_file == {"path": "../.env", "required": False}
+
+
+def _request_urls(node: Any, path: str = "") -> dict[str, str]:
+    """Every request URL in the manifest, by its path (`settings.interactivity.request_url`)."""
+    found: dict[str, str] = {}
+    if isinstance(node, dict):
+        for key, value in node.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if key in {"request_url", "url"} and isinstance(value, str):
+                found[inner] = value
+            found |= _request_urls(value, inner)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found |= _request_urls(value, f"{path}[{index}]")
+    return found
+
+
+def test_the_readme_set_up_names_every_request_url_of_the_manifest() -> None:
+    [manifest] = _documents("slack-app-manifest.yaml")
+    readme = (DEPLOY.parent / "README.md").read_text()
+    set_up = readme.split("## Setting up the Slack app", 1)[1].split("\n## ", 1)[0]
+    urls = _request_urls(manifest)
+    assert len(urls) == 3, urls
+    for path, url in urls.items():
+        assert f"`{path}`" in set_up, f"{path} is not named in the set-up steps"
+        assert url.endswith("/slack/events") and "/slack/events" in set_up

@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.messages import Language
 from handlers.slack.message_reader import SlackMessageReader
+from handlers.slack.names import SlackNames
+from handlers.slack.user_language import UserLanguages
+from handlers.slack.users import SlackUsers
 from tests.support.fake_slack import FakeSlack
 from tests.support.servers import ServerThread
 
@@ -192,3 +196,29 @@ async def test_a_forwarded_message_without_words_or_blocks_uses_its_text(
         "\tIs the server running?```\n"
         "[end of shared message]"
     )
+
+
+async def test_a_share_from_a_private_channel_keeps_its_id_not_its_name(
+    slack: tuple[FakeSlack, AsyncWebClient],
+) -> None:
+    fake, client = slack
+    fake.private_channels.add("C07KTH1T4CQ")  # private channels have C ids too nowadays
+    turn = await SlackMessageReader().turn(
+        _shared(with_files=False), team_id="T1", bot_user_id="UBOT", client=client
+    )
+    assert "[shared message from @Lev in #C07KTH1T4CQ]" in turn.text
+    assert "payments-alerts" not in turn.text
+
+
+async def test_names_and_locales_share_one_users_info_lookup(
+    slack: tuple[FakeSlack, AsyncWebClient],
+) -> None:
+    fake, client = slack
+    fake.locales["U1"] = "zh-CN"
+    users = SlackUsers()
+    reader = SlackMessageReader(SlackNames(users=users))
+    event = {"type": "message", "channel": "C1", "ts": "1.0", "user": "U2", "text": "ask <@U1>"}
+    turn = await reader.turn(event, team_id="T1", bot_user_id="UBOT", client=client)
+    assert "@Alice" in turn.text
+    assert await UserLanguages(users).of(client, "U1") is Language.CHINESE
+    assert len(fake.calls("users.info")) == 1, "one users.info for the name and the locale"

@@ -31,6 +31,7 @@ from bot.stores.cases import InMemoryCaseStore
 from bot.stores.history import InMemoryHistoryStore
 from bot.stores.jobs import InMemoryJobStore
 from bot.stores.knowledge import InMemoryKnowledgeBase
+from bot.stores.rate_limit import InMemoryRateLimiter
 from handlers.mrkdwn import code_span_text, escape, markdown_to_mrkdwn
 from handlers.slack.escalation import EscalationDesk
 from handlers.slack.thread_reply import SlackThreadReply, StreamingSupport, ThreadPlace
@@ -84,8 +85,11 @@ KNOWN_PATHS = {
     ("handlers/slack/escalation/listeners.py", "escalate_from_button"): "Slack's own message",
     ("handlers/slack/escalation/listeners.py", "escalate_from_command"): "our sentence",
     ("handlers/slack/escalation/listeners.py", "ask_for_resolution"): "our modal",
+    ("handlers/slack/escalation/listeners.py", "_refuse"): "our refusal sentences",
+    ("handlers/slack/unhandled.py", "_tell"): "our sentences",
     ("handlers/slack/assistant.py", "name_thread"): "plain-text title from the user's question",
     ("handlers/slack/assistant.py", "greet"): "our greeting and suggested prompts",
+    ("handlers/slack/assistant.py", "greet_in_messages_tab"): "our greeting and prompts",
     ("handlers/webhooks/runner.py", "_announce"): "announcement(): ticket id and result",
 }
 
@@ -226,6 +230,7 @@ async def test_escalation_posts_never_mention_but_the_on_call_group(
         channel="CDESK",
         usergroup="S0ONCALL",
         metrics=Metrics(),
+        limiter=InMemoryRateLimiter(),
     )
     await desk.escalate(client, thread, by="U1", language=Language.ENGLISH)
     [post] = [c for c in fake.calls("chat.postMessage") if c.args.get("channel") == "CDESK"]

@@ -174,9 +174,11 @@ async def test_a_stream_slack_already_closed_is_not_an_error_at_the_end(
     await reply.progress("Half of it", force=True)
     [stream_ts] = fake.stream_messages("C1", "1.0")
     await client.chat_stopStream(channel="C1", ts=stream_ts)  # Slack closed it meanwhile
-    with pytest.raises(AnswerStopped):
-        await reply.finish("Half of it, and the rest")
+    # Not the person's Stop: the rest goes into the same message by chat.update.
+    await reply.finish("Half of it, and the rest")
     assert [c.error for c in fake.errors()] == ["message_not_in_streaming_state"]
+    assert fake.final_text("C1", stream_ts) == "Half of it, and the rest"
+    assert fake.thread_messages("C1", "1.0") == []
 
 
 async def test_stream_starts_beyond_the_tier_budget_are_edited_instead(
