@@ -88,7 +88,7 @@ class JobRunner:
 
     async def run_forever(self) -> None:
         """Claim and run jobs until cancelled; then hand back what is unfinished."""
-        carried = await self._store.start()
+        carried = await self._start_store()
         if carried:
             log.info("carried over %d helpdesk jobs from the previous layout", carried)
         try:
@@ -108,6 +108,16 @@ class JobRunner:
             else:
                 if handed:
                     log.info("handed back %d unfinished helpdesk jobs", handed)
+
+    async def _start_store(self) -> int:
+        # Redis unreachable while the process starts must not end the runner for good:
+        # the webhooks keep recording jobs that would then never run.
+        while True:
+            try:
+                return await self._store.start()
+            except Exception:
+                log.exception("could not get the helpdesk job store ready; trying again")
+                await asyncio.sleep(2)
 
     async def _run_held(self, job: Job) -> None:
         """Run a claimed job while keeping its lease; hand it back if this runner is stopped."""
