@@ -29,7 +29,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
@@ -174,7 +174,8 @@ class VendorClient:
     def _parse(self, url: str, body: bytes) -> dict[str, Any]:
         try:
             value = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
+            # RecursionError: arrays or objects nested deeper than the decoder recurses.
             raise KnowledgeSourceError(self.source, f"{_path(url)} did not answer JSON") from error
         if not isinstance(value, dict):
             raise KnowledgeSourceError(self.source, f"{_path(url)} did not answer a JSON object")
@@ -253,6 +254,28 @@ def clean_title(value: object) -> str | None:
     )
     title = " ".join(kept.split())[:MAX_TITLE].rstrip()
     return title or None
+
+
+MAX_URL = 2048
+# RFC 3986's reserved and unreserved punctuation, and `%` (an escape already made).
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+
+
+def clean_url(value: object) -> str | None:
+    """A link fit for a citation, or None: http(s) with a host, at most `MAX_URL`
+    characters, everything outside RFC 3986's characters (spaces, `<`, `>`, `|`,
+    controls, non-ASCII) percent-encoded, so the link cannot end the markup it is
+    written in (Slack's `<url|title>`) or carry another scheme (`javascript:`)."""
+    if not isinstance(value, str) or len(value) > MAX_URL:
+        return None
+    url = quote(value.strip(), safe=_URL_SAFE)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed `[` of an IPv6 host
+        return None
+    if len(url) > MAX_URL or parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    return url
 
 
 class PageGuard:

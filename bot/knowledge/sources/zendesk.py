@@ -37,6 +37,7 @@ from bot.knowledge.sources.vendor_http import (
     Skipped,
     VendorClient,
     clean_title,
+    clean_url,
     parse_time,
     vendor_id,
 )
@@ -149,7 +150,7 @@ class ZendeskHelpCenterSource:
             source=self._name,
             id=article_id,
             title=title,
-            url=url if isinstance(url, str) and url.startswith(("https://", "http://")) else None,
+            url=clean_url(url),
             updated=parse_time(updated),
             visibility=self._visibility,
             version=updated if isinstance(updated, str) else "",
