@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -49,6 +50,26 @@ def fake() -> Iterator[FakeKnowledgeVendors]:
         yield vendors
 
 
+Opened = ZendeskHelpCenterSource | ConfluenceSource | IntercomArticlesSource
+_OPENED: list[Opened] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_sources() -> AsyncIterator[None]:
+    """Each source made by the helpers below owns an HTTP client: closed after the test."""
+    yield
+    while _OPENED:
+        await _OPENED.pop().aclose()
+
+
+S = TypeVar("S", ZendeskHelpCenterSource, ConfluenceSource, IntercomArticlesSource)
+
+
+def _opened(source: S) -> S:
+    _OPENED.append(source)
+    return source
+
+
 async def _all(source: Source) -> list[DocumentRef]:
     refs: AsyncIterator[DocumentRef] = source.documents()
     return [ref async for ref in refs]
@@ -63,7 +84,7 @@ def _zendesk(fake: FakeKnowledgeVendors, **kwargs: object) -> ZendeskHelpCenterS
         "visibility": Visibility.everyone(),
         **kwargs,
     }
-    return ZendeskHelpCenterSource(**options)  # type: ignore[arg-type]
+    return _opened(ZendeskHelpCenterSource(**options))  # type: ignore[arg-type]
 
 
 def _confluence(fake: FakeKnowledgeVendors, **kwargs: object) -> ConfluenceSource:
@@ -76,7 +97,7 @@ def _confluence(fake: FakeKnowledgeVendors, **kwargs: object) -> ConfluenceSourc
         "visibility": PRIVATE,
         **kwargs,
     }
-    return ConfluenceSource(**options)  # type: ignore[arg-type]
+    return _opened(ConfluenceSource(**options))  # type: ignore[arg-type]
 
 
 def _intercom(fake: FakeKnowledgeVendors, **kwargs: object) -> IntercomArticlesSource:
@@ -87,7 +108,7 @@ def _intercom(fake: FakeKnowledgeVendors, **kwargs: object) -> IntercomArticlesS
         "visibility": Visibility.everyone(),
         **kwargs,
     }
-    return IntercomArticlesSource(**options)  # type: ignore[arg-type]
+    return _opened(IntercomArticlesSource(**options))  # type: ignore[arg-type]
 
 
 # --- Zendesk -------------------------------------------------------------------------------
