@@ -140,6 +140,7 @@ class FakeKnowledgeVendors:
                 "locale": locale,
                 "source_locale": locale,
                 "draft": False,
+                "user_segment_id": None,  # null: everyone may view it
                 "created_at": "2026-01-05T09:00:00Z",
                 "updated_at": "2026-03-01T10:00:00Z",
                 "edited_at": "2026-03-01T10:00:00Z",

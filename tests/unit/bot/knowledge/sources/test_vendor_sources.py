@@ -193,6 +193,20 @@ async def test_zendesk_skips_malformed_articles_with_a_reason(fake: FakeKnowledg
     }
 
 
+async def test_zendesk_articles_for_a_user_segment_never_reach_a_source_for_everyone(
+    fake: FakeKnowledgeVendors,
+) -> None:
+    fake.add_zendesk_article(1, "Public", "<p>a</p>", user_segment_id=None)
+    fake.add_zendesk_article(2, "Agents only", "<p>internal</p>", user_segment_id=360001)
+    fake.add_zendesk_article(3, "Some orgs", "<p>internal</p>", user_segment_ids=[360002])
+    public = _zendesk(fake)
+    assert [r.id for r in await _all(public)] == ["1"]
+    assert [s.id for s in public.skipped] == ["2", "3"]
+    assert all("user segment" in s.reason for s in public.skipped)
+    private = _zendesk(fake, visibility=PRIVATE)
+    assert [r.id for r in await _all(private)] == ["1", "2", "3"]
+
+
 async def test_zendesk_fetch_of_a_deleted_article_says_not_found(
     fake: FakeKnowledgeVendors,
 ) -> None:
