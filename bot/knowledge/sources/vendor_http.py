@@ -83,12 +83,18 @@ class VendorClient:
         max_wait: float = MAX_WAIT_SECONDS,
         max_bytes: int = MAX_BYTES,
     ) -> None:
-        parts = urlsplit(base_url)
+        try:
+            parts = urlsplit(base_url)
+            port = parts.port
+        except ValueError as error:
+            raise KnowledgeSourceError(
+                source, f"the API address {base_url!r} is invalid"
+            ) from error
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise KnowledgeSourceError(source, f"the API address {base_url!r} is not http(s)")
         self.source = source
         self.base_url = base_url.rstrip("/")
-        self._origin = (parts.scheme, parts.hostname, parts.port)
+        self._origin = (parts.scheme, parts.hostname, port)
         self._max_retries = max_retries
         self._max_wait = max_wait
         self._max_bytes = max_bytes
@@ -101,9 +107,16 @@ class VendorClient:
 
     def url(self, path_or_url: str) -> str:
         """An absolute URL on the configured origin; anything pointing elsewhere is refused."""
-        absolute = urljoin(self.base_url + "/", path_or_url)
-        parts = urlsplit(absolute)
-        if (parts.scheme, parts.hostname, parts.port) != self._origin:
+        try:
+            absolute = urljoin(self.base_url + "/", path_or_url)
+            parts = urlsplit(absolute)
+            origin = (parts.scheme, parts.hostname, parts.port)
+            httpx.URL(absolute)  # as the request will read it: no controls, a valid host
+        except (ValueError, httpx.InvalidURL) as error:  # `[x` as a host, port 99999
+            raise KnowledgeSourceError(
+                self.source, "the API answered a link that is not a URL; not followed"
+            ) from error
+        if origin != self._origin:
             raise KnowledgeSourceError(
                 self.source, f"the API pointed at another origin ({parts.hostname}); not followed"
             )

@@ -387,6 +387,20 @@ def test_links_to_another_origin_are_never_followed() -> None:
             client.url(elsewhere)
 
 
+def test_a_link_that_is_not_a_url_is_a_source_error() -> None:
+    client = VendorClient(source="help", base_url="https://acme.zendesk.com", headers={})
+    for broken in (
+        "https://[x/api",
+        "https://acme.zendesk.com:99999/x",
+        "https://acme.zendesk.com:abc/x",
+        "/api/v2/x.json?a=\x00",
+    ):
+        with pytest.raises(KnowledgeSourceError):
+            client.url(broken)
+    with pytest.raises(KnowledgeSourceError):
+        VendorClient(source="help", base_url="https://acme.zendesk.com:port", headers={})
+
+
 def test_a_base_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(KnowledgeSourceError):
         VendorClient(source="help", base_url="file:///etc/passwd", headers={})
