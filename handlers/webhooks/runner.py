@@ -148,7 +148,9 @@ class JobRunner:
         # What the attempt recorded (its diagnosis, a note sent) is kept; the count goes
         # back to what it was when this runner claimed the job.
         if not await self._store.renew(claimed.id):
-            return  # taken over meanwhile: the record is the new holder's to write
+            # Taken over meanwhile: the record is the new holder's to write.
+            log.warning("helpdesk job %s was taken over before it could be handed back", claimed.id)
+            return
         job = await self._store.get(claimed.id)
         if job is None:
             return  # expired: `stop()` hands the entry back and the next claim drops it
