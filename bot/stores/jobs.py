@@ -293,6 +293,9 @@ class RedisJobStore:
         self._old_queue = keys.RETIRED_JOBS_QUEUE.key(prefix)
         self._old_processing = keys.RETIRED_JOBS_PROCESSING.key(prefix)
         self._held: dict[str, str] = {}  # job id -> the stream entry this replica holds
+        # Jobs whose lease this replica is letting go right now: a renewal meanwhile is
+        # not a lost lease (the work is ending; stopping it would cut the settle short).
+        self._settling: set[str] = set()
 
     def _key(self, job_id: str) -> str:
         return keys.JOB.key(self._prefix, job=job_id)
@@ -394,22 +397,47 @@ class RedisJobStore:
         return job
 
     async def renew(self, job_id: str) -> bool:
+        if job_id in self._settling:
+            return True
         entry = self._held.get(job_id)
         if entry is None:
             return False
         renewed = await self._redis.eval(_RENEW, 1, self._stream, GROUP, self.consumer, entry)
-        if not renewed:
+        if not renewed and job_id in self._settling:
+            return True  # the settle ran first: let go by this replica, not taken over
+        if not renewed and self._held.get(job_id) == entry:
             self._held.pop(job_id, None)
         return bool(renewed)
 
     async def _settle(self, job_id: str, how: str, job: Job | None, *, at: float = 0.0) -> bool:
-        entry = self._held.pop(job_id, None)
+        entry = self._held.get(job_id)
         record = job.to_json() if job is not None else ""
         if entry is None:
             # Not claimed through this store (or already let go): only the record is written.
             if job is not None:
                 await self.save(job)
             return False
+        # The entry stays held until the script has answered, so a renewal meanwhile
+        # neither reports the lease lost nor lets the work be cancelled mid-settle.
+        self._settling.add(job_id)
+        try:
+            settled = await self._settle_entry(job_id, entry, how=how, record=record, at=at)
+        finally:
+            self._settling.discard(job_id)
+            if self._held.get(job_id) == entry:
+                del self._held[job_id]
+        if not settled:
+            log.warning(
+                "helpdesk job %s was taken over by another replica before this one let it go"
+                " (%s): the holder decides what happens to it",
+                job_id,
+                how,
+            )
+        return settled
+
+    async def _settle_entry(
+        self, job_id: str, entry: str, *, how: str, record: str, at: float
+    ) -> bool:
         settled = await self._redis.eval(
             _SETTLE,
             4,
@@ -427,13 +455,6 @@ class RedisJobStore:
             at,
             DEAD_LETTERS_KEPT,
         )
-        if not settled:
-            log.warning(
-                "helpdesk job %s was taken over by another replica before this one let it go"
-                " (%s): the holder decides what happens to it",
-                job_id,
-                how,
-            )
         return bool(settled)
 
     async def finish(self, job: Job) -> None:

@@ -39,6 +39,12 @@ from handlers.webhooks.retry_policy import GiveUp, backoff, classify
 log = logging.getLogger(__name__)
 
 DEFAULT_ATTEMPTS = 6
+
+
+class _LeaseLost(Exception):
+    """This runner no longer holds the job: another replica took it over."""
+
+
 DEFAULT_FIRST_RETRY_SECONDS = 30.0
 
 
@@ -87,7 +93,7 @@ class JobRunner:
 
     async def run_forever(self) -> None:
         """Claim and run jobs until cancelled; then hand back what is unfinished."""
-        carried = await self._store.start()
+        carried = await self._start_store()
         if carried:
             log.info("carried over %d helpdesk jobs from the previous layout", carried)
         try:
@@ -107,6 +113,16 @@ class JobRunner:
             else:
                 if handed:
                     log.info("handed back %d unfinished helpdesk jobs", handed)
+
+    async def _start_store(self) -> int:
+        # Redis unreachable while the process starts must not end the runner for good:
+        # the webhooks keep recording jobs that would then never run.
+        while True:
+            try:
+                return await self._store.start()
+            except Exception:
+                log.exception("could not get the helpdesk job store ready; trying again")
+                await asyncio.sleep(2)
 
     async def _run_held(self, job: Job) -> None:
         """Run a claimed job while keeping its lease; hand it back if this runner is stopped."""
@@ -130,8 +146,15 @@ class JobRunner:
     async def _hand_back(self, claimed: Job) -> None:
         # What the attempt recorded (its diagnosis, a note sent) is kept; the count goes
         # back to what it was when this runner claimed the job.
+        if not await self._store.renew(claimed.id):
+            # Taken over meanwhile: the record is the new holder's to write.
+            log.warning("helpdesk job %s was taken over before it could be handed back", claimed.id)
+            return
         job = await self._store.get(claimed.id)
-        if job is None or job.state in TERMINAL_STATES:
+        if job is None:
+            return  # expired: `stop()` hands the entry back and the next claim drops it
+        if job.state in TERMINAL_STATES:
+            await self._store.finish(job)  # it ended just before the stop
             return
         await self._store.release(job.moved(JobState.QUEUED, attempts=claimed.attempts))
         log.info("helpdesk job %s handed back unfinished", claimed.id)
@@ -174,6 +197,10 @@ class JobRunner:
         await self._store.save(job)  # the attempt counts even if this process dies in it
         try:
             job = await self._run(job)
+        except _LeaseLost:
+            # The new holder runs it; anything written from here would overwrite its record.
+            log.error("helpdesk job %s was taken over mid-run; stopping work on it here", job.id)
+            return job
         except Exception as error:
             return await self._failed(job, error)
         outcome = "ignored" if job.state is JobState.IGNORED else "done"
@@ -258,6 +285,11 @@ class JobRunner:
         if job.note_attempted and await notes.exists(job.ticket_id, job.id):
             log.info("the note of job %s is already on the ticket; not posting it again", job.id)
         else:
+            # The one step that cannot be taken back: only while this runner holds the job.
+            # The renewal resets the lease, so a take-over needs a whole lease from here,
+            # and the new holder then looks for this note first (`note_attempted`).
+            if not await self._store.renew(job.id):
+                raise _LeaseLost(job.id)
             job = job.moved(JobState.RUNNING, note_attempted=True)
             await self._store.save(job)
             await notes.post(job.ticket_id, answer, skipped, job_id=job.id)

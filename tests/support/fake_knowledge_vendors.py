@@ -93,6 +93,8 @@ class FakeKnowledgeVendors:
         self.early_requests = 0
         # A broken API whose `pages.next` points back at page 1 (a client must not loop).
         self.intercom_next_loops = False
+        # A tampered answer's `_links.base` (None: the site's own `/wiki`).
+        self.confluence_base: str | None = None
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # vendor, path+query, headers
         self.app = Starlette(
             routes=[
@@ -129,13 +131,16 @@ class FakeKnowledgeVendors:
             {
                 "id": article_id,
                 "url": f"{self.url}/api/v2/help_center/{locale}/articles/{article_id}.json",
-                "html_url": f"{self.url}/hc/{locale}/articles/{article_id}-{title[:20]}",
+                # Zendesk slugs the title into the link (hyphens for spaces).
+                "html_url": f"{self.url}/hc/{locale}/articles/{article_id}-"
+                + "-".join(title[:20].split()),
                 "title": title,
                 "name": title,
                 "body": body,
                 "locale": locale,
                 "source_locale": locale,
                 "draft": False,
+                "user_segment_id": None,  # null: everyone may view it
                 "created_at": "2026-01-05T09:00:00Z",
                 "updated_at": "2026-03-01T10:00:00Z",
                 "edited_at": "2026-03-01T10:00:00Z",
@@ -168,7 +173,11 @@ class FakeKnowledgeVendors:
                 "authorId": "557058:abc",
                 "createdAt": "2026-01-05T09:00:00.000Z",
                 "version": {"number": 3, "createdAt": "2026-03-01T10:00:00.000Z"},
-                "_links": {"webui": f"/spaces/{space['key']}/pages/{page_id}/{title[:20]}"},
+                # Confluence writes the title into the link with `+` for spaces.
+                "_links": {
+                    "webui": f"/spaces/{space['key']}/pages/{page_id}/"
+                    + "+".join(title[:20].split())
+                },
                 **extra,
             }
         )
@@ -341,7 +350,7 @@ class FakeKnowledgeVendors:
             start = decoded
         chunk = items[start : start + limit]
         end = start + len(chunk)
-        links: dict[str, str] = {"base": f"{self.url}/wiki"}
+        links: dict[str, str] = {"base": self.confluence_base or f"{self.url}/wiki"}
         headers: dict[str, str] = {}
         if end < len(items):
             keep = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]

@@ -36,6 +36,7 @@ from bot.knowledge.sources.vendor_http import (
     Skipped,
     VendorClient,
     clean_title,
+    clean_url,
     parse_time,
     vendor_id,
 )
@@ -189,7 +190,12 @@ class ConfluenceSource:
         created = version.get("createdAt")
         links = item.get("_links")
         webui = links.get("webui") if isinstance(links, dict) else None
-        url = base.rstrip("/") + webui if isinstance(webui, str) and webui.startswith("/") else None
+        # `_links.base` comes from the answer too: the joined link is checked as a whole.
+        url = (
+            clean_url(base.rstrip("/") + webui)
+            if isinstance(webui, str) and webui.startswith("/")
+            else None
+        )
         return DocumentRef(
             source=self._name,
             id=page_id,

@@ -6,7 +6,13 @@ reader never sees is dropped: scripts, styles, templates, SVG, forms' hidden par
 Confluence's code macro keeps its body as CDATA, which is kept as text.
 https://confluence.atlassian.com/doc/confluence-storage-format-790796544.html
 
-Built on the standard library's `html.parser`, which reads the input once.
+Built on the standard library's `html.parser`. That parser scans to the end of the
+input for the closer of every construct it cannot finish (an unclosed `<!--`, `<a`,
+`<![CDATA[`), which is quadratic on a body full of them, and it raises
+AssertionError on a marked section it does not know (`<![x[`). `_defuse` first turns
+every `<` whose construct cannot end into text (`&lt;`), in one pass, so the parser
+never rescans and never raises; it shows those characters as text, as the parser
+would at the end of the input.
 """
 
 from __future__ import annotations
@@ -27,6 +33,14 @@ _BLOCKS = frozenset(
 )  # fmt: skip
 _VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "wbr", "col", "area", "source"})
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+# The openers the parser looks ahead for, and the closers it looks for (as `_markupbase`
+# and `html.parser` spell them: `--\s*>`, `]\s*]\s*>`, `]\s*>`, `>`).
+_OPENER = re.compile(r"<(?:!--|!\[(?:([a-zA-Z][-_.a-zA-Z0-9]*)\s*)?)?")
+_COMMENT_CLOSE = re.compile(r"--\s*>")
+_MARKED_CLOSE = re.compile(r"]\s*]\s*>")
+_MS_CLOSE = re.compile(r"]\s*>")
+_MARKED_NAMES = frozenset({"temp", "cdata", "ignore", "include", "rcdata"})
+_MS_NAMES = frozenset({"if", "else", "endif"})
 
 
 class _Text(HTMLParser):
@@ -127,6 +141,43 @@ class _Text(HTMLParser):
             self._pre -= 1
 
 
+def _last_start(pattern: re.Pattern[str], text: str) -> int:
+    """Where the last match of `pattern` starts, -1 if none (linear: each closer's
+    whitespace run is scanned once)."""
+    last = -1
+    for match in pattern.finditer(text):
+        last = match.start()
+    return last
+
+
+def _defuse(html: str) -> str:
+    """`html` with every `<` that opens a construct with no closer after it as `&lt;`."""
+    last_gt = html.rfind(">")
+    last_comment = _last_start(_COMMENT_CLOSE, html)
+    last_marked = _last_start(_MARKED_CLOSE, html)
+    last_ms = _last_start(_MS_CLOSE, html)
+
+    def keep_or_escape(match: re.Match[str]) -> str:
+        opener, start = match.group(0), match.start()
+        if start >= last_gt:
+            closes = False
+        elif opener == "<!--":
+            closes = start + 4 <= last_comment
+        elif opener.startswith("<!["):
+            name = (match.group(1) or "").lower()
+            if name in _MARKED_NAMES:
+                closes = start + 3 <= last_marked
+            elif name in _MS_NAMES:
+                closes = start + 3 <= last_ms
+            else:
+                closes = False  # the parser would raise AssertionError
+        else:
+            closes = True
+        return opener if closes else "&lt;" + opener[1:]
+
+    return _OPENER.sub(keep_or_escape, html)
+
+
 def html_to_text(html: str) -> str:
     """The visible text of `html`, headings as Markdown `#` lines.
 
@@ -135,7 +186,7 @@ def html_to_text(html: str) -> str:
         '## Fix\\n\\nRun acmectl renew.'
     """
     parser = _Text()
-    parser.feed(html)
+    parser.feed(_defuse(html))
     parser.close()
     parser._flush()
     lines = parser.lines

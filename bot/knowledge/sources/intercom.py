@@ -34,6 +34,7 @@ from bot.knowledge.sources.vendor_http import (
     Skipped,
     VendorClient,
     clean_title,
+    clean_url,
     parse_time,
     vendor_id,
 )
@@ -137,7 +138,7 @@ class IntercomArticlesSource:
             source=self._name,
             id=article_id,
             title=title,
-            url=url if isinstance(url, str) and url.startswith(("https://", "http://")) else None,
+            url=clean_url(url),
             updated=parse_time(updated),
             visibility=self._visibility,
             version=str(updated) if isinstance(updated, int) else "",

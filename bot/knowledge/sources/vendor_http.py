@@ -29,7 +29,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
@@ -83,12 +83,18 @@ class VendorClient:
         max_wait: float = MAX_WAIT_SECONDS,
         max_bytes: int = MAX_BYTES,
     ) -> None:
-        parts = urlsplit(base_url)
+        try:
+            parts = urlsplit(base_url)
+            port = parts.port
+        except ValueError as error:
+            raise KnowledgeSourceError(
+                source, f"the API address {base_url!r} is invalid"
+            ) from error
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise KnowledgeSourceError(source, f"the API address {base_url!r} is not http(s)")
         self.source = source
         self.base_url = base_url.rstrip("/")
-        self._origin = (parts.scheme, parts.hostname, parts.port)
+        self._origin = (parts.scheme, parts.hostname, port)
         self._max_retries = max_retries
         self._max_wait = max_wait
         self._max_bytes = max_bytes
@@ -101,9 +107,16 @@ class VendorClient:
 
     def url(self, path_or_url: str) -> str:
         """An absolute URL on the configured origin; anything pointing elsewhere is refused."""
-        absolute = urljoin(self.base_url + "/", path_or_url)
-        parts = urlsplit(absolute)
-        if (parts.scheme, parts.hostname, parts.port) != self._origin:
+        try:
+            absolute = urljoin(self.base_url + "/", path_or_url)
+            parts = urlsplit(absolute)
+            origin = (parts.scheme, parts.hostname, parts.port)
+            httpx.URL(absolute)  # as the request will read it: no controls, a valid host
+        except (ValueError, httpx.InvalidURL) as error:  # `[x` as a host, port 99999
+            raise KnowledgeSourceError(
+                self.source, "the API answered a link that is not a URL; not followed"
+            ) from error
+        if origin != self._origin:
             raise KnowledgeSourceError(
                 self.source, f"the API pointed at another origin ({parts.hostname}); not followed"
             )
@@ -174,7 +187,8 @@ class VendorClient:
     def _parse(self, url: str, body: bytes) -> dict[str, Any]:
         try:
             value = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
+            # RecursionError: arrays or objects nested deeper than the decoder recurses.
             raise KnowledgeSourceError(self.source, f"{_path(url)} did not answer JSON") from error
         if not isinstance(value, dict):
             raise KnowledgeSourceError(self.source, f"{_path(url)} did not answer a JSON object")
@@ -253,6 +267,28 @@ def clean_title(value: object) -> str | None:
     )
     title = " ".join(kept.split())[:MAX_TITLE].rstrip()
     return title or None
+
+
+MAX_URL = 2048
+# RFC 3986's reserved and unreserved punctuation, and `%` (an escape already made).
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+
+
+def clean_url(value: object) -> str | None:
+    """A link fit for a citation, or None: http(s) with a host, at most `MAX_URL`
+    characters, everything outside RFC 3986's characters (spaces, `<`, `>`, `|`,
+    controls, non-ASCII) percent-encoded, so the link cannot end the markup it is
+    written in (Slack's `<url|title>`) or carry another scheme (`javascript:`)."""
+    if not isinstance(value, str) or len(value) > MAX_URL:
+        return None
+    url = quote(value.strip(), safe=_URL_SAFE)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed `[` of an IPv6 host
+        return None
+    if len(url) > MAX_URL or parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    return url
 
 
 class PageGuard:

@@ -15,6 +15,11 @@ Calls, as Zendesk documents them:
 - Answers are filtered by what the signed-in user may view; drafts are listed for
   agents and are left out here (`draft: true` is not published help).
   https://developer.zendesk.com/api-reference/help_center/help-center-api/introduction/
+- An article with a `user_segment_id` (or, on Enterprise, `user_segment_ids`) is
+  shown only to that segment (agents only, signed-in users, some organisations).
+  The bot reads as an agent and sees them all, so a source that answers everyone
+  skips them with the reason; a source limited to named channels keeps them.
+  https://developer.zendesk.com/api-reference/help_center/help-center-api/user_segments/
 
 An article's `id` is its stable id, `updated_at` its version, `html_url` its link,
 `body` (HTML) its text with headings kept.
@@ -37,6 +42,7 @@ from bot.knowledge.sources.vendor_http import (
     Skipped,
     VendorClient,
     clean_title,
+    clean_url,
     parse_time,
     vendor_id,
 )
@@ -139,6 +145,13 @@ class ZendeskHelpCenterSource:
             return None
         if item.get("draft") is True:
             return None  # not published help; not an error either
+        if self._visibility.channels is None and _restricted(item):
+            self._skip(
+                article_id,
+                "restricted to a user segment, and this source answers everyone; "
+                "name its channels to index it",
+            )
+            return None
         title = clean_title(item.get("title"))
         if title is None:
             self._skip(article_id, "an article without a title")
@@ -149,7 +162,7 @@ class ZendeskHelpCenterSource:
             source=self._name,
             id=article_id,
             title=title,
-            url=url if isinstance(url, str) and url.startswith(("https://", "http://")) else None,
+            url=clean_url(url),
             updated=parse_time(updated),
             visibility=self._visibility,
             version=updated if isinstance(updated, str) else "",
@@ -170,6 +183,11 @@ def _next(page: dict[str, Any]) -> str | None:
     has_more = isinstance(meta, dict) and meta.get("has_more") is True
     nxt = links.get("next") if isinstance(links, dict) else None
     return nxt if has_more and isinstance(nxt, str) and nxt else None
+
+
+def _restricted(item: dict[str, Any]) -> bool:
+    """Whether only a user segment may view the article (null: everyone may)."""
+    return item.get("user_segment_id") is not None or bool(item.get("user_segment_ids"))
 
 
 def _valid_locale(locale: str) -> bool:

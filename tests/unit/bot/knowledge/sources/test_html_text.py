@@ -83,3 +83,27 @@ def test_a_script_anywhere_in_tag_soup_stays_hidden(parts: list[str]) -> None:
     middle = len(parts) // 2
     html = "".join(parts[:middle]) + f"<script>{MARKER}</script>" + "".join(parts[middle:])
     assert MARKER not in html_to_text(html)
+
+
+def test_unknown_or_unclosed_marked_sections_are_text_not_a_crash() -> None:
+    # html.parser raises AssertionError on these; an article body must not end the sync.
+    assert html_to_text("<p>a</p><![bogus[x]]><p>b</p>") == "a\n<![bogus[x]]>\nb"
+    assert html_to_text("<![ x") == "<![ x"
+    assert html_to_text("<p>a</p><![CDATA[unclosed") == "a\n<![CDATA[unclosed"
+    assert html_to_text("<![if !supportLists]>- <![endif]>item") == "- item"
+
+
+def test_constructs_that_never_close_are_kept_as_text_in_one_pass() -> None:
+    # Each would make the parser scan to the end again: quadratic without the guard.
+    for opener in ("<!--", "<a", "</", "<?", "<![CDATA["):
+        html = "<p>shown</p>" + opener * 50_000
+        assert html_to_text(html).startswith("shown"), opener
+    assert html_to_text("<!-- hidden --><p>x</p><!-- open") == "x\n<!-- open"
+
+
+MARKUP = ["<", ">", "<!--", "-->", "<![", "]]>", "]>", "CDATA[", "if", "x", "]", " ", "<p>", "-"]
+
+
+@given(st.lists(st.sampled_from(MARKUP), max_size=40))
+def test_any_soup_of_markup_fragments_is_read_without_an_error(parts: list[str]) -> None:
+    assert isinstance(html_to_text("".join(parts)), str)

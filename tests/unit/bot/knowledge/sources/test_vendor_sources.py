@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
 
 from bot.errors import KnowledgeSourceError
 from bot.knowledge.sources.base import DocumentRef, Source, Visibility
 from bot.knowledge.sources.confluence import ConfluenceSource
 from bot.knowledge.sources.intercom import IntercomArticlesSource
-from bot.knowledge.sources.vendor_http import VendorClient, clean_title
+from bot.knowledge.sources.vendor_http import VendorClient, clean_title, clean_url
 from bot.knowledge.sources.zendesk import ZendeskHelpCenterSource
 from tests.support.fake_knowledge_vendors import (
     CONFLUENCE_EMAIL,
@@ -46,6 +50,26 @@ def fake() -> Iterator[FakeKnowledgeVendors]:
         yield vendors
 
 
+Opened = ZendeskHelpCenterSource | ConfluenceSource | IntercomArticlesSource
+_OPENED: list[Opened] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_sources() -> AsyncIterator[None]:
+    """Each source made by the helpers below owns an HTTP client: closed after the test."""
+    yield
+    while _OPENED:
+        await _OPENED.pop().aclose()
+
+
+S = TypeVar("S", ZendeskHelpCenterSource, ConfluenceSource, IntercomArticlesSource)
+
+
+def _opened(source: S) -> S:
+    _OPENED.append(source)
+    return source
+
+
 async def _all(source: Source) -> list[DocumentRef]:
     refs: AsyncIterator[DocumentRef] = source.documents()
     return [ref async for ref in refs]
@@ -60,7 +84,7 @@ def _zendesk(fake: FakeKnowledgeVendors, **kwargs: object) -> ZendeskHelpCenterS
         "visibility": Visibility.everyone(),
         **kwargs,
     }
-    return ZendeskHelpCenterSource(**options)  # type: ignore[arg-type]
+    return _opened(ZendeskHelpCenterSource(**options))  # type: ignore[arg-type]
 
 
 def _confluence(fake: FakeKnowledgeVendors, **kwargs: object) -> ConfluenceSource:
@@ -73,7 +97,7 @@ def _confluence(fake: FakeKnowledgeVendors, **kwargs: object) -> ConfluenceSourc
         "visibility": PRIVATE,
         **kwargs,
     }
-    return ConfluenceSource(**options)  # type: ignore[arg-type]
+    return _opened(ConfluenceSource(**options))  # type: ignore[arg-type]
 
 
 def _intercom(fake: FakeKnowledgeVendors, **kwargs: object) -> IntercomArticlesSource:
@@ -84,7 +108,7 @@ def _intercom(fake: FakeKnowledgeVendors, **kwargs: object) -> IntercomArticlesS
         "visibility": Visibility.everyone(),
         **kwargs,
     }
-    return IntercomArticlesSource(**options)  # type: ignore[arg-type]
+    return _opened(IntercomArticlesSource(**options))  # type: ignore[arg-type]
 
 
 # --- Zendesk -------------------------------------------------------------------------------
@@ -100,7 +124,7 @@ async def test_zendesk_lists_every_article_across_cursor_pages(
     assert [r.id for r in refs] == [str(1000 + n) for n in range(1, 8)]
     first = refs[0]
     assert first.source == "help" and first.title == "Article 1"
-    assert first.url == f"{fake.url}/hc/en-us/articles/1001-Article 1"
+    assert first.url == f"{fake.url}/hc/en-us/articles/1001-Article-1"
     assert first.updated == datetime(2026, 3, 1, 10, tzinfo=UTC)
     assert first.version == "2026-03-01T10:00:00Z"
     assert first.visibility == PRIVATE
@@ -169,6 +193,20 @@ async def test_zendesk_skips_malformed_articles_with_a_reason(fake: FakeKnowledg
     }
 
 
+async def test_zendesk_articles_for_a_user_segment_never_reach_a_source_for_everyone(
+    fake: FakeKnowledgeVendors,
+) -> None:
+    fake.add_zendesk_article(1, "Public", "<p>a</p>", user_segment_id=None)
+    fake.add_zendesk_article(2, "Agents only", "<p>internal</p>", user_segment_id=360001)
+    fake.add_zendesk_article(3, "Some orgs", "<p>internal</p>", user_segment_ids=[360002])
+    public = _zendesk(fake)
+    assert [r.id for r in await _all(public)] == ["1"]
+    assert [s.id for s in public.skipped] == ["2", "3"]
+    assert all("user segment" in s.reason for s in public.skipped)
+    private = _zendesk(fake, visibility=PRIVATE)
+    assert [r.id for r in await _all(private)] == ["1", "2", "3"]
+
+
 async def test_zendesk_fetch_of_a_deleted_article_says_not_found(
     fake: FakeKnowledgeVendors,
 ) -> None:
@@ -199,7 +237,7 @@ async def test_confluence_lists_current_pages_of_each_space_across_pages(
     refs = await _all(source)
     assert [r.id for r in refs] == ["201", "202", "203", "204", "205", "301"]
     first = refs[0]
-    assert first.url == f"{fake.url}/wiki/spaces/OPS/pages/201/Ops page 1"
+    assert first.url == f"{fake.url}/wiki/spaces/OPS/pages/201/Ops+page+1"
     assert first.version == "3@2026-03-01T10:00:00.000Z"
     assert first.updated == datetime(2026, 3, 1, 10, tzinfo=UTC)
     assert first.visibility == PRIVATE
@@ -349,6 +387,20 @@ def test_links_to_another_origin_are_never_followed() -> None:
             client.url(elsewhere)
 
 
+def test_a_link_that_is_not_a_url_is_a_source_error() -> None:
+    client = VendorClient(source="help", base_url="https://acme.zendesk.com", headers={})
+    for broken in (
+        "https://[x/api",
+        "https://acme.zendesk.com:99999/x",
+        "https://acme.zendesk.com:abc/x",
+        "/api/v2/x.json?a=\x00",
+    ):
+        with pytest.raises(KnowledgeSourceError):
+            client.url(broken)
+    with pytest.raises(KnowledgeSourceError):
+        VendorClient(source="help", base_url="https://acme.zendesk.com:port", headers={})
+
+
 def test_a_base_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(KnowledgeSourceError):
         VendorClient(source="help", base_url="file:///etc/passwd", headers={})
@@ -416,3 +468,43 @@ async def test_a_wait_longer_than_a_sync_should_take_ends_it_with_the_reason(
     with pytest.raises(KnowledgeSourceError) as waited:
         await _all(_zendesk(fake))
     assert "429" in waited.value.reason and "3600" in waited.value.reason
+
+
+async def test_links_from_the_api_cannot_carry_another_scheme_or_break_the_markup(
+    fake: FakeKnowledgeVendors,
+) -> None:
+    fake.add_zendesk_article(1, "A", "<p>a</p>", html_url="javascript:alert(1)//https://x")
+    fake.add_zendesk_article(2, "B", "<p>b</p>", html_url="https://help.acme.test/a b|<!here>")
+    assert [r.url for r in await _all(_zendesk(fake))] == [
+        None,
+        "https://help.acme.test/a%20b%7C%3C!here%3E",
+    ]
+    fake.add_intercom_article(3, "C", "<p>c</p>", url="https://help.acme.test/" + "x" * 5000)
+    assert [r.url for r in await _all(_intercom(fake))] == [None]
+    _spaces(fake)
+    fake.confluence_base = "javascript:alert(1)//"
+    assert {r.url for r in await _all(_confluence(fake))} == {None}
+
+
+@given(st.text(max_size=300))
+def test_a_cleaned_url_is_http_with_no_character_that_ends_a_link(raw: str) -> None:
+    url = clean_url(raw)
+    if url is not None:
+        assert url.startswith(("http://", "https://")) and len(url) <= 2048
+        assert url.isascii() and not any(c in url for c in ' <>|"\n\t\x00')
+
+
+async def test_json_nested_past_the_decoder_s_depth_is_a_source_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    async def nested(_: object) -> Response:
+        return Response(deep, media_type="application/json")
+
+    with ServerThread(Starlette(routes=[Route("/deep", nested)])) as server:
+        client = VendorClient(source="help", base_url=server.url, headers={})
+        try:
+            with pytest.raises(KnowledgeSourceError) as refused:
+                await client.get_json("/deep")
+        finally:
+            await client.aclose()
+    assert "JSON" in refused.value.reason
