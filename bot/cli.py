@@ -204,7 +204,7 @@ def _engine_words(settings: Settings) -> str:
     from bot.settings import EngineKind
 
     if settings.engine is EngineKind.REMOTE:
-        from bot.engine.remote import without_userinfo
+        from bot.engine.address import without_userinfo
 
         return f"the model server at {without_userinfo(settings.engine_url or '')}"
     model = (

@@ -13,6 +13,7 @@ from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -25,6 +26,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.engine.address import without_userinfo
 from bot.engine.decode_mode import DecodeMode
 from bot.errors import ConfigError
 from bot.safety.links import DEFAULT_ALLOWED_HOSTS
@@ -215,6 +217,21 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("engine_url")
+    @classmethod
+    def _engine_url_is_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            parts = urlsplit(value)
+            usable = parts.scheme in {"http", "https"} and bool(parts.hostname)
+            usable = usable and (parts.port is None or parts.port > 0)
+        except ValueError:  # a port that is no number or out of range, a broken IPv6 host
+            usable = False
+        if not usable:
+            raise ValueError("must be an http(s) URL of the model server, e.g. http://vllm:8000")
+        return value
+
     @field_validator(
         "slack_file_url_prefixes",
         "link_allowed_hosts",
@@ -374,7 +391,8 @@ def _describe(error: ErrorDetails) -> tuple[str, str]:
     if field_name in Settings.model_fields and not _is_secret(field_name):
         shown = error.get("input")
         if isinstance(shown, str | int | float) and len(str(shown)) <= 80:
-            message += f" (got {str(shown)!r})"
+            # A URL's `user:password@` is a credential: never repeated back.
+            message += f" (got {without_userinfo(str(shown))!r})"
     return field_name, f"{name} is invalid: {message}"
 
 

@@ -35,6 +35,6 @@ async def check_remote(settings: Settings) -> list[Check]:
 
 def engine_address(settings: Settings) -> str:
     """`ENGINE_URL` without any `user:password@`."""
-    from bot.engine.remote import without_userinfo
+    from bot.engine.address import without_userinfo
 
     return without_userinfo(settings.engine_url or "")

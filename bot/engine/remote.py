@@ -21,11 +21,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
+from bot.engine.address import without_userinfo
 from bot.engine.images import sniff_image_type
 from bot.engine.protocol import CacheBytes, EngineState, EngineStatus
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
@@ -36,6 +36,8 @@ from bot.errors import (
     GenerationTimeout,
     ModelUnavailable,
 )
+
+__all__ = ["RemoteEngine", "as_engine_error", "without_userinfo"]
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +51,6 @@ _BUSY_RETRY_AFTER_SECONDS = 10
 # A server's Retry-After is believed up to an hour: the user is told the figure.
 _MAX_RETRY_AFTER_SECONDS = 3600
 _MAX_SERVER_MESSAGE = 300
-
-
-def without_userinfo(url: str) -> str:
-    """`url` with any `user:password@` removed, for logs and `/readyz`."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:  # an IPv6 literal keeps its brackets
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _as_openai(message: ChatMessage) -> dict[str, Any]:

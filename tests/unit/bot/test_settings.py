@@ -188,3 +188,28 @@ def test_a_secret_named_by_a_config_file_is_read_from_the_environment(
     for bad in ("", "lower", "A-B", "PATH/../X", "A" * 200, "\uff21", "A\n"):
         with pytest.raises(ConfigError):
             secret_from_environment(bad)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["vllm:8000", "ftp://vllm", "http://", "http://ops:s3cret@vllm:abc", "http://ops:s3cret@[::1"],
+)
+def test_an_engine_url_that_is_no_http_url_is_refused_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("ENGINE", "remote")
+    monkeypatch.setenv("ENGINE_URL", url)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    [problem] = raised.value.problems
+    assert problem.startswith("ENGINE_URL is invalid: must be an http(s) URL")
+    assert "s3cret" not in str(raised.value)
+
+
+def test_an_invalid_url_setting_is_repeated_back_without_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "foo://ops:s3cret@redis:6379")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "(got 'foo://redis:6379')" in str(raised.value) and "s3cret" not in str(raised.value)
