@@ -17,7 +17,7 @@ import base64
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
@@ -291,18 +291,27 @@ class RemoteEngine(EngineStatus):
         if self._in_flight >= self._max_in_flight:
             raise EngineBusy(retry_after=_BUSY_RETRY_AFTER_SECONDS)
         self._in_flight += 1
+        limit = request.generation_timeout
+        deadline = None if limit is None else asyncio.get_running_loop().time() + limit
+        pieces = self._completion(request)
         try:
-            async with asyncio.timeout(request.generation_timeout):
-                async for piece in self._completion(request):
-                    yield piece
-        except TimeoutError:
-            raise GenerationTimeout(
-                f"answer not finished within {request.generation_timeout} s"
-            ) from None
+            while True:
+                # The deadline covers our waits on the server only, never a `yield`: a
+                # timeout around a yield fires in the caller's code (posting to Slack) as a
+                # bare cancellation of the caller's task.
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        piece = await anext(pieces)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise GenerationTimeout(f"answer not finished within {limit} s") from None
+                yield piece
         finally:
+            await pieces.aclose()
             self._in_flight -= 1
 
-    async def _completion(self, request: GenerationRequest) -> AsyncIterator[str]:
+    async def _completion(self, request: GenerationRequest) -> AsyncGenerator[str, None]:
         try:
             stream = await self._client.chat.completions.create(
                 model=self._model,

@@ -4,16 +4,18 @@ readiness that heals when a server that was down comes up."""
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import AsyncIterator
 
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from bot.engine import ChatMessage, EngineState, GenerationRequest, Role, TextPart
 from bot.engine.remote import RemoteEngine, without_userinfo
-from bot.errors import EngineBusy, GenerationFailed, ModelUnavailable
+from bot.errors import EngineBusy, GenerationFailed, GenerationTimeout, ModelUnavailable
 from tests.support.servers import ServerThread, free_port
 
 pytestmark = pytest.mark.slow
@@ -178,3 +180,48 @@ async def test_closing_a_waiting_engine_leaves_no_task_behind() -> None:
     await engine.close()
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "remote-readiness"]
     assert _state(engine) is EngineState.CLOSED
+
+
+def _stalling_server() -> Starlette:
+    """Streams one piece of an answer, then says nothing more (a stuck server)."""
+
+    async def models(request: Request) -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [{"id": "m", "object": "model"}]})
+
+    async def completions(request: Request) -> StreamingResponse:
+        # The chunk format: https://platform.openai.com/docs/api-reference/chat-streaming
+        async def events() -> AsyncIterator[str]:
+            chunk = {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": "m",
+                "choices": [{"index": 0, "delta": {"content": "first"}, "finish_reason": None}],
+            }
+            yield f"data: {json.dumps(chunk)}\n\n"
+            await asyncio.sleep(30)
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return Starlette(
+        routes=[
+            Route("/v1/models", models),
+            Route("/v1/chat/completions", completions, methods=["POST"]),
+        ]
+    )
+
+
+async def test_the_answers_deadline_never_cancels_the_callers_own_work() -> None:
+    request = GenerationRequest(messages=REQUEST.messages, generation_timeout=0.3)
+    with ServerThread(_stalling_server()) as server:
+        engine = RemoteEngine(server.url, "m", max_retries=0, readiness_delays=())
+        await engine.start()
+        pieces = engine.stream(request)
+        assert await anext(pieces) == "first"
+        # The caller is busy with the piece (posting it) when the deadline passes: its
+        # own wait finishes, and the engine's next wait reports the timeout.
+        await asyncio.sleep(0.6)
+        with pytest.raises(GenerationTimeout):
+            await anext(pieces)
+        assert engine.queue_depth == 0
+        await engine.close()
