@@ -217,6 +217,15 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("model_id", mode="before")
+    @classmethod
+    def _auto_in_any_case(cls, value: object) -> object:
+        # `MODEL=Auto` is the choice, as other choices are read in any case; it is not a Hub
+        # repository named "Auto" that a start would try to download.
+        if isinstance(value, str) and value.strip().lower() == DEFAULT_MODEL:
+            return DEFAULT_MODEL
+        return value
+
     @field_validator("engine_url")
     @classmethod
     def _engine_url_is_http(cls, value: str | None) -> str | None:

@@ -213,3 +213,11 @@ def test_an_invalid_url_setting_is_repeated_back_without_its_password(
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert "(got 'foo://redis:6379')" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize("spelling", ["auto", "Auto", " AUTO ", "auto\n"])
+def test_model_auto_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch, spelling: str) -> None:
+    monkeypatch.setenv("MODEL", spelling)
+    assert Settings(_env_file=None).model_id == "auto"
+    monkeypatch.setenv("MODEL", "Qwen/Qwen3-VL-2B-Instruct")
+    assert Settings(_env_file=None).model_id == "Qwen/Qwen3-VL-2B-Instruct"  # kept as written
