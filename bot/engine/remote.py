@@ -71,6 +71,9 @@ def _as_openai(message: ChatMessage) -> dict[str, Any]:
 
 
 def _describe(error: BaseException) -> str:
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        # The server is there but refuses us: waiting will not fix the key.
+        return f"HTTP {error.status_code}, check ENGINE_API_KEY"
     if isinstance(error, openai.APIStatusError):
         return f"HTTP {error.status_code}"
     return type(error).__name__
@@ -229,7 +232,8 @@ class RemoteEngine(EngineStatus):
         if self._state is EngineState.CLOSED:
             return
         self._state = EngineState.FAILED
-        unreachable = f"remote engine at {self._shown} unreachable"
+        answered = error.startswith("HTTP ")
+        unreachable = f"remote engine at {self._shown} {'not ready' if answered else 'unreachable'}"
         if delay is None:  # a command: it reports, it does not wait
             self._failure = f"{unreachable} (last error {error})"
             return

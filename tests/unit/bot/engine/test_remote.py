@@ -225,3 +225,19 @@ async def test_the_answers_deadline_never_cancels_the_callers_own_work() -> None
             await anext(pieces)
         assert engine.queue_depth == 0
         await engine.close()
+
+
+async def test_a_server_that_refuses_the_key_is_said_to_refuse_it_not_to_be_unreachable() -> None:
+    async def models(request: Request) -> JSONResponse:
+        body = {"error": {"message": "bad key", "type": "invalid_request_error", "code": 401}}
+        return JSONResponse(body, status_code=401)
+
+    app = Starlette(routes=[Route("/v1/models", models)])
+    with ServerThread(app) as server:
+        engine = RemoteEngine(server.url, "m", api_key="wrong", readiness_delays=())
+        await engine.start()
+        await engine.close()
+    failure = engine.failure or ""
+    assert _state(engine) is EngineState.CLOSED
+    assert "not ready (last error HTTP 401, check ENGINE_API_KEY)" in failure, failure
+    assert "unreachable" not in failure
