@@ -220,9 +220,9 @@ def _engine_words(settings: Settings) -> str:
     from bot.settings import EngineKind
 
     if settings.engine is EngineKind.REMOTE:
-        from bot.printable_urls import without_userinfo
+        from bot.printable_urls import printable_url
 
-        return f"the model server at {without_userinfo(settings.engine_url or '')}"
+        return f"the model server at {printable_url(settings.engine_url or '')}"
     model = (
         "auto (the Qwen3-VL model that fits this machine)"
         if settings.model_id == "auto"

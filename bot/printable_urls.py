@@ -18,13 +18,26 @@ _USERINFO = re.compile(r"(?<=//)[^\s/?#\\@]*+(?:@[^\s/?#\\@]*+)*@")
 
 
 def printable_url(url: str) -> str:
-    """`url` without its user information, ready to print.
+    """One URL (a setting's value) without its user information; never raises.
+
+    Split as `urllib.parse.urlsplit` splits (the authority ends at the first `/`, `?`
+    or `#`, its user information at the authority's last `@`), but by hand: urlsplit
+    raises on a port that is no number or a broken IPv6 literal, which a setting may
+    well hold. A value without a scheme (`ops:pw@vllm:8000`) starts with its authority.
 
     Example:
         >>> printable_url("redis://:S3cret@cache:6379/0")
         'redis://cache:6379/0'
     """
-    return without_userinfo(url)
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    ends = [at for at in (rest.find(mark) for mark in "/?#") if at >= 0]
+    end = min(ends, default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    if "@" not in authority:
+        return url
+    return f"{scheme}{separator}{authority.rpartition('@')[2]}{tail}"
 
 
 def without_userinfo(text: str) -> str:

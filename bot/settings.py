@@ -13,6 +13,7 @@ from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -27,7 +28,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.engine.decode_mode import DecodeMode
 from bot.errors import ConfigError
-from bot.printable_urls import without_userinfo
+from bot.printable_urls import printable_url
 
 # The largest Qwen3-VL Instruct model that fits the machine (bot/engine/model_choice.py).
 DEFAULT_MODEL = "auto"
@@ -236,6 +237,30 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("model_id", mode="before")
+    @classmethod
+    def _auto_in_any_case(cls, value: object) -> object:
+        # `MODEL=Auto` is the choice, as other choices are read in any case; it is not a Hub
+        # repository named "Auto" that a start would try to download.
+        if isinstance(value, str) and value.strip().lower() == DEFAULT_MODEL:
+            return DEFAULT_MODEL
+        return value
+
+    @field_validator("engine_url")
+    @classmethod
+    def _engine_url_is_http(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            parts = urlsplit(value)
+            usable = parts.scheme in {"http", "https"} and bool(parts.hostname)
+            usable = usable and (parts.port is None or parts.port > 0)
+        except ValueError:  # a port that is no number or out of range, a broken IPv6 host
+            usable = False
+        if not usable:
+            raise ValueError("must be an http(s) URL of the model server, e.g. http://vllm:8000")
+        return value
+
     @field_validator(
         "slack_file_url_prefixes",
         "link_allowed_hosts",
@@ -276,7 +301,7 @@ class Settings(BaseSettings):
     def _api_url_ends_with_slash(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
-        if without_userinfo(value) != value:
+        if printable_url(value) != value:
             # slack_sdk refuses credentials in the URL next to its bearer token.
             raise ValueError("must not carry user:password@ (Slack takes the bot token)")
         return value if value.endswith("/") else value + "/"
@@ -399,7 +424,7 @@ def _describe(error: ErrorDetails) -> tuple[str, str]:
         shown = error.get("input")
         if isinstance(shown, str | int | float) and len(str(shown)) <= 80:
             # A value may be a URL with `user:password@` in it: never echo the password.
-            message += f" (got {without_userinfo(str(shown))!r})"
+            message += f" (got {printable_url(str(shown))!r})"
     return field_name, f"{name} is invalid: {message}"
 
 

@@ -35,6 +35,6 @@ async def check_remote(settings: Settings) -> list[Check]:
 
 def engine_address(settings: Settings) -> str:
     """`ENGINE_URL` without any `user:password@`."""
-    from bot.printable_urls import without_userinfo
+    from bot.printable_urls import printable_url
 
-    return without_userinfo(settings.engine_url or "")
+    return printable_url(settings.engine_url or "")

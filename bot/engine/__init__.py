@@ -1,6 +1,9 @@
-"""The model runner. Importable with only torch, transformers and pillow installed.
+"""The model runner; only this package touches the model, everything else calls `Engine.stream()`.
 
-Only this package touches the model; everything else calls `Engine.stream()`.
+This package itself imports neither torch nor transformers. The in-process engine
+(`transformers_engine.py` and its helpers) needs torch, transformers and pillow (the
+`local` extra); the remote one (`remote.py`) needs only `openai` and pillow, so an
+`ENGINE=remote` replica runs without torch.
 """
 
 from bot.engine.protocol import CacheBytes, Engine, EngineState

@@ -201,3 +201,36 @@ def test_a_settings_error_never_echoes_a_password_in_a_url(
     assert "S3cretRedisPw" not in shown and "SlackUrlPw9" not in shown
     assert "(got 'http://cache:6379/0')" in shown
     assert "SLACK_API_URL is invalid: must not carry user:password@" in shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["vllm:8000", "ftp://vllm", "http://", "http://ops:s3cret@vllm:abc", "http://ops:s3cret@[::1"],
+)
+def test_an_engine_url_that_is_no_http_url_is_refused_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("ENGINE", "remote")
+    monkeypatch.setenv("ENGINE_URL", url)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    [problem] = raised.value.problems
+    assert problem.startswith("ENGINE_URL is invalid: must be an http(s) URL")
+    assert "s3cret" not in str(raised.value)
+
+
+def test_an_invalid_url_setting_is_repeated_back_without_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "foo://ops:s3cret@redis:6379")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "(got 'foo://redis:6379')" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize("spelling", ["auto", "Auto", " AUTO ", "auto\n"])
+def test_model_auto_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch, spelling: str) -> None:
+    monkeypatch.setenv("MODEL", spelling)
+    assert Settings(_env_file=None).model_id == "auto"
+    monkeypatch.setenv("MODEL", "Qwen/Qwen3-VL-2B-Instruct")
+    assert Settings(_env_file=None).model_id == "Qwen/Qwen3-VL-2B-Instruct"  # kept as written

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from bot.settings import EngineKind, Settings
 from handlers.slack.token_check import REQUIRED_SCOPES
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
@@ -80,8 +83,8 @@ def test_the_gpu_images_cuda_matches_the_cuda_torch_is_built_for() -> None:
 
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     [base] = re.findall(r"^FROM nvidia/cuda:(\d+\.\d+)\.\d+-", dockerfile, re.MULTILINE)
-    if torch.version.cuda is None:  # a CPU build of torch here: nothing to compare with
-        return
+    if torch.version.cuda is None:
+        pytest.skip("a CPU build of torch here: no CUDA version to compare the image with")
     assert base == torch.version.cuda, f"image CUDA {base}, torch built for {torch.version.cuda}"
 
 
@@ -122,3 +125,39 @@ def test_the_readme_set_up_names_every_request_url_of_the_manifest() -> None:
     for path, url in urls.items():
         assert f"`{path}`" in set_up, f"{path} is not named in the set-up steps"
         assert url.endswith("/slack/events") and "/slack/events" in set_up
+
+
+def test_the_slim_replicas_run_the_replica_image_without_a_gpu_against_a_model_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifest = "kubernetes/slim/supportbot-replica.yaml"
+    deployment = next(d for d in _documents(manifest) if d["kind"] == "Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["image"].startswith("supportbot-replica:")
+    assert "EXPOSE 3000" in (DEPLOY / "Dockerfile.replica").read_text()
+    assert container["ports"][0]["containerPort"] == 3000
+    resources = container["resources"]
+    assert not any("gpu" in key for part in resources.values() for key in part)
+    assert "volumes" not in spec  # no model cache: the server holds the model
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] == 10001  # the image's USER
+    [service] = [d for d in _documents(manifest) if d["kind"] == "Service"]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+    # The settings the pods get (their env and the example secret) are valid, name a
+    # remote engine, and share one Redis: several replicas answer each event once only so.
+    [secret] = _documents("kubernetes/secret.example.yaml")
+    for name in list(os.environ):
+        if name.startswith(("ENGINE", "REDIS", "MODEL", "SLACK_")):
+            monkeypatch.delenv(name)
+    for name, value in secret["stringData"].items():
+        monkeypatch.setenv(name, value)
+    for variable in container["env"]:
+        monkeypatch.setenv(variable["name"], variable["value"])
+    settings = Settings(_env_file=None)
+    settings.require_engine()
+    assert settings.engine is EngineKind.REMOTE and settings.engine_url
+    assert settings.redis_url and deployment["spec"]["replicas"] > 1

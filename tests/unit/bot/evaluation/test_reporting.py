@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from html.parser import HTMLParser
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -129,3 +131,73 @@ def test_the_answer_is_shown_formatted_and_the_settings_as_a_table() -> None:
     assert "<tr><th>model</th><td>m&lt;1&gt;</td></tr>" in page
     assert "<tr><th>resize.source</th><td>Qwen3</td></tr>" in page
     assert "overflow-wrap:anywhere" in page  # long unbroken lines wrap, no sideways scroll
+
+
+class _Attributes(HTMLParser):
+    """Every tag and attribute of a page, as a browser's parser reads them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [(name, value or "") for name, value in attrs]
+
+
+def _parsed(page: str) -> _Attributes:
+    parser = _Attributes()
+    parser.feed(page)
+    return parser
+
+
+# Browsers drop ASCII tab and newline anywhere in a URL and leading C0 controls and
+# spaces (https://url.spec.whatwg.org/#concept-basic-url-parser), then match the scheme
+# in any case: the forms a link must not take once they are gone.
+_DANGEROUS = re.compile(r"^(javascript|vbscript|data|file):")
+
+
+def _scheme_as_a_browser_reads_it(url: str) -> str:
+    return re.sub(r"[\t\n\r]", "", url).lstrip("\x00- ").lower()
+
+
+HOSTILE_LINKS = (
+    "[a](javascript:alert(1))",
+    "[a](JaVaScRiPt:alert(1))",
+    "[a](javascript&#58;alert(1))",
+    "[a](&#x6A;avascript:alert(1))",
+    "[a](<java&#9;script:alert(1)>)",
+    "[a](<java&#10;script:alert(1)>)",
+    "[a]( \x01javascript:alert(1))",
+    "<javascript:alert(1)>",
+    "[a][r]\n\n[r]: javascript:alert(1)",
+    "[a](vbscript:msgbox(1))",
+    "[a](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "[a](file:///etc/passwd)",
+    '[a](http://x "t" onmouseover="alert(1)")',
+    '[a](http://x "\\" onmouseover=alert(1) x=\\"")',
+    "<a href=javascript:alert(1)>a</a>",
+    '<p onclick="alert(1)">a</p>',
+    "![a](http://tracker.example/p.png)",
+)
+
+
+@given(
+    st.lists(st.sampled_from(HOSTILE_LINKS), min_size=1, max_size=4),
+    st.text(max_size=40),
+)
+def test_no_link_the_model_writes_can_run_script_or_fetch_anything(
+    links: list[str], noise: str
+) -> None:
+    answer = noise.join(links)
+    results = [_result("py-module-not-found", answer)]
+    page = html_report(results, summarise(results), {}, images="images")
+    parsed = _parsed(page)
+    for name, value in parsed.attributes:
+        assert not name.startswith("on"), (name, value)
+        if name in {"href", "src"}:
+            assert not _DANGEROUS.match(_scheme_as_a_browser_reads_it(value)), value
+    # The only image is the case's own screenshot, from the images folder.
+    assert [v for n, v in parsed.attributes if n == "src"] == [f"images/{results[0].image}"]
+    assert "script" not in parsed.tags
