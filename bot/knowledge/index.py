@@ -12,6 +12,7 @@ their own connection in WAL mode, so searches go on during a sync.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
@@ -72,16 +73,36 @@ class Mode:
 
 @dataclass(frozen=True)
 class Floor:
-    """The relevance floor: a passage is kept when its meaning is close enough, or its
-    words match strongly enough (an exact error code is worth keeping on its own)."""
+    """The relevance floor: a passage is kept when its meaning is close enough, or it holds
+    one of the query's codes (`ACME-4012`, `ERR_CERT_DATE_INVALID`: a term with a digit or
+    an underscore, which is worth keeping on its own), or at least `words` of its terms.
+
+    BM25's scale depends on the corpus (a three-document index scores its best match
+    near 1, a large one near 20), so the floor counts matched terms instead.
+    """
 
     similarity: float = 0.35
-    lexical: float = 6.0
+    words: int = 3
 
     def keeps(self, passage: Passage) -> bool:
         if passage.similarity is not None and passage.similarity >= self.similarity:
             return True
-        return passage.lexical >= self.lexical
+        if any(_is_code(term) for term in passage.matched):
+            return True
+        whole = [term for term in passage.matched if not _HAN_BIGRAM.fullmatch(term)]
+        bigrams = len(passage.matched) - len(whole)
+        return len(whole) + bigrams // 2 >= self.words
+
+
+_HAN_BIGRAM = re.compile(r"[\u3400-\u9fff]{2}")
+
+
+def _is_code(term: str) -> bool:
+    return (
+        len(term) >= 4
+        and any(ch.isdigit() or ch == "_" for ch in term)
+        and any(ch.isalpha() for ch in term)
+    )
 
 
 def _connect(path: Path | str) -> sqlite3.Connection:
@@ -195,7 +216,7 @@ class KnowledgeIndex:
                 for rank, chunk in enumerate(ranking):
                     fused[chunk] = fused.get(chunk, 0.0) + 1.0 / (RRF_K + rank + 1)
             best = sorted(fused, key=lambda chunk: -fused[chunk])[: max(limit * 4, limit)]
-            passages = self._passages(best, fused, lexical, similarity)
+            passages = self._passages(best, fused, lexical, similarity, set(terms(query)))
         if floor is not None:
             passages = [p for p in passages if floor.keeps(p)]
         return passages[:limit]
@@ -252,6 +273,7 @@ class KnowledgeIndex:
         fused: dict[int, float],
         lexical: dict[int, float],
         similarity: dict[int, float] | None,
+        wanted: set[str],
     ) -> list[Passage]:
         if not chunks:
             return []
@@ -264,6 +286,7 @@ class KnowledgeIndex:
         passages = []
         for chunk in chunks:
             _, source, doc_id, title, url, section, text = by_id[chunk]
+            found = wanted.intersection(terms(f"{title}\n{section}\n{text}"))
             passages.append(
                 Passage(
                     source=source,
@@ -275,6 +298,7 @@ class KnowledgeIndex:
                     score=fused[chunk],
                     similarity=None if similarity is None else similarity.get(chunk),
                     lexical=lexical.get(chunk, 0.0),
+                    matched=tuple(sorted(found)),
                 )
             )
         return passages

@@ -24,6 +24,7 @@ class Passage:
     score: float
     similarity: float | None = None
     lexical: float = 0.0
+    matched: tuple[str, ...] = ()  # the query's terms found in the passage
 
     @property
     def heading(self) -> str:

@@ -180,9 +180,15 @@ def _pdf_without_text() -> bytes:
 
 
 def test_the_floor_keeps_strong_matches_only() -> None:
-    floor = Floor(similarity=0.4, lexical=5.0)
+    floor = Floor(similarity=0.4, words=3)
 
-    weak = Passage("s", "d", "t", None, "", "x", 0.01, similarity=0.2, lexical=1.0)
-    assert not floor.keeps(weak)
-    assert floor.keeps(Passage("s", "d", "t", None, "", "x", 0.01, similarity=0.5))
-    assert floor.keeps(Passage("s", "d", "t", None, "", "x", 0.01, lexical=7.0))
+    def passage(similarity: float | None, *matched: str) -> Passage:
+        return Passage("s", "d", "t", None, "", "x", 0.01, similarity=similarity, matched=matched)
+
+    assert not floor.keeps(passage(0.2, "error", "token"))
+    assert not floor.keeps(passage(None, "连接", "接池"))
+    assert floor.keeps(passage(0.5))
+    assert floor.keeps(passage(None, "acme-4012"))
+    assert floor.keeps(passage(None, "err_cert_date_invalid"))
+    assert floor.keeps(passage(None, "deploy", "token", "expired"))
+    assert floor.keeps(passage(None, "连接", "接池", "池满", "数据", "据库", "vault"))
