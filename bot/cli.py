@@ -251,6 +251,18 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
             ),
         )
     )
+    from bot.app.knowledge_command import add_arguments as add_knowledge_arguments
+
+    add_knowledge_arguments(
+        commands.add_parser(
+            "knowledge",
+            help="sync, search and audit the knowledge base (KNOWLEDGE_CONFIG)",
+            description=(
+                "Sync the sources KNOWLEDGE_CONFIG declares into the index, search it as a "
+                "channel would, or list questions nothing matched (see docs/knowledge.md)."
+            ),
+        )
+    )
     check = commands.add_parser(
         "send-test",
         help="send a signed test delivery to a running bot and show the job's result",
@@ -276,6 +288,7 @@ _NEEDS = {
     "doctor": Needs.NOTHING,
     "eval": Needs.ENGINE,
     "send-test": Needs.NOTHING,
+    "knowledge": Needs.NOTHING,
 }
 
 
@@ -296,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_evaluate(settings, args))
         if args.command == "send-test":
             return _send_test(settings, args)
+        if args.command == "knowledge":
+            from bot.app.knowledge_command import run
+
+            return asyncio.run(run(settings, args))
         return asyncio.run(_diagnose(settings, args.images, args.question))
     except ConfigError as error:
         for problem in error.problems:

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from bot.app.engine import build_engine, watch_engine
 from bot.app.helpdesks import build_ticket_opener, build_webhooks
+from bot.app.knowledge import build_knowledge
 from bot.app.slack import build_answerer, build_bolt, build_slack_client, build_slack_file_fetcher
 from bot.app.supportbot import Supportbot
 from bot.conversation.factory import build_diagnoser, build_summarizer
@@ -62,6 +63,8 @@ def build_app(
     )
     redactor = build_redactor(settings, metrics.redactions)
     reply_filter = build_reply_filter(settings, redactor)
+    knowledge = build_knowledge(settings, redactor=redactor, metrics=metrics)
+    retriever = knowledge.retriever if knowledge is not None else None
     inspector = build_inspector(settings)
     slack_client = build_slack_client(settings, metrics)
     diagnoser = build_diagnoser(
@@ -72,6 +75,7 @@ def build_app(
         redactor=redactor,
         reply_filter=reply_filter,
         knowledge=stores.knowledge,
+        retriever=retriever,
     )
     answerer = build_answerer(
         settings,
@@ -96,6 +100,7 @@ def build_app(
         http_client=http_client,
         metrics=metrics,
         slack_client=slack_client,
+        retriever=retriever,
     )
     return Supportbot(
         settings=settings,
@@ -109,4 +114,5 @@ def build_app(
         owns_engine=owns_engine,
         metrics=metrics,
         slack_client=slack_client,
+        knowledge=knowledge,
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from bot.attachments.fetching import AttachmentFetcher
 from bot.attachments.image_budget import ImageBudget
+from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.diagnosis import Diagnoser
+from bot.conversation.grounding import Retriever
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase
 from bot.conversation.prompting import PromptBuilder
@@ -24,8 +26,10 @@ def build_diagnoser(
     redactor: Redactor,
     reply_filter: ReplyFilter,
     knowledge: KnowledgeBase | None = None,
+    retriever: Retriever | None = None,
 ) -> Diagnoser:
     """The diagnosis use case for one source of attachments (Slack, a helpdesk, local files)."""
+    policy = ChannelPolicy.from_file(settings.channel_config) if settings.channel_config else None
     return Diagnoser(
         engine=engine,
         history=history,
@@ -39,6 +43,8 @@ def build_diagnoser(
         ),
         max_text_tokens=settings.max_attachment_text_tokens,
         knowledge=knowledge,
+        retriever=retriever,
+        channel_policy=policy,
         queue_timeout=settings.queue_timeout_seconds,
         generation_timeout=settings.generation_timeout_seconds,
     )

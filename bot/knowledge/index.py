@@ -57,6 +57,11 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     terms, tokenize = "unicode61 remove_diacritics 0 tokenchars '-_.:/'"
 );
+CREATE TABLE IF NOT EXISTS gaps (
+    at REAL NOT NULL DEFAULT (unixepoch('subsec')),
+    channel TEXT NOT NULL,
+    query TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 """
@@ -169,6 +174,27 @@ class KnowledgeIndex:
                 "SELECT source, MAX(synced) FROM documents GROUP BY source"
             ).fetchall()
         return {source: float(when) for source, when in rows}
+
+    def record_gap(self, query: str, *, channel: str, keep: int = 1000) -> None:
+        """Remembers a question nothing matched (already redacted), keeping the latest `keep`."""
+        connection = _connect(self.path)
+        try:
+            connection.execute(
+                "INSERT INTO gaps (channel, query) VALUES (?, ?)", (channel, query[:500])
+            )
+            connection.execute(
+                "DELETE FROM gaps WHERE rowid <= (SELECT MAX(rowid) FROM gaps) - ?", (keep,)
+            )
+        finally:
+            connection.close()
+
+    def gaps(self, *, limit: int = 50) -> list[tuple[float, str, str]]:
+        """The latest questions nothing matched: (unix time, channel, query), newest first."""
+        with self._lock:
+            rows = self._read.execute(
+                "SELECT at, channel, query FROM gaps ORDER BY rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [(float(at), channel, query) for at, channel, query in rows]
 
     @contextmanager
     def writer(self) -> Iterator[IndexWriter]:

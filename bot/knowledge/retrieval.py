@@ -1,25 +1,15 @@
 """The knowledge base as the diagnosis asks it: search off the event loop, with a floor,
-timed, and remembering the questions nothing matched (`supportbot knowledge gaps`)."""
+timed, and remembering the questions nothing matched in the index itself, so
+`supportbot knowledge gaps` lists them from any process."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from bot.knowledge.index import Floor, KnowledgeIndex
 from bot.knowledge.passages import Passage
-
-
-@dataclass(frozen=True)
-class Gap:
-    """A question the knowledge base had nothing for."""
-
-    query: str
-    channel: str
-    at: float
 
 
 class IndexRetriever:
@@ -30,7 +20,6 @@ class IndexRetriever:
         limit: passages per question at most.
         floor: passages matching more weakly are left out.
         observe: called with (seconds, matched) after each search, for metrics.
-        gaps: how many unmatched questions are remembered.
     """
 
     def __init__(
@@ -39,19 +28,17 @@ class IndexRetriever:
         *,
         limit: int = 4,
         floor: Floor | None = None,
-        gaps: int = 200,
         observe: Callable[[float, bool], None] | None = None,
     ) -> None:
         self._index = index
         self._limit = limit
         self._floor = floor or Floor()
-        self._gaps: deque[Gap] = deque(maxlen=gaps)
         self._observe = observe
 
     @property
-    def gaps(self) -> list[Gap]:
-        """The latest unmatched questions, newest first."""
-        return list(reversed(self._gaps))
+    def floor(self) -> Floor:
+        """What a passage must reach to be used."""
+        return self._floor
 
     async def retrieve(
         self, query: str, *, channel: str, sources: frozenset[str] | None = None
@@ -66,7 +53,7 @@ class IndexRetriever:
             floor=self._floor,
         )
         if not found and query.strip():
-            self._gaps.append(Gap(query[:500], channel, time.time()))
+            await asyncio.to_thread(self._index.record_gap, query, channel=channel)
         if self._observe is not None:
             self._observe(time.perf_counter() - started, bool(found))
         return found
