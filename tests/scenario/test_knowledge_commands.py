@@ -72,7 +72,8 @@ def test_search_shows_what_each_channel_would_see(configured: Path) -> None:
     assert {"title", "url", "source", "score", "text"} <= rows[0].keys()
 
     private = _knowledge(configured, "search", "PAY-7781 ledger", "--channel", "CFIN", "--json")
-    assert [json.loads(line)["document"] for line in private.stdout.splitlines()][0] == "pay.md"
+    documents = [json.loads(line)["document"] for line in private.stdout.splitlines()]
+    assert documents[0] == "pay.md"
 
     text = _knowledge(configured, "search", "certificate expired")
     assert "TLS > ERR_CERT_DATE_INVALID" in text.stdout
