@@ -143,6 +143,16 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
     if args.legibility_only:
         print_legibility(choice.eval_set, resize_rule())
         return 0
+    if args.knowledge_only:
+        from bot.app.knowledge import build_embedder
+        from bot.evaluation.knowledge_eval import evaluate_retrieval, retrieval_table
+
+        scores = await evaluate_retrieval(build_embedder(settings))
+        print(retrieval_table(scores))
+        for row in scores:
+            if row.misses:
+                print(f"{row.mode}: not in the first 5: {', '.join(row.misses)}")
+        return 0
     async with local_diagnoser(settings) as diagnoser:
         meta: dict[str, object] = {
             "engine": settings.engine.value,
