@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
+from bot.app.doctor import Status
+from bot.app.doctor_knowledge import check_knowledge
 from bot.errors import KnowledgeSourceError
 from bot.knowledge.embedding import TransformersEmbedder
 from bot.knowledge.index import Floor, KnowledgeIndex, Mode
@@ -17,6 +19,7 @@ from bot.knowledge.sources.base import Document, DocumentRef, Visibility
 from bot.knowledge.sources.folder import FolderSource
 from bot.knowledge.sync import sync_source
 from bot.safety.redaction import Redactor
+from bot.settings import Settings
 
 VAULT = """---
 title: Vault token renewal
@@ -192,3 +195,22 @@ def test_the_floor_keeps_strong_matches_only() -> None:
     assert floor.keeps(passage(None, "err_cert_date_invalid"))
     assert floor.keeps(passage(None, "deploy", "token", "expired"))
     assert floor.keeps(passage(None, "连接", "接池", "池满", "数据", "据库", "vault"))
+
+
+async def test_doctor_has_a_row_per_source(docs: Path, tmp_path: Path) -> None:
+    config = tmp_path / "knowledge.toml"
+    config.write_text(
+        f'[[sources]]\nname = "runbooks"\ntype = "folder"\npath = "{docs}"\n\n'
+        '[[sources]]\nname = "gone"\ntype = "folder"\npath = "nowhere"\n\n'
+        '[[sources]]\nname = "wiki"\ntype = "sharepoint"\n'
+    )
+    settings = Settings(knowledge_config=config, knowledge_index=tmp_path / "k.db")
+    index = KnowledgeIndex(tmp_path / "k.db", embedder=None)
+    await sync_source(folder(docs), index, redactor=Redactor())
+    rows = {check.name: check for check in await check_knowledge(settings)}
+    assert rows["knowledge:runbooks"].status is Status.OK
+    assert rows["knowledge:runbooks"].found.startswith("reachable; 3 documents, 3 chunks")
+    assert rows["knowledge:gone"].status is Status.FAIL
+    assert "is not a readable folder" in rows["knowledge:gone"].found
+    assert rows["knowledge:wiki"].status is Status.FAIL
+    assert "unknown type 'sharepoint'" in rows["knowledge:wiki"].found
