@@ -192,7 +192,7 @@ class Diagnoser:
             read.listing,
         )
         past = await self._history.load(turn.thread)
-        references = await self._consult(question.text)
+        references = await self._consult(question.text, turn.thread)
         retrieved = await self._retrieve(turn, question)
         notices = read.notices
         if retrieved is not None and not retrieved and not references:
@@ -256,11 +256,12 @@ class Diagnoser:
             return None
         return tuple(found)
 
-    async def _consult(self, question: str) -> tuple[Resolution, ...]:
+    async def _consult(self, question: str, thread: ThreadKey) -> tuple[Resolution, ...]:
         if self._knowledge is None:
             return ()
         try:
-            return tuple(await self._knowledge.similar(question, limit=3))
+            where = (thread.workspace, thread.channel)
+            return tuple(await self._knowledge.similar(question, limit=3, where=where))
         except Exception:  # knowledge is a bonus; the answer must not depend on it
             log.exception("could not search past resolutions")
             return ()

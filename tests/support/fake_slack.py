@@ -190,6 +190,7 @@ class FakeSlack:
         self.rate_tiers = rate_tiers
         self.user_names = user_names or {}
         self.channel_names = channel_names or {}
+        self.private_channels: set[str] = set()  # conversations.info answers is_private
         self._failures: dict[str, list[_Failure]] = {}
         self._refusals: dict[str, list[str]] = {}
         self.socket_mode_url: str | None = None
@@ -491,7 +492,11 @@ class FakeSlack:
             channel = str(args["channel"])
             if channel not in self.channel_names:
                 raise SlackError("channel_not_found")
-            response["channel"] = {"id": channel, "name": self.channel_names[channel]}
+            response["channel"] = {
+                "id": channel,
+                "name": self.channel_names[channel],
+                "is_private": channel in self.private_channels,
+            }
         elif method == "files.info":
             # files.info page: file is required; an unknown id answers file_not_found.
             _require(args, "file")
