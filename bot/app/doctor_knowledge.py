@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from bot.app.doctor import Check, Status
+from bot.app.knowledge import vendor_credentials
 from bot.errors import BotError, KnowledgeSourceError
 from bot.knowledge.config import load_knowledge_config
 from bot.knowledge.index import KnowledgeIndex
@@ -27,7 +28,9 @@ async def check_knowledge(settings: Settings) -> list[Check]:
         index = KnowledgeIndex(settings.knowledge_index, embedder=None)
         counts, synced = index.counts(), index.last_synced()
         index.close()
-    context = SourceContext(base_dir=settings.knowledge_config.parent)
+    context = SourceContext(
+        base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
+    )
     checks = []
     for declared in config.sources:
         name = f"knowledge:{declared.name}"

@@ -14,7 +14,7 @@ from bot.knowledge.embedding import Embedder, TransformersEmbedder
 from bot.knowledge.index import Floor, KnowledgeIndex
 from bot.knowledge.retrieval import IndexRetriever
 from bot.knowledge.sources.base import Source
-from bot.knowledge.sources.registry import SourceContext, build_source
+from bot.knowledge.sources.registry import SourceContext, VendorCredentials, build_source
 from bot.knowledge.sync import Progress, SyncSummary, sync_source
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
@@ -86,6 +86,27 @@ def build_embedder(settings: Settings) -> Embedder | None:
         raise ConfigError(f"EMBEDDING_MODEL: cannot load {model!r}: {error}") from None
 
 
+def vendor_credentials(settings: Settings) -> dict[str, VendorCredentials]:
+    """The helpdesk accounts the settings already hold, for the vendors' article sources;
+    Confluence signs in with JIRA_EMAIL and JIRA_API_TOKEN (one Atlassian account)."""
+    found: dict[str, VendorCredentials] = {}
+    if settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token:
+        found["zendesk"] = VendorCredentials(
+            settings.zendesk_url,
+            settings.zendesk_email,
+            settings.zendesk_api_token.get_secret_value(),
+        )
+    if settings.jira_url and settings.jira_email and settings.jira_api_token:
+        found["confluence"] = VendorCredentials(
+            settings.jira_url, settings.jira_email, settings.jira_api_token.get_secret_value()
+        )
+    if settings.intercom_token:
+        found["intercom"] = VendorCredentials(
+            settings.intercom_url, "", settings.intercom_token.get_secret_value()
+        )
+    return found
+
+
 def build_knowledge(
     settings: Settings,
     *,
@@ -97,7 +118,9 @@ def build_knowledge(
     if settings.knowledge_config is None:
         return None
     config = load_knowledge_config(settings.knowledge_config)
-    context = context or SourceContext(base_dir=settings.knowledge_config.parent)
+    context = context or SourceContext(
+        base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
+    )
     sources = [build_source(source, context) for source in config.sources]
     index = KnowledgeIndex(settings.knowledge_index, embedder=build_embedder(settings))
 

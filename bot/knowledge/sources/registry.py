@@ -49,8 +49,73 @@ def _folder(config: SourceConfig, context: SourceContext) -> Source:
     )
 
 
+@dataclass(frozen=True)
+class VendorCredentials:
+    """A vendor API's address and the account the bot signs in as (email may be empty)."""
+
+    base_url: str
+    email: str
+    token: str = field(repr=False)
+
+
+def _credentials(config: SourceConfig, context: SourceContext, vendor: str) -> VendorCredentials:
+    found = context.credentials.get(vendor)
+    if not isinstance(found, VendorCredentials):
+        raise ConfigError(
+            f"knowledge source {config.name}: no {vendor} credentials in the settings "
+            f"(see docs/knowledge.md)"
+        )
+    return found
+
+
+def _zendesk(config: SourceConfig, context: SourceContext) -> Source:
+    from bot.knowledge.sources.zendesk import ZendeskHelpCenterSource
+
+    account = _credentials(config, context, "zendesk")
+    return ZendeskHelpCenterSource(
+        name=config.name,
+        base_url=config.url or account.base_url,
+        email=account.email,
+        token=account.token,
+        visibility=config.visibility,
+        locale=config.options.get("locale"),
+    )
+
+
+def _confluence(config: SourceConfig, context: SourceContext) -> Source:
+    from bot.knowledge.sources.confluence import ConfluenceSource
+
+    account = _credentials(config, context, "confluence")
+    spaces = config.options.get("spaces")
+    if not isinstance(spaces, list) or not spaces:
+        raise ConfigError(f"knowledge source {config.name}: a confluence source needs `spaces`")
+    return ConfluenceSource(
+        name=config.name,
+        base_url=config.url or account.base_url,
+        email=account.email,
+        token=account.token,
+        spaces=[str(space) for space in spaces],
+        visibility=config.visibility,
+    )
+
+
+def _intercom(config: SourceConfig, context: SourceContext) -> Source:
+    from bot.knowledge.sources.intercom import IntercomArticlesSource
+
+    account = _credentials(config, context, "intercom")
+    return IntercomArticlesSource(
+        name=config.name,
+        token=account.token,
+        visibility=config.visibility,
+        base_url=config.url or account.base_url,
+    )
+
+
 FACTORIES: dict[str, SourceFactory] = {
     "folder": _folder,
+    "zendesk": _zendesk,
+    "confluence": _confluence,
+    "intercom": _intercom,
 }
 
 
