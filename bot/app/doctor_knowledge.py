@@ -15,9 +15,9 @@ from bot.settings import Settings
 
 
 async def check_knowledge(settings: Settings) -> list[Check]:
-    """A row per configured source; one OFF row without KNOWLEDGE_CONFIG."""
+    """A row per configured source; none without KNOWLEDGE_CONFIG (resolutions only)."""
     if settings.knowledge_config is None:
-        return [Check("knowledge", Status.OFF, "KNOWLEDGE_CONFIG unset: past resolutions only")]
+        return []
     try:
         config = load_knowledge_config(settings.knowledge_config)
     except BotError as error:
