@@ -9,7 +9,11 @@ from bot.conversation.diagnosis import Diagnoser
 from bot.conversation.grounding import Retriever
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase
-from bot.conversation.prompting import PromptBuilder
+from bot.conversation.prompting import (
+    SYSTEM_PROMPT_VERSION,
+    WITHOUT_KNOWLEDGE_VERSION,
+    PromptBuilder,
+)
 from bot.conversation.summaries import ThreadSummarizer
 from bot.engine.protocol import Engine
 from bot.safety.filters import ReplyFilter
@@ -34,7 +38,10 @@ def build_diagnoser(
         engine=engine,
         history=history,
         fetcher=fetcher,
-        prompts=PromptBuilder(max_new_tokens=settings.max_new_tokens),
+        prompts=PromptBuilder(
+            max_new_tokens=settings.max_new_tokens,
+            version=SYSTEM_PROMPT_VERSION if retriever is not None else WITHOUT_KNOWLEDGE_VERSION,
+        ),
         reply_filter=reply_filter,
         redactor=redactor,
         max_images_per_turn=settings.max_images_per_turn,

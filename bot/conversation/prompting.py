@@ -23,6 +23,9 @@ from bot.safety.normalised import fold
 
 SYSTEM_PROMPT = "diagnosis_system"
 SYSTEM_PROMPT_VERSION = 4
+# Without a knowledge base the bot keeps the prompt it had (v3, which names no
+# reference material): a changed system prompt changes every answer.
+WITHOUT_KNOWLEDGE_VERSION = 3
 PAST_RESOLUTIONS_PROMPT = "past_resolutions"
 PAST_RESOLUTIONS_VERSION = 2
 REFERENCE_PASSAGES_PROMPT = "reference_passages"
