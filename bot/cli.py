@@ -144,6 +144,16 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
     if args.legibility_only:
         print_legibility(choice, resize_rule())
         return 0
+    if args.knowledge_only:
+        from bot.app.knowledge import build_embedder
+        from bot.evaluation.knowledge_eval import evaluate_retrieval, retrieval_table
+
+        scores = await evaluate_retrieval(build_embedder(settings))
+        print(retrieval_table(scores))
+        for row in scores:
+            if row.misses:
+                print(f"{row.mode}: not in the first 5: {', '.join(row.misses)}")
+        return 0
     async with local_diagnoser(settings) as diagnoser:
         meta: dict[str, object] = {
             "engine": settings.engine.value,
@@ -312,6 +322,18 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
             ),
         )
     )
+    from bot.app.knowledge_command import add_arguments as add_knowledge_arguments
+
+    add_knowledge_arguments(
+        commands.add_parser(
+            "knowledge",
+            help="sync, search and audit the knowledge base (KNOWLEDGE_CONFIG)",
+            description=(
+                "Sync the sources KNOWLEDGE_CONFIG declares into the index, search it as a "
+                "channel would, or list questions nothing matched (see docs/knowledge.md)."
+            ),
+        )
+    )
     check = commands.add_parser(
         "send-test",
         help="send a signed test delivery to a running bot and show the job's result",
@@ -337,6 +359,7 @@ _NEEDS = {
     "doctor": Needs.NOTHING,
     "eval": Needs.ENGINE,
     "send-test": Needs.NOTHING,
+    "knowledge": Needs.NOTHING,
 }
 
 
@@ -368,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_evaluate(settings, args))
         if args.command == "send-test":
             return _send_test(settings, args)
+        if args.command == "knowledge":
+            from bot.app.knowledge_command import run
+
+            return asyncio.run(run(settings, args))
         return asyncio.run(_diagnose(settings, args.images, args.question))
     except ConfigError as error:
         for problem in error.problems:

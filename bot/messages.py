@@ -61,6 +61,9 @@ class Message(StrEnum):
     NO_THREAD_TO_ESCALATE = "no_thread_to_escalate"
     ESCALATION_NOT_CONFIGURED = "escalation_not_configured"
     DRAWING_ON_PAST = "drawing_on_past"
+    NO_RUNBOOK_MATCHED = "no_runbook_matched"
+    NO_SOURCE_ANSWER = "no_source_answer"
+    SOURCES_HEADING = "sources_heading"
     TICKET_OPENED = "ticket_opened"
     REASON_INFECTED = "reason_infected"
     REASON_SCAN_UNAVAILABLE = "reason_scan_unavailable"
@@ -356,6 +359,21 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
     Message.DRAWING_ON_PAST: {
         Language.ENGLISH: "📚 Drawing on {count} past resolution(s) from your team ({dates}).",
         Language.CHINESE: "📚 参考了团队过去的 {count} 个解决记录（{dates}）。",
+    },
+    Message.NO_RUNBOOK_MATCHED: {
+        Language.ENGLISH: "No runbook matched this question; the answer is from general knowledge.",
+        Language.CHINESE: "没有找到与此问题匹配的运维手册；以下回答来自通用知识。",
+    },
+    Message.NO_SOURCE_ANSWER: {
+        Language.ENGLISH: (
+            "I found nothing in this channel's knowledge base about this, and here I answer "
+            "only from a source. Escalate it to the team and a person will take a look."
+        ),
+        Language.CHINESE: "本频道的知识库里没有与此相关的内容，而这里只根据资料作答。请升级给团队，会有人来处理。",
+    },
+    Message.SOURCES_HEADING: {
+        Language.ENGLISH: "Sources:",
+        Language.CHINESE: "参考资料：",
     },
     Message.TICKET_OPENED: {
         Language.ENGLISH: "🎫 Helpdesk ticket {ticket} opened with the transcript and screenshots.",

@@ -188,6 +188,14 @@ class Settings(BaseSettings):
     max_decode_pixels: int = Field(default=50_000_000, ge=1_000_000)
     max_request_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
 
+    # Knowledge: the sources file, where the index lives, the embedding model (a Hugging
+    # Face id or a local directory; "none": words only), how often `serve` re-syncs.
+    knowledge_config: Path | None = None
+    knowledge_index: Path = Path("knowledge/index.db")
+    embedding_model: str = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+    knowledge_sync_minutes: float = Field(default=60.0, ge=0)  # 0: only at start-up
+    knowledge_min_similarity: float = Field(default=0.35, ge=-1, le=1)
+
     clamd_address: str | None = None
     clamd_fail_open: bool = False
     sensitive_words_file: Path | None = None
@@ -282,7 +290,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{prefix!r} is not an http(s) URL prefix")
         return value
 
-    @field_validator("sensitive_words_file", "channel_config")
+    @field_validator("sensitive_words_file", "channel_config", "knowledge_config")
     @classmethod
     def _file_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from bot.app.engine import build_engine, watch_engine
 from bot.app.helpdesks import build_ticket_opener, build_webhooks
+from bot.app.knowledge import build_knowledge
 from bot.app.slack import build_answerer, build_bolt, build_slack_client, build_slack_file_fetcher
 from bot.app.supportbot import Supportbot
 from bot.conversation.factory import build_diagnoser, build_summarizer
@@ -64,6 +65,8 @@ def build_app(
     helpdesk_clients = HelpdeskClients.build(settings, http_transport)
     redactor = build_redactor(settings, metrics.redactions)
     reply_filter = build_reply_filter(settings, redactor)
+    knowledge = build_knowledge(settings, redactor=redactor, metrics=metrics)
+    retriever = knowledge.retriever if knowledge is not None else None
     inspector = build_inspector(settings)
     slack_client = build_slack_client(settings, metrics)
     diagnoser = build_diagnoser(
@@ -74,6 +77,7 @@ def build_app(
         redactor=redactor,
         reply_filter=reply_filter,
         knowledge=stores.knowledge,
+        retriever=retriever,
     )
     answerer = build_answerer(
         settings,
@@ -99,6 +103,7 @@ def build_app(
         helpdesk_clients=helpdesk_clients,
         metrics=metrics,
         slack_client=slack_client,
+        retriever=retriever,
     )
     return Supportbot(
         settings=settings,
@@ -113,4 +118,5 @@ def build_app(
         owns_engine=owns_engine,
         metrics=metrics,
         slack_client=slack_client,
+        knowledge=knowledge,
     )

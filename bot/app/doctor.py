@@ -196,6 +196,9 @@ async def run_checks(
     checks += await _check_engine(settings)
     checks.append(await check_clamd(settings))
     checks += await check_helpdesks(settings, http_transport)
+    from bot.app.doctor_knowledge import check_knowledge
+
+    checks += await check_knowledge(settings)
     return checks
 
 

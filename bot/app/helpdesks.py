@@ -14,6 +14,7 @@ from starlette.routing import Route
 from bot.attachments.fetching import HttpImageFetcher
 from bot.conversation.escalation import TicketOpener
 from bot.conversation.factory import build_diagnoser
+from bot.conversation.grounding import Retriever
 from bot.conversation.history import HistoryStore
 from bot.engine.protocol import Engine
 from bot.errors import ConfigError
@@ -64,6 +65,7 @@ def build_webhooks(
     helpdesk_clients: HelpdeskClients,
     metrics: Metrics,
     slack_client: AsyncWebClient,
+    retriever: Retriever | None = None,
 ) -> Webhooks | None:
     """Helpdesk webhooks for every provider with a secret set; None when there are none.
 
@@ -96,6 +98,7 @@ def build_webhooks(
             ),
             redactor=redactor,
             reply_filter=reply_filter,
+            retriever=retriever,
         )
         for helpdesk in {provider.helpdesk for provider in enabled}
     }

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.app.engine import build_engine
+from bot.app.knowledge import build_knowledge
 from bot.attachments.fetching import LocalFileFetcher
 from bot.conversation.diagnosis import Diagnoser
 from bot.conversation.factory import build_diagnoser
@@ -30,6 +31,8 @@ async def local_diagnoser(settings: Settings) -> AsyncIterator[Diagnoser]:
         if engine.state is not EngineState.READY:
             raise ModelUnavailable(engine.failure or f"the model is {engine.state.value}")
         redactor = build_redactor(settings)
+        # The index is read as the last `supportbot knowledge sync` left it.
+        knowledge = build_knowledge(settings, redactor=redactor)
         yield build_diagnoser(
             settings,
             engine=engine,
@@ -39,6 +42,7 @@ async def local_diagnoser(settings: Settings) -> AsyncIterator[Diagnoser]:
             ),
             redactor=redactor,
             reply_filter=build_reply_filter(settings, redactor),
+            retriever=knowledge.retriever if knowledge is not None else None,
         )
     finally:
         await engine.close()

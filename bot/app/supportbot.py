@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from bot.app.helpdesks import Webhooks
+from bot.app.knowledge import KnowledgeBase
 from bot.engine.protocol import Engine, EngineState
 from bot.errors import first_line
 from bot.intake.work_log import WorkLog
@@ -48,6 +49,7 @@ class Supportbot:
     owns_engine: bool = True
     metrics: Metrics = field(default_factory=Metrics)
     slack_client: AsyncWebClient | None = None
+    knowledge: KnowledgeBase | None = None
     on_fatal: Callable[[str], None] | None = None
     """Called with the reason when the model can never load; `serve` stops the process."""
     asgi: Starlette = field(init=False)
@@ -115,6 +117,13 @@ class Supportbot:
         if self.slack_client is not None:
             await check_token(self.slack_client)
         background = []
+        if self.knowledge is not None:
+            background.append(
+                asyncio.create_task(
+                    self.knowledge.sync_forever(self.settings.knowledge_sync_minutes * 60),
+                    name="knowledge-sync",
+                )
+            )
         if self.webhooks:
             background.append(
                 asyncio.create_task(self.webhooks.runner.run_forever(), name="helpdesk-jobs")

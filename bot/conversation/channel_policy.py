@@ -10,6 +10,8 @@ allowed_channels = []       # empty: every channel the bot is in
 [channels.C0123456789]
 mode = "support"
 language = "zh"
+knowledge_sources = ["runbooks"]   # absent: every knowledge source the channel may see
+answer_only_with_source = true     # nothing relevant found: say so, offer escalation
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ class _RulesFile(BaseModel):
     mode: AnswerMode | None = None
     language: Literal["auto", "en", "zh"] | None = None
     allowed_users: list[str] | None = None
+    # Which knowledge sources (by their KNOWLEDGE_CONFIG name) the channel draws on;
+    # absent: every source whose visibility allows the channel.
+    knowledge_sources: list[str] | None = None
+    # Nothing relevant found: say so and offer escalation instead of answering.
+    answer_only_with_source: bool | None = None
 
 
 class _DefaultsFile(_RulesFile):
@@ -55,6 +62,8 @@ class ChannelRules:
     mode: AnswerMode = AnswerMode.MENTION
     language: Language | None = None  # None: follow the user
     allowed_users: frozenset[str] = frozenset()  # empty: everyone
+    knowledge_sources: frozenset[str] | None = None  # None: every source it may see
+    answer_only_with_source: bool = False
 
     def allows(self, user_id: str) -> bool:
         return not self.allowed_users or user_id in self.allowed_users
@@ -121,5 +130,15 @@ def _rules(raw: _RulesFile, inherit: ChannelRules) -> ChannelRules:
         language=language,
         allowed_users=(
             frozenset(raw.allowed_users) if raw.allowed_users is not None else inherit.allowed_users
+        ),
+        knowledge_sources=(
+            frozenset(raw.knowledge_sources)
+            if raw.knowledge_sources is not None
+            else inherit.knowledge_sources
+        ),
+        answer_only_with_source=(
+            raw.answer_only_with_source
+            if raw.answer_only_with_source is not None
+            else inherit.answer_only_with_source
         ),
     )

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from bot.attachments.fetching import AttachmentFetcher
 from bot.attachments.image_budget import ImageBudget, fit_images
 from bot.attachments.text_files import Excerpt, fit_tokens
+from bot.conversation.channel_policy import ChannelPolicy
+from bot.conversation.grounding import Retriever, cited, knowledge_query, sources_footer
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase, Resolution
 from bot.conversation.prompting import PromptBuilder
@@ -33,6 +35,7 @@ from bot.conversation.turns import (
 from bot.engine.protocol import Engine
 from bot.engine.request import ChatMessage, GenerationRequest, Queued, Role, TextPart
 from bot.errors import AttachmentError
+from bot.knowledge.passages import Passage
 from bot.messages import Language, Message, detect_language, say
 from bot.safety.filters import ReplyFilter
 from bot.safety.redaction import Redactor
@@ -84,6 +87,10 @@ class Diagnosis:
     language: Language
     references: tuple[Resolution, ...] = ()
     notices: tuple[str, ...] = ()
+    # The knowledge-base passages the prompt held, numbered from 1 as the answer cites them.
+    passages: tuple[Passage, ...] = ()
+    # Which of them the model's own words cite ([1] is the first), before the sources list.
+    citations: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,9 @@ class Diagnoser:
         image_budget: pixels per screenshot, and for all screenshots of one message.
         max_text_tokens: prompt tokens all text files of one message may take together.
         knowledge: past resolutions to draw on, when any are like the question.
+        retriever: the team's knowledge base, asked once per question before the prompt.
+        channel_policy: per channel, which knowledge sources it may draw on and whether
+            it is answered only from a source.
         queue_timeout: seconds a request may wait for the model.
         generation_timeout: seconds an answer may take once the model is on it.
 
@@ -133,6 +143,8 @@ class Diagnoser:
         image_budget: ImageBudget | None = None,
         max_text_tokens: int = 4096,
         knowledge: KnowledgeBase | None = None,
+        retriever: Retriever | None = None,
+        channel_policy: ChannelPolicy | None = None,
         queue_timeout: float | None = None,
         generation_timeout: float | None = None,
     ) -> None:
@@ -146,6 +158,8 @@ class Diagnoser:
         self._image_budget = image_budget or ImageBudget()
         self._max_text_tokens = max_text_tokens
         self._knowledge = knowledge
+        self._retriever = retriever
+        self._policy = channel_policy or ChannelPolicy()
         self._queue_timeout = queue_timeout
         self._generation_timeout = generation_timeout
 
@@ -179,9 +193,21 @@ class Diagnoser:
             read.listing,
         )
         past = await self._history.load(turn.thread)
-        references = await self._consult(question.text)
-        question, total = await asyncio.to_thread(
-            self._fit_question, question, language, references
+        references = await self._consult(question.text, turn.thread)
+        retrieved = await self._retrieve(turn, question)
+        notices = read.notices
+        if retrieved is not None and not retrieved and not references:
+            if self._policy.rules_for(turn.thread.channel).answer_only_with_source:
+                # Nothing to ground an answer in, and this channel wants no guesses.
+                answer = say(Message.NO_SOURCE_ANSWER, language)
+                await self._history.append(turn.thread, question)
+                await self._history.append(turn.thread, HistoryEntry(Speaker.ASSISTANT, answer))
+                yield Diagnosis(answer, skipped, language, (), notices)
+                return
+            notices += (say(Message.NO_RUNBOOK_MATCHED, language),)
+        passages = retrieved or ()
+        question, total, passages = await asyncio.to_thread(
+            self._fit_question, question, language, references, passages
         )
         if total:
             yield QuestionShortened(len(question.text), total)
@@ -191,7 +217,7 @@ class Diagnoser:
         # follow the channel's or user's setting.
         answer_language = detect_language(turn.text) if turn.text.strip() else language
         request = await asyncio.to_thread(
-            self._fit_prompt, past, question, answer_language, references
+            self._fit_prompt, past, question, answer_language, references, passages
         )
         request = replace(request, reuse_key=turn.thread.as_key())
         await self._history.append(turn.thread, question)
@@ -209,33 +235,66 @@ class Diagnoser:
             yield AnswerPiece(tail)
 
         answer = "".join(shown).strip() or say(Message.EMPTY_ANSWER, language)
+        citations = cited(answer, passages)
+        if passages:
+            answer += "\n\n" + sources_footer(passages, language)
         await self._history.append(turn.thread, HistoryEntry(Speaker.ASSISTANT, answer))
-        yield Diagnosis(answer, skipped, language, references, read.notices)
+        yield Diagnosis(answer, skipped, language, references, notices, passages, citations)
 
-    async def _consult(self, question: str) -> tuple[Resolution, ...]:
+    async def _retrieve(self, turn: Turn, question: HistoryEntry) -> tuple[Passage, ...] | None:
+        """The passages this conversation may be answered from; None when there is no
+        knowledge base, or it could not be asked (the answer must not depend on it)."""
+        if self._retriever is None:
+            return None
+        rules = self._policy.rules_for(turn.thread.channel)
+        query = knowledge_query(question.text, question.attachments)
+        try:
+            found = await self._retriever.retrieve(
+                query, channel=turn.thread.channel, sources=rules.knowledge_sources
+            )
+        except Exception:
+            log.exception("could not search the knowledge base")
+            return None
+        return tuple(found)
+
+    async def _consult(self, question: str, thread: ThreadKey) -> tuple[Resolution, ...]:
         if self._knowledge is None:
             return ()
         try:
-            return tuple(await self._knowledge.similar(question, limit=3))
+            where = (thread.workspace, thread.channel)
+            return tuple(await self._knowledge.similar(question, limit=3, where=where))
         except Exception:  # knowledge is a bonus; the answer must not depend on it
             log.exception("could not search past resolutions")
             return ()
 
     def _fit_question(
-        self, question: HistoryEntry, language: Language, references: tuple[Resolution, ...]
-    ) -> tuple[HistoryEntry, int]:
-        """`question`, cut to its start and end if alone it leaves the answer no room; and
-        how long it was when cut (0 when it fits)."""
+        self,
+        question: HistoryEntry,
+        language: Language,
+        references: tuple[Resolution, ...],
+        passages: tuple[Passage, ...] = (),
+    ) -> tuple[HistoryEntry, int, tuple[Passage, ...]]:
+        """`question`, cut to its start and end if alone it leaves the answer no room; how
+        long it was when cut (0 when it fits); and the passages that fit beside it (the
+        weakest go first, and they never take more than half the room)."""
         answer_room = self._prompts.build([], question, language).max_new_tokens or 0
         budget = self._engine.context_window - answer_room
+        bare = self._engine.count_tokens(self._prompts.build([], question, language))
+        while passages:
+            request = self._prompts.build([], question, language, passages=passages)
+            if self._engine.count_tokens(request) - bare <= budget // 2:
+                break
+            passages = passages[:-1]
 
         def fits(entry: HistoryEntry) -> bool:
-            request = self._prompts.build([], entry, language, references=references)
+            request = self._prompts.build(
+                [], entry, language, references=references, passages=passages
+            )
             return self._engine.count_tokens(request) <= budget
 
         text = question.text
         if fits(question):
-            return question, 0
+            return question, 0, passages
         low, high = 0, len(text)
         while low < high:  # the most characters that fit: about log2(len) measurements
             middle = (low + high + 1) // 2
@@ -244,7 +303,7 @@ class Diagnoser:
             else:
                 high = middle - 1
         log.info("question of %d characters cut to %d to fit the context", len(text), low)
-        return replace(question, text=shortened(text, low)), len(text)
+        return replace(question, text=shortened(text, low)), len(text), passages
 
     def _fit_prompt(
         self,
@@ -252,6 +311,7 @@ class Diagnoser:
         question: HistoryEntry,
         language: Language,
         references: tuple[Resolution, ...] = (),
+        passages: tuple[Passage, ...] = (),
     ) -> GenerationRequest:
         draft = self._prompts.build([], question, language)
         answer_room = draft.max_new_tokens or 0
@@ -262,6 +322,7 @@ class Diagnoser:
             measure=self._engine.count_tokens,
             budget=self._engine.context_window - answer_room,
             references=references,
+            passages=passages,
         )
         return replace(
             request,

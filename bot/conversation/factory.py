@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from bot.attachments.fetching import AttachmentFetcher
 from bot.attachments.image_budget import ImageBudget
+from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.diagnosis import Diagnoser
+from bot.conversation.grounding import Retriever
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase
-from bot.conversation.prompting import PromptBuilder
+from bot.conversation.prompting import (
+    SYSTEM_PROMPT_VERSION,
+    WITHOUT_KNOWLEDGE_VERSION,
+    PromptBuilder,
+)
 from bot.conversation.summaries import ThreadSummarizer
 from bot.engine.protocol import Engine
 from bot.safety.filters import ReplyFilter
@@ -24,13 +30,18 @@ def build_diagnoser(
     redactor: Redactor,
     reply_filter: ReplyFilter,
     knowledge: KnowledgeBase | None = None,
+    retriever: Retriever | None = None,
 ) -> Diagnoser:
     """The diagnosis use case for one source of attachments (Slack, a helpdesk, local files)."""
+    policy = ChannelPolicy.from_file(settings.channel_config) if settings.channel_config else None
     return Diagnoser(
         engine=engine,
         history=history,
         fetcher=fetcher,
-        prompts=PromptBuilder(max_new_tokens=settings.max_new_tokens),
+        prompts=PromptBuilder(
+            max_new_tokens=settings.max_new_tokens,
+            version=SYSTEM_PROMPT_VERSION if retriever is not None else WITHOUT_KNOWLEDGE_VERSION,
+        ),
         reply_filter=reply_filter,
         redactor=redactor,
         max_images_per_turn=settings.max_images_per_turn,
@@ -39,6 +50,8 @@ def build_diagnoser(
         ),
         max_text_tokens=settings.max_attachment_text_tokens,
         knowledge=knowledge,
+        retriever=retriever,
+        channel_policy=policy,
         queue_timeout=settings.queue_timeout_seconds,
         generation_timeout=settings.generation_timeout_seconds,
     )

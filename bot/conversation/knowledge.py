@@ -12,7 +12,10 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
+
+from bot.knowledge.sources.base import Visibility
 
 _WORD = re.compile(r"[a-z0-9_]+(?:[.:-][a-z0-9_]+)*|[\u3400-\u9fff]+")
 _STOP_WORDS = (
@@ -22,9 +25,24 @@ _STOP_WORDS = (
 _STOP = frozenset(_STOP_WORDS.split())
 
 
+class Conversation(StrEnum):
+    """The kind of conversation a resolution came from, as Slack's conversations.info says
+    (`is_im`, `is_private`); UNKNOWN when it could not be told, treated as private."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+    DIRECT = "direct"
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class Resolution:
-    """A thread a person resolved: what the error was, what the bot said, what fixed it."""
+    """A thread a person resolved: what the error was, what the bot said, what fixed it,
+    and where it came from (workspace, channel, kind of conversation).
+
+    Records kept before the origin was recorded have `thread` ("workspace:channel:ts")
+    and an UNKNOWN kind, so they are drawn on only in their own conversation.
+    """
 
     error_text: str
     diagnosis: str
@@ -32,10 +50,33 @@ class Resolution:
     resolved_by: str
     thread: str
     resolved_at: float = field(default_factory=time.time)
+    workspace: str = ""
+    channel: str = ""
+    conversation: str = Conversation.UNKNOWN
 
     @property
     def date(self) -> str:
         return time.strftime("%Y-%m-%d", time.gmtime(self.resolved_at))
+
+    @property
+    def origin(self) -> tuple[str, str]:
+        """(workspace, channel) it was resolved in."""
+        if self.workspace and self.channel:
+            return self.workspace, self.channel
+        parts = self.thread.split(":")
+        return (parts[0], parts[1]) if len(parts) >= 3 else ("", "")
+
+    @property
+    def visibility(self) -> Visibility:
+        """The documents' rule: a public channel's resolution is for everyone in its
+        workspace; a private channel's, a DM's or an unknown one's only for that channel."""
+        if self.conversation == Conversation.PUBLIC:
+            return Visibility.everyone()
+        return Visibility.only([self.origin[1]])
+
+    def visible_in(self, workspace: str, channel: str) -> bool:
+        """Whether a question in `channel` of `workspace` may be answered from it."""
+        return self.origin[0] == workspace and self.visibility.allows(channel)
 
 
 def terms(text: str) -> list[str]:
@@ -65,10 +106,21 @@ class LexicalIndex:
         total = len(self._docs)
         self._idf = {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t, n in frequency.items()}
 
-    def search(self, query: str, *, limit: int = 3, min_score: float = 1.0) -> list[Resolution]:
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 3,
+        min_score: float = 1.0,
+        where: tuple[str, str] | None = None,
+    ) -> list[Resolution]:
+        """The best matches; with `where` (workspace, channel), only those visible there,
+        left out before ranking so nothing private even competes."""
         wanted = set(terms(query))
         scored = []
         for index, doc in enumerate(self._docs):
+            if where is not None and not self._resolutions[index].visible_in(*where):
+                continue
             score = 0.0
             for term in wanted & doc.keys():
                 tf = doc[term]
@@ -83,6 +135,9 @@ class LexicalIndex:
 class KnowledgeBase(Protocol):
     async def add(self, resolution: Resolution) -> None: ...
 
-    async def similar(self, query: str, *, limit: int = 3) -> list[Resolution]:
-        """The past resolutions most like `query`, best first (none when nothing is close)."""
+    async def similar(
+        self, query: str, *, limit: int = 3, where: tuple[str, str] | None = None
+    ) -> list[Resolution]:
+        """The past resolutions most like `query`, best first (none when nothing is close);
+        with `where` (workspace, channel), only those its origin allows there."""
         ...

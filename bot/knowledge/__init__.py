@@ -1,6 +1,7 @@
 """The team's own knowledge: sources of documents, one index, retrieval and who may see what.
 
 Owns: the `Source` interface and its implementations (`sources/`), the visibility
-rule (which conversation may be answered from which document).
+rule (which conversation may be answered from which document), the index
+(`index.py`: SQLite FTS5 and vectors, fused), chunking, embeddings and sync.
 May import: `bot.errors`, `bot.safety` (documents are redacted before they are kept).
 """

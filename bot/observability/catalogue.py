@@ -141,6 +141,23 @@ ENGINE_DECODE_CACHE_BYTES = _gauge(
 )
 GPU_MEMORY_BYTES = _gauge("supportbot_gpu_memory_bytes", "GPU memory PyTorch holds")
 
+# Knowledge
+KNOWLEDGE_SYNC_SECONDS = _histogram(
+    "supportbot_knowledge_sync_seconds", "Time one knowledge source took to sync"
+)
+KNOWLEDGE_SYNCS = _counter(
+    "supportbot_knowledge_syncs_total", "Knowledge source syncs, by outcome", "outcome"
+)
+KNOWLEDGE_DOCUMENTS = _gauge(
+    "supportbot_knowledge_documents", "Documents in the knowledge index, all sources"
+)
+KNOWLEDGE_RETRIEVAL_SECONDS = _histogram(
+    "supportbot_knowledge_retrieval_seconds", "Time one knowledge search took"
+)
+KNOWLEDGE_UNMATCHED = _counter(
+    "supportbot_knowledge_unmatched_total", "Questions for which no knowledge passage matched"
+)
+
 CATALOGUE: tuple[MetricSpec, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, MetricSpec)
 )

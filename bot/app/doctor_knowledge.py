@@ -1,0 +1,57 @@
+"""`doctor` rows for the knowledge base: one per source (reachable, credentials accepted,
+last sync, documents indexed), read without loading the embedding model."""
+
+from __future__ import annotations
+
+import time
+
+from bot.app.doctor import Check, Status
+from bot.app.knowledge import vendor_credentials
+from bot.errors import BotError, KnowledgeSourceError
+from bot.knowledge.config import load_knowledge_config
+from bot.knowledge.index import KnowledgeIndex
+from bot.knowledge.sources.registry import SourceContext, build_source
+from bot.settings import Settings
+
+
+async def check_knowledge(settings: Settings) -> list[Check]:
+    """A row per configured source; none without KNOWLEDGE_CONFIG (resolutions only)."""
+    if settings.knowledge_config is None:
+        return []
+    try:
+        config = load_knowledge_config(settings.knowledge_config)
+    except BotError as error:
+        return [Check("knowledge", Status.FAIL, str(error), "fix the sources file")]
+    counts: dict[str, tuple[int, int]] = {}
+    synced: dict[str, float] = {}
+    if settings.knowledge_index.is_file():
+        index = KnowledgeIndex(settings.knowledge_index, embedder=None)
+        counts, synced = index.counts(), index.last_synced()
+        index.close()
+    context = SourceContext(
+        base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
+    )
+    checks = []
+    for declared in config.sources:
+        name = f"knowledge:{declared.name}"
+        docs, chunks = counts.get(declared.name, (0, 0))
+        when = synced.get(declared.name)
+        indexed = (
+            f"{docs} documents, {chunks} chunks, last synced "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(when))}"
+            if when
+            else "never synced"
+        )
+        try:
+            source = build_source(declared, context)
+            async for _ in source.documents():  # the first listed document proves access
+                break
+        except KnowledgeSourceError as error:
+            checks.append(Check(name, Status.FAIL, f"{error.reason}; {indexed}", "see the reason"))
+            continue
+        except BotError as error:
+            checks.append(Check(name, Status.FAIL, str(error), "fix the sources file"))
+            continue
+        status = Status.OK if when else Status.WARN
+        checks.append(Check(name, status, f"reachable; {indexed}", "run supportbot knowledge sync"))
+    return checks

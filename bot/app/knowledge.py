@@ -1,0 +1,141 @@
+"""The knowledge base built from `Settings`: sources from KNOWLEDGE_CONFIG, one index,
+the embedding model, the retriever every diagnoser asks, and syncing all sources."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.errors import ConfigError
+from bot.knowledge.config import load_knowledge_config
+from bot.knowledge.embedding import Embedder, TransformersEmbedder
+from bot.knowledge.index import Floor, KnowledgeIndex
+from bot.knowledge.retrieval import IndexRetriever
+from bot.knowledge.sources.base import Source
+from bot.knowledge.sources.registry import SourceContext, VendorCredentials, build_source
+from bot.knowledge.sync import Progress, SyncSummary, sync_source
+from bot.observability import catalogue
+from bot.observability.metrics import Metrics
+from bot.safety.redaction import Redactor
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NO_EMBEDDINGS = "none"
+
+
+@dataclass
+class KnowledgeBase:
+    """Everything the bot knows beyond the model: the configured sources and their index."""
+
+    sources: list[Source]
+    index: KnowledgeIndex
+    retriever: IndexRetriever
+    redactor: Redactor
+    metrics: Metrics | None = None
+
+    async def sync(
+        self, *, only: str | None = None, progress: Callable[[str], Progress] | None = None
+    ) -> list[SyncSummary]:
+        """Syncs every source (or the one named `only`), each independently of the others."""
+        summaries = []
+        for source in self.sources:
+            if only is not None and source.name != only:
+                continue
+            summary = await sync_source(
+                source,
+                self.index,
+                redactor=self.redactor,
+                progress=progress(source.name) if progress else None,
+            )
+            if self.metrics is not None:
+                self.metrics.observe(catalogue.KNOWLEDGE_SYNC_SECONDS, summary.seconds)
+                outcome = "failed" if summary.error else "synced"
+                self.metrics.count(catalogue.KNOWLEDGE_SYNCS, outcome=outcome)
+            if summary.error:
+                log.warning("knowledge source %s failed: %s", source.name, summary.error)
+            summaries.append(summary)
+        return summaries
+
+    async def sync_forever(self, every_seconds: float) -> None:
+        """Syncs at start-up, then every `every_seconds` (only once when 0); a failed round
+        is logged and the next one tried, the previous index answering meanwhile."""
+        while True:
+            try:
+                await self.sync()
+            except Exception:
+                log.exception("knowledge sync failed; the previous index keeps answering")
+            if every_seconds <= 0:
+                return
+            await asyncio.sleep(every_seconds)
+
+
+def build_embedder(settings: Settings) -> Embedder | None:
+    """The embedding model EMBEDDING_MODEL names; None for "none" (words only)."""
+    if settings.embedding_model.strip().lower() == NO_EMBEDDINGS:
+        return None
+    model = settings.embedding_model
+    e5 = "e5" in model.lower()  # e5 models are trained with these prefixes
+    try:
+        return TransformersEmbedder(
+            model, query_prefix="query: " if e5 else "", passage_prefix="passage: " if e5 else ""
+        )
+    except OSError as error:
+        raise ConfigError(f"EMBEDDING_MODEL: cannot load {model!r}: {error}") from None
+
+
+def vendor_credentials(settings: Settings) -> dict[str, VendorCredentials]:
+    """The helpdesk accounts the settings already hold, for the vendors' article sources;
+    Confluence signs in with JIRA_EMAIL and JIRA_API_TOKEN (one Atlassian account)."""
+    found: dict[str, VendorCredentials] = {}
+    if settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token:
+        found["zendesk"] = VendorCredentials(
+            settings.zendesk_url,
+            settings.zendesk_email,
+            settings.zendesk_api_token.get_secret_value(),
+        )
+    if settings.jira_url and settings.jira_email and settings.jira_api_token:
+        found["confluence"] = VendorCredentials(
+            settings.jira_url, settings.jira_email, settings.jira_api_token.get_secret_value()
+        )
+    if settings.intercom_token:
+        found["intercom"] = VendorCredentials(
+            settings.intercom_url, "", settings.intercom_token.get_secret_value()
+        )
+    return found
+
+
+def build_knowledge(
+    settings: Settings,
+    *,
+    redactor: Redactor,
+    metrics: Metrics | None = None,
+    context: SourceContext | None = None,
+) -> KnowledgeBase | None:
+    """The knowledge base KNOWLEDGE_CONFIG declares; None without one (resolutions only)."""
+    if settings.knowledge_config is None:
+        return None
+    config = load_knowledge_config(settings.knowledge_config)
+    context = context or SourceContext(
+        base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
+    )
+    sources = [build_source(source, context) for source in config.sources]
+    index = KnowledgeIndex(settings.knowledge_index, embedder=build_embedder(settings))
+
+    def observe(seconds: float, matched: bool) -> None:
+        if metrics is not None:
+            metrics.observe(catalogue.KNOWLEDGE_RETRIEVAL_SECONDS, seconds)
+            if not matched:
+                metrics.count(catalogue.KNOWLEDGE_UNMATCHED)
+
+    retriever = IndexRetriever(
+        index, floor=Floor(similarity=settings.knowledge_min_similarity), observe=observe
+    )
+    if metrics is not None:
+        metrics.gauge(
+            catalogue.KNOWLEDGE_DOCUMENTS,
+            lambda: float(sum(docs for docs, _ in index.counts().values())),
+        )
+    return KnowledgeBase(sources, index, retriever, redactor, metrics)

