@@ -10,7 +10,8 @@ from redis.asyncio import Redis
 from bot.intake.jobs import Job, JobState
 from bot.observability.metrics import Metrics
 from bot.stores.jobs import GROUP, RedisJobStore
-from handlers.webhooks.notes import ZendeskNotes
+from handlers.helpdesks.base import Notes
+from handlers.helpdesks.zendesk.notes import ZendeskNoteFormat
 from handlers.webhooks.runner import JobRunner
 from tests.support.fake_helpdesk import ZENDESK_EMAIL, ZENDESK_TOKEN, FakeHelpdesk
 from tests.support.servers import ServerThread
@@ -58,10 +59,9 @@ async def test_a_runner_that_lost_its_lease_posts_no_note(
         with ServerThread(fake.app) as api:
             fake.url = api.url
             fake.add_zendesk_ticket(6101, "Export fails", [])
-            async with httpx.AsyncClient() as client:
-                notes = ZendeskNotes(
-                    client, base_url=api.url, email=ZENDESK_EMAIL, token=ZENDESK_TOKEN
-                )
+            auth = (f"{ZENDESK_EMAIL}/token", ZENDESK_TOKEN)
+            async with httpx.AsyncClient(base_url=api.url, auth=auth) as client:
+                notes = Notes(client, ZendeskNoteFormat())
                 runners = [
                     JobRunner(store, diagnosers={}, notes={"zendesk": notes}, metrics=Metrics())
                     for store in (first, second)
