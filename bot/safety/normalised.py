@@ -26,7 +26,50 @@ _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _TOKEN_CHAR = re.compile(r"[A-Za-z0-9+/=_.@-]")
 # A cut inside a token: a line break (with the spaces around it), or the end of one code
 # span and the start of the next (`AKIA0000` `0000…` reads as one key once rendered).
-_CUT = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t]*|`[ \t]*(?:(?:\r\n|\r|\n)[ \t]*)?`")
+# Spaces, tabs and invisible characters may stand on either side of the line break
+# (`AKIA` + line break + zero-width space + `IOSF…` renders as the plain cut does).
+_LINE_BREAK = ("\r\n", "\r", "\n")
+# Dashes that read as `-` (hyphen, non-breaking hyphen, en dash, minus sign): NFKC leaves
+# them as they are, so `xoxb` + U+2011 + `1234…` read as no token at all.
+_DASHES = {chr(code) for code in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2212, 0xFE58)}
+
+
+def _skip_blank(text: str, index: int) -> int:
+    while index < len(text) and (text[index] in " \t" or invisible(text[index])):
+        index += 1
+    return index
+
+
+def _skip_line_break(text: str, index: int) -> int | None:
+    for brk in _LINE_BREAK:
+        if text.startswith(brk, index):
+            return index + len(brk)
+    return None
+
+
+def _cut_end(text: str, index: int) -> int | None:
+    """Where a cut starting at `index` ends, or None: a line break with blanks around it,
+    or the end of one code span and the start of the next (`` `ab` `cd` ``)."""
+    if text.startswith("`", index):
+        after = _skip_blank(text, index + 1)
+        broken = _skip_line_break(text, after)
+        if broken is not None:
+            after = _skip_blank(text, broken)
+        return after + 1 if text.startswith("`", after) else None
+    broken = _skip_line_break(text, _skip_blank(text, index))
+    return None if broken is None else _skip_blank(text, broken)
+
+
+def _token_follows(text: str, index: int, *, percent: bool) -> bool:
+    """Whether the first visible character at `index` (`%XX` decoded) is a token character."""
+    while index < len(text) and invisible(text[index]):
+        index += 1
+    if index >= len(text):
+        return False
+    char = text[index]
+    if percent and (match := _PERCENT.match(text, index)) is not None:
+        char = chr(int(match.group(1), 16))
+    return _TOKEN_CHAR.match(_fold_char(char, False)[:1] or " ") is not None
 
 
 def invisible(char: str) -> bool:
@@ -36,7 +79,7 @@ def invisible(char: str) -> bool:
 
 @cache
 def _fold_char(char: str, casefold: bool) -> str:
-    folded = unicodedata.normalize("NFKC", char)
+    folded = "-" if char in _DASHES else unicodedata.normalize("NFKC", char)
     return folded.casefold() if casefold else folded
 
 
@@ -98,13 +141,9 @@ def fold(
         # Only right after a token character: a run of spaces is then scanned once, not
         # again from each of its characters (quadratic over a long run of spaces).
         if join_lines and char in " \t\r\n`" and chars and _TOKEN_CHAR.match(chars[-1]):
-            match = _CUT.match(text, index)
-            if (
-                match is not None
-                and match.end() < length
-                and _TOKEN_CHAR.match(_fold_char(text[match.end()], casefold)[:1] or " ")
-            ):
-                index = match.end()
+            cut_end = _cut_end(text, index)
+            if cut_end is not None and _token_follows(text, cut_end, percent=percent):
+                index = cut_end
                 joins.append(len(chars))
                 continue
         if collapse_space and char.isspace():

@@ -109,6 +109,12 @@ class SlackMessageReader:
                 found_users, found_channels = ids_in_text(text)
             users |= found_users
             (shared_channels if shared else channels).update(found_channels)
+        # Anyone can type `<#C…>` with any id, and the bot's token sees the private channels
+        # it is in: a channel the asker mentions is named freely only when it is the
+        # conversation asked in; any other only when Slack says it is public.
+        here = {str(event.get("channel") or "")}
+        shared_channels |= channels - here
+        channels &= here
         return await self._names.directory(
             client, users=users, channels=channels, public_channels=shared_channels
         )

@@ -31,6 +31,14 @@ class NotATicket(ValueError):
     """The body is valid JSON but not a ticket event we handle (answered 2xx "ignored")."""
 
 
+def quoted(value: object, *, limit: int = 40) -> str:
+    """A sender's value for an answer or a log line: a string cut to `limit` characters and
+    quoted, anything else by its type alone, so a 1 MB event type is not echoed back whole."""
+    if isinstance(value, str):
+        return repr(value[:limit]) + ("…" if len(value) > limit else "")
+    return "null" if value is None else f"of type {type(value).__name__}"
+
+
 class UnreadableTicket(ValueError):
     """The delivery is for the bot (an event it subscribes to) but its body cannot be read.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 MAX_AGE_SECONDS = 5 * 60
@@ -43,11 +43,13 @@ def hex_hmac(secret: str, data: bytes, digest: str) -> str:
 def fresh(timestamp: str, now: float) -> bool:
     """Unix seconds or ISO 8601 (Zendesk, Jira's `{{now}}`), within five minutes of now."""
     try:
-        moment = (
-            float(timestamp)
-            if timestamp.isdigit()
-            else datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
-        )
+        if timestamp.isdigit():
+            moment = float(timestamp)
+        else:
+            stamp = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+            # A time with no offset is read as UTC, not as this server's local time (which
+            # would move the window by hours with the TZ of the process).
+            moment = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
     except ValueError:
         return False
     return abs(now - moment) <= MAX_AGE_SECONDS

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from bot.messages import Message, say
+from tests.support.fake_slack import TEAM_ID
 from tests.support.running_bot import SIGNING_SECRET, RunningBot
 from tests.support.slack_events import signed_headers
 
@@ -134,3 +138,75 @@ def test_a_deeply_nested_interactivity_payload_is_400(running_bot: RunningBot) -
 
 def test_the_bot_is_healthy_after_all_of_that(running_bot: RunningBot) -> None:
     assert httpx.get(f"{running_bot.url}/readyz").status_code == 200
+
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+# A slash command and an interactivity payload, shaped as in test_slack_unhandled.py.
+_SLASH_COMMAND = urlencode(
+    {
+        "team_id": TEAM_ID,
+        "channel_id": "CNOESC",
+        "user_id": "UALICE01",
+        "command": "/escalate",
+        "text": "",
+        "response_url": "https://hooks.slack.com/commands/T1/1/x",
+        "trigger_id": "111.222.xxx",
+    }
+).encode()
+_INTERACTIVITY = urlencode(
+    {
+        "payload": json.dumps(
+            {
+                "type": "block_actions",
+                "team": {"id": TEAM_ID},
+                "user": {"id": "UALICE01"},
+                "channel": {"id": "COLD"},
+                "trigger_id": "111.222.valid",
+                "response_url": "https://hooks.slack.com/actions/T1/1/x",
+                "actions": [{"action_id": "take_escalation", "type": "button", "value": "x"}],
+            }
+        )
+    }
+).encode()
+
+
+def _forged(body: bytes, how: str) -> tuple[bytes, dict[str, str]]:
+    """`body` sent unsigned, signed with another secret, signed for other bytes, or replayed."""
+    if how == "unsigned":
+        return body, dict(_FORM)
+    if how == "other secret":
+        return body, signed_headers("not-the-signing-secret", body) | _FORM
+    if how == "other body":  # a signature over the bytes before one was changed
+        return body + b"&text=pwned", signed_headers(SIGNING_SECRET, body) | _FORM
+    stale = int(time.time()) - 6 * 60  # past Slack's five-minute replay window
+    return body, signed_headers(SIGNING_SECRET, body, timestamp=stale) | _FORM
+
+
+_REASONS = {
+    "unsigned": "missing, malformed or stale request timestamp",
+    "other secret": "invalid request signature",
+    "other body": "invalid request signature",
+    "replayed": "missing, malformed or stale request timestamp",
+}
+
+
+@pytest.mark.parametrize("how", ["unsigned", "other secret", "other body", "replayed"])
+@pytest.mark.parametrize("body", [_SLASH_COMMAND, _INTERACTIVITY], ids=["command", "interaction"])
+def test_a_forged_slash_command_or_interaction_is_401(
+    running_bot: RunningBot, body: bytes, how: str
+) -> None:
+    """Bolt's own check is off: the one guard covers commands and interactivity too
+    (https://docs.slack.dev/authentication/verifying-requests-from-slack)."""
+    sent, headers = _forged(body, how)
+    response = _post(running_bot, sent, headers)
+    assert response.status_code == 401
+    assert response.json() == {"error": _REASONS[how]}
+
+
+def test_the_same_slash_command_signed_is_answered(running_bot: RunningBot) -> None:
+    """The control for the forged ones: signed, it reaches the command's listener."""
+    response = _post(
+        running_bot, _SLASH_COMMAND, signed_headers(SIGNING_SECRET, _SLASH_COMMAND) | _FORM
+    )
+    assert response.status_code == 200
+    assert response.text == say(Message.ESCALATION_NOT_CONFIGURED)

@@ -23,6 +23,7 @@ from handlers.webhooks.payloads import (
     member,
     objects,
     plain,
+    quoted,
     read_model,
     rendered,
 )
@@ -75,7 +76,7 @@ def read(body: Any) -> TicketEvent:
     """The customer's message or the note an Intercom notification is about."""
     topic = body.get("topic") if isinstance(body, dict) else None
     if topic not in TOPICS:
-        raise NotATicket(f"topic {topic!r} is not a customer message or a note")
+        raise NotATicket(f"topic {quoted(topic)} is not a customer message or a note")
     item = read_model(Notification, body, shape=SHAPE).data.item
     parts = [
         Part.model_validate(p)

@@ -32,6 +32,7 @@ from handlers.webhooks.payloads import (
     UnreadableTicket,
     file_entries,
     objects,
+    quoted,
     read_model,
     rendered,
 )
@@ -162,7 +163,7 @@ def read(body: Any) -> TicketEvent:
     """The issue, comment or new attachments a Jira webhook delivery is about."""
     event = body.get("webhookEvent") if isinstance(body, dict) else None
     if event not in EVENTS:
-        raise NotATicket(f"event {event!r} is not a new issue, comment or attachment")
+        raise NotATicket(f"event {quoted(event)} is not a new issue, comment or attachment")
     hook = read_model(Webhook, body, shape=SHAPE)
     key = TICKET_ID.check(hook.issue.key)
     fields = hook.issue.fields or Fields()

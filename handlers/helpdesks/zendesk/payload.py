@@ -23,6 +23,7 @@ from handlers.webhooks.payloads import (
     TicketEvent,
     file_entries,
     member,
+    quoted,
     read_model,
     rendered,
 )
@@ -86,7 +87,7 @@ def read(body: Any) -> TicketEvent:
     kind = body.get("type") if isinstance(body, dict) else None
     if isinstance(kind, str) and kind.startswith("zen:event-type:"):
         if kind != "zen:event-type:ticket.comment_added":
-            raise NotATicket(f"event {kind!r} is not a new comment")
+            raise NotATicket(f"event {quoted(kind)} is not a new comment")
         return _event(read_model(EventBody, body, shape=EVENT_SHAPE))
     ticket = read_model(TriggerBody, body, shape=SHAPE).ticket
     comment = ticket.latest_comment

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bot.safety.filters import RedactingFilter
 from bot.safety.links import LinkGuard
 from bot.safety.normalised import fold
-from bot.safety.redaction import NOT_SECRET_VALUES, Kind, Redactor
+from bot.safety.redaction import NOT_SECRET_VALUES, Kind, Redactor, placeholder
 from bot.safety.sensitive_words import SensitiveWords
 from tests.unit.bot.safety.search import examples
 from tests.unit.bot.safety.test_filters import FILLER, SECRETS, SEPARATORS
@@ -34,9 +34,16 @@ def _percent(text: str) -> str:
     return "".join(f"%{ord(c):02X}" for c in text)
 
 
+_PLACEHOLDERS = re.compile("|".join(re.escape(placeholder(kind)) for kind in Kind))
+
+
 def _seen(text: str) -> str:
-    """What a reader (or a model) can make of `text` once the disguises are undone."""
-    return fold(text, percent=True, join_lines=True).text
+    """What a reader (or a model) can make of `text` once the disguises are undone.
+
+    Placeholders are blanked first: a secret `password` is not shown by `[redacted url
+    password]`.
+    """
+    return fold(_PLACEHOLDERS.sub("\x00", text), percent=True, join_lines=True).text
 
 
 # (text, what must be gone once disguises are undone, the kind counted)
@@ -62,6 +69,9 @@ EXAMPLES = [
     ("call 138-1234-5678 now", "138-1234-5678", Kind.PHONE),
     (f"call {_full_width('13812345678')} now", "13812345678", Kind.PHONE),
     (f"card {_full_width('4111 1111 1111 1111')}", "4111 1111 1111 1111", Kind.CARD),
+    # A non-breaking hyphen (U+2011) or an en dash reads as `-`; NFKC leaves them be.
+    ("tok xoxb\u2011123456789012-abcdef now", "xoxb-123456789012", Kind.SLACK_TOKEN),
+    ("tok xoxb\u2013123456789012-abcdef now", "xoxb-123456789012", Kind.SLACK_TOKEN),
 ]
 
 
@@ -119,7 +129,11 @@ def disguised(draw: st.DrawFn) -> tuple[str, str, str]:
     else:  # a token cut by a line break (card and phone numbers have their own spacing)
         assume(not re.sub(r"[\s+().-]", "", hidden).isdigit())
         assume(placed[at - 1] not in " -" and placed[at] not in " -")
-        placed = placed[:at] + "\n" + placed[at:]
+        # Blanks that render as nothing may stand beside the break.
+        blank = draw(st.sampled_from(["", ZERO_WIDTH, SOFT_HYPHEN, " ", f" {ZERO_WIDTH}"]))
+        placed = (
+            placed[:at] + draw(st.sampled_from(["\n", "\n" + blank, blank + "\n"])) + placed[at:]
+        )
     return placed, hidden, trick
 
 
@@ -136,6 +150,18 @@ def disguised(draw: st.DrawFn) -> tuple[str, str, str]:
 # letter in the joined view, and the key's lookbehind then refused it.
 @example(("A\nKIA0000000000000000", "AKIA0000000000000000", "line"), "line 10\n", "", " ", " ", [])
 @example(("A\nKIA0000000000000000", "AKIA0000000000000000", "line"), "0\n", "", "", "", [])
+# Found by the random search: the value `password` read as shown inside the placeholder
+# `[redacted url password]` (the check, not the redaction, was wrong).
+@example(
+    ("p\xadostgres://app:password@db.internal:5432/app", "password", "soft_hyphen"),
+    "",
+    "",
+    " ",
+    " ",
+    [],
+)
+# A zero-width character after the break hid the cut: the join looked at it, not at `I`.
+@example(("AKIA\n\u200bIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", "line"), "", "", " ", " ", [])
 def test_a_disguised_secret_split_anywhere_is_never_shown(
     secret: tuple[str, str, str], before: str, after: str, left: str, right: str, cuts: list[int]
 ) -> None:
@@ -170,6 +196,10 @@ def test_a_disguised_secret_split_anywhere_is_never_shown(
         ("key `AKIA0000` `000000000000` here", "AKIA0000000000000000", "AKIA0000"),
         ("key `AKIAIOSF`\n`ODNN7EXAMPLE` here", "AKIAIOSFODNN7EXAMPLE", "AKIAIOSF"),
         ("tok `xoxb-1234` `56789012-abcdef`", "xoxb-123456789012", "xoxb-1234"),
+        ("key AKIA\n\u200bIOSFODNN7EXAMPLE ok", "AKIAIOSFODNN7EXAMPLE", "IOSFODNN7"),
+        ("key AKIA \u200b\n IOSFODNN7EXAMPLE ok", "AKIAIOSFODNN7EXAMPLE", "IOSFODNN7"),
+        ("key AKIA\n%49OSFODNN7EXAMPLE ok", "AKIAIOSFODNN7EXAMPLE", "OSFODNN7"),
+        ("key `AKIA`\u200b`IOSFODNN7EXAMPLE` ok", "AKIAIOSFODNN7EXAMPLE", "IOSFODNN7"),
     ],
 )
 def test_a_key_cut_after_a_digit_or_across_code_spans_is_redacted(

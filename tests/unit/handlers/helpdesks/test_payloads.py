@@ -539,3 +539,18 @@ def test_a_malformed_body_is_one_error_naming_the_field(
     with pytest.raises(UnreadableTicket) as refused:
         parse(provider, body)
     assert str(refused.value).startswith(message + "; send ")
+
+
+@pytest.mark.parametrize(
+    ("route", "field"),
+    [(Provider.INTERCOM, "topic"), (Provider.JIRA, "webhookEvent"), (Provider.ZENDESK, "type")],
+)
+@pytest.mark.parametrize(
+    "value", ["zen:event-type:" + "x" * 100_000, ["x" * 1000] * 100], ids=["long", "list"]
+)
+def test_an_ignored_event_names_its_type_briefly(route: Provider, field: str, value: Any) -> None:
+    """The 202 (or 422) answer and the log quote the sender's event type, cut short: a 1 MB
+    type is not echoed back whole."""
+    with pytest.raises((NotATicket, UnreadableTicket)) as raised:
+        parse(route, {field: value})
+    assert len(str(raised.value)) < 200

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
@@ -8,6 +12,8 @@ from hypothesis import strategies as st
 
 from handlers.helpdesks.registry import sign, verify
 from handlers.webhooks.signatures import Provider
+
+ROOT = Path(__file__).resolve().parents[4]
 
 BODY = b'{"ticket": {"id": 1}}'
 
@@ -102,3 +108,19 @@ def test_a_jira_automation_delivery_replayed_later_is_refused_for_its_age() -> N
 def test_no_other_token_lets_jira_automation_in(token: str) -> None:
     assume(token != "s3cret")
     assert not verify(Provider.JIRA_AUTOMATION, "s3cret", BODY, {"X-Supportbot-Token": token})
+
+
+def test_a_timestamp_without_an_offset_is_read_as_utc_whatever_the_servers_zone() -> None:
+    """Checked in a process whose local zone is eight hours from UTC."""
+    code = (
+        "import time\n"
+        "from handlers.webhooks.signatures import fresh\n"
+        "now = time.time()\n"
+        "naive = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))\n"
+        "print(fresh(naive, now))\n"
+    )
+    env = {**os.environ, "TZ": "Asia/Shanghai", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "True"

@@ -222,3 +222,29 @@ async def test_names_and_locales_share_one_users_info_lookup(
     assert "@Alice" in turn.text
     assert await UserLanguages(users).of(client, "U1") is Language.CHINESE
     assert len(fake.calls("users.info")) == 1, "one users.info for the name and the locale"
+
+
+async def test_a_private_channel_the_asker_mentions_elsewhere_keeps_its_id(
+    slack: tuple[FakeSlack, AsyncWebClient],
+) -> None:
+    """Anyone can type `<#C…>` with any id; the bot's token would name a private channel it
+    is in to a conversation outside it. Named only where the question is asked, or if public."""
+    fake, client = slack
+    fake.private_channels.add("C07KTH1T4CQ")
+    reader = SlackMessageReader()
+    text = "same error as <#C07KTH1T4CQ>"
+    elsewhere = await reader.turn(
+        {"user": "U1", "text": text, "ts": "1.1", "channel": "C1"},
+        team_id="T1",
+        bot_user_id="UBOT",
+        client=client,
+    )
+    assert "payments-alerts" not in elsewhere.text
+    assert "C07KTH1T4CQ" in elsewhere.text
+    inside = await reader.turn(
+        {"user": "U1", "text": text, "ts": "2.2", "channel": "C07KTH1T4CQ"},
+        team_id="T1",
+        bot_user_id="UBOT",
+        client=client,
+    )
+    assert inside.text == "same error as #payments-alerts"
