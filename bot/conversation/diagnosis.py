@@ -226,7 +226,7 @@ class Diagnoser:
     ) -> tuple[HistoryEntry, int]:
         """`question`, cut to its start and end if alone it leaves the answer no room; and
         how long it was when cut (0 when it fits)."""
-        answer_room = self._prompts.build([], question, language).max_new_tokens or 0
+        answer_room = self._prompts.max_new_tokens or 0
         budget = self._engine.context_window - answer_room
 
         def fits(entry: HistoryEntry) -> bool:
@@ -253,8 +253,7 @@ class Diagnoser:
         language: Language,
         references: tuple[Resolution, ...] = (),
     ) -> GenerationRequest:
-        draft = self._prompts.build([], question, language)
-        answer_room = draft.max_new_tokens or 0
+        answer_room = self._prompts.max_new_tokens or 0
         request = self._prompts.build(
             past,
             question,
