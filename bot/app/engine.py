@@ -113,6 +113,7 @@ def _remote_engine(settings: Settings, metrics: Metrics | None, retry: bool) -> 
         context_window=settings.max_context_tokens,
         max_in_flight=settings.max_waiting,
         readiness_delays=READINESS_DELAYS if retry else (),
+        max_image_pixels=settings.max_image_pixels,
     )
 
 

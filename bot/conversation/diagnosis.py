@@ -277,7 +277,7 @@ class Diagnoser:
         """`question`, cut to its start and end if alone it leaves the answer no room; how
         long it was when cut (0 when it fits); and the passages that fit beside it (the
         weakest go first, and they never take more than half the room)."""
-        answer_room = self._prompts.build([], question, language).max_new_tokens or 0
+        answer_room = self._prompts.max_new_tokens or 0
         budget = self._engine.context_window - answer_room
         bare = self._engine.count_tokens(self._prompts.build([], question, language))
         while passages:
@@ -313,8 +313,7 @@ class Diagnoser:
         references: tuple[Resolution, ...] = (),
         passages: tuple[Passage, ...] = (),
     ) -> GenerationRequest:
-        draft = self._prompts.build([], question, language)
-        answer_room = draft.max_new_tokens or 0
+        answer_room = self._prompts.max_new_tokens or 0
         request = self._prompts.build(
             past,
             question,

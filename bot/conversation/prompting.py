@@ -63,6 +63,11 @@ class PromptBuilder:
         self._max_new_tokens = max_new_tokens
         self._template = load_prompt(SYSTEM_PROMPT, version)
 
+    @property
+    def max_new_tokens(self) -> int | None:
+        """The answer length cap every request carries (None: the engine's default)."""
+        return self._max_new_tokens
+
     def system_prompt(self, language: Language) -> str:
         return self._template.render(language_name=_LANGUAGE_NAMES[language])
 

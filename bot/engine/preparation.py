@@ -2,18 +2,17 @@
 
 CPU work that runs on the engine's preparation pool, beside the model's
 thread: the processor's own chat template, image decoding and resizing, the
-image processor, and the multimodal rope positions. Also the image-token
-arithmetic the conversation core budgets prompts with.
+image processor, and the multimodal rope positions. Also the prompt's token
+count the conversation core budgets prompts with (images by `image_tokens`).
 """
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import torch
-from PIL import Image
 
+from bot.engine.image_tokens import rule_from_processor
 from bot.engine.images import decode_for_model
 from bot.engine.prepared import PreparedPrompt, image_digest
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, TextPart
@@ -25,7 +24,9 @@ class PromptPreparer:
     def __init__(self, model: Any, processor: Any, *, max_image_pixels: int) -> None:
         self._model = model
         self._processor = processor
-        self._max_image_pixels = max_image_pixels
+        self._rule = rule_from_processor(
+            processor.image_processor, max_image_pixels, source="the engine's image processor"
+        )
 
     def render(self, request: GenerationRequest) -> str:
         """The prompt text, formatted by the processor's own chat template."""
@@ -45,27 +46,14 @@ class PromptPreparer:
 
     def image_tokens(self, image: ImagePart) -> int:
         """Tokens the model sees for `image` once resized to the pixel cap."""
-        width, height = image.width, image.height
-        if not width or not height:
-            with Image.open(io.BytesIO(image.data)) as opened:
-                width, height = opened.size
-        processor = self._processor.image_processor
-        patches = processor.get_number_of_image_patches(
-            height,
-            width,
-            {"max_pixels": self._pixel_cap(), "min_pixels": processor.size["shortest_edge"]},
-        )
-        return int(patches) // int(processor.merge_size) ** 2
-
-    def _pixel_cap(self) -> int:
-        size = self._processor.image_processor.size
-        return int(min(size.get("longest_edge", self._max_image_pixels), self._max_image_pixels))
+        return self._rule.image_tokens(image)
 
     def prepare(self, request: GenerationRequest) -> PreparedPrompt:
         """Token ids, image patches and positions of `request` (CPU work, any thread)."""
         images = [decode_for_model(image.data) for image in request.images]
+        # The processor resizes by the same rule that counts the image tokens.
         size = dict(self._processor.image_processor.size)
-        size["longest_edge"] = self._pixel_cap()
+        size["shortest_edge"], size["longest_edge"] = self._rule.min_pixels, self._rule.max_pixels
         inputs = self._processor(
             text=[self.render(request)], images=images or None, size=size, return_tensors="pt"
         )

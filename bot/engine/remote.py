@@ -25,6 +25,7 @@ from typing import Any, cast
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
+from bot.engine.image_tokens import QWEN3_VL_MAX_PIXELS, qwen3_vl_rule
 from bot.engine.images import sniff_image_type
 from bot.engine.protocol import CacheBytes, EngineState, EngineStatus
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Queued, TextPart
@@ -147,6 +148,7 @@ class RemoteEngine(EngineStatus):
         max_in_flight: most requests sent at once; more get `EngineBusy`.
         readiness_delays: waits between readiness checks; empty checks once (a command).
         max_retries: the `openai` client's retries of one request.
+        max_image_pixels: the pixel cap images are counted at (the server's own resize).
 
     Example:
         >>> engine = RemoteEngine("http://vllm:8000", "Qwen/Qwen3-VL-8B-Instruct")
@@ -163,6 +165,7 @@ class RemoteEngine(EngineStatus):
         max_in_flight: int = 64,
         readiness_delays: tuple[float, ...] = READINESS_DELAYS,
         max_retries: int = MAX_RETRIES,
+        max_image_pixels: int = QWEN3_VL_MAX_PIXELS,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._shown = printable_url(self._base)
@@ -171,6 +174,8 @@ class RemoteEngine(EngineStatus):
         self._context_window = context_window
         self._max_in_flight = max_in_flight
         self._delays = readiness_delays
+        # No processor here: the published Qwen3-VL resize, as the eval counts a remote engine.
+        self._image_rule = qwen3_vl_rule(max_image_pixels, source="Qwen3-VL defaults (remote)")
         # A server without keys accepts any bearer token; the client insists on one.
         self._client = openai.AsyncOpenAI(
             base_url=f"{self._base}/v1",
@@ -195,11 +200,11 @@ class RemoteEngine(EngineStatus):
         return CacheBytes()  # the server holds its caches
 
     def count_tokens(self, request: GenerationRequest) -> int:
-        """An estimate (no tokenizer here): ~3 characters a token, plus each image's patches."""
+        """An estimate (no tokenizer here): ~3 characters a token, plus each image's tokens."""
         text = sum(
             len(p.text) for m in request.messages for p in m.parts if isinstance(p, TextPart)
         )
-        images = sum(max(1, image.width * image.height // (32 * 32)) for image in request.images)
+        images = sum(self._image_rule.image_tokens(image) for image in request.images)
         return text // 3 + images
 
     def _ready(self) -> bool:
