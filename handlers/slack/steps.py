@@ -25,6 +25,7 @@ WRITING = "write-answer"
 # Slack documents no title limit; the SDKs' card texts stop at 256 characters.
 TITLE_LIMIT = 256
 MAX_SOURCES = 8
+_UNDER_WAY = (StepStatus.PENDING, StepStatus.IN_PROGRESS)
 
 
 def _title(text: str) -> str:
@@ -66,8 +67,10 @@ class AnswerSteps:
 
     @property
     def current(self) -> Step | None:
-        """The latest reported step, for the status line."""
-        return next(reversed(self._steps.values()), None)
+        """The latest step still under way, for the status line (a finished one would say
+        the bot is doing what it has done)."""
+        going = (s for s in reversed(self._steps.values()) if s.status in _UNDER_WAY)
+        return next(going, None)
 
     def opening(self) -> list[dict[str, Any]] | None:
         """The cards for a stream that has just started: the steps so far, and the answer
@@ -85,7 +88,7 @@ class AnswerSteps:
         if self.updates != 1:
             return None
         for step in list(self._steps.values()):
-            if step.status in (StepStatus.PENDING, StepStatus.IN_PROGRESS):
+            if step.status in _UNDER_WAY:
                 self.record(Step(step.id, step.title, status, step.sources))
         return self._send()
 

@@ -178,9 +178,15 @@ async def test_without_streaming_the_status_line_names_the_current_step(
     steps = AnswerSteps(Language.ENGLISH)
     reply = _reply(client, steps, streaming=False)
     await reply.start("Looking into it…")
-    steps.record(Step("read-file-0", "Reading <!here>.log", StepStatus.COMPLETE))
+    steps.record(Step("read-file-0", "Reading app.log", StepStatus.COMPLETE))
+    await reply.show_step()  # done already: the status line does not claim it
+    steps.record(Step("search", "Searching <!here> runbooks", StepStatus.IN_PROGRESS))
     await reply.show_step()
     await reply.show_step()  # unchanged: not sent again
     await reply.finish("The answer.")
-    assert fake.statuses("C1", "1.0") == ["Looking into it…", "Reading &lt;!here&gt;.log…", ""]
+    assert fake.statuses("C1", "1.0") == [
+        "Looking into it…",
+        "Searching &lt;!here&gt; runbooks…",
+        "",
+    ]
     assert not _card_calls(fake)
