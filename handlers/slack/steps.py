@@ -41,10 +41,11 @@ def task_chunk(step: Step) -> dict[str, Any]:
         "title": _title(step.title),
         "status": step.status.value,
     }
-    if step.sources:
+    # Only web links become sources: a card must not offer a `javascript:` or `file:` link.
+    sources = [s for s in step.sources if s.url.startswith(("https://", "http://"))]
+    if sources:
         chunk["sources"] = [
-            {"type": "url", "url": s.url, "text": _title(s.text)}
-            for s in step.sources[:MAX_SOURCES]
+            {"type": "url", "url": s.url, "text": _title(s.text)} for s in sources[:MAX_SOURCES]
         ]
     return chunk
 

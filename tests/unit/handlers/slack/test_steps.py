@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -190,3 +192,15 @@ async def test_without_streaming_the_status_line_names_the_current_step(
         "",
     ]
     assert not _card_calls(fake)
+
+
+@given(st.text(st.sampled_from(list("<>&!@#^|`* \nabc")) | st.characters(), max_size=600))
+def test_no_title_can_form_a_mention_or_outgrow_a_card(title: str) -> None:
+    chunk = task_chunk(Step("s", title, StepStatus.IN_PROGRESS))
+    assert "<" not in chunk["title"] and ">" not in chunk["title"]
+    assert len(chunk["title"]) <= 256
+
+
+def test_only_web_links_become_sources() -> None:
+    sources = (StepSource("javascript:alert(1)", "x"), StepSource("file:///etc/passwd", "y"))
+    assert "sources" not in task_chunk(Step("s", "t", StepStatus.COMPLETE, sources))
