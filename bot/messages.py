@@ -90,6 +90,9 @@ class Message(StrEnum):
     ESCALATION_NOT_OPEN = "escalation_not_open"
     ESCALATION_NOT_BOT_THREAD = "escalation_not_bot_thread"
     ESCALATION_RATE_LIMITED = "escalation_rate_limited"
+    STEP_READING_SCREENSHOTS = "step_reading_screenshots"
+    STEP_READING_FILE = "step_reading_file"
+    STEP_WRITING = "step_writing"
 
 
 _CATALOGUE: dict[Message, dict[Language, str]] = {
@@ -424,6 +427,18 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
             "the first error and its end."
         ),
         Language.CHINESE: "`{filename}` 较长（{lines} 行），我读取了开头、第一个错误附近和结尾部分。",
+    },
+    Message.STEP_READING_SCREENSHOTS: {
+        Language.ENGLISH: "Reading {count} screenshot(s)",
+        Language.CHINESE: "正在读取 {count} 张截图",
+    },
+    Message.STEP_READING_FILE: {
+        Language.ENGLISH: "Reading {filename}",
+        Language.CHINESE: "正在读取 {filename}",
+    },
+    Message.STEP_WRITING: {
+        Language.ENGLISH: "Writing the answer",
+        Language.CHINESE: "正在撰写回答",
     },
 }
 

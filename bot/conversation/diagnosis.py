@@ -20,6 +20,7 @@ from bot.conversation.grounding import Retriever, cited, knowledge_query, source
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase, Resolution
 from bot.conversation.prompting import PromptBuilder
+from bot.conversation.steps import Progress, ignore, reading_steps
 from bot.conversation.turns import (
     AttachmentKind,
     AttachmentNote,
@@ -173,7 +174,10 @@ class Diagnoser:
         cannot tell (its store is down)."""
         return await self._history.has_thread(thread)
 
-    async def diagnose(self, turn: Turn) -> AsyncIterator[DiagnosisEvent]:
+    async def diagnose(
+        self, turn: Turn, *, progress: Progress = ignore
+    ) -> AsyncIterator[DiagnosisEvent]:
+        """Answer `turn`; each step (files read) is also told to `progress` as it ends."""
         # A secret in a file name is neither stored (history, screenshots) nor echoed.
         named = tuple(
             replace(ref, filename=self._redactor.redact(ref.filename, count=False))
@@ -182,6 +186,8 @@ class Diagnoser:
         turn = replace(turn, attachments=named)
         language = turn.language or detect_language(turn.text)
         read = await self._read_attachments(turn, language)
+        for step in reading_steps(read.listing, language):
+            progress(step)
         yield AttachmentsRead(len(read.screenshots), read.skipped, language, read.notices)
         skipped = read.skipped
 

@@ -37,6 +37,7 @@ from bot.observability.metrics import Metrics
 from handlers.mrkdwn import code_span_text
 from handlers.slack.blocks import feedback_actions
 from handlers.slack.escalation import EscalationDesk
+from handlers.slack.steps import AnswerSteps
 from handlers.slack.thread_reply import (
     SlackThreadReply,
     StatusSupport,
@@ -161,6 +162,7 @@ class SlackAnswerer:
 
     async def _answer(self, turn: Turn, client: AsyncWebClient) -> None:
         language = turn.language or detect_language(turn.text)
+        steps = AnswerSteps(language)
         reply = SlackThreadReply(
             client,
             ThreadPlace(
@@ -173,6 +175,7 @@ class SlackAnswerer:
             streaming=self._streaming,
             update_interval=self._update_interval,
             status=self._status,
+            steps=steps,
         )
         if refusal := await self._over_limit(turn, language):
             self.metrics.count(catalogue.RATE_LIMITED)
@@ -188,8 +191,9 @@ class SlackAnswerer:
                 Message.WORKING_ON_SCREENSHOT if turn.attachments else Message.WORKING, language
             )
             await reply.start(working)
-            events = self._diagnoser.diagnose(turn)
+            events = self._diagnoser.diagnose(turn, progress=steps.record)
             async for event in events:
+                await reply.show_step()  # the fallback for task cards: the status line
                 if isinstance(event, AttachmentsRead):
                     so_far = _notes(event.skipped, language, event.notices)
                     if so_far:

@@ -20,6 +20,11 @@ its fix #1880 "the only recovery path is chat.update(ts=...)"; vercel/chat#607).
 answer goes on in the same message with `chat.update`, and in further messages past Slack's
 length limit, so nothing the model wrote is lost. The stored docs say nothing of an event for
 Stop, so the error code is the only signal the bot has.
+
+Steps. Once an answer streams, its steps (files read, the answer being written) show as
+task cards in the streamed message (handlers/slack/steps.py), ended complete with the answer
+or in error when it breaks off; before a stream, and where nothing streams, the status line
+names the current step.
 """
 
 from __future__ import annotations
@@ -33,11 +38,13 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.conversation.steps import StepStatus
 from bot.errors import AnswerStopped
 from handlers.mrkdwn import escape, markdown_to_mrkdwn
 from handlers.slack.blocks import answer_blocks
 from handlers.slack.chunks import MESSAGE_LIMIT, cut_point, split_message
 from handlers.slack.posting import post_once
+from handlers.slack.steps import AnswerSteps, step_line
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +142,7 @@ class SlackThreadReply:
         streaming: whether to try the streaming methods.
         update_interval: the least time between two visible updates.
         status: whether to show the working status with assistant.threads.setStatus.
+        steps: the answer's steps, shown as task cards once it streams; None: no cards.
     """
 
     def __init__(
@@ -145,8 +153,11 @@ class SlackThreadReply:
         streaming: StreamingSupport,
         update_interval: float = 1.0,
         status: StatusSupport | None = None,
+        steps: AnswerSteps | None = None,
     ) -> None:
         self._client = client
+        self._steps = steps
+        self._step_shown: str | None = None
         self._status = status or StatusSupport()
         self._status_shown = False
         self._place = place
@@ -187,6 +198,15 @@ class SlackThreadReply:
             else:
                 await self._edit(f"_{text}_")
 
+    async def show_step(self) -> None:
+        """Name the current step in the status line (or placeholder) while no answer text
+        is shown: the fallback where there are no task cards. Only a changed step is sent."""
+        step = self._steps.current if self._steps is not None else None
+        if step is None or step.id == self._step_shown:
+            return
+        self._step_shown = step.id
+        await self.status(step_line(step))
+
     async def _set_status(self, text: str) -> bool:
         if not self._status.enabled:
             return False
@@ -220,7 +240,10 @@ class SlackThreadReply:
         """Show the whole answer, with `actions` (the feedback buttons) under it."""
         if await self._stream(markdown):
             ts = self._stream_ts
-            if await self._stop_stream(blocks=[actions] if actions else None) or ts is None:
+            if ts is None or (
+                await self._close_steps(StepStatus.COMPLETE)
+                and await self._stop_stream(blocks=[actions] if actions else None)
+            ):
                 await self._clear_reaction()
                 return
             # Slack closed the stream before its end: the buttons (and the text) by editing.
@@ -241,6 +264,7 @@ class SlackThreadReply:
         if self._stream_ts is not None:
             try:
                 if await self._stream(text):
+                    await self._close_steps(StepStatus.ERROR)
                     await self._stop_stream()
                     await self._clear_reaction()
                     return
@@ -289,6 +313,7 @@ class SlackThreadReply:
         while self._streamed < len(markdown):
             used = len(_shown(markdown, self._stream_start, self._streamed))
             if self._stream_ts is not None and used >= STREAM_MESSAGE_LIMIT - _ENTITY:
+                await self._close_steps(StepStatus.COMPLETE)  # the cards are in this message
                 await self._stop_stream()
                 self._stream_start, used = self._streamed, 0
             room = STREAM_MESSAGE_LIMIT - used
@@ -329,6 +354,33 @@ class SlackThreadReply:
             return False
         self._stream_ts = str(response["ts"])
         await self._drop_placeholder()
+        if self._steps is not None:
+            await self._send_steps(self._steps.opening())
+        return True
+
+    async def _close_steps(self, status: StepStatus) -> bool:
+        """End the task cards in `status`; False when Slack had closed the stream."""
+        if self._steps is None:
+            return True
+        return await self._send_steps(self._steps.closing(status))
+
+    async def _send_steps(self, chunks: list[dict[str, Any]] | None) -> bool:
+        """Send task cards to the stream; False when Slack had closed it (its window).
+
+        A call of their own: the method pages list `markdown_text` and `chunks` as separate
+        arguments and do not say that one call may carry both. The cards are a bonus: any
+        other refusal (a 429, a stop) is logged and the answer goes on as before.
+        """
+        if not chunks or self._stream_ts is None:
+            return True
+        try:
+            await self._client.chat_appendStream(
+                channel=self._place.channel, ts=self._stream_ts, chunks=chunks
+            )
+        except SlackApiError as error:
+            code = error.response.get("error")
+            log.info("Slack refused the task cards (%s)", code)
+            return bool(code != _EXPIRED)
         return True
 
     def _go_over_to_edits(self) -> None:

@@ -119,6 +119,8 @@ class _Message:
     appends: int = 0
     stop_after: int | None = None  # the user presses Stop after this many appends
     started: float = field(default_factory=time.monotonic)
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # task cards by id
+    task_log: list[tuple[str, str]] = field(default_factory=list)  # (id, status), in order
 
 
 @dataclass
@@ -411,6 +413,18 @@ class FakeSlack:
             and c.args.get("thread_ts") == thread_ts
         ]
 
+    def task_cards(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """The task cards a streamed message shows now, in the order they first came."""
+        with self._lock:
+            message = self._messages.get((channel, ts))
+            return list(message.tasks.values()) if message else []
+
+    def task_updates(self, channel: str, ts: str) -> list[tuple[str, str]]:
+        """Every (id, status) a streamed message received, in order."""
+        with self._lock:
+            message = self._messages.get((channel, ts))
+            return list(message.task_log) if message else []
+
     def is_streaming(self, channel: str, ts: str) -> bool:
         with self._lock:
             message = self._messages.get((channel, ts))
@@ -696,9 +710,11 @@ class FakeSlack:
             if not args.get("recipient_team_id"):
                 raise SlackError("missing_recipient_team_id")
         text = _stream_text(args, required=False)
+        chunks = _stream_chunks(args)
         ts = self._next_ts()
         args["_ts"] = ts
         message = _Message(channel, ts, str(args["thread_ts"]), text, streaming=True)
+        _show_tasks(message, chunks)
         if self._user_stops:
             message.stop_after = self._user_stops.pop(0)
         self._messages[(channel, ts)] = message
@@ -727,9 +743,15 @@ class FakeSlack:
 
     def _append_stream(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._streaming_message(args)
-        # chat.appendStream page: markdown_text is required (markdown_text_required).
-        text = _stream_text(args, required=True)
+        # chat.appendStream page: markdown_text is required (markdown_text_required) unless
+        # the call carries chunks (https://docs.slack.dev/reference/methods/chat.appendStream.md
+        # lists only channel and ts as required, chunks as optional).
+        chunks = _stream_chunks(args)
+        text = _stream_text(args, required=not chunks)
+        _show_tasks(message, chunks)
         message.text += text
+        if not text:  # the user's Stop (below) is counted in appends of text
+            return {"channel": message.channel, "ts": message.ts}
         message.appends += 1
         if message.stop_after is not None and message.appends >= message.stop_after:
             message.streaming, message.stopped_by_user = False, True
@@ -737,7 +759,9 @@ class FakeSlack:
 
     def _stop_stream(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._streaming_message(args)
+        chunks = _stream_chunks(args)
         message.text += _stream_text(args, required=False)
+        _show_tasks(message, chunks)
         # chat.stopStream page: blocks "has a limit of 50" (msg_blocks_too_many).
         blocks = _as_list(args.get("blocks")) or []
         if len(blocks) > MAX_BLOCKS:
@@ -858,6 +882,46 @@ def _stream_text(args: dict[str, Any], *, required: bool) -> str:
     if len(str(text)) > STREAM_TEXT_LIMIT:
         raise SlackError("msg_too_long")
     return str(text)
+
+
+# The chunk types of the streaming methods (chat.appendStream page, "Using the chunks
+# parameter") and the four states of a task_update chunk (its `status`).
+_CHUNK_TYPES = {"markdown_text", "task_update", "plan_update", "blocks"}
+TASK_STATUSES = ("pending", "in_progress", "complete", "error")
+
+
+def _stream_chunks(args: dict[str, Any]) -> list[dict[str, Any]]:
+    """The call's `chunks`, refused as Slack refuses a malformed one (`invalid_arguments`,
+    the error every method page lists for "invalid arguments"): an unknown type; a
+    task_update without its id or title or with a status other than the four documented;
+    a source that is not a URL source element (type url, url and text:
+    https://docs.slack.dev/reference/block-kit/block-elements/url-source-element)."""
+    chunks = _as_list(args.get("chunks")) or []
+    for chunk in chunks:
+        if not isinstance(chunk, dict) or chunk.get("type") not in _CHUNK_TYPES:
+            raise SlackError("invalid_arguments")
+        if chunk["type"] == "markdown_text" and len(str(chunk.get("text", ""))) > STREAM_TEXT_LIMIT:
+            raise SlackError("msg_too_long")
+        if chunk["type"] != "task_update":
+            continue
+        if not chunk.get("id") or not chunk.get("title"):
+            raise SlackError("invalid_arguments")
+        if chunk.get("status") not in TASK_STATUSES:
+            raise SlackError("invalid_arguments")
+        for source in chunk.get("sources") or []:
+            if not isinstance(source, dict) or source.get("type") != "url":
+                raise SlackError("invalid_arguments")
+            if not source.get("url") or not source.get("text"):
+                raise SlackError("invalid_arguments")
+    return chunks
+
+
+def _show_tasks(message: _Message, chunks: list[dict[str, Any]]) -> None:
+    """A task_update chunk adds its card, or updates the card of the same id."""
+    for chunk in chunks:
+        if chunk["type"] == "task_update":
+            message.tasks[str(chunk["id"])] = chunk
+            message.task_log.append((str(chunk["id"]), str(chunk["status"])))
 
 
 def _check_text_and_blocks(args: dict[str, Any], limit: int) -> str:

@@ -72,6 +72,7 @@ KNOWN_PATHS = {
     ("handlers/slack/thread_reply.py", "_start_stream"): "stream start: escape() via _shown",
     ("handlers/slack/thread_reply.py", "_append"): "stream append: escape() via _shown",
     ("handlers/slack/thread_reply.py", "_stop_stream"): "stream stop (buttons only)",
+    ("handlers/slack/thread_reply.py", "_send_steps"): "task cards: titles escaped by steps.py",
     ("handlers/slack/thread_reply.py", "_edit"): "answer: markdown_to_mrkdwn, our statuses",
     ("handlers/slack/thread_reply.py", "_set_status"): "our status sentences (plain text)",
     ("handlers/slack/thread_reply.py", "_clear_reaction"): "an empty status",
