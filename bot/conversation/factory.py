@@ -11,7 +11,6 @@ from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase
 from bot.conversation.prompting import (
     SYSTEM_PROMPT_VERSION,
-    WITHOUT_KNOWLEDGE_VERSION,
     PromptBuilder,
 )
 from bot.conversation.summaries import ThreadSummarizer
@@ -40,7 +39,7 @@ def build_diagnoser(
         fetcher=fetcher,
         prompts=PromptBuilder(
             max_new_tokens=settings.max_new_tokens,
-            version=SYSTEM_PROMPT_VERSION if retriever is not None else WITHOUT_KNOWLEDGE_VERSION,
+            version=SYSTEM_PROMPT_VERSION,
         ),
         reply_filter=reply_filter,
         redactor=redactor,

@@ -23,9 +23,6 @@ from bot.safety.normalised import fold
 
 SYSTEM_PROMPT = "diagnosis_system"
 SYSTEM_PROMPT_VERSION = 4
-# Without a knowledge base the bot keeps the prompt it had (v3, which names no
-# reference material): a changed system prompt changes every answer.
-WITHOUT_KNOWLEDGE_VERSION = 3
 PAST_RESOLUTIONS_PROMPT = "past_resolutions"
 PAST_RESOLUTIONS_VERSION = 2
 REFERENCE_PASSAGES_PROMPT = "reference_passages"
@@ -42,7 +39,7 @@ def load_prompt(name: str, version: int) -> jinja2.Template:
     """The template `prompts/NAME.vVERSION.jinja`, shipped as package data.
 
     Example:
-        >>> load_prompt("diagnosis_system", 3).render(language_name="English")[:20]
+        >>> load_prompt("diagnosis_system", 4).render(language_name="English")[:20]
         'You are supportbot, '
     """
     source = resources.files("prompts").joinpath(f"{name}.v{version}.jinja").read_text("utf-8")

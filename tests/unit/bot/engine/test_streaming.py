@@ -55,3 +55,15 @@ def test_a_long_answer_keeps_the_window_short(tokenizer: Any) -> None:
         longest = max(longest, len(pieces._tokens))  # what each push decodes at most
     assert "".join(out) + pieces.flush() == "word " * 2000
     assert longest <= 5 * CONTEXT_TOKENS + 1
+
+
+def test_a_byte_that_never_completes_holds_back_only_itself(tokenizer: Any) -> None:
+    # A lone UTF-8 lead byte (byte-level BPE spells 0xE4 as "ä") that no continuation
+    # follows, as a model can emit: the text after it must still stream.
+    stray = tokenizer.convert_tokens_to_ids("\u00e4")
+    assert stray != tokenizer.unk_token_id
+    tokens = [stray, *tokenizer("import numpy as np and more words")["input_ids"]] * 3
+    joined, pieces = _streamed(tokenizer, tokens)
+    assert joined == tokenizer.decode(tokens, skip_special_tokens=True)
+    assert "\ufffd" in joined
+    assert sum(1 for piece in pieces[:-1] if piece) >= 3, "the answer grew before its end"
