@@ -93,6 +93,8 @@ class Message(StrEnum):
     STEP_READING_SCREENSHOTS = "step_reading_screenshots"
     STEP_READING_FILE = "step_reading_file"
     STEP_WRITING = "step_writing"
+    STEP_SEARCHING = "step_searching"
+    STEP_SEARCHED = "step_searched"
 
 
 _CATALOGUE: dict[Message, dict[Language, str]] = {
@@ -439,6 +441,14 @@ _CATALOGUE: dict[Message, dict[Language, str]] = {
     Message.STEP_WRITING: {
         Language.ENGLISH: "Writing the answer",
         Language.CHINESE: "正在撰写回答",
+    },
+    Message.STEP_SEARCHING: {
+        Language.ENGLISH: "Searching runbooks",
+        Language.CHINESE: "正在搜索运维手册",
+    },
+    Message.STEP_SEARCHED: {
+        Language.ENGLISH: "Searching runbooks: {count} found",
+        Language.CHINESE: "搜索运维手册：找到 {count} 篇",
     },
 }
 

@@ -20,7 +20,13 @@ from bot.conversation.grounding import Retriever, cited, knowledge_query, source
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase, Resolution
 from bot.conversation.prompting import PromptBuilder
-from bot.conversation.steps import Progress, ignore, reading_steps
+from bot.conversation.steps import (
+    Progress,
+    ignore,
+    reading_steps,
+    searched_step,
+    searching_step,
+)
 from bot.conversation.turns import (
     AttachmentKind,
     AttachmentNote,
@@ -177,7 +183,7 @@ class Diagnoser:
     async def diagnose(
         self, turn: Turn, *, progress: Progress = ignore
     ) -> AsyncIterator[DiagnosisEvent]:
-        """Answer `turn`; each step (files read) is also told to `progress` as it ends."""
+        """Answer `turn`; each step (files read, runbooks searched) is told to `progress`."""
         # A secret in a file name is neither stored (history, screenshots) nor echoed.
         named = tuple(
             replace(ref, filename=self._redactor.redact(ref.filename, count=False))
@@ -200,7 +206,11 @@ class Diagnoser:
         )
         past = await self._history.load(turn.thread)
         references = await self._consult(question.text, turn.thread)
+        if self._retriever is not None:
+            progress(searching_step(language))
         retrieved = await self._retrieve(turn, question)
+        if retrieved is not None:
+            progress(searched_step(((p.title, p.url) for p in retrieved), language))
         notices = read.notices
         if retrieved is not None and not retrieved and not references:
             if self._policy.rules_for(turn.thread.channel).answer_only_with_source:

@@ -64,3 +64,20 @@ def reading_steps(listing: Iterable[AttachmentNote], language: Language) -> list
         title = say(Message.STEP_READING_FILE, language, filename=note.filename)
         steps.append(Step(f"read-file-{index}", title, StepStatus.COMPLETE))
     return steps
+
+
+SEARCH_STEP = "search-knowledge"
+
+
+def searching_step(language: Language) -> Step:
+    """The knowledge search, under way."""
+    return Step(SEARCH_STEP, say(Message.STEP_SEARCHING, language), StepStatus.IN_PROGRESS)
+
+
+def searched_step(found: Iterable[tuple[str, str | None]], language: Language) -> Step:
+    """The knowledge search, finished: how many documents matched, and the linked ones
+    as its sources (`found` holds each passage's title and URL)."""
+    documents = dict.fromkeys(found)  # one entry per document, in rank order
+    sources = tuple(StepSource(url, title) for title, url in documents if url)
+    title = say(Message.STEP_SEARCHED, language, count=len(documents))
+    return Step(SEARCH_STEP, title, StepStatus.COMPLETE, sources)

@@ -10,6 +10,7 @@ from bot.attachments.fetching import LocalFileFetcher
 from bot.conversation.channel_policy import ChannelPolicy, ChannelRules
 from bot.conversation.diagnosis import Diagnoser, Diagnosis
 from bot.conversation.prompting import PromptBuilder
+from bot.conversation.steps import SEARCH_STEP, Step, StepStatus
 from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
 from bot.engine.request import TextPart
 from bot.engine.transformers_engine import TransformersEngine
@@ -132,3 +133,30 @@ async def test_a_source_only_channel_declines_without_a_source(
     final = await _ask(diagnoser, "CSTRICT", "ACME-4012 vault token expired")
     assert final.answer == say(Message.NO_SOURCE_ANSWER, Language.ENGLISH)
     assert engine.requests == []
+
+
+async def test_the_search_is_told_as_a_step_with_its_linked_documents(
+    tiny_engine: TransformersEngine, tmp_path: Path
+) -> None:
+    diagnoser = _diagnoser(RecordingEngine(tiny_engine), await _index(tmp_path))
+    steps: list[Step] = []
+    turn = Turn(ThreadKey("T1", "CPUB", "1.1"), "U1", "ACME-4012 vault token expired", "1.1")
+    events = [event async for event in diagnoser.diagnose(turn, progress=steps.append)]
+    final = events[-1]
+    assert isinstance(final, Diagnosis)
+
+    searching, searched = (step for step in steps if step.id == SEARCH_STEP)
+    assert searching.status is StepStatus.IN_PROGRESS
+    assert searched.status is StepStatus.COMPLETE
+    documents = {p.document for p in final.passages}
+    assert searched.title == f"Searching runbooks: {len(documents)} found"
+    assert {source.url for source in searched.sources} == {f"https://kb/{d}" for d in documents}
+
+    # A private runbook is not even counted where it may not be seen.
+    steps.clear()
+    other = Turn(ThreadKey("T1", "CPUB", "2.1"), "U1", "PAY-7781 ledger locked", "2.1")
+    _ = [event async for event in diagnoser.diagnose(other, progress=steps.append)]
+    [done] = [
+        step for step in steps if step.id == SEARCH_STEP and step.status is StepStatus.COMPLETE
+    ]
+    assert done.title == "Searching runbooks: 0 found" and done.sources == ()
