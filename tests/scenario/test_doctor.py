@@ -154,7 +154,8 @@ def test_doctor_prints_no_password_from_a_url(vendors: tuple[str, str]) -> None:
     assert "S3cretRedisPw" not in output and "EngineUrlPw123" not in output
     assert rows["model"] == (
         "FAIL",
-        f"remote engine at http://127.0.0.1:{dead_port} unreachable: ConnectError",
+        f"remote engine at http://127.0.0.1:{dead_port} unreachable "
+        "(last error APIConnectionError)",
     )
     assert rows["redis"][1].startswith(f"127.0.0.1:{dead_port} does not answer")
 
