@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.running_bot import RunningBot, run_bot
+from tests.support.scripted_checkpoint import WORDS_SCRIPT, build_scripted_checkpoint
 from tests.support.serve_process import serve_settings
 
 ServeSettings = Callable[[str, str, str], dict[str, str]]
@@ -35,3 +37,13 @@ def settings_for_serve(tiny_checkpoint: Path, redis_url: str, redis_prefix: str)
         )
 
     return settings
+
+
+@pytest.fixture(scope="session")
+def words_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersEngine]:
+    """The real engine on a scripted checkpoint whose answer is plain words (WORDS_SCRIPT)."""
+    checkpoint = build_scripted_checkpoint(tmp_path_factory.mktemp("words"), WORDS_SCRIPT)
+    engine = TransformersEngine(str(checkpoint), device="cpu", max_new_tokens=40)
+    asyncio.run(engine.start())
+    yield engine
+    asyncio.run(engine.close())

@@ -21,7 +21,6 @@ from tests.support.fake_socket_mode import FakeSocketMode
 from tests.support.paced_engine import PacedEngine
 from tests.support.running_bot import BOT_TOKEN, SIGNING_SECRET, RunningBot, run_bot, stored_answers
 from tests.support.screenshots import render_error_screenshot
-from tests.support.scripted_checkpoint import build_scripted_checkpoint
 from tests.support.slack_events import (
     envelope,
     file_object,
@@ -75,47 +74,10 @@ def test_streamed_answer_grows_and_ends_complete_with_feedback_buttons(
         assert slack.thread_messages("CSTREAM", event["ts"]) == [], "no placeholder: a status"
 
 
-# An answer of words: the tiny random model may write a run with no spaces, which the
-# reply filter rightly holds back whole (it could be a secret forming), so it would not grow.
-GROWING_SCRIPT = [
-    "The",
-    " service",
-    " refused",
-    " your",
-    " connection",
-    " because",
-    " nothing",
-    " listens",
-    " on",
-    " that",
-    " port.",
-    " Start",
-    " the",
-    " server",
-    " first,",
-    " then",
-    " check",
-    " firewall",
-    " rules",
-    " and",
-    " try",
-    " again.",
-]
-
-
-@pytest.fixture(scope="module")
-def growing_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersEngine]:
-    checkpoint = build_scripted_checkpoint(tmp_path_factory.mktemp("growing"), GROWING_SCRIPT)
-    engine = TransformersEngine(str(checkpoint), device="cpu", max_new_tokens=40)
-    asyncio.run(engine.start())
-    yield engine
-    asyncio.run(engine.close())
-
-
 def test_without_streaming_the_placeholder_is_edited_as_the_answer_grows(
-    growing_engine: TransformersEngine, redis_url: str
+    words_engine: TransformersEngine, redis_url: str
 ) -> None:
-    paced = PacedEngine(growing_engine, seconds_per_piece=0.05)
+    paced = PacedEngine(words_engine, seconds_per_piece=0.05)
     with run_bot(paced, redis_url, update_interval=0.1, max_new_tokens=40) as bot:
         event = _mention(bot, "CEDIT", "what does this mean?")
         bot.post_event(event)

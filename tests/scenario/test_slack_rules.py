@@ -92,9 +92,9 @@ def test_a_long_fast_answer_streams_in_calls_slack_accepts_and_loses_nothing(
 
 
 def test_stop_pressed_mid_answer_ends_it_quietly(
-    tiny_engine: TransformersEngine, redis_url: str
+    words_engine: TransformersEngine, redis_url: str
 ) -> None:
-    paced = PacedEngine(tiny_engine, seconds_per_piece=0.05)
+    paced = PacedEngine(words_engine, seconds_per_piece=0.05)
     with _streaming_bot(paced, redis_url, max_new_tokens=40) as bot:
         bot.slack.user_stops_next_stream(after_appends=2)
         event = _mention("CSTOPBTN", "what does this error mean?")

@@ -17,6 +17,34 @@ from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
 
 from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
+# An answer of plain words, for tests about how an answer grows on screen: the tiny random
+# model may write a run with no spaces, which the reply filter rightly holds back whole
+# (it could be a secret forming), so such an answer would not grow piece by piece.
+WORDS_SCRIPT = [
+    "The",
+    " service",
+    " refused",
+    " your",
+    " connection",
+    " because",
+    " nothing",
+    " listens",
+    " on",
+    " that",
+    " port.",
+    " Start",
+    " the",
+    " server",
+    " first,",
+    " then",
+    " check",
+    " firewall",
+    " rules",
+    " and",
+    " try",
+    " again.",
+]
+
 LEAKY_SCRIPT = [
     "The",
     " error",
