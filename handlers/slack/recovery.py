@@ -79,11 +79,15 @@ def register_recording(
     ) -> None:
         event_id = question_event_id(body)
         if event_id is not None and not context.get(REPLAYED):
+
+            async def record() -> None:
+                # Redaction is linear, but a long question is still time the ack need not
+                # wait on the event loop for: it runs on a worker thread, inside the budget.
+                kept = await asyncio.to_thread(redacted_body, body, redactor)
+                await work_log.record(event_id, json.dumps(kept))
+
             try:
-                await asyncio.wait_for(
-                    work_log.record(event_id, json.dumps(redacted_body(body, redactor))),
-                    budget_seconds,
-                )
+                await asyncio.wait_for(record(), budget_seconds)
             except TimeoutError:
                 log.warning(
                     "recording %s took over %.1fs: acknowledged unrecorded",

@@ -98,7 +98,7 @@ def webhook_routes(
             job_id,
             provider.helpdesk.value,
             event.ticket_id,
-            redactor.redact(event.text),
+            await redactor.redact_off_loop(event.text),  # a ticket's text may be long
             attachments,
             actor_id=event.actor_id,
             comment_id=event.comment_id,
