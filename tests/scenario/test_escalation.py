@@ -338,9 +338,11 @@ def _ephemerals_to(bot: RunningBot, user: str) -> list[str]:
     return [c.args["text"] for c in bot.slack.calls("chat.postEphemeral") if c.args["user"] == user]
 
 
-def _escalated_case(bot: RunningBot, channel: str) -> tuple[dict[str, Any], str]:
+def _escalated_case(
+    bot: RunningBot, channel: str, question: str = "deploy fails with exit code 137"
+) -> tuple[dict[str, Any], str]:
     """A thread the bot answered, escalated with the 🙋 button: (its desk post, its value)."""
-    asked = _ask(bot, channel, "deploy fails with exit code 137")
+    asked = _ask(bot, channel, question)
     answer = _answer_message(bot, channel, asked["ts"])
     _click(bot, "escalate", asked["ts"], channel=channel, message=answer, user="UALICE01")
     desk = bot.slack.wait_for(
@@ -375,7 +377,7 @@ def test_only_the_on_call_group_takes_and_resolves_and_only_in_the_desk(bot: Run
     assert len(bot.slack.calls("usergroups.users.list")) == 1
 
 
-def _resolution(user: str, value: str) -> dict[str, Any]:
+def _resolution(user: str, value: str, text: str = "x | sh") -> dict[str, Any]:
     return {
         "type": "view_submission",
         "team": {"id": TEAM_ID},
@@ -389,7 +391,7 @@ def _resolution(user: str, value: str) -> dict[str, Any]:
             "callback_id": "escalation:resolution",
             "private_metadata": value,
             "state": {
-                "values": {"resolution": {"text": {"type": "plain_text_input", "value": "x | sh"}}}
+                "values": {"resolution": {"text": {"type": "plain_text_input", "value": text}}}
             },
         },
     }
@@ -459,46 +461,17 @@ def test_the_shortcut_escalates_only_threads_the_bot_answered_and_only_so_often(
 
 def _escalate_and_resolve(bot: RunningBot, channel: str, question: str, fix: str) -> None:
     """Asks in `channel`, escalates, and has the on-call agent resolve it with `fix`."""
-    first = _ask(bot, channel, question)
-    answer = _answer_message(bot, channel, first["ts"])
-    _click(bot, "escalate", first["ts"], channel=channel, message=answer, user="UALICE01")
-    desk = bot.slack.wait_for(
-        lambda: [
-            c
-            for c in bot.slack.calls("chat.postMessage")
-            if c.args["channel"] == DESK and f"archives/{channel}/" in c.args["text"]
-        ]
-    )
-    desk_message = {"ts": desk[0].args["_ts"], "text": desk[0].args["text"]}
-    value = json.dumps([TEAM_ID, channel, first["ts"]])
+    desk_message, value = _escalated_case(bot, channel, question)
     _click(bot, "escalation:take", value, channel=DESK, message=desk_message, user="UAGENT01")
     _click(bot, "escalation:resolve", value, channel=DESK, message=desk_message, user="UAGENT01")
     bot.slack.wait_for(
         lambda: [c for c in bot.slack.calls("views.open") if value in str(c.args["view"])]
     )
-    _interact(
-        bot,
-        {
-            "type": "view_submission",
-            "team": {"id": TEAM_ID},
-            "user": {"id": "UAGENT01"},
-            "api_app_id": "A0TEST001",
-            "token": "legacy",
-            "trigger_id": "t3",
-            "view": {
-                "id": "V0002",
-                "type": "modal",
-                "callback_id": "escalation:resolution",
-                "private_metadata": value,
-                "state": {
-                    "values": {"resolution": {"text": {"type": "plain_text_input", "value": fix}}}
-                },
-            },
-        },
-    )
+    _interact(bot, _resolution("UAGENT01", value, fix))
     bot.slack.wait_for(
         lambda: any(
-            "Resolved by <@UAGENT01>" in t for t in _thread_texts(bot, channel, first["ts"])
+            "Resolved by <@UAGENT01>" in t
+            for t in _thread_texts(bot, channel, json.loads(value)[2])
         )
     )
 
