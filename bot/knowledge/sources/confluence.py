@@ -22,7 +22,6 @@ version, `_links.base` + the page's `_links.webui` its link.
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -33,19 +32,18 @@ from bot.knowledge.sources.base import Document, DocumentRef, Visibility
 from bot.knowledge.sources.html_text import html_to_text
 from bot.knowledge.sources.vendor_http import (
     PageGuard,
-    Skipped,
     VendorClient,
     clean_title,
     clean_url,
     parse_time,
     vendor_id,
 )
+from bot.knowledge.sources.vendor_source import VendorSource
 
-log = logging.getLogger(__name__)
 MAX_LIMIT = 250  # the v2 list endpoints' documented maximum for `limit`
 
 
-class ConfluenceSource:
+class ConfluenceSource(VendorSource):
     """The current pages of the named Confluence Cloud spaces.
 
     Args:
@@ -83,24 +81,21 @@ class ConfluenceSource:
                 name, f"spaces must be Confluence space keys like `ENG`, got {list(spaces)!r}"
             )
         credentials = base64.b64encode(f"{email}:{token}".encode()).decode()
-        self._name = name
         self._keys = keys
-        self._visibility = visibility
         self._limit = max(1, min(page_size, MAX_LIMIT))
         site = base_url.rstrip("/")
         self._site = site[: -len("/wiki")] if site.endswith("/wiki") else site
-        self._client = VendorClient(
-            source=name,
-            base_url=self._site,
-            headers={"Authorization": f"Basic {credentials}"},
-            transport=transport,
-            client=client,
+        super().__init__(
+            name=name,
+            visibility=visibility,
+            client=VendorClient(
+                source=name,
+                base_url=self._site,
+                headers={"Authorization": f"Basic {credentials}"},
+                transport=transport,
+                client=client,
+            ),
         )
-        self.skipped: list[Skipped] = []
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     async def documents(self) -> AsyncIterator[DocumentRef]:
         """Every current page of the configured spaces, each once."""
@@ -205,15 +200,6 @@ class ConfluenceSource:
             visibility=self._visibility,
             version=f"{number}@{created}" if isinstance(number, int) else str(created or ""),
         )
-
-    def _skip(self, item_id: str, reason: str) -> None:
-        # The id may be whatever the API sent; it is shown in the sync summary and the log.
-        item_id = (clean_title(item_id) or "?")[:40]
-        self.skipped.append(Skipped(item_id, reason))
-        log.warning("knowledge source %s: skipped %s: %s", self._name, item_id, reason)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 def _valid_key(key: str) -> bool:

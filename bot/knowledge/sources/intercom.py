@@ -20,7 +20,6 @@ its public help-center link; drafts (`state: draft`) are left out.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,20 +30,19 @@ from bot.knowledge.sources.base import Document, DocumentRef, Visibility
 from bot.knowledge.sources.html_text import html_to_text
 from bot.knowledge.sources.vendor_http import (
     PageGuard,
-    Skipped,
     VendorClient,
     clean_title,
     clean_url,
     parse_time,
     vendor_id,
 )
+from bot.knowledge.sources.vendor_source import VendorSource
 
-log = logging.getLogger(__name__)
 MAX_PER_PAGE = 250
 API_VERSION = "2.11"
 
 
-class IntercomArticlesSource:
+class IntercomArticlesSource(VendorSource):
     """Published articles of one Intercom workspace's Help Center.
 
     Args:
@@ -71,21 +69,18 @@ class IntercomArticlesSource:
         transport: httpx.AsyncBaseTransport | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        self._name = name
-        self._visibility = visibility
         self._per_page = max(1, min(page_size, MAX_PER_PAGE))
-        self._client = VendorClient(
-            source=name,
-            base_url=base_url,
-            headers={"Authorization": f"Bearer {token}", "Intercom-Version": api_version},
-            transport=transport,
-            client=client,
+        super().__init__(
+            name=name,
+            visibility=visibility,
+            client=VendorClient(
+                source=name,
+                base_url=base_url,
+                headers={"Authorization": f"Bearer {token}", "Intercom-Version": api_version},
+                transport=transport,
+                client=client,
+            ),
         )
-        self.skipped: list[Skipped] = []
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     async def documents(self) -> AsyncIterator[DocumentRef]:
         """Every published article, each once, across all pages."""
@@ -143,15 +138,6 @@ class IntercomArticlesSource:
             visibility=self._visibility,
             version=str(updated) if isinstance(updated, int) else "",
         )
-
-    def _skip(self, item_id: str, reason: str) -> None:
-        # The id may be whatever the API sent; it is shown in the sync summary and the log.
-        item_id = (clean_title(item_id) or "?")[:40]
-        self.skipped.append(Skipped(item_id, reason))
-        log.warning("knowledge source %s: skipped %s: %s", self._name, item_id, reason)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 def _next(page: dict[str, Any], per_page: int) -> tuple[str | None, dict[str, str | int] | None]:

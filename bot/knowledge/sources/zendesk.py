@@ -28,7 +28,6 @@ An article's `id` is its stable id, `updated_at` its version, `html_url` its lin
 from __future__ import annotations
 
 import base64
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,19 +38,18 @@ from bot.knowledge.sources.base import Document, DocumentRef, Visibility
 from bot.knowledge.sources.html_text import html_to_text
 from bot.knowledge.sources.vendor_http import (
     PageGuard,
-    Skipped,
     VendorClient,
     clean_title,
     clean_url,
     parse_time,
     vendor_id,
 )
+from bot.knowledge.sources.vendor_source import VendorSource
 
-log = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 100  # "Most endpoints limit this to a maximum of 100" (pagination page above)
 
 
-class ZendeskHelpCenterSource:
+class ZendeskHelpCenterSource(VendorSource):
     """Published Help Center articles of one Zendesk account.
 
     Args:
@@ -86,23 +84,20 @@ class ZendeskHelpCenterSource:
         if locale is not None and not _valid_locale(locale):
             raise KnowledgeSourceError(name, f"the locale {locale!r} is not like `en-us`")
         credentials = base64.b64encode(f"{email}/token:{token}".encode()).decode()
-        self._name = name
-        self._visibility = visibility
         self._prefix = f"/api/v2/help_center/{locale}" if locale else "/api/v2/help_center"
         self._locale = locale
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self._client = VendorClient(
-            source=name,
-            base_url=base_url,
-            headers={"Authorization": f"Basic {credentials}"},
-            transport=transport,
-            client=client,
+        super().__init__(
+            name=name,
+            visibility=visibility,
+            client=VendorClient(
+                source=name,
+                base_url=base_url,
+                headers={"Authorization": f"Basic {credentials}"},
+                transport=transport,
+                client=client,
+            ),
         )
-        self.skipped: list[Skipped] = []
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     async def documents(self) -> AsyncIterator[DocumentRef]:
         """Every published article, each once, across all pages."""
@@ -167,15 +162,6 @@ class ZendeskHelpCenterSource:
             visibility=self._visibility,
             version=updated if isinstance(updated, str) else "",
         )
-
-    def _skip(self, item_id: str, reason: str) -> None:
-        # The id may be whatever the API sent; it is shown in the sync summary and the log.
-        item_id = (clean_title(item_id) or "?")[:40]
-        self.skipped.append(Skipped(item_id, reason))
-        log.warning("knowledge source %s: skipped %s: %s", self._name, item_id, reason)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 def _next(page: dict[str, Any]) -> str | None:
