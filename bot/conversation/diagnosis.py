@@ -271,16 +271,16 @@ class Diagnoser:
             return None
         rules = self._policy.rules_for(turn.thread.channel)
         query = knowledge_query(question.text, question.attachments)
-        if self._error_lines is not None and too_few_terms(
-            query if turn.text.strip() else ""  # the default question is no search words
-        ):
+        # The default question that stands in for no words is no search words.
+        own = knowledge_query(question.text if turn.text.strip() else "", question.attachments)
+        if self._error_lines is not None and too_few_terms(own):
             # This message's screenshots, or else the thread's latest (a follow-up
             # such as "still failing": its line is cached, so it costs nothing).
             shots = question.screenshots or next(
                 (entry.screenshots for entry in reversed(past) if entry.screenshots), ()
             )
             if line := await self._error_lines.read(shots):
-                query = f"{query}\n{line}" if turn.text.strip() else line
+                query = f"{own}\n{line}" if own else line
         try:
             found = await self._retriever.retrieve(
                 query, channel=turn.thread.channel, sources=rules.knowledge_sources

@@ -163,3 +163,30 @@ async def test_words_enough_or_no_knowledge_base_run_no_pass(
     assert reader.passes == 0 and all(
         request.max_new_tokens != MAX_NEW_TOKENS for request in engine.requests
     )
+
+
+async def test_a_question_nothing_matched_is_kept_with_the_line_redacted(
+    reading_engine: TransformersEngine, tmp_path: Path
+) -> None:
+    root = tmp_path / "runbooks"
+    root.mkdir()
+    (root / "tls.md").write_text(TLS)
+    index = KnowledgeIndex(tmp_path / "k.db", embedder=None)
+    await sync_source(
+        FolderSource(name="runbooks", root=root, visibility=Visibility.everyone()),
+        index,
+        redactor=Redactor(),
+    )
+    engine = RecordingEngine(reading_engine)
+    reader = ErrorLineReader(engine, redactor=Redactor())
+    log = tmp_path / "job.log"
+    log.write_text("exit 1\n")  # a log of too few words, beside a screenshot and no text
+    final = await _ask(
+        _diagnoser(engine, IndexRetriever(index), reader), "1.1", "", _screenshot(tmp_path), log
+    )
+
+    assert final.passages == () and reader.passes == 1
+    [(_, channel, query)] = index.gaps()
+    assert channel == "CPUB" and query.startswith("exit 1\nACME-4012: vault token expired")
+    assert "AKIA" not in query and "What is wrong" not in query
+    index.close()
