@@ -80,6 +80,7 @@ class ErrorLineReader:
         redactor: cleans the line as it cleans the user's words.
         max_new_tokens: the pass's length cap.
         cache_size: images whose line is remembered (least recently used go first).
+        queue_timeout: seconds the pass may wait for the model, as an answer may.
         generation_timeout: seconds the pass may take; past it the question goes on
             without the line.
 
@@ -95,11 +96,13 @@ class ErrorLineReader:
         redactor: Redactor,
         max_new_tokens: int = MAX_NEW_TOKENS,
         cache_size: int = CACHE_IMAGES,
+        queue_timeout: float | None = None,
         generation_timeout: float | None = 60.0,
     ) -> None:
         self._engine = engine
         self._redactor = redactor
         self._max_new_tokens = max_new_tokens
+        self._queue_timeout = queue_timeout
         self._timeout = generation_timeout
         self._system = load_prompt(ERROR_LINE_PROMPT, ERROR_LINE_VERSION).render()
         self._cache: LRUCache[str, str] = LRUCache(maxsize=cache_size)
@@ -118,6 +121,9 @@ class ErrorLineReader:
                 except BotError as error:  # the answer must not depend on this pass
                     log.info("could not read the error line of %s: %s", shot.filename, error)
                     continue
+                except Exception:
+                    log.exception("reading the error line of %s failed", shot.filename)
+                    continue
                 self._cache[key] = line
             if line and line not in lines:
                 lines.append(line)
@@ -132,6 +138,7 @@ class ErrorLineReader:
                 ChatMessage(Role.USER, (image, TextPart(_ASK))),
             ),
             max_new_tokens=self._max_new_tokens,
+            queue_timeout=self._queue_timeout,
             generation_timeout=self._timeout,
             greedy=True,  # a copy of what is on screen, not a creative answer
         )

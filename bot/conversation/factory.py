@@ -52,7 +52,16 @@ def build_diagnoser(
         knowledge=knowledge,
         retriever=retriever,
         # Only with a knowledge base: the line is search words, and nothing else reads it.
-        error_lines=ErrorLineReader(engine, redactor=redactor) if retriever else None,
+        error_lines=(
+            ErrorLineReader(
+                engine,
+                redactor=redactor,
+                queue_timeout=settings.queue_timeout_seconds,
+                generation_timeout=min(60.0, settings.generation_timeout_seconds),
+            )
+            if retriever is not None
+            else None
+        ),
         channel_policy=policy,
         queue_timeout=settings.queue_timeout_seconds,
         generation_timeout=settings.generation_timeout_seconds,

@@ -22,6 +22,7 @@ from bot.conversation.error_lines import (
 )
 from bot.conversation.prompting import PromptBuilder
 from bot.conversation.turns import AttachmentRef, Screenshot, ThreadKey, Turn
+from bot.engine.remote import RemoteEngine
 from bot.engine.request import TextPart
 from bot.engine.transformers_engine import TransformersEngine
 from bot.knowledge.index import KnowledgeIndex
@@ -35,6 +36,7 @@ from bot.stores.history import InMemoryHistoryStore
 from tests.support.recording_engine import RecordingEngine
 from tests.support.screenshots import render_error_screenshot
 from tests.support.scripted_checkpoint import build_scripted_checkpoint
+from tests.support.servers import free_port
 
 # What the scripted model "reads" off any screenshot: the error line, and a key that was
 # on screen too (redacted before it is searched for or recorded).
@@ -190,3 +192,16 @@ async def test_a_question_nothing_matched_is_kept_with_the_line_redacted(
     assert channel == "CPUB" and query.startswith("exit 1\nACME-4012: vault token expired")
     assert "AKIA" not in query and "What is wrong" not in query
     index.close()
+
+
+async def test_a_failed_pass_gives_no_line_and_is_tried_again(tmp_path: Path) -> None:
+    # A model server nobody runs: the engine refuses the pass with ModelUnavailable.
+    engine = RemoteEngine(f"http://127.0.0.1:{free_port()}", "m", readiness_delays=())
+    reader = ErrorLineReader(engine, redactor=Redactor())
+    fetched = await LocalFileFetcher(max_bytes=10**6).fetch(
+        AttachmentRef("shot.png", str(_screenshot(tmp_path)))
+    )
+    assert isinstance(fetched, Screenshot)
+    assert await reader.read([fetched]) == "" and reader.passes == 1
+    assert await reader.read([fetched]) == "" and reader.passes == 2  # a failure is not cached
+    await engine.close()
