@@ -123,7 +123,7 @@ async def _doctor(settings: Settings) -> int:
 
 async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app.engine import remote_model_name
-    from bot.app.local import local_diagnoser
+    from bot.app.local import diagnoser_on, local_engine
     from bot.evaluation.command import choose, evaluate, print_legibility
     from bot.evaluation.legibility import ResizeRule, qwen3_vl_rule, rule_for_model
     from bot.settings import EngineKind
@@ -154,17 +154,34 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
             if row.misses:
                 print(f"{row.mode}: not in the first 5: {', '.join(row.misses)}")
         return 0
-    async with local_diagnoser(settings) as diagnoser:
-        meta: dict[str, object] = {
-            "engine": settings.engine.value,
-            "model": settings.model_id if local else remote_model_name(settings),
-            "lora_adapter": settings.lora_adapter,
-            "max_image_pixels": settings.max_image_pixels,
-            "max_new_tokens": settings.max_new_tokens,
-        }
-        return await evaluate(
-            args, diagnoser=diagnoser, rule=resize_rule(), meta=meta, choice=choice
-        )
+    meta: dict[str, object] = {
+        "engine": settings.engine.value,
+        "model": settings.model_id if local else remote_model_name(settings),
+        "lora_adapter": settings.lora_adapter,
+        "max_image_pixels": settings.max_image_pixels,
+        "max_new_tokens": settings.max_new_tokens,
+    }
+    async with local_engine(settings) as engine:
+        diagnoser = diagnoser_on(settings, engine)
+        if not args.knowledge:
+            return await evaluate(
+                args, diagnoser=diagnoser, rule=resize_rule(), meta=meta, choice=choice
+            )
+        from bot.app.knowledge import build_embedder
+        from bot.evaluation.knowledge_answers import sample_retriever
+
+        meta["embedding_model"] = settings.embedding_model
+        async with sample_retriever(
+            build_embedder(settings), min_similarity=settings.knowledge_min_similarity
+        ) as retriever:
+            return await evaluate(
+                args,
+                diagnoser=diagnoser,
+                rule=resize_rule(),
+                meta=meta,
+                choice=choice,
+                knowledge=diagnoser_on(settings, engine, retriever=retriever),
+            )
 
 
 def _send_test(settings: Settings, args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.engine.remote_embeddings import REMOTE_PREFIX, RemoteEmbedder
 from bot.errors import ConfigError
 from bot.knowledge.config import load_knowledge_config
 from bot.knowledge.embedding import Embedder, TransformersEmbedder
@@ -73,10 +74,13 @@ class KnowledgeBase:
 
 
 def build_embedder(settings: Settings) -> Embedder | None:
-    """The embedding model EMBEDDING_MODEL names; None for "none" (words only)."""
+    """The embedding model EMBEDDING_MODEL names; None for "none" (words only);
+    `remote:<name>` asks the model server at ENGINE_URL for its embeddings."""
     if settings.embedding_model.strip().lower() == NO_EMBEDDINGS:
         return None
     model = settings.embedding_model
+    if model.startswith(REMOTE_PREFIX):
+        return _remote_embedder(settings, model.removeprefix(REMOTE_PREFIX).strip())
     e5 = "e5" in model.lower()  # e5 models are trained with these prefixes
     try:
         return TransformersEmbedder(
@@ -84,6 +88,17 @@ def build_embedder(settings: Settings) -> Embedder | None:
         )
     except OSError as error:
         raise ConfigError(f"EMBEDDING_MODEL: cannot load {model!r}: {error}") from None
+
+
+def _remote_embedder(settings: Settings, name: str) -> RemoteEmbedder:
+    if not name:
+        raise ConfigError("EMBEDDING_MODEL: remote: needs the model's name (remote:BAAI/bge-m3)")
+    if not settings.engine_url:
+        raise ConfigError("EMBEDDING_MODEL: remote embeddings need ENGINE_URL, the model server")
+    key = settings.engine_api_key
+    return RemoteEmbedder(
+        settings.engine_url, name, api_key=key.get_secret_value() if key else None
+    )
 
 
 def vendor_credentials(settings: Settings) -> dict[str, VendorCredentials]:
