@@ -23,7 +23,8 @@ Stop, so the error code is the only signal the bot has.
 
 Steps. Once an answer streams, its steps (files read, the answer being written) show as
 task cards in the streamed message (handlers/slack/steps.py), ended complete with the answer
-or in error when it breaks off; before a stream, and where nothing streams, the status line
+or in error when it breaks off; an answer that fails before its first word streams its
+warning under its steps, ended. Before a stream, and where nothing streams, the status line
 names the current step.
 """
 
@@ -275,12 +276,32 @@ class SlackThreadReply:
         await self._clear_reaction()
 
     async def fail(self, text: str) -> None:
-        """Say the answer failed, in the placeholder (or a new reply if there is none)."""
+        """Say the answer failed: in a stream with the steps it had taken, ended; or in the
+        placeholder (a new reply if there is none)."""
         if self._stream_ts is not None or self.stopped:
             await self.broke_off("", text)
             return
+        if await self._fail_with_steps(f":warning: {text}"):
+            await self._clear_reaction()
+            return
         await self._edit(f":warning: {text}")
         await self._clear_reaction()
+
+    async def _fail_with_steps(self, warning: str) -> bool:
+        """Stream `warning` under the steps taken so far, each ended; False when there are
+        none, or Slack will not stream here (the warning is then edited in)."""
+        if self._steps is None or self._streamed:
+            return False
+        if not (self._streaming.enabled and self._stream_here):
+            return False
+        chunks = self._steps.failed()  # before the start, so the opening cards are not sent
+        if chunks is None:
+            return False
+        if not await self._stream(warning):
+            return False
+        await self._send_steps(chunks)
+        await self._stop_stream()  # a stream Slack closed already is left as it is
+        return True
 
     async def stopped_quietly(self) -> None:
         """The person stopped the answer: only the working indicator goes."""
