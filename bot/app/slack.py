@@ -103,6 +103,7 @@ def build_bolt(
         answerer=answerer,
         policy=policy,
         feedback=stores.feedback,
+        greetings=stores.greetings,
         work_log=stores.work_log,
         ack_budget_seconds=settings.slack_ack_budget_seconds,
     )

@@ -64,6 +64,13 @@ RATE = KeyPattern(
     "the rate window (60 s)",
     "a counter of questions from one user or channel in the current window",
 )
+GREETED = KeyPattern(
+    "{prefix}:greeted:{workspace}:{user}",
+    "string",
+    "bot.stores.greetings",
+    "24 h",
+    "`1`: the person was greeted in the app's Messages tab today, so no replica greets again",
+)
 FEEDBACK = KeyPattern(
     "{prefix}:feedback:{thread}",
     "hash",

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.feedback import FeedbackStore
+from bot.intake.greetings import Greetings
 from bot.intake.work_log import WorkLog
 from handlers.slack.answering import SlackAnswerer
 from handlers.slack.assistant import register_assistant
@@ -45,6 +46,7 @@ def build_bolt_app(
     answerer: SlackAnswerer,
     policy: ChannelPolicy,
     feedback: FeedbackStore,
+    greetings: Greetings,
     work_log: WorkLog | None = None,
     ack_budget_seconds: float = 1.0,
 ) -> AsyncApp:
@@ -55,6 +57,7 @@ def build_bolt_app(
         answerer: runs accepted turns.
         policy: which channels and users the bot answers, and in which language.
         feedback: where the feedback buttons' verdicts go.
+        greetings: who was greeted today, shared by the replicas.
         work_log: records question-bearing events before they are acknowledged.
         ack_budget_seconds: the most time that recording may take before the ack.
     """
@@ -77,7 +80,7 @@ def build_bolt_app(
         )
     users = SlackUsers()  # one users.info cache: names and locales
     languages = UserLanguages(users)
-    register_assistant(app, languages)
+    register_assistant(app, languages, greetings)
     reader = SlackMessageReader(SlackNames(users=users))
     register_listeners(app, answerer, policy, languages, reader)
     register_feedback(app, feedback, answerer.metrics)

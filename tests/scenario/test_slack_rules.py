@@ -305,6 +305,34 @@ def test_the_agent_experience_greets_in_the_messages_tab_and_answers_in_threads(
         assert len(greetings) == 1, "greeted once, not on every opening"
 
 
+def test_two_replicas_sharing_redis_greet_a_person_once_also_after_a_restart(
+    tiny_engine: TransformersEngine, redis_url: str, redis_prefix: str
+) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True)
+
+    def greetings(channel: str) -> list[Any]:
+        return [c for c in slack.calls("chat.postMessage") if c.args["channel"] == channel]
+
+    # One Redis, one keyspace: two replicas of one deployment.
+    with (
+        run_bot(tiny_engine, redis_url, slack=slack, redis_key_prefix=redis_prefix) as first,
+        run_bot(tiny_engine, redis_url, slack=slack, redis_key_prefix=redis_prefix) as second,
+    ):
+        first.post_event(_home_opened("UREPLIC1", "DREPLIC1", "messages"))
+        slack.wait_for(lambda: greetings("DREPLIC1"))
+        # Slack sends the next openings to whichever replica: neither greets again.
+        second.post_event(_home_opened("UREPLIC1", "DREPLIC1", "messages"))
+        first.post_event(_home_opened("UREPLIC1", "DREPLIC1", "messages"))
+        second.post_event(_home_opened("UREPLIC2", "DREPLIC2", "messages"))
+        slack.wait_for(lambda: greetings("DREPLIC2"))  # a new person is greeted
+    with run_bot(tiny_engine, redis_url, slack=slack, redis_key_prefix=redis_prefix) as restarted:
+        restarted.post_event(_home_opened("UREPLIC1", "DREPLIC1", "messages"))
+        restarted.post_event(_home_opened("UREPLIC3", "DREPLIC3", "messages"))
+        slack.wait_for(lambda: greetings("DREPLIC3"))
+    assert len(greetings("DREPLIC1")) == 1, "greeted once by all replicas and restarts"
+    assert len(greetings("DREPLIC2")) == 1
+
+
 def test_the_assistant_container_greets_suggests_prompts_titles_and_answers(
     tiny_engine: TransformersEngine, redis_url: str, tmp_path: Path
 ) -> None:
