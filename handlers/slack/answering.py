@@ -93,18 +93,14 @@ class SlackAnswerer:
         self._handled = handled
         self._limiter = limiter
         self._limits = limits
-        self.metrics = metrics or Metrics()
+        self._metrics = metrics or Metrics()
         self._streaming = streaming or StreamingSupport()
         self._status = status or StatusSupport()
         self._update_interval = update_interval
-        self.desk = desk
+        self._desk = desk
         self._work_log = work_log
         self._stopping = False
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
-
-    @property
-    def diagnoser(self) -> Diagnoser:
-        return self._diagnoser
 
     def submit(self, turn: Turn, client: AsyncWebClient) -> None:
         """Start answering `turn` in the background; returns at once."""
@@ -178,10 +174,10 @@ class SlackAnswerer:
             steps=steps,
         )
         if refusal := await self._over_limit(turn, language):
-            self.metrics.count(catalogue.RATE_LIMITED)
+            self._metrics.count(catalogue.RATE_LIMITED)
             await self._tell(reply, refusal)
             return
-        if self.desk is not None and await self._handed_to_people(turn, client, language):
+        if self._desk is not None and await self._handed_to_people(turn, client, language):
             return
         so_far = ""
         events: AsyncIterator[object] | None = None
@@ -226,28 +222,28 @@ class SlackAnswerer:
                     if event.references:
                         final += _drawing_on(event.references, language)
                     actions = feedback_actions(
-                        turn.thread.thread_ts, language, escalation=self.desk is not None
+                        turn.thread.thread_ts, language, escalation=self._desk is not None
                     )
                     await reply.finish(final + event.answer, actions=actions)
-            self.metrics.count(catalogue.ANSWERS, outcome="answered")
+            self._metrics.count(catalogue.ANSWERS, outcome="answered")
         except AnswerStopped:
             # The person pressed Stop: no more text, no error message, the model stops too.
             log.info("answer to %s stopped by the user", turn.message_ts)
-            self.metrics.count(catalogue.ANSWERS, outcome="stopped_by_user")
+            self._metrics.count(catalogue.ANSWERS, outcome="stopped_by_user")
             await _close(events)
             await reply.stopped_quietly()
         except asyncio.CancelledError:
-            self.metrics.count(catalogue.ANSWERS, outcome="cancelled")
+            self._metrics.count(catalogue.ANSWERS, outcome="cancelled")
             reason = Message.RESTARTING if self._stopping else Message.QUESTION_DELETED
             await self._tell(reply, say(reason, language), so_far)
         except BotError as error:
             log.warning("could not answer %s: %s", turn.message_ts, error)
-            self.metrics.count(catalogue.ANSWERS, outcome=type(error).__name__)
+            self._metrics.count(catalogue.ANSWERS, outcome=type(error).__name__)
             await self._tell(reply, error.user_message(language), so_far)
         except Exception:
             reference = uuid.uuid4().hex[:8]
             log.exception("answering %s failed (reference %s)", turn.message_ts, reference)
-            self.metrics.count(catalogue.ANSWERS, outcome="internal_error")
+            self._metrics.count(catalogue.ANSWERS, outcome="internal_error")
             await self._tell(
                 reply, say(Message.INTERNAL_ERROR, language, reference=reference), so_far
             )
@@ -256,17 +252,17 @@ class SlackAnswerer:
         self, turn: Turn, client: AsyncWebClient, language: Language
     ) -> bool:
         """Escalate when the user asks for a person; True when the bot should not answer."""
-        assert self.desk is not None
+        assert self._desk is not None
         thread = turn.thread
-        await self.desk.cases.remember_thread(
+        await self._desk.cases.remember_thread(
             thread.workspace, thread.channel, turn.user_id, thread.thread_ts
         )
         if asks_for_a_human(turn.text):
-            await self.desk.escalate(client, thread, by=turn.user_id, language=language)
+            await self._desk.escalate(client, thread, by=turn.user_id, language=language)
             return True
-        case = await self.desk.cases.get(thread)
+        case = await self._desk.cases.get(thread)
         if case.status is ThreadStatus.RESOLVED:  # asked again after a resolution: back to the bot
-            await self.desk.cases.save(case.reopened())
+            await self._desk.cases.save(case.reopened())
         return False
 
     async def _over_limit(self, turn: Turn, language: Language) -> str | None:
