@@ -95,7 +95,7 @@ def build_answerer(
             per_user=settings.rate_limit_per_user, per_channel=settings.rate_limit_per_channel
         ),
         metrics=metrics,
-        streaming=StreamingSupport(enabled=settings.slack_streaming),
+        streaming=StreamingSupport(enabled=settings.slack_streaming, limiter=stores.limiter),
         status=StatusSupport(enabled=settings.slack_thread_status),
         update_interval=update_interval,
         desk=desk,

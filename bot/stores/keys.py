@@ -61,8 +61,9 @@ RATE = KeyPattern(
     "{prefix}:rate:{subject}",
     "string",
     "bot.stores.rate_limit",
-    "the rate window (60 s)",
-    "a counter of questions from one user or channel in the current window",
+    "the rule's window (60 s; 1 h for the escalation shortcut)",
+    "a counter of one subject's requests in the current window: questions per user or"
+    " channel, shortcut escalations per person, stream starts per workspace",
 )
 GREETED = KeyPattern(
     "{prefix}:greeted:{workspace}:{user}",

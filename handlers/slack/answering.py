@@ -28,7 +28,7 @@ from bot.errors import (
     StoreUnavailable,
 )
 from bot.intake.handled_events import HandledEvents
-from bot.intake.rate_limit import RateLimiter
+from bot.intake.rate_limit import RateLimiter, RateRule
 from bot.intake.work_log import WorkLog
 from bot.messages import Language, Message, detect_language, ordinal, say
 from bot.observability import catalogue
@@ -50,10 +50,27 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Requests allowed per minute; 0 turns a limit off."""
+    """Questions allowed per minute from one person and in one channel; 0 turns one off."""
 
     per_user: int = 10
     per_channel: int = 60
+
+    def checks(self, turn: Turn) -> tuple[tuple[RateRule, str, Message], ...]:
+        """Each limit as the limiter's rule, the subject it counts for `turn`, and what a
+        person over it is told."""
+        workspace = turn.thread.workspace
+        return (
+            (
+                RateRule("user", self.per_user),
+                f"{workspace}:{turn.user_id}",
+                Message.RATE_LIMITED_USER,
+            ),
+            (
+                RateRule("channel", self.per_channel),
+                f"{workspace}:{turn.thread.channel}",
+                Message.RATE_LIMITED_CHANNEL,
+            ),
+        )
 
 
 class SlackAnswerer:
@@ -94,7 +111,7 @@ class SlackAnswerer:
         self._limiter = limiter
         self._limits = limits
         self._metrics = metrics or Metrics()
-        self._streaming = streaming or StreamingSupport()
+        self._streaming = streaming or StreamingSupport(limiter=limiter)
         self._status = status or StatusSupport()
         self._update_interval = update_interval
         self._desk = desk
@@ -266,22 +283,8 @@ class SlackAnswerer:
         return False
 
     async def _over_limit(self, turn: Turn, language: Language) -> str | None:
-        checks = [
-            (
-                f"user:{turn.thread.workspace}:{turn.user_id}",
-                self._limits.per_user,
-                Message.RATE_LIMITED_USER,
-            ),
-            (
-                f"channel:{turn.thread.workspace}:{turn.thread.channel}",
-                self._limits.per_channel,
-                Message.RATE_LIMITED_CHANNEL,
-            ),
-        ]
-        for key, limit, message in checks:
-            if limit <= 0:
-                continue
-            decision = await self._limiter.hit(key, limit=limit, window=60)
+        for rule, subject, message in self._limits.checks(turn):
+            decision = await rule.hit(self._limiter, subject)
             if not decision.allowed:
                 return say(message, language, seconds=decision.retry_after)
         return None

@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -41,6 +40,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.steps import StepStatus
 from bot.errors import AnswerStopped
+from bot.intake.rate_limit import RateLimiter, RateRule
 from handlers.mrkdwn import escape, markdown_to_mrkdwn
 from handlers.slack.blocks import answer_blocks
 from handlers.slack.chunks import MESSAGE_LIMIT, cut_point, split_message
@@ -72,38 +72,39 @@ _EXPIRED = "message_not_in_streaming_state"
 _STREAM_OVER = {_STOPPED, _EXPIRED}
 # chat.startStream is Tier 2, "20+ per minute" per workspace; keep a little under it.
 STREAM_STARTS_PER_MINUTE = 18
+STREAM_STARTS = RateRule("stream-start", STREAM_STARTS_PER_MINUTE, 60)  # subject: the workspace
 
 
 class StreamingSupport:
     """Whether to try Slack's streaming methods, and how many stream starts a minute.
 
     Turned off for the process when Slack says it cannot stream at all; each workspace
-    starts at most `starts_per_minute` streams a minute (chat.startStream's tier), the
-    answers past that are edited in place.
+    starts at most `starts_per_minute` streams a minute (chat.startStream's tier), counted
+    by the bot's one rate limiter (shared by the replicas, as Slack's tier is); the answers
+    past that are edited in place. Without a limiter the starts are not counted.
     """
 
     def __init__(
-        self, *, enabled: bool = True, starts_per_minute: int = STREAM_STARTS_PER_MINUTE
+        self,
+        *,
+        enabled: bool = True,
+        limiter: RateLimiter | None = None,
+        starts_per_minute: int = STREAM_STARTS_PER_MINUTE,
     ) -> None:
         self.enabled = enabled
-        self._per_minute = starts_per_minute
-        self._starts: dict[str, deque[float]] = {}
+        self._limiter = limiter
+        self._starts = replace(STREAM_STARTS, limit=starts_per_minute)
 
     def refuse(self, error: str) -> None:
         if self.enabled:
             log.warning("Slack refused chat.startStream (%s): answers are edited in place", error)
         self.enabled = False
 
-    def take_start(self, team_id: str) -> bool:
+    async def take_start(self, team_id: str) -> bool:
         """Count one stream start for `team_id`; False when its minute's budget is spent."""
-        now = time.monotonic()
-        starts = self._starts.setdefault(team_id, deque())
-        while starts and now - starts[0] >= 60:
-            starts.popleft()
-        if len(starts) >= self._per_minute:
-            return False
-        starts.append(now)
-        return True
+        if self._limiter is None:
+            return True
+        return (await self._starts.hit(self._limiter, team_id)).allowed
 
 
 class StatusSupport:
@@ -354,7 +355,7 @@ class SlackThreadReply:
         return True
 
     async def _start_stream(self, piece: str) -> bool:
-        if not self._streaming.take_start(self._place.team_id):
+        if not await self._streaming.take_start(self._place.team_id):
             log.info("stream starts for %s spent this minute: editing instead", self._place.team_id)
             self._go_over_to_edits()
             return False
