@@ -27,28 +27,19 @@ STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
 
 class BreakingEngine(DelegatingEngine):
     """The real engine's pieces, then `error`: a model that fails before its answer ends
-    (after all its pieces, so the reply filter has let some text through)."""
+    (after all its pieces, so the reply filter has let some text through); with
+    `before_first_word`, one that fails before it writes anything."""
 
-    def __init__(self, inner: Engine, *, error: Exception) -> None:
+    def __init__(self, inner: Engine, *, error: Exception, before_first_word: bool = False) -> None:
         super().__init__(inner)
         self._error = error
+        self._early = before_first_word
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
-        async for piece in self._inner.stream(request):
-            yield piece
+        if not self._early:
+            async for piece in self._inner.stream(request):
+                yield piece
         raise self._error
-
-
-class FailingFirstEngine(DelegatingEngine):
-    """A model that fails before its first word: `error` instead of any piece."""
-
-    def __init__(self, inner: Engine, *, error: Exception) -> None:
-        super().__init__(inner)
-        self._error = error
-
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
-        raise self._error
-        yield ""  # pragma: no cover - makes this an async generator
 
 
 def _card_calls(slack: FakeSlack) -> list[Any]:
@@ -125,7 +116,7 @@ def test_an_answer_that_fails_before_its_first_word_ends_its_steps_in_error(
     tiny_engine: TransformersEngine, redis_url: str, error: Exception, says: str
 ) -> None:
     slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, rate_tiers=True)
-    engine = FailingFirstEngine(tiny_engine, error=error)
+    engine = BreakingEngine(tiny_engine, error=error, before_first_word=True)
     with run_bot(engine, redis_url, slack=slack, update_interval=0.0) as bot:
         slack.add_file("a.png", render_error_screenshot())
         event = mention_event(
@@ -148,7 +139,7 @@ def test_a_failure_before_any_step_shows_no_cards(
     tiny_engine: TransformersEngine, redis_url: str
 ) -> None:
     slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, rate_tiers=True)
-    engine = FailingFirstEngine(tiny_engine, error=EngineBusy(retry_after=30))
+    engine = BreakingEngine(tiny_engine, error=EngineBusy(retry_after=30), before_first_word=True)
     with run_bot(engine, redis_url, slack=slack, update_interval=0.0) as bot:
         event = _mention(bot, "CNONE", "why?")
         bot.post_event(event)
