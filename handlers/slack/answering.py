@@ -82,7 +82,8 @@ class SlackAnswerer:
     Args:
         diagnoser: the use case.
         handled: the record of claimed messages (Redis, or in-memory).
-        limiter: counts requests per user and channel.
+        limiter: the one rate limiter: questions per user and channel, and (unless
+            `streaming` is given) stream starts per workspace.
         limits: how many requests a minute each may make.
         metrics: where answers, failures and limits are counted.
         desk: hands threads to people; None when escalation is off.
