@@ -18,7 +18,13 @@ from redis.asyncio import Redis
 from bot.app.engine import build_engine, watch_engine
 from bot.app.helpdesks import build_ticket_opener, build_webhooks
 from bot.app.knowledge import build_knowledge
-from bot.app.slack import build_answerer, build_bolt, build_slack_client, build_slack_file_fetcher
+from bot.app.slack import (
+    build_answerer,
+    build_bolt,
+    build_desk,
+    build_slack_client,
+    build_slack_file_fetcher,
+)
 from bot.app.supportbot import Supportbot
 from bot.conversation.factory import build_diagnoser, build_summarizer
 from bot.engine.protocol import Engine
@@ -79,14 +85,20 @@ def build_app(
         knowledge=stores.knowledge,
         retriever=retriever,
     )
-    answerer = build_answerer(
+    desk = build_desk(
         settings,
-        diagnoser=diagnoser,
         stores=stores,
         summarizer=build_summarizer(
             engine=engine, history=stores.history, reply_filter=reply_filter
         ),
         tickets=build_ticket_opener(settings, helpdesk_clients),
+        metrics=metrics,
+    )
+    answerer = build_answerer(
+        settings,
+        diagnoser=diagnoser,
+        stores=stores,
+        desk=desk,
         metrics=metrics,
         update_interval=update_interval,
     )
@@ -112,7 +124,15 @@ def build_app(
         answerer=answerer,
         http_client=http_client,
         helpdesk_clients=helpdesk_clients,
-        bolt=build_bolt(settings, client=slack_client, answerer=answerer, stores=stores),
+        bolt=build_bolt(
+            settings,
+            client=slack_client,
+            answerer=answerer,
+            stores=stores,
+            desk=desk,
+            redactor=redactor,
+            metrics=metrics,
+        ),
         webhooks=webhooks,
         work_log=stores.work_log,
         owns_engine=owns_engine,

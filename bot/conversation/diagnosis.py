@@ -175,16 +175,6 @@ class Diagnoser:
         self._queue_timeout = queue_timeout
         self._generation_timeout = generation_timeout
 
-    @property
-    def redactor(self) -> Redactor:
-        """What cleans the user's words before they are prompted, stored or logged."""
-        return self._redactor
-
-    async def knows_thread(self, thread: ThreadKey) -> bool | None:
-        """Whether the bot has already taken part in this thread; None when the history
-        cannot tell (its store is down)."""
-        return await self._history.has_thread(thread)
-
     async def diagnose(
         self, turn: Turn, *, progress: Progress = ignore
     ) -> AsyncIterator[DiagnosisEvent]:
