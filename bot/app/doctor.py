@@ -23,7 +23,7 @@ from bot.printable_urls import printable_url, without_userinfo
 from bot.settings import Settings
 from bot.stores.factory import build_redis
 from handlers.helpdesks.base import Connection, Helpdesk
-from handlers.helpdesks.registry import HELPDESKS, webhooks_without_notes
+from handlers.helpdesks.registry import REGISTRY
 from handlers.slack.token_check import REQUIRED_SCOPES, granted_scopes, missing_scopes
 
 # One check never holds up the others for long: a host that does not answer fails in this time.
@@ -146,7 +146,7 @@ async def _who_am_i(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None,
 ) -> Check:
-    name, check = helpdesk.name.value, helpdesk.identity_check(settings)
+    name, check = helpdesk.name, helpdesk.identity_check(settings)
     # The vendor's own configured client, with doctor's shorter patience.
     client = replace(connection, timeout=min(connection.timeout, TIMEOUT_SECONDS)).client(transport)
     async with client:
@@ -171,13 +171,13 @@ async def check_helpdesks(
     """Each configured helpdesk's credentials, by asking it who they belong to; and each
     webhook that is on while its helpdesk's API credentials are not all set."""
     checks = []
-    for helpdesk in HELPDESKS:
+    for helpdesk in REGISTRY.helpdesks:
         if (connection := helpdesk.connection(settings)) is not None:
             checks.append(await _who_am_i(helpdesk, connection, settings, transport))
-    for provider, missing in webhooks_without_notes(settings).items():
+    for provider, missing in REGISTRY.webhooks_without_notes(settings).items():
         checks.append(
             Check(
-                f"{provider.value}-webhook",
+                f"{provider}-webhook",
                 Status.WARN,
                 "on, but its notes cannot be posted (tickets are diagnosed, nobody sees it)",
                 f"set {', '.join(missing)}",
