@@ -68,7 +68,7 @@ def _mention(channel: str, text: str, **kwargs: Any) -> dict[str, Any]:
     )
 
 
-def _streaming_bot(engine: Engine, redis_url: str, **settings: object):  # type: ignore[no-untyped-def]
+def _streaming_bot(engine: Engine, redis_url: str, **settings: Any):  # type: ignore[no-untyped-def]
     slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True)
     return run_bot(engine, redis_url, slack=slack, update_interval=0.05, **settings)
 
