@@ -398,7 +398,9 @@ def test_an_expired_trigger_tells_the_agent_to_press_again(
 ) -> None:
     with run_bot(tiny_engine, redis_url, escalation_channel="CDESK") as bot:
         # Only an escalated thread can be resolved: this one was escalated earlier.
-        escalated = ThreadCase(ThreadKey("T0TEST001", "CESC", "1.000000")).escalated("UALICE01")
+        escalated = ThreadCase(ThreadKey.for_slack("T0TEST001", "CESC", "1.000000")).escalated(
+            "UALICE01"
+        )
         asyncio.run(_save_case(redis_url, bot.redis_prefix, escalated))
         payload = {
             "type": "block_actions",

@@ -113,7 +113,7 @@ class EscalationGuard:
         if not any(e.speaker is Speaker.ASSISTANT for e in entries):
             return Message.ESCALATION_NOT_BOT_THREAD
         decision = await self._limiter.hit(
-            f"escalate:{thread.workspace}:{user}",
+            f"escalate:{thread.place}:{user}",
             limit=SHORTCUT_LIMIT,
             window=SHORTCUT_WINDOW_SECONDS,
         )

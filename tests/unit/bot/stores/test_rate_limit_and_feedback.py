@@ -36,7 +36,7 @@ async def test_feedback_keeps_each_users_latest_verdict(
         if backend == "memory"
         else RedisFeedbackStore(redis, prefix=redis_prefix)
     )
-    thread = ThreadKey("T1", "C1", "1.0")
+    thread = ThreadKey.for_slack("T1", "C1", "1.0")
     await store.record(thread, "U1", Verdict.NOT_HELPFUL)
     await store.record(thread, "U1", Verdict.SOLVED)
     await store.record(thread, "U2", Verdict.NOT_HELPFUL)
