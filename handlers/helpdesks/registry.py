@@ -44,10 +44,6 @@ class Registry:
         if len(self.routes) != sum(len(h.routes) for h in self.helpdesks):
             raise ValueError("two webhook routes share a name")
 
-    def including(self, *helpdesks: Helpdesk) -> Registry:
-        """These helpdesks and `helpdesks` besides."""
-        return Registry((*self.helpdesks, *helpdesks))
-
     def route(self, name: str) -> WebhookRoute | None:
         return self.routes.get(name)
 

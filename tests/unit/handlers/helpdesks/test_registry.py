@@ -7,7 +7,13 @@ import pytest
 
 from bot.settings import Settings
 from handlers.helpdesks.base import basic_authorization
-from handlers.helpdesks.registry import HELPDESKS, REGISTRY, HelpdeskClients, build_vendors
+from handlers.helpdesks.registry import (
+    HELPDESKS,
+    REGISTRY,
+    HelpdeskClients,
+    Registry,
+    build_vendors,
+)
 
 CONFIGURED = Settings(
     _env_file=None,
@@ -40,7 +46,7 @@ def test_every_webhook_route_belongs_to_exactly_one_helpdesk() -> None:
 def test_a_helpdesk_given_twice_is_refused() -> None:
     # Its routes would shadow each other, and its jobs could not be told apart.
     with pytest.raises(ValueError, match="share a name"):
-        REGISTRY.including(HELPDESKS[0])
+        Registry((*HELPDESKS, HELPDESKS[0]))
 
 
 def test_webhook_secrets_are_the_routes_that_are_on() -> None:
