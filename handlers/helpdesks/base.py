@@ -188,6 +188,22 @@ class Helpdesk(Protocol):
         ...
 
 
+class WebhookOnly:
+    """The API side of a helpdesk that has none (the generic webhook): no settings, no client,
+    so the runner posts no note and `doctor` asks it nothing; the answer is the job's result."""
+
+    api_settings: tuple[tuple[str, Read], ...] = ()
+
+    def connection(self, settings: Settings) -> Connection | None:
+        return None
+
+    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
+        raise TypeError("a webhook-only helpdesk has no API")  # never built: no connection
+
+    def identity_check(self, settings: Settings) -> IdentityCheck:
+        raise TypeError("a webhook-only helpdesk has no API")
+
+
 class NoteFormat(Protocol):
     """What differs between vendors' notes: the request that adds one, how to find it again."""
 

@@ -6,29 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-from bot.settings import Settings
-from handlers.helpdesks.base import (
-    Connection,
-    IdentityCheck,
-    Parts,
-    TestDelivery,
-    unix_now,
-)
+from handlers.helpdesks.base import TestDelivery, WebhookOnly, unix_now
 from handlers.helpdesks.generic import payload, signature
 from handlers.webhooks.deliveries import header_id
-from handlers.webhooks.helpdesk_api import Read, WebhookRoute
+from handlers.webhooks.helpdesk_api import WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
 
 NAME = "generic"
 
 
-class Generic:
+class Generic(WebhookOnly):
     ticket_format = payload.TICKET_ID
     name = NAME
     routes = (WebhookRoute(NAME, "GENERIC_WEBHOOK_SECRET", lambda s: s.generic_webhook_secret),)
-    api_settings: tuple[tuple[str, Read], ...] = ()
 
     def sign(self, route: str, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
         return signature.sign(secret, body, timestamp)
@@ -46,12 +36,3 @@ class Generic:
 
     def read(self, route: str, body: Any) -> TicketEvent:
         return payload.read(body)
-
-    def connection(self, settings: Settings) -> Connection | None:
-        return None
-
-    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
-        raise TypeError("the generic webhook has no API")
-
-    def identity_check(self, settings: Settings) -> IdentityCheck:
-        raise TypeError("the generic webhook has no API")

@@ -6,11 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-from bot.settings import Settings
-from handlers.helpdesks.base import Connection, IdentityCheck, Parts, TestDelivery
-from handlers.webhooks.helpdesk_api import Read, WebhookRoute
+from handlers.helpdesks.base import TestDelivery, WebhookOnly
+from handlers.webhooks.helpdesk_api import WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import lowered, same
 from tests.support.freshdesk import payload
@@ -19,12 +16,11 @@ NAME = "freshdesk"
 TOKEN = "X-Freshdesk-Token"  # a custom header of the rule's "Trigger webhook" action
 
 
-class Freshdesk:
+class Freshdesk(WebhookOnly):
     """Its route's token is given here: a shipped vendor would read a field of `Settings`."""
 
     ticket_format = payload.TICKET_ID
     name = NAME
-    api_settings: tuple[tuple[str, Read], ...] = ()
 
     def __init__(self, token: str) -> None:
         self.routes = (WebhookRoute(NAME, "FRESHDESK_TOKEN", lambda _: token, token_only=True),)
@@ -46,12 +42,3 @@ class Freshdesk:
 
     def read(self, route: str, body: Any) -> TicketEvent:
         return payload.read(body)
-
-    def connection(self, settings: Settings) -> Connection | None:
-        return None
-
-    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
-        raise TypeError("this Freshdesk webhook has no API")
-
-    def identity_check(self, settings: Settings) -> IdentityCheck:
-        raise TypeError("this Freshdesk webhook has no API")
