@@ -32,7 +32,7 @@ from bot.observability.metrics import Metrics
 from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
 from bot.settings import Settings
 from bot.stores.factory import build_redis, build_stores
-from handlers.helpdesks.registry import HelpdeskClients
+from handlers.helpdesks.registry import REGISTRY, HelpdeskClients, Registry
 
 __all__ = ["Supportbot", "build_app", "build_engine"]
 
@@ -44,6 +44,7 @@ def build_app(
     redis: Redis | None = None,
     http_transport: httpx.AsyncBaseTransport | None = None,
     update_interval: float = 1.0,
+    helpdesks: Registry = REGISTRY,
 ) -> Supportbot:
     """Build supportbot from `settings`; pass a part to use it instead of building it.
 
@@ -53,6 +54,7 @@ def build_app(
         redis: a Redis client; built from `REDIS_URL` when None (and none without it).
         http_transport: httpx transport for file downloads (default: the network).
         update_interval: least seconds between two edits of a streamed answer.
+        helpdesks: the helpdesks whose webhooks it answers (default: the shipped ones).
 
     Example:
         >>> bot = build_app(Settings())
@@ -68,7 +70,7 @@ def build_app(
     http_client = httpx.AsyncClient(
         transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0)
     )
-    helpdesk_clients = HelpdeskClients.build(settings, http_transport)
+    helpdesk_clients = HelpdeskClients.build(settings, http_transport, helpdesks)
     redactor = build_redactor(settings, metrics.redactions)
     reply_filter = build_reply_filter(settings, redactor)
     knowledge = build_knowledge(settings, redactor=redactor, metrics=metrics)
@@ -116,6 +118,7 @@ def build_app(
         metrics=metrics,
         slack_client=slack_client,
         retriever=retriever,
+        registry=helpdesks,
     )
     return Supportbot(
         settings=settings,

@@ -208,7 +208,7 @@ class Diagnoser:
             progress(searched_step(((p.title, p.url) for p in retrieved), language))
         notices = read.notices
         if retrieved is not None and not retrieved and not references:
-            if self._policy.rules_for(turn.thread.channel).answer_only_with_source:
+            if self._policy.rules_for(turn.thread.space).answer_only_with_source:
                 # Nothing to ground an answer in, and this channel wants no guesses.
                 answer = say(Message.NO_SOURCE_ANSWER, language)
                 await self._history.append(turn.thread, question)
@@ -259,7 +259,7 @@ class Diagnoser:
         knowledge base, or it could not be asked (the answer must not depend on it)."""
         if self._retriever is None:
             return None
-        rules = self._policy.rules_for(turn.thread.channel)
+        rules = self._policy.rules_for(turn.thread.space)
         query = knowledge_query(question.text, question.attachments)
         # The default question that stands in for no words is no search words.
         own = knowledge_query(question.text if turn.text.strip() else "", question.attachments)
@@ -273,7 +273,7 @@ class Diagnoser:
                 query = f"{own}\n{line}" if own else line
         try:
             found = await self._retriever.retrieve(
-                query, channel=turn.thread.channel, sources=rules.knowledge_sources
+                query, channel=turn.thread.space, sources=rules.knowledge_sources
             )
         except Exception:
             log.exception("could not search the knowledge base")
@@ -284,7 +284,7 @@ class Diagnoser:
         if self._knowledge is None:
             return ()
         try:
-            where = (thread.workspace, thread.channel)
+            where = (thread.place, thread.space)
             return tuple(await self._knowledge.similar(question, limit=3, where=where))
         except Exception:  # knowledge is a bonus; the answer must not depend on it
             log.exception("could not search past resolutions")

@@ -76,7 +76,9 @@ class Stores:
 def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> Stores:
     """Stores in Redis (each on the answer path degrading while Redis is down), or in memory."""
     if redis is None:
-        log.info("REDIS_URL is not set: history, dedup, feedback, rates, greetings live in memory")
+        log.info(
+            "REDIS_URL is not set: history, dedup, rates, greetings in memory; verdicts: counted"
+        )
         return Stores(
             history=InMemoryHistoryStore(
                 max_turns=settings.history_max_turns, ttl_seconds=settings.history_ttl_seconds

@@ -58,7 +58,7 @@ class RateLimits:
     def checks(self, turn: Turn) -> tuple[tuple[RateRule, str, Message], ...]:
         """Each limit as the limiter's rule, the subject it counts for `turn`, and what a
         person over it is told."""
-        workspace = turn.thread.workspace
+        workspace = turn.thread.place
         return (
             (
                 RateRule("user", self.per_user),
@@ -67,7 +67,7 @@ class RateLimits:
             ),
             (
                 RateRule("channel", self.per_channel),
-                f"{workspace}:{turn.thread.channel}",
+                f"{workspace}:{turn.thread.space}",
                 Message.RATE_LIMITED_CHANNEL,
             ),
         )
@@ -122,7 +122,7 @@ class SlackAnswerer:
 
     def submit(self, turn: Turn, client: AsyncWebClient) -> None:
         """Start answering `turn` in the background; returns at once."""
-        key = (turn.thread.channel, turn.message_ts)
+        key = (turn.thread.space, turn.message_ts)
         task = asyncio.create_task(self.answer(turn, client), name=f"answer-{turn.message_ts}")
         self._tasks[key] = task
         task.add_done_callback(lambda _: self._tasks.pop(key, None))
@@ -150,11 +150,9 @@ class SlackAnswerer:
 
     async def answer(self, turn: Turn, client: AsyncWebClient) -> None:
         thread = turn.thread
-        with log_context(
-            workspace=thread.workspace, channel=thread.channel, thread=thread.thread_ts
-        ):
+        with log_context(workspace=thread.place, channel=thread.space, thread=thread.thread_id):
             try:
-                claim = f"{thread.workspace}:{thread.channel}:{turn.message_ts}"
+                claim = f"{thread.place}:{thread.space}:{turn.message_ts}"
                 if not await self._handled.claim(claim):
                     log.info("message %s already handled; not answering again", claim)
                     return
@@ -180,10 +178,10 @@ class SlackAnswerer:
         reply = SlackThreadReply(
             client,
             ThreadPlace(
-                channel=turn.thread.channel,
-                thread_ts=turn.thread.thread_ts,
+                channel=turn.thread.space,
+                thread_ts=turn.thread.thread_id,
                 message_ts=turn.message_ts,
-                team_id=turn.thread.workspace,
+                team_id=turn.thread.place,
                 user_id=turn.user_id,
             ),
             streaming=self._streaming,
@@ -240,7 +238,7 @@ class SlackAnswerer:
                     if event.references:
                         final += _drawing_on(event.references, language)
                     actions = feedback_actions(
-                        turn.thread.thread_ts, language, escalation=self._desk is not None
+                        turn.thread.thread_id, language, escalation=self._desk is not None
                     )
                     await reply.finish(final + event.answer, actions=actions)
             self._metrics.count(catalogue.ANSWERS, outcome="answered")
@@ -273,7 +271,7 @@ class SlackAnswerer:
         assert self._desk is not None
         thread = turn.thread
         await self._desk.cases.remember_thread(
-            thread.workspace, thread.channel, turn.user_id, thread.thread_ts
+            thread.place, thread.space, turn.user_id, thread.thread_id
         )
         if asks_for_a_human(turn.text):
             await self._desk.escalate(client, thread, by=turn.user_id, language=language)

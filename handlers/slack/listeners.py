@@ -86,7 +86,7 @@ def register_listeners(
             event, team_id=team_id, bot_user_id=context.bot_user_id, client=client
         )
         turn = replace(turn, source_id=body.get("event_id"))
-        language = policy.rules_for(turn.thread.channel).language
+        language = policy.rules_for(turn.thread.space).language
         if language is None:
             language = await languages.of(client, turn.user_id)
         answerer.submit(_with_language(turn, language), client)
@@ -162,7 +162,7 @@ async def _bot_in_thread(
     # (https://api.slack.com/methods/conversations.replies): asked only during an outage.
     try:
         replies = await client.conversations_replies(
-            channel=thread.channel, ts=thread.thread_ts, limit=200
+            channel=thread.space, ts=thread.thread_id, limit=200
         )
     except SlackApiError as error:
         log.warning("cannot tell whether the bot is in %s: %s", thread.as_key(), error)
@@ -195,7 +195,7 @@ async def _title_new_thread(
     thread = thread_of(event, team_id)
     if not await threads.has_thread(thread):
         question = strip_mentions(str(event.get("text") or ""), bot_user_id)
-        await name_thread(client, thread.channel, thread.thread_ts, question, redactor=redactor)
+        await name_thread(client, thread.space, thread.thread_id, question, redactor=redactor)
 
 
 def _with_language(turn: Turn, language: Language | None) -> Turn:

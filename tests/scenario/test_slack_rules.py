@@ -71,7 +71,7 @@ def _mention(channel: str, text: str, **kwargs: Any) -> dict[str, Any]:
     )
 
 
-def _streaming_bot(engine: Engine, redis_url: str, **settings: object):  # type: ignore[no-untyped-def]
+def _streaming_bot(engine: Engine, redis_url: str, **settings: Any):  # type: ignore[no-untyped-def]
     slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True)
     return run_bot(engine, redis_url, slack=slack, update_interval=0.05, **settings)
 
@@ -460,7 +460,9 @@ def test_an_expired_trigger_tells_the_agent_to_press_again(
 ) -> None:
     with run_bot(tiny_engine, redis_url, escalation_channel="CDESK") as bot:
         # Only an escalated thread can be resolved: this one was escalated earlier.
-        escalated = ThreadCase(ThreadKey("T0TEST001", "CESC", "1.000000")).escalated("UALICE01")
+        escalated = ThreadCase(ThreadKey.for_slack("T0TEST001", "CESC", "1.000000")).escalated(
+            "UALICE01"
+        )
         asyncio.run(_save_case(redis_url, bot.redis_prefix, escalated))
         payload = {
             "type": "block_actions",

@@ -113,5 +113,5 @@ class EscalationGuard:
         entries = await self._history.load(thread)
         if not any(e.speaker is Speaker.ASSISTANT for e in entries):
             return Message.ESCALATION_NOT_BOT_THREAD
-        decision = await SHORTCUT_RULE.hit(self._limiter, f"{thread.workspace}:{user}")
+        decision = await SHORTCUT_RULE.hit(self._limiter, f"{thread.place}:{user}")
         return None if decision.allowed else Message.ESCALATION_RATE_LIMITED

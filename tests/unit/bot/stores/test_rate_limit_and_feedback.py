@@ -9,7 +9,8 @@ from bot.intake.rate_limit import RateLimiter, RateRule
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from bot.safety.redaction import Kind, RedactionStats
-from bot.stores.feedback import InMemoryFeedbackStore, RedisFeedbackStore
+from bot.stores import keys
+from bot.stores.feedback import RedisFeedbackStore
 from bot.stores.rate_limit import InMemoryRateLimiter, RedisRateLimiter
 
 
@@ -28,20 +29,16 @@ async def test_rate_limiter_allows_the_limit_then_says_when_to_retry(
     assert (await limiter.hit("user:T1:U2", limit=3, window=60)).allowed, "counted per key"
 
 
-@pytest.mark.parametrize("backend", ["memory", "redis"])
-async def test_feedback_keeps_each_users_latest_verdict(
-    backend: str, redis: Redis, redis_prefix: str
-) -> None:
-    store = (
-        InMemoryFeedbackStore()
-        if backend == "memory"
-        else RedisFeedbackStore(redis, prefix=redis_prefix)
-    )
-    thread = ThreadKey("T1", "C1", "1.0")
+async def test_feedback_keeps_each_users_latest_verdict(redis: Redis, redis_prefix: str) -> None:
+    store = RedisFeedbackStore(redis, prefix=redis_prefix, ttl_seconds=600)
+    thread = ThreadKey.for_slack("T1", "C1", "1.0")
     await store.record(thread, "U1", Verdict.NOT_HELPFUL)
     await store.record(thread, "U1", Verdict.SOLVED)
     await store.record(thread, "U2", Verdict.NOT_HELPFUL)
-    assert await store.verdicts(thread) == {"U1": Verdict.SOLVED, "U2": Verdict.NOT_HELPFUL}
+    # Read as an operator reads it: the thread's hash in the keyspace (docs/architecture.md).
+    key = keys.FEEDBACK.key(redis_prefix, thread=thread.as_key())
+    assert await redis.hgetall(key) == {b"U1": b"solved", b"U2": b"not_helpful"}
+    assert 0 < await redis.ttl(key) <= 600
 
 
 def test_metrics_render_as_prometheus_text() -> None:
