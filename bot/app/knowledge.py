@@ -1,5 +1,7 @@
-"""The knowledge base built from `Settings`: sources from KNOWLEDGE_CONFIG, one index,
-the embedding model, the retriever every diagnoser asks, and syncing all sources."""
+"""The knowledge base built from `Settings`: sources from KNOWLEDGE_CONFIG, one store
+(this replica's SQLite file, or the PostgreSQL store KNOWLEDGE_STORE names, shared by
+every replica), the embedding model, the retriever every diagnoser asks, and syncing
+all sources."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from bot.knowledge.index import Floor, KnowledgeIndex
 from bot.knowledge.retrieval import IndexRetriever
 from bot.knowledge.sources.base import Source
 from bot.knowledge.sources.registry import SourceContext, VendorCredentials, build_source
+from bot.knowledge.store import KnowledgeStore
 from bot.knowledge.sync import Progress, SyncSummary, sync_source
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
@@ -31,7 +34,7 @@ class KnowledgeBase:
     """Everything the bot knows beyond the model: the configured sources and their index."""
 
     sources: list[Source]
-    index: KnowledgeIndex
+    index: KnowledgeStore
     retriever: IndexRetriever
     redactor: Redactor
     metrics: Metrics | None = None
@@ -86,6 +89,21 @@ def build_embedder(settings: Settings) -> Embedder | None:
         raise ConfigError(f"EMBEDDING_MODEL: cannot load {model!r}: {error}") from None
 
 
+def build_store(settings: Settings, *, embedder: Embedder | None) -> KnowledgeStore:
+    """The PostgreSQL store KNOWLEDGE_STORE names, shared by every replica; else this
+    replica's own SQLite file at KNOWLEDGE_INDEX."""
+    if settings.knowledge_store is None:
+        return KnowledgeIndex(settings.knowledge_index, embedder=embedder)
+    try:
+        from bot.knowledge.postgres import PostgresStore
+    except ImportError as error:  # psycopg is the `postgres` extra
+        raise ConfigError(
+            f"KNOWLEDGE_STORE needs the PostgreSQL driver: pip install 'supportbot[postgres]' "
+            f"({error})"
+        ) from None
+    return PostgresStore(settings.knowledge_store, embedder=embedder)
+
+
 def vendor_credentials(settings: Settings) -> dict[str, VendorCredentials]:
     """The helpdesk accounts the settings already hold, for the vendors' article sources;
     Confluence signs in with JIRA_EMAIL and JIRA_API_TOKEN (one Atlassian account)."""
@@ -122,7 +140,7 @@ def build_knowledge(
         base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
     )
     sources = [build_source(source, context) for source in config.sources]
-    index = KnowledgeIndex(settings.knowledge_index, embedder=build_embedder(settings))
+    index = build_store(settings, embedder=build_embedder(settings))
 
     def observe(seconds: float, matched: bool) -> None:
         if metrics is not None:

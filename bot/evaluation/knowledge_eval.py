@@ -20,6 +20,7 @@ from bot.knowledge.index import KnowledgeIndex, Mode
 from bot.knowledge.passages import Passage
 from bot.knowledge.sources.base import Visibility
 from bot.knowledge.sources.folder import FolderSource
+from bot.knowledge.store import KnowledgeStore
 from bot.knowledge.sync import sync_source
 from bot.safety.redaction import Redactor
 
@@ -85,7 +86,7 @@ def ranked_documents(passages: list[Passage]) -> list[str]:
     return seen
 
 
-def score(index: KnowledgeIndex, cases: list[KnowledgeCase], *, mode: str) -> RetrievalScores:
+def score(index: KnowledgeStore, cases: list[KnowledgeCase], *, mode: str) -> RetrievalScores:
     """Retrieval of each case's document by `index` in `mode`."""
     hits1 = hits5 = 0
     reciprocal = 0.0
