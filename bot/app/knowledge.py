@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -151,9 +152,14 @@ def build_knowledge(
     retriever = IndexRetriever(
         index, floor=Floor(similarity=settings.knowledge_min_similarity), observe=observe
     )
+
+    def documents() -> float:
+        try:
+            return float(sum(docs for docs, _ in index.counts().values()))
+        except Exception:  # a shared store that is down must not take /metrics with it
+            log.warning("could not count the knowledge store's documents", exc_info=True)
+            return math.nan
+
     if metrics is not None:
-        metrics.gauge(
-            catalogue.KNOWLEDGE_DOCUMENTS,
-            lambda: float(sum(docs for docs, _ in index.counts().values())),
-        )
+        metrics.gauge(catalogue.KNOWLEDGE_DOCUMENTS, documents)
     return KnowledgeBase(sources, index, retriever, redactor, metrics)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from bot.app.doctor import Status
 from bot.app.doctor_knowledge import check_knowledge
+from bot.app.knowledge import build_knowledge
 from bot.errors import ConfigError, KnowledgeSourceError
 from bot.evaluation.knowledge_eval import KNOWLEDGE_SET, load_cases, score
 from bot.knowledge.embedding import TransformersEmbedder
@@ -25,6 +26,7 @@ from bot.knowledge.sources.folder import FolderSource
 from bot.knowledge.store import KnowledgeStore
 from bot.knowledge.sync import sync_source
 from bot.knowledge.terms import terms
+from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
 from bot.settings import Settings
 from tests.support.postgres_database import throwaway_database
@@ -318,6 +320,39 @@ async def test_doctor_reads_the_shared_store(postgres: Stores, docs: Path, tmp_p
     rows = {check.name: check for check in await check_knowledge(down)}
     assert rows["knowledge:store"].status is Status.FAIL
     assert rows["knowledge:runbooks"].found.endswith("never synced")
+
+
+async def test_a_connection_the_server_dropped_is_opened_again(
+    postgres: Stores, docs: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "knowledge.toml"
+    config.write_text(f'[[sources]]\nname = "runbooks"\ntype = "folder"\npath = "{docs}"\n')
+    settings = Settings(
+        _env_file=None,
+        knowledge_config=config,
+        knowledge_store=postgres.where,
+        embedding_model="none",
+    )
+    metrics = Metrics()
+    knowledge = build_knowledge(settings, redactor=Redactor(), metrics=metrics)
+    assert knowledge is not None
+    try:
+        await knowledge.sync()
+        assert "supportbot_knowledge_documents 3.0" in metrics.render()
+        database = postgres.where.rsplit("/", 1)[1]
+        with psycopg.connect(postgres.where.rsplit("/", 1)[0] + "/postgres") as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+        # The call that meets the dropped connection fails (the metric reads NaN, a
+        # search is logged and skipped by the diagnosis); the next one reconnects.
+        assert "supportbot_knowledge_documents NaN" in metrics.render()
+        found = await knowledge.retriever.retrieve("ACME-4012", channel="C1")
+        assert found[0].document == "vault.md"
+    finally:
+        knowledge.index.close()
 
 
 @pytest.fixture(scope="module")
