@@ -99,6 +99,8 @@ _SPELLINGS = {
 }
 # redis-py's `from_url` takes exactly these schemes.
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# libpq's connection URI schemes (PostgreSQL docs, "Connection URIs").
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class Settings(BaseSettings):
@@ -191,6 +193,8 @@ class Settings(BaseSettings):
     # Face id or a local directory; "none": words only), how often `serve` re-syncs.
     knowledge_config: Path | None = None
     knowledge_index: Path = Path("knowledge/index.db")
+    # One PostgreSQL store every replica shares instead of each its own KNOWLEDGE_INDEX file.
+    knowledge_store: str | None = None
     embedding_model: str = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
     knowledge_sync_minutes: float = Field(default=60.0, ge=0)  # 0: only at start-up
     knowledge_min_similarity: float = Field(default=0.35, ge=-1, le=1)
@@ -241,6 +245,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be a Redis URL such as redis://localhost:6379/0 "
                 "(schemes: redis://, rediss://, unix://)"
+            )
+        return value
+
+    @field_validator("knowledge_store")
+    @classmethod
+    def _knowledge_store_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_POSTGRES_SCHEMES):
+            raise ValueError(
+                "must be a PostgreSQL URI such as postgresql://supportbot@db:5432/supportbot"
             )
         return value
 

@@ -1,10 +1,13 @@
-"""The knowledge base built from `Settings`: sources from KNOWLEDGE_CONFIG, one index,
-the embedding model, the retriever every diagnoser asks, and syncing all sources."""
+"""The knowledge base built from `Settings`: sources from KNOWLEDGE_CONFIG, one store
+(this replica's SQLite file, or the PostgreSQL store KNOWLEDGE_STORE names, shared by
+every replica), the embedding model, the retriever every diagnoser asks, and syncing
+all sources."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +19,7 @@ from bot.knowledge.index import Floor, KnowledgeIndex
 from bot.knowledge.retrieval import IndexRetriever
 from bot.knowledge.sources.base import Source
 from bot.knowledge.sources.registry import SourceContext, VendorCredentials, build_source
+from bot.knowledge.store import KnowledgeStore
 from bot.knowledge.sync import Progress, SyncSummary, sync_source
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
@@ -32,7 +36,7 @@ class KnowledgeBase:
     """Everything the bot knows beyond the model: the configured sources and their index."""
 
     sources: list[Source]
-    index: KnowledgeIndex
+    index: KnowledgeStore
     retriever: IndexRetriever
     redactor: Redactor
     metrics: Metrics | None = None
@@ -101,6 +105,21 @@ def _remote_embedder(settings: Settings, name: str) -> RemoteEmbedder:
     )
 
 
+def build_store(settings: Settings, *, embedder: Embedder | None) -> KnowledgeStore:
+    """The PostgreSQL store KNOWLEDGE_STORE names, shared by every replica; else this
+    replica's own SQLite file at KNOWLEDGE_INDEX."""
+    if settings.knowledge_store is None:
+        return KnowledgeIndex(settings.knowledge_index, embedder=embedder)
+    try:
+        from bot.knowledge.postgres import PostgresStore
+    except ImportError as error:  # psycopg is the `postgres` extra
+        raise ConfigError(
+            f"KNOWLEDGE_STORE needs the PostgreSQL driver: pip install 'supportbot[postgres]' "
+            f"({error})"
+        ) from None
+    return PostgresStore(settings.knowledge_store, embedder=embedder)
+
+
 def vendor_credentials(settings: Settings) -> dict[str, VendorCredentials]:
     """The helpdesk accounts the settings already hold, for the vendors' article sources;
     Confluence signs in with JIRA_EMAIL and JIRA_API_TOKEN (one Atlassian account)."""
@@ -137,7 +156,7 @@ def build_knowledge(
         base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
     )
     sources = [build_source(source, context) for source in config.sources]
-    index = KnowledgeIndex(settings.knowledge_index, embedder=build_embedder(settings))
+    index = build_store(settings, embedder=build_embedder(settings))
 
     def observe(seconds: float, matched: bool) -> None:
         if metrics is not None:
@@ -148,9 +167,14 @@ def build_knowledge(
     retriever = IndexRetriever(
         index, floor=Floor(similarity=settings.knowledge_min_similarity), observe=observe
     )
+
+    def documents() -> float:
+        try:
+            return float(sum(docs for docs, _ in index.counts().values()))
+        except Exception:  # a shared store that is down must not take /metrics with it
+            log.warning("could not count the knowledge store's documents", exc_info=True)
+            return math.nan
+
     if metrics is not None:
-        metrics.gauge(
-            catalogue.KNOWLEDGE_DOCUMENTS,
-            lambda: float(sum(docs for docs, _ in index.counts().values())),
-        )
+        metrics.gauge(catalogue.KNOWLEDGE_DOCUMENTS, documents)
     return KnowledgeBase(sources, index, retriever, redactor, metrics)

@@ -8,12 +8,13 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from bot.knowledge.index import Floor, KnowledgeIndex
+from bot.knowledge.index import Floor
 from bot.knowledge.passages import Passage
+from bot.knowledge.store import KnowledgeStore
 
 
 class IndexRetriever:
-    """Retrieves from a `KnowledgeIndex` for one conversation.
+    """Retrieves from a knowledge store (SQLite or PostgreSQL) for one conversation.
 
     Args:
         index: the index every source is synced into.
@@ -24,7 +25,7 @@ class IndexRetriever:
 
     def __init__(
         self,
-        index: KnowledgeIndex,
+        index: KnowledgeStore,
         *,
         limit: int = 4,
         floor: Floor | None = None,

@@ -14,13 +14,14 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
 from bot.errors import KnowledgeSourceError
 from bot.knowledge.chunking import chunk_document
-from bot.knowledge.index import KnowledgeIndex
 from bot.knowledge.sources.base import Source
+from bot.knowledge.store import KnowledgeStore, StoreWriter
 from bot.safety.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,25 @@ def content_hash(text: str, *, model: str) -> str:
     return digest.hexdigest()
 
 
+@asynccontextmanager
+async def _writing(index: KnowledgeStore) -> AsyncIterator[StoreWriter]:
+    """`index.writer()` entered and left on a worker thread: taking the store waits while
+    another replica syncs into a shared one, and committing is I/O; the event loop
+    answers questions meanwhile."""
+    manager = index.writer()
+    writer = await asyncio.to_thread(manager.__enter__)
+    try:
+        yield writer
+    except BaseException as error:
+        if not await asyncio.to_thread(manager.__exit__, type(error), error, error.__traceback__):
+            raise
+    else:
+        await asyncio.to_thread(manager.__exit__, None, None, None)
+
+
 async def sync_source(
     source: Source,
-    index: KnowledgeIndex,
+    index: KnowledgeStore,
     *,
     redactor: Redactor,
     progress: Progress | None = None,
@@ -67,11 +84,13 @@ async def sync_source(
     """Syncs `source` into `index` and says what changed; never raises for a bad document."""
     started = time.monotonic()
     summary = SyncSummary(source.name)
-    known = await asyncio.to_thread(index.hashes, source.name)
     model = index.embedder.name if index.embedder is not None else "lexical"
     seen: set[str] = set()
     try:
-        with index.writer() as writer:
+        async with _writing(index) as writer:
+            # Read once the writer holds the store: a replica that waited for another's
+            # sync of the same source then finds its documents unchanged.
+            known = await asyncio.to_thread(index.hashes, source.name)
             async for ref in source.documents():
                 if ref.id in seen:
                     continue

@@ -218,3 +218,13 @@ def test_model_auto_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch, spellin
     assert Settings(_env_file=None).model_id == "auto"
     monkeypatch.setenv("MODEL", "Qwen/Qwen3-VL-2B-Instruct")
     assert Settings(_env_file=None).model_id == "Qwen/Qwen3-VL-2B-Instruct"  # kept as written
+
+
+def test_the_knowledge_store_is_a_postgresql_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KNOWLEDGE_STORE", "postgresql://bot@db:5432/knowledge")
+    assert load_settings().knowledge_store == "postgresql://bot@db:5432/knowledge"
+    monkeypatch.setenv("KNOWLEDGE_STORE", "mysql://bot:S3cret@db/knowledge")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "KNOWLEDGE_STORE is invalid: must be a PostgreSQL URI" in str(raised.value)
+    assert "S3cret" not in str(raised.value)
