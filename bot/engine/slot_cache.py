@@ -87,6 +87,14 @@ class StepInputs:
     attention_mask: torch.Tensor  # [bucket, 1, 1, columns] True where a slot may attend
 
 
+@dataclass
+class MixedWrites:
+    """Where each token of a mixed step's packed sequence writes: [tokens] slots and columns."""
+
+    slots: torch.Tensor
+    columns: torch.Tensor
+
+
 STAGED_ROWS = 6  # token id, text position, three rope positions, write column
 
 
@@ -131,7 +139,9 @@ class SlotCache:
         self._keys: list[torch.Tensor] = []
         self._values: list[torch.Tensor] = []
         self.lengths: dict[int, int] = {}  # slot -> tokens it holds
+        self.joining: dict[int, int] = {}  # slot -> prompt tokens written so far (not decoding)
         self.step: StepInputs | None = None
+        self.mixed: MixedWrites | None = None  # set for the length of a mixed step
         self.inputs: StaticInputs | None = None
         # Counts reallocations: anything holding the buffers' addresses (a
         # captured graph) is stale once this changes.
@@ -157,7 +167,7 @@ class SlotCache:
 
     def release(self) -> None:
         """Give the buffers back (out of memory, or nothing running)."""
-        if self.lengths:
+        if self.lengths or self.joining:
             raise RuntimeError("cannot release a cache with running rows")
         if self.fixed:
             raise RuntimeError("a reserved pool is kept for the life of the engine")
@@ -183,9 +193,8 @@ class SlotCache:
         Room for each row's next column is made now, so the step after never grows.
         """
         longest = max([*self.lengths.values(), *lengths]) + 1
-        self._ensure(rows[0][0], len(self.lengths) + len(lengths), longest)
-        free = [slot for slot in range(self.slots) if slot not in self.lengths]
-        chosen = free[: len(lengths)]
+        self._ensure(rows[0][0], self._taken() + len(lengths), longest)
+        chosen = self._free()[: len(lengths)]
         for (row_keys, row_values), keys, values in zip(
             rows, self._keys, self._values, strict=True
         ):
@@ -199,7 +208,38 @@ class SlotCache:
     def remove(self, slots: Sequence[int]) -> None:
         """Free `slots`; their columns are simply overwritten by the next owner."""
         for slot in slots:
-            del self.lengths[slot]
+            if self.joining.pop(slot, None) is None:
+                del self.lengths[slot]
+
+    def claim(
+        self, prefix: Sequence[tuple[torch.Tensor, torch.Tensor]] | None, held: int, total: int
+    ) -> int:
+        """Take a free slot for a prompt prefilled into it chunk by chunk; return the slot.
+
+        `prefix` (a thread's cached rows, `held` columns) is copied in first;
+        room for `total` columns (the whole prompt and its first decode column)
+        is made now. The slot decodes only once `joined`.
+        """
+        self._ensure(self._keys[0], self._taken() + 1, max([total, *self.lengths.values()]) + 1)
+        slot = self._free()[0]
+        if prefix is not None and held:
+            for (row_keys, row_values), keys, values in zip(
+                prefix, self._keys, self._values, strict=True
+            ):
+                keys[slot, :, :held] = row_keys[0, :, -held:]
+                values[slot, :, :held] = row_values[0, :, -held:]
+        self.joining[slot] = held
+        return slot
+
+    def joined(self, slot: int) -> None:
+        """A claimed slot holds its whole prompt: it decodes from the next step on."""
+        self.lengths[slot] = self.joining.pop(slot)
+
+    def _taken(self) -> int:
+        return len(self.lengths) + len(self.joining)
+
+    def _free(self) -> list[int]:
+        return [s for s in range(self.slots) if s not in self.lengths and s not in self.joining]
 
     def row(self, slot: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """A copy of one slot's keys and values, layer by layer, shaped [1, heads, n, dim]."""
@@ -251,8 +291,12 @@ class SlotCache:
         ids, texts, ropes = [pad_token] * bucket, [0] * bucket, [0] * bucket
         for slot, (token, text, rope) in feeds.items():
             ids[slot], texts[slot], ropes[slot] = token, text, rope
+        writes = list(lengths)
+        for slot in self.joining:  # a slot being prefilled keeps its columns
+            if slot < bucket:
+                writes[slot] = self.scratch_column
         host = self.inputs.host[:, :bucket]
-        host.copy_(torch.tensor([ids, texts, ropes, ropes, ropes, lengths]))
+        host.copy_(torch.tensor([ids, texts, ropes, ropes, ropes, writes]))
         # One transfer per step. The host buffer is written again only after the
         # step's tokens were read back, which waits for this copy.
         self.inputs.staged[:, :bucket].copy_(host, non_blocking=True)
@@ -278,6 +322,16 @@ class SlotCache:
             self.lengths[slot] += 1
         self.step = None
 
+    @property
+    def scratch_column(self) -> int:
+        """A column no row's tokens ever occupy while it is written as a throwaway.
+
+        The last column: a prompt ends before it (the context window is at
+        most `columns - 1`), so a slot being prefilled can write a placeholder
+        there, and a row that decodes that far writes it before reading it.
+        """
+        return self.columns - 1
+
     def update(
         self,
         key_states: torch.Tensor,
@@ -286,13 +340,23 @@ class SlotCache:
         *args: object,
         **kwargs: object,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write this step's column for every slot in the bucket; return what it attends to."""
+        """Write this step's column for every slot in the bucket; return what it attends to.
+
+        In a mixed step (`mixed` set) every packed token's keys and values go
+        to its own (slot, column), and the whole buffers are handed back: the
+        mixed step's attention takes each part's slots and columns from them.
+        """
+        keys, values = self._keys[layer_idx], self._values[layer_idx]
+        if self.mixed is not None:
+            slots, columns = self.mixed.slots, self.mixed.columns
+            keys[slots, :, columns] = key_states[0].transpose(0, 1)
+            values[slots, :, columns] = value_states[0].transpose(0, 1)
+            return keys, values
         step = self.step
         assert step is not None, "update() outside a decode step"
         rows, heads, _, dim = key_states.shape
         attended = step.attention_mask.shape[-1]
         index = step.write_at.view(rows, 1, 1, 1).expand(rows, heads, 1, dim)
-        keys, values = self._keys[layer_idx], self._values[layer_idx]
         keys[:rows].scatter_(2, index, key_states)
         values[:rows].scatter_(2, index, value_states)
         return keys[:rows, :, :attended], values[:rows, :, :attended]

@@ -103,3 +103,19 @@ def test_a_prefill_layer_grows_in_steps() -> None:
     layer = GrowingLayer(torch.ones((1, 1, 4, 2)), torch.ones((1, 1, 4, 2)))
     keys, _ = layer.update(torch.full((1, 1, 1, 2), 7.0), torch.full((1, 1, 1, 2), 7.0))
     assert keys.shape[-2] == 5 and keys[0, 0, -1, 0] == 7
+
+
+def test_a_claimed_slot_holds_its_prefix_and_decodes_only_once_joined() -> None:
+    cache = SlotCache(layers=2)
+    cache.add(_rows(3), [3])
+    prefix = _rows(4)
+    slot = cache.claim(prefix, 4, 30)
+    assert slot == 1 and cache.joining == {1: 4} and 1 not in cache.lengths
+    assert cache.row(0)[0][0].shape[2] == 3
+    assert cache._keys[0][1, 0, :4, 0].tolist() == [1, 1, 1, 1]
+    assert cache.add(_rows(2), [2]) == [2]  # a claimed slot is not handed out again
+    cache.joining[slot] = 30
+    cache.joined(slot)
+    assert cache.lengths[slot] == 30 and not cache.joining
+    cache.remove([slot])
+    assert slot not in cache.lengths
