@@ -182,6 +182,7 @@ class MixedStep:
         is_visual = torch.cat(visual).unsqueeze(0)
         features = [torch.cat(layer) for layer in zip(*deepstack, strict=True)] or None
         placeholder = torch.ones((1, 1, 1, 1), dtype=torch.bool, device=device)
+        pool.forget_prepared()  # rows move on here, not by one decode step
         pool.mixed = MixedWrites(staged[0], staged[1])
         try:
             with _attention_as(self._text.config, ATTENTION_NAME) as base:

@@ -249,7 +249,9 @@ class ModelRunner:
         may_end = [True] * logits.shape[0]
         for sequence, row in zip(rows, at, strict=True):
             may_end[row] = sequence.new_tokens >= sequence.min_new_tokens
-        chosen = self._chooser.choose(logits, may_end)
+        # After a decode step the next one is staged while this one's tokens come back.
+        meanwhile = self._batch.prepare_next if by_slot else None
+        chosen = self._chooser.choose(logits, may_end, meanwhile)
         sends: list[tuple[Sequence, int]] = []
         for sequence, row in zip(rows, at, strict=True):
             token = chosen[row]

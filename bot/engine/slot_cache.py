@@ -103,12 +103,15 @@ class StaticInputs:
 
     The host fills `host` and copies it to `staged` in one transfer before the
     step; the step only takes views of `staged` and `columns`, so a captured
-    CUDA graph replays with whatever the host staged last.
+    CUDA graph replays with whatever the host staged last. `spare` is a second
+    host buffer: the next step is prepared in it while a step runs, without
+    touching the one a non-blocking copy may still be reading.
     """
 
     def __init__(self, slots: int, columns: int, device: torch.device) -> None:
         pinned = device.type == "cuda"  # a pinned source lets the copy run without a host wait
         self.host = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, pin_memory=pinned)
+        self.spare = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, pin_memory=pinned)
         self.staged = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, device=device)
         self.columns = torch.arange(columns, device=device)
 
@@ -142,6 +145,10 @@ class SlotCache:
         self.joining: dict[int, int] = {}  # slot -> prompt tokens written so far (not decoding)
         self.step: StepInputs | None = None
         self.mixed: MixedWrites | None = None  # set for the length of a mixed step
+        self._staged: tuple[int, tuple[int, ...]] | None = None  # (bucket, slots) of the step
+        self._prepared: tuple[int, tuple[int, ...]] | None = None  # what `spare` holds next
+        self._moves = torch.zeros(0, dtype=torch.long)  # [6, bucket] added to prepare the next
+        self._running = torch.zeros(0, dtype=torch.long)  # the staged step's running slots
         self.inputs: StaticInputs | None = None
         # Counts reallocations: anything holding the buffers' addresses (a
         # captured graph) is stale once this changes.
@@ -203,6 +210,7 @@ class SlotCache:
                 values[slot, :, :length] = row_values[index, :, -length:]
         for slot, length in zip(chosen, lengths, strict=True):
             self.lengths[slot] = length
+        self._prepared = None
         return chosen
 
     def remove(self, slots: Sequence[int]) -> None:
@@ -210,6 +218,7 @@ class SlotCache:
         for slot in slots:
             if self.joining.pop(slot, None) is None:
                 del self.lengths[slot]
+        self._prepared = None
 
     def claim(
         self, prefix: Sequence[tuple[torch.Tensor, torch.Tensor]] | None, held: int, total: int
@@ -229,11 +238,17 @@ class SlotCache:
                 keys[slot, :, :held] = row_keys[0, :, -held:]
                 values[slot, :, :held] = row_values[0, :, -held:]
         self.joining[slot] = held
+        self._prepared = None
         return slot
 
     def joined(self, slot: int) -> None:
         """A claimed slot holds its whole prompt: it decodes from the next step on."""
         self.lengths[slot] = self.joining.pop(slot)
+        self._prepared = None
+
+    def forget_prepared(self) -> None:
+        """Rows moved outside a decode step (a mixed step): the prepared next step is stale."""
+        self._prepared = None
 
     def _taken(self) -> int:
         return len(self.lengths) + len(self.joining)
@@ -271,6 +286,7 @@ class SlotCache:
                 tensor[: old_tensor.shape[0], :, : old_tensor.shape[2]] = old_tensor
         self._keys, self._values = grown_keys, grown_values
         self.inputs = StaticInputs(slots, columns, like.device)
+        self._prepared = None
         self.generation += 1
 
     # ----- one decode step -----
@@ -288,16 +304,30 @@ class SlotCache:
         lengths = [self.lengths.get(slot, 0) for slot in range(bucket)]
         self._ensure(self._keys[0], bucket, max(lengths) + 1)
         assert self.inputs is not None
-        ids, texts, ropes = [pad_token] * bucket, [0] * bucket, [0] * bucket
-        for slot, (token, text, rope) in feeds.items():
-            ids[slot], texts[slot], ropes[slot] = token, text, rope
-        writes = list(lengths)
-        for slot in self.joining:  # a slot being prefilled keeps its columns
-            if slot < bucket:
-                writes[slot] = self.scratch_column
-        host = self.inputs.host[:, :bucket]
-        host.copy_(torch.tensor([ids, texts, ropes, ropes, ropes, writes]))
-        # One transfer per step. The host buffer is written again only after the
+        running = tuple(feeds)
+        if self._prepared == (bucket, running):
+            # Prepared while the last step ran: only the tokens it chose are new.
+            self.inputs.host, self.inputs.spare = self.inputs.spare, self.inputs.host
+            host = self.inputs.host[:, :bucket]
+            tokens = torch.tensor([feeds[slot][0] for slot in running])
+            host[0].index_copy_(0, self._running, tokens)
+        else:
+            ids, texts, ropes = [pad_token] * bucket, [0] * bucket, [0] * bucket
+            moving = [0] * bucket
+            for slot, (token, text, rope) in feeds.items():
+                ids[slot], texts[slot], ropes[slot] = token, text, rope
+                moving[slot] = 1
+            writes = list(lengths)
+            for slot in self.joining:  # a slot being prefilled keeps its columns
+                if slot < bucket:
+                    writes[slot] = self.scratch_column
+            host = self.inputs.host[:, :bucket]
+            host.copy_(torch.tensor([ids, texts, ropes, ropes, ropes, writes]))
+            # What the next step adds for the same rows: one position and one column each.
+            self._moves = torch.tensor([[0] * bucket, *[moving] * 5])
+            self._running = torch.tensor(running, dtype=torch.long)
+        self._staged, self._prepared = (bucket, running), None
+        # One transfer per step. A host buffer is written again only after the
         # step's tokens were read back, which waits for this copy.
         self.inputs.staged[:, :bucket].copy_(host, non_blocking=True)
         return StepShape(bucket, width_for(max(lengths) + 1, self.columns))
@@ -321,6 +351,20 @@ class SlotCache:
         for slot in self.lengths:
             self.lengths[slot] += 1
         self.step = None
+
+    def prepare_next(self) -> None:
+        """Stage the step after this one in the spare host buffer, for the same rows.
+
+        Runs while the device still computes this step (between launching it
+        and reading its tokens back): every running row's positions and write
+        column move on by one; `begin_step` then only writes the new tokens,
+        or stages from scratch if the rows changed meanwhile.
+        """
+        if self._staged is None or self.inputs is None:
+            return
+        bucket = self._staged[0]
+        torch.add(self.inputs.host[:, :bucket], self._moves, out=self.inputs.spare[:, :bucket])
+        self._prepared, self._staged = self._staged, None
 
     @property
     def scratch_column(self) -> int:
