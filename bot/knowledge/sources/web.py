@@ -78,8 +78,11 @@ class _Skip(Exception):
         self.reason = reason
 
 
-class _Gone(Exception):
-    """404 or 410: the page no longer exists."""
+class _Gone(_Skip):
+    """404 or 410: the page no longer exists (caught before `_Skip` wherever it differs)."""
+
+    def __init__(self) -> None:
+        super().__init__("gone (HTTP 404 or 410)")
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,10 @@ class WebSource:
         await self._read_robots()
         if self._sitemap is not None:
             entries = await self._sitemap_pages(self._sitemap)
+            if not entries:  # an empty listing would remove every page indexed before
+                raise KnowledgeSourceError(
+                    self._name, f"the sitemap lists no pages under {self._scope.prefix}"
+                )
             async for ref in self._read_all(deque(entries), follow=False):
                 yield ref
         else:
@@ -172,8 +179,6 @@ class WebSource:
                 await self._read_robots()
             try:
                 held = (ref.id, self._document(await self._page(ref.id), ref.updated)[0])
-            except _Gone:
-                held = (ref.id, "gone (HTTP 404 or 410)")
             except _Skip as skip:
                 held = (ref.id, skip.reason)
         if isinstance(held[1], str):
@@ -192,9 +197,12 @@ class WebSource:
         queued = {entry.url for entry in queue}
         listed: set[str] = set()
         requests = 0
+        start = queue[0].url if follow and queue else None
         while queue:
             entry = queue.popleft()
             if not self._allowed_by_robots(entry.url):
+                if entry.url == start:
+                    raise KnowledgeSourceError(self._name, "robots.txt disallows the start page")
                 continue  # never requested, never listed: an earlier copy is removed
             if requests >= self._max_pages:
                 left = 1 + sum(1 for rest in queue if self._allowed_by_robots(rest.url))
@@ -207,9 +215,14 @@ class WebSource:
             requests += 1
             try:
                 response = await self._page(entry.url)
-            except _Gone:
-                continue
             except _Skip as skip:
+                if entry.url == start:
+                    # Nothing else can be found: fail, so the previous index stays whole.
+                    raise KnowledgeSourceError(
+                        self._name, f"the start page could not be read ({skip.reason})"
+                    ) from None
+                if isinstance(skip, _Gone):
+                    continue
                 if entry.url not in listed:
                     listed.add(entry.url)
                     yield self._failed(entry.url, skip.reason)
@@ -259,8 +272,8 @@ class WebSource:
             read += 1
             try:
                 response = await self._get(url, page=False, max_bytes=MAX_SITEMAP_BYTES)
-            except (_Skip, _Gone) as error:
-                reason = error.reason if isinstance(error, _Skip) else "not found"
+            except _Skip as error:
+                reason = error.reason
                 if url == first:
                     raise KnowledgeSourceError(self._name, f"the sitemap {url}: {reason}") from None
                 log.warning("knowledge source %s: sitemap %s skipped: %s", self._name, url, reason)

@@ -223,3 +223,34 @@ def test_the_registry_builds_web_sources_and_refuses_bad_tables() -> None:
             _config(url="https://d.example.com/", sitemap="https://e.example.com/sitemap.xml"),
             SourceContext(),
         )
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        ("server error", "the start page could not be read (HTTP 500)"),
+        ("gone", "the start page could not be read (gone (HTTP 404 or 410))"),
+        ("disallowed", "robots.txt disallows the start page"),
+    ],
+)
+async def test_a_start_page_that_fails_keeps_the_previous_index_whole(
+    site: FakeWebsite, tmp_path: Path, failure: str, reason: str
+) -> None:
+    index = KnowledgeIndex(tmp_path / "k.db", embedder=None)
+    await sync_source(web(site), index, redactor=Redactor())
+    start = {
+        "server error": f"{site.url}/docs/broken.html",
+        "gone": f"{site.url}/docs/missing.html",
+        "disallowed": f"{site.url}/docs/private/",
+    }[failure]
+    failed = await sync_source(web(site, url=start), index, redactor=Redactor())
+    assert failed.error == reason
+    assert len(index.hashes("site")) == 4  # nothing removed for pages it could not find
+
+
+async def test_a_sitemap_listing_nothing_in_scope_fails_instead_of_emptying_the_index(
+    site: FakeWebsite, tmp_path: Path
+) -> None:
+    site.pages["/docs/sitemap.xml"] = "<urlset><url><loc>http://elsewhere.example/</loc></url>"
+    summary, _ = await sync(web(site, url=None, sitemap=f"{site.url}/docs/sitemap.xml"), tmp_path)
+    assert summary.error == "the sitemap lists no pages under /docs/"
