@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.knowledge.config import SourceConfig
+from bot.knowledge.config import SourceConfig, load_knowledge_config
 from bot.knowledge.index import KnowledgeIndex, Mode
 from bot.knowledge.sources.base import Visibility
 from bot.knowledge.sources.registry import SourceContext, build_source
@@ -254,3 +254,27 @@ async def test_a_sitemap_listing_nothing_in_scope_fails_instead_of_emptying_the_
     site.pages["/docs/sitemap.xml"] = "<urlset><url><loc>http://elsewhere.example/</loc></url>"
     summary, _ = await sync(web(site, url=None, sitemap=f"{site.url}/docs/sitemap.xml"), tmp_path)
     assert summary.error == "the sitemap lists no pages under /docs/"
+
+
+async def test_an_intranet_site_is_read_when_its_table_allows_its_network(
+    site: FakeWebsite, tmp_path: Path
+) -> None:
+    config = tmp_path / "knowledge.toml"
+    config.write_text(
+        "[[sources]]\n"
+        'name = "intranet"\n'
+        'type = "web"\n'
+        f'url = "{site.url}/docs/"\n'
+        'allowed_networks = ["127.0.0.1/32"]\n'
+        "max_pages = 3\n"
+        'channels = ["C0OPS"]\n',
+        "utf-8",
+    )
+    [declared] = load_knowledge_config(config).sources
+    source = build_source(declared, SourceContext(base_dir=tmp_path))
+    assert isinstance(source, WebSource)
+    _OPENED.append(source)
+    summary, index = await sync(source, tmp_path)
+    assert (summary.error, summary.added) == (None, 3)
+    assert index.search("ACME-4012", channel="C0OPS", mode=Mode.LEXICAL)
+    assert index.search("ACME-4012", channel="C0OTHER", mode=Mode.LEXICAL) == []
