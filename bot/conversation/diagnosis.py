@@ -18,7 +18,7 @@ from bot.attachments.text_files import Excerpt, fit_tokens
 from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.grounding import Retriever, cited, knowledge_query, sources_footer
 from bot.conversation.history import HistoryStore
-from bot.conversation.knowledge import KnowledgeBase, Resolution
+from bot.conversation.knowledge import KnowledgeBase, Resolution, conversation_scopes
 from bot.conversation.prompting import PromptBuilder
 from bot.conversation.steps import (
     Progress,
@@ -266,7 +266,10 @@ class Diagnoser:
         query = knowledge_query(question.text, question.attachments)
         try:
             found = await self._retriever.retrieve(
-                query, channel=turn.thread.channel, sources=rules.knowledge_sources
+                query,
+                channel=turn.thread.channel,
+                sources=rules.knowledge_sources,
+                scopes=conversation_scopes(turn.thread.workspace, turn.thread.channel),
             )
         except Exception:
             log.exception("could not search the knowledge base")
