@@ -81,15 +81,31 @@ class KnowledgeBase:
 
 class IndexedResolutions:
     """A resolution store whose new resolutions enter the knowledge index at once, so the
-    next question can be answered from them without waiting for the next sync."""
+    next question can be answered from them without waiting for the next sync.
+
+    The index is written in the background: a sync in progress holds the index's write
+    lock, and the desk's "resolved" reply must not wait for it. `settled()` waits for
+    the writes under way (shutdown, tests).
+    """
 
     def __init__(self, store: ResolutionStore, index: KnowledgeIndex, redactor: Redactor) -> None:
         self._store = store
         self._index = index
         self._redactor = redactor
+        self._writes: set[asyncio.Task[None]] = set()
 
     async def add(self, resolution: Resolution) -> None:
         await self._store.add(resolution)
+        task = asyncio.create_task(self._put(resolution), name="index-resolution")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def settled(self) -> None:
+        """Returns once every resolution added so far is in the index (or failed to be)."""
+        if self._writes:
+            await asyncio.wait(set(self._writes))
+
+    async def _put(self, resolution: Resolution) -> None:
         try:
             document = resolution_document(resolution)
             await upsert_document(document, self._index, redactor=self._redactor)

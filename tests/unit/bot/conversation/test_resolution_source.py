@@ -92,6 +92,7 @@ async def test_a_new_resolution_is_searchable_at_once_and_a_resync_keeps_it_once
     index = KnowledgeIndex(tmp_path / "k.db", embedder=None)
     desk = IndexedResolutions(store, index, Redactor())
     await desk.add(_resolution("CPUB", Conversation.PUBLIC))
+    await desk.settled()
     assert _origins(index, "T1", "CANY") == {"CPUB"}
     assert index.counts()[SOURCE] == (1, 3)
 
@@ -119,5 +120,7 @@ async def test_secrets_in_a_resolution_are_redacted_before_they_are_indexed(
     leaked = "AKIAIOSFODNN7EXAMPLE"
     resolution = _resolution("CPUB", Conversation.PUBLIC)
     await desk.add(Resolution(**{**resolution.__dict__, "resolution": f"use key {leaked}"}))
+    await desk.settled()
+    assert index.counts()[SOURCE][0] == 1
     index.close()
     assert leaked.encode() not in b"".join(path.read_bytes() for path in tmp_path.iterdir())
