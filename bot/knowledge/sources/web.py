@@ -135,7 +135,7 @@ class WebSource:
             raise KnowledgeSourceError(name, "a web source needs `url` or `sitemap`")
         self._start = start
         self._sitemap = listing
-        self._scope = Scope.of(start or listing or "")
+        self._scope = Scope.of(start) if start is not None else Scope.of(listing or "", file=True)
         if start is not None and listing is not None and not self._scope.same_host(listing):
             raise KnowledgeSourceError(name, "`sitemap` must be on the host of `url`")
         self._policy = PublicHostPolicy(
@@ -267,17 +267,16 @@ class WebSource:
         seen_pages: set[str] = set()
         files, seen_files = deque([first]), {first}
         read = 0
-        while files and read < MAX_SITEMAPS:
+        while files and read < MAX_SITEMAPS:  # more are left out, with their pages
             url = files.popleft()
             read += 1
             try:
                 response = await self._get(url, page=False, max_bytes=MAX_SITEMAP_BYTES)
             except _Skip as error:
-                reason = error.reason
-                if url == first:
-                    raise KnowledgeSourceError(self._name, f"the sitemap {url}: {reason}") from None
-                log.warning("knowledge source %s: sitemap %s skipped: %s", self._name, url, reason)
-                continue
+                # Its pages would be missing from the listing, and so removed: fail instead.
+                raise KnowledgeSourceError(
+                    self._name, f"the sitemap {url} could not be read ({error.reason})"
+                ) from None
             found = read_sitemap(_decode(response), response.url)
             for child in found.sitemaps:
                 if child.url not in seen_files and self._scope.same_host(child.url):

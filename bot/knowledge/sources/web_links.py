@@ -71,13 +71,14 @@ class Scope:
     prefix: str
 
     @classmethod
-    def of(cls, start: str) -> Scope:
-        """The scope of a canonical start URL."""
+    def of(cls, start: str, *, file: bool = False) -> Scope:
+        """The scope of a canonical start URL; with `file`, the URL names a file (a
+        sitemap) whatever its name, and its folder is the prefix."""
         url = httpx.URL(start)
         path = url.path or "/"
         last = path.rsplit("/", 1)[-1]
         if not path.endswith("/"):
-            path = path[: -len(last)] if "." in last else path + "/"
+            path = path[: -len(last)] if "." in last or file else path + "/"
         return cls(url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme], path)
 
     def same_host(self, canonical: str) -> bool:

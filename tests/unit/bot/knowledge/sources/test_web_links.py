@@ -88,6 +88,7 @@ def test_a_base_element_moves_resolution_but_not_the_scope() -> None:
 def test_scope_is_the_start_folder_and_the_host() -> None:
     assert Scope.of("https://h.example/docs").prefix == "/docs/"
     assert Scope.of("https://h.example/docs/index.html").prefix == "/docs/"
+    assert Scope.of("https://h.example/docs/sitemap", file=True).prefix == "/docs/"
     scope = Scope.of("http://h.example/docs/")
     assert scope.contains("http://h.example/docs")
     assert scope.contains("https://h.example/docs/a")  # http may move to https

@@ -278,3 +278,20 @@ async def test_an_intranet_site_is_read_when_its_table_allows_its_network(
     assert (summary.error, summary.added) == (None, 3)
     assert index.search("ACME-4012", channel="C0OPS", mode=Mode.LEXICAL)
     assert index.search("ACME-4012", channel="C0OTHER", mode=Mode.LEXICAL) == []
+
+
+async def test_a_sitemap_index_is_followed_and_a_child_that_fails_fails_the_source(
+    site: FakeWebsite, tmp_path: Path
+) -> None:
+    child = f"<sitemap><loc>{site.url}/docs/sitemap.xml</loc></sitemap>"
+    site.pages["/docs/index"] = f"<sitemapindex>{child}</sitemapindex>"  # no extension
+    source = web(site, url=None, sitemap=f"{site.url}/docs/index")
+    assert [ref.id async for ref in source.documents()] == [
+        f"{site.url}/docs/vault.html",
+        f"{site.url}/docs/deploy.html",
+    ]
+
+    broken = f"<sitemap><loc>{site.url}/docs/broken.html</loc></sitemap>"
+    site.pages["/docs/index"] = f"<sitemapindex>{child}{broken}</sitemapindex>"
+    summary, _ = await sync(web(site, url=None, sitemap=f"{site.url}/docs/index"), tmp_path)
+    assert summary.error == f"the sitemap {site.url}/docs/broken.html could not be read (HTTP 500)"
