@@ -6,7 +6,6 @@ values it needs.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -399,25 +398,6 @@ class Needs(StrEnum):
 def env_name(field_name: str) -> str:
     """The environment variable a `Settings` field is read from."""
     return "MODEL" if field_name == "model_id" else field_name.upper()
-
-
-_ENV_VARIABLE = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
-
-
-def secret_from_environment(name: str) -> SecretStr | None:
-    """The secret in the environment variable `name`, None when it is unset or empty.
-
-    For secrets a config file names instead of holding (a knowledge source's
-    `token_env = "CONFLUENCE_API_TOKEN"`), so the file can be shared and the token
-    stays in the environment.
-
-    Raises:
-        ConfigError: `name` is not an upper-case environment variable name.
-    """
-    if not _ENV_VARIABLE.fullmatch(name):
-        raise ConfigError(f"{name!r} is not an environment variable name (A-Z, 0-9, _)")
-    value = os.environ.get(name, "").strip()
-    return SecretStr(value) if value else None
 
 
 def _is_secret(field_name: str) -> bool:

@@ -12,6 +12,7 @@ from bot.conversation.knowledge import KnowledgeBase as ResolutionStore
 from bot.conversation.knowledge import Resolution
 from bot.conversation.resolution_source import SOURCE as RESOLUTIONS
 from bot.conversation.resolution_source import ResolutionsSource, resolution_document
+from bot.engine.remote_embeddings import REMOTE_PREFIX, RemoteEmbedder
 from bot.errors import ConfigError
 from bot.knowledge.config import load_knowledge_config
 from bot.knowledge.embedding import Embedder, TransformersEmbedder
@@ -122,10 +123,13 @@ class IndexedResolutions:
 
 
 def build_embedder(settings: Settings) -> Embedder | None:
-    """The embedding model EMBEDDING_MODEL names; None for "none" (words only)."""
+    """The embedding model EMBEDDING_MODEL names; None for "none" (words only);
+    `remote:<name>` asks the model server at ENGINE_URL for its embeddings."""
     if settings.embedding_model.strip().lower() == NO_EMBEDDINGS:
         return None
     model = settings.embedding_model
+    if model.startswith(REMOTE_PREFIX):
+        return _remote_embedder(settings, model.removeprefix(REMOTE_PREFIX).strip())
     e5 = "e5" in model.lower()  # e5 models are trained with these prefixes
     try:
         return TransformersEmbedder(
@@ -133,6 +137,17 @@ def build_embedder(settings: Settings) -> Embedder | None:
         )
     except OSError as error:
         raise ConfigError(f"EMBEDDING_MODEL: cannot load {model!r}: {error}") from None
+
+
+def _remote_embedder(settings: Settings, name: str) -> RemoteEmbedder:
+    if not name:
+        raise ConfigError("EMBEDDING_MODEL: remote: needs the model's name (remote:BAAI/bge-m3)")
+    if not settings.engine_url:
+        raise ConfigError("EMBEDDING_MODEL: remote embeddings need ENGINE_URL, the model server")
+    key = settings.engine_api_key
+    return RemoteEmbedder(
+        settings.engine_url, name, api_key=key.get_secret_value() if key else None
+    )
 
 
 def vendor_credentials(settings: Settings) -> dict[str, VendorCredentials]:

@@ -10,7 +10,8 @@ from bot.app.knowledge import build_knowledge
 from bot.attachments.fetching import LocalFileFetcher
 from bot.conversation.diagnosis import Diagnoser
 from bot.conversation.factory import build_diagnoser
-from bot.engine.protocol import EngineState
+from bot.conversation.grounding import Retriever
+from bot.engine.protocol import Engine, EngineState
 from bot.errors import ModelUnavailable
 from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
 from bot.settings import Settings
@@ -18,8 +19,8 @@ from bot.stores.history import InMemoryHistoryStore
 
 
 @asynccontextmanager
-async def local_diagnoser(settings: Settings) -> AsyncIterator[Diagnoser]:
-    """A diagnoser reading local files, its engine started; the engine is closed on exit.
+async def local_engine(settings: Settings) -> AsyncIterator[Engine]:
+    """The engine, started and ready; closed on exit.
 
     Raises:
         ModelUnavailable: the model did not load (a one-shot command does not retry
@@ -30,19 +31,42 @@ async def local_diagnoser(settings: Settings) -> AsyncIterator[Diagnoser]:
     try:
         if engine.state is not EngineState.READY:
             raise ModelUnavailable(engine.failure or f"the model is {engine.state.value}")
-        redactor = build_redactor(settings)
-        # The index is read as the last `supportbot knowledge sync` left it.
-        knowledge = build_knowledge(settings, redactor=redactor)
-        yield build_diagnoser(
-            settings,
-            engine=engine,
-            history=InMemoryHistoryStore(),
-            fetcher=LocalFileFetcher(
-                max_bytes=settings.max_image_bytes, inspector=build_inspector(settings)
-            ),
-            redactor=redactor,
-            reply_filter=build_reply_filter(settings, redactor),
-            retriever=knowledge.retriever if knowledge is not None else None,
-        )
+        yield engine
     finally:
         await engine.close()
+
+
+def diagnoser_on(
+    settings: Settings, engine: Engine, *, retriever: Retriever | None = None
+) -> Diagnoser:
+    """A diagnoser reading local files through `engine`, with a history of its own.
+
+    Its knowledge is `retriever` when given (the eval's sample set), else the index
+    KNOWLEDGE_CONFIG names, read as the last `supportbot knowledge sync` left it.
+    """
+    redactor = build_redactor(settings)
+    if retriever is None:
+        knowledge = build_knowledge(settings, redactor=redactor)
+        retriever = knowledge.retriever if knowledge is not None else None
+    return build_diagnoser(
+        settings,
+        engine=engine,
+        history=InMemoryHistoryStore(),
+        fetcher=LocalFileFetcher(
+            max_bytes=settings.max_image_bytes, inspector=build_inspector(settings)
+        ),
+        redactor=redactor,
+        reply_filter=build_reply_filter(settings, redactor),
+        retriever=retriever,
+    )
+
+
+@asynccontextmanager
+async def local_diagnoser(settings: Settings) -> AsyncIterator[Diagnoser]:
+    """A diagnoser reading local files, its engine started; the engine is closed on exit.
+
+    Raises:
+        ModelUnavailable: the model did not load.
+    """
+    async with local_engine(settings) as engine:
+        yield diagnoser_on(settings, engine)

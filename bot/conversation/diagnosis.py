@@ -16,6 +16,7 @@ from bot.attachments.fetching import AttachmentFetcher
 from bot.attachments.image_budget import ImageBudget, fit_images
 from bot.attachments.text_files import Excerpt, fit_tokens
 from bot.conversation.channel_policy import ChannelPolicy
+from bot.conversation.error_lines import ErrorLineReader, too_few_terms
 from bot.conversation.grounding import Retriever, cited, knowledge_query, sources_footer
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase, Resolution, conversation_scopes
@@ -127,6 +128,8 @@ class Diagnoser:
         max_text_tokens: prompt tokens all text files of one message may take together.
         knowledge: past resolutions to draw on, when any are like the question.
         retriever: the team's knowledge base, asked once per question before the prompt.
+        error_lines: with a retriever, reads the error line of screenshots that came with
+            too few words to search by (one short model pass per image, cached).
         channel_policy: per channel, which knowledge sources it may draw on and whether
             it is answered only from a source.
         queue_timeout: seconds a request may wait for the model.
@@ -151,6 +154,7 @@ class Diagnoser:
         max_text_tokens: int = 4096,
         knowledge: KnowledgeBase | None = None,
         retriever: Retriever | None = None,
+        error_lines: ErrorLineReader | None = None,
         channel_policy: ChannelPolicy | None = None,
         queue_timeout: float | None = None,
         generation_timeout: float | None = None,
@@ -166,19 +170,10 @@ class Diagnoser:
         self._max_text_tokens = max_text_tokens
         self._knowledge = knowledge
         self._retriever = retriever
+        self._error_lines = error_lines
         self._policy = channel_policy or ChannelPolicy()
         self._queue_timeout = queue_timeout
         self._generation_timeout = generation_timeout
-
-    @property
-    def redactor(self) -> Redactor:
-        """What cleans the user's words before they are prompted, stored or logged."""
-        return self._redactor
-
-    async def knows_thread(self, thread: ThreadKey) -> bool | None:
-        """Whether the bot has already taken part in this thread; None when the history
-        cannot tell (its store is down)."""
-        return await self._history.has_thread(thread)
 
     async def diagnose(
         self, turn: Turn, *, progress: Progress = ignore
@@ -208,12 +203,12 @@ class Diagnoser:
         references = await self._consult(question.text, turn.thread)
         if self._retriever is not None:
             progress(searching_step(language))
-        retrieved = await self._retrieve(turn, question)
+        retrieved = await self._retrieve(turn, question, past)
         if retrieved is not None:
             progress(searched_step(((p.title, p.url) for p in retrieved), language))
         notices = read.notices
         if retrieved is not None and not retrieved and not references:
-            if self._policy.rules_for(turn.thread.channel).answer_only_with_source:
+            if self._policy.rules_for(turn.thread.space).answer_only_with_source:
                 # Nothing to ground an answer in, and this channel wants no guesses.
                 answer = say(Message.NO_SOURCE_ANSWER, language)
                 await self._history.append(turn.thread, question)
@@ -257,19 +252,31 @@ class Diagnoser:
         await self._history.append(turn.thread, HistoryEntry(Speaker.ASSISTANT, answer))
         yield Diagnosis(answer, skipped, language, references, notices, passages, citations)
 
-    async def _retrieve(self, turn: Turn, question: HistoryEntry) -> tuple[Passage, ...] | None:
+    async def _retrieve(
+        self, turn: Turn, question: HistoryEntry, past: list[HistoryEntry]
+    ) -> tuple[Passage, ...] | None:
         """The passages this conversation may be answered from; None when there is no
         knowledge base, or it could not be asked (the answer must not depend on it)."""
         if self._retriever is None:
             return None
-        rules = self._policy.rules_for(turn.thread.channel)
+        rules = self._policy.rules_for(turn.thread.space)
         query = knowledge_query(question.text, question.attachments)
+        # The default question that stands in for no words is no search words.
+        own = knowledge_query(question.text if turn.text.strip() else "", question.attachments)
+        if self._error_lines is not None and too_few_terms(own):
+            # This message's screenshots, or else the thread's latest (a follow-up
+            # such as "still failing": its line is cached, so it costs nothing).
+            shots = question.screenshots or next(
+                (entry.screenshots for entry in reversed(past) if entry.screenshots), ()
+            )
+            if line := await self._error_lines.read(shots):
+                query = f"{own}\n{line}" if own else line
         try:
             found = await self._retriever.retrieve(
                 query,
-                channel=turn.thread.channel,
+                channel=turn.thread.space,
                 sources=rules.knowledge_sources,
-                scopes=conversation_scopes(turn.thread.workspace, turn.thread.channel),
+                scopes=conversation_scopes(turn.thread.place, turn.thread.space),
             )
         except Exception:
             log.exception("could not search the knowledge base")
@@ -280,7 +287,7 @@ class Diagnoser:
         if self._knowledge is None:
             return ()
         try:
-            where = (thread.workspace, thread.channel)
+            where = (thread.place, thread.space)
             return tuple(await self._knowledge.similar(question, limit=3, where=where))
         except Exception:  # knowledge is a bonus; the answer must not depend on it
             log.exception("could not search past resolutions")

@@ -6,6 +6,7 @@ from bot.attachments.fetching import AttachmentFetcher
 from bot.attachments.image_budget import ImageBudget
 from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.diagnosis import Diagnoser
+from bot.conversation.error_lines import ErrorLineReader
 from bot.conversation.grounding import Retriever
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase
@@ -50,6 +51,17 @@ def build_diagnoser(
         max_text_tokens=settings.max_attachment_text_tokens,
         knowledge=knowledge,
         retriever=retriever,
+        # Only with a knowledge base: the line is search words, and nothing else reads it.
+        error_lines=(
+            ErrorLineReader(
+                engine,
+                redactor=redactor,
+                queue_timeout=settings.queue_timeout_seconds,
+                generation_timeout=min(60.0, settings.generation_timeout_seconds),
+            )
+            if retriever is not None
+            else None
+        ),
         channel_policy=policy,
         queue_timeout=settings.queue_timeout_seconds,
         generation_timeout=settings.generation_timeout_seconds,

@@ -2,9 +2,9 @@
 turned into a query.
 
 The query is what the user gave: their words and the text of the logs they
-attached. Screenshots add no words here (no transcription pass is run before
-retrieval), so a bare screenshot is answered without passages unless its message
-has text.
+attached. When those hold too few search terms and the message (or, for a
+follow-up, the thread) has a screenshot, the diagnosis adds the screenshot's error
+line, read by the model in a short first pass (`error_lines.py`).
 """
 
 from __future__ import annotations

@@ -324,6 +324,8 @@ class RemoteEngine(EngineStatus):
                 model=self._model,
                 stream=True,
                 max_tokens=request.max_new_tokens or self._max_new_tokens,
+                # Temperature 0 is greedy decoding on OpenAI-compatible servers (vLLM, TGI).
+                temperature=0.0 if request.greedy else openai.omit,
                 messages=cast(
                     "list[ChatCompletionMessageParam]",
                     [_as_openai(message) for message in request.messages],

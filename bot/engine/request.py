@@ -61,6 +61,8 @@ class GenerationRequest:
         reuse_key: names the conversation (a Slack thread, a ticket); the engine keeps
             what it computed for this answer so the next request with the same key
             does not recompute the shared beginning. None: nothing is kept.
+        greedy: always the likeliest token (a transcription, not an answer); otherwise
+            the model's generation config decides whether to sample.
     """
 
     messages: tuple[ChatMessage, ...]
@@ -70,6 +72,7 @@ class GenerationRequest:
     min_new_tokens: int | None = None  # benchmarks fix output length with it
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     reuse_key: str | None = None
+    greedy: bool = False
 
     @property
     def images(self) -> tuple[ImagePart, ...]:

@@ -209,9 +209,11 @@ class ModelRunner:
         """
         at = [s.slot for s in rows] if by_slot else list(range(len(rows)))
         may_end = [True] * logits.shape[0]
+        greedy = [False] * logits.shape[0]
         for sequence, row in zip(rows, at, strict=True):
             may_end[row] = sequence.new_tokens >= sequence.min_new_tokens
-        chosen = self._chooser.choose(logits, may_end)
+            greedy[row] = sequence.request.greedy
+        chosen = self._chooser.choose(logits, may_end, greedy)
         sends: list[tuple[Sequence, int]] = []
         for sequence, row in zip(rows, at, strict=True):
             token = chosen[row]

@@ -37,14 +37,23 @@ class TokenChooser:
             mask = self._end_masks[key] = mask.to(logits.device)
         return mask
 
-    def choose(self, logits: torch.Tensor, may_end: Sequence[bool]) -> list[int]:
-        """Next token of each row of `logits` [rows, vocab]."""
+    def choose(
+        self, logits: torch.Tensor, may_end: Sequence[bool], greedy: Sequence[bool] = ()
+    ) -> list[int]:
+        """Next token of each row of `logits` [rows, vocab]; rows marked in `greedy`
+        take the likeliest token even when the generation config samples."""
         logits = logits.float()
         if self.end_tokens and not all(may_end):
             # A masked fill, not `nonzero` indexing: no read back to size a tensor.
             blocked = torch.tensor([not allowed for allowed in may_end]).to(logits.device)
             logits = logits.masked_fill(blocked.unsqueeze(1) & self._end_mask(logits), -torch.inf)
-        chosen = logits.argmax(dim=-1) if not self._sample else self._sampled(logits)
+        if not self._sample or (greedy and all(greedy)):
+            chosen = logits.argmax(dim=-1)
+        else:
+            chosen = self._sampled(logits)
+            if any(greedy):
+                rows = torch.tensor(list(greedy)).to(logits.device)
+                chosen = torch.where(rows, logits.argmax(dim=-1), chosen)
         return [int(token) for token in chosen.tolist()]  # the one read back
 
     def _sampled(self, logits: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,12 @@ from typing import TextIO
 
 from bot.conversation.diagnosis import Diagnoser
 from bot.evaluation.cases import EvalCase, EvalSet, load_set, select
+from bot.evaluation.knowledge_answers import (
+    ask_knowledge_cases,
+    citation_table,
+    summarise_citations,
+)
+from bot.evaluation.knowledge_eval import load_cases
 from bot.evaluation.legibility import ResizeRule, qwen3_vl_rule
 from bot.evaluation.reporting import (
     legibility_split,
@@ -67,6 +73,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "recall@5 and MRR, words only beside hybrid (EMBEDDING_MODEL)"
         ),
     )
+    parser.add_argument(
+        "--knowledge",
+        action="store_true",
+        help=(
+            "also ask the knowledge cases with the sample knowledge base as the bot's "
+            "retriever and report how often answers cite, and cite the right document"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -108,11 +122,11 @@ class ProgressBar:
         self._started = time.perf_counter()
         self._tty = stream.isatty()
 
-    def __call__(self, done: int, total: int, case: EvalCase) -> None:
+    def __call__(self, done: int, total: int, case: EvalCase | str) -> None:
         filled = round(self._width * done / total) if total else self._width
         bar = "#" * filled + "." * (self._width - filled)
         elapsed = time.perf_counter() - self._started
-        label = "done" if done == total else case.id
+        label = "done" if done == total else case if isinstance(case, str) else case.id
         line = f"[{bar}] {done}/{total} {elapsed:6.1f}s {label}"
         if self._tty:
             self._stream.write("\r" + line.ljust(100)[:100] + ("\n" if done == total else ""))
@@ -138,23 +152,39 @@ async def evaluate(
     rule: ResizeRule,
     meta: dict[str, object],
     choice: Choice,
+    knowledge: Diagnoser | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Run the chosen cases, print the table, write the reports; 0 when every case answered."""
+    """Run the chosen cases, print the table, write the reports; 0 when every case answered.
+
+    With `knowledge` (a diagnoser whose retriever holds the sample knowledge base) the
+    knowledge cases are asked too, as many as `--limit` allows, and their citations scored.
+    """
     progress = None if args.no_progress else ProgressBar()
     results = await run_cases(diagnoser, choice.eval_set, choice.cases, rule, progress=progress)
     rows = summarise(results)
+    answers = None
+    if knowledge is not None:
+        cases = load_cases()[: args.limit]
+        answers = await ask_knowledge_cases(
+            knowledge, cases, progress=None if args.no_progress else ProgressBar()
+        )
     meta = {
         **meta,
         "cases": len(results),
         "resize": {"source": rule.source, "factor": rule.factor, "max_pixels": rule.max_pixels},
         "python": platform.python_version(),
     }
-    json_path, html_path = write_report(args.out, choice.eval_set, results, rows, meta)
+    json_path, html_path = write_report(
+        args.out, choice.eval_set, results, rows, meta, knowledge=answers
+    )
     print(table(rows), file=out)
     print(legibility_split(results), file=out)
+    if answers is not None:
+        print("\n" + citation_table(summarise_citations(answers)), file=out)
     print(f"\nwrote {json_path} and {html_path}", file=out)
     failed = [r.case.id for r in results if r.error is not None]
+    failed += [a.case for a in answers or () if a.error is not None]
     if failed:
         print(f"no answer for: {', '.join(failed)}", file=out)
     return 1 if failed else 0

@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from bot.evaluation.cases import EvalCase, EvalSet
+from bot.evaluation.knowledge_answers import CitedAnswer, summarise_citations
 from bot.evaluation.legibility import MIN_LEGIBLE_PX, ResizeRule
 from bot.evaluation.running import CaseResult
 
@@ -201,12 +202,42 @@ def case_record(result: CaseResult) -> dict[str, object]:
     }
 
 
-def to_json(results: list[CaseResult], rows: list[Row], meta: dict[str, object]) -> str:
-    document = {
+def knowledge_record(answers: list[CitedAnswer]) -> dict[str, object]:
+    """The knowledge cases' citation scores and each answer, for results.json."""
+    return {
+        "summary": summarise_citations(answers).__dict__,
+        "cases": [
+            {
+                "id": answer.case,
+                "expected": answer.expected,
+                "given": list(answer.given),
+                "citations": list(answer.citations),
+                "cited_documents": list(answer.cited_documents),
+                "cites": answer.cites,
+                "cites_right": answer.cites_right,
+                "right_given": answer.right_given,
+                "seconds": round(answer.seconds, 3),
+                "error": answer.error,
+                "answer": answer.answer,
+            }
+            for answer in answers
+        ],
+    }
+
+
+def to_json(
+    results: list[CaseResult],
+    rows: list[Row],
+    meta: dict[str, object],
+    knowledge: list[CitedAnswer] | None = None,
+) -> str:
+    document: dict[str, object] = {
         "meta": meta,
         "summary": [row.__dict__ for row in rows],
         "cases": [case_record(result) for result in results],
     }
+    if knowledge is not None:
+        document["knowledge"] = knowledge_record(knowledge)
     return json.dumps(document, ensure_ascii=False, indent=1)
 
 
@@ -280,8 +311,53 @@ def _case_view(result: CaseResult, images: str) -> dict[str, object]:
     }
 
 
+KNOWLEDGE_HEADER = (
+    "answers",
+    "failed",
+    "cite",
+    "cite the right document",
+    "right document in prompt",
+    "right citation when in prompt",
+)
+
+
+def _knowledge_view(answers: list[CitedAnswer] | None) -> dict[str, object] | None:
+    if answers is None:
+        return None
+    scores = summarise_citations(answers)
+    when = scores.right_when_given
+    return {
+        "header": KNOWLEDGE_HEADER,
+        "row": (
+            str(scores.cases),
+            str(scores.failed),
+            f"{scores.cite_rate:.0%}",
+            f"{scores.right_citation_rate:.0%}",
+            f"{scores.right_given_rate:.0%}",
+            "—" if when is None else f"{when:.0%}",
+        ),
+        "cases": [
+            {
+                "id": answer.case,
+                "expected": answer.expected,
+                "cited": ", ".join(f"[{n}] {answer.given[n - 1]}" for n in answer.citations),
+                "cites_right": answer.cites_right,
+                "right_given": answer.right_given,
+                "error": answer.error,
+                "answer": answer_html(answer.answer),
+            }
+            for answer in answers
+        ],
+    }
+
+
 def html_report(
-    results: list[CaseResult], rows: list[Row], meta: dict[str, object], *, images: str
+    results: list[CaseResult],
+    rows: list[Row],
+    meta: dict[str, object],
+    *,
+    images: str,
+    knowledge: list[CitedAnswer] | None = None,
 ) -> str:
     """The whole report as one HTML page; screenshots are linked from `images`/."""
     return _TEMPLATES.get_template("report.html.jinja").render(
@@ -290,6 +366,7 @@ def html_report(
         rows=[_cells(row) for row in rows],
         cases=[_case_view(result, images) for result in results],
         images=images,
+        knowledge=_knowledge_view(knowledge),
     )
 
 
@@ -299,8 +376,11 @@ def write_report(
     results: list[CaseResult],
     rows: list[Row],
     meta: dict[str, object],
+    *,
+    knowledge: list[CitedAnswer] | None = None,
 ) -> tuple[Path, Path]:
-    """Write `results.json`, `report.html` and the screenshots it shows into `directory`."""
+    """Write `results.json`, `report.html` and the screenshots it shows into `directory`;
+    with `knowledge`, the knowledge cases' citations too."""
     directory.mkdir(parents=True, exist_ok=True)
     images = directory / "images"
     images.mkdir(exist_ok=True)
@@ -308,9 +388,10 @@ def write_report(
         with resources.as_file(eval_set.image(result.case)) as source:
             shutil.copyfile(source, images / result.image)
     json_path = directory / "results.json"
-    json_path.write_text(to_json(results, rows, meta), "utf-8")
+    json_path.write_text(to_json(results, rows, meta, knowledge), "utf-8")
     html_path = directory / "report.html"
-    html_path.write_text(html_report(results, rows, meta, images="images"), "utf-8")
+    page = html_report(results, rows, meta, images="images", knowledge=knowledge)
+    html_path.write_text(page, "utf-8")
     return json_path, html_path
 
 

@@ -181,3 +181,36 @@ def test_a_file_the_bot_could_not_read_is_named_and_the_answer_must_say_so(
     assert case["unread_said"] is said
     overall = next(line for line in result.stdout.splitlines() if line.startswith("overall"))
     assert overall.split()[7] == ("1/1" if said else "0/1")
+
+
+# Cites the first passage its prompt holds, whatever it was asked.
+CITES_FIRST = ["Break", " the", " stale", " lock", " as", " its", " runbook", " says", " [1]."]
+
+
+def test_knowledge_answers_are_scored_by_the_document_they_cite(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    model = build_scripted_checkpoint(tmp_path_factory.mktemp("cites-first"), CITES_FIRST)
+    result = subprocess.run(
+        supportbot_command(
+            "eval", "--out", str(tmp_path), "--no-progress", "--knowledge",
+            "--case", "py-module-not-found", "--limit", "2",
+        ),
+        env=clean_environment(
+            MODEL=str(model), DEVICE="cpu", MAX_NEW_TOKENS="48", EMBEDDING_MODEL="none"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    knowledge = json.loads((tmp_path / "results.json").read_text("utf-8"))["knowledge"]
+    assert [case["id"] for case in knowledge["cases"]] == ["kb-001", "kb-002"]
+    for case in knowledge["cases"]:
+        # Words only on the sample set: each case's own runbook is the first passage.
+        assert case["given"][0] == case["expected"]
+        assert case["citations"] == [1] and case["cites_right"] is True
+        assert case["answer"].startswith("".join(CITES_FIRST))
+    assert knowledge["summary"]["right_citation_rate"] == 1.0
+    assert "| 2 | 0 | 1.000 | 1.000 | 1.000 | 1.000 |" in result.stdout
+    assert "cite the right document" in (tmp_path / "report.html").read_text("utf-8")

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from bot.conversation.error_lines import MAX_NEW_TOKENS
 from bot.engine.transformers_engine import TransformersEngine
 from bot.knowledge.index import KnowledgeIndex
 from tests.support.fake_slack import BOT_USER_ID
 from tests.support.running_bot import RunningBot, run_bot
-from tests.support.slack_events import message_event
+from tests.support.screenshots import render_error_screenshot
+from tests.support.slack_events import file_object, message_event
 
 pytestmark = pytest.mark.slow
 
@@ -83,3 +85,20 @@ def test_a_private_runbook_is_cited_only_in_its_channel(bot: RunningBot) -> None
 def test_a_public_runbook_is_cited_everywhere(bot: RunningBot) -> None:
     answer = _ask(bot, "CANY", "deploy fails with ACME-4012 vault token expired")
     assert "<https://kb.example.com/vault.md|Vault>" in answer
+
+
+def test_a_bare_screenshot_is_read_for_its_error_line_before_the_search(bot: RunningBot) -> None:
+    bot.slack.add_file("bare.png", render_error_screenshot(["ACME-4012: vault token expired"]))
+    event = message_event(
+        channel="CPUBLIC",
+        kind="app_mention",
+        text=f"<@{BOT_USER_ID}>",
+        files=[file_object("bare.png", bot.slack_url)],
+    )
+    bot.post_event(event)
+    bot.wait_for_answer("CPUBLIC", event["ts"])
+    *_, reading, answer = bot.engine.requests
+    # The short first pass: the screenshot alone, the dedicated prompt, a short cap.
+    assert reading.max_new_tokens == MAX_NEW_TOKENS and len(reading.images) == 1
+    assert "Copy the error line" in str(reading.messages[0])
+    assert len(answer.images) == 1 and answer.max_new_tokens != MAX_NEW_TOKENS

