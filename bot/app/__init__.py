@@ -12,6 +12,8 @@ transport), which is how tests and other deployments swap real parts for others.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 from redis.asyncio import Redis
 
@@ -73,8 +75,14 @@ def build_app(
     helpdesk_clients = HelpdeskClients.build(settings, http_transport, helpdesks)
     redactor = build_redactor(settings, metrics.redactions)
     reply_filter = build_reply_filter(settings, redactor)
-    knowledge = build_knowledge(settings, redactor=redactor, metrics=metrics)
+    knowledge = build_knowledge(
+        settings, redactor=redactor, metrics=metrics, resolutions=stores.knowledge
+    )
     retriever = knowledge.retriever if knowledge is not None else None
+    if knowledge is not None and knowledge.resolutions is not None:
+        # Resolutions are one more source of the index: the desk's new ones enter it at
+        # once, and the diagnosis finds them among the passages, in one ranking.
+        stores = replace(stores, knowledge=knowledge.resolutions)
     inspector = build_inspector(settings)
     slack_client = build_slack_client(settings, metrics)
     diagnoser = build_diagnoser(
@@ -84,7 +92,7 @@ def build_app(
         fetcher=build_slack_file_fetcher(settings, http_client, inspector),
         redactor=redactor,
         reply_filter=reply_filter,
-        knowledge=stores.knowledge,
+        knowledge=stores.knowledge if knowledge is None else None,
         retriever=retriever,
     )
     desk = build_desk(

@@ -11,6 +11,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.conversation.knowledge import KnowledgeBase as ResolutionStore
+from bot.conversation.knowledge import Resolution
+from bot.conversation.resolution_source import SOURCE as RESOLUTIONS
+from bot.conversation.resolution_source import ResolutionsSource, resolution_document
 from bot.engine.remote_embeddings import REMOTE_PREFIX, RemoteEmbedder
 from bot.errors import ConfigError
 from bot.knowledge.config import load_knowledge_config
@@ -20,7 +24,7 @@ from bot.knowledge.retrieval import IndexRetriever
 from bot.knowledge.sources.base import Source
 from bot.knowledge.sources.registry import SourceContext, VendorCredentials, build_source
 from bot.knowledge.store import KnowledgeStore
-from bot.knowledge.sync import Progress, SyncSummary, sync_source
+from bot.knowledge.sync import Progress, SyncSummary, sync_source, upsert_document
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
@@ -40,6 +44,9 @@ class KnowledgeBase:
     retriever: IndexRetriever
     redactor: Redactor
     metrics: Metrics | None = None
+    # The resolution store as the escalation desk should write to it: each resolution
+    # also put into the index at once (None when no store was given).
+    resolutions: ResolutionStore | None = None
 
     async def sync(
         self, *, only: str | None = None, progress: Callable[[str], Progress] | None = None
@@ -75,6 +82,48 @@ class KnowledgeBase:
             if every_seconds <= 0:
                 return
             await asyncio.sleep(every_seconds)
+
+
+class IndexedResolutions:
+    """A resolution store whose new resolutions enter the knowledge index at once, so the
+    next question can be answered from them without waiting for the next sync.
+
+    The index is written in the background: a sync in progress holds the index's write
+    lock, and the desk's "resolved" reply must not wait for it. `settled()` waits for
+    the writes under way (shutdown, tests).
+    """
+
+    def __init__(self, store: ResolutionStore, index: KnowledgeStore, redactor: Redactor) -> None:
+        self._store = store
+        self._index = index
+        self._redactor = redactor
+        self._writes: set[asyncio.Task[None]] = set()
+
+    async def add(self, resolution: Resolution) -> None:
+        await self._store.add(resolution)
+        task = asyncio.create_task(self._put(resolution), name="index-resolution")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def settled(self) -> None:
+        """Returns once every resolution added so far is in the index (or failed to be)."""
+        if self._writes:
+            await asyncio.wait(set(self._writes))
+
+    async def _put(self, resolution: Resolution) -> None:
+        try:
+            document = resolution_document(resolution)
+            await upsert_document(document, self._index, redactor=self._redactor)
+        except Exception:  # kept in the store; the next sync indexes it
+            log.exception("could not index a new resolution; the next sync will")
+
+    async def all(self) -> list[Resolution]:
+        return await self._store.all()
+
+    async def similar(
+        self, query: str, *, limit: int = 3, where: tuple[str, str] | None = None
+    ) -> list[Resolution]:
+        return await self._store.similar(query, limit=limit, where=where)
 
 
 def build_embedder(settings: Settings) -> Embedder | None:
@@ -147,15 +196,27 @@ def build_knowledge(
     redactor: Redactor,
     metrics: Metrics | None = None,
     context: SourceContext | None = None,
+    resolutions: ResolutionStore | None = None,
 ) -> KnowledgeBase | None:
-    """The knowledge base KNOWLEDGE_CONFIG declares; None without one (resolutions only)."""
+    """The knowledge base KNOWLEDGE_CONFIG declares; None without one (resolutions only).
+
+    With `resolutions` (the store the escalation desk writes), past resolutions are one
+    more source of the index, named `resolutions`.
+    """
     if settings.knowledge_config is None:
         return None
     config = load_knowledge_config(settings.knowledge_config)
+    if any(source.name == RESOLUTIONS for source in config.sources):
+        raise ConfigError(
+            f"KNOWLEDGE_CONFIG: the source name {RESOLUTIONS!r} is the bot's own "
+            "(past resolutions); choose another"
+        )
     context = context or SourceContext(
         base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
     )
     sources = [build_source(source, context) for source in config.sources]
+    if resolutions is not None:
+        sources.append(ResolutionsSource(resolutions))
     index = build_store(settings, embedder=build_embedder(settings))
 
     def observe(seconds: float, matched: bool) -> None:
@@ -177,4 +238,5 @@ def build_knowledge(
 
     if metrics is not None:
         metrics.gauge(catalogue.KNOWLEDGE_DOCUMENTS, documents)
-    return KnowledgeBase(sources, index, retriever, redactor, metrics)
+    indexed = IndexedResolutions(resolutions, index, redactor) if resolutions is not None else None
+    return KnowledgeBase(sources, index, retriever, redactor, metrics, indexed)

@@ -19,7 +19,7 @@ from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.error_lines import ErrorLineReader, too_few_terms
 from bot.conversation.grounding import Retriever, cited, knowledge_query, sources_footer
 from bot.conversation.history import HistoryStore
-from bot.conversation.knowledge import KnowledgeBase, Resolution
+from bot.conversation.knowledge import KnowledgeBase, Resolution, conversation_scopes
 from bot.conversation.prompting import PromptBuilder
 from bot.conversation.steps import (
     Progress,
@@ -273,7 +273,10 @@ class Diagnoser:
                 query = f"{own}\n{line}" if own else line
         try:
             found = await self._retriever.retrieve(
-                query, channel=turn.thread.space, sources=rules.knowledge_sources
+                query,
+                channel=turn.thread.space,
+                sources=rules.knowledge_sources,
+                scopes=conversation_scopes(turn.thread.place, turn.thread.space),
             )
         except Exception:
             log.exception("could not search the knowledge base")

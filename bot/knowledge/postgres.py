@@ -244,20 +244,23 @@ class PostgresStore:
         limit: int = 5,
         mode: str = Mode.HYBRID,
         floor: Floor | None = None,
+        scopes: Collection[str] = (),
     ) -> list[Passage]:
         """The passages `channel` may be answered from that best match `query`, best first.
 
         `channel=None` searches only documents visible to everyone; `sources` (None: all)
-        narrows to the named sources; `floor` drops passages that match too weakly.
+        narrows to the named sources; `floor` drops passages that match too weakly;
+        `scopes` are further names besides the channel id that a document may list.
         """
         if sources is not None and not sources:
             return []
         with self._lock:
             self._reader()
-            allowed = self._allowed_docs(channel, sources)
+            heard = ([channel] if channel is not None else []) + list(scopes)
+            allowed = self._allowed_docs(heard, sources)
             if not allowed:
                 return []
-            lexical = self._lexical(query, channel, sources) if mode != Mode.DENSE else {}
+            lexical = self._lexical(query, heard, sources) if mode != Mode.DENSE else {}
             dense: dict[int, float] = {}
             similarity: dict[int, float] | None = None
             if mode != Mode.LEXICAL and self._embedder is not None:
@@ -271,16 +274,18 @@ class PostgresStore:
             passages = [p for p in passages if floor.keeps(p)]
         return passages[:limit]
 
-    def _allowed_docs(self, channel: str | None, sources: Collection[str] | None) -> list[int]:
-        sql = "SELECT key FROM knowledge_documents WHERE (everyone OR %s = ANY(channels))"
-        params: list[object] = [channel]
+    def _allowed_docs(self, heard: list[str], sources: Collection[str] | None) -> list[int]:
+        sql = (
+            "SELECT key FROM knowledge_documents WHERE (everyone OR channels && CAST(%s AS text[]))"
+        )
+        params: list[object] = [heard]
         if sources is not None:
             sql += " AND source = ANY(%s)"
             params.append(list(sources))
         return [key for (key,) in self._read.execute(sql, params)]
 
     def _lexical(
-        self, query: str, channel: str | None, sources: Collection[str] | None
+        self, query: str, heard: list[str], sources: Collection[str] | None
     ) -> dict[int, float]:
         wanted = list(dict.fromkeys(terms(query)))[:_QUERY_TERMS]
         if not wanted:
@@ -291,12 +296,12 @@ class PostgresStore:
             "SELECT c.id, ts_rank(c.terms, q) AS rank "
             "FROM knowledge_chunks c JOIN knowledge_documents d ON d.key = c.doc, "
             "CAST(%s AS tsquery) q WHERE c.terms @@ q "
-            "AND (d.everyone OR %s = ANY(d.channels)) "
+            "AND (d.everyone OR d.channels && CAST(%s AS text[])) "
             "AND (CAST(%s AS text[]) IS NULL OR d.source = ANY(%s)) "
             "ORDER BY rank DESC, c.id LIMIT %s",
             (
                 tsquery_literal(wanted),
-                channel,
+                heard,
                 None if sources is None else list(sources),
                 None if sources is None else list(sources),
                 _CANDIDATES,

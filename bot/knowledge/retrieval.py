@@ -42,7 +42,12 @@ class IndexRetriever:
         return self._floor
 
     async def retrieve(
-        self, query: str, *, channel: str, sources: frozenset[str] | None = None
+        self,
+        query: str,
+        *,
+        channel: str,
+        sources: frozenset[str] | None = None,
+        scopes: tuple[str, ...] = (),
     ) -> list[Passage]:
         started = time.perf_counter()
         found = await asyncio.to_thread(
@@ -52,6 +57,7 @@ class IndexRetriever:
             sources=sources,
             limit=self._limit,
             floor=self._floor,
+            scopes=scopes,
         )
         if not found and query.strip():
             await asyncio.to_thread(self._index.record_gap, query, channel=channel)

@@ -72,6 +72,9 @@ class KnowledgeStore(Protocol):
         limit: int = 5,
         mode: str = Mode.HYBRID,
         floor: Floor | None = None,
+        scopes: Collection[str] = (),
     ) -> list[Passage]:
-        """The passages `channel` may be answered from that best match `query`, best first."""
+        """The passages `channel` may be answered from that best match `query`, best first;
+        `scopes` are further names the asker's conversation answers to (a workspace's
+        `T123:*` for its public resolutions, `T123:C456` for a channel's own)."""
         ...

@@ -19,8 +19,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
 from bot.errors import KnowledgeSourceError
-from bot.knowledge.chunking import chunk_document
-from bot.knowledge.sources.base import Source
+from bot.knowledge.chunking import Chunk, chunk_document
+from bot.knowledge.sources.base import Document, DocumentRef, Source
 from bot.knowledge.store import KnowledgeStore, StoreWriter
 from bot.safety.redaction import Redactor
 
@@ -106,23 +106,15 @@ async def sync_source(
                     log.warning("reading %s of %s failed", ref.id, source.name, exc_info=True)
                     summary.skipped.append((ref.id, f"unexpected error ({type(error).__name__})"))
                     continue
-                text = document.text[:max_chars]
-                if not text.strip():
+                prepared = await _prepare(document, redactor, model=model, max_chars=max_chars)
+                if prepared is None:
                     summary.skipped.append((ref.id, "no text"))
                     continue
-                text = await asyncio.to_thread(redactor.redact, text, count=False)
-                title = redactor.redact(document.ref.title, count=False)
-                digest = content_hash(f"{title}\n{text}", model=model)
+                redacted, digest, chunks = prepared
                 if known.get(ref.id) == digest:
                     summary.unchanged += 1
                     continue
-                chunks = chunk_document(text)
-                if not chunks:
-                    summary.skipped.append((ref.id, "no text"))
-                    continue
-                await asyncio.to_thread(
-                    writer.put, replace(document.ref, title=title), digest=digest, chunks=chunks
-                )
+                await asyncio.to_thread(writer.put, redacted, digest=digest, chunks=chunks)
                 summary.chunks += len(chunks)
                 if ref.id in known:
                     summary.changed += 1
@@ -139,3 +131,39 @@ async def sync_source(
         summary.added = summary.changed = summary.removed = summary.chunks = 0
     summary.seconds = time.monotonic() - started
     return summary
+
+
+async def _prepare(
+    document: Document, redactor: Redactor, *, model: str, max_chars: int
+) -> tuple[DocumentRef, str, list[Chunk]] | None:
+    """The document as it is indexed: redacted ref, content hash, chunks; None if no text."""
+    text = document.text[:max_chars]
+    if not text.strip():
+        return None
+    text = await asyncio.to_thread(redactor.redact, text, count=False)
+    title = redactor.redact(document.ref.title, count=False)
+    chunks = chunk_document(text)
+    if not chunks:
+        return None
+    digest = content_hash(f"{title}\n{text}", model=model)
+    return replace(document.ref, title=title), digest, chunks
+
+
+async def upsert_document(
+    document: Document, index: KnowledgeStore, *, redactor: Redactor, max_chars: int = 2_000_000
+) -> bool:
+    """Puts one document into `index` now, redacted as a sync would (a resolution the
+    moment it is recorded); False when it has no text. Its source's next sync keeps it
+    while the source still lists it."""
+    model = index.embedder.name if index.embedder is not None else "lexical"
+    prepared = await _prepare(document, redactor, model=model, max_chars=max_chars)
+    if prepared is None:
+        return False
+    ref, digest, chunks = prepared
+
+    def write() -> None:
+        with index.writer() as writer:
+            writer.put(ref, digest=digest, chunks=chunks)
+
+    await asyncio.to_thread(write)
+    return True
