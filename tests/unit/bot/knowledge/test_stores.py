@@ -220,6 +220,18 @@ async def test_private_documents_reach_only_their_channels(stores: Stores, docs:
     assert store.search("ACME-4012", channel="CPRIVATE", sources=["runbooks"])
 
 
+async def test_a_document_listing_a_scope_reaches_conversations_that_name_it(
+    stores: Stores, docs: Path
+) -> None:
+    # Past resolutions are scoped by workspace ("T1:*" public, "T1:C9" a channel's own).
+    store = stores.open()
+    await sync_source(folder(docs, channels=["T1:*"]), store, redactor=Redactor())
+    assert store.search("ACME-4012", channel="C1", scopes=["T1:*", "T1:C1"])
+    assert store.search("ACME-4012", channel="C1", scopes=["T2:*", "T2:C1"]) == []
+    assert store.search("ACME-4012", channel="C1") == []
+    assert store.search("ACME-4012", channel=None, scopes=["T1:*"])
+
+
 async def test_secrets_are_never_stored(stores: Stores, tmp_path: Path) -> None:
     root = tmp_path / "runbooks"
     key = "AKIA" + "Q" * 16
