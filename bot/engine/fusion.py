@@ -82,7 +82,8 @@ class FusedText:
         self._dim = int(attention.head_dim)
         self._scale = float(attention.scaling)
         rotary = text.rotary_emb
-        inv_freq = rotary.inv_freq.to(torch.float32)
+        # transformers moves inv_freq to the input's device on every call: it may sit elsewhere.
+        inv_freq = rotary.inv_freq.to(device=self._embed.device, dtype=torch.float32)
         # Both halves of the head share the frequencies (transformers' `cat((f, f))`).
         self._frequencies = torch.cat((inv_freq, inv_freq))
         half = self._dim // 2
