@@ -10,8 +10,8 @@ model's forward, and no weight is held twice). `FusedText.step` is then
 one decode step in 16 operators a layer, every one capture-safe:
 
 - RMSNorm is `torch.nn.functional.rms_norm` (one fused kernel on CUDA);
-  the Q and K head norms run as one over both, the weights applied after,
-  rounding as transformers does (normalise, cast, then scale);
+  the Q and K head norms run as one over all heads, the weights applied
+  after, rounding as transformers does (normalise, cast, then scale);
 - one QKV and one gate/up matrix product, split with views;
 - rotary on Q and K together: `x * cos + swap_halves(x) * signed_sin`, the
   sign of `rotate_half` folded into the sine, computed once per step;
@@ -135,8 +135,10 @@ class FusedText:
         qkv = functional.linear(normed, layer.qkv, layer.qkv_bias).view(
             rows, heads + 2 * kv_heads, dim
         )
-        qk = functional.rms_norm(qkv[:, : heads + kv_heads], (dim,), None, self._eps)
-        qk = qk * layer.head_norms
+        # Normalising every head (V's too, then unused) reads one contiguous tensor:
+        # the Q and K heads alone are a strided slice once there are two rows.
+        normed_heads = functional.rms_norm(qkv, (dim,), None, self._eps)
+        qk = normed_heads[:, : heads + kv_heads] * layer.head_norms
         swapped = qk.view(rows, heads + kv_heads, 2, dim // 2).flip(-2).view(qk.shape)
         qk = torch.addcmul(qk * cos, swapped, sin)
         keys = qk[:, heads:].unsqueeze(2)  # [rows, kv heads, 1, dim]

@@ -3,9 +3,10 @@
 On the real tiny checkpoint: rows of different lengths decode greedily
 through the fused step and through transformers' own text decoder over the
 same pool, and must pick the same tokens with logits equal to float32
-rounding, while the bucket shrinks; transformers' `generate` on the model
-after fusion gives what it gave before (the modules' weights became views
-of the fused ones, nothing else changed). The operator counts say the
+rounding, while the bucket shrinks; in bf16, fed the same tokens, its logits
+stay as close to float32's as the model's own bf16 forward's; transformers'
+`generate` on the model after fusion gives what it gave before (the
+modules' weights became views of the fused ones, nothing else changed). The operator counts say the
 fusion did what it is for: one QKV and one gate/up product a layer, no
 `repeat_kv` copies, RMSNorm as one operator.
 """
@@ -34,11 +35,15 @@ def model(tiny_checkpoint: Path) -> Any:
 
 
 def _filled_cache(model: Any, lengths: list[int]) -> SlotCache:
+    """Rows of `lengths` with the same random keys and values, in the model's dtype."""
     config = model.config.get_text_config()
     generator = torch.Generator().manual_seed(0)
     shape = (len(lengths), config.num_key_value_heads, max(lengths), config.head_dim)
     layers = [
-        (torch.randn(shape, generator=generator), torch.randn(shape, generator=generator))
+        (
+            torch.randn(shape, generator=generator).to(model.dtype),
+            torch.randn(shape, generator=generator).to(model.dtype),
+        )
         for _ in range(config.num_hidden_layers)
     ]
     cache = SlotCache(config.num_hidden_layers)
@@ -121,3 +126,29 @@ def test_the_fused_step_runs_one_projection_per_fused_group_and_no_key_value_cop
     # K/V reach attention unexpanded: no `repeat_kv` (expand + reshape copies), no `neg`/`cat`.
     assert fused["aten::neg"] == 0 and fused["aten::cat"] == 0
     assert own["aten::neg"] > 0
+
+
+def _forced_logits(decoder: Decoder, model: Any, steps: int) -> list[torch.Tensor]:
+    """Every step's logits with the same tokens fed whatever was predicted (no divergence)."""
+    cache = _filled_cache(model, [5, 40, 3])
+    seen = []
+    with torch.inference_mode():
+        for index in range(steps):
+            feeds = {s: ((13 * s + 7 * index) % 50, n, n + 7) for s, n in cache.lengths.items()}
+            logits = decoder.step(cache, cache.begin_step(feeds, pad_token=0))
+            cache.end_step()
+            seen.append(logits[:3].float().clone())
+    return seen
+
+
+def test_the_fused_bf16_step_stays_as_close_to_float32_as_the_models_own(
+    tiny_checkpoint: Path,
+) -> None:
+    bf16 = AutoModelForImageTextToText.from_pretrained(tiny_checkpoint, dtype=torch.bfloat16)
+    fp32 = AutoModelForImageTextToText.from_pretrained(tiny_checkpoint, dtype=torch.float32)
+    exact = _forced_logits(Decoder(fp32.eval(), DecodeMode.EAGER, fused=False), fp32, 4)
+    own = _forced_logits(Decoder(bf16.eval(), DecodeMode.EAGER, fused=False), bf16, 4)
+    fused = _forced_logits(Decoder(bf16, DecodeMode.EAGER), bf16, 4)
+    for reference, theirs, mine in zip(exact, own, fused, strict=True):
+        own_error = float((theirs - reference).abs().max())
+        assert float((mine - reference).abs().max()) <= 2 * own_error + 1e-3
