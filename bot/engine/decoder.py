@@ -8,7 +8,8 @@ reads its inputs as views of buffers staged before it
 (`SlotCache.begin_step`), computes the attention mask on the device, makes no
 host round trip and has fixed shapes per `StepShape`. So the same eager step
 runs as is, or is captured once per shape with `torch.cuda.CUDAGraph` and
-replayed with one launch instead of hundreds (`step_graphs`).
+replayed with one launch instead of hundreds (`step_graphs`). Run eagerly,
+a step attends only the columns its rows use (`columns_in_use`).
 
 `compile` (opt-in) runs the step under `torch.compile`. Its start-up is
 bounded: past `compile_budget_seconds` the engine stops compiling and decodes
@@ -37,6 +38,9 @@ from bot.engine.step_graphs import StepGraphs, cuda_graph_capture
 log = logging.getLogger(__name__)
 
 WARM_UP_LONG_ROW = 1500  # a warm-up row longer than one column step, widening the buffers
+# An eager step attends its rows' columns rounded up to this (attention kernels
+# want aligned widths); captured and compiled steps keep their shape's width.
+EAGER_COLUMN_ALIGNMENT = 64
 
 
 class Decoder:
@@ -113,7 +117,7 @@ class Decoder:
             except Exception:
                 log.exception("the compiled decode step failed; decoding eagerly from now on")
                 self._eager_from_now_on()
-        return self.step(cache, shape)
+        return self.step(cache, columns_in_use(cache, shape))
 
     def step(self, cache: SlotCache, shape: StepShape) -> torch.Tensor:
         """The eager decode step: capture-safe (no host sync, fixed shapes per `shape`)."""
@@ -243,6 +247,16 @@ class Decoder:
         shape = cache.begin_step({}, 0)
         self.run(cache, shape)
         cache.remove(slots)
+
+
+def columns_in_use(cache: SlotCache, shape: StepShape) -> StepShape:
+    """`shape` attending only the columns its rows use: an eager step has no shape to keep.
+
+    Each running row writes column `length` this step, so it needs `length + 1`.
+    """
+    longest = max(cache.lengths.values(), default=0) + 1
+    aligned = -(-longest // EAGER_COLUMN_ALIGNMENT) * EAGER_COLUMN_ALIGNMENT
+    return StepShape(shape.bucket, min(shape.attended, aligned))
 
 
 def _vary(ids: torch.Tensor, positions: torch.Tensor, cache: SlotCache) -> None:

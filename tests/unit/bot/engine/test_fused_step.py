@@ -24,7 +24,7 @@ from transformers import AutoModelForImageTextToText
 
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.decoder import Decoder
-from bot.engine.slot_cache import SlotCache
+from bot.engine.slot_cache import COLUMN_STEP, SlotCache
 
 pytestmark = pytest.mark.slow
 
@@ -152,3 +152,31 @@ def test_the_fused_bf16_step_stays_as_close_to_float32_as_the_models_own(
     for reference, theirs, mine in zip(exact, own, fused, strict=True):
         own_error = float((theirs - reference).abs().max())
         assert float((mine - reference).abs().max()) <= 2 * own_error + 1e-3
+
+
+def _attended_widths(decoder: Decoder, cache: SlotCache, run: bool) -> tuple[set[int], Any]:
+    feeds = {slot: (3, length, length) for slot, length in cache.lengths.items()}
+    shape = cache.begin_step(feeds, pad_token=0)
+    with (
+        torch.inference_mode(),
+        profile(activities=[ProfilerActivity.CPU], record_shapes=True) as p,
+    ):
+        logits = (decoder.run if run else decoder.step)(cache, shape)
+    widths = {
+        event.input_shapes[1][2]
+        for event in p.events()
+        if event.name == "aten::scaled_dot_product_attention"
+    }
+    return widths, logits[: len(cache.lengths)].clone()
+
+
+def test_an_eager_step_attends_only_the_columns_its_rows_use(model: Any) -> None:
+    decoder = Decoder(model, DecodeMode.EAGER)
+    cache = _filled_cache(model, [5, 70])  # the longest row writes column 70: 71 in use
+
+    full, full_logits = _attended_widths(decoder, cache, run=False)
+    in_use, logits = _attended_widths(decoder, cache, run=True)  # the step the runner runs
+
+    assert full == {COLUMN_STEP}  # the shape's width, as captured graphs need it
+    assert in_use == {128}  # 71 columns, rounded up to the 64-column alignment
+    torch.testing.assert_close(logits, full_logits, rtol=1e-5, atol=1e-5)
