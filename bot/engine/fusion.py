@@ -173,6 +173,9 @@ def fuse(text: Any) -> FusedText | None:
         return None
     layers = [_fuse_layer(layer) for layer in text.layers]
     fused = _FUSED[text] = FusedText(text, layers, float(text.norm.variance_epsilon))
+    log.info(
+        "decode steps run over fused weights (%d layers: QKV and gate/up each one)", len(layers)
+    )
     return fused
 
 
