@@ -76,6 +76,7 @@ def build_app(
         fetcher=build_slack_file_fetcher(settings, http_client, inspector),
         redactor=redactor,
         reply_filter=reply_filter,
+        error_lines=stores.error_lines,
         knowledge=stores.knowledge,
         retriever=retriever,
     )
@@ -96,6 +97,7 @@ def build_app(
         history=stores.history,
         jobs=stores.jobs,
         deliveries=stores.deliveries,
+        error_lines=stores.error_lines,
         redactor=redactor,
         reply_filter=reply_filter,
         inspector=inspector,

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import Route
 
 from bot.attachments.fetching import HttpImageFetcher
+from bot.conversation.error_lines import ErrorLineStore
 from bot.conversation.escalation import TicketOpener
 from bot.conversation.factory import build_diagnoser
 from bot.conversation.grounding import Retriever
@@ -58,6 +59,7 @@ def build_webhooks(
     history: HistoryStore,
     jobs: JobStore,
     deliveries: DeliveryLog,
+    error_lines: ErrorLineStore,
     redactor: Redactor,
     reply_filter: ReplyFilter,
     inspector: ImageInspector,
@@ -69,7 +71,8 @@ def build_webhooks(
 ) -> Webhooks | None:
     """Helpdesk webhooks for every provider with a secret set; None when there are none.
 
-    `http_client` downloads attachments; `helpdesk_clients` call each vendor's API.
+    `http_client` downloads attachments; `helpdesk_clients` call each vendor's API;
+    `error_lines` is the store the Slack side reads screenshots' error lines through.
     """
     enabled: dict[Provider, str] = webhook_secrets(settings)
     if not enabled:
@@ -98,6 +101,7 @@ def build_webhooks(
             ),
             redactor=redactor,
             reply_filter=reply_filter,
+            error_lines=error_lines,
             retriever=retriever,
         )
         for helpdesk in {provider.helpdesk for provider in enabled}

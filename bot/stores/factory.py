@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from bot.conversation.error_lines import ErrorLineStore
 from bot.conversation.escalation import CaseStore
 from bot.conversation.feedback import FeedbackStore
 from bot.conversation.history import HistoryStore
@@ -22,6 +23,7 @@ from bot.observability.metrics import Metrics
 from bot.settings import Settings
 from bot.stores.cases import InMemoryCaseStore, RedisCaseStore
 from bot.stores.deliveries import InMemoryDeliveryLog, RedisDeliveryLog
+from bot.stores.error_lines import InMemoryErrorLineStore, RedisErrorLineStore
 from bot.stores.feedback import InMemoryFeedbackStore, RedisFeedbackStore
 from bot.stores.handled_events import InMemoryHandledEvents, RedisHandledEvents
 from bot.stores.history import InMemoryHistoryStore, RedisHistoryStore
@@ -31,6 +33,7 @@ from bot.stores.rate_limit import InMemoryRateLimiter, RedisRateLimiter
 from bot.stores.resilience import (
     RedisOutage,
     ResilientCases,
+    ResilientErrorLines,
     ResilientHandledEvents,
     ResilientHistory,
     ResilientRateLimiter,
@@ -68,6 +71,7 @@ class Stores:
     knowledge: KnowledgeBase
     work_log: WorkLog
     deliveries: DeliveryLog
+    error_lines: ErrorLineStore
 
 
 def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> Stores:
@@ -86,6 +90,7 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
             knowledge=InMemoryKnowledgeBase(),
             work_log=InMemoryWorkLog(),
             deliveries=InMemoryDeliveryLog(),
+            error_lines=InMemoryErrorLineStore(),
         )
     prefix = settings.redis_key_prefix
     outage = RedisOutage(metrics)
@@ -112,4 +117,9 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
         knowledge=RedisKnowledgeBase(redis, prefix=prefix),
         work_log=RedisWorkLog(redis, prefix=prefix),
         deliveries=RedisDeliveryLog(redis, prefix=prefix),
+        # Read before each bare screenshot's pass, by every replica and transport.
+        error_lines=ResilientErrorLines(
+            RedisErrorLineStore(redis, prefix=prefix, ttl_seconds=settings.history_ttl_seconds),
+            outage,
+        ),
     )
