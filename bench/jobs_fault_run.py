@@ -33,7 +33,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from handlers.webhooks.signatures import Provider, sign
+from handlers.helpdesks.registry import REGISTRY
 from tests.support.fake_attachment_host import FakeAttachmentHost
 from tests.support.fake_helpdesk import FakeHelpdesk
 from tests.support.fake_slack import FakeSlack
@@ -68,7 +68,7 @@ def _replica(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], s
 def _deliver(client: httpx.Client, url: str, body: dict[str, Any], delivery: str) -> str:
     raw = json.dumps(body).encode()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    headers = sign(Provider.ZENDESK, SECRETS[Provider.ZENDESK], raw, stamp) | {
+    headers = REGISTRY.sign("zendesk", SECRETS["zendesk"], raw, stamp) | {
         "Content-Type": "application/json",
         "X-Zendesk-Webhook-Invocation-Id": delivery,
     }
@@ -118,7 +118,7 @@ def run(tickets: int, rate: float, lease: float, settle_seconds: float) -> int:
                 "REDIS_KEY_PREFIX": prefix,
                 "MODEL": str(checkpoint),
                 "MAX_NEW_TOKENS": "16",
-                "ZENDESK_WEBHOOK_SECRET": SECRETS[Provider.ZENDESK],
+                "ZENDESK_WEBHOOK_SECRET": SECRETS["zendesk"],
                 "ZENDESK_URL": api.url,
                 "ZENDESK_EMAIL": "agent@acme.test",
                 "ZENDESK_API_TOKEN": "zd-token",

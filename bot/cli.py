@@ -187,19 +187,18 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
 def _send_test(settings: Settings, args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
-    from handlers.helpdesks.registry import SECRET_SETTINGS, missing_api_settings
+    from handlers.helpdesks.registry import REGISTRY
     from handlers.helpdesks.send_test import send_test_delivery
-    from handlers.webhooks.signatures import Provider
 
-    provider = Provider(args.provider)
-    variable, read = SECRET_SETTINGS[provider]
-    secret = read(settings)
+    provider: str = args.provider
+    route = REGISTRY.routes[provider]
+    secret = route.read(settings)
     if not isinstance(secret, SecretStr):
-        raise ConfigError(f"{variable} is not set: the test delivery is signed with it")
+        raise ConfigError(f"{route.setting} is not set: the test delivery is signed with it")
     read_token = settings.jobs_read_token
-    if read_token is None and provider is Provider.JIRA_AUTOMATION:
+    if read_token is None and route.token_only:
         raise ConfigError(
-            "JOBS_READ_TOKEN is not set: a Jira automation job's result is read only with it"
+            f"JOBS_READ_TOKEN is not set: a {provider} job's result is read only with it"
         )
     host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
     base_url = args.url or f"http://{host}:{settings.port}"
@@ -231,11 +230,11 @@ def _send_test(settings: Settings, args: argparse.Namespace) -> int:
             f"supportbot: the bot did not take the delivery ({result.status_code})", file=sys.stderr
         )
     elif result.answered:
-        missing = missing_api_settings(settings, provider)
+        missing = REGISTRY.missing_api_settings(settings, provider)
         needs = ", ".join(missing) if missing else "its API credentials"
         print(
             f"supportbot: the ticket was diagnosed but no note was posted: "
-            f"{provider.helpdesk.value} notes need {needs} set on the bot",
+            f"{REGISTRY.helpdesk_name(provider)} notes need {needs} set on the bot",
             file=sys.stderr,
         )
     else:
@@ -288,6 +287,8 @@ def unreadable_files(paths: list[Path]) -> list[str]:
 
 
 def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    from handlers.helpdesks.registry import REGISTRY  # the webhook routes send-test can sign
+
     parser = argparse.ArgumentParser(
         prog="supportbot",
         description=__doc__,
@@ -358,7 +359,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     check.add_argument(
         "provider",
-        choices=["zendesk", "intercom", "jira", "jira-automation", "generic"],
+        choices=list(REGISTRY.routes),
         help="which webhook to test (signed with that provider's configured secret)",
     )
     check.add_argument("--ticket", required=True, help="the test ticket's id (or Jira key)")

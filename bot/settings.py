@@ -6,7 +6,6 @@ values it needs.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -100,6 +99,8 @@ _SPELLINGS = {
 }
 # redis-py's `from_url` takes exactly these schemes.
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# libpq's connection URI schemes (PostgreSQL docs, "Connection URIs").
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class Settings(BaseSettings):
@@ -192,6 +193,8 @@ class Settings(BaseSettings):
     # Face id or a local directory; "none": words only), how often `serve` re-syncs.
     knowledge_config: Path | None = None
     knowledge_index: Path = Path("knowledge/index.db")
+    # One PostgreSQL store every replica shares instead of each its own KNOWLEDGE_INDEX file.
+    knowledge_store: str | None = None
     embedding_model: str = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
     knowledge_sync_minutes: float = Field(default=60.0, ge=0)  # 0: only at start-up
     knowledge_min_similarity: float = Field(default=0.35, ge=-1, le=1)
@@ -242,6 +245,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be a Redis URL such as redis://localhost:6379/0 "
                 "(schemes: redis://, rediss://, unix://)"
+            )
+        return value
+
+    @field_validator("knowledge_store")
+    @classmethod
+    def _knowledge_store_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_POSTGRES_SCHEMES):
+            raise ValueError(
+                "must be a PostgreSQL URI such as postgresql://supportbot@db:5432/supportbot"
             )
         return value
 
@@ -399,25 +411,6 @@ class Needs(StrEnum):
 def env_name(field_name: str) -> str:
     """The environment variable a `Settings` field is read from."""
     return "MODEL" if field_name == "model_id" else field_name.upper()
-
-
-_ENV_VARIABLE = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
-
-
-def secret_from_environment(name: str) -> SecretStr | None:
-    """The secret in the environment variable `name`, None when it is unset or empty.
-
-    For secrets a config file names instead of holding (a knowledge source's
-    `token_env = "CONFLUENCE_API_TOKEN"`), so the file can be shared and the token
-    stays in the environment.
-
-    Raises:
-        ConfigError: `name` is not an upper-case environment variable name.
-    """
-    if not _ENV_VARIABLE.fullmatch(name):
-        raise ConfigError(f"{name!r} is not an environment variable name (A-Z, 0-9, _)")
-    value = os.environ.get(name, "").strip()
-    return SecretStr(value) if value else None
 
 
 def _is_secret(field_name: str) -> bool:

@@ -14,25 +14,41 @@ class Speaker(StrEnum):
 
 
 TICKETS = "ticket"
-"""Where helpdesk tickets live in a `ThreadKey`: no Slack channel id has this form."""
+"""The space of every helpdesk ticket in a `ThreadKey`: no Slack channel id has this form."""
 
 
 @dataclass(frozen=True)
 class ThreadKey:
-    """One conversation: a thread in a channel of a workspace (or a helpdesk ticket)."""
+    """One conversation, wherever it is held: a thread in a space of a place.
 
-    workspace: str
-    channel: str
-    thread_ts: str
+    A Slack thread is (workspace, channel, the thread's first message ts); a helpdesk ticket
+    is (the helpdesk, `TICKETS`, the ticket id). Build one with `for_slack` or `for_ticket`.
+
+    Args:
+        place: where the conversation is held: a Slack workspace (team id) or a helpdesk.
+        space: the part of that place it is in: a Slack channel, or `TICKETS`.
+        thread_id: the conversation within the space: a thread's ts, or a ticket id.
+    """
+
+    place: str
+    space: str
+    thread_id: str
 
     @classmethod
-    def for_ticket(cls, provider: str, ticket_id: str) -> ThreadKey:
-        """The conversation of a helpdesk ticket: the provider is its workspace, and
-        every ticket of a provider lives in one place, so ids never meet Slack's."""
-        return cls(workspace=provider, channel=TICKETS, thread_ts=ticket_id)
+    def for_slack(cls, team: str, channel: str, thread_ts: str) -> ThreadKey:
+        """The conversation of a Slack thread."""
+        return cls(place=team, space=channel, thread_id=thread_ts)
+
+    @classmethod
+    def for_ticket(cls, helpdesk: str, ticket_id: str) -> ThreadKey:
+        """The conversation of a helpdesk ticket: every ticket of a helpdesk lives in one
+        space, so its ids never meet Slack's."""
+        return cls(place=helpdesk, space=TICKETS, thread_id=ticket_id)
 
     def as_key(self) -> str:
-        return f"{self.workspace}:{self.channel}:{self.thread_ts}"
+        """The conversation in stored keys; Slack threads and tickets keep the strings they
+        were stored under before the key had this shape."""
+        return f"{self.place}:{self.space}:{self.thread_id}"
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,21 @@ transport), which is how tests and other deployments swap real parts for others.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 from redis.asyncio import Redis
 
 from bot.app.engine import build_engine, watch_engine
 from bot.app.helpdesks import build_ticket_opener, build_webhooks
 from bot.app.knowledge import build_knowledge
-from bot.app.slack import build_answerer, build_bolt, build_slack_client, build_slack_file_fetcher
+from bot.app.slack import (
+    build_answerer,
+    build_bolt,
+    build_desk,
+    build_slack_client,
+    build_slack_file_fetcher,
+)
 from bot.app.supportbot import Supportbot
 from bot.conversation.factory import build_diagnoser, build_summarizer
 from bot.engine.protocol import Engine
@@ -26,7 +34,7 @@ from bot.observability.metrics import Metrics
 from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
 from bot.settings import Settings
 from bot.stores.factory import build_redis, build_stores
-from handlers.helpdesks.registry import HelpdeskClients
+from handlers.helpdesks.registry import REGISTRY, HelpdeskClients, Registry
 
 __all__ = ["Supportbot", "build_app", "build_engine"]
 
@@ -38,6 +46,7 @@ def build_app(
     redis: Redis | None = None,
     http_transport: httpx.AsyncBaseTransport | None = None,
     update_interval: float = 1.0,
+    helpdesks: Registry = REGISTRY,
 ) -> Supportbot:
     """Build supportbot from `settings`; pass a part to use it instead of building it.
 
@@ -47,6 +56,7 @@ def build_app(
         redis: a Redis client; built from `REDIS_URL` when None (and none without it).
         http_transport: httpx transport for file downloads (default: the network).
         update_interval: least seconds between two edits of a streamed answer.
+        helpdesks: the helpdesks whose webhooks it answers (default: the shipped ones).
 
     Example:
         >>> bot = build_app(Settings())
@@ -62,11 +72,17 @@ def build_app(
     http_client = httpx.AsyncClient(
         transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0)
     )
-    helpdesk_clients = HelpdeskClients.build(settings, http_transport)
+    helpdesk_clients = HelpdeskClients.build(settings, http_transport, helpdesks)
     redactor = build_redactor(settings, metrics.redactions)
     reply_filter = build_reply_filter(settings, redactor)
-    knowledge = build_knowledge(settings, redactor=redactor, metrics=metrics)
+    knowledge = build_knowledge(
+        settings, redactor=redactor, metrics=metrics, resolutions=stores.knowledge
+    )
     retriever = knowledge.retriever if knowledge is not None else None
+    if knowledge is not None and knowledge.resolutions is not None:
+        # Resolutions are one more source of the index: the desk's new ones enter it at
+        # once, and the diagnosis finds them among the passages, in one ranking.
+        stores = replace(stores, knowledge=knowledge.resolutions)
     inspector = build_inspector(settings)
     slack_client = build_slack_client(settings, metrics)
     diagnoser = build_diagnoser(
@@ -77,17 +93,23 @@ def build_app(
         redactor=redactor,
         reply_filter=reply_filter,
         error_lines=stores.error_lines,
-        knowledge=stores.knowledge,
+        knowledge=stores.knowledge if knowledge is None else None,
         retriever=retriever,
     )
-    answerer = build_answerer(
+    desk = build_desk(
         settings,
-        diagnoser=diagnoser,
         stores=stores,
         summarizer=build_summarizer(
             engine=engine, history=stores.history, reply_filter=reply_filter
         ),
         tickets=build_ticket_opener(settings, helpdesk_clients),
+        metrics=metrics,
+    )
+    answerer = build_answerer(
+        settings,
+        diagnoser=diagnoser,
+        stores=stores,
+        desk=desk,
         metrics=metrics,
         update_interval=update_interval,
     )
@@ -106,6 +128,7 @@ def build_app(
         metrics=metrics,
         slack_client=slack_client,
         retriever=retriever,
+        registry=helpdesks,
     )
     return Supportbot(
         settings=settings,
@@ -114,7 +137,15 @@ def build_app(
         answerer=answerer,
         http_client=http_client,
         helpdesk_clients=helpdesk_clients,
-        bolt=build_bolt(settings, client=slack_client, answerer=answerer, stores=stores),
+        bolt=build_bolt(
+            settings,
+            client=slack_client,
+            answerer=answerer,
+            stores=stores,
+            desk=desk,
+            redactor=redactor,
+            metrics=metrics,
+        ),
         webhooks=webhooks,
         work_log=stores.work_log,
         owns_engine=owns_engine,

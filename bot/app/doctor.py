@@ -3,7 +3,8 @@
 Every check talks to the real thing with the configured settings: Slack's
 `auth.test` (token and scopes), a Redis `PING`, the model (found, fits in the
 device's free memory, the device itself), clamd's `VERSION`, and each
-configured helpdesk's "who am I" endpoint. Nothing is written anywhere.
+configured helpdesk's "who am I" endpoint; with a webhook on, the helpdesk jobs that were
+dead-lettered. Nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from bot.errors import first_line
 from bot.printable_urls import printable_url, without_userinfo
 from bot.settings import Settings
 from bot.stores.factory import build_redis
+from bot.stores.jobs import RedisJobStore
 from handlers.helpdesks.base import Connection, Helpdesk
-from handlers.helpdesks.registry import HELPDESKS, webhooks_without_notes
+from handlers.helpdesks.registry import REGISTRY
 from handlers.slack.token_check import REQUIRED_SCOPES, granted_scopes, missing_scopes
 
 # One check never holds up the others for long: a host that does not answer fails in this time.
 TIMEOUT_SECONDS = 10.0
+# Dead letters counted at most (the list keeps 1,000): past this, the row says "100+".
+DEAD_LETTERS_READ = 100
 
 
 class Status(StrEnum):
@@ -146,7 +150,7 @@ async def _who_am_i(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None,
 ) -> Check:
-    name, check = helpdesk.name.value, helpdesk.identity_check(settings)
+    name, check = helpdesk.name, helpdesk.identity_check(settings)
     # The vendor's own configured client, with doctor's shorter patience.
     client = replace(connection, timeout=min(connection.timeout, TIMEOUT_SECONDS)).client(transport)
     async with client:
@@ -171,13 +175,13 @@ async def check_helpdesks(
     """Each configured helpdesk's credentials, by asking it who they belong to; and each
     webhook that is on while its helpdesk's API credentials are not all set."""
     checks = []
-    for helpdesk in HELPDESKS:
+    for helpdesk in REGISTRY.helpdesks:
         if (connection := helpdesk.connection(settings)) is not None:
             checks.append(await _who_am_i(helpdesk, connection, settings, transport))
-    for provider, missing in webhooks_without_notes(settings).items():
+    for provider, missing in REGISTRY.webhooks_without_notes(settings).items():
         checks.append(
             Check(
-                f"{provider.value}-webhook",
+                f"{provider}-webhook",
                 Status.WARN,
                 "on, but its notes cannot be posted (tickets are diagnosed, nobody sees it)",
                 f"set {', '.join(missing)}",
@@ -188,6 +192,35 @@ async def check_helpdesks(
     return checks
 
 
+async def check_dead_letters(settings: Settings) -> list[Check]:
+    """The helpdesk jobs that ended dead-lettered (none is retried again: an operator reads
+    why and delivers the ticket anew); no row while no webhook is on or Redis is unset."""
+    redis = build_redis(settings)
+    if redis is None or not REGISTRY.webhook_secrets(settings):
+        return []
+    jobs = RedisJobStore(redis, prefix=settings.redis_key_prefix)
+    try:
+        dead = await asyncio.wait_for(jobs.dead_letters(DEAD_LETTERS_READ), TIMEOUT_SECONDS)
+        newest = await jobs.get(dead[0]) if dead else None
+    except (RedisError, OSError, TimeoutError):
+        return []  # the redis row already says Redis does not answer
+    finally:
+        await redis.aclose()
+    if not dead:
+        return [Check("dead-letters", Status.OK, "no helpdesk job was dead-lettered")]
+    count = f"{len(dead)}+" if len(dead) == DEAD_LETTERS_READ else str(len(dead))
+    lines = (newest.error or "").strip().splitlines() if newest is not None else []
+    why = lines[0][:200] if lines else "no reason kept"  # an error may quote a vendor's answer
+    return [
+        Check(
+            "dead-letters",
+            Status.WARN,
+            f"{count} helpdesk jobs dead-lettered; the newest, {dead[0]}: {why}",
+            "read each with GET /jobs/{id}; docs/helpdesks.md says what each error means",
+        )
+    ]
+
+
 async def run_checks(
     settings: Settings, *, http_transport: httpx.AsyncBaseTransport | None = None
 ) -> list[Check]:
@@ -196,6 +229,7 @@ async def run_checks(
     checks += await _check_engine(settings)
     checks.append(await check_clamd(settings))
     checks += await check_helpdesks(settings, http_transport)
+    checks += await check_dead_letters(settings)
     from bot.app.doctor_knowledge import check_knowledge
 
     checks += await check_knowledge(settings)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import time
 
 from bot.app.doctor import Check, Status
-from bot.app.knowledge import vendor_credentials
-from bot.errors import BotError, KnowledgeSourceError
+from bot.app.knowledge import build_store, vendor_credentials
+from bot.errors import BotError, ConfigError, KnowledgeSourceError
 from bot.knowledge.config import load_knowledge_config
-from bot.knowledge.index import KnowledgeIndex
 from bot.knowledge.sources.registry import SourceContext, build_source
 from bot.settings import Settings
 
@@ -24,14 +23,20 @@ async def check_knowledge(settings: Settings) -> list[Check]:
         return [Check("knowledge", Status.FAIL, str(error), "fix the sources file")]
     counts: dict[str, tuple[int, int]] = {}
     synced: dict[str, float] = {}
-    if settings.knowledge_index.is_file():
-        index = KnowledgeIndex(settings.knowledge_index, embedder=None)
-        counts, synced = index.counts(), index.last_synced()
-        index.close()
+    checks = []
+    if settings.knowledge_store is not None or settings.knowledge_index.is_file():
+        try:
+            index = build_store(settings, embedder=None)
+        except ConfigError as error:  # the shared store is down or unreachable
+            checks.append(
+                Check("knowledge:store", Status.FAIL, str(error), "check KNOWLEDGE_STORE")
+            )
+        else:
+            counts, synced = index.counts(), index.last_synced()
+            index.close()
     context = SourceContext(
         base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
     )
-    checks = []
     for declared in config.sources:
         name = f"knowledge:{declared.name}"
         docs, chunks = counts.get(declared.name, (0, 0))

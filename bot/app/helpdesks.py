@@ -27,17 +27,11 @@ from bot.safety.image_checks import ImageInspector
 from bot.safety.redaction import Redactor
 from bot.safety.url_policy import PublicHostPolicy
 from bot.settings import Settings
-from handlers.helpdesks.registry import (
-    HelpdeskClients,
-    Inbound,
-    build_vendors,
-    webhook_secrets,
-    webhooks_without_notes,
-)
+from handlers.helpdesks.registry import REGISTRY, HelpdeskClients, Registry, build_vendors
+from handlers.helpdesks.zendesk.helpdesk import NAME as ZENDESK
 from handlers.helpdesks.zendesk.tickets import ZendeskTickets
 from handlers.webhooks.routes import webhook_routes
 from handlers.webhooks.runner import JobRunner
-from handlers.webhooks.signatures import Provider
 
 log = logging.getLogger(__name__)
 
@@ -68,27 +62,29 @@ def build_webhooks(
     metrics: Metrics,
     slack_client: AsyncWebClient,
     retriever: Retriever | None = None,
+    registry: Registry = REGISTRY,
 ) -> Webhooks | None:
-    """Helpdesk webhooks for every provider with a secret set; None when there are none.
+    """Helpdesk webhooks for every route with a secret set; None when there are none.
 
     `http_client` downloads attachments; `helpdesk_clients` call each vendor's API;
+    `registry` lists the helpdesks (the shipped ones unless another list is given).
     `error_lines` is the store the Slack side reads screenshots' error lines through.
     """
-    enabled: dict[Provider, str] = webhook_secrets(settings)
+    enabled: dict[str, str] = registry.webhook_secrets(settings)
     if not enabled:
         return None
-    for provider, missing in webhooks_without_notes(settings).items():
+    for provider, missing in registry.webhooks_without_notes(settings).items():
         log.warning(
             "the %s webhook is on but its notes cannot be posted: %s not set",
-            provider.value,
+            provider,
             ", ".join(missing),
         )
     policy = PublicHostPolicy(
         settings.webhook_attachment_hosts, allowed_networks=settings.webhook_allowed_networks
     )
-    vendors = build_vendors(settings, helpdesk_clients)
+    vendors = build_vendors(settings, helpdesk_clients, registry)
     diagnosers = {
-        helpdesk.value: build_diagnoser(
+        helpdesk: build_diagnoser(
             settings,
             engine=engine,
             history=history,
@@ -104,7 +100,7 @@ def build_webhooks(
             error_lines=error_lines,
             retriever=retriever,
         )
-        for helpdesk in {provider.helpdesk for provider in enabled}
+        for helpdesk in {registry.helpdesk_name(route) for route in enabled}
     }
     runner = JobRunner(
         jobs,
@@ -120,7 +116,7 @@ def build_webhooks(
     )
     routes = webhook_routes(
         secrets=enabled,
-        helpdesks=Inbound(),
+        helpdesks=registry,
         jobs=jobs,
         metrics=metrics,
         deliveries=deliveries,
@@ -136,7 +132,7 @@ def build_ticket_opener(
     """Zendesk ticket creation for escalations, when `ESCALATION_TICKETS` is on."""
     if not settings.escalation_tickets:
         return None
-    zendesk = helpdesk_clients.get(Provider.ZENDESK)
+    zendesk = helpdesk_clients.get(ZENDESK)
     if zendesk is None:
         raise ConfigError(
             "ESCALATION_TICKETS needs ZENDESK_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN"

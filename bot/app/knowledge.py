@@ -1,13 +1,20 @@
-"""The knowledge base built from `Settings`: sources from KNOWLEDGE_CONFIG, one index,
-the embedding model, the retriever every diagnoser asks, and syncing all sources."""
+"""The knowledge base built from `Settings`: sources from KNOWLEDGE_CONFIG, one store
+(this replica's SQLite file, or the PostgreSQL store KNOWLEDGE_STORE names, shared by
+every replica), the embedding model, the retriever every diagnoser asks, and syncing
+all sources."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.conversation.knowledge import KnowledgeBase as ResolutionStore
+from bot.conversation.knowledge import Resolution
+from bot.conversation.resolution_source import SOURCE as RESOLUTIONS
+from bot.conversation.resolution_source import ResolutionsSource, resolution_document
 from bot.engine.remote_embeddings import REMOTE_PREFIX, RemoteEmbedder
 from bot.errors import ConfigError
 from bot.knowledge.config import load_knowledge_config
@@ -16,7 +23,8 @@ from bot.knowledge.index import Floor, KnowledgeIndex
 from bot.knowledge.retrieval import IndexRetriever
 from bot.knowledge.sources.base import Source
 from bot.knowledge.sources.registry import SourceContext, VendorCredentials, build_source
-from bot.knowledge.sync import Progress, SyncSummary, sync_source
+from bot.knowledge.store import KnowledgeStore
+from bot.knowledge.sync import Progress, SyncSummary, sync_source, upsert_document
 from bot.observability import catalogue
 from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
@@ -32,10 +40,13 @@ class KnowledgeBase:
     """Everything the bot knows beyond the model: the configured sources and their index."""
 
     sources: list[Source]
-    index: KnowledgeIndex
+    index: KnowledgeStore
     retriever: IndexRetriever
     redactor: Redactor
     metrics: Metrics | None = None
+    # The resolution store as the escalation desk should write to it: each resolution
+    # also put into the index at once (None when no store was given).
+    resolutions: ResolutionStore | None = None
 
     async def sync(
         self, *, only: str | None = None, progress: Callable[[str], Progress] | None = None
@@ -73,6 +84,48 @@ class KnowledgeBase:
             await asyncio.sleep(every_seconds)
 
 
+class IndexedResolutions:
+    """A resolution store whose new resolutions enter the knowledge index at once, so the
+    next question can be answered from them without waiting for the next sync.
+
+    The index is written in the background: a sync in progress holds the index's write
+    lock, and the desk's "resolved" reply must not wait for it. `settled()` waits for
+    the writes under way (shutdown, tests).
+    """
+
+    def __init__(self, store: ResolutionStore, index: KnowledgeStore, redactor: Redactor) -> None:
+        self._store = store
+        self._index = index
+        self._redactor = redactor
+        self._writes: set[asyncio.Task[None]] = set()
+
+    async def add(self, resolution: Resolution) -> None:
+        await self._store.add(resolution)
+        task = asyncio.create_task(self._put(resolution), name="index-resolution")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def settled(self) -> None:
+        """Returns once every resolution added so far is in the index (or failed to be)."""
+        if self._writes:
+            await asyncio.wait(set(self._writes))
+
+    async def _put(self, resolution: Resolution) -> None:
+        try:
+            document = resolution_document(resolution)
+            await upsert_document(document, self._index, redactor=self._redactor)
+        except Exception:  # kept in the store; the next sync indexes it
+            log.exception("could not index a new resolution; the next sync will")
+
+    async def all(self) -> list[Resolution]:
+        return await self._store.all()
+
+    async def similar(
+        self, query: str, *, limit: int = 3, where: tuple[str, str] | None = None
+    ) -> list[Resolution]:
+        return await self._store.similar(query, limit=limit, where=where)
+
+
 def build_embedder(settings: Settings) -> Embedder | None:
     """The embedding model EMBEDDING_MODEL names; None for "none" (words only);
     `remote:<name>` asks the model server at ENGINE_URL for its embeddings."""
@@ -99,6 +152,21 @@ def _remote_embedder(settings: Settings, name: str) -> RemoteEmbedder:
     return RemoteEmbedder(
         settings.engine_url, name, api_key=key.get_secret_value() if key else None
     )
+
+
+def build_store(settings: Settings, *, embedder: Embedder | None) -> KnowledgeStore:
+    """The PostgreSQL store KNOWLEDGE_STORE names, shared by every replica; else this
+    replica's own SQLite file at KNOWLEDGE_INDEX."""
+    if settings.knowledge_store is None:
+        return KnowledgeIndex(settings.knowledge_index, embedder=embedder)
+    try:
+        from bot.knowledge.postgres import PostgresStore
+    except ImportError as error:  # psycopg is the `postgres` extra
+        raise ConfigError(
+            f"KNOWLEDGE_STORE needs the PostgreSQL driver: pip install 'supportbot[postgres]' "
+            f"({error})"
+        ) from None
+    return PostgresStore(settings.knowledge_store, embedder=embedder)
 
 
 def vendor_credentials(settings: Settings) -> dict[str, VendorCredentials]:
@@ -128,16 +196,28 @@ def build_knowledge(
     redactor: Redactor,
     metrics: Metrics | None = None,
     context: SourceContext | None = None,
+    resolutions: ResolutionStore | None = None,
 ) -> KnowledgeBase | None:
-    """The knowledge base KNOWLEDGE_CONFIG declares; None without one (resolutions only)."""
+    """The knowledge base KNOWLEDGE_CONFIG declares; None without one (resolutions only).
+
+    With `resolutions` (the store the escalation desk writes), past resolutions are one
+    more source of the index, named `resolutions`.
+    """
     if settings.knowledge_config is None:
         return None
     config = load_knowledge_config(settings.knowledge_config)
+    if any(source.name == RESOLUTIONS for source in config.sources):
+        raise ConfigError(
+            f"KNOWLEDGE_CONFIG: the source name {RESOLUTIONS!r} is the bot's own "
+            "(past resolutions); choose another"
+        )
     context = context or SourceContext(
         base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
     )
     sources = [build_source(source, context) for source in config.sources]
-    index = KnowledgeIndex(settings.knowledge_index, embedder=build_embedder(settings))
+    if resolutions is not None:
+        sources.append(ResolutionsSource(resolutions))
+    index = build_store(settings, embedder=build_embedder(settings))
 
     def observe(seconds: float, matched: bool) -> None:
         if metrics is not None:
@@ -148,9 +228,15 @@ def build_knowledge(
     retriever = IndexRetriever(
         index, floor=Floor(similarity=settings.knowledge_min_similarity), observe=observe
     )
+
+    def documents() -> float:
+        try:
+            return float(sum(docs for docs, _ in index.counts().values()))
+        except Exception:  # a shared store that is down must not take /metrics with it
+            log.warning("could not count the knowledge store's documents", exc_info=True)
+            return math.nan
+
     if metrics is not None:
-        metrics.gauge(
-            catalogue.KNOWLEDGE_DOCUMENTS,
-            lambda: float(sum(docs for docs, _ in index.counts().values())),
-        )
-    return KnowledgeBase(sources, index, retriever, redactor, metrics)
+        metrics.gauge(catalogue.KNOWLEDGE_DOCUMENTS, documents)
+    indexed = IndexedResolutions(resolutions, index, redactor) if resolutions is not None else None
+    return KnowledgeBase(sources, index, retriever, redactor, metrics, indexed)

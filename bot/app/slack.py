@@ -14,6 +14,7 @@ from bot.conversation.escalation import TicketOpener
 from bot.conversation.summaries import ThreadSummarizer
 from bot.observability.metrics import Metrics
 from bot.safety.image_checks import ImageInspector
+from bot.safety.redaction import Redactor
 from bot.safety.url_policy import PrefixPolicy
 from bot.settings import Settings
 from bot.stores.factory import Stores
@@ -51,18 +52,19 @@ def build_slack_file_fetcher(
     )
 
 
-def build_answerer(
+def build_desk(
     settings: Settings,
     *,
-    diagnoser: Diagnoser,
     stores: Stores,
     summarizer: ThreadSummarizer,
     tickets: TicketOpener | None,
     metrics: Metrics,
-    update_interval: float,
-) -> SlackAnswerer:
-    """Answers Slack questions, with the escalation desk when `ESCALATION_CHANNEL` is set."""
-    desk = EscalationDesk(
+) -> EscalationDesk | None:
+    """The escalation desk when `ESCALATION_CHANNEL` is set; None otherwise. One desk serves
+    the answerer (a person asked for) and the listeners (the buttons, escalated threads)."""
+    if not settings.escalation_channel:
+        return None
+    return EscalationDesk(
         cases=stores.cases,
         history=stores.history,
         knowledge=stores.knowledge,
@@ -73,6 +75,18 @@ def build_answerer(
         tickets=tickets,
         limiter=stores.limiter,
     )
+
+
+def build_answerer(
+    settings: Settings,
+    *,
+    diagnoser: Diagnoser,
+    stores: Stores,
+    desk: EscalationDesk | None,
+    metrics: Metrics,
+    update_interval: float,
+) -> SlackAnswerer:
+    """Answers Slack questions, handing them to `desk` when a person is asked for."""
     return SlackAnswerer(
         diagnoser,
         stores.handled,
@@ -81,18 +95,26 @@ def build_answerer(
             per_user=settings.rate_limit_per_user, per_channel=settings.rate_limit_per_channel
         ),
         metrics=metrics,
-        streaming=StreamingSupport(enabled=settings.slack_streaming),
+        streaming=StreamingSupport(enabled=settings.slack_streaming, limiter=stores.limiter),
         status=StatusSupport(enabled=settings.slack_thread_status),
         update_interval=update_interval,
-        desk=desk if settings.escalation_channel else None,
+        desk=desk,
         work_log=stores.work_log,
     )
 
 
 def build_bolt(
-    settings: Settings, *, client: AsyncWebClient, answerer: SlackAnswerer, stores: Stores
+    settings: Settings,
+    *,
+    client: AsyncWebClient,
+    answerer: SlackAnswerer,
+    stores: Stores,
+    desk: EscalationDesk | None,
+    redactor: Redactor,
+    metrics: Metrics,
 ) -> AsyncApp:
-    """The Bolt app with every listener, under the channel policy (`CHANNEL_CONFIG`)."""
+    """The Bolt app with every listener, under the channel policy (`CHANNEL_CONFIG`); each
+    listener is given what it uses (the history, the desk, the redactor), not the answerer's."""
     policy = (
         ChannelPolicy.from_file(settings.channel_config)
         if settings.channel_config
@@ -103,6 +125,11 @@ def build_bolt(
         answerer=answerer,
         policy=policy,
         feedback=stores.feedback,
+        greetings=stores.greetings,
+        threads=stores.history,
+        redactor=redactor,
+        metrics=metrics,
+        desk=desk,
         work_log=stores.work_log,
         ack_budget_seconds=settings.slack_ack_budget_seconds,
     )

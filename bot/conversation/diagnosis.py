@@ -19,7 +19,7 @@ from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.error_lines import ErrorLineReader, too_few_terms
 from bot.conversation.grounding import Retriever, knowledge_query, sources_footer
 from bot.conversation.history import HistoryStore
-from bot.conversation.knowledge import KnowledgeBase, Resolution
+from bot.conversation.knowledge import KnowledgeBase, Resolution, conversation_scopes
 from bot.conversation.prompting import PromptBuilder
 from bot.conversation.steps import (
     Progress,
@@ -176,16 +176,6 @@ class Diagnoser:
         self._queue_timeout = queue_timeout
         self._generation_timeout = generation_timeout
 
-    @property
-    def redactor(self) -> Redactor:
-        """What cleans the user's words before they are prompted, stored or logged."""
-        return self._redactor
-
-    async def knows_thread(self, thread: ThreadKey) -> bool | None:
-        """Whether the bot has already taken part in this thread; None when the history
-        cannot tell (its store is down)."""
-        return await self._history.has_thread(thread)
-
     async def diagnose(
         self, turn: Turn, *, progress: Progress = ignore
     ) -> AsyncIterator[DiagnosisEvent]:
@@ -219,7 +209,7 @@ class Diagnoser:
             progress(searched_step(((p.title, p.url) for p in retrieved), language))
         notices = read.notices
         if retrieved is not None and not retrieved and not references:
-            if self._policy.rules_for(turn.thread.channel).answer_only_with_source:
+            if self._policy.rules_for(turn.thread.space).answer_only_with_source:
                 # Nothing to ground an answer in, and this channel wants no guesses.
                 answer = say(Message.NO_SOURCE_ANSWER, language)
                 await self._history.append(turn.thread, question)
@@ -270,7 +260,7 @@ class Diagnoser:
         knowledge base, or it could not be asked (the answer must not depend on it)."""
         if self._retriever is None:
             return None
-        rules = self._policy.rules_for(turn.thread.channel)
+        rules = self._policy.rules_for(turn.thread.space)
         query = knowledge_query(question.text, question.attachments)
         # The default question that stands in for no words is no search words.
         own = knowledge_query(question.text if turn.text.strip() else "", question.attachments)
@@ -284,7 +274,10 @@ class Diagnoser:
                 query = f"{own}\n{line}" if own else line
         try:
             found = await self._retriever.retrieve(
-                query, channel=turn.thread.channel, sources=rules.knowledge_sources
+                query,
+                channel=turn.thread.space,
+                sources=rules.knowledge_sources,
+                scopes=conversation_scopes(turn.thread.place, turn.thread.space),
             )
         except Exception:
             log.exception("could not search the knowledge base")
@@ -295,7 +288,7 @@ class Diagnoser:
         if self._knowledge is None:
             return ()
         try:
-            where = (thread.workspace, thread.channel)
+            where = (thread.place, thread.space)
             return tuple(await self._knowledge.similar(question, limit=3, where=where))
         except Exception:  # knowledge is a bonus; the answer must not depend on it
             log.exception("could not search past resolutions")

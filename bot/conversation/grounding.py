@@ -27,8 +27,15 @@ class Retriever(Protocol):
     """The passages a conversation may be answered from, best first, none below the floor."""
 
     async def retrieve(
-        self, query: str, *, channel: str, sources: frozenset[str] | None = None
-    ) -> list[Passage]: ...
+        self,
+        query: str,
+        *,
+        channel: str,
+        sources: frozenset[str] | None = None,
+        scopes: tuple[str, ...] = (),
+    ) -> list[Passage]:
+        """`scopes`: further names the conversation answers to (`conversation_scopes`)."""
+        ...
 
 
 def knowledge_query(text: str, attachments: Sequence[AttachmentNote]) -> str:

@@ -78,6 +78,22 @@ class Resolution:
         """Whether a question in `channel` of `workspace` may be answered from it."""
         return self.origin[0] == workspace and self.visibility.allows(channel)
 
+    @property
+    def index_visibility(self) -> Visibility:
+        """`visible_in` as the knowledge index's channel lists say it: the scope names of
+        `conversation_scopes` (its workspace, or its workspace's one channel)."""
+        workspace, channel = self.origin
+        if self.conversation == Conversation.PUBLIC:
+            return Visibility.only([f"{workspace}:*"])
+        return Visibility.only([f"{workspace}:{channel}"])
+
+
+def conversation_scopes(workspace: str, channel: str) -> tuple[str, ...]:
+    """The names a conversation answers to in the knowledge index besides its channel id,
+    so a past resolution reaches it exactly when `Resolution.visible_in` says so (a
+    channel id holds no `:`, so these never meet a configured channel)."""
+    return (f"{workspace}:*", f"{workspace}:{channel}")
+
 
 def terms(text: str) -> list[str]:
     """Lower-cased words (kept whole: `econnrefused`, `module.x`), CJK runs as bigrams."""
@@ -134,6 +150,10 @@ class LexicalIndex:
 
 class KnowledgeBase(Protocol):
     async def add(self, resolution: Resolution) -> None: ...
+
+    async def all(self) -> list[Resolution]:
+        """Every resolution kept, oldest first (the knowledge index's resolutions source)."""
+        ...
 
     async def similar(
         self, query: str, *, limit: int = 3, where: tuple[str, str] | None = None

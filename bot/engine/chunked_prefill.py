@@ -1,116 +1,121 @@
-"""Prefill a long prompt a chunk at a time, so running answers keep decoding meanwhile.
+"""Prompts joining running answers, made ready to be prefilled a chunk at a time.
 
 A 1920x1080 screenshot is over a thousand prompt tokens; prefilled in one
-pass it pauses every running answer for the whole pass. Here the prompt's
-input embeddings are built once (the screenshot's vision encoding scattered
-into its placeholder tokens, as the model's own forward does), then the text
-decoder runs `chunk` tokens at a time on a growing cache; the scheduler runs
-a decode step for the batch between chunks. Each chunk adds the DeepStack
-visual features of the image tokens inside it, so the result is the same
-computation as one pass, split along the sequence.
+pass it pauses every running answer for the whole pass. Instead each joiner
+takes a decode slot at once and its prompt goes into the pool chunk by chunk,
+inside the batch's own steps (`mixed_step`). Here the prompt's input
+embeddings are built once: the screenshots' vision encoding scattered into
+their placeholder tokens, as the model's own forward does, with the
+DeepStack visual features each chunk adds to the image tokens inside it. So
+the result is the same computation as one pass, split along the sequence.
 
-The vision encoder itself still runs whole, in a round of its own before the first chunk.
+Joiners admitted in the same round have their screenshots encoded together,
+in one call of the vision encoder (it takes images of any sizes at once).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from bot.engine.compat import cache_argument
-from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import PrefixHit
 from bot.engine.sequence import Sequence
 
 
 @dataclass
 class PartialPrefill:
-    """A prompt part-way through its prefill."""
+    """A prompt part-way through its prefill into its own decode slot."""
 
     sequence: Sequence
-    cache: GrowingCache
+    slot: int
     embeds: torch.Tensor  # [1, n, hidden] inputs of the tokens still to prefill (from `skip`)
     positions: torch.Tensor  # [4, 1, n]
-    visual: torch.Tensor | None  # [1, n] True at image tokens
+    visual: torch.Tensor | None  # [n] True at image tokens, on the host
     deepstack: list[torch.Tensor] | None  # per early layer, [image tokens, hidden]
-    skip: int  # tokens the cache held before (a thread's prefix)
-    done: int = 0  # of the n tokens, how many are in the cache
+    skip: int  # tokens the slot held before (a thread's prefix)
+    done: int = 0  # of the n tokens, how many are in the slot
 
     @property
     def remaining(self) -> int:
         return self.embeds.shape[1] - self.done
 
+    def chunk_visual(self, length: int) -> tuple[torch.Tensor, list[torch.Tensor]] | None:
+        """The next `length` tokens' image mask [length] and DeepStack features, if any."""
+        if self.visual is None or self.deepstack is None:
+            return None
+        start, end = self.done, self.done + length
+        inside = self.visual[start:end]
+        count = int(inside.sum())
+        if not count:
+            return None
+        before = int(self.visual[:start].sum())
+        return inside, [layer[before : before + count] for layer in self.deepstack]
+
 
 class ChunkedPrefill:
-    """Builds `PartialPrefill`s for `model` and advances them chunk by chunk."""
+    """Builds `PartialPrefill`s for `model`: embeddings and one vision-encoder call per round."""
 
-    def __init__(self, model: Any, layers: int) -> None:
+    def __init__(self, model: Any) -> None:
         self._model = model
-        self._layers = layers
         inner = model.model
         self._embed = inner.get_input_embeddings()
         self._visual = inner.visual
-        self._text = inner.language_model
-        self._head = model.get_output_embeddings()
         self._image_token = int(model.config.image_token_id)
-        self._cache_argument = cache_argument(self._text.forward)
 
-    def begin(self, sequence: Sequence, hit: PrefixHit | None) -> PartialPrefill:
-        """Embed the tokens after the prefix (encoding any screenshot among them)."""
+    def begin(self, joiners: Seq[tuple[Sequence, PrefixHit | None, int]]) -> list[PartialPrefill]:
+        """Embed each joiner's tokens after its prefix; `joiners` are (sequence, hit, slot)."""
         device = self._model.device
-        skip = hit.length if hit is not None else 0
-        ids = torch.tensor([sequence.tokens[skip:]], device=device)
-        positions = sequence.prompt.positions_of(skip, len(sequence.tokens)).unsqueeze(1)
-        embeds = self._embed(ids)
-        visual = deepstack = None
-        patches, grid = sequence.prompt.images_from(skip)
-        if patches is not None and grid is not None:
-            encoded = self._visual(
-                patches.to(device, self._visual.dtype), grid_thw=grid.to(device), return_dict=True
-            )
+        patches: list[torch.Tensor] = []
+        grids: list[torch.Tensor] = []
+        rows: list[tuple[Sequence, int, int, torch.Tensor, torch.Tensor]] = []
+        for sequence, hit, slot in joiners:
+            skip = hit.length if hit is not None else 0
+            ids = torch.tensor(sequence.tokens[skip:])
             visual = ids == self._image_token
-            image_embeds = _joined(encoded.pooler_output).to(embeds.dtype)
-            embeds = embeds.masked_scatter(visual.unsqueeze(-1).expand_as(embeds), image_embeds)
-            deepstack = [
-                _joined(feature).to(embeds.dtype) for feature in encoded.deepstack_features
-            ]
-        cache = (
-            GrowingCache.from_tensors(hit.tensors)
-            if hit is not None
-            else GrowingCache.empty(self._layers)
-        )
-        return PartialPrefill(
-            sequence, cache, embeds, positions.to(device), visual, deepstack, skip
-        )
-
-    def advance(self, partial: PartialPrefill, chunk: int) -> torch.Tensor | None:
-        """Prefill the next `chunk` tokens; the last token's logits [1, vocab] once all are in."""
-        start, end = partial.done, min(partial.done + chunk, partial.embeds.shape[1])
-        visual = deepstack = None
-        if partial.visual is not None and partial.deepstack is not None:
-            inside = partial.visual[:, start:end]
-            before = int(partial.visual[:, :start].sum())
-            count = int(inside.sum())
-            if count:
-                visual = inside
-                deepstack = [layer[before : before + count] for layer in partial.deepstack]
-        attended = partial.skip + end
-        output = self._text(
-            inputs_embeds=partial.embeds[:, start:end],
-            position_ids=partial.positions[:, :, start:end],
-            attention_mask=torch.ones((1, attended), dtype=torch.long, device=self._model.device),
-            use_cache=True,
-            visual_pos_masks=visual,
-            deepstack_visual_embeds=deepstack,
-            **{self._cache_argument: partial.cache},
-        )
-        partial.done = end
-        if partial.remaining:
-            return None
-        logits: torch.Tensor = self._head(output.last_hidden_state[:, -1])
-        return logits
+            pixels, grid = sequence.prompt.images_from(skip)
+            if pixels is not None and grid is not None:
+                patches.append(pixels)
+                grids.append(grid)
+            rows.append((sequence, slot, skip, ids, visual))
+        image_embeds: torch.Tensor | None = None
+        deepstack: list[torch.Tensor] = []
+        if patches:  # every joiner's screenshots in one encoder call
+            encoded = self._visual(
+                torch.cat(patches).to(device, self._visual.dtype),
+                grid_thw=torch.cat(grids).to(device),
+                return_dict=True,
+            )
+            image_embeds = _joined(encoded.pooler_output)
+            deepstack = [_joined(feature) for feature in encoded.deepstack_features]
+        partials: list[PartialPrefill] = []
+        taken = 0  # image tokens handed out so far, in the joiners' order
+        for sequence, slot, skip, ids, visual in rows:
+            embeds = self._embed(ids.to(device)).unsqueeze(0)
+            count = int(visual.sum())
+            own_visual = own_deepstack = None
+            if count and image_embeds is not None:
+                mine = image_embeds[taken : taken + count].to(embeds.dtype)
+                mask = visual.to(device).view(1, -1, 1).expand_as(embeds)
+                embeds = embeds.masked_scatter(mask, mine)
+                own_deepstack = [f[taken : taken + count].to(embeds.dtype) for f in deepstack]
+                own_visual = visual
+                taken += count
+            positions = sequence.prompt.positions_of(skip, len(sequence.tokens)).unsqueeze(1)
+            partials.append(
+                PartialPrefill(
+                    sequence,
+                    slot,
+                    embeds,
+                    positions.to(device),
+                    own_visual,
+                    own_deepstack,
+                    skip,
+                )
+            )
+        return partials
 
 
 def _joined(features: torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]) -> torch.Tensor:

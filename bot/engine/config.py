@@ -33,8 +33,9 @@ class EngineConfig:
         max_batch: most requests decoding together.
         batch_token_budget: most prompt + answer tokens the running batch may reserve.
         batch_window_seconds: how long an idle engine gathers a burst before prefilling.
-        prefill_chunk_tokens: a prompt joining running answers is prefilled this
-            many tokens at a time, a decode step between chunks (0: in one pass).
+        prefill_chunk_tokens: a prompt joining running answers is prefilled in
+            chunks inside the batch's steps, each step carrying every running
+            answer's token and at most this many prompt tokens (0: in one pass).
         prefix_cache_bytes: bytes of per-thread cached prefixes kept for follow-ups
             (0 turns reuse off).
         kv_cache_bytes: bytes of the key/value pool reserved at start-up for

@@ -68,11 +68,6 @@ class Decoder:
             torch.fx.experimental._config.use_duck_shape = False
             self._compiled = torch.compile(self._forward, fullgraph=True)
 
-    @property
-    def graphs(self) -> StepGraphs | None:
-        """The captured steps (CUDA graph mode only)."""
-        return self._graphs
-
     def run(self, cache: SlotCache, shape: StepShape) -> torch.Tensor:
         """Logits of the next token for the staged step's bucket of slots, [bucket, vocab]."""
         if self._graphs is not None:

@@ -36,8 +36,10 @@ class BatchLimits:
             arrive before prefilling, so that a burst is prefilled together.
         max_waiting: most requests waiting or running; more get `EngineBusy`.
         prefill_chunk: a prompt with more new tokens than this, joining while
-            answers are being decoded, is prefilled this many tokens at a time
-            with a decode step between chunks (0 turns chunking off).
+            answers are being decoded, is prefilled in chunks inside the
+            batch's steps; each step carries every running answer's token and
+            at most this many prompt tokens, shared by the joiners oldest
+            first (0 turns chunking off: joiners are prefilled in one pass).
     """
 
     max_batch: int = 32
@@ -128,6 +130,17 @@ class BatchPolicy:
         Only while answers are running: alone, one pass gives the first token sooner.
         """
         return bool(self.active) and 0 < self.limits.prefill_chunk < new_tokens
+
+    def chunk_sizes(self, remaining: list[int]) -> list[int]:
+        """Prompt tokens each joiner (oldest first, `remaining` still to prefill) puts into
+        the next step: as many as the step's budget holds, so several may share a step."""
+        left = self.limits.prefill_chunk
+        sizes: list[int] = []
+        for tokens in remaining:
+            take = min(tokens, left)
+            sizes.append(take)
+            left -= take
+        return sizes
 
     def prefill_groups(
         self, cold: list[Sequence], length: Callable[[Sequence], int]

@@ -1,10 +1,13 @@
 """The model runner: prefill, one decode step, the caches, choosing tokens.
 
 It computes what the policy (`policy.py`) decided, on the scheduler's thread.
-Prefill writes a growing cache that then moves into the decode cache's slots
-(`slot_cache`); a decode step runs every slot at once through the `Decoder`
-(eager, compiled, or replayed as CUDA graphs). Finished answers leave their
-keys and values in the prefix store for the thread's next question.
+A prefill in one pass writes a growing cache that then moves into the decode
+cache's slots (`slot_cache`); a prompt joining running answers takes its
+slot at once and is prefilled into it chunk by chunk inside mixed steps
+(`mixed_step`), beside every running row. A decode step runs every slot at
+once through the `Decoder` (eager, compiled, or replayed as CUDA graphs).
+Finished answers leave their keys and values in the prefix store for the
+thread's next question.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from bot.engine.decode_mode import DecodeMode
 from bot.engine.decoder import Decoder
 from bot.engine.device import free_memory_bytes
 from bot.engine.mailbox import deliver
+from bot.engine.mixed_step import MixedResult, MixedStep
 from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
 from bot.engine.sampling import TokenChooser
@@ -58,7 +62,8 @@ class ModelRunner:
             model, config.decode_mode, compile_budget_seconds=config.compile_budget_seconds
         )
         self._cache_argument = cache_argument(model.forward)
-        self._chunks = ChunkedPrefill(model, self._layers)
+        self._chunks = ChunkedPrefill(model)
+        self._mixed = MixedStep(model, pad_token_id)
 
     @property
     def decode_mode(self) -> DecodeMode:
@@ -164,20 +169,44 @@ class ModelRunner:
         logits: torch.Tensor = output.logits[:, -1, :]
         return logits
 
-    def begin_chunked(self, sequence: Sequence, hit: PrefixHit | None) -> PartialPrefill:
-        """Start prefilling `sequence` a chunk at a time (its images are encoded now)."""
-        return self._chunks.begin(sequence, hit)
+    def begin_chunked(
+        self, joiners: list[tuple[Sequence, PrefixHit | None]]
+    ) -> list[PartialPrefill]:
+        """Give each joiner a slot (its cached prefix copied in) and embed its prompt,
+        encoding every joiner's screenshots in one call; mixed steps prefill the rest."""
+        claimed: list[tuple[Sequence, PrefixHit | None, int]] = []
+        try:
+            for sequence, hit in joiners:
+                held = hit.length if hit is not None else 0
+                tensors = hit.tensors if hit is not None else None
+                slot = self._batch.claim(tensors, held, len(sequence.tokens))
+                sequence.slot, sequence.cached = slot, held
+                claimed.append((sequence, hit, slot))
+            return self._chunks.begin(claimed)
+        except BaseException:
+            self._batch.remove([slot for _, _, slot in claimed])
+            raise
 
-    def prefill_chunk(self, partial: PartialPrefill, chunk: int) -> torch.Tensor | None:
-        """Prefill the next `chunk` tokens; once all are in, move the row into a decode
-        slot and return its last logits [1, vocab]."""
-        logits = self._chunks.advance(partial, chunk)
-        if logits is None:
-            return None
-        sequence = partial.sequence
-        (slot,) = self._batch.add(partial.cache.tensors(), [len(sequence.tokens)])
-        sequence.cached, sequence.slot = len(sequence.tokens), slot
-        return logits
+    def mixed_step(
+        self, active: list[Sequence], chunks: list[tuple[PartialPrefill, int]]
+    ) -> MixedResult:
+        """One forward for every running row and `chunks` (a joiner, tokens to prefill now).
+
+        The result's logits hold the running rows by slot, then one row per
+        joiner whose prompt is now all in; those joiners' slots decode from the
+        next step on.
+        """
+        feeds = {}
+        for sequence in active:
+            text = len(sequence.tokens) - 1
+            feeds[sequence.slot] = (sequence.tokens[-1], text, text + sequence.prompt.rope_delta)
+        result = self._mixed.run(self._batch, feeds, chunks)
+        for sequence in active:
+            sequence.cached += 1
+        for partial, length in chunks:
+            partial.sequence.cached += length
+        self._observe("supportbot_engine_batch_size", len(active))
+        return result
 
     # ----- decode -----
 
@@ -201,19 +230,30 @@ class ModelRunner:
 
     # ----- tokens out -----
 
-    def advance(self, rows: list[Sequence], logits: torch.Tensor, *, by_slot: bool = False) -> None:
+    def advance(
+        self,
+        rows: list[Sequence],
+        logits: torch.Tensor,
+        *,
+        by_slot: bool = False,
+        at: list[int] | None = None,
+    ) -> None:
         """Choose each row's next token and send it; mark the rows that are done as ending.
 
         `logits` holds one row per sequence in `rows`' order, or with `by_slot`
-        one per decode slot (free slots' rows are chosen and ignored).
+        one per decode slot (free slots' rows are chosen and ignored), or the
+        row `at[i]` for `rows[i]`.
         """
-        at = [s.slot for s in rows] if by_slot else list(range(len(rows)))
+        if at is None:
+            at = [s.slot for s in rows] if by_slot else list(range(len(rows)))
         may_end = [True] * logits.shape[0]
         greedy = [False] * logits.shape[0]
         for sequence, row in zip(rows, at, strict=True):
             may_end[row] = sequence.new_tokens >= sequence.min_new_tokens
             greedy[row] = sequence.request.greedy
-        chosen = self._chooser.choose(logits, may_end, greedy)
+        # After a decode step the next one is staged while this one's tokens come back.
+        meanwhile = self._batch.prepare_next if by_slot else None
+        chosen = self._chooser.choose(logits, may_end, greedy, meanwhile)
         sends: list[tuple[Sequence, int]] = []
         for sequence, row in zip(rows, at, strict=True):
             token = chosen[row]

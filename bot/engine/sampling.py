@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -13,7 +13,10 @@ class TokenChooser:
 
     Rows still short of their `min_new_tokens` cannot choose an end token.
     That rule runs on the device against an end-token mask made once per
-    device and vocabulary; the chosen ids are read back once per call.
+    device and vocabulary. The chosen ids are read back once per call: on a
+    GPU with one non-blocking copy into a pinned host buffer made once, and
+    the host waits for that copy only after `meanwhile` (the next step's
+    preparation) has run, while the device is still busy with this one.
     """
 
     def __init__(self, generation_config: Any) -> None:
@@ -26,6 +29,7 @@ class TokenChooser:
         self._top_k = int(generation_config.top_k or 0)
         self._top_p = float(generation_config.top_p or 1.0)
         self._end_masks: dict[tuple[torch.device, int], torch.Tensor] = {}
+        self._read_back: dict[torch.device, tuple[torch.Tensor, torch.cuda.Event]] = {}
 
     def _end_mask(self, logits: torch.Tensor) -> torch.Tensor:
         """[1, vocab] True at end tokens, on `logits`' device (made once, then reused)."""
@@ -38,10 +42,15 @@ class TokenChooser:
         return mask
 
     def choose(
-        self, logits: torch.Tensor, may_end: Sequence[bool], greedy: Sequence[bool] = ()
+        self,
+        logits: torch.Tensor,
+        may_end: Sequence[bool],
+        greedy: Sequence[bool] = (),
+        meanwhile: Callable[[], None] | None = None,
     ) -> list[int]:
         """Next token of each row of `logits` [rows, vocab]; rows marked in `greedy`
-        take the likeliest token even when the generation config samples."""
+        take the likeliest token even when the generation config samples; `meanwhile`
+        runs before the wait for the device."""
         logits = logits.float()
         if self.end_tokens and not all(may_end):
             # A masked fill, not `nonzero` indexing: no read back to size a tensor.
@@ -54,7 +63,26 @@ class TokenChooser:
             if any(greedy):
                 rows = torch.tensor(list(greedy)).to(logits.device)
                 chosen = torch.where(rows, logits.argmax(dim=-1), chosen)
-        return [int(token) for token in chosen.tolist()]  # the one read back
+        if chosen.device.type != "cuda":  # host memory already: reading it is the read back
+            if meanwhile is not None:
+                meanwhile()
+            return [int(token) for token in chosen.tolist()]
+        host, copied = self._pinned(chosen)
+        host[: chosen.shape[0]].copy_(chosen, non_blocking=True)
+        copied.record()
+        if meanwhile is not None:
+            meanwhile()
+        copied.synchronize()  # the one wait for the device per call
+        return [int(token) for token in host[: chosen.shape[0]].tolist()]
+
+    def _pinned(self, chosen: torch.Tensor) -> tuple[torch.Tensor, torch.cuda.Event]:
+        """A pinned host buffer for `chosen`'s ids and an event marking its copy (kept)."""
+        kept = self._read_back.get(chosen.device)
+        if kept is None or kept[0].shape[0] < chosen.shape[0]:
+            rows = max(64, chosen.shape[0])
+            buffer = torch.empty(rows, dtype=torch.long, pin_memory=True)
+            kept = self._read_back[chosen.device] = (buffer, torch.cuda.Event())  # type: ignore[no-untyped-call]
+        return kept
 
     def _sampled(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits / max(self._temperature, 1e-5)

@@ -4,8 +4,12 @@ Each round the thread asks the policy (`BatchPolicy`: who is admitted, how
 prefills are grouped, how far the batch may grow) and has the runner
 (`ModelRunner`: prefill, decode step, caches) do the work: admitted requests
 are prefilled into slots of the decode cache, then one decode step runs for
-the whole batch. A request that finishes leaves its slot at once; the others
-carry on. Requests whose thread left a cached prefix prefill only what is new.
+the whole batch. A long prompt joining running answers takes a slot at once
+and is prefilled chunk by chunk inside the batch's steps: a mixed step
+carries every running row's token and chunks of as many joiners as the
+step's budget holds, oldest first (vLLM's chunked-prefill scheduling). A
+request that finishes leaves its slot at once; the others carry on. Requests
+whose thread left a cached prefix prefill only what is new.
 
 Out of GPU memory never ends the process: a prefill is split in halves and
 retried, a decode step moves half of the batch (the highest slots) back to the
@@ -153,8 +157,11 @@ class BatchScheduler:
                     log.exception("a scheduling round failed")
                     with self._wake:
                         failed, self._policy.active = self._policy.active, []
-                    self._runner.release(failed)
-                    for sequence in failed:
+                        joining = [partial.sequence for partial in self._partials]
+                        self._partials = []
+                        self._policy.joining = 0
+                    self._runner.release([*failed, *joining])
+                    for sequence in [*failed, *joining]:
                         sequence.finish(GenerationFailed(f"{type(error).__name__}: {error}"))
 
     def _round(self) -> bool:
@@ -168,14 +175,17 @@ class BatchScheduler:
             if not policy.active and not self._partials:
                 self._gather()
             admitted = policy.admit()
-        chunking = bool(self._partials)  # begun in an earlier round
+        waiting = list(self._partials)  # begun in an earlier round
         if admitted:
             self._prefill_admitted(admitted)
-        if chunking:  # a prompt begun now (its images encoded) waits for the next round
-            self._prefill_next_chunk()
         with self._wake:
             policy.joining = len(self._partials)  # the rest joined or failed
-        if policy.active:
+        # A prompt begun now (its images encoded this round) waits for the next
+        # step while answers run, so its encoding and its first chunk are two pauses.
+        ready = waiting if policy.active else list(self._partials)
+        if ready:
+            self._mixed_step(ready)
+        elif policy.active:
             self._decode()
         return True
 
@@ -196,15 +206,18 @@ class BatchScheduler:
 
     def _prefill_admitted(self, admitted: list[Sequence]) -> None:
         cold: list[Sequence] = []
+        joiners: list[tuple[Sequence, PrefixHit | None]] = []
         for sequence in admitted:
             sequence.start()
             hit = self._runner.prefix_for(sequence)
             if self._policy.chunked(len(sequence.tokens) - (hit.length if hit else 0)):
-                self._begin_chunked(sequence, hit)
+                joiners.append((sequence, hit))
             elif hit is None:
                 cold.append(sequence)
             else:
                 self._prefill_safely([sequence], hit)
+        if joiners:
+            self._begin_chunked(joiners)
         for group in self._policy.prefill_groups(cold, lambda s: len(s.tokens)):
             self._prefill_safely(group, None)
         self._retire()
@@ -233,42 +246,57 @@ class BatchScheduler:
             for sequence in group:
                 sequence.finish(GenerationFailed(f"{type(error).__name__}: {error}"))
 
-    def _begin_chunked(self, sequence: Sequence, hit: PrefixHit | None) -> None:
+    def _begin_chunked(self, joiners: list[tuple[Sequence, PrefixHit | None]]) -> None:
         try:
-            self._partials.append(self._runner.begin_chunked(sequence, hit))
+            self._partials.extend(self._runner.begin_chunked(joiners))
         except torch.cuda.OutOfMemoryError:
-            self._chunk_did_not_fit(sequence)
+            for sequence, _ in joiners:
+                self._chunk_did_not_fit(sequence)
         except Exception as error:
             log.exception("prefill failed")
-            sequence.finish(GenerationFailed(f"{type(error).__name__}: {error}"))
+            for sequence, _ in joiners:
+                sequence.finish(GenerationFailed(f"{type(error).__name__}: {error}"))
 
-    def _prefill_next_chunk(self) -> None:
-        """One chunk of the oldest partly prefilled prompt; it joins the batch after its last."""
-        partial = self._partials[0]
-        sequence = partial.sequence
-        if sequence.cancelled.is_set() or sequence.done:
-            self._partials.pop(0)
-            sequence.done = True
+    def _mixed_step(self, ready: list[PartialPrefill]) -> None:
+        """One step for the running rows and chunks of the joiners in `ready`, oldest first;
+        each joiner whose prompt is all in chooses its first token and joins the batch."""
+        for partial in list(ready):
+            sequence = partial.sequence
+            if sequence.cancelled.is_set() or sequence.done:
+                ready.remove(partial)
+                self._partials.remove(partial)
+                self._runner.release([sequence])
+                sequence.done = True
+        sizes = self._policy.chunk_sizes([partial.remaining for partial in ready])
+        chunks = [(partial, size) for partial, size in zip(ready, sizes, strict=True) if size]
+        active = list(self._policy.active)
+        if not chunks:
+            if active:
+                self._decode()
             return
-        before = partial.done
         try:
-            logits = self._runner.prefill_chunk(partial, self._limits.prefill_chunk)
-            self._observe("supportbot_engine_prefill_chunk_tokens", partial.done - before)
-            if logits is None:
-                return
-            self._partials.pop(0)
-            with self._wake:
-                self._policy.joined([sequence])
-            self._runner.advance([sequence], logits)
+            result = self._runner.mixed_step(active, chunks)
         except torch.cuda.OutOfMemoryError:
-            self._partials.pop(0)
-            self._chunk_did_not_fit(sequence)
-        except Exception as error:
-            self._partials.pop(0)
-            log.exception("prefill failed")
-            sequence.finish(GenerationFailed(f"{type(error).__name__}: {error}"))
-        else:
-            self._retire()
+            # The running rows only rewrite their columns next step; the joiners start over.
+            for partial, _ in chunks:
+                self._partials.remove(partial)
+                self._runner.release([partial.sequence])
+            for partial, _ in chunks:
+                self._chunk_did_not_fit(partial.sequence)
+            return
+        for _, size in chunks:
+            self._observe("supportbot_engine_prefill_chunk_tokens", size)
+        joined = [partial.sequence for partial in result.finished]
+        for partial in result.finished:
+            self._partials.remove(partial)
+        with self._wake:
+            self._policy.joined(joined)
+            self._policy.joining = len(self._partials)
+        at = [sequence.slot for sequence in active]
+        at += range(result.rows, result.rows + len(joined))
+        self._runner.advance([*active, *joined], result.logits, at=at)
+        self._retire()
+        self._policy.step_succeeded()
 
     def _chunk_did_not_fit(self, sequence: Sequence) -> None:
         self._free_memory("prefilling a chunk")
@@ -350,7 +378,7 @@ class BatchScheduler:
         joining = [partial.sequence for partial in self._partials]
         self._partials = []
         everyone, policy.pending = [*policy.active, *joining, *policy.pending], []
-        self._runner.release(policy.active)
+        self._runner.release([*policy.active, *joining])
         policy.active = []
         for sequence in everyone:
             sequence.finish(error)

@@ -87,6 +87,14 @@ class StepInputs:
     attention_mask: torch.Tensor  # [bucket, 1, 1, columns] True where a slot may attend
 
 
+@dataclass
+class MixedWrites:
+    """Where each token of a mixed step's packed sequence writes: [tokens] slots and columns."""
+
+    slots: torch.Tensor
+    columns: torch.Tensor
+
+
 STAGED_ROWS = 6  # token id, text position, three rope positions, write column
 
 
@@ -95,12 +103,15 @@ class StaticInputs:
 
     The host fills `host` and copies it to `staged` in one transfer before the
     step; the step only takes views of `staged` and `columns`, so a captured
-    CUDA graph replays with whatever the host staged last.
+    CUDA graph replays with whatever the host staged last. `spare` is a second
+    host buffer: the next step is prepared in it while a step runs, without
+    touching the one a non-blocking copy may still be reading.
     """
 
     def __init__(self, slots: int, columns: int, device: torch.device) -> None:
         pinned = device.type == "cuda"  # a pinned source lets the copy run without a host wait
         self.host = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, pin_memory=pinned)
+        self.spare = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, pin_memory=pinned)
         self.staged = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, device=device)
         self.columns = torch.arange(columns, device=device)
 
@@ -131,7 +142,13 @@ class SlotCache:
         self._keys: list[torch.Tensor] = []
         self._values: list[torch.Tensor] = []
         self.lengths: dict[int, int] = {}  # slot -> tokens it holds
+        self.joining: dict[int, int] = {}  # slot -> prompt tokens written so far (not decoding)
         self.step: StepInputs | None = None
+        self.mixed: MixedWrites | None = None  # set for the length of a mixed step
+        self._staged: tuple[int, tuple[int, ...]] | None = None  # (bucket, slots) of the step
+        self._prepared: tuple[int, tuple[int, ...]] | None = None  # what `spare` holds next
+        self._moves = torch.zeros(0, dtype=torch.long)  # [6, bucket] added to prepare the next
+        self._running = torch.zeros(0, dtype=torch.long)  # the staged step's running slots
         self.inputs: StaticInputs | None = None
         # Counts reallocations: anything holding the buffers' addresses (a
         # captured graph) is stale once this changes.
@@ -157,7 +174,7 @@ class SlotCache:
 
     def release(self) -> None:
         """Give the buffers back (out of memory, or nothing running)."""
-        if self.lengths:
+        if self.lengths or self.joining:
             raise RuntimeError("cannot release a cache with running rows")
         if self.fixed:
             raise RuntimeError("a reserved pool is kept for the life of the engine")
@@ -183,9 +200,8 @@ class SlotCache:
         Room for each row's next column is made now, so the step after never grows.
         """
         longest = max([*self.lengths.values(), *lengths]) + 1
-        self._ensure(rows[0][0], len(self.lengths) + len(lengths), longest)
-        free = [slot for slot in range(self.slots) if slot not in self.lengths]
-        chosen = free[: len(lengths)]
+        self._ensure(rows[0][0], self._taken() + len(lengths), longest)
+        chosen = self._free()[: len(lengths)]
         for (row_keys, row_values), keys, values in zip(
             rows, self._keys, self._values, strict=True
         ):
@@ -194,12 +210,51 @@ class SlotCache:
                 values[slot, :, :length] = row_values[index, :, -length:]
         for slot, length in zip(chosen, lengths, strict=True):
             self.lengths[slot] = length
+        self._prepared = None
         return chosen
 
     def remove(self, slots: Sequence[int]) -> None:
         """Free `slots`; their columns are simply overwritten by the next owner."""
         for slot in slots:
-            del self.lengths[slot]
+            if self.joining.pop(slot, None) is None:
+                del self.lengths[slot]
+        self._prepared = None
+
+    def claim(
+        self, prefix: Sequence[tuple[torch.Tensor, torch.Tensor]] | None, held: int, total: int
+    ) -> int:
+        """Take a free slot for a prompt prefilled into it chunk by chunk; return the slot.
+
+        `prefix` (a thread's cached rows, `held` columns) is copied in first;
+        room for `total` columns (the whole prompt and its first decode column)
+        is made now. The slot decodes only once `joined`.
+        """
+        self._ensure(self._keys[0], self._taken() + 1, max([total, *self.lengths.values()]) + 1)
+        slot = self._free()[0]
+        if prefix is not None and held:
+            for (row_keys, row_values), keys, values in zip(
+                prefix, self._keys, self._values, strict=True
+            ):
+                keys[slot, :, :held] = row_keys[0, :, -held:]
+                values[slot, :, :held] = row_values[0, :, -held:]
+        self.joining[slot] = held
+        self._prepared = None
+        return slot
+
+    def joined(self, slot: int) -> None:
+        """A claimed slot holds its whole prompt: it decodes from the next step on."""
+        self.lengths[slot] = self.joining.pop(slot)
+        self._prepared = None
+
+    def forget_prepared(self) -> None:
+        """Rows moved outside a decode step (a mixed step): the prepared next step is stale."""
+        self._prepared = None
+
+    def _taken(self) -> int:
+        return len(self.lengths) + len(self.joining)
+
+    def _free(self) -> list[int]:
+        return [s for s in range(self.slots) if s not in self.lengths and s not in self.joining]
 
     def row(self, slot: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """A copy of one slot's keys and values, layer by layer, shaped [1, heads, n, dim]."""
@@ -231,6 +286,7 @@ class SlotCache:
                 tensor[: old_tensor.shape[0], :, : old_tensor.shape[2]] = old_tensor
         self._keys, self._values = grown_keys, grown_values
         self.inputs = StaticInputs(slots, columns, like.device)
+        self._prepared = None
         self.generation += 1
 
     # ----- one decode step -----
@@ -248,12 +304,30 @@ class SlotCache:
         lengths = [self.lengths.get(slot, 0) for slot in range(bucket)]
         self._ensure(self._keys[0], bucket, max(lengths) + 1)
         assert self.inputs is not None
-        ids, texts, ropes = [pad_token] * bucket, [0] * bucket, [0] * bucket
-        for slot, (token, text, rope) in feeds.items():
-            ids[slot], texts[slot], ropes[slot] = token, text, rope
-        host = self.inputs.host[:, :bucket]
-        host.copy_(torch.tensor([ids, texts, ropes, ropes, ropes, lengths]))
-        # One transfer per step. The host buffer is written again only after the
+        running = tuple(feeds)
+        if self._prepared == (bucket, running):
+            # Prepared while the last step ran: only the tokens it chose are new.
+            self.inputs.host, self.inputs.spare = self.inputs.spare, self.inputs.host
+            host = self.inputs.host[:, :bucket]
+            tokens = torch.tensor([feeds[slot][0] for slot in running])
+            host[0].index_copy_(0, self._running, tokens)
+        else:
+            ids, texts, ropes = [pad_token] * bucket, [0] * bucket, [0] * bucket
+            moving = [0] * bucket
+            for slot, (token, text, rope) in feeds.items():
+                ids[slot], texts[slot], ropes[slot] = token, text, rope
+                moving[slot] = 1
+            writes = list(lengths)
+            for slot in self.joining:  # a slot being prefilled keeps its columns
+                if slot < bucket:
+                    writes[slot] = self.scratch_column
+            host = self.inputs.host[:, :bucket]
+            host.copy_(torch.tensor([ids, texts, ropes, ropes, ropes, writes]))
+            # What the next step adds for the same rows: one position and one column each.
+            self._moves = torch.tensor([[0] * bucket, *[moving] * 5])
+            self._running = torch.tensor(running, dtype=torch.long)
+        self._staged, self._prepared = (bucket, running), None
+        # One transfer per step. A host buffer is written again only after the
         # step's tokens were read back, which waits for this copy.
         self.inputs.staged[:, :bucket].copy_(host, non_blocking=True)
         return StepShape(bucket, width_for(max(lengths) + 1, self.columns))
@@ -278,6 +352,30 @@ class SlotCache:
             self.lengths[slot] += 1
         self.step = None
 
+    def prepare_next(self) -> None:
+        """Stage the step after this one in the spare host buffer, for the same rows.
+
+        Runs while the device still computes this step (between launching it
+        and reading its tokens back): every running row's positions and write
+        column move on by one; `begin_step` then only writes the new tokens,
+        or stages from scratch if the rows changed meanwhile.
+        """
+        if self._staged is None or self.inputs is None:
+            return
+        bucket = self._staged[0]
+        torch.add(self.inputs.host[:, :bucket], self._moves, out=self.inputs.spare[:, :bucket])
+        self._prepared, self._staged = self._staged, None
+
+    @property
+    def scratch_column(self) -> int:
+        """A column no row's tokens ever occupy while it is written as a throwaway.
+
+        The last column: a prompt ends before it (the context window is at
+        most `columns - 1`), so a slot being prefilled can write a placeholder
+        there, and a row that decodes that far writes it before reading it.
+        """
+        return self.columns - 1
+
     def update(
         self,
         key_states: torch.Tensor,
@@ -286,13 +384,23 @@ class SlotCache:
         *args: object,
         **kwargs: object,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write this step's column for every slot in the bucket; return what it attends to."""
+        """Write this step's column for every slot in the bucket; return what it attends to.
+
+        In a mixed step (`mixed` set) every packed token's keys and values go
+        to its own (slot, column), and the whole buffers are handed back: the
+        mixed step's attention takes each part's slots and columns from them.
+        """
+        keys, values = self._keys[layer_idx], self._values[layer_idx]
+        if self.mixed is not None:
+            slots, columns = self.mixed.slots, self.mixed.columns
+            keys[slots, :, columns] = key_states[0].transpose(0, 1)
+            values[slots, :, columns] = value_states[0].transpose(0, 1)
+            return keys, values
         step = self.step
         assert step is not None, "update() outside a decode step"
         rows, heads, _, dim = key_states.shape
         attended = step.attention_mask.shape[-1]
         index = step.write_at.view(rows, 1, 1, 1).expand(rows, heads, 1, dim)
-        keys, values = self._keys[layer_idx], self._values[layer_idx]
         keys[:rows].scatter_(2, index, key_states)
         values[:rows].scatter_(2, index, value_states)
         return keys[:rows, :, :attended], values[:rows, :, :attended]

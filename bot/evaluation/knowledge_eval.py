@@ -20,6 +20,7 @@ from bot.knowledge.index import KnowledgeIndex, Mode
 from bot.knowledge.passages import Passage
 from bot.knowledge.sources.base import Visibility
 from bot.knowledge.sources.folder import FolderSource
+from bot.knowledge.store import KnowledgeStore
 from bot.knowledge.sync import sync_source
 from bot.safety.redaction import Redactor
 
@@ -64,16 +65,27 @@ def load_cases(root: Path = KNOWLEDGE_SET) -> list[KnowledgeCase]:
     ]
 
 
-async def build_sample_index(path: Path, *, embedder: Embedder | None) -> KnowledgeIndex:
-    """The sample knowledge base synced into a new index at `path`."""
-    index = KnowledgeIndex(path, embedder=embedder)
+async def sync_sample(store: KnowledgeStore) -> None:
+    """The sample knowledge base synced into `store` (either kind)."""
     source = FolderSource(
         name=SOURCE, root=KNOWLEDGE_SET / "docs", visibility=Visibility.everyone()
     )
-    summary = await sync_source(source, index, redactor=Redactor())
+    summary = await sync_source(source, store, redactor=Redactor())
     if summary.error or summary.skipped:
         raise RuntimeError(f"the sample knowledge base did not sync: {summary}")
+
+
+async def build_sample_index(path: Path, *, embedder: Embedder | None) -> KnowledgeIndex:
+    """The sample knowledge base synced into a new index at `path`."""
+    index = KnowledgeIndex(path, embedder=embedder)
+    await sync_sample(index)
     return index
+
+
+def score_modes(store: KnowledgeStore, cases: list[KnowledgeCase]) -> list[RetrievalScores]:
+    """Lexical-only, and dense-only and hybrid when the store has an embedder."""
+    dense = [Mode.DENSE, Mode.HYBRID] if store.embedder is not None else []
+    return [score(store, cases, mode=mode) for mode in [Mode.LEXICAL, *dense]]
 
 
 def ranked_documents(passages: list[Passage]) -> list[str]:
@@ -85,7 +97,7 @@ def ranked_documents(passages: list[Passage]) -> list[str]:
     return seen
 
 
-def score(index: KnowledgeIndex, cases: list[KnowledgeCase], *, mode: str) -> RetrievalScores:
+def score(index: KnowledgeStore, cases: list[KnowledgeCase], *, mode: str) -> RetrievalScores:
     """Retrieval of each case's document by `index` in `mode`."""
     hits1 = hits5 = 0
     reciprocal = 0.0
@@ -119,8 +131,7 @@ async def evaluate_retrieval(
     with tempfile.TemporaryDirectory() as folder:
         index = await build_sample_index(Path(folder) / "sample.db", embedder=embedder)
         try:
-            modes = [Mode.LEXICAL] + ([Mode.DENSE, Mode.HYBRID] if embedder is not None else [])
-            return [score(index, cases, mode=mode) for mode in modes]
+            return score_modes(index, cases)
         finally:
             index.close()
 

@@ -141,10 +141,6 @@ class JobStore(Protocol):
         """Save `job` and hand it back unfinished: any runner may claim it at once."""
         ...
 
-    async def dead_letters(self, limit: int = 100) -> list[str]:
-        """Ids of the most recently dead-lettered jobs, newest first."""
-        ...
-
     async def start(self) -> int:
         """Get ready to claim; how many jobs recorded by an older layout were carried over."""
         ...

@@ -8,7 +8,8 @@
     channels = ["C0PRIVATE1"]      # absent or ["*"]: everyone
 
 Fields a source type does not use are kept in `options` for its factory (the
-vendor sources read `spaces`, `sections`, `locale` from there).
+vendor sources read `spaces`, `sections`, `locale` from there, the web source
+`allowed_networks`).
 """
 
 from __future__ import annotations

@@ -242,14 +242,18 @@ class KnowledgeIndex:
         limit: int = 5,
         mode: str = Mode.HYBRID,
         floor: Floor | None = None,
+        scopes: Collection[str] = (),
     ) -> list[Passage]:
         """The passages `channel` may be answered from that best match `query`, best first.
 
         `channel=None` searches only documents visible to everyone; `sources` (None: all)
         narrows to the named sources; `floor` drops passages that match too weakly.
+        `scopes` are further names the asker's conversation answers to besides its
+        channel id (past resolutions are scoped by workspace: `T123:*`, `T123:C456`);
+        a document listing one of them is visible too.
         """
         with self._lock:
-            allowed = self._allowed_docs(channel, sources)
+            allowed = self._allowed_docs(channel, sources, scopes)
             if not allowed:
                 return []
             lexical = self._lexical(query, allowed) if mode != Mode.DENSE else {}
@@ -285,12 +289,18 @@ class KnowledgeIndex:
                 fused[chunk] = fused.get(chunk, 0.0) + weight / (RRF_K + rank + 1)
         return fused
 
-    def _allowed_docs(self, channel: str | None, sources: Collection[str] | None) -> set[int]:
+    def _allowed_docs(
+        self, channel: str | None, sources: Collection[str] | None, scopes: Collection[str] = ()
+    ) -> set[int]:
         sql = "SELECT key FROM documents d WHERE (everyone = 1"
         params: list[object] = []
-        if channel is not None:
-            sql += " OR EXISTS (SELECT 1 FROM doc_channels c WHERE c.doc = d.key AND c.channel = ?)"
-            params.append(channel)
+        heard = ([channel] if channel is not None else []) + list(scopes)
+        if heard:
+            sql += (
+                " OR EXISTS (SELECT 1 FROM doc_channels c WHERE c.doc = d.key AND c.channel IN "
+                f"({','.join('?' * len(heard))}))"
+            )
+            params += heard
         sql += ")"
         if sources is not None:
             names = list(sources)

@@ -8,12 +8,13 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from bot.knowledge.index import Floor, KnowledgeIndex
+from bot.knowledge.index import Floor
 from bot.knowledge.passages import Passage
+from bot.knowledge.store import KnowledgeStore
 
 
 class IndexRetriever:
-    """Retrieves from a `KnowledgeIndex` for one conversation.
+    """Retrieves from a knowledge store (SQLite or PostgreSQL) for one conversation.
 
     Args:
         index: the index every source is synced into.
@@ -24,7 +25,7 @@ class IndexRetriever:
 
     def __init__(
         self,
-        index: KnowledgeIndex,
+        index: KnowledgeStore,
         *,
         limit: int = 4,
         floor: Floor | None = None,
@@ -41,7 +42,12 @@ class IndexRetriever:
         return self._floor
 
     async def retrieve(
-        self, query: str, *, channel: str, sources: frozenset[str] | None = None
+        self,
+        query: str,
+        *,
+        channel: str,
+        sources: frozenset[str] | None = None,
+        scopes: tuple[str, ...] = (),
     ) -> list[Passage]:
         started = time.perf_counter()
         found = await asyncio.to_thread(
@@ -51,6 +57,7 @@ class IndexRetriever:
             sources=sources,
             limit=self._limit,
             floor=self._floor,
+            scopes=scopes,
         )
         if not found and query.strip():
             await asyncio.to_thread(self._index.record_gap, query, channel=channel)

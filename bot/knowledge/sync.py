@@ -14,13 +14,14 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
 from bot.errors import KnowledgeSourceError
-from bot.knowledge.chunking import chunk_document
-from bot.knowledge.index import KnowledgeIndex
-from bot.knowledge.sources.base import Source
+from bot.knowledge.chunking import Chunk, chunk_document
+from bot.knowledge.sources.base import Document, DocumentRef, Source
+from bot.knowledge.store import KnowledgeStore, StoreWriter
 from bot.safety.redaction import Redactor
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,25 @@ def content_hash(text: str, *, model: str) -> str:
     return digest.hexdigest()
 
 
+@asynccontextmanager
+async def _writing(index: KnowledgeStore) -> AsyncIterator[StoreWriter]:
+    """`index.writer()` entered and left on a worker thread: taking the store waits while
+    another replica syncs into a shared one, and committing is I/O; the event loop
+    answers questions meanwhile."""
+    manager = index.writer()
+    writer = await asyncio.to_thread(manager.__enter__)
+    try:
+        yield writer
+    except BaseException as error:
+        if not await asyncio.to_thread(manager.__exit__, type(error), error, error.__traceback__):
+            raise
+    else:
+        await asyncio.to_thread(manager.__exit__, None, None, None)
+
+
 async def sync_source(
     source: Source,
-    index: KnowledgeIndex,
+    index: KnowledgeStore,
     *,
     redactor: Redactor,
     progress: Progress | None = None,
@@ -67,11 +84,13 @@ async def sync_source(
     """Syncs `source` into `index` and says what changed; never raises for a bad document."""
     started = time.monotonic()
     summary = SyncSummary(source.name)
-    known = await asyncio.to_thread(index.hashes, source.name)
     model = index.embedder.name if index.embedder is not None else "lexical"
     seen: set[str] = set()
     try:
-        with index.writer() as writer:
+        async with _writing(index) as writer:
+            # Read once the writer holds the store: a replica that waited for another's
+            # sync of the same source then finds its documents unchanged.
+            known = await asyncio.to_thread(index.hashes, source.name)
             async for ref in source.documents():
                 if ref.id in seen:
                     continue
@@ -87,23 +106,15 @@ async def sync_source(
                     log.warning("reading %s of %s failed", ref.id, source.name, exc_info=True)
                     summary.skipped.append((ref.id, f"unexpected error ({type(error).__name__})"))
                     continue
-                text = document.text[:max_chars]
-                if not text.strip():
+                prepared = await _prepare(document, redactor, model=model, max_chars=max_chars)
+                if prepared is None:
                     summary.skipped.append((ref.id, "no text"))
                     continue
-                text = await asyncio.to_thread(redactor.redact, text, count=False)
-                title = redactor.redact(document.ref.title, count=False)
-                digest = content_hash(f"{title}\n{text}", model=model)
+                redacted, digest, chunks = prepared
                 if known.get(ref.id) == digest:
                     summary.unchanged += 1
                     continue
-                chunks = chunk_document(text)
-                if not chunks:
-                    summary.skipped.append((ref.id, "no text"))
-                    continue
-                await asyncio.to_thread(
-                    writer.put, replace(document.ref, title=title), digest=digest, chunks=chunks
-                )
+                await asyncio.to_thread(writer.put, redacted, digest=digest, chunks=chunks)
                 summary.chunks += len(chunks)
                 if ref.id in known:
                     summary.changed += 1
@@ -120,3 +131,39 @@ async def sync_source(
         summary.added = summary.changed = summary.removed = summary.chunks = 0
     summary.seconds = time.monotonic() - started
     return summary
+
+
+async def _prepare(
+    document: Document, redactor: Redactor, *, model: str, max_chars: int
+) -> tuple[DocumentRef, str, list[Chunk]] | None:
+    """The document as it is indexed: redacted ref, content hash, chunks; None if no text."""
+    text = document.text[:max_chars]
+    if not text.strip():
+        return None
+    text = await asyncio.to_thread(redactor.redact, text, count=False)
+    title = redactor.redact(document.ref.title, count=False)
+    chunks = chunk_document(text)
+    if not chunks:
+        return None
+    digest = content_hash(f"{title}\n{text}", model=model)
+    return replace(document.ref, title=title), digest, chunks
+
+
+async def upsert_document(
+    document: Document, index: KnowledgeStore, *, redactor: Redactor, max_chars: int = 2_000_000
+) -> bool:
+    """Puts one document into `index` now, redacted as a sync would (a resolution the
+    moment it is recorded); False when it has no text. Its source's next sync keeps it
+    while the source still lists it."""
+    model = index.embedder.name if index.embedder is not None else "lexical"
+    prepared = await _prepare(document, redactor, model=model, max_chars=max_chars)
+    if prepared is None:
+        return False
+    ref, digest, chunks = prepared
+
+    def write() -> None:
+        with index.writer() as writer:
+            writer.put(ref, digest=digest, chunks=chunks)
+
+    await asyncio.to_thread(write)
+    return True

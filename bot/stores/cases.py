@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, astuple
 
 from redis.asyncio import Redis
 
@@ -11,14 +11,20 @@ from bot.conversation.escalation import ThreadCase, ThreadStatus
 from bot.conversation.turns import ThreadKey
 from bot.stores import keys
 
+# A case's thread is stored under the names it had before `ThreadKey` fitted tickets too, so
+# cases already stored read back and new ones are written the same way.
+_STORED_THREAD = ("workspace", "channel", "thread_ts")
+
 
 def _to_json(case: ThreadCase) -> str:
-    return json.dumps(asdict(case))
+    data = asdict(case)
+    data["thread"] = dict(zip(_STORED_THREAD, astuple(case.thread), strict=True))
+    return json.dumps(data)
 
 
 def _from_json(raw: str | bytes) -> ThreadCase:
     data = json.loads(raw)
-    data["thread"] = ThreadKey(**data["thread"])
+    data["thread"] = ThreadKey(*(data["thread"][name] for name in _STORED_THREAD))
     data["status"] = ThreadStatus(data["status"])
     return ThreadCase(**data)
 

@@ -15,6 +15,7 @@ from bot.conversation.feedback import FeedbackStore
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase
 from bot.intake.deliveries import DeliveryLog
+from bot.intake.greetings import Greetings
 from bot.intake.handled_events import HandledEvents
 from bot.intake.jobs import JobStore
 from bot.intake.rate_limit import RateLimiter
@@ -25,6 +26,7 @@ from bot.stores.cases import InMemoryCaseStore, RedisCaseStore
 from bot.stores.deliveries import InMemoryDeliveryLog, RedisDeliveryLog
 from bot.stores.error_lines import InMemoryErrorLineStore, RedisErrorLineStore
 from bot.stores.feedback import InMemoryFeedbackStore, RedisFeedbackStore
+from bot.stores.greetings import InMemoryGreetings, RedisGreetings, ResilientGreetings
 from bot.stores.handled_events import InMemoryHandledEvents, RedisHandledEvents
 from bot.stores.history import InMemoryHistoryStore, RedisHistoryStore
 from bot.stores.jobs import InMemoryJobStore, RedisJobStore
@@ -71,13 +73,16 @@ class Stores:
     knowledge: KnowledgeBase
     work_log: WorkLog
     deliveries: DeliveryLog
+    greetings: Greetings
     error_lines: ErrorLineStore
 
 
 def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> Stores:
     """Stores in Redis (each on the answer path degrading while Redis is down), or in memory."""
     if redis is None:
-        log.info("REDIS_URL is not set: history, dedup, feedback and rates live in memory")
+        log.info(
+            "REDIS_URL is not set: history, dedup, rates, greetings in memory; verdicts: counted"
+        )
         return Stores(
             history=InMemoryHistoryStore(
                 max_turns=settings.history_max_turns, ttl_seconds=settings.history_ttl_seconds
@@ -90,6 +95,7 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
             knowledge=InMemoryKnowledgeBase(),
             work_log=InMemoryWorkLog(),
             deliveries=InMemoryDeliveryLog(),
+            greetings=InMemoryGreetings(),
             error_lines=InMemoryErrorLineStore(),
         )
     prefix = settings.redis_key_prefix
@@ -117,6 +123,7 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
         knowledge=RedisKnowledgeBase(redis, prefix=prefix),
         work_log=RedisWorkLog(redis, prefix=prefix),
         deliveries=RedisDeliveryLog(redis, prefix=prefix),
+        greetings=ResilientGreetings(RedisGreetings(redis, prefix=prefix), outage),
         # Read before each bare screenshot's pass, by every replica and transport.
         error_lines=ResilientErrorLines(
             RedisErrorLineStore(redis, prefix=prefix, ttl_seconds=settings.history_ttl_seconds),

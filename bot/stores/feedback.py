@@ -1,4 +1,8 @@
-"""Where ✅/👎 verdicts live: in memory without Redis, or one hash per thread in Redis."""
+"""Where ✅/👎 verdicts live: one hash per thread in Redis, for whoever reads the keyspace.
+
+Without Redis a verdict is only counted (`supportbot_feedback_total`): nothing in the bot
+reads verdicts back, so kept in memory they would only grow with every thread.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,10 @@ from bot.stores import keys
 
 
 class InMemoryFeedbackStore:
-    def __init__(self) -> None:
-        self._verdicts: dict[ThreadKey, dict[str, Verdict]] = {}
+    """Keeps nothing: the verdict is counted by the caller, and no one reads it back."""
 
     async def record(self, thread: ThreadKey, user_id: str, verdict: Verdict) -> None:
-        self._verdicts.setdefault(thread, {})[user_id] = verdict
-
-    async def verdicts(self, thread: ThreadKey) -> dict[str, Verdict]:
-        return dict(self._verdicts.get(thread, {}))
+        return None
 
 
 class RedisFeedbackStore:
@@ -38,11 +38,3 @@ class RedisFeedbackStore:
             pipe.hset(self._key(thread), user_id, verdict.value)
             pipe.expire(self._key(thread), self._ttl_seconds)
             await pipe.execute()
-
-    async def verdicts(self, thread: ThreadKey) -> dict[str, Verdict]:
-        raw = await self._redis.hgetall(self._key(thread))
-        return {_text(user): Verdict(_text(value)) for user, value in raw.items()}
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -172,7 +172,6 @@ class InMemoryJobStore:
         self._arrived = asyncio.Event()
         self._held: dict[str, float] = {}  # job id -> monotonic time its lease runs out
         self._delayed: dict[str, float] = {}
-        self._dead: list[str] = []
 
     def _queue(self, job_id: str) -> None:
         self._ready.append(job_id)
@@ -238,16 +237,11 @@ class InMemoryJobStore:
     async def bury(self, job: Job) -> None:
         self._jobs[job.id] = job
         self._held.pop(job.id, None)
-        self._dead.insert(0, job.id)
-        del self._dead[DEAD_LETTERS_KEPT:]
 
     async def release(self, job: Job) -> None:
         self._jobs[job.id] = job
         if self._held.pop(job.id, None) is not None:
             self._queue(job.id)
-
-    async def dead_letters(self, limit: int = 100) -> list[str]:
-        return self._dead[:limit]
 
     async def start(self) -> int:
         return 0
@@ -470,6 +464,7 @@ class RedisJobStore:
         await self._settle(job.id, "release", job)
 
     async def dead_letters(self, limit: int = 100) -> list[str]:
+        """Ids of the most recently dead-lettered jobs, newest first (`doctor` lists them)."""
         ids = await self._redis.lrange(self._dead, 0, limit - 1)
         return [_text(i) for i in ids]
 

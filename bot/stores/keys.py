@@ -61,8 +61,16 @@ RATE = KeyPattern(
     "{prefix}:rate:{subject}",
     "string",
     "bot.stores.rate_limit",
-    "the rate window (60 s)",
-    "a counter of questions from one user or channel in the current window",
+    "the rule's window (60 s; 1 h for the escalation shortcut)",
+    "a counter of one subject's requests in the current window: questions per user or"
+    " channel, shortcut escalations per person, stream starts per workspace",
+)
+GREETED = KeyPattern(
+    "{prefix}:greeted:{workspace}:{user}",
+    "string",
+    "bot.stores.greetings",
+    "24 h",
+    "`1`: the person was greeted in the app's Messages tab today, so no replica greets again",
 )
 FEEDBACK = KeyPattern(
     "{prefix}:feedback:{thread}",

@@ -18,6 +18,9 @@ class InMemoryKnowledgeBase:
     async def add(self, resolution: Resolution) -> None:
         self._resolutions.append(resolution)
 
+    async def all(self) -> list[Resolution]:
+        return list(self._resolutions)
+
     async def similar(
         self, query: str, *, limit: int = 3, where: tuple[str, str] | None = None
     ) -> list[Resolution]:
@@ -39,6 +42,10 @@ class RedisKnowledgeBase:
             pipe.rpush(self._key, json.dumps(asdict(resolution), ensure_ascii=False))
             pipe.ltrim(self._key, -self._keep, -1)
             await pipe.execute()
+
+    async def all(self) -> list[Resolution]:
+        raw = await self._redis.lrange(self._key, 0, -1)
+        return [Resolution(**json.loads(item)) for item in raw]
 
     async def similar(
         self, query: str, *, limit: int = 3, where: tuple[str, str] | None = None

@@ -11,18 +11,21 @@ from bot.stores import keys
 
 
 class InMemoryRateLimiter:
-    """Windows in this process only."""
+    """Windows in this process only; windows past their end are dropped as keys pile up."""
 
-    def __init__(self) -> None:
-        self._windows: dict[str, tuple[float, int]] = {}
+    def __init__(self, *, capacity: int = 10_000) -> None:
+        self._windows: dict[str, tuple[float, int, int]] = {}  # key -> start, count, window
+        self._capacity = capacity
 
     async def hit(self, key: str, *, limit: int, window: int) -> RateDecision:
         now = time.monotonic()
-        started, count = self._windows.get(key, (now, 0))
+        if len(self._windows) > self._capacity:
+            self._windows = {k: w for k, w in self._windows.items() if now - w[0] < w[2]}
+        started, count, _ = self._windows.get(key, (now, 0, window))
         if now - started >= window:
             started, count = now, 0
         count += 1
-        self._windows[key] = (started, count)
+        self._windows[key] = (started, count, window)
         if count <= limit:
             return RateDecision(True)
         return RateDecision(False, max(1, int(started + window - now + 0.999)))

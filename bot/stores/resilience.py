@@ -1,8 +1,9 @@
 """Keep answering when Redis is down: each store on the answer path degrades instead of failing.
 
-Dedup falls back to this process's memory, history reads as empty and writes are
-skipped, rate limits let requests through, thread cases read as "with the bot", a
-screenshot's error line reads as not kept (the pass runs again).
+Dedup falls back to this process's memory (greetings too: bot/stores/greetings.py),
+history reads as empty and writes are skipped, rate limits let requests through,
+thread cases read as "with the bot", a screenshot's error line reads as not kept
+(the pass runs again).
 The outage is logged once when it starts and once when it ends, and counted.
 """
 

@@ -21,15 +21,11 @@ from bot.attachments.credentials import Credentials, NoCredentials, OriginCreden
 from bot.conversation.turns import SkippedAttachment
 from bot.messages import Message, say
 from bot.settings import Settings
-from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster
+from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster, Read, WebhookRoute
 from handlers.webhooks.ids import TicketFormat, segment
 from handlers.webhooks.payloads import TicketEvent
-from handlers.webhooks.signatures import Provider
 
 NOTE_HEADER = "supportbot diagnosis (internal)"
-
-Read = Callable[[Settings], object]
-"""How a setting is read from `Settings` (its value; unset is None or empty)."""
 
 
 def note_marker(job_id: str) -> str:
@@ -132,14 +128,13 @@ class Helpdesk(Protocol):
     """One vendor. Adding a helpdesk is one package implementing this plus one registry line."""
 
     @property
-    def name(self) -> Provider:
-        """The helpdesk (the `provider` its jobs carry)."""
+    def name(self) -> str:
+        """The helpdesk (the `provider` its jobs carry; stored, so it never changes)."""
         ...
 
     @property
-    def routes(self) -> Mapping[Provider, tuple[str, Read]]:
-        """Each webhook route it answers, with the setting that signs it (the route is on when
-        that setting is set)."""
+    def routes(self) -> tuple[WebhookRoute, ...]:
+        """Each webhook route it answers (route names are unique across all helpdesks)."""
         ...
 
     @property
@@ -152,25 +147,25 @@ class Helpdesk(Protocol):
         """Its ticket ids, checked before one goes near an API URL."""
         ...
 
-    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+    def sign(self, route: str, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
         """The headers the vendor sends with `body` on `route` (tests and `send-test`)."""
         ...
 
     def verify(
-        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+        self, route: str, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
     ) -> bool:
         """Whether `headers` carry a valid, fresh signature (or token) of `body`."""
         ...
 
-    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+    def delivery_id(self, route: str, headers: Mapping[str, str], body: Any) -> str | None:
         """The vendor's id of this delivery, unchanged across its redeliveries; None if none."""
         ...
 
-    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+    def test_delivery(self, route: str, ticket: str, text: str) -> TestDelivery:
         """What it sends on `route` for a new ticket `ticket` saying `text`."""
         ...
 
-    def read(self, route: Provider, body: Any) -> TicketEvent:
+    def read(self, route: str, body: Any) -> TicketEvent:
         """The ticket in a delivery to `route` (one of `routes`), from its parsed JSON body.
 
         Raises:
@@ -191,6 +186,22 @@ class Helpdesk(Protocol):
     def identity_check(self, settings: Settings) -> IdentityCheck:
         """What `doctor` asks it."""
         ...
+
+
+class WebhookOnly:
+    """The API side of a helpdesk that has none (the generic webhook): no settings, no client,
+    so the runner posts no note and `doctor` asks it nothing; the answer is the job's result."""
+
+    api_settings: tuple[tuple[str, Read], ...] = ()
+
+    def connection(self, settings: Settings) -> Connection | None:
+        return None
+
+    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
+        raise TypeError("a webhook-only helpdesk has no API")  # never built: no connection
+
+    def identity_check(self, settings: Settings) -> IdentityCheck:
+        raise TypeError("a webhook-only helpdesk has no API")
 
 
 class NoteFormat(Protocol):

@@ -1,13 +1,14 @@
 """Every helpdesk the bot knows, in one list, and what is derived from it.
 
-Adding a helpdesk: write its package (see docs/helpdesks.md, "Adding a helpdesk") and add
-one line to `HELPDESKS`.
+Adding a helpdesk: write its package (see docs/architecture.md, "Adding a helpdesk") and
+add it to `HELPDESKS`. Its routes, their secrets, its API client and its `doctor` check are
+read from here; nothing else names a vendor.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,132 +16,134 @@ import httpx
 
 from bot.attachments.credentials import Credentials
 from bot.settings import Settings
-from handlers.helpdesks.base import NO_CREDENTIALS, Helpdesk, Read
+from handlers.helpdesks.base import NO_CREDENTIALS, Helpdesk
 from handlers.helpdesks.generic import Generic
 from handlers.helpdesks.intercom import Intercom
 from handlers.helpdesks.jira import Jira
 from handlers.helpdesks.zendesk import Zendesk
-from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster
+from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster, WebhookRoute
 from handlers.webhooks.payloads import TicketEvent, UnreadableTicket
-from handlers.webhooks.signatures import Provider
 
 HELPDESKS: tuple[Helpdesk, ...] = (Zendesk(), Jira(), Intercom(), Generic())
 
-BY_NAME: Mapping[Provider, Helpdesk] = {helpdesk.name: helpdesk for helpdesk in HELPDESKS}
 
-# Each webhook route: the setting that signs it (the route is on when it is set).
-SECRET_SETTINGS: Mapping[Provider, tuple[str, Read]] = {
-    route: secret for helpdesk in HELPDESKS for route, secret in helpdesk.routes.items()
-}
+class Registry:
+    """Helpdesks and their webhook routes, looked up by name; implements the webhook core's
+    `Inbound`. The bot uses `REGISTRY`; a test or another deployment may build its own."""
+
+    def __init__(self, helpdesks: Iterable[Helpdesk]) -> None:
+        self.helpdesks = tuple(helpdesks)
+        self.by_name: Mapping[str, Helpdesk] = {h.name: h for h in self.helpdesks}
+        self.routes: Mapping[str, WebhookRoute] = {
+            route.name: route for helpdesk in self.helpdesks for route in helpdesk.routes
+        }
+        self._owner = {route.name: h for h in self.helpdesks for route in h.routes}
+        # A name given twice would shadow a vendor's route, or mix two vendors' jobs.
+        if len(self.by_name) != len(self.helpdesks):
+            raise ValueError("two helpdesks share a name")
+        if len(self.routes) != sum(len(h.routes) for h in self.helpdesks):
+            raise ValueError("two webhook routes share a name")
+
+    def route(self, name: str) -> WebhookRoute | None:
+        return self.routes.get(name)
+
+    def helpdesk_of(self, route: str) -> Helpdesk:
+        """The helpdesk whose API answers the tickets of webhook `route`."""
+        return self._owner[route]
+
+    def helpdesk_name(self, route: str) -> str:
+        return self.helpdesk_of(route).name
+
+    def ticket_id(self, route: str, value: object) -> str:
+        """`value` as a ticket id of `route`'s helpdesk; raises `BadTicketId` otherwise."""
+        return self.helpdesk_of(route).ticket_format.check(value)
+
+    def sign(self, route: str, secret: str, body: bytes, timestamp: str = "") -> dict[str, str]:
+        """The headers `route`'s vendor would send with `body` (tests, `send-test`)."""
+        return self.helpdesk_of(route).sign(route, secret, body, timestamp)
+
+    def verify(
+        self,
+        route: str,
+        secret: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: float | None = None,
+    ) -> bool:
+        """Whether `headers` carry a valid, fresh signature of `body` for webhook `route`."""
+        return self.helpdesk_of(route).verify(
+            route, secret, body, headers, now=time.time() if now is None else now
+        )
+
+    def delivery_id(self, route: str, headers: Mapping[str, str], body: Any) -> str | None:
+        """The vendor's id of this delivery, or None when it sent none (or none usable)."""
+        return self.helpdesk_of(route).delivery_id(route, headers, body)
+
+    def parse(self, route: str, body: Any) -> TicketEvent:
+        """The ticket in a delivery to webhook `route`, read by its helpdesk.
+
+        Raises:
+            NotATicket: an event the bot does not answer (a status change, another topic).
+            UnreadableTicket: an event for the bot whose body lacks a field it needs.
+            BadTicketId: the ticket id is missing or not in its vendor's format.
+        """
+        try:
+            return self.helpdesk_of(route).read(route, body)
+        except (KeyError, TypeError, AttributeError) as error:
+            # The models check each field the readers use; this is the last net for an odd value.
+            raise UnreadableTicket(
+                "a field", f"is malformed ({error})", shape="the body docs/helpdesks.md describes"
+            ) from None
+
+    def webhook_secrets(self, settings: Settings) -> dict[str, str]:
+        """The secret of every webhook route that is on."""
+        secrets = {}
+        for name, route in self.routes.items():
+            value = route.read(settings)
+            secret = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            if isinstance(secret, str) and secret:
+                secrets[name] = secret
+        return secrets
+
+    def missing_api_settings(self, settings: Settings, route: str) -> tuple[str, ...]:
+        """The settings still unset that `route`'s helpdesk needs to post notes."""
+        helpdesk = self.helpdesk_of(route)
+        return tuple(name for name, read in helpdesk.api_settings if not read(settings))
+
+    def webhooks_without_notes(self, settings: Settings) -> dict[str, tuple[str, ...]]:
+        """Each webhook route that is on while its helpdesk's API credentials are not all set:
+        its tickets are diagnosed but no note can be posted."""
+        return {
+            route: missing
+            for route in self.webhook_secrets(settings)
+            if (missing := self.missing_api_settings(settings, route))
+        }
 
 
-def helpdesk_of(route: Provider) -> Helpdesk:
-    """The helpdesk whose API answers the tickets of webhook `route`."""
-    return BY_NAME[route.helpdesk]
-
-
-def ticket_id(route: Provider, value: object) -> str:
-    """`value` as a ticket id of `route`'s helpdesk; raises `BadTicketId` otherwise."""
-    return helpdesk_of(route).ticket_format.check(value)
-
-
-def sign(route: Provider, secret: str, body: bytes, timestamp: str = "") -> dict[str, str]:
-    """The headers `route`'s vendor would send with `body` (tests, `send-test`)."""
-    return helpdesk_of(route).sign(route, secret, body, timestamp)
-
-
-def verify(
-    route: Provider,
-    secret: str,
-    body: bytes,
-    headers: Mapping[str, str],
-    *,
-    now: float | None = None,
-) -> bool:
-    """Whether `headers` carry a valid, fresh signature of `body` for webhook `route`."""
-    return helpdesk_of(route).verify(
-        route, secret, body, headers, now=time.time() if now is None else now
-    )
-
-
-def delivery_id(route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
-    """The vendor's id of this delivery, or None when it sent none (or none usable)."""
-    return helpdesk_of(route).delivery_id(route, headers, body)
-
-
-class Inbound:
-    """What the webhook routes ask the helpdesks (`handlers.webhooks.helpdesk_api.Inbound`)."""
-
-    def verify(self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
-        return verify(route, secret, body, headers)
-
-    def parse(self, route: Provider, body: Any) -> TicketEvent:
-        return parse(route, body)
-
-    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
-        return delivery_id(route, headers, body)
-
-
-def parse(route: Provider, body: Any) -> TicketEvent:
-    """The ticket in a delivery to webhook `route`, read by its helpdesk.
-
-    Raises:
-        NotATicket: an event the bot does not answer (a status change, another topic).
-        UnreadableTicket: an event for the bot whose body lacks a field it needs.
-        BadTicketId: the ticket id is missing or not in its vendor's format.
-    """
-    try:
-        return helpdesk_of(route).read(route, body)
-    except (KeyError, TypeError, AttributeError) as error:
-        # The models check each field the readers use; this is the last net for an odd value.
-        raise UnreadableTicket(
-            "a field", f"is malformed ({error})", shape="the body docs/helpdesks.md describes"
-        ) from None
-
-
-def webhook_secrets(settings: Settings) -> dict[Provider, str]:
-    """The secret of every webhook route that is on."""
-    secrets = {}
-    for route, (_, read) in SECRET_SETTINGS.items():
-        value = read(settings)
-        secret = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-        if isinstance(secret, str) and secret:
-            secrets[route] = secret
-    return secrets
-
-
-def missing_api_settings(settings: Settings, route: Provider) -> tuple[str, ...]:
-    """The settings still unset that `route`'s helpdesk needs to post notes."""
-    return tuple(name for name, read in helpdesk_of(route).api_settings if not read(settings))
-
-
-def webhooks_without_notes(settings: Settings) -> dict[Provider, tuple[str, ...]]:
-    """Each webhook route that is on while its helpdesk's API credentials are not all set:
-    its tickets are diagnosed but no note can be posted."""
-    return {
-        route: missing
-        for route in webhook_secrets(settings)
-        if (missing := missing_api_settings(settings, route))
-    }
+REGISTRY = Registry(HELPDESKS)
 
 
 @dataclass
 class HelpdeskClients:
     """One configured API client per helpdesk whose credentials are set; closed together."""
 
-    clients: dict[Provider, httpx.AsyncClient] = field(default_factory=dict)
+    clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
 
     @classmethod
     def build(
-        cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        registry: Registry = REGISTRY,
     ) -> HelpdeskClients:
         clients = {}
-        for helpdesk in HELPDESKS:
+        for helpdesk in registry.helpdesks:
             if (connection := helpdesk.connection(settings)) is not None:
                 clients[helpdesk.name] = connection.client(transport)
         return cls(clients)
 
-    def get(self, name: Provider) -> httpx.AsyncClient | None:
+    def get(self, name: str) -> httpx.AsyncClient | None:
         return self.clients.get(name)
 
     async def aclose(self) -> None:
@@ -156,19 +159,21 @@ class Vendors:
     helpdesks: dict[str, HelpdeskApi] = field(default_factory=dict)
     credentials: dict[str, Credentials] = field(default_factory=dict)
 
-    def credentials_for(self, provider: Provider) -> Credentials:
-        return self.credentials.get(provider.value, NO_CREDENTIALS)
+    def credentials_for(self, helpdesk: str) -> Credentials:
+        return self.credentials.get(helpdesk, NO_CREDENTIALS)
 
 
-def build_vendors(settings: Settings, clients: HelpdeskClients) -> Vendors:
+def build_vendors(
+    settings: Settings, clients: HelpdeskClients, registry: Registry = REGISTRY
+) -> Vendors:
     """The note writer, own-write guard and download credentials of each configured helpdesk."""
     vendors = Vendors()
-    for helpdesk in HELPDESKS:
+    for helpdesk in registry.helpdesks:
         client = clients.get(helpdesk.name)
         if client is None:
             continue
         parts = helpdesk.parts(client, settings)
-        vendors.notes[helpdesk.name.value] = parts.notes
-        vendors.helpdesks[helpdesk.name.value] = parts.guard
-        vendors.credentials[helpdesk.name.value] = parts.credentials
+        vendors.notes[helpdesk.name] = parts.notes
+        vendors.helpdesks[helpdesk.name] = parts.guard
+        vendors.credentials[helpdesk.name] = parts.credentials
     return vendors

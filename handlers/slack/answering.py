@@ -28,7 +28,7 @@ from bot.errors import (
     StoreUnavailable,
 )
 from bot.intake.handled_events import HandledEvents
-from bot.intake.rate_limit import RateLimiter
+from bot.intake.rate_limit import RateLimiter, RateRule
 from bot.intake.work_log import WorkLog
 from bot.messages import Language, Message, detect_language, ordinal, say
 from bot.observability import catalogue
@@ -50,10 +50,27 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Requests allowed per minute; 0 turns a limit off."""
+    """Questions allowed per minute from one person and in one channel; 0 turns one off."""
 
     per_user: int = 10
     per_channel: int = 60
+
+    def checks(self, turn: Turn) -> tuple[tuple[RateRule, str, Message], ...]:
+        """Each limit as the limiter's rule, the subject it counts for `turn`, and what a
+        person over it is told."""
+        workspace = turn.thread.place
+        return (
+            (
+                RateRule("user", self.per_user),
+                f"{workspace}:{turn.user_id}",
+                Message.RATE_LIMITED_USER,
+            ),
+            (
+                RateRule("channel", self.per_channel),
+                f"{workspace}:{turn.thread.space}",
+                Message.RATE_LIMITED_CHANNEL,
+            ),
+        )
 
 
 class SlackAnswerer:
@@ -65,7 +82,8 @@ class SlackAnswerer:
     Args:
         diagnoser: the use case.
         handled: the record of claimed messages (Redis, or in-memory).
-        limiter: counts requests per user and channel.
+        limiter: the one rate limiter: questions per user and channel, and (unless
+            `streaming` is given) stream starts per workspace.
         limits: how many requests a minute each may make.
         metrics: where answers, failures and limits are counted.
         desk: hands threads to people; None when escalation is off.
@@ -93,22 +111,18 @@ class SlackAnswerer:
         self._handled = handled
         self._limiter = limiter
         self._limits = limits
-        self.metrics = metrics or Metrics()
-        self._streaming = streaming or StreamingSupport()
+        self._metrics = metrics or Metrics()
+        self._streaming = streaming or StreamingSupport(limiter=limiter)
         self._status = status or StatusSupport()
         self._update_interval = update_interval
-        self.desk = desk
+        self._desk = desk
         self._work_log = work_log
         self._stopping = False
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
 
-    @property
-    def diagnoser(self) -> Diagnoser:
-        return self._diagnoser
-
     def submit(self, turn: Turn, client: AsyncWebClient) -> None:
         """Start answering `turn` in the background; returns at once."""
-        key = (turn.thread.channel, turn.message_ts)
+        key = (turn.thread.space, turn.message_ts)
         task = asyncio.create_task(self.answer(turn, client), name=f"answer-{turn.message_ts}")
         self._tasks[key] = task
         task.add_done_callback(lambda _: self._tasks.pop(key, None))
@@ -136,11 +150,9 @@ class SlackAnswerer:
 
     async def answer(self, turn: Turn, client: AsyncWebClient) -> None:
         thread = turn.thread
-        with log_context(
-            workspace=thread.workspace, channel=thread.channel, thread=thread.thread_ts
-        ):
+        with log_context(workspace=thread.place, channel=thread.space, thread=thread.thread_id):
             try:
-                claim = f"{thread.workspace}:{thread.channel}:{turn.message_ts}"
+                claim = f"{thread.place}:{thread.space}:{turn.message_ts}"
                 if not await self._handled.claim(claim):
                     log.info("message %s already handled; not answering again", claim)
                     return
@@ -166,10 +178,10 @@ class SlackAnswerer:
         reply = SlackThreadReply(
             client,
             ThreadPlace(
-                channel=turn.thread.channel,
-                thread_ts=turn.thread.thread_ts,
+                channel=turn.thread.space,
+                thread_ts=turn.thread.thread_id,
                 message_ts=turn.message_ts,
-                team_id=turn.thread.workspace,
+                team_id=turn.thread.place,
                 user_id=turn.user_id,
             ),
             streaming=self._streaming,
@@ -178,10 +190,10 @@ class SlackAnswerer:
             steps=steps,
         )
         if refusal := await self._over_limit(turn, language):
-            self.metrics.count(catalogue.RATE_LIMITED)
+            self._metrics.count(catalogue.RATE_LIMITED)
             await self._tell(reply, refusal)
             return
-        if self.desk is not None and await self._handed_to_people(turn, client, language):
+        if self._desk is not None and await self._handed_to_people(turn, client, language):
             return
         so_far = ""
         events: AsyncIterator[object] | None = None
@@ -226,28 +238,28 @@ class SlackAnswerer:
                     if event.references:
                         final += _drawing_on(event.references, language)
                     actions = feedback_actions(
-                        turn.thread.thread_ts, language, escalation=self.desk is not None
+                        turn.thread.thread_id, language, escalation=self._desk is not None
                     )
                     await reply.finish(final + event.answer, actions=actions)
-            self.metrics.count(catalogue.ANSWERS, outcome="answered")
+            self._metrics.count(catalogue.ANSWERS, outcome="answered")
         except AnswerStopped:
             # The person pressed Stop: no more text, no error message, the model stops too.
             log.info("answer to %s stopped by the user", turn.message_ts)
-            self.metrics.count(catalogue.ANSWERS, outcome="stopped_by_user")
+            self._metrics.count(catalogue.ANSWERS, outcome="stopped_by_user")
             await _close(events)
             await reply.stopped_quietly()
         except asyncio.CancelledError:
-            self.metrics.count(catalogue.ANSWERS, outcome="cancelled")
+            self._metrics.count(catalogue.ANSWERS, outcome="cancelled")
             reason = Message.RESTARTING if self._stopping else Message.QUESTION_DELETED
             await self._tell(reply, say(reason, language), so_far)
         except BotError as error:
             log.warning("could not answer %s: %s", turn.message_ts, error)
-            self.metrics.count(catalogue.ANSWERS, outcome=type(error).__name__)
+            self._metrics.count(catalogue.ANSWERS, outcome=type(error).__name__)
             await self._tell(reply, error.user_message(language), so_far)
         except Exception:
             reference = uuid.uuid4().hex[:8]
             log.exception("answering %s failed (reference %s)", turn.message_ts, reference)
-            self.metrics.count(catalogue.ANSWERS, outcome="internal_error")
+            self._metrics.count(catalogue.ANSWERS, outcome="internal_error")
             await self._tell(
                 reply, say(Message.INTERNAL_ERROR, language, reference=reference), so_far
             )
@@ -256,36 +268,22 @@ class SlackAnswerer:
         self, turn: Turn, client: AsyncWebClient, language: Language
     ) -> bool:
         """Escalate when the user asks for a person; True when the bot should not answer."""
-        assert self.desk is not None
+        assert self._desk is not None
         thread = turn.thread
-        await self.desk.cases.remember_thread(
-            thread.workspace, thread.channel, turn.user_id, thread.thread_ts
+        await self._desk.cases.remember_thread(
+            thread.place, thread.space, turn.user_id, thread.thread_id
         )
         if asks_for_a_human(turn.text):
-            await self.desk.escalate(client, thread, by=turn.user_id, language=language)
+            await self._desk.escalate(client, thread, by=turn.user_id, language=language)
             return True
-        case = await self.desk.cases.get(thread)
+        case = await self._desk.cases.get(thread)
         if case.status is ThreadStatus.RESOLVED:  # asked again after a resolution: back to the bot
-            await self.desk.cases.save(case.reopened())
+            await self._desk.cases.save(case.reopened())
         return False
 
     async def _over_limit(self, turn: Turn, language: Language) -> str | None:
-        checks = [
-            (
-                f"user:{turn.thread.workspace}:{turn.user_id}",
-                self._limits.per_user,
-                Message.RATE_LIMITED_USER,
-            ),
-            (
-                f"channel:{turn.thread.workspace}:{turn.thread.channel}",
-                self._limits.per_channel,
-                Message.RATE_LIMITED_CHANNEL,
-            ),
-        ]
-        for key, limit, message in checks:
-            if limit <= 0:
-                continue
-            decision = await self._limiter.hit(key, limit=limit, window=60)
+        for rule, subject, message in self._limits.checks(turn):
+            decision = await rule.hit(self._limiter, subject)
             if not decision.allowed:
                 return say(message, language, seconds=decision.retry_after)
         return None

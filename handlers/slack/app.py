@@ -10,12 +10,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.feedback import FeedbackStore
+from bot.intake.greetings import Greetings
 from bot.intake.work_log import WorkLog
+from bot.observability.metrics import Metrics
+from bot.safety.redaction import Redactor
 from handlers.slack.answering import SlackAnswerer
 from handlers.slack.assistant import register_assistant
-from handlers.slack.escalation import register_escalation
+from handlers.slack.escalation import EscalationDesk, register_escalation
 from handlers.slack.feedback import register_feedback
-from handlers.slack.listeners import register_listeners
+from handlers.slack.listeners import KnownThreads, register_listeners
 from handlers.slack.message_reader import SlackMessageReader
 from handlers.slack.names import SlackNames
 from handlers.slack.recovery import register_recording
@@ -45,6 +48,11 @@ def build_bolt_app(
     answerer: SlackAnswerer,
     policy: ChannelPolicy,
     feedback: FeedbackStore,
+    greetings: Greetings,
+    threads: KnownThreads,
+    redactor: Redactor,
+    metrics: Metrics,
+    desk: EscalationDesk | None = None,
     work_log: WorkLog | None = None,
     ack_budget_seconds: float = 1.0,
 ) -> AsyncApp:
@@ -55,6 +63,12 @@ def build_bolt_app(
         answerer: runs accepted turns.
         policy: which channels and users the bot answers, and in which language.
         feedback: where the feedback buttons' verdicts go.
+        greetings: who was greeted today, shared by the replicas.
+        threads: which threads the bot took part in (the conversation history).
+        redactor: cleans the user's words before they are recorded or shown.
+        metrics: where feedback is counted.
+        desk: hands threads to people; None when escalation is off (the answerer has
+            the same one).
         work_log: records question-bearing events before they are acknowledged.
         ack_budget_seconds: the most time that recording may take before the ack.
     """
@@ -72,16 +86,23 @@ def build_bolt_app(
         process_before_response=False,
     )
     if work_log is not None:
-        register_recording(
-            app, work_log, answerer.diagnoser.redactor, budget_seconds=ack_budget_seconds
-        )
+        register_recording(app, work_log, redactor, budget_seconds=ack_budget_seconds)
     users = SlackUsers()  # one users.info cache: names and locales
     languages = UserLanguages(users)
-    register_assistant(app, languages)
+    register_assistant(app, languages, greetings)
     reader = SlackMessageReader(SlackNames(users=users))
-    register_listeners(app, answerer, policy, languages, reader)
-    register_feedback(app, feedback, answerer.metrics)
-    if answerer.desk is not None:
-        register_escalation(app, answerer.desk)
-    register_unhandled(app, escalation=answerer.desk is not None)  # last: it takes the rest
+    register_listeners(
+        app,
+        answerer,
+        policy,
+        languages,
+        threads=threads,
+        redactor=redactor,
+        cases=desk.cases if desk is not None else None,
+        reader=reader,
+    )
+    register_feedback(app, feedback, metrics)
+    if desk is not None:
+        register_escalation(app, desk)
+    register_unhandled(app, escalation=desk is not None)  # last: it takes the rest
     return app

@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections import OrderedDict
 from typing import Any
 
-from cachetools import TTLCache
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.async_store import (
     AsyncAssistantThreadContextStore,
@@ -51,6 +49,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import messages
+from bot.errors import StoreUnavailable
+from bot.intake.greetings import Greetings
 from bot.messages import Language, Message
 from bot.safety.redaction import Redactor
 from handlers.slack.user_language import UserLanguages
@@ -146,28 +146,39 @@ async def name_thread(
         log.info("could not title thread %s: %s", thread_ts, error.response.get("error"))
 
 
-# app_home_opened comes each time someone opens the tab; a greeting a day is enough.
-GREETING_INTERVAL_SECONDS = 24 * 3600
+async def should_greet(greetings: Greetings, workspace: str, user: str) -> bool:
+    """Whether to greet: the store says; when it cannot tell, greet (one greeting too
+    many is better than none, and the opening must not fail)."""
+    try:
+        return await greetings.first_today(workspace, user)
+    except StoreUnavailable as error:
+        log.warning("cannot tell whether %s was greeted today: %s", user, error)
+        return True
 
 
-def register_assistant(app: AsyncApp, languages: UserLanguages) -> ThreadEventsAssistant:
+def register_assistant(
+    app: AsyncApp, languages: UserLanguages, greetings: Greetings
+) -> ThreadEventsAssistant:
     """Greet new conversations with suggested prompts, in either experience; keep the
-    assistant threads' context."""
+    assistant threads' context. `greetings` remembers, across replicas, who was greeted
+    today in the Messages tab (app_home_opened comes on every opening)."""
     assistant = ThreadEventsAssistant(thread_context_store=RecentThreadContexts())
-    greeted: TTLCache[str, bool] = TTLCache(
-        maxsize=100_000, ttl=GREETING_INTERVAL_SECONDS, timer=time.monotonic
-    )
 
     @app.event("app_home_opened")
-    async def greet_in_messages_tab(event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def greet_in_messages_tab(
+        event: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
         # https://docs.slack.dev/reference/events/app_home_opened: `tab` is "home" or
         # "messages"; `channel` is the app's DM with `user`.
         if event.get("tab") != "messages" or not event.get("channel") or not event.get("user"):
             return
         user, channel = str(event["user"]), str(event["channel"])
-        if greeted.get(user):
+        workspace = str(context.team_id or body.get("team_id") or "")
+        if not await should_greet(greetings, workspace, user):
             return
-        greeted[user] = True
         language = await languages.of(client, user) or Language.ENGLISH
         await client.chat_postMessage(
             channel=channel, text=messages.say(Message.ASSISTANT_GREETING, language)

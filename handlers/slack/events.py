@@ -36,8 +36,8 @@ def is_thread_reply(event: Mapping[str, Any]) -> bool:
 
 def thread_of(event: Mapping[str, Any], team_id: str) -> ThreadKey:
     """The thread the answer goes to: the message's thread, or a new one under it."""
-    return ThreadKey(
-        workspace=team_id,
+    return ThreadKey.for_slack(
+        team=team_id,
         channel=str(event["channel"]),
         thread_ts=str(event.get("thread_ts") or event["ts"]),
     )

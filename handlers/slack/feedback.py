@@ -31,7 +31,7 @@ def register_feedback(app: AsyncApp, store: FeedbackStore, metrics: Metrics) -> 
         thread_ts = action.get("value") or body["message"].get("thread_ts") or body["message"]["ts"]
         team = (body.get("team") or {}).get("id") or body.get("user", {}).get("team_id", "")
         user = body["user"]["id"]
-        await store.record(ThreadKey(team, channel, thread_ts), user, verdict)
+        await store.record(ThreadKey.for_slack(team, channel, thread_ts), user, verdict)
         metrics.count(catalogue.FEEDBACK, verdict=verdict.value)
         language = detect_language(body["message"].get("text", ""))
         await client.chat_postMessage(

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.channel_policy import ChannelPolicy
-from bot.conversation.escalation import ThreadStatus
+from bot.conversation.escalation import ThreadCase, ThreadStatus
 from bot.conversation.turns import ThreadKey, Turn
 from bot.messages import Language
+from bot.safety.redaction import Redactor
 from handlers.slack.answering import SlackAnswerer
 from handlers.slack.assistant import name_thread
 from handlers.slack.events import (
@@ -32,6 +33,20 @@ from handlers.slack.user_language import UserLanguages
 log = logging.getLogger(__name__)
 
 
+class KnownThreads(Protocol):
+    """The threads the bot took part in (the conversation history knows)."""
+
+    async def has_thread(self, thread: ThreadKey) -> bool | None:
+        """Whether the bot took part in `thread`; None when the store cannot tell."""
+        ...
+
+
+class ThreadCases(Protocol):
+    """Each thread's escalation case (with the bot, or with people)."""
+
+    async def get(self, thread: ThreadKey) -> ThreadCase: ...
+
+
 def _team_id(context: AsyncBoltContext, body: dict[str, Any]) -> str:
     return str(context.team_id or body.get("team_id") or "")
 
@@ -41,10 +56,22 @@ def register_listeners(
     answerer: SlackAnswerer,
     policy: ChannelPolicy,
     languages: UserLanguages,
+    *,
+    threads: KnownThreads,
+    redactor: Redactor,
+    cases: ThreadCases | None = None,
     reader: SlackMessageReader | None = None,
 ) -> None:
     """Mentions, direct messages, replies in the bot's threads, and (in support channels)
-    every new message; per the channel policy."""
+    every new message; per the channel policy.
+
+    Args:
+        answerer: answers the accepted messages.
+        threads: which threads the bot is in (a reply there is the bot's to answer).
+        redactor: cleans a question before it names its thread.
+        cases: the threads handed to people; None when escalation is off.
+        reader: turns an event into a `Turn`.
+    """
     reader = reader or SlackMessageReader()
 
     async def submit(
@@ -59,7 +86,7 @@ def register_listeners(
             event, team_id=team_id, bot_user_id=context.bot_user_id, client=client
         )
         turn = replace(turn, source_id=body.get("event_id"))
-        language = policy.rules_for(turn.thread.channel).language
+        language = policy.rules_for(turn.thread.space).language
         if language is None:
             language = await languages.of(client, turn.user_id)
         answerer.submit(_with_language(turn, language), client)
@@ -95,7 +122,9 @@ def register_listeners(
         if is_direct_message(event):
             wanted = policy.answers_direct_message(user)
             if wanted:  # a reply in an assistant thread, or a new thread in the Messages tab
-                await _title_new_thread(answerer, client, event, team_id, context.bot_user_id)
+                await _title_new_thread(
+                    threads, redactor, client, event, team_id, context.bot_user_id
+                )
         elif mentions(event, context.bot_user_id):
             # A post that mentions the bot is app_mention's, but Slack may deliver only its
             # message event (a mention with a file arrives as message/file_share alone,
@@ -106,8 +135,8 @@ def register_listeners(
             thread = thread_of(event, team_id)
             wanted = (
                 policy.answers_thread_reply(channel, user)
-                and await _bot_in_thread(answerer, client, thread, context)
-                and not await _with_people(answerer, thread)
+                and await _bot_in_thread(threads, client, thread, context)
+                and not await _with_people(cases, thread)
             )
         else:  # a new top-level message that does not mention the bot
             wanted = policy.answers_new_message(channel, user)
@@ -122,18 +151,18 @@ def register_listeners(
 
 
 async def _bot_in_thread(
-    answerer: SlackAnswerer, client: AsyncWebClient, thread: ThreadKey, context: AsyncBoltContext
+    threads: KnownThreads, client: AsyncWebClient, thread: ThreadKey, context: AsyncBoltContext
 ) -> bool:
     """Whether the bot took part in `thread`: its history says, or, while the history
     cannot tell (Redis down), Slack's own thread does."""
-    known = await answerer.diagnoser.knows_thread(thread)
+    known = await threads.has_thread(thread)
     if known is not None:
         return known
     # conversations.replies is rate-limited hard for most apps
     # (https://api.slack.com/methods/conversations.replies): asked only during an outage.
     try:
         replies = await client.conversations_replies(
-            channel=thread.channel, ts=thread.thread_ts, limit=200
+            channel=thread.space, ts=thread.thread_id, limit=200
         )
     except SlackApiError as error:
         log.warning("cannot tell whether the bot is in %s: %s", thread.as_key(), error)
@@ -146,15 +175,16 @@ async def _bot_in_thread(
     )
 
 
-async def _with_people(answerer: SlackAnswerer, thread: ThreadKey) -> bool:
+async def _with_people(cases: ThreadCases | None, thread: ThreadKey) -> bool:
     """An escalated thread belongs to people: the bot answers there only when mentioned."""
-    if answerer.desk is None:
+    if cases is None:
         return False
-    return (await answerer.desk.cases.get(thread)).status is ThreadStatus.ESCALATED
+    return (await cases.get(thread)).status is ThreadStatus.ESCALATED
 
 
 async def _title_new_thread(
-    answerer: SlackAnswerer,
+    threads: KnownThreads,
+    redactor: Redactor,
     client: AsyncWebClient,
     event: dict[str, Any],
     team_id: str,
@@ -163,15 +193,9 @@ async def _title_new_thread(
     """The first question in a direct-message thread (the assistant container's threads
     are these) names the thread."""
     thread = thread_of(event, team_id)
-    if not await answerer.diagnoser.knows_thread(thread):
+    if not await threads.has_thread(thread):
         question = strip_mentions(str(event.get("text") or ""), bot_user_id)
-        await name_thread(
-            client,
-            thread.channel,
-            thread.thread_ts,
-            question,
-            redactor=answerer.diagnoser.redactor,
-        )
+        await name_thread(client, thread.space, thread.thread_id, question, redactor=redactor)
 
 
 def _with_language(turn: Turn, language: Language | None) -> Turn:

@@ -9,6 +9,11 @@ so without streaming the status line names the current step instead.
 
 Bounded: the cards are sent at most `MAX_STEP_UPDATES` times per answer (the steps known
 when the stream starts, then their end state), whatever the number of steps or pieces.
+
+Every card shown ends in a final state: complete with the answer, error when it breaks off.
+An answer that fails before its first word (the engine refuses, a deadline passes) shows
+its steps once, already ended: the ones under way in error, or when none was, the answer's
+writing, which is then the step that broke.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class AnswerSteps:
     def __init__(self, language: Language) -> None:
         self._steps: dict[str, Step] = {}
         self._language = language
+        self._ended = False  # the cards' end state was sent
         self.updates = 0  # how many times the cards were sent for this answer
 
     def record(self, step: Step) -> None:
@@ -86,12 +92,26 @@ class AnswerSteps:
     def closing(self, status: StepStatus) -> list[dict[str, Any]] | None:
         """Every unfinished step set to `status` (complete, or error); None when no card
         was shown or the end was sent already."""
-        if self.updates != 1:
+        if self.updates != 1 or self._ended:
             return None
+        self._end(status)
+        return self._send()
+
+    def failed(self) -> list[dict[str, Any]] | None:
+        """The cards of an answer that failed before its first word, all ended; None when
+        no step was reported (nothing to show) or the cards were sent already."""
+        if self.updates or not self._steps:
+            return None
+        if self.current is None:  # everything reported had finished: the writing broke
+            self.record(Step(WRITING, say(Message.STEP_WRITING, self._language), StepStatus.ERROR))
+        self._end(StepStatus.ERROR)
+        return self._send()
+
+    def _end(self, status: StepStatus) -> None:
         for step in list(self._steps.values()):
             if step.status in _UNDER_WAY:
                 self.record(Step(step.id, step.title, status, step.sources))
-        return self._send()
+        self._ended = True
 
     def _send(self) -> list[dict[str, Any]]:
         self.updates += 1

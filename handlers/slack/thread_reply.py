@@ -23,7 +23,8 @@ Stop, so the error code is the only signal the bot has.
 
 Steps. Once an answer streams, its steps (files read, the answer being written) show as
 task cards in the streamed message (handlers/slack/steps.py), ended complete with the answer
-or in error when it breaks off; before a stream, and where nothing streams, the status line
+or in error when it breaks off; an answer that fails before its first word streams its
+warning under its steps, ended. Before a stream, and where nothing streams, the status line
 names the current step.
 """
 
@@ -31,8 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -40,6 +40,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.steps import StepStatus
 from bot.errors import AnswerStopped
+from bot.intake.rate_limit import RateLimiter, RateRule
 from handlers.mrkdwn import escape, markdown_to_mrkdwn
 from handlers.slack.blocks import answer_blocks
 from handlers.slack.chunks import MESSAGE_LIMIT, cut_point, split_message
@@ -71,38 +72,39 @@ _EXPIRED = "message_not_in_streaming_state"
 _STREAM_OVER = {_STOPPED, _EXPIRED}
 # chat.startStream is Tier 2, "20+ per minute" per workspace; keep a little under it.
 STREAM_STARTS_PER_MINUTE = 18
+STREAM_STARTS = RateRule("stream-start", STREAM_STARTS_PER_MINUTE, 60)  # subject: the workspace
 
 
 class StreamingSupport:
     """Whether to try Slack's streaming methods, and how many stream starts a minute.
 
     Turned off for the process when Slack says it cannot stream at all; each workspace
-    starts at most `starts_per_minute` streams a minute (chat.startStream's tier), the
-    answers past that are edited in place.
+    starts at most `starts_per_minute` streams a minute (chat.startStream's tier), counted
+    by the bot's one rate limiter (shared by the replicas, as Slack's tier is); the answers
+    past that are edited in place. Without a limiter the starts are not counted.
     """
 
     def __init__(
-        self, *, enabled: bool = True, starts_per_minute: int = STREAM_STARTS_PER_MINUTE
+        self,
+        *,
+        enabled: bool = True,
+        limiter: RateLimiter | None = None,
+        starts_per_minute: int = STREAM_STARTS_PER_MINUTE,
     ) -> None:
         self.enabled = enabled
-        self._per_minute = starts_per_minute
-        self._starts: dict[str, deque[float]] = {}
+        self._limiter = limiter
+        self._starts = replace(STREAM_STARTS, limit=starts_per_minute)
 
     def refuse(self, error: str) -> None:
         if self.enabled:
             log.warning("Slack refused chat.startStream (%s): answers are edited in place", error)
         self.enabled = False
 
-    def take_start(self, team_id: str) -> bool:
+    async def take_start(self, team_id: str) -> bool:
         """Count one stream start for `team_id`; False when its minute's budget is spent."""
-        now = time.monotonic()
-        starts = self._starts.setdefault(team_id, deque())
-        while starts and now - starts[0] >= 60:
-            starts.popleft()
-        if len(starts) >= self._per_minute:
-            return False
-        starts.append(now)
-        return True
+        if self._limiter is None:
+            return True
+        return (await self._starts.hit(self._limiter, team_id)).allowed
 
 
 class StatusSupport:
@@ -275,12 +277,32 @@ class SlackThreadReply:
         await self._clear_reaction()
 
     async def fail(self, text: str) -> None:
-        """Say the answer failed, in the placeholder (or a new reply if there is none)."""
+        """Say the answer failed: in a stream with the steps it had taken, ended; or in the
+        placeholder (a new reply if there is none)."""
         if self._stream_ts is not None or self.stopped:
             await self.broke_off("", text)
             return
+        if await self._fail_with_steps(f":warning: {text}"):
+            await self._clear_reaction()
+            return
         await self._edit(f":warning: {text}")
         await self._clear_reaction()
+
+    async def _fail_with_steps(self, warning: str) -> bool:
+        """Stream `warning` under the steps taken so far, each ended; False when there are
+        none, or Slack will not stream here (the warning is then edited in)."""
+        if self._steps is None or self._streamed:
+            return False
+        if not (self._streaming.enabled and self._stream_here):
+            return False
+        chunks = self._steps.failed()  # before the start, so the opening cards are not sent
+        if chunks is None:
+            return False
+        if not await self._stream(warning):
+            return False
+        await self._send_steps(chunks)
+        await self._stop_stream()  # a stream Slack closed already is left as it is
+        return True
 
     async def stopped_quietly(self) -> None:
         """The person stopped the answer: only the working indicator goes."""
@@ -333,7 +355,7 @@ class SlackThreadReply:
         return True
 
     async def _start_stream(self, piece: str) -> bool:
-        if not self._streaming.take_start(self._place.team_id):
+        if not await self._streaming.take_start(self._place.team_id):
             log.info("stream starts for %s spent this minute: editing instead", self._place.team_id)
             self._go_over_to_edits()
             return False

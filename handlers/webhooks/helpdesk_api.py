@@ -6,29 +6,60 @@ Each vendor's package in `handlers/helpdesks/` implements these; the runner know
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.conversation.turns import SkippedAttachment
 from bot.intake.jobs import Job
+from bot.settings import Settings
 from handlers.webhooks.payloads import TicketEvent
-from handlers.webhooks.signatures import Provider
+
+Read = Callable[[Settings], object]
+"""How a setting is read from `Settings` (its value; unset is None or empty)."""
+
+
+@dataclass(frozen=True)
+class WebhookRoute:
+    """One `POST /webhooks/<name>` route, declared by the helpdesk package that answers it.
+
+    Args:
+        name: the path segment; also the `provider` label of its metrics and the key of its
+            deliveries and job ids, so a route's name never changes once shipped.
+        setting: the variable that holds its secret (the route is on when it is set).
+        read: how that secret is read from `Settings`.
+        token_only: the secret travels with each delivery (a header) instead of signing it;
+            such a secret reads no job, and its jobs are read only with `JOBS_READ_TOKEN`.
+    """
+
+    name: str
+    setting: str
+    read: Read
+    token_only: bool = False
 
 
 class Inbound(Protocol):
-    """What the webhook routes need from the helpdesks: each vendor's signature check, body
-    reader and delivery id (`handlers.helpdesks.registry.Inbound`)."""
+    """What the webhook routes need from the helpdesks: which routes there are, each vendor's
+    signature check, body reader and delivery id (`handlers.helpdesks.registry.Registry`)."""
 
-    def verify(self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    def route(self, name: str) -> WebhookRoute | None:
+        """The route called `name`; None when no helpdesk answers it."""
+        ...
+
+    def helpdesk_name(self, route: str) -> str:
+        """The helpdesk whose API answers `route`'s tickets (the `provider` its jobs carry)."""
+        ...
+
+    def verify(self, route: str, secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
         """Whether `headers` carry a valid, fresh signature of `body`."""
         ...
 
-    def parse(self, route: Provider, body: Any) -> TicketEvent:
+    def parse(self, route: str, body: Any) -> TicketEvent:
         """The ticket in the parsed JSON `body` (raises NotATicket, UnreadableTicket,
         BadTicketId)."""
         ...
 
-    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+    def delivery_id(self, route: str, headers: Mapping[str, str], body: Any) -> str | None:
         """The vendor's id of this delivery, if it sends one."""
         ...
 

@@ -21,14 +21,13 @@ from bot.safety.redaction import Redactor
 from handlers.webhooks.helpdesk_api import Inbound
 from handlers.webhooks.ids import BadTicketId
 from handlers.webhooks.payloads import AUTOMATION_KIND, NotATicket, UnreadableTicket
-from handlers.webhooks.signatures import Provider
 
 log = logging.getLogger(__name__)
 
 
 def webhook_routes(
     *,
-    secrets: Mapping[Provider, str],
+    secrets: Mapping[str, str],
     helpdesks: Inbound,
     jobs: JobStore,
     metrics: Metrics,
@@ -36,15 +35,16 @@ def webhook_routes(
     redactor: Redactor | None = None,
     read_token: str | None = None,
 ) -> list[Route]:
-    """Routes for the providers with a secret configured; the others answer 404.
+    """Routes for the webhooks with a secret configured (by route name); the others answer 404.
 
-    `helpdesks` checks each delivery's signature, reads its body and finds its delivery id as
-    its vendor documents them (`handlers.helpdesks.registry.Inbound`).
+    `helpdesks` names the routes and their helpdesks, checks each delivery's signature, reads
+    its body and finds its delivery id as its vendor documents them
+    (`handlers.helpdesks.registry.Registry`).
 
     The ticket's text and attachment names are redacted before the job is stored.
     `GET /jobs/{id}` answers only `Authorization: Bearer <token>` with `read_token` or
-    the webhook secret of the job's provider; a job made by a token-only delivery (Jira
-    automation, whose token travels in a header anyone holding it can send) only with
+    the webhook secret of a route of the job's helpdesk; a job made by a token-only delivery
+    (Jira automation's, whose token travels in a header anyone holding it can send) only with
     `read_token`, and that token reads no job. A delivery is one job: the same body (a
     replay) maps to the same job id, and the same vendor delivery id (a redelivery whose
     body changed) to the job it made first.
@@ -52,16 +52,15 @@ def webhook_routes(
     redactor = redactor or Redactor()
 
     async def receive(request: Request) -> Response:
-        try:
-            provider = Provider(request.path_params["provider"])
-        except ValueError:
+        provider = request.path_params["provider"]
+        if helpdesks.route(provider) is None:
             return JSONResponse({"error": "unknown provider"}, status_code=404)
         secret = secrets.get(provider)
         if not secret:
             return JSONResponse({"error": f"{provider} webhooks are not configured"}, 404)
         body = await request.body()
         if not helpdesks.verify(provider, secret, body, request.headers):
-            metrics.count(catalogue.WEBHOOKS, provider=provider.value, outcome="bad_signature")
+            metrics.count(catalogue.WEBHOOKS, provider=provider, outcome="bad_signature")
             return JSONResponse({"error": "missing, invalid or stale signature"}, status_code=401)
         try:
             data = json.loads(body)
@@ -71,8 +70,8 @@ def webhook_routes(
                 return JSONResponse({"ignored": str(error)}, status_code=202)
             if isinstance(error, UnreadableTicket):
                 # For the bot but unreadable: a 4xx the vendor's webhook log shows as failed.
-                metrics.count(catalogue.WEBHOOKS_UNREADABLE, provider=provider.value)
-                log.warning("unreadable %s delivery refused: %s", provider.value, error)
+                metrics.count(catalogue.WEBHOOKS_UNREADABLE, provider=provider)
+                log.warning("unreadable %s delivery refused: %s", provider, error)
                 return JSONResponse(
                     {"error": str(error), "field": error.field, "expected": error.shape},
                     status_code=422,
@@ -80,12 +79,12 @@ def webhook_routes(
             if isinstance(error, BadTicketId):
                 return JSONResponse({"error": str(error)}, status_code=400)
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
-        job_id = hashlib.sha256(provider.value.encode() + b":" + body).hexdigest()[:24]
+        job_id = hashlib.sha256(provider.encode() + b":" + body).hexdigest()[:24]
         if vendor_id := helpdesks.delivery_id(provider, request.headers, data):
-            first = await deliveries.claim(provider.value, vendor_id, job_id)
+            first = await deliveries.claim(provider, vendor_id, job_id)
             # A claim whose job was never recorded (the store failed after it) does not count.
             if first is not None and await jobs.get(first) is not None:
-                metrics.count(catalogue.WEBHOOKS, provider=provider.value, outcome="duplicate")
+                metrics.count(catalogue.WEBHOOKS, provider=provider, outcome="duplicate")
                 return JSONResponse(
                     {"job": first, "duplicate": True, "status_url": f"/jobs/{first}"},
                     status_code=200,
@@ -96,7 +95,7 @@ def webhook_routes(
         )
         job = Job(
             job_id,
-            provider.helpdesk.value,
+            helpdesks.helpdesk_name(provider),
             event.ticket_id,
             await redactor.redact_off_loop(event.text),  # a ticket's text may be long
             attachments,
@@ -107,7 +106,7 @@ def webhook_routes(
         created = await jobs.submit(job)
         metrics.count(
             catalogue.WEBHOOKS,
-            provider=provider.value,
+            provider=provider,
             outcome="accepted" if created else "duplicate",
         )
         return JSONResponse(
@@ -116,7 +115,7 @@ def webhook_routes(
         )
 
     # Signing secrets never travel with a delivery; a token-only route's token does.
-    signing = {p: s for p, s in secrets.items() if p is not Provider.JIRA_AUTOMATION}
+    signing = {r: s for r, s in secrets.items() if not _token_only(helpdesks, r)}
 
     async def job_status(request: Request) -> Response:
         token = _bearer(request)
@@ -130,7 +129,7 @@ def webhook_routes(
         # A route's secret reads the jobs of its helpdesk (Jira automation's, Jira's jobs).
         allowed = [read_token]
         if job is not None and job.kind != AUTOMATION_KIND:
-            allowed += [s for p, s in signing.items() if p.helpdesk.value == job.provider]
+            allowed += [s for r, s in signing.items() if helpdesks.helpdesk_name(r) == job.provider]
         if job is None or not _any_equal(token, allowed):
             return JSONResponse({"error": "no such job"}, status_code=404)
         return JSONResponse(job.public_view())
@@ -139,6 +138,11 @@ def webhook_routes(
         Route("/webhooks/{provider}", receive, methods=["POST"]),
         Route("/jobs/{job_id}", job_status, methods=["GET"]),
     ]
+
+
+def _token_only(helpdesks: Inbound, name: str) -> bool:
+    route = helpdesks.route(name)
+    return route is None or route.token_only  # a secret for no route signs nothing either
 
 
 def _bearer(request: Request) -> str | None:

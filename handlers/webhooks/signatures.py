@@ -1,8 +1,9 @@
-"""The webhook routes (`Provider`) and what every vendor's signature check shares.
+"""What every vendor's signature check shares.
 
-Each vendor's scheme is in its package (`handlers/helpdesks/<vendor>/signature.py`):
+Each vendor's scheme is in its package (`handlers/helpdesks/<vendor>/signature.py`), and
+each package declares its routes (`WebhookRoute`); the shipped ones:
 
-| provider | header | signed bytes | encoding |
+| route | header | signed bytes | encoding |
 | --- | --- | --- | --- |
 | zendesk | X-Zendesk-Webhook-Signature (+ -Timestamp) | timestamp + body | base64 HMAC-SHA256 |
 | intercom | X-Hub-Signature | body | `sha1=` hex HMAC-SHA1 |
@@ -18,22 +19,8 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from enum import StrEnum
 
 MAX_AGE_SECONDS = 5 * 60
-
-
-class Provider(StrEnum):
-    ZENDESK = "zendesk"
-    INTERCOM = "intercom"
-    JIRA = "jira"
-    GENERIC = "generic"
-    JIRA_AUTOMATION = "jira-automation"
-
-    @property
-    def helpdesk(self) -> Provider:
-        """The helpdesk whose API answers this route's tickets."""
-        return Provider.JIRA if self is Provider.JIRA_AUTOMATION else self
 
 
 def hex_hmac(secret: str, data: bytes, digest: str) -> str:

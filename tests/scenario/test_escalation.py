@@ -339,7 +339,11 @@ def _ephemerals_to(bot: RunningBot, user: str) -> list[str]:
 
 
 def _escalated_case(
-    bot: RunningBot, channel: str, question: str = "deploy fails with exit code 137"
+    bot: RunningBot,
+    channel: str,
+    question: str = "deploy fails with exit code 137",
+    *,
+    timeout: float = 30.0,
 ) -> tuple[dict[str, Any], str]:
     """A thread the bot answered, escalated with the 🙋 button: (its desk post, its value)."""
     asked = _ask(bot, channel, question)
@@ -350,7 +354,8 @@ def _escalated_case(
             c
             for c in bot.slack.calls("chat.postMessage")
             if c.args["channel"] == DESK and f"archives/{channel}/" in c.args["text"]
-        ]
+        ],
+        timeout=timeout,
     )
     message = {"ts": desk[0].args["_ts"], "text": desk[0].args["text"]}
     return message, json.dumps([TEAM_ID, channel, asked["ts"]])
@@ -459,9 +464,11 @@ def test_the_shortcut_escalates_only_threads_the_bot_answered_and_only_so_often(
     assert limited["text"] == say(Message.ESCALATION_RATE_LIMITED)
 
 
-def _escalate_and_resolve(bot: RunningBot, channel: str, question: str, fix: str) -> None:
+def _escalate_and_resolve(
+    bot: RunningBot, channel: str, question: str, fix: str, *, timeout: float = 30.0
+) -> None:
     """Asks in `channel`, escalates, and has the on-call agent resolve it with `fix`."""
-    desk_message, value = _escalated_case(bot, channel, question)
+    desk_message, value = _escalated_case(bot, channel, question, timeout=timeout)
     _click(bot, "escalation:take", value, channel=DESK, message=desk_message, user="UAGENT01")
     _click(bot, "escalation:resolve", value, channel=DESK, message=desk_message, user="UAGENT01")
     bot.slack.wait_for(
@@ -472,7 +479,8 @@ def _escalate_and_resolve(bot: RunningBot, channel: str, question: str, fix: str
         lambda: any(
             "Resolved by <@UAGENT01>" in t
             for t in _thread_texts(bot, channel, json.loads(value)[2])
-        )
+        ),
+        timeout=timeout,
     )
 
 
@@ -503,3 +511,53 @@ def _prompt_for(bot: RunningBot, question: str) -> str:
     ]
     [prompt, *_] = [text for text in texts if question in text]
     return prompt
+
+
+@pytest.fixture(scope="module")
+def indexed_bot(
+    tiny_engine: TransformersEngine, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningBot]:
+    """The desk with a knowledge index: resolutions are one more source of it."""
+    root = tmp_path_factory.mktemp("indexed")
+    (root / "runbooks").mkdir()
+    (root / "runbooks" / "vault.md").write_text("# Vault\n\n## ACME-4012\n\nRenew the token.\n")
+    config = root / "knowledge.toml"
+    config.write_text('[[sources]]\nname = "runbooks"\ntype = "folder"\npath = "runbooks"\n')
+    slack = FakeSlack(bot_token=BOT_TOKEN, usergroups={ONCALL: ["UAGENT01"]})
+    with run_bot(
+        tiny_engine,
+        redis_url,
+        slack=slack,
+        escalation_channel=DESK,
+        escalation_usergroup=ONCALL,
+        knowledge_config=config,
+        knowledge_index=root / "index.db",
+        embedding_model="none",
+        knowledge_sync_minutes=0,
+    ) as running:
+        yield running
+
+
+def test_with_a_knowledge_index_a_private_resolution_is_a_passage_only_in_its_channel(
+    indexed_bot: RunningBot,
+) -> None:
+    bot = indexed_bot
+    bot.slack.channel_names["CVAULT1"] = "payroll"
+    bot.slack.private_channels.add("CVAULT1")
+    fix = "payctl unlock --ledger 2027 --force"
+    # The desk summary is a model run, slower on a loaded machine than the default wait.
+    _escalate_and_resolve(
+        bot, "CVAULT1", "PAY-7790 ledger locked for payroll run", fix, timeout=120.0
+    )
+
+    # No sync ran since: the resolution reached the index the moment it was made.
+    elsewhere = _ask(bot, "CPUBLIC", "PAY-7790 ledger locked during payroll", user="UPUB0002")
+    bot.answers_in("CPUBLIC", elsewhere["ts"])
+    assert fix not in _prompt_for(bot, "during payroll"), "it stays out of another channel"
+
+    again = _ask(bot, "CVAULT1", "PAY-7790 ledger locked for payroll run again", user="UPAY0002")
+    [answer] = bot.answers_in("CVAULT1", again["ts"])
+    prompt = _prompt_for(bot, "for payroll run again")
+    assert fix in prompt.split("<reference_material>", 1)[1], "a passage in its own channel"
+    sources = answer.split("Sources:", 1)[1]
+    assert "Past resolution " in sources and "PAY-7790 ledger locked for payroll run" in sources

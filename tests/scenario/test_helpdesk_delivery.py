@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from bot.engine.transformers_engine import TransformersEngine
 from bot.intake.jobs import Job, JobAttachment
 from bot.stores.jobs import RedisJobStore
-from handlers.webhooks.signatures import Provider
+from handlers.helpdesks.registry import REGISTRY
 from tests.support.fake_attachment_host import FakeAttachmentHost
 from tests.support.fake_helpdesk import FakeHelpdesk
 from tests.support.running_bot import RunningBot, run_bot
@@ -57,12 +57,12 @@ def bot(
         yield running
 
 
-def _ticket_body(fake: FakeHelpdesk, provider: Provider, ticket: str, text: str) -> dict[str, Any]:
+def _ticket_body(fake: FakeHelpdesk, provider: str, ticket: str, text: str) -> dict[str, Any]:
     """The vendor's delivery for a new ticket, with the ticket made on the fake helpdesk."""
-    if provider is Provider.ZENDESK:
+    if provider == "zendesk":
         fake.add_zendesk_ticket(int(ticket), text, [])
         return fake.zendesk_trigger_body(int(ticket), updater=555)
-    if provider is Provider.INTERCOM:
+    if provider == "intercom":
         return fake.add_intercom_conversation(ticket, text, []) | {"delivery_attempts": 1}
     issue = fake.add_jira_issue(ticket, text, [])
     return {"webhookEvent": "jira:issue_created", "user": {"accountId": "cust-1"}, "issue": issue}
@@ -97,12 +97,12 @@ def test_jira_automation_needs_its_token_and_is_answered_as_a_jira_request(
     # "Issue data (Automation format)": the issue at the top level.
     # https://support.atlassian.com/cloud-automation/docs/issue-data-automation-format-payload-for-send-web-request/
     body = fake.add_jira_issue("SD-40", "VPN client says error 809", [])
-    assert deliver(bot, Provider.JIRA_AUTOMATION, body, secret="wrong").status_code == 401
+    assert deliver(bot, "jira-automation", body, secret="wrong").status_code == 401
     unsigned = httpx.post(f"{bot.url}/webhooks/jira-automation", json=body, timeout=10)
     assert unsigned.status_code == 401
     assert not _attempts(fake, "jira", "SD-40"), "nothing ran for a refused request"
 
-    response = deliver(bot, Provider.JIRA_AUTOMATION, body)
+    response = deliver(bot, "jira-automation", body)
     assert response.status_code == 202
     view = wait_ended(bot, response.json()["job"])
     assert view["state"] == "done" and view["provider"] == "jira"
@@ -121,7 +121,7 @@ def test_a_jira_automation_token_reads_only_its_issues_own_files_and_no_results(
     # A token holder names another issue's attachment in the body.
     body = {"issue": {**issue, "fields": {**issue["fields"], "attachment": [other]}}}
     before = len(fake.requests)
-    response = deliver(bot, Provider.JIRA_AUTOMATION, body)
+    response = deliver(bot, "jira-automation", body)
     assert response.status_code == 202
     job_url = f"{bot.url}/jobs/{response.json()['job']}"
     view = wait_ended(bot, response.json()["job"])
@@ -131,7 +131,7 @@ def test_a_jira_automation_token_reads_only_its_issues_own_files_and_no_results(
     assert f"/rest/api/3/attachment/content/{other['id']}" not in paths
     assert "payroll.png" not in str(bot.engine.requests[-1].messages)
     # Its result is read with JOBS_READ_TOKEN only, not with the token or Jira's secret.
-    for secret in (SECRETS[Provider.JIRA_AUTOMATION], SECRETS[Provider.JIRA]):
+    for secret in (SECRETS["jira-automation"], SECRETS["jira"]):
         assert httpx.get(job_url, headers={"Authorization": f"Bearer {secret}"}).status_code in {
             401,
             404,
@@ -146,9 +146,9 @@ def test_a_jira_automation_delivery_replayed_after_its_window_is_refused(
     fake, _ = helpdesk
     body = fake.add_jira_issue("SD-42", "replayed much later", [])
     stale = time.strftime("%Y-%m-%dT%H:%M:%S.0+0000", time.gmtime(time.time() - 3600))
-    late = deliver(bot, Provider.JIRA_AUTOMATION, body, headers={"X-Supportbot-Timestamp": stale})
+    late = deliver(bot, "jira-automation", body, headers={"X-Supportbot-Timestamp": stale})
     assert late.status_code == 401
-    without = deliver(bot, Provider.JIRA_AUTOMATION, body, headers={"X-Supportbot-Timestamp": ""})
+    without = deliver(bot, "jira-automation", body, headers={"X-Supportbot-Timestamp": ""})
     assert without.status_code == 401
     assert not _attempts(fake, "jira", "SD-42")
 
@@ -159,15 +159,15 @@ def test_a_jira_automation_delivery_replayed_after_its_window_is_refused(
 @pytest.mark.parametrize(
     ("provider", "ticket", "header"),
     [
-        (Provider.ZENDESK, "3101", "X-Zendesk-Webhook-Invocation-Id"),
-        (Provider.JIRA, "SD-3102", "X-Atlassian-Webhook-Identifier"),
-        (Provider.INTERCOM, "3103", None),  # the notification id is in the body
+        ("zendesk", "3101", "X-Zendesk-Webhook-Invocation-Id"),
+        ("jira", "SD-3102", "X-Atlassian-Webhook-Identifier"),
+        ("intercom", "3103", None),  # the notification id is in the body
     ],
 )
 def test_a_redelivery_with_the_same_delivery_id_is_one_job(
     bot: RunningBot,
     helpdesk: tuple[FakeHelpdesk, str],
-    provider: Provider,
+    provider: str,
     ticket: str,
     header: str | None,
 ) -> None:
@@ -183,7 +183,7 @@ def test_a_redelivery_with_the_same_delivery_id_is_one_job(
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert again.json()["job"] == first.json()["job"]
     assert wait_ended(bot, first.json()["job"])["state"] == "done"
-    assert len(_notes(fake, provider.value, ticket)) == 1
+    assert len(_notes(fake, provider, ticket)) == 1
 
 
 def test_another_delivery_id_with_another_body_is_another_job(
@@ -193,12 +193,12 @@ def test_another_delivery_id_with_another_body_is_another_job(
     header = "X-Zendesk-Webhook-Invocation-Id"
     one = deliver(
         bot,
-        Provider.ZENDESK,
-        _ticket_body(fake, Provider.ZENDESK, "3201", "a"),
+        "zendesk",
+        _ticket_body(fake, "zendesk", "3201", "a"),
         headers={header: "a1"},
     )
-    two_body = _ticket_body(fake, Provider.ZENDESK, "3201", "b")
-    two = deliver(bot, Provider.ZENDESK, two_body, headers={header: "a2"})
+    two_body = _ticket_body(fake, "zendesk", "3201", "b")
+    two = deliver(bot, "zendesk", two_body, headers={header: "a2"})
     assert one.json()["job"] != two.json()["job"] and two.status_code == 202
     for response in (one, two):
         assert wait_ended(bot, response.json()["job"])["state"] == "done"
@@ -210,20 +210,20 @@ def test_another_delivery_id_with_another_body_is_another_job(
 
 @pytest.mark.parametrize(
     ("provider", "ticket"),
-    [(Provider.ZENDESK, "3301"), (Provider.JIRA, "SD-3302"), (Provider.INTERCOM, "3303")],
+    [("zendesk", "3301"), ("jira", "SD-3302"), ("intercom", "3303")],
 )
 def test_a_429_is_retried_no_sooner_than_the_vendor_asked(
-    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str], provider: Provider, ticket: str
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str], provider: str, ticket: str
 ) -> None:
     fake, _ = helpdesk
     fake.throttle_notes(1, retry_after=2)
     response = deliver(bot, provider, _ticket_body(fake, provider, ticket, "Export times out"))
     view = wait_ended(bot, response.json()["job"])
     assert view["state"] == "done" and view["attempts"] == 2
-    assert _attempts(fake, provider.value, ticket)[0] == 429
-    assert len(_notes(fake, provider.value, ticket)) == 1
+    assert _attempts(fake, provider, ticket)[0] == 429
+    assert len(_notes(fake, provider, ticket)) == 1
     assert fake.early_requests == 0, "a request came before the wait the 429 asked for"
-    if provider is Provider.INTERCOM:
+    if provider == "intercom":
         # Intercom sends no Retry-After, only X-RateLimit-Reset.
         assert fake.note_attempts and "retry-after" not in str(fake.requests[-1])
 
@@ -235,9 +235,7 @@ def test_a_refusal_is_not_retried_and_the_job_is_dead_lettered(
     fake, _ = helpdesk
     ticket = f"34{status}"
     fake.fail_notes(1, status=status)
-    response = deliver(
-        bot, Provider.ZENDESK, _ticket_body(fake, Provider.ZENDESK, ticket, "Refused")
-    )
+    response = deliver(bot, "zendesk", _ticket_body(fake, "zendesk", ticket, "Refused"))
     job_id = response.json()["job"]
     view = wait_ended(bot, job_id)
     assert view["state"] == "dead" and view["attempts"] == 1
@@ -250,18 +248,18 @@ def test_a_refusal_is_not_retried_and_the_job_is_dead_lettered(
 
 @pytest.mark.parametrize(
     ("provider", "ticket"),
-    [(Provider.ZENDESK, "3501"), (Provider.JIRA, "SD-3502"), (Provider.INTERCOM, "3503")],
+    [("zendesk", "3501"), ("jira", "SD-3502"), ("intercom", "3503")],
 )
 def test_a_note_whose_answer_was_lost_is_not_posted_again(
-    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str], provider: Provider, ticket: str
+    bot: RunningBot, helpdesk: tuple[FakeHelpdesk, str], provider: str, ticket: str
 ) -> None:
     fake, _ = helpdesk
     fake.answer_notes_slowly(5.0)  # longer than HELPDESK_TIMEOUT_SECONDS (2)
     response = deliver(bot, provider, _ticket_body(fake, provider, ticket, "Upload hangs"))
     view = wait_ended(bot, response.json()["job"])
     assert view["state"] == "done" and view["attempts"] == 2
-    assert len(_notes(fake, provider.value, ticket)) == 1, "the note was doubled"
-    assert len(_attempts(fake, provider.value, ticket)) == 1
+    assert len(_notes(fake, provider, ticket)) == 1, "the note was doubled"
+    assert len(_attempts(fake, provider, ticket)) == 1
 
 
 def test_a_note_that_keeps_failing_is_dead_lettered_after_its_attempts(
@@ -271,7 +269,7 @@ def test_a_note_that_keeps_failing_is_dead_lettered_after_its_attempts(
     settings = helpdesk_settings(url, helpdesk_job_attempts=3)
     with run_bot(tiny_engine, redis_url, **settings) as strict:
         fake.fail_notes(3, status=503)
-        response = deliver(strict, Provider.JIRA, _ticket_body(fake, Provider.JIRA, "SD-3601", "x"))
+        response = deliver(strict, "jira", _ticket_body(fake, "jira", "SD-3601", "x"))
         view = wait_ended(strict, response.json()["job"])
         metrics = httpx.get(f"{strict.url}/metrics").text
     assert view["state"] == "dead" and view["attempts"] == 3
@@ -346,31 +344,31 @@ def _send_test(bot: RunningBot | str, *args: str, **env: str) -> subprocess.Comp
 @pytest.mark.parametrize(
     ("provider", "ticket", "variable"),
     [
-        (Provider.ZENDESK, "3801", "ZENDESK_WEBHOOK_SECRET"),
-        (Provider.INTERCOM, "3802", "INTERCOM_WEBHOOK_SECRET"),
-        (Provider.JIRA, "SD-3803", "JIRA_WEBHOOK_SECRET"),
-        (Provider.JIRA_AUTOMATION, "SD-3804", "JIRA_AUTOMATION_SECRET"),
+        ("zendesk", "3801", "ZENDESK_WEBHOOK_SECRET"),
+        ("intercom", "3802", "INTERCOM_WEBHOOK_SECRET"),
+        ("jira", "SD-3803", "JIRA_WEBHOOK_SECRET"),
+        ("jira-automation", "SD-3804", "JIRA_AUTOMATION_SECRET"),
     ],
 )
 def test_send_test_checks_a_connection_end_to_end(
     bot: RunningBot,
     helpdesk: tuple[FakeHelpdesk, str],
-    provider: Provider,
+    provider: str,
     ticket: str,
     variable: str,
 ) -> None:
     fake, _ = helpdesk
-    if provider.helpdesk is Provider.JIRA:
+    if REGISTRY.helpdesk_name(provider) == "jira":
         fake.add_jira_issue(ticket, "the test ticket", [])
     # A Jira automation job's result is read only with JOBS_READ_TOKEN.
-    reader = {"JOBS_READ_TOKEN": READ_TOKEN} if provider is Provider.JIRA_AUTOMATION else {}
+    reader = {"JOBS_READ_TOKEN": READ_TOKEN} if provider == "jira-automation" else {}
     result = _send_test(
-        bot, provider.value, "--ticket", ticket, **{variable: SECRETS[provider]}, **reader
+        bot, provider, "--ticket", ticket, **{variable: SECRETS[provider]}, **reader
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "-> 202" in result.stdout and "state: done" in result.stdout
     assert "the bot received, diagnosed and answered the test ticket" in result.stdout
-    [note] = _notes(fake, provider.helpdesk.value, ticket)
+    [note] = _notes(fake, REGISTRY.helpdesk_name(provider), ticket)
     job_id = next(
         line.split()[1].rstrip(":")
         for line in result.stdout.splitlines()
@@ -393,7 +391,7 @@ def test_send_test_refuses_to_send_its_secret_over_plain_http_to_another_machine
         "zendesk",
         "--ticket",
         "3806",
-        ZENDESK_WEBHOOK_SECRET=SECRETS[Provider.ZENDESK],
+        ZENDESK_WEBHOOK_SECRET=SECRETS["zendesk"],
     )
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.strip() == (
@@ -405,7 +403,7 @@ def test_send_test_refuses_to_send_its_secret_over_plain_http_to_another_machine
 def test_send_test_says_in_one_line_when_the_bot_cannot_be_reached() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     result = _send_test(
-        url, "zendesk", "--ticket", "3807", ZENDESK_WEBHOOK_SECRET=SECRETS[Provider.ZENDESK]
+        url, "zendesk", "--ticket", "3807", ZENDESK_WEBHOOK_SECRET=SECRETS["zendesk"]
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
@@ -422,7 +420,7 @@ def test_send_test_fails_and_names_the_settings_when_no_note_was_posted(
             "zendesk",
             "--ticket",
             "3808",
-            ZENDESK_WEBHOOK_SECRET=SECRETS[Provider.ZENDESK],
+            ZENDESK_WEBHOOK_SECRET=SECRETS["zendesk"],
         )
     assert "state: done" in result.stdout and "note_posted: False" in result.stdout
     assert result.returncode == 1

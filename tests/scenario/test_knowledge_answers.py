@@ -12,7 +12,6 @@ import pytest
 from bot.conversation.error_lines import MAX_NEW_TOKENS
 from bot.engine.transformers_engine import TransformersEngine
 from bot.knowledge.index import KnowledgeIndex
-from handlers.webhooks.signatures import Provider
 from tests.support.fake_helpdesk import FakeHelpdesk
 from tests.support.fake_slack import BOT_USER_ID
 from tests.support.running_bot import RunningBot, run_bot
@@ -129,7 +128,7 @@ def test_slack_and_a_helpdesk_read_the_same_screenshot_once(
             knowledge_index=index,
             embedding_model="none",
             knowledge_sync_minutes=0,
-            generic_webhook_secret=SECRETS[Provider.GENERIC],
+            generic_webhook_secret=SECRETS["generic"],
             webhook_attachment_hosts=["127.0.0.1"],
             webhook_allowed_networks=["127.0.0.0/8"],
             jobs_read_token=READ_TOKEN,
@@ -154,7 +153,7 @@ def test_slack_and_a_helpdesk_read_the_same_screenshot_once(
             "text": "help",
             "attachments": [{"name": "same.png", "url": f"{helpdesk.url}/files/err.png"}],
         }
-        response = deliver(bot, Provider.GENERIC, body)
+        response = deliver(bot, "generic", body)
         assert response.status_code == 202
         assert wait_ended(bot, response.json()["job"])["state"] == "done"
         [answer] = bot.engine.requests[asked:]

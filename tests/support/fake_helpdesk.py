@@ -40,8 +40,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from handlers.helpdesks.registry import sign
-from handlers.webhooks.signatures import Provider
+from handlers.helpdesks.registry import REGISTRY
 from tests.support.fake_attachment_host import FakeAttachmentHost
 
 ZENDESK_EMAIL = "agent@acme.test"
@@ -137,7 +136,7 @@ class FakeHelpdesk:
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers
         # Where the bot listens, and which echoes of its own writes the helpdesk sends.
         self.bot_url = ""
-        self.secrets: dict[Provider, str] = {}
+        self.secrets: dict[str, str] = {}
         self.zendesk_trigger: str | None = None  # "any update" or "shipped"
         self.trigger_runs: list[tuple[int, bool]] = []  # (ticket, fired) per update
         self.zendesk_comment_events = False
@@ -218,7 +217,7 @@ class FakeHelpdesk:
             self._throttled = times
             self.retry_after = retry_after
 
-    def send_events_to(self, bot_url: str, secrets: dict[Provider, str]) -> None:
+    def send_events_to(self, bot_url: str, secrets: dict[str, str]) -> None:
         self.bot_url = bot_url
         self.secrets = dict(secrets)
 
@@ -495,28 +494,28 @@ class FakeHelpdesk:
 
     # --- events back to the bot -------------------------------------------------------------
 
-    def _fire(self, provider: Provider, body: dict[str, Any]) -> None:
+    def _fire(self, provider: str, body: dict[str, Any]) -> None:
         if not self.bot_url:
             return
         task = asyncio.get_running_loop().create_task(self._deliver(provider, body))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, provider: Provider, body: dict[str, Any]) -> None:
+    async def _deliver(self, provider: str, body: dict[str, Any]) -> None:
         raw = json.dumps(body).encode()
         stamp = (
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            if provider is Provider.ZENDESK
+            if provider == "zendesk"
             else str(int(time.time()))
         )
-        headers = sign(provider, self.secrets[provider], raw, stamp)
+        headers = REGISTRY.sign(provider, self.secrets[provider], raw, stamp)
         headers["Content-Type"] = "application/json"
         async with httpx.AsyncClient(timeout=10) as client:
             response = await client.post(
-                f"{self.bot_url}/webhooks/{provider.value}", content=raw, headers=headers
+                f"{self.bot_url}/webhooks/{provider}", content=raw, headers=headers
             )
         with self._lock:
-            self.deliveries.append(Delivery(provider.value, response.status_code, response.json()))
+            self.deliveries.append(Delivery(provider, response.status_code, response.json()))
 
     # --- Zendesk ----------------------------------------------------------------------------
 
@@ -572,11 +571,9 @@ class FakeHelpdesk:
         with self._lock:
             self.trigger_runs.append((ticket_id, bool(fires)))
         if fires:
-            self._fire(
-                Provider.ZENDESK, self.zendesk_trigger_body(ticket_id, updater=ZENDESK_BOT_USER)
-            )
+            self._fire("zendesk", self.zendesk_trigger_body(ticket_id, updater=ZENDESK_BOT_USER))
         if self.zendesk_comment_events:
-            self._fire(Provider.ZENDESK, self.zendesk_comment_event(ticket_id))
+            self._fire("zendesk", self.zendesk_comment_event(ticket_id))
 
     async def _zendesk_me(self, request: Request) -> Response:
         self._seen(request)
@@ -664,7 +661,7 @@ class FakeHelpdesk:
             event = self.jira_comment_created(
                 key, _adf_plain(body["body"]), author=JIRA_BOT_ACCOUNT, comment_id=comment_id
             )
-            self._fire(Provider.JIRA, event)
+            self._fire("jira", event)
         return await self._answered("jira", key, JSONResponse({"id": comment_id}, status_code=201))
 
     async def _jira_comments(self, request: Request) -> Response:
@@ -804,7 +801,7 @@ class FakeHelpdesk:
                 notification = self._intercom_notification(
                     "conversation.admin.noted", conversation_id
                 )
-                self._fire(Provider.INTERCOM, notification)
+                self._fire("intercom", notification)
         return await self._answered(
             "intercom",
             conversation_id,

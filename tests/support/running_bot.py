@@ -14,6 +14,7 @@ from redis import Redis
 from bot.app import build_app
 from bot.engine import Engine
 from bot.settings import Settings
+from handlers.helpdesks.registry import REGISTRY, Registry
 from tests.support.fake_slack import FakeSlack
 from tests.support.recording_engine import RecordingEngine
 from tests.support.servers import ServerThread
@@ -68,9 +69,11 @@ def run_bot(
     *,
     update_interval: float = 0.2,
     slack: FakeSlack | None = None,
+    helpdesks: Registry = REGISTRY,
     **overrides: Any,
 ) -> Iterator[RunningBot]:
-    """Serve supportbot with `engine` (recorded) against a fake Slack and `redis_url`."""
+    """Serve supportbot with `engine` (recorded) against a fake Slack and `redis_url`, answering
+    the webhooks of `helpdesks`."""
     slack = slack or FakeSlack(bot_token=BOT_TOKEN)
     with ServerThread(slack.app) as slack_server:
         slack.base_url = slack_server.url
@@ -85,7 +88,9 @@ def run_bot(
         }
         settings = Settings(_env_file=None, **(values | overrides))
         recording = RecordingEngine(engine)
-        supportbot = build_app(settings, engine=recording, update_interval=update_interval)
+        supportbot = build_app(
+            settings, engine=recording, update_interval=update_interval, helpdesks=helpdesks
+        )
         with ServerThread(supportbot.asgi) as bot_server:
             yield RunningBot(
                 slack=slack,

@@ -9,7 +9,7 @@ https://confluence.atlassian.com/doc/confluence-storage-format-790796544.html
 Built on the standard library's `html.parser`. That parser scans to the end of the
 input for the closer of every construct it cannot finish (an unclosed `<!--`, `<a`,
 `<![CDATA[`), which is quadratic on a body full of them, and it raises
-AssertionError on a marked section it does not know (`<![x[`). `_defuse` first turns
+AssertionError on a marked section it does not know (`<![x[`). `defuse` first turns
 every `<` whose construct cannot end into text (`&lt;`), in one pass, so the parser
 never rescans and never raises; it shows those characters as text, as the parser
 would at the end of the input.
@@ -150,7 +150,7 @@ def _last_start(pattern: re.Pattern[str], text: str) -> int:
     return last
 
 
-def _defuse(html: str) -> str:
+def defuse(html: str) -> str:
     """`html` with every `<` that opens a construct with no closer after it as `&lt;`."""
     last_gt = html.rfind(">")
     last_comment = _last_start(_COMMENT_CLOSE, html)
@@ -186,7 +186,7 @@ def html_to_text(html: str) -> str:
         '## Fix\\n\\nRun acmectl renew.'
     """
     parser = _Text()
-    parser.feed(_defuse(html))
+    parser.feed(defuse(html))
     parser.close()
     parser._flush()
     lines = parser.lines

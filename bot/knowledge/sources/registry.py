@@ -8,12 +8,13 @@ built-in ones.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, KnowledgeSourceError
 from bot.knowledge.config import SourceConfig
 from bot.knowledge.sources.base import Source
 
@@ -23,13 +24,11 @@ class SourceContext:
     """What sources may need beyond their own table.
 
     `credentials` maps a vendor (`zendesk`, `confluence`, `intercom`) to what the
-    settings hold for it; `allow_loopback` lets tests point the web source at a
-    local fake server (never set from the environment).
+    settings hold for it.
     """
 
     base_dir: Path = Path(".")
     credentials: Mapping[str, Any] = field(default_factory=dict)
-    allow_loopback: bool = False
 
 
 SourceFactory = Callable[[SourceConfig, SourceContext], Source]
@@ -111,8 +110,35 @@ def _intercom(config: SourceConfig, context: SourceContext) -> Source:
     )
 
 
+def _web(config: SourceConfig, context: SourceContext) -> Source:
+    from bot.knowledge.sources.web import WebSource
+
+    networks = config.options.get("allowed_networks", [])
+    try:
+        if not isinstance(networks, list):
+            raise ValueError("not a list")
+        allowed = [ipaddress.ip_network(str(network)) for network in networks]
+    except ValueError as error:
+        raise ConfigError(
+            f"knowledge source {config.name}: `allowed_networks` must be a list of networks "
+            f'such as "10.20.0.0/16" ({error})'
+        ) from None
+    try:
+        return WebSource(
+            name=config.name,
+            visibility=config.visibility,
+            url=config.url,
+            sitemap=config.sitemap,
+            max_pages=config.max_pages,
+            allowed_networks=allowed,
+        )
+    except KnowledgeSourceError as error:
+        raise ConfigError(f"knowledge source {config.name}: {error.reason}") from None
+
+
 FACTORIES: dict[str, SourceFactory] = {
     "folder": _folder,
+    "web": _web,
     "zendesk": _zendesk,
     "confluence": _confluence,
     "intercom": _intercom,

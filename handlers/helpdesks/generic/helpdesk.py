@@ -6,53 +6,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-from bot.settings import Settings
-from handlers.helpdesks.base import (
-    Connection,
-    IdentityCheck,
-    Parts,
-    Read,
-    TestDelivery,
-    unix_now,
-)
+from handlers.helpdesks.base import TestDelivery, WebhookOnly, unix_now
 from handlers.helpdesks.generic import payload, signature
 from handlers.webhooks.deliveries import header_id
+from handlers.webhooks.helpdesk_api import WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
-from handlers.webhooks.signatures import Provider
+
+NAME = "generic"
 
 
-class Generic:
+class Generic(WebhookOnly):
     ticket_format = payload.TICKET_ID
-    name = Provider.GENERIC
-    routes: Mapping[Provider, tuple[str, Read]] = {
-        Provider.GENERIC: ("GENERIC_WEBHOOK_SECRET", lambda s: s.generic_webhook_secret),
-    }
-    api_settings: tuple[tuple[str, Read], ...] = ()
+    name = NAME
+    routes = (WebhookRoute(NAME, "GENERIC_WEBHOOK_SECRET", lambda s: s.generic_webhook_secret),)
 
-    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+    def sign(self, route: str, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
         return signature.sign(secret, body, timestamp)
 
     def verify(
-        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+        self, route: str, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
     ) -> bool:
         return signature.verify(secret, body, headers, now=now)
 
-    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+    def delivery_id(self, route: str, headers: Mapping[str, str], body: Any) -> str | None:
         return header_id(headers, signature.DELIVERY_ID)
 
-    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+    def test_delivery(self, route: str, ticket: str, text: str) -> TestDelivery:
         return TestDelivery({"ticket_id": ticket, "text": text, "attachments": []}, unix_now(), {})
 
-    def read(self, route: Provider, body: Any) -> TicketEvent:
+    def read(self, route: str, body: Any) -> TicketEvent:
         return payload.read(body)
-
-    def connection(self, settings: Settings) -> Connection | None:
-        return None
-
-    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
-        raise TypeError("the generic webhook has no API")
-
-    def identity_check(self, settings: Settings) -> IdentityCheck:
-        raise TypeError("the generic webhook has no API")

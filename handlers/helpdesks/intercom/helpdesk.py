@@ -14,7 +14,6 @@ from handlers.helpdesks.base import (
     IdentityCheck,
     Notes,
     Parts,
-    Read,
     TestDelivery,
     test_id,
     unix_now,
@@ -23,8 +22,10 @@ from handlers.helpdesks.intercom import payload, signature
 from handlers.helpdesks.intercom.notes import IntercomNoteFormat
 from handlers.helpdesks.intercom.own_writes import IntercomApi
 from handlers.webhooks.deliveries import usable_id
+from handlers.webhooks.helpdesk_api import Read, WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
-from handlers.webhooks.signatures import Provider
+
+NAME = "intercom"
 
 # Intercom answers in the API version the request names; unpinned, the app's default
 # version (changeable in the Developer Hub) would decide the shape of every answer.
@@ -36,28 +37,26 @@ class Intercom:
     """Bearer token auth; attachment links on its CDN are signed, so no credentials go there."""
 
     ticket_format = payload.TICKET_ID
-    name = Provider.INTERCOM
-    routes: Mapping[Provider, tuple[str, Read]] = {
-        Provider.INTERCOM: ("INTERCOM_WEBHOOK_SECRET", lambda s: s.intercom_webhook_secret),
-    }
+    name = NAME
+    routes = (WebhookRoute(NAME, "INTERCOM_WEBHOOK_SECRET", lambda s: s.intercom_webhook_secret),)
     api_settings: tuple[tuple[str, Read], ...] = (
         ("INTERCOM_TOKEN", lambda s: s.intercom_token),
         ("INTERCOM_ADMIN_ID", lambda s: s.intercom_admin_id),
     )
 
-    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+    def sign(self, route: str, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
         return signature.sign(secret, body)
 
     def verify(
-        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+        self, route: str, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
     ) -> bool:
         return signature.verify(secret, body, headers, now=now)
 
-    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+    def delivery_id(self, route: str, headers: Mapping[str, str], body: Any) -> str | None:
         # The notification's own `id`: https://developers.intercom.com/docs/references/webhooks/webhook-models
         return usable_id(body.get("id")) if isinstance(body, dict) else None
 
-    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+    def test_delivery(self, route: str, ticket: str, text: str) -> TestDelivery:
         body = {
             "type": "notification_event",
             "topic": "conversation.user.created",
@@ -66,7 +65,7 @@ class Intercom:
         }
         return TestDelivery(body, unix_now(), {})
 
-    def read(self, route: Provider, body: Any) -> TicketEvent:
+    def read(self, route: str, body: Any) -> TicketEvent:
         return payload.read(body)
 
     def connection(self, settings: Settings) -> Connection | None:

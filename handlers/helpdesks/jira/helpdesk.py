@@ -13,7 +13,6 @@ from handlers.helpdesks.base import (
     IdentityCheck,
     Notes,
     Parts,
-    Read,
     TestDelivery,
     basic_connection,
     download_credentials,
@@ -24,8 +23,11 @@ from handlers.helpdesks.jira import payload, signature
 from handlers.helpdesks.jira.notes import JiraNoteFormat
 from handlers.helpdesks.jira.own_writes import JiraApi
 from handlers.webhooks.deliveries import header_id
+from handlers.webhooks.helpdesk_api import Read, WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
-from handlers.webhooks.signatures import Provider
+
+NAME = "jira"
+AUTOMATION = "jira-automation"  # the automation rule's "Send web request"
 
 # Credentials go only to `JIRA_URL` + `/rest/api/{2,3}/attachment/content/…`, never to
 # Atlassian's media host.
@@ -39,44 +41,49 @@ class Jira:
     """
 
     ticket_format = payload.TICKET_ID
-    name = Provider.JIRA
-    routes: Mapping[Provider, tuple[str, Read]] = {
-        Provider.JIRA: ("JIRA_WEBHOOK_SECRET", lambda s: s.jira_webhook_secret),
-        Provider.JIRA_AUTOMATION: ("JIRA_AUTOMATION_SECRET", lambda s: s.jira_automation_secret),
-    }
+    name = NAME
+    routes = (
+        WebhookRoute(NAME, "JIRA_WEBHOOK_SECRET", lambda s: s.jira_webhook_secret),
+        WebhookRoute(
+            AUTOMATION,
+            "JIRA_AUTOMATION_SECRET",
+            lambda s: s.jira_automation_secret,
+            token_only=True,
+        ),
+    )
     api_settings: tuple[tuple[str, Read], ...] = (
         ("JIRA_URL", lambda s: s.jira_url),
         ("JIRA_EMAIL", lambda s: s.jira_email),
         ("JIRA_API_TOKEN", lambda s: s.jira_api_token),
     )
 
-    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
-        if route is Provider.JIRA_AUTOMATION:
+    def sign(self, route: str, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+        if route == AUTOMATION:
             return signature.automation_headers(secret, timestamp)
         return signature.sign(secret, body)
 
     def verify(
-        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+        self, route: str, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
     ) -> bool:
-        if route is Provider.JIRA_AUTOMATION:
+        if route == AUTOMATION:
             return signature.verify_automation(headers, secret, now=now)
         return signature.verify(secret, body, headers, now=now)
 
-    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+    def delivery_id(self, route: str, headers: Mapping[str, str], body: Any) -> str | None:
         # "Send web request" sends only what the admin typed: no delivery id.
-        if route is Provider.JIRA_AUTOMATION:
+        if route == AUTOMATION:
             return None
         return header_id(headers, signature.DELIVERY_ID)
 
-    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+    def test_delivery(self, route: str, ticket: str, text: str) -> TestDelivery:
         issue = {"key": ticket, "fields": {"summary": text}}
-        if route is Provider.JIRA_AUTOMATION:
+        if route == AUTOMATION:
             return TestDelivery({"issue": issue}, unix_now(), {})
         body = {"webhookEvent": "jira:issue_created", "issue": issue}
         return TestDelivery(body, unix_now(), {signature.DELIVERY_ID: test_id()})
 
-    def read(self, route: Provider, body: Any) -> TicketEvent:
-        if route is Provider.JIRA_AUTOMATION:
+    def read(self, route: str, body: Any) -> TicketEvent:
+        if route == AUTOMATION:
             return payload.read_automation(body)
         return payload.read(body)
 

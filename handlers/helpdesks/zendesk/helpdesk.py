@@ -14,7 +14,6 @@ from handlers.helpdesks.base import (
     IdentityCheck,
     Notes,
     Parts,
-    Read,
     TestDelivery,
     basic_connection,
     download_credentials,
@@ -24,8 +23,10 @@ from handlers.helpdesks.zendesk import payload, signature
 from handlers.helpdesks.zendesk.notes import ZendeskNoteFormat
 from handlers.helpdesks.zendesk.own_writes import ZendeskApi
 from handlers.webhooks.deliveries import header_id
+from handlers.webhooks.helpdesk_api import Read, WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
-from handlers.webhooks.signatures import Provider
+
+NAME = "zendesk"
 
 # Credentials go only to `ZENDESK_URL` + `/attachments/token/…` (its `content_url`), never to
 # the temporary download host that redirects to.
@@ -46,35 +47,33 @@ class Zendesk:
     """
 
     ticket_format = payload.TICKET_ID
-    name = Provider.ZENDESK
-    routes: Mapping[Provider, tuple[str, Read]] = {
-        Provider.ZENDESK: ("ZENDESK_WEBHOOK_SECRET", lambda s: s.zendesk_webhook_secret),
-    }
+    name = NAME
+    routes = (WebhookRoute(NAME, "ZENDESK_WEBHOOK_SECRET", lambda s: s.zendesk_webhook_secret),)
     api_settings: tuple[tuple[str, Read], ...] = (
         ("ZENDESK_URL", lambda s: s.zendesk_url),
         ("ZENDESK_EMAIL", lambda s: s.zendesk_email),
         ("ZENDESK_API_TOKEN", lambda s: s.zendesk_api_token),
     )
 
-    def sign(self, route: Provider, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
+    def sign(self, route: str, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
         return signature.sign(secret, body, timestamp)
 
     def verify(
-        self, route: Provider, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
+        self, route: str, secret: str, body: bytes, headers: Mapping[str, str], *, now: float
     ) -> bool:
         return signature.verify(secret, body, headers, now=now)
 
-    def delivery_id(self, route: Provider, headers: Mapping[str, str], body: Any) -> str | None:
+    def delivery_id(self, route: str, headers: Mapping[str, str], body: Any) -> str | None:
         return header_id(headers, signature.DELIVERY_ID)
 
-    def test_delivery(self, route: Provider, ticket: str, text: str) -> TestDelivery:
+    def test_delivery(self, route: str, ticket: str, text: str) -> TestDelivery:
         return TestDelivery(
             {"ticket": {"id": ticket, "latest_comment": {"body": text, "attachments": []}}},
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             {signature.DELIVERY_ID: test_id()},
         )
 
-    def read(self, route: Provider, body: Any) -> TicketEvent:
+    def read(self, route: str, body: Any) -> TicketEvent:
         return payload.read(body)
 
     def connection(self, settings: Settings) -> Connection | None:

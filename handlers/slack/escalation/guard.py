@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.conversation.escalation import CaseStore, ThreadStatus
 from bot.conversation.history import HistoryStore
 from bot.conversation.turns import Speaker, ThreadKey
-from bot.intake.rate_limit import RateLimiter
+from bot.intake.rate_limit import RateLimiter, RateRule
 from bot.messages import Message
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MEMBERS_TTL_SECONDS = 300.0
 SHORTCUT_LIMIT = 5  # message-shortcut escalations per person
 SHORTCUT_WINDOW_SECONDS = 3600
+SHORTCUT_RULE = RateRule("escalate", SHORTCUT_LIMIT, SHORTCUT_WINDOW_SECONDS)
 
 
 class OnCallGroup:
@@ -112,9 +113,5 @@ class EscalationGuard:
         entries = await self._history.load(thread)
         if not any(e.speaker is Speaker.ASSISTANT for e in entries):
             return Message.ESCALATION_NOT_BOT_THREAD
-        decision = await self._limiter.hit(
-            f"escalate:{thread.workspace}:{user}",
-            limit=SHORTCUT_LIMIT,
-            window=SHORTCUT_WINDOW_SECONDS,
-        )
+        decision = await SHORTCUT_RULE.hit(self._limiter, f"{thread.place}:{user}")
         return None if decision.allowed else Message.ESCALATION_RATE_LIMITED

@@ -38,7 +38,7 @@ SHORTCUT = "escalate_message"
 def _message_thread(body: dict[str, Any]) -> ThreadKey:
     """The thread of the message an interaction (button, shortcut) was made on."""
     message = body["message"]
-    return ThreadKey(
+    return ThreadKey.for_slack(
         body["team"]["id"], body["channel"]["id"], message.get("thread_ts") or message["ts"]
     )
 
@@ -99,7 +99,7 @@ def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
             for block in message.get("blocks", [])
         ]
         await client.chat_update(
-            channel=thread.channel, ts=message["ts"], text=message.get("text", ""), blocks=blocks
+            channel=thread.space, ts=message["ts"], text=message.get("text", ""), blocks=blocks
         )
         await _escalate_message(desk, client, body)
 
@@ -128,7 +128,9 @@ def register_escalation(app: AsyncApp, desk: EscalationDesk) -> None:
         if thread_ts is None:
             await respond(say(Message.NO_THREAD_TO_ESCALATE, language))
             return
-        await desk.escalate(client, ThreadKey(team, channel, thread_ts), by=user, language=language)
+        await desk.escalate(
+            client, ThreadKey.for_slack(team, channel, thread_ts), by=user, language=language
+        )
 
     async def agent_refusal(client: AsyncWebClient, body: dict[str, Any]) -> Message | None:
         return await desk.guard.refuse_agent(

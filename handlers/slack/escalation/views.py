@@ -16,13 +16,13 @@ RESOLVE_VIEW = "escalation:resolution"
 
 def thread_value(thread: ThreadKey) -> str:
     """The thread a button or modal is about, as its value (Slack hands it back as is)."""
-    return json.dumps([thread.workspace, thread.channel, thread.thread_ts])
+    return json.dumps([thread.place, thread.space, thread.thread_id])
 
 
 def thread_from_value(value: str) -> ThreadKey:
     """The thread `thread_value` wrote."""
     workspace, channel, thread_ts = json.loads(value)
-    return ThreadKey(workspace, channel, thread_ts)
+    return ThreadKey.for_slack(workspace, channel, thread_ts)
 
 
 def desk_actions(thread: ThreadKey, *, take: bool = True) -> dict[str, Any]:

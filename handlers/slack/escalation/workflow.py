@@ -99,7 +99,7 @@ class EscalationDesk:
         # The only mention the bot makes on purpose: the configured on-call group.
         group = f"<!subteam^{self._usergroup}> " if _is_usergroup_id(self._usergroup) else ""
         headline = say(
-            Message.DESK_POST, group=group, user=by, channel=thread.channel, link=escape(link)
+            Message.DESK_POST, group=group, user=by, channel=thread.space, link=escape(link)
         )
         shown_summary = markdown_to_mrkdwn(summary) if summary else "—"
         posted = await client.chat_postMessage(
@@ -146,9 +146,9 @@ class EscalationDesk:
                 resolution=resolution,
                 resolved_by=agent,
                 thread=thread.as_key(),
-                workspace=thread.workspace,
-                channel=thread.channel,
-                conversation=await conversation_kind(client, thread.channel),
+                workspace=thread.place,
+                channel=thread.space,
+                conversation=await conversation_kind(client, thread.space),
             )
         )
         language = detect_language(" ".join(questions))
@@ -167,25 +167,23 @@ class EscalationDesk:
         )
 
     async def _in_thread(self, client: AsyncWebClient, thread: ThreadKey, text: str) -> None:
-        await client.chat_postMessage(channel=thread.channel, thread_ts=thread.thread_ts, text=text)
+        await client.chat_postMessage(channel=thread.space, thread_ts=thread.thread_id, text=text)
 
     async def _react(self, client: AsyncWebClient, thread: ThreadKey, *, add: bool) -> None:
         method = client.reactions_add if add else client.reactions_remove
         try:
-            await method(
-                channel=thread.channel, timestamp=thread.thread_ts, name=ESCALATED_REACTION
-            )
+            await method(channel=thread.space, timestamp=thread.thread_id, name=ESCALATED_REACTION)
         except SlackApiError as error:
             log.warning("could not change the 🆘 reaction: %s", error.response.get("error"))
 
     async def _permalink(self, client: AsyncWebClient, thread: ThreadKey) -> str:
         try:
             response = await client.chat_getPermalink(
-                channel=thread.channel, message_ts=thread.thread_ts
+                channel=thread.space, message_ts=thread.thread_id
             )
             return str(response["permalink"])
         except SlackApiError:
-            return f"https://slack.com/app_redirect?channel={thread.channel}"
+            return f"https://slack.com/app_redirect?channel={thread.space}"
 
     async def _share_screenshots(
         self, client: AsyncWebClient, thread: ThreadKey, desk_ts: str

@@ -14,7 +14,6 @@ from bot.settings import (
     Needs,
     Settings,
     load_settings,
-    secret_from_environment,
 )
 
 
@@ -175,21 +174,6 @@ def test_an_unknown_choice_still_names_the_choices(monkeypatch: pytest.MonkeyPat
         load_settings()
 
 
-def test_a_secret_named_by_a_config_file_is_read_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("KB_WIKI_TOKEN", "  atl-token  ")
-    secret = secret_from_environment("KB_WIKI_TOKEN")
-    assert secret is not None and secret.get_secret_value() == "atl-token"
-    assert "atl-token" not in repr(secret)
-    monkeypatch.setenv("KB_EMPTY", "")
-    assert secret_from_environment("KB_EMPTY") is None
-    assert secret_from_environment("KB_NEVER_SET_ANYWHERE") is None
-    for bad in ("", "lower", "A-B", "PATH/../X", "A" * 200, "\uff21", "A\n"):
-        with pytest.raises(ConfigError):
-            secret_from_environment(bad)
-
-
 def test_a_settings_error_never_echoes_a_password_in_a_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -234,3 +218,13 @@ def test_model_auto_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch, spellin
     assert Settings(_env_file=None).model_id == "auto"
     monkeypatch.setenv("MODEL", "Qwen/Qwen3-VL-2B-Instruct")
     assert Settings(_env_file=None).model_id == "Qwen/Qwen3-VL-2B-Instruct"  # kept as written
+
+
+def test_the_knowledge_store_is_a_postgresql_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KNOWLEDGE_STORE", "postgresql://bot@db:5432/knowledge")
+    assert load_settings().knowledge_store == "postgresql://bot@db:5432/knowledge"
+    monkeypatch.setenv("KNOWLEDGE_STORE", "mysql://bot:S3cret@db/knowledge")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "KNOWLEDGE_STORE is invalid: must be a PostgreSQL URI" in str(raised.value)
+    assert "S3cret" not in str(raised.value)

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-from bot.app.doctor import Status, check_helpdesks
+from redis.asyncio import Redis
+
+from bot.app.doctor import Status, check_dead_letters, check_helpdesks
+from bot.intake.jobs import Job, JobState
 from bot.settings import Settings
+from bot.stores.jobs import RedisJobStore
 from tests.support.fake_helpdesk import (
     INTERCOM_ADMIN,
     INTERCOM_TOKEN,
@@ -55,3 +59,32 @@ async def test_doctor_asks_each_helpdesk_through_its_own_client() -> None:
         "intercom": (Status.OK, "notes go as admin Support Bot"),
     }
     assert (refused.status, refused.found) == (Status.FAIL, "credentials refused (401)")
+
+
+async def test_doctor_names_the_dead_lettered_jobs_and_the_newest_ones_reason(
+    redis: Redis, redis_url: str, redis_prefix: str
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        generic_webhook_secret="g",
+        redis_url=redis_url,
+        redis_key_prefix=redis_prefix,
+    )
+    assert [(r.name, r.status) for r in await check_dead_letters(settings)] == [
+        ("dead-letters", Status.OK)
+    ]
+    jobs = RedisJobStore(redis, prefix=redis_prefix)
+    await jobs.start()
+    for job_id, error in (("old", "timed out"), ("new", "zendesk answered 403\n(not retried)")):
+        await jobs.submit(Job(job_id, "generic", "G-1", "help"))
+        claimed = await jobs.claim(timeout=1)
+        assert claimed is not None
+        await jobs.bury(claimed.moved(JobState.DEAD, error=error))
+    [row] = await check_dead_letters(settings)
+    assert (row.name, row.status) == ("dead-letters", Status.WARN)
+    assert row.found == "2 helpdesk jobs dead-lettered; the newest, new: zendesk answered 403"
+    assert "GET /jobs/{id}" in row.fix
+
+
+async def test_doctor_says_nothing_of_dead_letters_without_a_webhook(redis_url: str) -> None:
+    assert await check_dead_letters(Settings(_env_file=None, redis_url=redis_url)) == []

@@ -24,7 +24,7 @@ from tests.support.screenshots import render_error_screenshot
 
 pytestmark = pytest.mark.slow
 
-THREAD = ThreadKey("T1", "C1", "1.1")
+THREAD = ThreadKey.for_slack("T1", "C1", "1.1")
 
 
 def _diagnoser(

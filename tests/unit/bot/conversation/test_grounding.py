@@ -75,7 +75,7 @@ def _prompt(engine: RecordingEngine) -> str:
 
 async def _ask(diagnoser: Diagnoser, channel: str, text: str, *files: Path) -> Diagnosis:
     refs = tuple(AttachmentRef(f.name, str(f)) for f in files)
-    turn = Turn(ThreadKey("T1", channel, "1.1"), "U1", text, "1.1", refs)
+    turn = Turn(ThreadKey.for_slack("T1", channel, "1.1"), "U1", text, "1.1", refs)
     events = [event async for event in diagnoser.diagnose(turn)]
     final = events[-1]
     assert isinstance(final, Diagnosis)
@@ -140,7 +140,9 @@ async def test_the_search_is_told_as_a_step_with_its_linked_documents(
 ) -> None:
     diagnoser = _diagnoser(RecordingEngine(tiny_engine), await _index(tmp_path))
     steps: list[Step] = []
-    turn = Turn(ThreadKey("T1", "CPUB", "1.1"), "U1", "ACME-4012 vault token expired", "1.1")
+    turn = Turn(
+        ThreadKey.for_slack("T1", "CPUB", "1.1"), "U1", "ACME-4012 vault token expired", "1.1"
+    )
     events = [event async for event in diagnoser.diagnose(turn, progress=steps.append)]
     final = events[-1]
     assert isinstance(final, Diagnosis)
@@ -154,7 +156,7 @@ async def test_the_search_is_told_as_a_step_with_its_linked_documents(
 
     # A private runbook is not even counted where it may not be seen.
     steps.clear()
-    other = Turn(ThreadKey("T1", "CPUB", "2.1"), "U1", "PAY-7781 ledger locked", "2.1")
+    other = Turn(ThreadKey.for_slack("T1", "CPUB", "2.1"), "U1", "PAY-7781 ledger locked", "2.1")
     _ = [event async for event in diagnoser.diagnose(other, progress=steps.append)]
     [done] = [
         step for step in steps if step.id == SEARCH_STEP and step.status is StepStatus.COMPLETE

@@ -103,3 +103,56 @@ def test_a_prefill_layer_grows_in_steps() -> None:
     layer = GrowingLayer(torch.ones((1, 1, 4, 2)), torch.ones((1, 1, 4, 2)))
     keys, _ = layer.update(torch.full((1, 1, 1, 2), 7.0), torch.full((1, 1, 1, 2), 7.0))
     assert keys.shape[-2] == 5 and keys[0, 0, -1, 0] == 7
+
+
+def _staging(cache: SlotCache, feeds: dict[int, tuple[int, int, int]]) -> list[list[int]]:
+    """The rows a step stages: token, text position, three rope positions, write column."""
+    bucket = bucket_for(max(cache.lengths) + 1)
+    rows = [[7] * bucket, [0] * bucket, [0] * bucket, [0] * bucket, [0] * bucket, [0] * bucket]
+    for slot in range(bucket):
+        if slot in cache.joining:
+            rows[5][slot] = cache.scratch_column
+    for slot, (token, text, rope) in feeds.items():
+        rows[0][slot], rows[1][slot] = token, text
+        rows[2][slot] = rows[3][slot] = rows[4][slot] = rope
+        rows[5][slot] = cache.lengths[slot]
+    return rows
+
+
+def test_the_next_step_prepared_during_a_step_stages_what_staging_afresh_would() -> None:
+    cache = SlotCache(layers=2)
+    cache.add(_rows(3, 5, 4), [3, 5, 4])
+    joiner = cache.claim(None, 0, 40)  # a slot being prefilled: it writes only its scratch
+    texts = {slot: length for slot, length in cache.lengths.items()}
+    for step, token in enumerate([11, 12, 13, 14, 15]):
+        if step == 3:  # a row leaves: what was prepared for the old rows is not used
+            cache.remove([1])
+            del texts[1]
+        feeds = {slot: (token + slot, text, text + 2) for slot, text in texts.items()}
+        expected = _staging(cache, feeds)
+        assert cache.inputs is not None
+        host = cache.inputs.host.data_ptr()
+        shape = cache.begin_step(feeds, pad_token=7)
+        assert cache.inputs.staged[:, : shape.bucket].tolist() == expected
+        # the prepared buffer is taken unless the rows changed (first step, a row left)
+        assert (cache.inputs.host.data_ptr() != host) == (step not in (0, 3))
+        assert expected[5][joiner] == cache.scratch_column
+        cache.end_step()
+        cache.prepare_next()  # as the runner does while the step's tokens come back
+        texts = {slot: text + 1 for slot, text in texts.items()}
+
+
+def test_a_claimed_slot_holds_its_prefix_and_decodes_only_once_joined() -> None:
+    cache = SlotCache(layers=2)
+    cache.add(_rows(3), [3])
+    prefix = _rows(4)
+    slot = cache.claim(prefix, 4, 30)
+    assert slot == 1 and cache.joining == {1: 4} and 1 not in cache.lengths
+    assert cache.row(0)[0][0].shape[2] == 3
+    assert cache._keys[0][1, 0, :4, 0].tolist() == [1, 1, 1, 1]
+    assert cache.add(_rows(2), [2]) == [2]  # a claimed slot is not handed out again
+    cache.joining[slot] = 30
+    cache.joined(slot)
+    assert cache.lengths[slot] == 30 and not cache.joining
+    cache.remove([slot])
+    assert slot not in cache.lengths

@@ -8,7 +8,7 @@ from bot.conversation.turns import HistoryEntry, Screenshot, Speaker, ThreadKey
 from bot.stores.history import InMemoryHistoryStore, RedisHistoryStore
 from tests.support.screenshots import render_error_screenshot
 
-THREAD = ThreadKey("T1", "C1", "1700000000.000100")
+THREAD = ThreadKey.for_slack("T1", "C1", "1700000000.000100")
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -35,7 +35,7 @@ async def test_turns_come_back_in_order_with_their_screenshots(store: HistorySto
     ]
     assert entries[0].screenshots == (_shot(),)
     assert await store.has_thread(THREAD)
-    assert await store.load(ThreadKey("T1", "C1", "other")) == []
+    assert await store.load(ThreadKey.for_slack("T1", "C1", "other")) == []
 
 
 async def test_history_is_capped_to_the_newest_turns(store: HistoryStore) -> None:

@@ -18,6 +18,7 @@ from bot.stores.cases import RedisCaseStore
 from bot.stores.deliveries import RedisDeliveryLog
 from bot.stores.error_lines import RedisErrorLineStore
 from bot.stores.feedback import RedisFeedbackStore
+from bot.stores.greetings import RedisGreetings
 from bot.stores.handled_events import RedisHandledEvents
 from bot.stores.history import RedisHistoryStore
 from bot.stores.jobs import RedisJobStore
@@ -27,7 +28,7 @@ from bot.stores.work_log import RedisWorkLog
 from tests.support.screenshots import render_error_screenshot
 
 STORES = Path(__file__).resolve().parents[4] / "bot" / "stores"
-THREAD = ThreadKey("T1", "C1", "1700000000.000100")
+THREAD = ThreadKey.for_slack("T1", "C1", "1700000000.000100")
 
 
 def _matcher(pattern: keys.KeyPattern, prefix: str) -> re.Pattern[str]:
@@ -56,7 +57,7 @@ async def test_every_key_written_is_declared_with_its_type_and_expiry(
     await RedisFeedbackStore(redis, prefix=prefix).record(THREAD, "U1", Verdict.SOLVED)
     cases = RedisCaseStore(redis, prefix=prefix)
     await cases.save(ThreadCase(THREAD))
-    await cases.remember_thread("T1", "C1", "U1", THREAD.thread_ts)
+    await cases.remember_thread("T1", "C1", "U1", THREAD.thread_id)
     await RedisKnowledgeBase(redis, prefix=prefix).add(
         Resolution("ImportError", "missing module", "pip install", "U2", THREAD.as_key())
     )
@@ -69,6 +70,7 @@ async def test_every_key_written_is_declared_with_its_type_and_expiry(
     await jobs.bury(to_bury)
     await jobs.claim(timeout=1)  # j3 in flight, j4 queued
     await RedisDeliveryLog(redis, prefix=prefix).claim("zendesk", "8350205582", "j1")
+    await RedisGreetings(redis, prefix=prefix).first_today("T1", "U1")
     await RedisErrorLineStore(redis, prefix=prefix).put("ab" * 32, "ACME-4012", version=1)
 
     written = sorted([key.decode() async for key in redis.scan_iter(f"{prefix}:*")])
@@ -89,3 +91,40 @@ def test_no_store_spells_a_key_of_its_own() -> None:
         if path.name == "keys.py":
             continue
         assert not re.search(r'f"\{(self\._)?prefix\}:', path.read_text()), path.name
+
+
+async def test_slack_threads_and_tickets_keep_the_keys_they_were_stored_under(
+    redis: Redis, redis_prefix: str
+) -> None:
+    # These strings are in Redis already: a key of another shape would lose every thread.
+    slack = ThreadKey.for_slack("T1", "C1", "1700000000.000100")
+    ticket = ThreadKey.for_ticket("zendesk", "501")
+    assert (slack.as_key(), ticket.as_key()) == ("T1:C1:1700000000.000100", "zendesk:ticket:501")
+    entry = HistoryEntry(Speaker.USER, "what is this?")
+    await RedisHistoryStore(redis, prefix=redis_prefix).append(slack, entry)
+    await RedisHistoryStore(redis, prefix=redis_prefix).append(ticket, entry)
+    await RedisFeedbackStore(redis, prefix=redis_prefix).record(slack, "U1", Verdict.SOLVED)
+    await RedisCaseStore(redis, prefix=redis_prefix).save(ThreadCase(ticket, updated_at=1.0))
+    written = sorted([key.decode() async for key in redis.scan_iter(f"{redis_prefix}:*")])
+    assert [key.removeprefix(redis_prefix) for key in written] == [
+        ":case:zendesk:ticket:501",
+        ":feedback:T1:C1:1700000000.000100",
+        ":history:T1:C1:1700000000.000100",
+        ":history:zendesk:ticket:501",
+    ]
+
+
+async def test_a_case_stored_before_the_key_fitted_tickets_reads_back(
+    redis: Redis, redis_prefix: str
+) -> None:
+    stored = (
+        '{"thread": {"workspace": "T1", "channel": "C1", "thread_ts": "1.0"}, "status": "bot", '
+        '"requested_by": null, "owner": null, "resolution": null, "desk_message_ts": null, '
+        '"updated_at": 1.0}'
+    )
+    await redis.set(keys.CASE.key(redis_prefix, thread="T1:C1:1.0"), stored)
+    cases = RedisCaseStore(redis, prefix=redis_prefix)
+    case = await cases.get(ThreadKey.for_slack("T1", "C1", "1.0"))
+    assert case == ThreadCase(ThreadKey.for_slack("T1", "C1", "1.0"), updated_at=1.0)
+    await cases.save(case)  # and is written back byte for byte
+    assert await redis.get(keys.CASE.key(redis_prefix, thread="T1:C1:1.0")) == stored.encode()

@@ -6,55 +6,54 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.helpdesks.registry import ticket_id
+from handlers.helpdesks.registry import REGISTRY
 from handlers.webhooks.ids import BadTicketId, segment
-from handlers.webhooks.signatures import Provider
 
 
 @pytest.mark.parametrize(
     ("provider", "value", "expected"),
     [
-        (Provider.ZENDESK, 501, "501"),
-        (Provider.ZENDESK, "501", "501"),
-        (Provider.JIRA, "SD-9", "SD-9"),
-        (Provider.JIRA, "MY_PROJ2-120", "MY_PROJ2-120"),
-        (Provider.JIRA, "10001", "10001"),
-        (Provider.INTERCOM, "215467897", "215467897"),
-        (Provider.GENERIC, "G-1", "G-1"),
+        ("zendesk", 501, "501"),
+        ("zendesk", "501", "501"),
+        ("jira", "SD-9", "SD-9"),
+        ("jira", "MY_PROJ2-120", "MY_PROJ2-120"),
+        ("jira", "10001", "10001"),
+        ("intercom", "215467897", "215467897"),
+        ("generic", "G-1", "G-1"),
     ],
 )
 def test_ids_in_their_vendors_format_are_accepted(
-    provider: Provider, value: object, expected: str
+    provider: str, value: object, expected: str
 ) -> None:
-    assert ticket_id(provider, value) == expected
+    assert REGISTRY.ticket_id(provider, value) == expected
 
 
 @pytest.mark.parametrize(
     ("provider", "value"),
     [
-        (Provider.ZENDESK, "../../users/me"),
-        (Provider.ZENDESK, "12\n"),
-        (Provider.ZENDESK, "0"),
-        (Provider.ZENDESK, True),
-        (Provider.ZENDESK, None),
-        (Provider.ZENDESK, 1.5),
-        (Provider.JIRA, "SD-1/../../myself"),
-        (Provider.JIRA, "sd-1"),
-        (Provider.INTERCOM, "1/../../admins"),
-        (Provider.INTERCOM, ""),
-        (Provider.GENERIC, None),
-        (Provider.GENERIC, "a b"),
+        ("zendesk", "../../users/me"),
+        ("zendesk", "12\n"),
+        ("zendesk", "0"),
+        ("zendesk", True),
+        ("zendesk", None),
+        ("zendesk", 1.5),
+        ("jira", "SD-1/../../myself"),
+        ("jira", "sd-1"),
+        ("intercom", "1/../../admins"),
+        ("intercom", ""),
+        ("generic", None),
+        ("generic", "a b"),
     ],
 )
-def test_ids_out_of_format_or_null_are_refused(provider: Provider, value: object) -> None:
+def test_ids_out_of_format_or_null_are_refused(provider: str, value: object) -> None:
     with pytest.raises(BadTicketId):
-        ticket_id(provider, value)
+        REGISTRY.ticket_id(provider, value)
 
 
-@given(st.sampled_from(list(Provider)), st.text())
-def test_any_accepted_id_is_one_harmless_path_segment(provider: Provider, value: str) -> None:
+@given(st.sampled_from(list(REGISTRY.routes)), st.text())
+def test_any_accepted_id_is_one_harmless_path_segment(provider: str, value: str) -> None:
     try:
-        accepted = ticket_id(provider, value)
+        accepted = REGISTRY.ticket_id(provider, value)
     except BadTicketId:
         return
     assert accepted == value

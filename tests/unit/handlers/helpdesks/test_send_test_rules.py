@@ -4,9 +4,8 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.settings import Settings
-from handlers.helpdesks.registry import missing_api_settings, webhooks_without_notes
+from handlers.helpdesks.registry import REGISTRY
 from handlers.helpdesks.send_test import check_url
-from handlers.webhooks.signatures import Provider
 
 
 def test_a_webhook_on_without_its_api_credentials_is_named_with_what_is_missing() -> None:
@@ -20,12 +19,12 @@ def test_a_webhook_on_without_its_api_credentials_is_named_with_what_is_missing(
         intercom_admin_id="991",
         generic_webhook_secret="gen",
     )
-    assert webhooks_without_notes(settings) == {
-        Provider.ZENDESK: ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN"),
-        Provider.JIRA_AUTOMATION: ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
+    assert REGISTRY.webhooks_without_notes(settings) == {
+        "zendesk": ("ZENDESK_EMAIL", "ZENDESK_API_TOKEN"),
+        "jira-automation": ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN"),
     }
-    assert missing_api_settings(settings, Provider.GENERIC) == ()
-    assert missing_api_settings(settings, Provider.INTERCOM) == ()
+    assert REGISTRY.missing_api_settings(settings, "generic") == ()
+    assert REGISTRY.missing_api_settings(settings, "intercom") == ()
 
 
 @pytest.mark.parametrize(

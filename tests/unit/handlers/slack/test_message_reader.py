@@ -53,7 +53,7 @@ async def test_a_mention_with_a_file_and_escaped_text(
     }
     turn = await SlackMessageReader().turn(event, team_id="T1", bot_user_id="UBOT", client=client)
     assert turn.text == "why <module>?"
-    assert (turn.thread.channel, turn.thread.thread_ts, turn.message_ts) == ("C1", "1.1", "1.1")
+    assert (turn.thread.space, turn.thread.thread_id, turn.message_ts) == ("C1", "1.1", "1.1")
     [attachment] = turn.attachments
     assert attachment.url == "https://files.slack.com/F1/err.png" and attachment.unavailable is None
 
@@ -68,7 +68,7 @@ async def test_a_reply_goes_to_its_thread_and_names_are_looked_up_once(
         turn = await reader.turn(
             event | {"channel": "C1"}, team_id="T1", bot_user_id="UBOT", client=client
         )
-        assert turn.thread.thread_ts == "1.1"
+        assert turn.thread.thread_id == "1.1"
         assert turn.text == "ask @Lev"
     assert len(fake.calls("users.info")) == 1
 

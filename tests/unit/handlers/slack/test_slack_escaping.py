@@ -218,7 +218,7 @@ async def test_escalation_posts_never_mention_but_the_on_call_group(
 ) -> None:
     fake, client = slack
     history = InMemoryHistoryStore()
-    thread = ThreadKey("T1", "C1", "1.0")
+    thread = ThreadKey.for_slack("T1", "C1", "1.0")
     await history.append(thread, HistoryEntry(Speaker.USER, f"help {HOSTILE}"))
     redactor = Redactor()
     desk = EscalationDesk(

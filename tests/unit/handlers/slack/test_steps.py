@@ -207,3 +207,37 @@ def test_no_title_can_form_a_mention_or_outgrow_a_card(title: str) -> None:
 def test_only_web_links_become_sources() -> None:
     sources = (StepSource("javascript:alert(1)", "x"), StepSource("file:///etc/passwd", "y"))
     assert "sources" not in task_chunk(Step("s", "t", StepStatus.COMPLETE, sources))
+
+
+async def test_a_failure_before_the_first_word_ends_the_step_under_way_in_error(
+    slack: tuple[FakeSlack, AsyncWebClient],
+) -> None:
+    fake, client = slack
+    steps = _steps()
+    reply = _reply(client, steps)
+    await reply.start("Looking into it…")
+    steps.record(Step("search-knowledge", "Searching runbooks", StepStatus.IN_PROGRESS))
+    await reply.fail("the knowledge base is down")
+    [ts] = fake.stream_messages("C1", "1.0")
+    statuses = {c["id"]: c["status"] for c in fake.task_cards("C1", ts)}
+    # The search broke; the answer was never begun, so no card claims it was written.
+    assert statuses == {
+        "read-screenshots": "complete",
+        "read-file-0": "complete",
+        "search-knowledge": "error",
+    }
+    assert fake.streamed_text("C1", ts) == ":warning: the knowledge base is down"
+    assert not fake.is_streaming("C1", ts)
+    assert len(_card_calls(fake)) == steps.updates == 1
+
+
+async def test_a_failure_without_streaming_is_told_in_place_with_no_cards(
+    slack: tuple[FakeSlack, AsyncWebClient],
+) -> None:
+    fake, client = slack
+    reply = _reply(client, _steps(), streaming=False)
+    await reply.start("Looking into it…")
+    await reply.fail("the model is busy")
+    assert not fake.stream_messages("C1", "1.0")
+    [posted] = fake.thread_messages("C1", "1.0")
+    assert fake.final_text("C1", posted.args["_ts"]) == ":warning: the model is busy"

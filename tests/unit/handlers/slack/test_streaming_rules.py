@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import AnswerStopped
 from bot.observability.metrics import Metrics
+from bot.stores.rate_limit import InMemoryRateLimiter
 from handlers.slack.retries import slack_retry_handlers
 from handlers.slack.thread_reply import (
     STREAM_MESSAGE_LIMIT,
@@ -185,7 +186,7 @@ async def test_stream_starts_beyond_the_tier_budget_are_edited_instead(
     server: tuple[list[FakeSlack], str],
 ) -> None:
     fake, client = _fresh(server)
-    streaming = StreamingSupport(starts_per_minute=2)
+    streaming = StreamingSupport(limiter=InMemoryRateLimiter(), starts_per_minute=2)
     for number in range(3):
         reply = _reply(client, streaming)
         await reply.start("Looking into it…")

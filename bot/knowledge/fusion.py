@@ -1,0 +1,41 @@
+"""Fusing a lexical and a dense ranking into one score per chunk.
+
+The rule `KnowledgeIndex` applies, as a function, so that the shared PostgreSQL
+store fuses exactly as the SQLite index does: by default a convex mix of the
+lexical score (normalised by the best match) and the cosine; or reciprocal-rank
+fusion (Cormack et al. 2009, k = `RRF_K`) with the dense ranks weighted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.knowledge.index import DENSE_WEIGHT, RRF_K, Fusion
+
+
+def fuse(
+    lexical: Mapping[int, float],
+    dense: Mapping[int, float],
+    similarity: Mapping[int, float] | None,
+    *,
+    fusion: str = Fusion.SCORES,
+    dense_weight: float = DENSE_WEIGHT,
+) -> dict[int, float]:
+    """One score per chunk of either ranking; both rankings are ordered best first.
+
+    Example:
+        >>> fuse({1: 4.0, 2: 2.0}, {2: 0.9}, {1: 0.1, 2: 0.9}, dense_weight=0.5)
+        {1: 0.55, 2: 0.7}
+    """
+    fused: dict[int, float] = {}
+    if fusion == Fusion.SCORES and similarity is not None and lexical:
+        top = max(lexical.values()) or 1.0
+        for chunk in {*lexical, *dense}:
+            cosine = similarity.get(chunk) or 0.0
+            words = lexical.get(chunk, 0.0) / top
+            fused[chunk] = (1 - dense_weight) * words + dense_weight * cosine
+        return fused
+    for ranking, weight in ((lexical, 1.0), (dense, dense_weight)):
+        for rank, chunk in enumerate(ranking):
+            fused[chunk] = fused.get(chunk, 0.0) + weight / (RRF_K + rank + 1)
+    return fused
