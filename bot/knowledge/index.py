@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
+from bot.knowledge import lexical
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.embedding import Embedder, Vectors
 from bot.knowledge.passages import Passage
@@ -160,6 +162,11 @@ class KnowledgeIndex:
         self._read.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._generation = -1
+        # Read again whenever a writer commits (the generation moves):
+        self._totals = lexical.Totals(0, 0.0)
+        self._counts: dict[str, int] = {}  # rows holding each term
+        self._visible: dict[tuple[str | None, tuple[str, ...] | None], _Visible] = {}
+        self._vectors_loaded = False
         self._ids = np.zeros(0, dtype=np.int64)
         self._docs = np.zeros(0, dtype=np.int64)
         self._matrix: Vectors = np.zeros((0, 0), dtype=np.float32)
@@ -225,6 +232,7 @@ class KnowledgeIndex:
             writer = IndexWriter(connection, self._embedder)
             try:
                 yield writer
+                writer.flush()
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
@@ -249,10 +257,11 @@ class KnowledgeIndex:
         narrows to the named sources; `floor` drops passages that match too weakly.
         """
         with self._lock:
-            allowed = self._allowed_docs(channel, sources)
-            if not allowed:
+            self._refresh()
+            allowed = self._allowed(channel, sources)
+            if not allowed.docs:
                 return []
-            lexical = self._lexical(query, allowed) if mode != Mode.DENSE else {}
+            lexical = self._lexical(query, allowed.docs) if mode != Mode.DENSE else {}
             dense: dict[int, float] = {}
             similarity: dict[int, float] | None = None
             if mode != Mode.LEXICAL and self._embedder is not None:
@@ -285,6 +294,31 @@ class KnowledgeIndex:
                 fused[chunk] = fused.get(chunk, 0.0) + weight / (RRF_K + rank + 1)
         return fused
 
+    def _refresh(self) -> None:
+        """Forgets what was read of an older index once a writer has committed."""
+        (generation,) = self._read.execute(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'generation'"
+        ).fetchone()
+        if generation == self._generation:
+            return
+        self._generation = generation
+        self._totals = lexical.totals(self._read)
+        self._counts.clear()
+        self._visible.clear()
+        self._vectors_loaded = False
+
+    def _allowed(self, channel: str | None, sources: Collection[str] | None) -> _Visible:
+        """The documents `channel` may see, and the vector rows they own as a mask;
+        the same for every question until the index changes."""
+        key = (channel, None if sources is None else tuple(sorted(sources)))
+        visible = self._visible.get(key)
+        if visible is None:
+            if len(self._visible) >= 1024:
+                self._visible.clear()
+            visible = _Visible(self._allowed_docs(channel, sources))
+            self._visible[key] = visible
+        return visible
+
     def _allowed_docs(self, channel: str | None, sources: Collection[str] | None) -> set[int]:
         sql = "SELECT key FROM documents d WHERE (everyone = 1"
         params: list[object] = []
@@ -302,30 +336,24 @@ class KnowledgeIndex:
 
     def _lexical(self, query: str, allowed: set[int]) -> dict[int, float]:
         wanted = list(dict.fromkeys(terms(query)))[:64]
-        if not wanted:
-            return {}
-        match = " OR ".join(f'"{term}"' for term in wanted)
-        rows = self._read.execute(
-            "SELECT f.rowid, -bm25(chunks_fts), c.doc FROM chunks_fts f "
-            "JOIN chunks c ON c.id = f.rowid WHERE chunks_fts MATCH ? "
-            "ORDER BY bm25(chunks_fts) LIMIT ?",
-            (match, _CANDIDATES * 4),
-        ).fetchall()
+        rows = lexical.search(
+            self._read, wanted, limit=_CANDIDATES * 4, table=self._totals, counts=self._counts
+        )
         ranked = [(chunk, score) for chunk, score, doc in rows if doc in allowed]
         return dict(ranked[:_CANDIDATES])
 
-    def _dense(self, query: str, allowed: set[int]) -> tuple[dict[int, float], dict[int, float]]:
+    def _dense(self, query: str, allowed: _Visible) -> tuple[dict[int, float], dict[int, float]]:
         assert self._embedder is not None
         self._load_vectors()
         if not len(self._ids):
             return {}, {}
-        vector = self._embedder.embed_query(query)
-        scores = self._matrix @ vector
-        mask = np.isin(self._docs, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
-        scores = np.where(mask, scores, -np.inf)
-        count = min(_CANDIDATES, int(mask.sum()))
+        mask = allowed.mask(self._docs)
+        count = min(_CANDIDATES, allowed.rows)
         if count == 0:
             return {}, {}
+        vector = self._embedder.embed_query(query)
+        scores = self._matrix @ vector
+        scores[~mask] = -np.inf
         top = np.argpartition(-scores, count - 1)[:count]
         top = top[np.argsort(-scores[top])]
         ranked = {int(self._ids[i]): float(scores[i]) for i in top}
@@ -368,10 +396,8 @@ class KnowledgeIndex:
         return passages
 
     def _load_vectors(self) -> None:
-        (generation,) = self._read.execute(
-            "SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'generation'"
-        ).fetchone()
-        if generation == self._generation:
+        """All vectors as one contiguous matrix, read once per generation of the index."""
+        if self._vectors_loaded:
             return
         rows = self._read.execute(
             "SELECT id, doc, vector FROM chunks WHERE vector IS NOT NULL ORDER BY id"
@@ -379,10 +405,30 @@ class KnowledgeIndex:
         self._ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         self._docs = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
         if rows:
-            self._matrix = np.stack([np.frombuffer(row[2], dtype=np.float32) for row in rows])
+            self._matrix = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32)
+            self._matrix = self._matrix.reshape(len(rows), -1)
         else:
             self._matrix = np.zeros((0, 0), dtype=np.float32)
-        self._generation = generation
+        self._vectors_loaded = True
+
+
+class _Visible:
+    """The documents one channel may be answered from, and (lazily, once the vectors
+    are read) which rows of the vector matrix those documents own."""
+
+    def __init__(self, docs: set[int]) -> None:
+        self.docs = docs
+        self._mask: npt.NDArray[np.bool_] | None = None
+        self._of: np.ndarray | None = None
+        self.rows = 0
+
+    def mask(self, owners: np.ndarray) -> npt.NDArray[np.bool_]:
+        if self._mask is None or self._of is not owners:
+            keys = np.fromiter(self.docs, dtype=np.int64, count=len(self.docs))
+            self._mask = np.isin(owners, keys)
+            self._of = owners
+            self.rows = int(self._mask.sum())
+        return self._mask
 
 
 class _Similarity(dict[int, float]):
@@ -404,43 +450,76 @@ class _Similarity(dict[int, float]):
 
 
 class IndexWriter:
-    """Writes inside one transaction of `KnowledgeIndex.writer()`."""
+    """Writes inside one transaction of `KnowledgeIndex.writer()`.
+
+    Rows are written at once; their vectors are embedded in batches across documents
+    (a document is often a handful of chunks, a forward pass wants dozens) and are all
+    written before the transaction commits.
+    """
+
+    EMBED_BATCH = 256  # chunks waiting for their vectors before a forward pass
 
     def __init__(self, connection: sqlite3.Connection, embedder: Embedder | None) -> None:
         self._db = connection
         self._embedder = embedder
+        self._pending: list[tuple[int, str]] = []  # (chunk id, text to embed)
 
     def put(self, ref: DocumentRef, *, digest: str, chunks: Sequence[Chunk]) -> None:
         """The document `ref` with these chunks, replacing what was indexed for it."""
         self.remove(ref.source, [ref.id])
-        vectors: Vectors | None = None
-        if self._embedder is not None and chunks:
-            vectors = self._embedder.embed_passages(
-                [
-                    f"{ref.title} > {c.section}\n{c.text}"
-                    if c.section
-                    else f"{ref.title}\n{c.text}"
-                    for c in chunks
-                ]
-            )
         cursor = self._db.execute(
             "INSERT INTO documents (source, doc_id, title, url, hash, everyone) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (ref.source, ref.id, ref.title, ref.url, digest, int(ref.visibility.channels is None)),
         )
         key = cursor.lastrowid
-        for channel in sorted(ref.visibility.channels or ()):
-            self._db.execute("INSERT INTO doc_channels VALUES (?, ?)", (key, channel))
-        for ordinal, chunk in enumerate(chunks):
-            blob = None if vectors is None else vectors[ordinal].astype(np.float32).tobytes()
-            row = self._db.execute(
-                "INSERT INTO chunks (doc, ordinal, section, text, vector) VALUES (?, ?, ?, ?, ?)",
-                (key, ordinal, chunk.section, chunk.text, blob),
+        self._db.executemany(
+            "INSERT INTO doc_channels VALUES (?, ?)",
+            [(key, channel) for channel in sorted(ref.visibility.channels or ())],
+        )
+        self._db.executemany(
+            "INSERT INTO chunks (doc, ordinal, section, text) VALUES (?, ?, ?, ?)",
+            [(key, ordinal, c.section, c.text) for ordinal, c in enumerate(chunks)],
+        )
+        ids = [
+            chunk_id
+            for (chunk_id,) in self._db.execute(
+                "SELECT id FROM chunks WHERE doc = ? ORDER BY ordinal", (key,)
             )
-            words = " ".join(terms(f"{ref.title}\n{chunk.section}\n{chunk.text}"))
-            self._db.execute(
-                "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (row.lastrowid, words)
+        ]
+        self._db.executemany(
+            "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
+            [
+                (chunk_id, " ".join(terms(f"{ref.title}\n{c.section}\n{c.text}")))
+                for chunk_id, c in zip(ids, chunks, strict=True)
+            ],
+        )
+        if self._embedder is not None:
+            self._pending.extend(
+                (
+                    chunk_id,
+                    f"{ref.title} > {c.section}\n{c.text}"
+                    if c.section
+                    else f"{ref.title}\n{c.text}",
+                )
+                for chunk_id, c in zip(ids, chunks, strict=True)
             )
+            if len(self._pending) >= self.EMBED_BATCH:
+                self.flush()
+
+    def flush(self) -> None:
+        """Embeds the chunks still waiting for their vectors and stores them."""
+        if self._embedder is None or not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        vectors = self._embedder.embed_passages([text for _, text in pending])
+        self._db.executemany(
+            "UPDATE chunks SET vector = ? WHERE id = ?",
+            [
+                (vectors[i].astype(np.float32, copy=False).tobytes(), chunk_id)
+                for i, (chunk_id, _) in enumerate(pending)
+            ],
+        )
 
     def remove(self, source: str, ids: Sequence[str]) -> int:
         """Drops these documents of `source` and their chunks; how many there were."""
