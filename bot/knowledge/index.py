@@ -70,9 +70,10 @@ INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 
 RRF_K = 60
 # How much meaning counts beside words. Error codes and exact names carry most of a
-# support question's meaning; on the shipped sample set (docs/knowledge.md) rank fusion
-# with equal weights lost to words alone, a score mix did not.
-DENSE_WEIGHT = 0.3
+# support question's meaning. Tuned by two-fold cross-validation over the shipped
+# sample cases (`evaluate_fusion`, docs/benchmarks.md): with all-MiniLM-L6-v2 each
+# half chose the score mix at the grid's smallest weight, 0.1 (0.3 did worse held out).
+DENSE_WEIGHT = 0.1
 
 
 class Fusion:
@@ -152,12 +153,14 @@ class KnowledgeIndex:
         embedder: Embedder | None,
         fusion: str = Fusion.SCORES,
         dense_weight: float = DENSE_WEIGHT,
+        rrf_k: int = RRF_K,
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._embedder = embedder
         self.dense_weight = dense_weight
         self.fusion = fusion
+        self.rrf_k = rrf_k
         self._read = _connect(path)
         self._read.executescript(_SCHEMA)
         self._lock = threading.Lock()
@@ -291,7 +294,7 @@ class KnowledgeIndex:
             return fused
         for ranking, weight in ((lexical, 1.0), (dense, self.dense_weight)):
             for rank, chunk in enumerate(ranking):
-                fused[chunk] = fused.get(chunk, 0.0) + weight / (RRF_K + rank + 1)
+                fused[chunk] = fused.get(chunk, 0.0) + weight / (self.rrf_k + rank + 1)
         return fused
 
     def _refresh(self) -> None:
