@@ -516,6 +516,8 @@ class IndexWriter:
             return
         pending, self._pending = self._pending, []
         vectors = self._embedder.embed_passages([text for _, text in pending])
+        # In the order written: a chunk id SQLite reused inside this transaction (a
+        # document put, removed and put again) ends with its latest text's vector.
         self._db.executemany(
             "UPDATE chunks SET vector = ? WHERE id = ?",
             [
