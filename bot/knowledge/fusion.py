@@ -1,6 +1,6 @@
 """Fusing a lexical and a dense ranking into one score per chunk.
 
-The rule `KnowledgeIndex` applies, as a function, so that the shared PostgreSQL
+The one rule both stores apply, so that the shared PostgreSQL
 store fuses exactly as the SQLite index does: by default a convex mix of the
 lexical score (normalised by the best match) and the cosine; or reciprocal-rank
 fusion (Cormack et al. 2009, k = `rrf_k`, by default `RRF_K`) with the dense
