@@ -14,7 +14,7 @@ in one call of the vision encoder (it takes images of any sizes at once), on
 an accelerator, where a call's cost is mostly its kernel launches. On the
 CPU each image is encoded alone: the encoder attends within each image
 anyway, so one call saves no arithmetic, and eight screenshots' activations
-at once fall out of the caches (one call took 15-20% more CPU time than
+at once fall out of the caches (one call took 12-23% more CPU time than
 eight, tiny checkpoint, docs/benchmarks.md).
 """
 
