@@ -10,7 +10,12 @@ DeepStack visual features each chunk adds to the image tokens inside it. So
 the result is the same computation as one pass, split along the sequence.
 
 Joiners admitted in the same round have their screenshots encoded together,
-in one call of the vision encoder (it takes images of any sizes at once).
+in one call of the vision encoder (it takes images of any sizes at once), on
+an accelerator, where a call's cost is mostly its kernel launches. On the
+CPU each image is encoded alone: the encoder attends within each image
+anyway, so one call saves no arithmetic, and eight screenshots' activations
+at once fall out of the caches (one call took 12-23% more CPU time than
+eight, tiny checkpoint, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -56,14 +61,18 @@ class PartialPrefill:
 
 
 class ChunkedPrefill:
-    """Builds `PartialPrefill`s for `model`: embeddings and one vision-encoder call per round."""
+    """Builds `PartialPrefill`s for `model`: embeddings and the vision encoding of a round."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, *, one_encoder_call: bool | None = None) -> None:
         self._model = model
         inner = model.model
         self._embed = inner.get_input_embeddings()
         self._visual = inner.visual
         self._image_token = int(model.config.image_token_id)
+        # Unless told, one call for every image off the CPU, one per image on it.
+        if one_encoder_call is None:
+            one_encoder_call = torch.device(model.device).type != "cpu"
+        self._one_call = one_encoder_call
 
     def begin(self, joiners: Seq[tuple[Sequence, PrefixHit | None, int]]) -> list[PartialPrefill]:
         """Embed each joiner's tokens after its prefix; `joiners` are (sequence, hit, slot)."""
@@ -82,14 +91,8 @@ class ChunkedPrefill:
             rows.append((sequence, slot, skip, ids, visual))
         image_embeds: torch.Tensor | None = None
         deepstack: list[torch.Tensor] = []
-        if patches:  # every joiner's screenshots in one encoder call
-            encoded = self._visual(
-                torch.cat(patches).to(device, self._visual.dtype),
-                grid_thw=torch.cat(grids).to(device),
-                return_dict=True,
-            )
-            image_embeds = _joined(encoded.pooler_output)
-            deepstack = [_joined(feature) for feature in encoded.deepstack_features]
+        if patches:
+            image_embeds, deepstack = self._encode(torch.cat(patches), torch.cat(grids))
         partials: list[PartialPrefill] = []
         taken = 0  # image tokens handed out so far, in the joiners' order
         for sequence, slot, skip, ids, visual in rows:
@@ -116,6 +119,26 @@ class ChunkedPrefill:
                 )
             )
         return partials
+
+    def _encode(
+        self, patches: torch.Tensor, grids: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Image embeddings and DeepStack features of every image, in order."""
+        device = self._model.device
+        if self._one_call:
+            calls = [(patches, grids)]
+        else:  # a grid row is one image of t*h*w patches, in the patches' order
+            sizes = [int(t * h * w) for t, h, w in grids.tolist()]
+            calls = list(zip(torch.split(patches, sizes), torch.split(grids, 1), strict=True))
+        embeds: list[torch.Tensor] = []
+        deepstack: list[list[torch.Tensor]] = []
+        for pixels, grid in calls:
+            encoded = self._visual(
+                pixels.to(device, self._visual.dtype), grid_thw=grid.to(device), return_dict=True
+            )
+            embeds.append(_joined(encoded.pooler_output))
+            deepstack.append([_joined(feature) for feature in encoded.deepstack_features])
+        return torch.cat(embeds), [torch.cat(layer) for layer in zip(*deepstack, strict=True)]
 
 
 def _joined(features: torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]) -> torch.Tensor:

@@ -2,9 +2,10 @@
 
 Each step here is composed by hand through the runner, so what it holds is
 known: a running answer's token beside a joiner's chunk, and chunks of two
-joiners (their screenshots encoded in one call) in one step, with and without
-a running answer. Every answer must be the tokens of a plain greedy
-`generate()` of the same request.
+joiners in one step, with and without a running answer. Every answer must
+be the tokens of a plain greedy `generate()` of the same request. Joiners'
+screenshots are encoded one call per image on the CPU, one call for all on
+an accelerator; both give the same inputs.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from bot.engine import GenerationRequest
-from bot.engine.chunked_prefill import PartialPrefill
+from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
+from bot.engine.chunked_prefill import ChunkedPrefill, PartialPrefill
 from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.policy import BatchLimits, BatchPolicy
@@ -31,6 +32,7 @@ from bot.engine.runner import ModelRunner
 from bot.engine.sampling import TokenChooser
 from bot.engine.sequence import Sequence
 from tests.support.engine_requests import fixed_length_request
+from tests.support.screenshots import render_error_screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -147,7 +149,6 @@ def test_two_joiners_chunks_in_one_step_answer_as_generate(
             running = [_sequence(parts, long)]
             runner.advance(running, runner.prefill(running, None))
         joiners = [_sequence(parts, first), _sequence(parts, second)]
-        # Both screenshots go through the vision encoder in one call.
         partials = runner.begin_chunked([(joiner, None) for joiner in joiners])
         assert all(p.remaining > 24 for p in partials)
         held = _mixed_steps(
@@ -160,6 +161,41 @@ def test_two_joiners_chunks_in_one_step_answer_as_generate(
             assert _answer(sequence) == _generated(parts, request)
         if with_running:
             assert _answer(running[0]) == _generated(parts, long)
+
+
+def test_joiners_images_encoded_one_by_one_or_in_one_call_give_the_same_inputs(
+    parts: tuple[Any, Any],
+) -> None:
+    model, _ = parts
+    two = GenerationRequest(
+        messages=(
+            ChatMessage(
+                Role.USER,
+                (
+                    ImagePart(render_error_screenshot(size=(640, 400))),
+                    ImagePart(render_error_screenshot(size=(300, 700))),
+                    TextPart("which one is the real error?"),
+                ),
+            ),
+        ),
+        max_new_tokens=2,
+    )
+    one = fixed_length_request("what is this?", 2, size=(500, 500))
+    built = []
+    with torch.inference_mode():
+        for one_call in (True, False):
+            joiners = [
+                (_sequence(parts, request), None, slot) for slot, request in enumerate([two, one])
+            ]
+            built.append(ChunkedPrefill(model, one_encoder_call=one_call).begin(joiners))
+    for together, apart in zip(*built, strict=True):
+        assert together.visual is not None and apart.visual is not None
+        assert torch.equal(together.visual, apart.visual)
+        torch.testing.assert_close(apart.embeds, together.embeds, rtol=1e-4, atol=1e-5)
+        assert together.deepstack is not None and apart.deepstack is not None
+        assert len(apart.deepstack) == len(together.deepstack) > 0
+        for mine, theirs in zip(apart.deepstack, together.deepstack, strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5)
 
 
 def test_the_step_budget_is_shared_oldest_first() -> None:
