@@ -20,7 +20,6 @@ from bot.conversation.error_lines import (
     _one_line,
     too_few_terms,
 )
-from bot.conversation.prompting import PromptBuilder
 from bot.conversation.turns import AttachmentRef, Screenshot, ThreadKey, Turn
 from bot.engine.remote import RemoteEngine
 from bot.engine.request import TextPart
@@ -30,9 +29,8 @@ from bot.knowledge.retrieval import IndexRetriever
 from bot.knowledge.sources.base import Visibility
 from bot.knowledge.sources.folder import FolderSource
 from bot.knowledge.sync import sync_source
-from bot.safety.filters import RedactingFilter
 from bot.safety.redaction import Redactor
-from bot.stores.history import InMemoryHistoryStore
+from tests.support.grounded_diagnoser import grounded_diagnoser
 from tests.support.recording_engine import RecordingEngine
 from tests.support.screenshots import render_error_screenshot
 from tests.support.scripted_checkpoint import build_scripted_checkpoint
@@ -89,15 +87,7 @@ async def _retriever(tmp_path: Path) -> IndexRetriever:
 def _diagnoser(
     engine: RecordingEngine, retriever: IndexRetriever | None, reader: ErrorLineReader
 ) -> Diagnoser:
-    return Diagnoser(
-        engine=engine,
-        history=InMemoryHistoryStore(),
-        fetcher=LocalFileFetcher(max_bytes=10**6),
-        prompts=PromptBuilder(max_new_tokens=4),
-        reply_filter=RedactingFilter(Redactor()),
-        retriever=retriever,
-        error_lines=reader,
-    )
+    return grounded_diagnoser(engine, retriever, error_lines=reader)
 
 
 async def _ask(diagnoser: Diagnoser, thread: str, text: str, *files: Path) -> Diagnosis:
