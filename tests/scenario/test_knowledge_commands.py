@@ -19,7 +19,7 @@ from tests.support.postgres_database import throwaway_database
 from tests.support.redis_server import private_redis_server
 from tests.support.resolutions import resolution_in
 from tests.support.serve_process import clean_environment, supportbot_command
-from tests.support.servers import ServerThread
+from tests.support.servers import ServerThread, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -228,3 +228,15 @@ def test_search_sees_resolutions_as_a_channel_of_the_workspace_would(
     assert any("on deploy" in title for title in found("--workspace", "T1"))
     assert found("--workspace", "T2", "--channel", "CPUB") == []  # another workspace's
     assert found("--channel", "CPUB") == []  # no workspace named: documents only
+
+
+def test_a_redis_that_is_down_fails_the_resolutions_alone(configured: Path) -> None:
+    nobody = f"redis://127.0.0.1:{free_port()}/0"
+    result = _with_redis(configured, nobody, "sync")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("runbooks: 1 added,")  # the documents synced all the same
+    assert (
+        "resolutions: FAILED, previous index kept: the resolutions could not be read "
+        "(ConnectionError)"
+    ) in lines
