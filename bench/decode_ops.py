@@ -6,7 +6,15 @@ layout (36 layers, 32 query heads, 8 key/value heads of 128) with narrow
 hidden (256) and MLP (512) widths, random weights, so it fits any CPU. A
 `TorchDispatchMode` counts every ATen operator one eager decode step runs
 through the engine's own `Decoder` and key/value pool; views (which launch
-nothing) are counted apart.
+nothing) are counted apart. The step is counted twice: over fused weights
+(`bot/engine/fusion.py`, what the engine runs) and through the model's own
+forward (`Decoder(fused=False)`, the step before fusion), built from the same
+seed.
+
+Under `inference_mode` an operator is counted as called: `rms_norm`, `linear`
+and `scaled_dot_product_attention` are one each, as they are one kernel on
+CUDA (`_fused_rms_norm`, a GEMM, a fused attention kernel); the CPU runs
+`rms_norm` as its five-operator composite.
 
     PYTHONPATH=. python bench/decode_ops.py
 """
@@ -49,11 +57,23 @@ class OpCounter(TorchDispatchMode):  # type: ignore[no-untyped-call]
     def __torch_dispatch__(
         self, func: Any, types: Any, args: Any = (), kwargs: dict[str, Any] | None = None
     ) -> Any:
+        result = func(*args, **(kwargs or {}))
         returns = func._schema.returns
         aliasing = returns and returns[0].alias_info is not None
         view = aliasing and not returns[0].alias_info.is_write  # in-place ops write; views do not
+        # `to` and `reshape` may alias their input, or copy (a dtype cast, a non-viewable
+        # shape): a copy launches a kernel, so only a result sharing an input's memory is a view.
+        view = view and _shares_memory(result, args)
         (self.views if view else self.ops)[str(func.overloadpacket.__name__)] += 1
-        return func(*args, **(kwargs or {}))
+        return result
+
+
+def _shares_memory(result: Any, args: Any) -> bool:
+    if not isinstance(result, torch.Tensor):
+        return True
+    storage = result.untyped_storage().data_ptr()
+    inputs = [arg for arg in args if isinstance(arg, torch.Tensor)]
+    return any(arg.untyped_storage().data_ptr() == storage for arg in inputs)
 
 
 def model() -> Any:
@@ -85,10 +105,12 @@ def model() -> Any:
     ).eval()
 
 
-def main() -> int:
+def count(*, fused: bool) -> OpCounter:
+    """Operators of the third eager decode step at batch 1 (the first ones warm caches up)."""
     net = model()
     layers = LAYOUT["num_hidden_layers"]
-    decoder = Decoder(net, DecodeMode.EAGER)
+    decoder = Decoder(net, DecodeMode.EAGER, fused=fused)
+    assert decoder.fused is fused
     cache = SlotCache(layers)
     with torch.inference_mode():
         cache.reserve(decoder.kv_zeros(1, 1), 1, 1024)
@@ -100,12 +122,17 @@ def main() -> int:
             with counter:
                 decoder.step(cache, shape)
             cache.end_step()
+    return counter
+
+
+def main() -> int:
     print(f"torch {torch.__version__}; 36-layer Qwen3-VL-8B text layout, batch 1, eager step")
-    print(
-        f"operators (not views): {sum(counter.ops.values())}; views: {sum(counter.views.values())}"
-    )
-    for name, count in counter.ops.most_common(15):
-        print(f"  {name:32s} {count}")
+    for fused, title in ((False, "the model's own forward"), (True, "fused weights")):
+        counter = count(fused=fused)
+        ops, views = sum(counter.ops.values()), sum(counter.views.values())
+        print(f"{title}: operators (not views): {ops}; views: {views}")
+        for name, number in counter.ops.most_common(15):
+            print(f"  {name:32s} {number}")
     return 0
 
 

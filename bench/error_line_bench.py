@@ -39,6 +39,7 @@ from bot.knowledge.sources.base import Visibility
 from bot.knowledge.sources.folder import FolderSource
 from bot.knowledge.sync import sync_source
 from bot.safety.redaction import Redactor
+from bot.stores.error_lines import InMemoryErrorLineStore
 from tests.support.grounded_diagnoser import grounded_diagnoser
 from tests.support.screenshots import render_error_screenshot
 from tests.support.tiny_checkpoint import build_tiny_checkpoint
@@ -82,7 +83,7 @@ async def main(repeat: int, size: tuple[int, int]) -> None:
         index = KnowledgeIndex(folder / "k.db", embedder=None)
         source = FolderSource(name="runbooks", root=folder / "kb", visibility=Visibility.everyone())
         await sync_source(source, index, redactor=Redactor())
-        reader = ErrorLineReader(engine, redactor=Redactor())
+        reader = ErrorLineReader(engine, redactor=Redactor(), store=InMemoryErrorLineStore())
 
         def diagnoser(with_reader: bool) -> Diagnoser:
             return grounded_diagnoser(

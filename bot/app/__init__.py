@@ -92,6 +92,7 @@ def build_app(
         fetcher=build_slack_file_fetcher(settings, http_client, inspector),
         redactor=redactor,
         reply_filter=reply_filter,
+        error_lines=stores.error_lines,
         knowledge=stores.knowledge if knowledge is None else None,
         retriever=retriever,
     )
@@ -118,6 +119,7 @@ def build_app(
         history=stores.history,
         jobs=stores.jobs,
         deliveries=stores.deliveries,
+        error_lines=stores.error_lines,
         redactor=redactor,
         reply_filter=reply_filter,
         inspector=inspector,

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import Route
 
 from bot.attachments.fetching import HttpImageFetcher
+from bot.conversation.error_lines import ErrorLineStore
 from bot.conversation.escalation import TicketOpener
 from bot.conversation.factory import build_diagnoser
 from bot.conversation.grounding import Retriever
@@ -52,6 +53,7 @@ def build_webhooks(
     history: HistoryStore,
     jobs: JobStore,
     deliveries: DeliveryLog,
+    error_lines: ErrorLineStore,
     redactor: Redactor,
     reply_filter: ReplyFilter,
     inspector: ImageInspector,
@@ -66,6 +68,7 @@ def build_webhooks(
 
     `http_client` downloads attachments; `helpdesk_clients` call each vendor's API;
     `registry` lists the helpdesks (the shipped ones unless another list is given).
+    `error_lines` is the store the Slack side reads screenshots' error lines through.
     """
     enabled: dict[str, str] = registry.webhook_secrets(settings)
     if not enabled:
@@ -94,6 +97,7 @@ def build_webhooks(
             ),
             redactor=redactor,
             reply_filter=reply_filter,
+            error_lines=error_lines,
             retriever=retriever,
         )
         for helpdesk in {registry.helpdesk_name(route) for route in enabled}

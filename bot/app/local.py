@@ -15,6 +15,7 @@ from bot.engine.protocol import Engine, EngineState
 from bot.errors import ModelUnavailable
 from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
 from bot.settings import Settings
+from bot.stores.error_lines import InMemoryErrorLineStore
 from bot.stores.history import InMemoryHistoryStore
 
 
@@ -57,6 +58,8 @@ def diagnoser_on(
         ),
         redactor=redactor,
         reply_filter=build_reply_filter(settings, redactor),
+        # A one-shot command keeps nothing: its lines live as long as it runs.
+        error_lines=InMemoryErrorLineStore(),
         retriever=retriever,
     )
 

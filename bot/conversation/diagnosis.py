@@ -17,7 +17,7 @@ from bot.attachments.image_budget import ImageBudget, fit_images
 from bot.attachments.text_files import Excerpt, fit_tokens
 from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.error_lines import ErrorLineReader, too_few_terms
-from bot.conversation.grounding import Retriever, cited, knowledge_query, sources_footer
+from bot.conversation.grounding import Retriever, knowledge_query, sources_footer
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase, Resolution, conversation_scopes
 from bot.conversation.prompting import PromptBuilder
@@ -43,6 +43,7 @@ from bot.conversation.turns import (
 from bot.engine.protocol import Engine
 from bot.engine.request import ChatMessage, GenerationRequest, Queued, Role, TextPart
 from bot.errors import AttachmentError
+from bot.knowledge.citations import cited
 from bot.knowledge.passages import Passage
 from bot.messages import Language, Message, detect_language, say
 from bot.safety.filters import ReplyFilter

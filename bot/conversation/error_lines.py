@@ -8,8 +8,11 @@ is asked (through the `Engine` protocol, so a local and a remote model both work
 for that line alone: a dedicated tiny prompt, at most `MAX_NEW_TOKENS` tokens.
 The line is screenshot content, as untrusted as the user's words: it is redacted
 like them, cut short, and used only as search words (never as instructions; it
-enters no prompt). It is cached by the image's content hash, so a follow-up in the
-same thread, or the same screenshot posted again, costs nothing.
+enters no prompt). It is kept, redacted, in an `ErrorLineStore` by the image's
+content hash: in Redis when there is one, so a follow-up in the same thread, the
+same screenshot posted again, on another replica, through the other transport or
+after a restart, costs nothing. A store that does not answer costs the pass, never
+the answer.
 """
 
 from __future__ import annotations
@@ -19,13 +22,12 @@ import logging
 import re
 import unicodedata
 from collections.abc import Sequence
-
-from cachetools import LRUCache
+from typing import Protocol
 
 from bot.conversation.prompting import load_prompt
 from bot.engine.protocol import Engine
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
-from bot.errors import BotError
+from bot.errors import BotError, StoreUnavailable
 from bot.knowledge.terms import terms
 from bot.safety.redaction import Redactor
 from bot.turns import Screenshot
@@ -42,11 +44,20 @@ MAX_NEW_TOKENS = 48
 MAX_LINE_CHARS = 300
 # The first screenshots of a message carry the error; each further one is another pass.
 MAX_IMAGES = 2
-CACHE_IMAGES = 2048
 _ASK = "Copy the error line of this screenshot."
 _NOTHING = {"none", "none.", "(none)"}
 _SPACES = re.compile(r"\s+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+class ErrorLineStore(Protocol):
+    """Screenshots' error lines by the image's SHA-256 and the prompt's version ("" when
+    the model saw none). Raises `bot.errors.StoreUnavailable` when the store behind it
+    does not answer."""
+
+    async def get(self, digest: str, *, version: int) -> str | None: ...
+
+    async def put(self, digest: str, line: str, *, version: int) -> None: ...
 
 
 def too_few_terms(query: str) -> bool:
@@ -73,19 +84,20 @@ def _one_line(text: str) -> str:
 
 
 class ErrorLineReader:
-    """Reads the error line of screenshots with the model, caching each image's line.
+    """Reads the error line of screenshots with the model, keeping each image's line.
 
     Args:
         engine: the model that answers (the same one; no second model is loaded).
-        redactor: cleans the line as it cleans the user's words.
+        redactor: cleans the line as it cleans the user's words, before it is kept.
+        store: where each image's line is kept; shared by every diagnoser of the bot.
         max_new_tokens: the pass's length cap.
-        cache_size: images whose line is remembered (least recently used go first).
         queue_timeout: seconds the pass may wait for the model, as an answer may.
         generation_timeout: seconds the pass may take; past it the question goes on
             without the line.
 
     Example:
-        >>> await ErrorLineReader(engine, redactor=Redactor()).read([screenshot])
+        >>> reader = ErrorLineReader(engine, redactor=Redactor(), store=InMemoryErrorLineStore())
+        >>> await reader.read([screenshot])
         'ACME-4012: vault token expired'
     """
 
@@ -94,8 +106,8 @@ class ErrorLineReader:
         engine: Engine,
         *,
         redactor: Redactor,
+        store: ErrorLineStore,
         max_new_tokens: int = MAX_NEW_TOKENS,
-        cache_size: int = CACHE_IMAGES,
         queue_timeout: float | None = None,
         generation_timeout: float | None = 60.0,
     ) -> None:
@@ -105,7 +117,7 @@ class ErrorLineReader:
         self._queue_timeout = queue_timeout
         self._timeout = generation_timeout
         self._system = load_prompt(ERROR_LINE_PROMPT, ERROR_LINE_VERSION).render()
-        self._cache: LRUCache[str, str] = LRUCache(maxsize=cache_size)
+        self._store = store
         self.passes = 0  # model passes run, for the doctor and the tests
 
     async def read(self, screenshots: Sequence[Screenshot]) -> str:
@@ -114,7 +126,7 @@ class ErrorLineReader:
         lines: list[str] = []
         for shot in screenshots[:MAX_IMAGES]:
             key = hashlib.sha256(shot.data).hexdigest()
-            line = self._cache.get(key)
+            line = await self._kept(key)
             if line is None:
                 try:
                     line = await self._transcribe(shot)
@@ -124,10 +136,23 @@ class ErrorLineReader:
                 except Exception:
                     log.exception("reading the error line of %s failed", shot.filename)
                     continue
-                self._cache[key] = line
+                await self._keep(key, line)
             if line and line not in lines:
                 lines.append(line)
         return "\n".join(lines)
+
+    async def _kept(self, digest: str) -> str | None:
+        try:
+            return await self._store.get(digest, version=ERROR_LINE_VERSION)
+        except StoreUnavailable as error:  # the pass is run again instead
+            log.info("could not look up a screenshot's error line: %s", error)
+            return None
+
+    async def _keep(self, digest: str, line: str) -> None:
+        try:
+            await self._store.put(digest, line, version=ERROR_LINE_VERSION)
+        except StoreUnavailable as error:  # this answer has its line; the next pays again
+            log.info("could not keep a screenshot's error line: %s", error)
 
     async def _transcribe(self, shot: Screenshot) -> str:
         self.passes += 1

@@ -6,7 +6,7 @@ from bot.attachments.fetching import AttachmentFetcher
 from bot.attachments.image_budget import ImageBudget
 from bot.conversation.channel_policy import ChannelPolicy
 from bot.conversation.diagnosis import Diagnoser
-from bot.conversation.error_lines import ErrorLineReader
+from bot.conversation.error_lines import ErrorLineReader, ErrorLineStore
 from bot.conversation.grounding import Retriever
 from bot.conversation.history import HistoryStore
 from bot.conversation.knowledge import KnowledgeBase
@@ -29,10 +29,15 @@ def build_diagnoser(
     fetcher: AttachmentFetcher,
     redactor: Redactor,
     reply_filter: ReplyFilter,
+    error_lines: ErrorLineStore,
     knowledge: KnowledgeBase | None = None,
     retriever: Retriever | None = None,
 ) -> Diagnoser:
-    """The diagnosis use case for one source of attachments (Slack, a helpdesk, local files)."""
+    """The diagnosis use case for one source of attachments (Slack, a helpdesk, local files).
+
+    `error_lines` is where screenshots' error lines are kept: the same store for every
+    diagnoser of the bot, so an image read for Slack is not read again for a ticket.
+    """
     policy = ChannelPolicy.from_file(settings.channel_config) if settings.channel_config else None
     return Diagnoser(
         engine=engine,
@@ -56,6 +61,7 @@ def build_diagnoser(
             ErrorLineReader(
                 engine,
                 redactor=redactor,
+                store=error_lines,
                 queue_timeout=settings.queue_timeout_seconds,
                 generation_timeout=min(60.0, settings.generation_timeout_seconds),
             )

@@ -53,23 +53,7 @@ def knowledge_query(text: str, attachments: Sequence[AttachmentNote]) -> str:
     return "\n".join(part for part in parts if part)[:_QUERY_CHARS]
 
 
-_CITATION = re.compile(r"\[(\d{1,2})\]")
 _LINK_UNSAFE = re.compile(r"[\[\]()<>\r\n]")
-
-
-def cited(answer: str, passages: Sequence[object]) -> tuple[int, ...]:
-    """The passage numbers (from 1) the answer cites, in order, each once.
-
-    Example:
-        >>> cited("See [2] and [1], again [2]; [9] does not exist.", ["a", "b"])
-        (2, 1)
-    """
-    found: list[int] = []
-    for match in _CITATION.finditer(answer):
-        number = int(match.group(1))
-        if 1 <= number <= len(passages) and number not in found:
-            found.append(number)
-    return tuple(found)
 
 
 def sources_footer(passages: Sequence[Passage], language: Language) -> str:

@@ -1,11 +1,15 @@
 """One decode step for every running slot: eager, replayed as CUDA graphs, or compiled.
 
-The step calls the model's own text decoder and output head on a `SlotCache`.
-It is capture-safe: it reads its inputs as views of buffers staged before it
+The step runs the text decoder's layers over fused weights (`fusion`: one
+QKV and one gate/up product, fused RMSNorm, grouped-query attention on the
+pool's unexpanded K/V) where the model's layout allows, else the model's own
+text decoder, then the output head, on a `SlotCache`. It is capture-safe: it
+reads its inputs as views of buffers staged before it
 (`SlotCache.begin_step`), computes the attention mask on the device, makes no
 host round trip and has fixed shapes per `StepShape`. So the same eager step
 runs as is, or is captured once per shape with `torch.cuda.CUDAGraph` and
-replayed with one launch instead of hundreds (`step_graphs`).
+replayed with one launch instead of hundreds (`step_graphs`). Run eagerly,
+a step attends only the columns its rows use (`columns_in_use`).
 
 `compile` (opt-in) runs the step under `torch.compile`. Its start-up is
 bounded: past `compile_budget_seconds` the engine stops compiling and decodes
@@ -27,12 +31,16 @@ import torch
 from bot.engine.compat import cache_argument
 from bot.engine.config import COMPILE_BUDGET_SECONDS
 from bot.engine.decode_mode import DecodeMode
+from bot.engine.fusion import FusedText, fuse
 from bot.engine.slot_cache import SlotCache, StepShape, bucket_for, widths_up_to
 from bot.engine.step_graphs import StepGraphs, cuda_graph_capture
 
 log = logging.getLogger(__name__)
 
 WARM_UP_LONG_ROW = 1500  # a warm-up row longer than one column step, widening the buffers
+# An eager step attends its rows' columns rounded up to this (attention kernels
+# want aligned widths); captured and compiled steps keep their shape's width.
+EAGER_COLUMN_ALIGNMENT = 64
 
 
 class Decoder:
@@ -44,6 +52,7 @@ class Decoder:
         mode: DecodeMode,
         *,
         compile_budget_seconds: float = COMPILE_BUDGET_SECONDS,
+        fused: bool = True,
     ) -> None:
         self._model = model
         self.mode = mode.on(model.device.type)
@@ -52,6 +61,7 @@ class Decoder:
         self._text = getattr(decoder, "language_model", decoder)
         self._head = model.get_output_embeddings()
         self._cache_argument = cache_argument(self._text.forward)
+        self._fused: FusedText | None = fuse(self._text) if fused else None
         self._compile_budget = compile_budget_seconds
         self._cache: SlotCache | None = None  # the cache captured graphs read
         self._graphs: StepGraphs | None = None
@@ -67,6 +77,11 @@ class Decoder:
             # a recompile when they part.
             torch.fx.experimental._config.use_duck_shape = False
             self._compiled = torch.compile(self._forward, fullgraph=True)
+
+    @property
+    def fused(self) -> bool:
+        """Whether the step runs over fused weights rather than the model's own forward."""
+        return self._fused is not None
 
     def run(self, cache: SlotCache, shape: StepShape) -> torch.Tensor:
         """Logits of the next token for the staged step's bucket of slots, [bucket, vocab]."""
@@ -97,7 +112,7 @@ class Decoder:
             except Exception:
                 log.exception("the compiled decode step failed; decoding eagerly from now on")
                 self._eager_from_now_on()
-        return self.step(cache, shape)
+        return self.step(cache, columns_in_use(cache, shape))
 
     def step(self, cache: SlotCache, shape: StepShape) -> torch.Tensor:
         """The eager decode step: capture-safe (no host sync, fixed shapes per `shape`)."""
@@ -115,6 +130,11 @@ class Decoder:
     ) -> torch.Tensor:
         step = cache.step
         assert step is not None, "bind() first"
+        if self._fused is not None:
+            # Row 1 of the staged positions is the rope's (rows 1-3 are equal when decoding).
+            hidden = self._fused.step(ids, positions[1], step.attention_mask, cache)
+            fused_logits: torch.Tensor = self._head(hidden)
+            return fused_logits
         output = self._text(
             input_ids=ids,
             position_ids=positions,
@@ -222,6 +242,16 @@ class Decoder:
         shape = cache.begin_step({}, 0)
         self.run(cache, shape)
         cache.remove(slots)
+
+
+def columns_in_use(cache: SlotCache, shape: StepShape) -> StepShape:
+    """`shape` attending only the columns its rows use: an eager step has no shape to keep.
+
+    Each running row writes column `length` this step, so it needs `length + 1`.
+    """
+    longest = max(cache.lengths.values(), default=0) + 1
+    aligned = -(-longest // EAGER_COLUMN_ALIGNMENT) * EAGER_COLUMN_ALIGNMENT
+    return StepShape(shape.bucket, min(shape.attended, aligned))
 
 
 def _vary(ids: torch.Tensor, positions: torch.Tensor, cache: SlotCache) -> None:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.conversation.diagnosis import Diagnoser, Diagnosis
-from bot.conversation.grounding import cited
 from bot.conversation.turns import ThreadKey, Turn
 from bot.evaluation.knowledge_eval import KnowledgeCase, build_sample_index
+from bot.knowledge.citations import cited
 from bot.knowledge.embedding import Embedder
 from bot.knowledge.index import Floor
 from bot.knowledge.passages import Passage

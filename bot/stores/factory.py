@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from bot.conversation.error_lines import ErrorLineStore
 from bot.conversation.escalation import CaseStore
 from bot.conversation.feedback import FeedbackStore
 from bot.conversation.history import HistoryStore
@@ -23,6 +24,7 @@ from bot.observability.metrics import Metrics
 from bot.settings import Settings
 from bot.stores.cases import InMemoryCaseStore, RedisCaseStore
 from bot.stores.deliveries import InMemoryDeliveryLog, RedisDeliveryLog
+from bot.stores.error_lines import InMemoryErrorLineStore, RedisErrorLineStore
 from bot.stores.feedback import InMemoryFeedbackStore, RedisFeedbackStore
 from bot.stores.greetings import InMemoryGreetings, RedisGreetings, ResilientGreetings
 from bot.stores.handled_events import InMemoryHandledEvents, RedisHandledEvents
@@ -33,6 +35,7 @@ from bot.stores.rate_limit import InMemoryRateLimiter, RedisRateLimiter
 from bot.stores.resilience import (
     RedisOutage,
     ResilientCases,
+    ResilientErrorLines,
     ResilientHandledEvents,
     ResilientHistory,
     ResilientRateLimiter,
@@ -71,6 +74,7 @@ class Stores:
     work_log: WorkLog
     deliveries: DeliveryLog
     greetings: Greetings
+    error_lines: ErrorLineStore
 
 
 def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> Stores:
@@ -92,6 +96,7 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
             work_log=InMemoryWorkLog(),
             deliveries=InMemoryDeliveryLog(),
             greetings=InMemoryGreetings(),
+            error_lines=InMemoryErrorLineStore(),
         )
     prefix = settings.redis_key_prefix
     outage = RedisOutage(metrics)
@@ -119,4 +124,9 @@ def build_stores(settings: Settings, redis: Redis | None, metrics: Metrics) -> S
         work_log=RedisWorkLog(redis, prefix=prefix),
         deliveries=RedisDeliveryLog(redis, prefix=prefix),
         greetings=ResilientGreetings(RedisGreetings(redis, prefix=prefix), outage),
+        # Read before each bare screenshot's pass, by every replica and transport.
+        error_lines=ResilientErrorLines(
+            RedisErrorLineStore(redis, prefix=prefix, ttl_seconds=settings.history_ttl_seconds),
+            outage,
+        ),
     )

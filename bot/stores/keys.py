@@ -139,6 +139,15 @@ DELIVERY = KeyPattern(
     "the job a vendor's delivery id made (SHA-256 of the id), so a redelivery makes no new job",
 )
 
+ERROR_LINE = KeyPattern(
+    "{prefix}:error_line:v{version}:{digest}",
+    "string",
+    "bot.stores.error_lines",
+    "HISTORY_TTL_SECONDS after the last read or write (7 days)",
+    'the error line the model read off a screenshot (redacted; "" when it saw none), per'
+    " SHA-256 of the image and version of the pass's prompt, so replicas run the pass once",
+)
+
 KEYSPACE: tuple[KeyPattern, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, KeyPattern)
 )

@@ -2,7 +2,8 @@
 
 Dedup falls back to this process's memory (greetings too: bot/stores/greetings.py),
 history reads as empty and writes are skipped, rate limits let requests through,
-thread cases read as "with the bot".
+thread cases read as "with the bot", a screenshot's error line reads as not kept
+(the pass runs again).
 The outage is logged once when it starts and once when it ends, and counted.
 """
 
@@ -15,6 +16,7 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError
 
+from bot.conversation.error_lines import ErrorLineStore
 from bot.conversation.escalation import CaseStore, ThreadCase
 from bot.conversation.history import HistoryStore
 from bot.conversation.turns import HistoryEntry, ThreadKey
@@ -148,4 +150,22 @@ class ResilientCases:
     async def latest_thread(self, workspace: str, channel: str, user: str) -> str | None:
         return await self._outage.call(
             "case_latest", self._primary.latest_thread(workspace, channel, user), None
+        )
+
+
+class ResilientErrorLines:
+    """Down, no line is known and none is kept: each answer runs its pass."""
+
+    def __init__(self, primary: ErrorLineStore, outage: RedisOutage) -> None:
+        self._primary = primary
+        self._outage = outage
+
+    async def get(self, digest: str, *, version: int) -> str | None:
+        return await self._outage.call(
+            "error_line_get", self._primary.get(digest, version=version), None
+        )
+
+    async def put(self, digest: str, line: str, *, version: int) -> None:
+        await self._outage.call(
+            "error_line_put", self._primary.put(digest, line, version=version), None
         )

@@ -190,3 +190,32 @@ def test_a_prompt_past_the_first_1024_columns_replays_without_capturing_or_movin
     assert replayed == alone
     assert [buffer.data_ptr() for buffer in pool.buffers()] == before
     assert graphs.decode_mode is DecodeMode.CUDA_GRAPHS
+
+
+def test_the_fused_bf16_step_gives_the_models_own_forward_on_cuda(tiny_checkpoint: Path) -> None:
+    """The CUDA kernels the fused step selects (fused RMSNorm, attention with a mask) agree."""
+    model = AutoModelForImageTextToText.from_pretrained(
+        tiny_checkpoint, dtype=torch.bfloat16, device_map="cuda"
+    ).eval()
+    config = model.config.get_text_config()
+    layers = int(config.num_hidden_layers)
+    lengths = [5, COLUMN_STEP + 40, 3]
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    shape = (len(lengths), config.num_key_value_heads, max(lengths), config.head_dim)
+    rows = [
+        (
+            torch.randn(shape, generator=generator, device="cuda", dtype=torch.bfloat16),
+            torch.randn(shape, generator=generator, device="cuda", dtype=torch.bfloat16),
+        )
+        for _ in range(layers)
+    ]
+    logits = {}
+    with torch.inference_mode():
+        for fused in (False, True):
+            decoder = Decoder(model, DecodeMode.EAGER, fused=fused)
+            assert decoder.fused is fused
+            cache = SlotCache(layers)
+            cache.add(rows, lengths)
+            feeds = {slot: (7 + slot, n, n + 2) for slot, n in cache.lengths.items()}
+            logits[fused] = decoder.step(cache, cache.begin_step(feeds, pad_token=0))[:3].float()
+    torch.testing.assert_close(logits[True], logits[False], atol=3e-2, rtol=3e-2)

@@ -12,10 +12,13 @@ import pytest
 from bot.conversation.error_lines import MAX_NEW_TOKENS
 from bot.engine.transformers_engine import TransformersEngine
 from bot.knowledge.index import KnowledgeIndex
+from tests.support.fake_helpdesk import FakeHelpdesk
 from tests.support.fake_slack import BOT_USER_ID
 from tests.support.running_bot import RunningBot, run_bot
 from tests.support.screenshots import render_error_screenshot
+from tests.support.servers import ServerThread
 from tests.support.slack_events import file_object, message_event
+from tests.support.webhook_deliveries import READ_TOKEN, SECRETS, deliver, wait_ended
 
 pytestmark = pytest.mark.slow
 
@@ -102,3 +105,56 @@ def test_a_bare_screenshot_is_read_for_its_error_line_before_the_search(bot: Run
     assert reading.max_new_tokens == MAX_NEW_TOKENS and len(reading.images) == 1
     assert "Copy the error line" in str(reading.messages[0])
     assert len(answer.images) == 1 and answer.max_new_tokens != MAX_NEW_TOKENS
+
+
+def test_slack_and_a_helpdesk_read_the_same_screenshot_once(
+    tiny_engine: TransformersEngine, redis_url: str, tmp_path: Path
+) -> None:
+    shot = render_error_screenshot(["ACME-4012: vault token expired"])
+    runbooks = tmp_path / "runbooks"
+    runbooks.mkdir()
+    (runbooks / "vault.md").write_text("# Vault\n\n## ACME-4012\n\nRun `acme-vault renew`.\n")
+    config = tmp_path / "knowledge.toml"
+    config.write_text('[[sources]]\nname = "runbooks"\ntype = "folder"\npath = "runbooks"\n')
+    index = tmp_path / "index.db"
+    helpdesk = FakeHelpdesk()
+    helpdesk.add_file("err.png", shot)
+    with (
+        ServerThread(helpdesk.app) as api,
+        run_bot(
+            tiny_engine,
+            redis_url,
+            knowledge_config=config,
+            knowledge_index=index,
+            embedding_model="none",
+            knowledge_sync_minutes=0,
+            generic_webhook_secret=SECRETS["generic"],
+            webhook_attachment_hosts=["127.0.0.1"],
+            webhook_allowed_networks=["127.0.0.0/8"],
+            jobs_read_token=READ_TOKEN,
+        ) as bot,
+    ):
+        helpdesk.url = api.url
+        bot.slack.add_file("bare.png", shot)
+        event = message_event(
+            channel="CPUBLIC",
+            kind="app_mention",
+            text=f"<@{BOT_USER_ID}>",
+            files=[file_object("bare.png", bot.slack_url)],
+        )
+        bot.post_event(event)
+        bot.wait_for_answer("CPUBLIC", event["ts"])
+        passes = [r for r in bot.engine.requests if r.max_new_tokens == MAX_NEW_TOKENS]
+        assert len(passes) == 1, "Slack read the screenshot's error line"
+
+        asked = len(bot.engine.requests)
+        body = {
+            "ticket_id": "G-26",
+            "text": "help",
+            "attachments": [{"name": "same.png", "url": f"{helpdesk.url}/files/err.png"}],
+        }
+        response = deliver(bot, "generic", body)
+        assert response.status_code == 202
+        assert wait_ended(bot, response.json()["job"])["state"] == "done"
+        [answer] = bot.engine.requests[asked:]
+        assert len(answer.images) == 1 and answer.max_new_tokens != MAX_NEW_TOKENS

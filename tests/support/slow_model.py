@@ -12,12 +12,29 @@ from typing import Any
 def slowed(model: Any, seconds_per_pass: float) -> Iterator[None]:
     """Every forward pass of `model` (prefill or decode step) takes at least this long.
 
-    The hook sits on the text decoder, which both a prefill and a decode step run.
+    A prefill (and each of its chunks) runs the text decoder; a decode step
+    over fused weights runs only the output head, so the head waits when no
+    text decoder pass came before it.
     """
-    hook = model.get_decoder().register_forward_pre_hook(
-        lambda module, args: time.sleep(seconds_per_pass)
-    )
+    decoder_ran = False
+
+    def decoder_pass(module: Any, args: Any) -> None:
+        nonlocal decoder_ran
+        decoder_ran = True
+        time.sleep(seconds_per_pass)
+
+    def head_pass(module: Any, args: Any) -> None:
+        nonlocal decoder_ran
+        if not decoder_ran:
+            time.sleep(seconds_per_pass)
+        decoder_ran = False
+
+    hooks = [
+        model.get_decoder().register_forward_pre_hook(decoder_pass),
+        model.get_output_embeddings().register_forward_pre_hook(head_pass),
+    ]
     try:
         yield
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()

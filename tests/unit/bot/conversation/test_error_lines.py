@@ -1,5 +1,6 @@
 """A screenshot with no words still gets a query: the model copies its error line in a short
-first pass, cached by the image's content, and only when words are too few to search by."""
+first pass, kept by the image's content (in Redis, for every replica), and only when words
+are too few to search by."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 
 from bot.attachments.fetching import LocalFileFetcher
 from bot.conversation.diagnosis import Diagnoser, Diagnosis
@@ -24,12 +26,16 @@ from bot.conversation.turns import AttachmentRef, Screenshot, ThreadKey, Turn
 from bot.engine.remote import RemoteEngine
 from bot.engine.request import TextPart
 from bot.engine.transformers_engine import TransformersEngine
+from bot.errors import StoreUnavailable
 from bot.knowledge.index import KnowledgeIndex
 from bot.knowledge.retrieval import IndexRetriever
 from bot.knowledge.sources.base import Visibility
 from bot.knowledge.sources.folder import FolderSource
 from bot.knowledge.sync import sync_source
+from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
+from bot.stores.error_lines import InMemoryErrorLineStore, RedisErrorLineStore
+from bot.stores.resilience import RedisOutage, ResilientErrorLines
 from tests.support.grounded_diagnoser import grounded_diagnoser
 from tests.support.recording_engine import RecordingEngine
 from tests.support.screenshots import render_error_screenshot
@@ -108,7 +114,7 @@ async def test_a_bare_screenshot_is_searched_by_its_error_line(
     reading_engine: TransformersEngine, tmp_path: Path
 ) -> None:
     engine = RecordingEngine(reading_engine)
-    reader = ErrorLineReader(engine, redactor=Redactor())
+    reader = ErrorLineReader(engine, redactor=Redactor(), store=InMemoryErrorLineStore())
     diagnoser = _diagnoser(engine, await _retriever(tmp_path), reader)
     final = await _ask(diagnoser, "1.1", "", _screenshot(tmp_path))
 
@@ -133,7 +139,9 @@ async def test_a_bare_screenshot_is_searched_by_its_error_line(
 async def test_the_line_is_redacted_before_it_is_searched_or_kept(
     reading_engine: TransformersEngine, tmp_path: Path
 ) -> None:
-    reader = ErrorLineReader(RecordingEngine(reading_engine), redactor=Redactor())
+    reader = ErrorLineReader(
+        RecordingEngine(reading_engine), redactor=Redactor(), store=InMemoryErrorLineStore()
+    )
     fetched = await LocalFileFetcher(max_bytes=10**6).fetch(
         AttachmentRef("shot.png", str(_screenshot(tmp_path)))
     )
@@ -147,7 +155,7 @@ async def test_words_enough_or_no_knowledge_base_run_no_pass(
     reading_engine: TransformersEngine, tmp_path: Path
 ) -> None:
     engine = RecordingEngine(reading_engine)
-    reader = ErrorLineReader(engine, redactor=Redactor())
+    reader = ErrorLineReader(engine, redactor=Redactor(), store=InMemoryErrorLineStore())
     worded = _diagnoser(engine, await _retriever(tmp_path), reader)
     await _ask(worded, "1.1", "vault deploy token expired again", _screenshot(tmp_path))
     no_index = _diagnoser(engine, None, reader)
@@ -170,7 +178,7 @@ async def test_a_question_nothing_matched_is_kept_with_the_line_redacted(
         redactor=Redactor(),
     )
     engine = RecordingEngine(reading_engine)
-    reader = ErrorLineReader(engine, redactor=Redactor())
+    reader = ErrorLineReader(engine, redactor=Redactor(), store=InMemoryErrorLineStore())
     log = tmp_path / "job.log"
     log.write_text("exit 1\n")  # a log of too few words, beside a screenshot and no text
     final = await _ask(
@@ -187,7 +195,7 @@ async def test_a_question_nothing_matched_is_kept_with_the_line_redacted(
 async def test_a_failed_pass_gives_no_line_and_is_tried_again(tmp_path: Path) -> None:
     # A model server nobody runs: the engine refuses the pass with ModelUnavailable.
     engine = RemoteEngine(f"http://127.0.0.1:{free_port()}", "m", readiness_delays=())
-    reader = ErrorLineReader(engine, redactor=Redactor())
+    reader = ErrorLineReader(engine, redactor=Redactor(), store=InMemoryErrorLineStore())
     fetched = await LocalFileFetcher(max_bytes=10**6).fetch(
         AttachmentRef("shot.png", str(_screenshot(tmp_path)))
     )
@@ -195,3 +203,71 @@ async def test_a_failed_pass_gives_no_line_and_is_tried_again(tmp_path: Path) ->
     assert await reader.read([fetched]) == "" and reader.passes == 1
     assert await reader.read([fetched]) == "" and reader.passes == 2  # a failure is not cached
     await engine.close()
+
+
+async def test_two_replicas_on_one_redis_run_the_pass_once_per_image(
+    reading_engine: TransformersEngine,
+    tmp_path: Path,
+    redis: Redis,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    # Two bots (say a Slack replica and a helpdesk replica), each with its own client.
+    other_redis = Redis.from_url(redis_url)
+    engine = RecordingEngine(reading_engine)
+    retriever = await _retriever(tmp_path)
+    readers = [
+        ErrorLineReader(
+            engine, redactor=Redactor(), store=RedisErrorLineStore(client, prefix=redis_prefix)
+        )
+        for client in (redis, other_redis)
+    ]
+    try:
+        one, other = (_diagnoser(engine, retriever, reader) for reader in readers)
+        first = await _ask(one, "1.1", "", _screenshot(tmp_path))
+        second = await _ask(other, "9.1", "help?", _screenshot(tmp_path, "again.png"))
+    finally:
+        await other_redis.aclose()
+
+    assert [p.document for p in first.passages] == ["vault.md"]
+    assert [p.document for p in second.passages] == ["vault.md"]
+    assert [r.passes for r in readers] == [1, 0]
+    passes = [r for r in engine.requests if r.max_new_tokens == MAX_NEW_TOKENS]
+    assert len(passes) == 1 and len(engine.requests) == 3
+    # What Redis keeps is the redacted line, under the declared key, expiring.
+    [key] = [key async for key in redis.scan_iter(f"{redis_prefix}:error_line:*")]
+    kept = await redis.get(key)
+    assert isinstance(kept, bytes) and kept.startswith(b"ACME-4012: vault token expired")
+    assert b"AKIA" not in kept and b"7EXAMPLE" not in kept
+    assert await redis.ttl(key) > 0
+
+
+async def test_a_store_that_does_not_answer_costs_the_pass_not_the_answer(
+    reading_engine: TransformersEngine, tmp_path: Path
+) -> None:
+    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    engine = RecordingEngine(reading_engine)
+    retriever = await _retriever(tmp_path)
+    for store in (
+        RedisErrorLineStore(down),  # raises StoreUnavailable
+        ResilientErrorLines(RedisErrorLineStore(down), RedisOutage(Metrics())),
+    ):
+        reader = ErrorLineReader(engine, redactor=Redactor(), store=store)
+        diagnoser = _diagnoser(engine, retriever, reader)
+        for thread in ("1.1", "2.1"):
+            final = await _ask(diagnoser, thread, "", _screenshot(tmp_path))
+            assert [p.document for p in final.passages] == ["vault.md"] and final.answer
+        assert reader.passes == 2  # nothing could be kept: each question read it again
+    await down.aclose()
+
+
+async def test_the_redis_store_says_when_redis_is_down() -> None:
+    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    store = RedisErrorLineStore(down)
+    with pytest.raises(StoreUnavailable) as raised:
+        await store.get("ab" * 32, version=1)
+    assert raised.value.operation == "error_line_get"
+    with pytest.raises(StoreUnavailable) as raised:
+        await store.put("ab" * 32, "ACME-4012", version=1)
+    assert raised.value.operation == "error_line_put"
+    await down.aclose()

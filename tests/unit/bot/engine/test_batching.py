@@ -102,17 +102,18 @@ async def test_the_token_budget_keeps_a_request_waiting_until_there_is_room(
 
 
 def _fail_batches_over(model: Any, rows: int) -> Any:
-    """Make the language model run out of memory for batches of more than `rows` rows.
+    """Make the model run out of memory for batches of more than `rows` rows.
 
-    A prefill reaches it with embeddings, a decode step with token ids.
+    Prefill and decode steps both end in the output head (a decode step over
+    fused weights never enters the language model's own forward), with the
+    batch's rows first.
     """
 
-    def check(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
-        batch = kwargs.get("inputs_embeds")
-        if (batch if batch is not None else kwargs["input_ids"]).shape[0] > rows:
+    def check(module: Any, args: Any) -> None:
+        if args[0].shape[0] > rows:
             raise torch.cuda.OutOfMemoryError(f"simulated: more than {rows} rows")
 
-    return model.model.language_model.register_forward_pre_hook(check, with_kwargs=True)
+    return model.get_output_embeddings().register_forward_pre_hook(check)
 
 
 async def test_out_of_memory_splits_the_batch_and_loses_no_request(

@@ -62,6 +62,16 @@ def test_a_chinese_answer_cites_with_the_same_markers() -> None:
     assert scored.citations == (1,) and scored.cites_right
 
 
+def test_a_chinese_answer_citing_with_full_width_brackets_cites_the_same() -> None:
+    case = _case("kb-003")
+    passages = [_passage(OTHER), _passage(case.document)]
+    for marker in ("\u30102\u3011", "\uff3b2\uff3d", "\uff3b\uff12\uff3d"):
+        scored = cited_answer(
+            case, f"把 `pool_size = 256` 写进配置，然后重启服务{marker}。", passages
+        )
+        assert scored.citations == (2,) and scored.cites_right, marker
+
+
 def test_the_right_document_missing_from_the_prompt_is_told_apart() -> None:
     scored = cited_answer(LOCK, "Check the schema [1].", [_passage(OTHER)])
     assert scored.cites and not scored.cites_right and not scored.right_given

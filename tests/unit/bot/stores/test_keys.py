@@ -16,6 +16,7 @@ from bot.intake.jobs import Job
 from bot.stores import keys
 from bot.stores.cases import RedisCaseStore
 from bot.stores.deliveries import RedisDeliveryLog
+from bot.stores.error_lines import RedisErrorLineStore
 from bot.stores.feedback import RedisFeedbackStore
 from bot.stores.greetings import RedisGreetings
 from bot.stores.handled_events import RedisHandledEvents
@@ -70,6 +71,7 @@ async def test_every_key_written_is_declared_with_its_type_and_expiry(
     await jobs.claim(timeout=1)  # j3 in flight, j4 queued
     await RedisDeliveryLog(redis, prefix=prefix).claim("zendesk", "8350205582", "j1")
     await RedisGreetings(redis, prefix=prefix).first_today("T1", "U1")
+    await RedisErrorLineStore(redis, prefix=prefix).put("ab" * 32, "ACME-4012", version=1)
 
     written = sorted([key.decode() async for key in redis.scan_iter(f"{prefix}:*")])
     matched: set[keys.KeyPattern] = set()
