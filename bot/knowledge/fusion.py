@@ -1,16 +1,27 @@
 """Fusing a lexical and a dense ranking into one score per chunk.
 
-The rule `KnowledgeIndex` applies, as a function, so that the shared PostgreSQL
+The one rule both stores apply, so that the shared PostgreSQL
 store fuses exactly as the SQLite index does: by default a convex mix of the
 lexical score (normalised by the best match) and the cosine; or reciprocal-rank
-fusion (Cormack et al. 2009, k = `RRF_K`) with the dense ranks weighted.
+fusion (Cormack et al. 2009, k = `rrf_k`, by default `RRF_K`) with the dense
+ranks weighted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.knowledge.index import DENSE_WEIGHT, RRF_K, Fusion
+RRF_K = 60
+# How much meaning counts beside words. Error codes and exact names carry most of a
+# support question's meaning. Tuned by two-fold cross-validation over the shipped
+# sample cases (`evaluate_fusion`, docs/benchmarks.md): with all-MiniLM-L6-v2 each
+# half chose the score mix at the grid's smallest weight, 0.1 (0.3 did worse held out).
+DENSE_WEIGHT = 0.1
+
+
+class Fusion:
+    SCORES = "scores"  # max-normalised BM25 and cosine, mixed by DENSE_WEIGHT
+    RANKS = "ranks"  # reciprocal-rank fusion, dense ranks weighted by DENSE_WEIGHT
 
 
 def fuse(
@@ -20,6 +31,7 @@ def fuse(
     *,
     fusion: str = Fusion.SCORES,
     dense_weight: float = DENSE_WEIGHT,
+    rrf_k: int = RRF_K,
 ) -> dict[int, float]:
     """One score per chunk of either ranking; both rankings are ordered best first.
 
@@ -37,5 +49,5 @@ def fuse(
         return fused
     for ranking, weight in ((lexical, 1.0), (dense, dense_weight)):
         for rank, chunk in enumerate(ranking):
-            fused[chunk] = fused.get(chunk, 0.0) + weight / (RRF_K + rank + 1)
+            fused[chunk] = fused.get(chunk, 0.0) + weight / (rrf_k + rank + 1)
     return fused

@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
+from bot.knowledge import lexical
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.embedding import Embedder, Vectors
+from bot.knowledge.fusion import DENSE_WEIGHT, RRF_K, Fusion, fuse
 from bot.knowledge.passages import Passage
 from bot.knowledge.sources.base import DocumentRef
 from bot.knowledge.terms import terms
@@ -65,18 +68,6 @@ CREATE TABLE IF NOT EXISTS gaps (
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 """
-
-RRF_K = 60
-# How much meaning counts beside words. Error codes and exact names carry most of a
-# support question's meaning; on the shipped sample set (docs/knowledge.md) rank fusion
-# with equal weights lost to words alone, a score mix did not.
-DENSE_WEIGHT = 0.3
-
-
-class Fusion:
-    SCORES = "scores"  # max-normalised BM25 and cosine, mixed by DENSE_WEIGHT
-    RANKS = "ranks"  # reciprocal-rank fusion, dense ranks weighted by DENSE_WEIGHT
-
 
 _CANDIDATES = 50
 
@@ -150,16 +141,25 @@ class KnowledgeIndex:
         embedder: Embedder | None,
         fusion: str = Fusion.SCORES,
         dense_weight: float = DENSE_WEIGHT,
+        rrf_k: int = RRF_K,
     ) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._embedder = embedder
         self.dense_weight = dense_weight
         self.fusion = fusion
+        self.rrf_k = rrf_k
         self._read = _connect(path)
         self._read.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._generation = -1
+        # Read again whenever a writer commits (the generation moves):
+        self._totals = lexical.Totals(0, 0.0)
+        self._counts: dict[str, int] = {}  # rows holding each term
+        self._visible: dict[
+            tuple[str | None, tuple[str, ...] | None, tuple[str, ...]], _Visible
+        ] = {}
+        self._vectors_loaded = False
         self._ids = np.zeros(0, dtype=np.int64)
         self._docs = np.zeros(0, dtype=np.int64)
         self._matrix: Vectors = np.zeros((0, 0), dtype=np.float32)
@@ -225,6 +225,7 @@ class KnowledgeIndex:
             writer = IndexWriter(connection, self._embedder)
             try:
                 yield writer
+                writer.flush()
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
@@ -253,10 +254,11 @@ class KnowledgeIndex:
         a document listing one of them is visible too.
         """
         with self._lock:
-            allowed = self._allowed_docs(channel, sources, scopes)
-            if not allowed:
+            self._refresh()
+            allowed = self._allowed(channel, sources, scopes)
+            if not allowed.docs:
                 return []
-            lexical = self._lexical(query, allowed) if mode != Mode.DENSE else {}
+            lexical = self._lexical(query, allowed.docs) if mode != Mode.DENSE else {}
             dense: dict[int, float] = {}
             similarity: dict[int, float] | None = None
             if mode != Mode.LEXICAL and self._embedder is not None:
@@ -274,20 +276,45 @@ class KnowledgeIndex:
         dense: dict[int, float],
         similarity: dict[int, float] | None,
     ) -> dict[int, float]:
-        """A convex mix of max-normalised BM25 and cosine (`Fusion.SCORES`), or
-        reciprocal-rank fusion with the dense ranks weighted by `dense_weight`."""
-        fused: dict[int, float] = {}
-        if self.fusion == Fusion.SCORES and similarity is not None and lexical:
-            top = max(lexical.values()) or 1.0
-            for chunk in {*lexical, *dense}:
-                cosine = similarity.get(chunk) or 0.0
-                words = lexical.get(chunk, 0.0) / top
-                fused[chunk] = (1 - self.dense_weight) * words + self.dense_weight * cosine
-            return fused
-        for ranking, weight in ((lexical, 1.0), (dense, self.dense_weight)):
-            for rank, chunk in enumerate(ranking):
-                fused[chunk] = fused.get(chunk, 0.0) + weight / (RRF_K + rank + 1)
-        return fused
+        return fuse(
+            lexical,
+            dense,
+            similarity,
+            fusion=self.fusion,
+            dense_weight=self.dense_weight,
+            rrf_k=self.rrf_k,
+        )
+
+    def _refresh(self) -> None:
+        """Forgets what was read of an older index once a writer has committed."""
+        (generation,) = self._read.execute(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'generation'"
+        ).fetchone()
+        if generation == self._generation:
+            return
+        self._generation = generation
+        self._totals = lexical.totals(self._read)
+        self._counts.clear()
+        self._visible.clear()
+        self._vectors_loaded = False
+
+    def _allowed(
+        self, channel: str | None, sources: Collection[str] | None, scopes: Collection[str] = ()
+    ) -> _Visible:
+        """The documents `channel` may see, and the vector rows they own as a mask;
+        the same for every question until the index changes."""
+        key = (
+            channel,
+            None if sources is None else tuple(sorted(sources)),
+            tuple(sorted(scopes)),
+        )
+        visible = self._visible.get(key)
+        if visible is None:
+            if len(self._visible) >= 1024:
+                self._visible.clear()
+            visible = _Visible(self._allowed_docs(channel, sources, scopes))
+            self._visible[key] = visible
+        return visible
 
     def _allowed_docs(
         self, channel: str | None, sources: Collection[str] | None, scopes: Collection[str] = ()
@@ -312,30 +339,24 @@ class KnowledgeIndex:
 
     def _lexical(self, query: str, allowed: set[int]) -> dict[int, float]:
         wanted = list(dict.fromkeys(terms(query)))[:64]
-        if not wanted:
-            return {}
-        match = " OR ".join(f'"{term}"' for term in wanted)
-        rows = self._read.execute(
-            "SELECT f.rowid, -bm25(chunks_fts), c.doc FROM chunks_fts f "
-            "JOIN chunks c ON c.id = f.rowid WHERE chunks_fts MATCH ? "
-            "ORDER BY bm25(chunks_fts) LIMIT ?",
-            (match, _CANDIDATES * 4),
-        ).fetchall()
+        rows = lexical.search(
+            self._read, wanted, limit=_CANDIDATES * 4, table=self._totals, counts=self._counts
+        )
         ranked = [(chunk, score) for chunk, score, doc in rows if doc in allowed]
         return dict(ranked[:_CANDIDATES])
 
-    def _dense(self, query: str, allowed: set[int]) -> tuple[dict[int, float], dict[int, float]]:
+    def _dense(self, query: str, allowed: _Visible) -> tuple[dict[int, float], dict[int, float]]:
         assert self._embedder is not None
         self._load_vectors()
         if not len(self._ids):
             return {}, {}
-        vector = self._embedder.embed_query(query)
-        scores = self._matrix @ vector
-        mask = np.isin(self._docs, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
-        scores = np.where(mask, scores, -np.inf)
-        count = min(_CANDIDATES, int(mask.sum()))
+        mask = allowed.mask(self._docs)
+        count = min(_CANDIDATES, allowed.rows)
         if count == 0:
             return {}, {}
+        vector = self._embedder.embed_query(query)
+        scores = self._matrix @ vector
+        scores[~mask] = -np.inf
         top = np.argpartition(-scores, count - 1)[:count]
         top = top[np.argsort(-scores[top])]
         ranked = {int(self._ids[i]): float(scores[i]) for i in top}
@@ -378,10 +399,8 @@ class KnowledgeIndex:
         return passages
 
     def _load_vectors(self) -> None:
-        (generation,) = self._read.execute(
-            "SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'generation'"
-        ).fetchone()
-        if generation == self._generation:
+        """All vectors as one contiguous matrix, read once per generation of the index."""
+        if self._vectors_loaded:
             return
         rows = self._read.execute(
             "SELECT id, doc, vector FROM chunks WHERE vector IS NOT NULL ORDER BY id"
@@ -389,10 +408,30 @@ class KnowledgeIndex:
         self._ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         self._docs = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
         if rows:
-            self._matrix = np.stack([np.frombuffer(row[2], dtype=np.float32) for row in rows])
+            self._matrix = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32)
+            self._matrix = self._matrix.reshape(len(rows), -1)
         else:
             self._matrix = np.zeros((0, 0), dtype=np.float32)
-        self._generation = generation
+        self._vectors_loaded = True
+
+
+class _Visible:
+    """The documents one channel may be answered from, and (lazily, once the vectors
+    are read) which rows of the vector matrix those documents own."""
+
+    def __init__(self, docs: set[int]) -> None:
+        self.docs = docs
+        self._mask: npt.NDArray[np.bool_] | None = None
+        self._of: np.ndarray | None = None
+        self.rows = 0
+
+    def mask(self, owners: np.ndarray) -> npt.NDArray[np.bool_]:
+        if self._mask is None or self._of is not owners:
+            keys = np.fromiter(self.docs, dtype=np.int64, count=len(self.docs))
+            self._mask = np.isin(owners, keys)
+            self._of = owners
+            self.rows = int(self._mask.sum())
+        return self._mask
 
 
 class _Similarity(dict[int, float]):
@@ -414,43 +453,78 @@ class _Similarity(dict[int, float]):
 
 
 class IndexWriter:
-    """Writes inside one transaction of `KnowledgeIndex.writer()`."""
+    """Writes inside one transaction of `KnowledgeIndex.writer()`.
+
+    Rows are written at once; their vectors are embedded in batches across documents
+    (a document is often a handful of chunks, a forward pass wants dozens) and are all
+    written before the transaction commits.
+    """
+
+    EMBED_BATCH = 256  # chunks waiting for their vectors before a forward pass
 
     def __init__(self, connection: sqlite3.Connection, embedder: Embedder | None) -> None:
         self._db = connection
         self._embedder = embedder
+        self._pending: list[tuple[int, str]] = []  # (chunk id, text to embed)
 
     def put(self, ref: DocumentRef, *, digest: str, chunks: Sequence[Chunk]) -> None:
         """The document `ref` with these chunks, replacing what was indexed for it."""
         self.remove(ref.source, [ref.id])
-        vectors: Vectors | None = None
-        if self._embedder is not None and chunks:
-            vectors = self._embedder.embed_passages(
-                [
-                    f"{ref.title} > {c.section}\n{c.text}"
-                    if c.section
-                    else f"{ref.title}\n{c.text}"
-                    for c in chunks
-                ]
-            )
         cursor = self._db.execute(
             "INSERT INTO documents (source, doc_id, title, url, hash, everyone) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (ref.source, ref.id, ref.title, ref.url, digest, int(ref.visibility.channels is None)),
         )
         key = cursor.lastrowid
-        for channel in sorted(ref.visibility.channels or ()):
-            self._db.execute("INSERT INTO doc_channels VALUES (?, ?)", (key, channel))
-        for ordinal, chunk in enumerate(chunks):
-            blob = None if vectors is None else vectors[ordinal].astype(np.float32).tobytes()
-            row = self._db.execute(
-                "INSERT INTO chunks (doc, ordinal, section, text, vector) VALUES (?, ?, ?, ?, ?)",
-                (key, ordinal, chunk.section, chunk.text, blob),
+        self._db.executemany(
+            "INSERT INTO doc_channels VALUES (?, ?)",
+            [(key, channel) for channel in sorted(ref.visibility.channels or ())],
+        )
+        self._db.executemany(
+            "INSERT INTO chunks (doc, ordinal, section, text) VALUES (?, ?, ?, ?)",
+            [(key, ordinal, c.section, c.text) for ordinal, c in enumerate(chunks)],
+        )
+        ids = [
+            chunk_id
+            for (chunk_id,) in self._db.execute(
+                "SELECT id FROM chunks WHERE doc = ? ORDER BY ordinal", (key,)
             )
-            words = " ".join(terms(f"{ref.title}\n{chunk.section}\n{chunk.text}"))
-            self._db.execute(
-                "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (row.lastrowid, words)
+        ]
+        self._db.executemany(
+            "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
+            [
+                (chunk_id, " ".join(terms(f"{ref.title}\n{c.section}\n{c.text}")))
+                for chunk_id, c in zip(ids, chunks, strict=True)
+            ],
+        )
+        if self._embedder is not None:
+            self._pending.extend(
+                (
+                    chunk_id,
+                    f"{ref.title} > {c.section}\n{c.text}"
+                    if c.section
+                    else f"{ref.title}\n{c.text}",
+                )
+                for chunk_id, c in zip(ids, chunks, strict=True)
             )
+            if len(self._pending) >= self.EMBED_BATCH:
+                self.flush()
+
+    def flush(self) -> None:
+        """Embeds the chunks still waiting for their vectors and stores them."""
+        if self._embedder is None or not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        vectors = self._embedder.embed_passages([text for _, text in pending])
+        # In the order written: a chunk id SQLite reused inside this transaction (a
+        # document put, removed and put again) ends with its latest text's vector.
+        self._db.executemany(
+            "UPDATE chunks SET vector = ? WHERE id = ?",
+            [
+                (vectors[i].astype(np.float32, copy=False).tobytes(), chunk_id)
+                for i, (chunk_id, _) in enumerate(pending)
+            ],
+        )
 
     def remove(self, source: str, ids: Sequence[str]) -> int:
         """Drops these documents of `source` and their chunks; how many there were."""

