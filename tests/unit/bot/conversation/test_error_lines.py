@@ -4,7 +4,6 @@ are too few to search by."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from tests.support.recording_engine import RecordingEngine
 from tests.support.screenshots import render_error_screenshot
 from tests.support.scripted_checkpoint import build_scripted_checkpoint
 from tests.support.servers import free_port
+from tests.support.started_engine import started_engine
 
 # What the scripted model "reads" off any screenshot: the error line, and a key that was
 # on screen too (redacted before it is searched for or recorded).
@@ -71,12 +71,10 @@ def test_none_means_no_line() -> None:
 
 @pytest.fixture(scope="module")
 def reading_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersEngine]:
-    checkpoint = build_scripted_checkpoint(tmp_path_factory.mktemp("reads-error-line"), READS)
-    engine = TransformersEngine(str(checkpoint), device="cpu", max_new_tokens=24)
-    asyncio.run(engine.start())
-    assert engine.failure is None, engine.failure
-    yield engine
-    asyncio.run(engine.close())
+    with started_engine(
+        build_scripted_checkpoint(tmp_path_factory.mktemp("reads-error-line"), READS)
+    ) as engine:
+        yield engine
 
 
 async def _retriever(tmp_path: Path) -> IndexRetriever:
