@@ -29,10 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.attachments.fetching import LocalFileFetcher
 from bot.conversation.diagnosis import AnswerPiece, Diagnoser, Diagnosis
 from bot.conversation.error_lines import ErrorLineReader
-from bot.conversation.prompting import PromptBuilder
 from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
 from bot.engine.transformers_engine import TransformersEngine
 from bot.knowledge.index import KnowledgeIndex
@@ -40,10 +38,9 @@ from bot.knowledge.retrieval import IndexRetriever
 from bot.knowledge.sources.base import Visibility
 from bot.knowledge.sources.folder import FolderSource
 from bot.knowledge.sync import sync_source
-from bot.safety.filters import RedactingFilter
 from bot.safety.redaction import Redactor
 from bot.stores.error_lines import InMemoryErrorLineStore
-from bot.stores.history import InMemoryHistoryStore
+from tests.support.grounded_diagnoser import grounded_diagnoser
 from tests.support.screenshots import render_error_screenshot
 from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
@@ -89,14 +86,12 @@ async def main(repeat: int, size: tuple[int, int]) -> None:
         reader = ErrorLineReader(engine, redactor=Redactor(), store=InMemoryErrorLineStore())
 
         def diagnoser(with_reader: bool) -> Diagnoser:
-            return Diagnoser(
-                engine=engine,
-                history=InMemoryHistoryStore(),
-                fetcher=LocalFileFetcher(max_bytes=10**7),
-                prompts=PromptBuilder(max_new_tokens=8),
-                reply_filter=RedactingFilter(Redactor()),
-                retriever=IndexRetriever(index),
+            return grounded_diagnoser(
+                engine,
+                IndexRetriever(index),
                 error_lines=reader if with_reader else None,
+                max_new_tokens=8,
+                max_file_bytes=10**7,
             )
 
         plain, reading = diagnoser(False), diagnoser(True)

@@ -7,7 +7,6 @@ imported where they are used, so their absence costs only the tests that use the
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine.transformers_engine import TransformersEngine
+from tests.support.started_engine import started_engine
 from tests.support.tiny_checkpoint import build_tiny_checkpoint
 
 
@@ -48,11 +48,8 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_engine(tiny_checkpoint: Path) -> Iterator[TransformersEngine]:
     """The real in-process engine with the tiny checkpoint loaded through `from_pretrained`."""
-    engine = TransformersEngine(str(tiny_checkpoint), device="cpu", max_new_tokens=24)
-    asyncio.run(engine.start())
-    assert engine.failure is None, engine.failure
-    yield engine
-    asyncio.run(engine.close())
+    with started_engine(tiny_checkpoint) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,8 @@
 """`supportbot knowledge sync | search | gaps`: what an admin runs to build the index and
-to see why an answer cited what it did."""
+to see why an answer cited what it did.
+
+Past resolutions live in Redis: with `REDIS_URL` the command syncs and searches them
+as `serve` does (the implicit source `resolutions`); without it there are none."""
 
 from __future__ import annotations
 
@@ -10,11 +13,17 @@ import time
 from typing import TextIO
 
 from bot.app.knowledge import KnowledgeBase, build_knowledge
+from bot.conversation.knowledge import conversation_scopes
+from bot.conversation.resolution_source import SOURCE as RESOLUTIONS
 from bot.errors import ConfigError
 from bot.knowledge.index import Mode
 from bot.knowledge.sync import Progress
 from bot.safety.factory import build_redactor
 from bot.settings import Settings
+from bot.stores.factory import build_redis
+from bot.stores.knowledge import RedisKnowledgeBase
+
+NO_REDIS = "not synced: REDIS_URL is not set, so no resolutions are stored to sync"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="search as this channel would see it (repeatable; default: public documents only)",
     )
+    search.add_argument(
+        "--workspace",
+        metavar="T",
+        help="the Slack workspace (team id) the channels are in, so past resolutions are "
+        "seen as there (default: documents only)",
+    )
     search.add_argument("--limit", type=int, default=5, help="passages to show")
     search.add_argument(
         "--mode", choices=[Mode.HYBRID, Mode.LEXICAL, Mode.DENSE], default=Mode.HYBRID
@@ -41,21 +56,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def run(settings: Settings, args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
     """Runs one `knowledge` subcommand; 1 when a sync left a source failed."""
-    knowledge = build_knowledge(settings, redactor=build_redactor(settings))
-    if knowledge is None:
-        raise ConfigError("KNOWLEDGE_CONFIG is not set: no knowledge sources are declared")
+    redis = build_redis(settings)
+    resolutions = (
+        RedisKnowledgeBase(redis, prefix=settings.redis_key_prefix) if redis is not None else None
+    )
     try:
-        if args.action == "sync":
-            return await _sync(knowledge, args.source, out)
-        if args.action == "search":
-            return _search(knowledge, args, out)
-        return _gaps(knowledge, args.limit, out)
+        knowledge = build_knowledge(
+            settings, redactor=build_redactor(settings), resolutions=resolutions
+        )
+        if knowledge is None:
+            raise ConfigError("KNOWLEDGE_CONFIG is not set: no knowledge sources are declared")
+        try:
+            if args.action == "sync":
+                return await _sync(knowledge, args.source, out)
+            if args.action == "search":
+                return _search(knowledge, args, out)
+            return _gaps(knowledge, args.limit, out)
+        finally:
+            knowledge.index.close()
     finally:
-        knowledge.index.close()
+        if redis is not None:
+            await redis.aclose()
 
 
 async def _sync(knowledge: KnowledgeBase, only: str | None, out: TextIO) -> int:
     names = [source.name for source in knowledge.sources]
+    stored = knowledge.resolutions is not None
+    if only == RESOLUTIONS and not stored:
+        raise ConfigError(f"--source {RESOLUTIONS}: {NO_REDIS}")
     if only is not None and only not in names:
         raise ConfigError(f"--source {only!r}: no such source (declared: {', '.join(names)})")
     started = time.monotonic()
@@ -82,6 +110,8 @@ async def _sync(knowledge: KnowledgeBase, only: str | None, out: TextIO) -> int:
         )
         for document, reason in summary.skipped:
             print(f"  skipped {document}: {reason}", file=out)
+    if only is None and not stored:
+        print(f"{RESOLUTIONS}: {NO_REDIS}", file=out)
     total = sum(docs for docs, _ in knowledge.index.counts().values())
     print(f"index: {total} documents, {time.monotonic() - started:.1f} s in all", file=out)
     return 1 if any(summary.error for summary in summaries) else 0
@@ -91,16 +121,22 @@ def _search(knowledge: KnowledgeBase, args: argparse.Namespace, out: TextIO) -> 
     channels: list[str | None] = list(args.channel) or [None]
     for channel in channels:
         passages = knowledge.index.search(
-            args.query, channel=channel, limit=args.limit, mode=args.mode
+            args.query,
+            channel=channel,
+            limit=args.limit,
+            mode=args.mode,
+            scopes=_scopes(args.workspace, channel),
         )
         floor = knowledge.retriever.floor
         if not args.json:
-            print(f"as {channel or 'a public conversation'}:", file=out)
+            where = f" of {args.workspace}" if args.workspace else ""
+            print(f"as {channel or 'a public conversation'}{where}:", file=out)
         for rank, passage in enumerate(passages, start=1):
             kept = floor.keeps(passage)
             if args.json:
                 row = {
                     "channel": channel,
+                    "workspace": args.workspace,
                     "rank": rank,
                     "title": passage.title,
                     "section": passage.section,
@@ -126,6 +162,16 @@ def _search(knowledge: KnowledgeBase, args: argparse.Namespace, out: TextIO) -> 
         if not passages and not args.json:
             print("  no passage matched", file=out)
     return 0
+
+
+def _scopes(workspace: str | None, channel: str | None) -> tuple[str, ...]:
+    """The names a conversation of `workspace` answers to, as the diagnosis asks with;
+    a public conversation there (no channel) sees the workspace's public resolutions."""
+    if workspace is None:
+        return ()
+    if channel is None:
+        return conversation_scopes(workspace, "")[:1]
+    return conversation_scopes(workspace, channel)
 
 
 def _gaps(knowledge: KnowledgeBase, limit: int, out: TextIO) -> int:

@@ -90,8 +90,9 @@ def test_a_public_runbook_is_cited_everywhere(bot: RunningBot) -> None:
     assert "<https://kb.example.com/vault.md|Vault>" in answer
 
 
-def test_a_bare_screenshot_is_read_for_its_error_line_before_the_search(bot: RunningBot) -> None:
-    bot.slack.add_file("bare.png", render_error_screenshot(["ACME-4012: vault token expired"]))
+def _mention_with_a_bare_screenshot(bot: RunningBot, shot: bytes) -> None:
+    """Mentions the bot in CPUBLIC with `shot` and no words, and waits for the answer."""
+    bot.slack.add_file("bare.png", shot)
     event = message_event(
         channel="CPUBLIC",
         kind="app_mention",
@@ -100,6 +101,12 @@ def test_a_bare_screenshot_is_read_for_its_error_line_before_the_search(bot: Run
     )
     bot.post_event(event)
     bot.wait_for_answer("CPUBLIC", event["ts"])
+
+
+def test_a_bare_screenshot_is_read_for_its_error_line_before_the_search(bot: RunningBot) -> None:
+    _mention_with_a_bare_screenshot(
+        bot, render_error_screenshot(["ACME-4012: vault token expired"])
+    )
     *_, reading, answer = bot.engine.requests
     # The short first pass: the screenshot alone, the dedicated prompt, a short cap.
     assert reading.max_new_tokens == MAX_NEW_TOKENS and len(reading.images) == 1
@@ -135,15 +142,7 @@ def test_slack_and_a_helpdesk_read_the_same_screenshot_once(
         ) as bot,
     ):
         helpdesk.url = api.url
-        bot.slack.add_file("bare.png", shot)
-        event = message_event(
-            channel="CPUBLIC",
-            kind="app_mention",
-            text=f"<@{BOT_USER_ID}>",
-            files=[file_object("bare.png", bot.slack_url)],
-        )
-        bot.post_event(event)
-        bot.wait_for_answer("CPUBLIC", event["ts"])
+        _mention_with_a_bare_screenshot(bot, shot)
         passes = [r for r in bot.engine.requests if r.max_new_tokens == MAX_NEW_TOKENS]
         assert len(passes) == 1, "Slack read the screenshot's error line"
 

@@ -3,7 +3,6 @@ file name is neither kept nor echoed; nor is one the model read off a screenshot
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from tests.support.running_bot import RunningBot, run_bot
 from tests.support.screenshots import render_error_screenshot
 from tests.support.scripted_checkpoint import build_scripted_checkpoint
 from tests.support.slack_events import file_object, message_event
+from tests.support.started_engine import started_engine
 
 pytestmark = pytest.mark.slow
 
@@ -77,12 +77,10 @@ READS = ["ACME-4012:", " vault", " token", " expired", " key", " AKIA", "IOSFODN
 
 @pytest.fixture(scope="module")
 def reading_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersEngine]:
-    checkpoint = build_scripted_checkpoint(tmp_path_factory.mktemp("reads-a-key"), READS)
-    engine = TransformersEngine(str(checkpoint), device="cpu", max_new_tokens=24)
-    asyncio.run(engine.start())
-    assert engine.failure is None, engine.failure
-    yield engine
-    asyncio.run(engine.close())
+    with started_engine(
+        build_scripted_checkpoint(tmp_path_factory.mktemp("reads-a-key"), READS)
+    ) as engine:
+        yield engine
 
 
 def _knowledge(tmp_path: Path) -> dict[str, Any]:

@@ -4,7 +4,6 @@ are too few to search by."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from bot.conversation.error_lines import (
     _one_line,
     too_few_terms,
 )
-from bot.conversation.prompting import PromptBuilder
 from bot.conversation.turns import AttachmentRef, Screenshot, ThreadKey, Turn
 from bot.engine.remote import RemoteEngine
 from bot.engine.request import TextPart
@@ -34,15 +32,15 @@ from bot.knowledge.sources.base import Visibility
 from bot.knowledge.sources.folder import FolderSource
 from bot.knowledge.sync import sync_source
 from bot.observability.metrics import Metrics
-from bot.safety.filters import RedactingFilter
 from bot.safety.redaction import Redactor
 from bot.stores.error_lines import InMemoryErrorLineStore, RedisErrorLineStore
-from bot.stores.history import InMemoryHistoryStore
 from bot.stores.resilience import RedisOutage, ResilientErrorLines
+from tests.support.grounded_diagnoser import grounded_diagnoser
 from tests.support.recording_engine import RecordingEngine
 from tests.support.screenshots import render_error_screenshot
 from tests.support.scripted_checkpoint import build_scripted_checkpoint
 from tests.support.servers import free_port
+from tests.support.started_engine import started_engine
 
 # What the scripted model "reads" off any screenshot: the error line, and a key that was
 # on screen too (redacted before it is searched for or recorded).
@@ -73,12 +71,10 @@ def test_none_means_no_line() -> None:
 
 @pytest.fixture(scope="module")
 def reading_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransformersEngine]:
-    checkpoint = build_scripted_checkpoint(tmp_path_factory.mktemp("reads-error-line"), READS)
-    engine = TransformersEngine(str(checkpoint), device="cpu", max_new_tokens=24)
-    asyncio.run(engine.start())
-    assert engine.failure is None, engine.failure
-    yield engine
-    asyncio.run(engine.close())
+    with started_engine(
+        build_scripted_checkpoint(tmp_path_factory.mktemp("reads-error-line"), READS)
+    ) as engine:
+        yield engine
 
 
 async def _retriever(tmp_path: Path) -> IndexRetriever:
@@ -95,15 +91,7 @@ async def _retriever(tmp_path: Path) -> IndexRetriever:
 def _diagnoser(
     engine: RecordingEngine, retriever: IndexRetriever | None, reader: ErrorLineReader
 ) -> Diagnoser:
-    return Diagnoser(
-        engine=engine,
-        history=InMemoryHistoryStore(),
-        fetcher=LocalFileFetcher(max_bytes=10**6),
-        prompts=PromptBuilder(max_new_tokens=4),
-        reply_filter=RedactingFilter(Redactor()),
-        retriever=retriever,
-        error_lines=reader,
-    )
+    return grounded_diagnoser(engine, retriever, error_lines=reader)
 
 
 async def _ask(diagnoser: Diagnoser, thread: str, text: str, *files: Path) -> Diagnosis:

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.attachments.fetching import LocalFileFetcher
 from bot.conversation.channel_policy import ChannelPolicy, ChannelRules
 from bot.conversation.diagnosis import Diagnoser, Diagnosis
-from bot.conversation.prompting import PromptBuilder
 from bot.conversation.steps import SEARCH_STEP, Step, StepStatus
 from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
 from bot.engine.request import TextPart
@@ -20,9 +18,8 @@ from bot.knowledge.sources.base import Visibility
 from bot.knowledge.sources.folder import FolderSource
 from bot.knowledge.sync import sync_source
 from bot.messages import Language, Message, say
-from bot.safety.filters import RedactingFilter
 from bot.safety.redaction import Redactor
-from bot.stores.history import InMemoryHistoryStore
+from tests.support.grounded_diagnoser import grounded_diagnoser
 from tests.support.recording_engine import RecordingEngine
 
 pytestmark = pytest.mark.slow
@@ -57,15 +54,7 @@ async def _index(tmp_path: Path) -> KnowledgeIndex:
 def _diagnoser(
     engine: RecordingEngine, index: KnowledgeIndex, policy: ChannelPolicy | None = None
 ) -> Diagnoser:
-    return Diagnoser(
-        engine=engine,
-        history=InMemoryHistoryStore(),
-        fetcher=LocalFileFetcher(max_bytes=10**6),
-        prompts=PromptBuilder(max_new_tokens=4),
-        reply_filter=RedactingFilter(Redactor()),
-        retriever=IndexRetriever(index),
-        channel_policy=policy,
-    )
+    return grounded_diagnoser(engine, IndexRetriever(index), channel_policy=policy)
 
 
 def _prompt(engine: RecordingEngine) -> str:

@@ -15,21 +15,9 @@ from bot.knowledge.index import KnowledgeIndex, Mode
 from bot.knowledge.sync import sync_source
 from bot.safety.redaction import Redactor
 from bot.stores.knowledge import InMemoryKnowledgeBase
+from tests.support.resolutions import resolution_in
 
 QUERY = "ACME-4012 vault token expired"
-
-
-def _resolution(channel: str, kind: Conversation, *, workspace: str = "T1") -> Resolution:
-    return Resolution(
-        error_text="ACME-4012 vault token expired during deploy",
-        diagnosis="the token's TTL ran out",
-        resolution=f"renew it (from {channel})",
-        resolved_by="U9",
-        thread=f"{workspace}:{channel}:1.1",
-        workspace=workspace,
-        channel=channel,
-        conversation=kind,
-    )
 
 
 def _origins(index: KnowledgeIndex, workspace: str, channel: str) -> set[str]:
@@ -48,11 +36,11 @@ async def test_the_index_draws_on_a_resolution_only_where_its_origin_allows(
 ) -> None:
     store = InMemoryKnowledgeBase()
     for resolution in [
-        _resolution("GPRIV", Conversation.PRIVATE),
-        _resolution("D1", Conversation.DIRECT),
-        _resolution("CPUB", Conversation.PUBLIC),
-        _resolution("CELSE", Conversation.PUBLIC, workspace="T2"),
-        _resolution("CUNK", Conversation.UNKNOWN),
+        resolution_in("GPRIV", Conversation.PRIVATE),
+        resolution_in("D1", Conversation.DIRECT),
+        resolution_in("CPUB", Conversation.PUBLIC),
+        resolution_in("CELSE", Conversation.PUBLIC, workspace="T2"),
+        resolution_in("CUNK", Conversation.UNKNOWN),
     ]:
         await store.add(resolution)
     index = KnowledgeIndex(tmp_path / "k.db", embedder=None)
@@ -78,7 +66,7 @@ async def test_the_index_draws_on_a_resolution_only_where_its_origin_allows(
 def test_index_visibility_is_visible_in(
     origin: tuple[str, str], asker: tuple[str, str], kind: Conversation
 ) -> None:
-    resolution = _resolution(origin[1], kind, workspace=origin[0])
+    resolution = resolution_in(origin[1], kind, workspace=origin[0])
     channels = resolution.index_visibility.channels
     assert channels is not None  # never "everyone": always inside its workspace
     heard = {asker[1], *conversation_scopes(*asker)}
@@ -91,7 +79,7 @@ async def test_a_new_resolution_is_searchable_at_once_and_a_resync_keeps_it_once
     store = InMemoryKnowledgeBase()
     index = KnowledgeIndex(tmp_path / "k.db", embedder=None)
     desk = IndexedResolutions(store, index, Redactor())
-    await desk.add(_resolution("CPUB", Conversation.PUBLIC))
+    await desk.add(resolution_in("CPUB", Conversation.PUBLIC))
     await desk.settled()
     assert _origins(index, "T1", "CANY") == {"CPUB"}
     assert index.counts()[SOURCE] == (1, 3)
@@ -104,7 +92,7 @@ async def test_a_new_resolution_is_searchable_at_once_and_a_resync_keeps_it_once
 async def test_a_resolution_the_store_no_longer_keeps_leaves_the_index(tmp_path: Path) -> None:
     store = InMemoryKnowledgeBase()
     index = KnowledgeIndex(tmp_path / "k.db", embedder=None)
-    await store.add(_resolution("CPUB", Conversation.PUBLIC))
+    await store.add(resolution_in("CPUB", Conversation.PUBLIC))
     await sync_source(ResolutionsSource(store), index, redactor=Redactor())
     trimmed = InMemoryKnowledgeBase()  # the store's cap dropped the oldest
     removed = await sync_source(ResolutionsSource(trimmed), index, redactor=Redactor())
@@ -118,7 +106,7 @@ async def test_secrets_in_a_resolution_are_redacted_before_they_are_indexed(
     index = KnowledgeIndex(tmp_path / "k.db", embedder=None)
     desk = IndexedResolutions(InMemoryKnowledgeBase(), index, Redactor())
     leaked = "AKIAIOSFODNN7EXAMPLE"
-    resolution = _resolution("CPUB", Conversation.PUBLIC)
+    resolution = resolution_in("CPUB", Conversation.PUBLIC)
     await desk.add(Resolution(**{**resolution.__dict__, "resolution": f"use key {leaked}"}))
     await desk.settled()
     assert index.counts()[SOURCE][0] == 1

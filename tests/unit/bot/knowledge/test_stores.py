@@ -30,21 +30,8 @@ from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
 from bot.settings import Settings
 from tests.support.postgres_database import throwaway_database
+from tests.unit.bot.knowledge.runbooks import VAULT, folder, write
 
-VAULT = """---
-title: Vault token renewal
----
-# Vault
-
-## ACME-4012: vault token expired
-
-Run `acme-vault renew --role deploy` and restart the deploy job.
-"""
-TLS = (
-    "# TLS certificates\n\n## ERR_CERT_DATE_INVALID\n\n"
-    "The certificate expired; renew it with certbot.\n"
-)
-CHINESE = "# 数据库连接\n\n## 连接池耗尽\n\n报错“连接池已满”时，把 max_connections 调大到 200。\n"
 TABLES = ("knowledge_documents", "knowledge_chunks", "knowledge_gaps", "knowledge_meta")
 
 
@@ -101,30 +88,6 @@ def postgres() -> Iterator[Stores]:
         opened = Stores("postgresql", dsn)
         yield opened
         opened.close()
-
-
-def write(root: Path, files: dict[str, str]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, "utf-8")
-
-
-def folder(root: Path, *, channels: list[str] | None = None) -> FolderSource:
-    visibility = Visibility.everyone() if channels is None else Visibility.only(channels)
-    return FolderSource(
-        name="runbooks",
-        root=root,
-        visibility=visibility,
-        url_template="https://git.example.com/ops/runbooks/blob/main/{path}",
-    )
-
-
-@pytest.fixture
-def docs(tmp_path: Path) -> Path:
-    root = tmp_path / "runbooks"
-    write(root, {"vault.md": VAULT, "net/tls.md": TLS, "db/pool.md": CHINESE})
-    return root
 
 
 class _Listed:

@@ -7,19 +7,7 @@ from hypothesis import strategies as st
 
 from bot.conversation.knowledge import Conversation, Resolution
 from bot.stores.knowledge import InMemoryKnowledgeBase
-
-
-def _resolution(channel: str, kind: Conversation, *, workspace: str = "T1") -> Resolution:
-    return Resolution(
-        error_text="ACME-4012 vault token expired during deploy",
-        diagnosis="the token's TTL ran out",
-        resolution=f"renew it (from {channel})",
-        resolved_by="U9",
-        thread=f"{workspace}:{channel}:1.1",
-        workspace=workspace,
-        channel=channel,
-        conversation=kind,
-    )
+from tests.support.resolutions import resolution_in
 
 
 async def test_private_and_direct_resolutions_stay_in_their_conversation() -> None:
@@ -36,10 +24,10 @@ async def test_private_and_direct_resolutions_stay_in_their_conversation() -> No
             conversation=Conversation.PUBLIC,
         )
         await knowledge.add(other)
-    await knowledge.add(_resolution("GPRIV", Conversation.PRIVATE))
-    await knowledge.add(_resolution("D1", Conversation.DIRECT))
-    await knowledge.add(_resolution("CPUB", Conversation.PUBLIC))
-    await knowledge.add(_resolution("CELSE", Conversation.PUBLIC, workspace="T2"))
+    await knowledge.add(resolution_in("GPRIV", Conversation.PRIVATE))
+    await knowledge.add(resolution_in("D1", Conversation.DIRECT))
+    await knowledge.add(resolution_in("CPUB", Conversation.PUBLIC))
+    await knowledge.add(resolution_in("CELSE", Conversation.PUBLIC, workspace="T2"))
 
     def channels(found: list[Resolution]) -> set[str]:
         return {r.channel for r in found}
@@ -67,7 +55,7 @@ def test_a_record_without_its_origin_is_treated_as_private() -> None:
 def test_only_public_resolutions_cross_channels(
     kind: Conversation, origin: str, asker: str
 ) -> None:
-    resolution = _resolution(origin, kind)
+    resolution = resolution_in(origin, kind)
     crosses = resolution.visible_in("T1", asker)
     assert crosses == (origin == asker or kind is Conversation.PUBLIC)
     assert not resolution.visible_in("T-other", asker)
