@@ -38,8 +38,8 @@ from bot.engine.chunked_prefill import PartialPrefill
 from bot.engine.compat import cache_argument
 from bot.engine.slot_cache import MixedWrites, SlotCache
 
-PLAN_ARGUMENT = "supportbot_mixed_plan"  # the keyword the plan travels under to the attention
-ATTENTION_NAME = "supportbot_mixed"
+PLAN_ARGUMENT = "mixed_step_plan"  # the keyword the plan travels under to the attention
+ATTENTION_NAME = "mixed_step_attention"
 
 
 @dataclass(frozen=True)
