@@ -27,9 +27,10 @@ from bot.knowledge import lexical
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.embedding import Embedder, Vectors
 from bot.knowledge.fusion import DENSE_WEIGHT, RRF_K, Fusion, fuse
-from bot.knowledge.passages import Passage
+from bot.knowledge.passages import Passage, scored_passage
 from bot.knowledge.sources.base import DocumentRef
 from bot.knowledge.terms import terms
+from bot.knowledge.vectors import nearest
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -355,12 +356,7 @@ class KnowledgeIndex:
         if count == 0:
             return {}, {}
         vector = self._embedder.embed_query(query)
-        scores = self._matrix @ vector
-        scores[~mask] = -np.inf
-        top = np.argpartition(-scores, count - 1)[:count]
-        top = top[np.argsort(-scores[top])]
-        ranked = {int(self._ids[i]): float(scores[i]) for i in top}
-        return ranked, _Similarity(self._ids, scores, ranked)
+        return nearest(self._matrix, self._ids, mask, vector, count)
 
     def _passages(
         self,
@@ -378,25 +374,17 @@ class KnowledgeIndex:
             list(chunks),
         ).fetchall()
         by_id = {row[0]: row for row in rows}
-        passages = []
-        for chunk in chunks:
-            _, source, doc_id, title, url, section, text = by_id[chunk]
-            found = wanted.intersection(terms(f"{title}\n{section}\n{text}"))
-            passages.append(
-                Passage(
-                    source=source,
-                    document=doc_id,
-                    title=title,
-                    url=url,
-                    section=section,
-                    text=text,
-                    score=fused[chunk],
-                    similarity=None if similarity is None else similarity.get(chunk),
-                    lexical=lexical.get(chunk, 0.0),
-                    matched=tuple(sorted(found)),
-                )
+        return [
+            scored_passage(
+                chunk,
+                by_id[chunk],
+                fused=fused,
+                lexical=lexical,
+                similarity=similarity,
+                wanted=wanted,
             )
-        return passages
+            for chunk in chunks
+        ]
 
     def _load_vectors(self) -> None:
         """All vectors as one contiguous matrix, read once per generation of the index."""
@@ -432,24 +420,6 @@ class _Visible:
             self._of = owners
             self.rows = int(self._mask.sum())
         return self._mask
-
-
-class _Similarity(dict[int, float]):
-    """Cosine similarity of any chunk, computed already for all of them; looked up lazily."""
-
-    def __init__(self, ids: np.ndarray, scores: np.ndarray, ranked: dict[int, float]) -> None:
-        super().__init__(ranked)
-        self._ids = ids
-        self._scores = scores
-
-    def get(self, key: int, default: float | None = None) -> float | None:  # type: ignore[override]
-        if key in self:
-            return self[key]
-        position = int(np.searchsorted(self._ids, key))
-        if position < len(self._ids) and self._ids[position] == key:
-            value = float(self._scores[position])
-            return value if np.isfinite(value) else default
-        return default
 
 
 class IndexWriter:

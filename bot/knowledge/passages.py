@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from bot.knowledge.terms import terms
 
 
 @dataclass(frozen=True)
@@ -30,3 +34,31 @@ class Passage:
     def heading(self) -> str:
         """The title, and the section inside it when it has one."""
         return f"{self.title} > {self.section}" if self.section else self.title
+
+
+def scored_passage(
+    chunk: int,
+    row: Sequence[Any],
+    *,
+    fused: Mapping[int, float],
+    lexical: Mapping[int, float],
+    similarity: Mapping[int, float] | None,
+    wanted: set[str],
+) -> Passage:
+    """The passage of `chunk` from a store's row (id, source, doc_id, title, url,
+    section, text), with its scores and which of the query's terms (`wanted`) it holds;
+    built here once so that both stores hand retrieval the same passage."""
+    _, source, doc_id, title, url, section, text = row
+    found = wanted.intersection(terms(f"{title}\n{section}\n{text}"))
+    return Passage(
+        source=source,
+        document=doc_id,
+        title=title,
+        url=url,
+        section=section,
+        text=text,
+        score=fused[chunk],
+        similarity=None if similarity is None else similarity.get(chunk),
+        lexical=lexical.get(chunk, 0.0),
+        matched=tuple(sorted(found)),
+    )

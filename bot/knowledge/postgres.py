@@ -36,9 +36,10 @@ from bot.knowledge.chunking import Chunk
 from bot.knowledge.embedding import Embedder, Vectors
 from bot.knowledge.fusion import DENSE_WEIGHT, Fusion, fuse
 from bot.knowledge.index import Floor, Mode
-from bot.knowledge.passages import Passage
+from bot.knowledge.passages import Passage, scored_passage
 from bot.knowledge.sources.base import DocumentRef
 from bot.knowledge.terms import terms
+from bot.knowledge.vectors import nearest
 from bot.printable_urls import printable_url
 
 _SCHEMA = """
@@ -315,16 +316,11 @@ class PostgresStore:
         if not len(self._ids):
             return {}, {}
         vector = self._embedder.embed_query(query)
-        scores = self._matrix @ vector
         mask = np.isin(self._docs, np.asarray(allowed, dtype=np.int64))
-        scores = np.where(mask, scores, -np.inf)
         count = min(_CANDIDATES, int(mask.sum()))
         if count == 0:
             return {}, {}
-        top = np.argpartition(-scores, count - 1)[:count]
-        top = top[np.argsort(-scores[top])]
-        ranked = {int(self._ids[i]): float(scores[i]) for i in top}
-        return ranked, _Similarity(self._ids, scores, ranked)
+        return nearest(self._matrix, self._ids, mask, vector, count)
 
     def _passages(
         self,
@@ -343,27 +339,18 @@ class PostgresStore:
             (list(chunks),),
         ).fetchall()
         by_id = {row[0]: row for row in rows}
-        passages = []
-        for chunk in chunks:
-            if chunk not in by_id:  # removed by a sync that committed since the vectors loaded
-                continue
-            _, source, doc_id, title, url, section, text = by_id[chunk]
-            found = wanted.intersection(terms(f"{title}\n{section}\n{text}"))
-            passages.append(
-                Passage(
-                    source=source,
-                    document=doc_id,
-                    title=title,
-                    url=url,
-                    section=section,
-                    text=text,
-                    score=fused[chunk],
-                    similarity=None if similarity is None else similarity.get(chunk),
-                    lexical=lexical.get(chunk, 0.0),
-                    matched=tuple(sorted(found)),
-                )
+        return [
+            scored_passage(
+                chunk,
+                by_id[chunk],
+                fused=fused,
+                lexical=lexical,
+                similarity=similarity,
+                wanted=wanted,
             )
-        return passages
+            for chunk in chunks
+            if chunk in by_id  # not removed by a sync committed since the vectors loaded
+        ]
 
     def _load_vectors(self) -> None:
         """The matrix as the last committed sync left it, reloaded only when one has."""
@@ -389,24 +376,6 @@ class PostgresStore:
         else:
             self._matrix = np.zeros((0, 0), dtype=np.float32)
         self._generation = int(row[0]) if row else 0
-
-
-class _Similarity(dict[int, float]):
-    """Cosine similarity of any chunk, computed already for all of them; looked up lazily."""
-
-    def __init__(self, ids: np.ndarray, scores: np.ndarray, ranked: dict[int, float]) -> None:
-        super().__init__(ranked)
-        self._ids = ids
-        self._scores = scores
-
-    def get(self, key: int, default: float | None = None) -> float | None:  # type: ignore[override]
-        if key in self:
-            return self[key]
-        position = int(np.searchsorted(self._ids, key))
-        if position < len(self._ids) and self._ids[position] == key:
-            value = float(self._scores[position])
-            return value if np.isfinite(value) else default
-        return default
 
 
 class PostgresWriter:
