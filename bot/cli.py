@@ -14,9 +14,15 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import BotError, ConfigError
 from bot.settings import Needs, Settings, env_name, load_settings
+
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
+    from handlers.helpdesks.registry import HelpdeskSettings
 
 # Exit statuses: 1 the work failed (the model cannot load, a doctor check failed), 2 bad settings.
 EXIT_FAILED = 1
@@ -31,9 +37,16 @@ def _version() -> str:
 
 
 def _settings_table() -> str:
-    """Every setting with its default, for `serve --help` (the README explains each)."""
+    """Every setting with its default, for `serve --help` (the README explains each): the
+    shared ones, then each helpdesk's own."""
+    from handlers.helpdesks.registry import REGISTRY
+
+    models: list[type[BaseSettings]] = [
+        Settings,
+        *(helpdesk.settings_model for helpdesk in REGISTRY.helpdesks),
+    ]
     rows = []
-    for name, field in Settings.model_fields.items():
+    for name, field in [item for model in models for item in model.model_fields.items()]:
         default = field.get_default(call_default_factory=True)
         if isinstance(default, list):
             default = ",".join(str(item) for item in default)
@@ -54,12 +67,12 @@ def _configure_logging(settings: Settings) -> None:
     )
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, desks: HelpdeskSettings) -> int:
     import uvicorn
 
     from bot.app import build_app
 
-    supportbot = build_app(settings)
+    supportbot = build_app(settings, helpdesk_settings=desks)
     server = uvicorn.Server(
         # log_config=None: uvicorn's loggers go through the root handler, and its redaction.
         uvicorn.Config(supportbot.asgi, host=settings.host, port=settings.port, log_config=None)
@@ -113,10 +126,10 @@ async def _diagnose(settings: Settings, images: list[Path], question: str) -> in
     return 0
 
 
-async def _doctor(settings: Settings) -> int:
+async def _doctor(settings: Settings, desks: HelpdeskSettings) -> int:
     from bot.app.doctor import failed, render, run_checks
 
-    checks = await run_checks(settings)
+    checks = await run_checks(settings, helpdesk_settings=desks)
     print(render(checks))
     return EXIT_FAILED if failed(checks) else 0
 
@@ -184,7 +197,7 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
             )
 
 
-def _send_test(settings: Settings, args: argparse.Namespace) -> int:
+def _send_test(settings: Settings, desks: HelpdeskSettings, args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
     from handlers.helpdesks.registry import REGISTRY
@@ -192,7 +205,7 @@ def _send_test(settings: Settings, args: argparse.Namespace) -> int:
 
     provider: str = args.provider
     route = REGISTRY.routes[provider]
-    secret = route.read(settings)
+    secret = route.read(desks[REGISTRY.helpdesk_name(provider)])
     if not isinstance(secret, SecretStr):
         raise ConfigError(f"{route.setting} is not set: the test delivery is signed with it")
     read_token = settings.jobs_read_token
@@ -230,7 +243,7 @@ def _send_test(settings: Settings, args: argparse.Namespace) -> int:
             f"supportbot: the bot did not take the delivery ({result.status_code})", file=sys.stderr
         )
     elif result.answered:
-        missing = REGISTRY.missing_api_settings(settings, provider)
+        missing = REGISTRY.missing_api_settings(desks, provider)
         needs = ", ".join(missing) if missing else "its API credentials"
         print(
             f"supportbot: the ticket was diagnosed but no note was posted: "
@@ -387,8 +400,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "diagnose" and not args.images and not args.question:
         diagnose.error("give at least one screenshot or a --question")
 
+    from handlers.helpdesks.registry import REGISTRY
+
     try:
-        settings = load_settings(_NEEDS[args.command])
+        # Each helpdesk's own settings beside the shared ones: every bad value is told at once.
+        desks, invalid = REGISTRY.read_settings()
+        settings = load_settings(_NEEDS[args.command], also_invalid=invalid)
+        assert desks is not None  # an invalid one raised above
         if args.command == "diagnose" and (problems := unreadable_files(args.images)):
             # Before the model: a typo in a path costs a second, not a model load.
             raise ConfigError(*problems)
@@ -402,17 +420,18 @@ def main(argv: list[str] | None = None) -> int:
 
             settings = settle_model(settings)  # MODEL=auto: the model that fits here
         if args.command == "serve":
-            return serve(settings)
+            return serve(settings, desks)
         if args.command == "doctor":
-            return asyncio.run(_doctor(settings))
+            return asyncio.run(_doctor(settings, desks))
         if args.command == "eval":
             return asyncio.run(_evaluate(settings, args))
         if args.command == "send-test":
-            return _send_test(settings, args)
+            return _send_test(settings, desks, args)
         if args.command == "knowledge":
             from bot.app.knowledge_command import run
 
-            return asyncio.run(run(settings, args))
+            credentials = REGISTRY.article_credentials(desks)
+            return asyncio.run(run(settings, args, credentials=credentials))
         return asyncio.run(_diagnose(settings, args.images, args.question))
     except ConfigError as error:
         for problem in error.problems:
