@@ -406,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         # Each helpdesk's own settings beside the shared ones: every bad value is told at once.
         desks, invalid = REGISTRY.read_settings()
         settings = load_settings(_NEEDS[args.command], also_invalid=invalid)
-        assert desks is not None  # an invalid one raised above
+        if desks is None:  # not reached: `load_settings` raised naming the invalid ones
+            raise ConfigError(*invalid)
         if args.command == "diagnose" and (problems := unreadable_files(args.images)):
             # Before the model: a typo in a path costs a second, not a model load.
             raise ConfigError(*problems)

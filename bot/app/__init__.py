@@ -1,4 +1,5 @@
-"""The composition root: every part of supportbot is built here from one `Settings`.
+"""The composition root: every part of supportbot is built here from one `Settings` and
+each helpdesk's own settings (read beside it, by the helpdesk registry).
 
 It only wires. Each package builds its own parts from `Settings`
 (`bot.stores.factory`, `bot.safety.factory`, `bot.conversation.factory`); the
