@@ -101,12 +101,15 @@ def serve(settings: Settings, desks: HelpdeskSettings) -> int:
     return 0
 
 
-async def _diagnose(settings: Settings, images: list[Path], question: str) -> int:
+async def _diagnose(
+    settings: Settings, desks: HelpdeskSettings, images: list[Path], question: str
+) -> int:
     from bot.app.local import local_diagnoser
     from bot.conversation.diagnosis import AnswerPiece, AttachmentsRead
     from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
+    from handlers.helpdesks.registry import REGISTRY
 
-    async with local_diagnoser(settings) as diagnoser:
+    async with local_diagnoser(settings, REGISTRY.article_credentials(desks)) as diagnoser:
         turn = Turn(
             thread=ThreadKey("local", "terminal", "1"),
             user_id="local",
@@ -134,12 +137,13 @@ async def _doctor(settings: Settings, desks: HelpdeskSettings) -> int:
     return EXIT_FAILED if failed(checks) else 0
 
 
-async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
+async def _evaluate(settings: Settings, desks: HelpdeskSettings, args: argparse.Namespace) -> int:
     from bot.app.engine import remote_model_name
     from bot.app.local import diagnoser_on, local_engine
     from bot.evaluation.command import choose, evaluate, print_legibility
     from bot.evaluation.legibility import ResizeRule, qwen3_vl_rule, rule_for_model
     from bot.settings import EngineKind
+    from handlers.helpdesks.registry import REGISTRY
 
     try:
         choice = choose(args)
@@ -175,7 +179,7 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
         "max_new_tokens": settings.max_new_tokens,
     }
     async with local_engine(settings) as engine:
-        diagnoser = diagnoser_on(settings, engine)
+        diagnoser = diagnoser_on(settings, engine, credentials=REGISTRY.article_credentials(desks))
         if not args.knowledge:
             return await evaluate(
                 args, diagnoser=diagnoser, rule=resize_rule(), meta=meta, choice=choice
@@ -425,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "doctor":
             return asyncio.run(_doctor(settings, desks))
         if args.command == "eval":
-            return asyncio.run(_evaluate(settings, args))
+            return asyncio.run(_evaluate(settings, desks, args))
         if args.command == "send-test":
             return _send_test(settings, desks, args)
         if args.command == "knowledge":
@@ -433,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
 
             credentials = REGISTRY.article_credentials(desks)
             return asyncio.run(run(settings, args, credentials=credentials))
-        return asyncio.run(_diagnose(settings, args.images, args.question))
+        return asyncio.run(_diagnose(settings, desks, args.images, args.question))
     except ConfigError as error:
         for problem in error.problems:
             print(f"supportbot: {problem}", file=sys.stderr)
