@@ -14,9 +14,15 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import BotError, ConfigError
 from bot.settings import Needs, Settings, env_name, load_settings
+
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
+    from handlers.helpdesks.registry import HelpdeskSettings
 
 # Exit statuses: 1 the work failed (the model cannot load, a doctor check failed), 2 bad settings.
 EXIT_FAILED = 1
@@ -31,9 +37,16 @@ def _version() -> str:
 
 
 def _settings_table() -> str:
-    """Every setting with its default, for `serve --help` (the README explains each)."""
+    """Every setting with its default, for `serve --help` (the README explains each): the
+    shared ones, then each helpdesk's own."""
+    from handlers.helpdesks.registry import REGISTRY
+
+    models: list[type[BaseSettings]] = [
+        Settings,
+        *(helpdesk.settings_model for helpdesk in REGISTRY.helpdesks),
+    ]
     rows = []
-    for name, field in Settings.model_fields.items():
+    for name, field in [item for model in models for item in model.model_fields.items()]:
         default = field.get_default(call_default_factory=True)
         if isinstance(default, list):
             default = ",".join(str(item) for item in default)
@@ -54,12 +67,12 @@ def _configure_logging(settings: Settings) -> None:
     )
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, desks: HelpdeskSettings) -> int:
     import uvicorn
 
     from bot.app import build_app
 
-    supportbot = build_app(settings)
+    supportbot = build_app(settings, helpdesk_settings=desks)
     server = uvicorn.Server(
         # log_config=None: uvicorn's loggers go through the root handler, and its redaction.
         uvicorn.Config(supportbot.asgi, host=settings.host, port=settings.port, log_config=None)
@@ -88,12 +101,15 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-async def _diagnose(settings: Settings, images: list[Path], question: str) -> int:
+async def _diagnose(
+    settings: Settings, desks: HelpdeskSettings, images: list[Path], question: str
+) -> int:
     from bot.app.local import local_diagnoser
     from bot.conversation.diagnosis import AnswerPiece, AttachmentsRead
     from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
+    from handlers.helpdesks.registry import REGISTRY
 
-    async with local_diagnoser(settings) as diagnoser:
+    async with local_diagnoser(settings, REGISTRY.article_credentials(desks)) as diagnoser:
         turn = Turn(
             thread=ThreadKey("local", "terminal", "1"),
             user_id="local",
@@ -113,20 +129,21 @@ async def _diagnose(settings: Settings, images: list[Path], question: str) -> in
     return 0
 
 
-async def _doctor(settings: Settings) -> int:
+async def _doctor(settings: Settings, desks: HelpdeskSettings) -> int:
     from bot.app.doctor import failed, render, run_checks
 
-    checks = await run_checks(settings)
+    checks = await run_checks(settings, helpdesk_settings=desks)
     print(render(checks))
     return EXIT_FAILED if failed(checks) else 0
 
 
-async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
+async def _evaluate(settings: Settings, desks: HelpdeskSettings, args: argparse.Namespace) -> int:
     from bot.app.engine import remote_model_name
     from bot.app.local import diagnoser_on, local_engine
     from bot.evaluation.command import choose, evaluate, print_legibility
     from bot.evaluation.legibility import ResizeRule, qwen3_vl_rule, rule_for_model
     from bot.settings import EngineKind
+    from handlers.helpdesks.registry import REGISTRY
 
     try:
         choice = choose(args)
@@ -162,7 +179,7 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
         "max_new_tokens": settings.max_new_tokens,
     }
     async with local_engine(settings) as engine:
-        diagnoser = diagnoser_on(settings, engine)
+        diagnoser = diagnoser_on(settings, engine, credentials=REGISTRY.article_credentials(desks))
         if not args.knowledge:
             return await evaluate(
                 args, diagnoser=diagnoser, rule=resize_rule(), meta=meta, choice=choice
@@ -184,7 +201,7 @@ async def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
             )
 
 
-def _send_test(settings: Settings, args: argparse.Namespace) -> int:
+def _send_test(settings: Settings, desks: HelpdeskSettings, args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
     from handlers.helpdesks.registry import REGISTRY
@@ -192,7 +209,7 @@ def _send_test(settings: Settings, args: argparse.Namespace) -> int:
 
     provider: str = args.provider
     route = REGISTRY.routes[provider]
-    secret = route.read(settings)
+    secret = route.read(desks[REGISTRY.helpdesk_name(provider)])
     if not isinstance(secret, SecretStr):
         raise ConfigError(f"{route.setting} is not set: the test delivery is signed with it")
     read_token = settings.jobs_read_token
@@ -230,7 +247,7 @@ def _send_test(settings: Settings, args: argparse.Namespace) -> int:
             f"supportbot: the bot did not take the delivery ({result.status_code})", file=sys.stderr
         )
     elif result.answered:
-        missing = REGISTRY.missing_api_settings(settings, provider)
+        missing = REGISTRY.missing_api_settings(desks, provider)
         needs = ", ".join(missing) if missing else "its API credentials"
         print(
             f"supportbot: the ticket was diagnosed but no note was posted: "
@@ -387,8 +404,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "diagnose" and not args.images and not args.question:
         diagnose.error("give at least one screenshot or a --question")
 
+    from handlers.helpdesks.registry import REGISTRY
+
     try:
-        settings = load_settings(_NEEDS[args.command])
+        # Each helpdesk's own settings beside the shared ones: every bad value is told at once.
+        desks, invalid = REGISTRY.read_settings()
+        settings = load_settings(_NEEDS[args.command], also_invalid=invalid)
+        if desks is None:  # not reached: `load_settings` raised naming the invalid ones
+            raise ConfigError(*invalid)
         if args.command == "diagnose" and (problems := unreadable_files(args.images)):
             # Before the model: a typo in a path costs a second, not a model load.
             raise ConfigError(*problems)
@@ -402,18 +425,19 @@ def main(argv: list[str] | None = None) -> int:
 
             settings = settle_model(settings)  # MODEL=auto: the model that fits here
         if args.command == "serve":
-            return serve(settings)
+            return serve(settings, desks)
         if args.command == "doctor":
-            return asyncio.run(_doctor(settings))
+            return asyncio.run(_doctor(settings, desks))
         if args.command == "eval":
-            return asyncio.run(_evaluate(settings, args))
+            return asyncio.run(_evaluate(settings, desks, args))
         if args.command == "send-test":
-            return _send_test(settings, args)
+            return _send_test(settings, desks, args)
         if args.command == "knowledge":
             from bot.app.knowledge_command import run
 
-            return asyncio.run(run(settings, args))
-        return asyncio.run(_diagnose(settings, args.images, args.question))
+            credentials = REGISTRY.article_credentials(desks)
+            return asyncio.run(run(settings, args, credentials=credentials))
+        return asyncio.run(_diagnose(settings, desks, args.images, args.question))
     except ConfigError as error:
         for problem in error.problems:
             print(f"supportbot: {problem}", file=sys.stderr)

@@ -1,17 +1,19 @@
-"""Every setting supportbot reads, from the environment (or a `.env` file).
+"""Every setting supportbot reads, from the environment (or a `.env` file), but each
+helpdesk's own: those are in its package (`handlers/helpdesks/<vendor>/settings.py`) and are
+read the same way (`read_model`).
 
-Only `bot/cli.py` creates `Settings()`; everything else receives it or the
-values it needs.
+Only `bot/cli.py` and the composition root create `Settings()`; everything else receives it
+or the values it needs.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -57,15 +59,6 @@ class DType(StrEnum):
     BFLOAT16 = "bfloat16"
     FLOAT16 = "float16"
     FLOAT32 = "float32"
-
-
-@dataclass(frozen=True)
-class VendorApi:
-    """A helpdesk's API address and the account the bot signs in as (email and API token)."""
-
-    base_url: str
-    email: str
-    token: str = field(repr=False)
 
 
 class EngineKind(StrEnum):
@@ -125,26 +118,12 @@ class Settings(BaseSettings):
     rate_limit_per_user: int = Field(default=10, ge=0)
     rate_limit_per_channel: int = Field(default=60, ge=0)
 
-    zendesk_webhook_secret: SecretStr | None = None
-    zendesk_url: str | None = None
-    zendesk_email: str | None = None
-    zendesk_api_token: SecretStr | None = None
-    intercom_webhook_secret: SecretStr | None = None
-    intercom_url: str = "https://api.intercom.io"
-    intercom_token: SecretStr | None = None
-    intercom_admin_id: str | None = None
-    jira_webhook_secret: SecretStr | None = None
-    jira_url: str | None = None
-    jira_email: str | None = None
-    jira_api_token: SecretStr | None = None
-    generic_webhook_secret: SecretStr | None = None
     jobs_read_token: SecretStr | None = None  # also lets GET /jobs/{id} in (as a bearer token)
     webhook_attachment_hosts: Annotated[list[str], NoDecode] = []
     webhook_allowed_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
     webhook_slack_channel: str | None = None
-    # Jira Service Management automation's "Send web request" (no signature): the
-    # value of its X-Supportbot-Token header.
-    jira_automation_secret: SecretStr | None = None
+    # Each helpdesk's own settings (ZENDESK_URL, JIRA_API_TOKEN, …) are in its package
+    # (handlers/helpdesks/<vendor>/settings.py); these are shared by all of them.
     helpdesk_job_attempts: int = Field(default=6, ge=1, le=50)  # then dead-lettered
     helpdesk_retry_seconds: float = Field(default=30.0, gt=0)  # first wait, then 4x, at most 1 h
     helpdesk_timeout_seconds: float = Field(default=30.0, gt=0)  # one call to a helpdesk API
@@ -357,20 +336,6 @@ class Settings(BaseSettings):
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
-    def zendesk_api(self) -> VendorApi | None:
-        """Zendesk's API credentials, when all three of its settings are set."""
-        if self.zendesk_url and self.zendesk_email and self.zendesk_api_token:
-            return VendorApi(
-                self.zendesk_url, self.zendesk_email, self.zendesk_api_token.get_secret_value()
-            )
-        return None
-
-    def jira_api(self) -> VendorApi | None:
-        """Jira's API credentials, when all three of its settings are set."""
-        if self.jira_url and self.jira_email and self.jira_api_token:
-            return VendorApi(self.jira_url, self.jira_email, self.jira_api_token.get_secret_value())
-        return None
-
     def engine_problems(self) -> list[str]:
         """What the engine cannot start without: `ENGINE_URL` with `ENGINE=remote`."""
         if self.engine is EngineKind.REMOTE and not self.engine_url:
@@ -413,15 +378,18 @@ def env_name(field_name: str) -> str:
     return "MODEL" if field_name == "model_id" else field_name.upper()
 
 
-def _is_secret(field_name: str) -> bool:
-    return "SecretStr" in str(Settings.model_fields[field_name].annotation)
+M = TypeVar("M", bound=BaseSettings)
 
 
-def _describe(error: ErrorDetails) -> tuple[str, str]:
+def _is_secret(model: type[BaseSettings], field_name: str) -> bool:
+    return "SecretStr" in str(model.model_fields[field_name].annotation)
+
+
+def _describe(model: type[BaseSettings], error: ErrorDetails) -> tuple[str, str]:
     field_name = str(error["loc"][0]) if error["loc"] else ""
     name = env_name(field_name) if field_name else "a setting"
     message = str(error["msg"]).removeprefix("Value error, ")
-    if field_name in Settings.model_fields and not _is_secret(field_name):
+    if field_name in model.model_fields and not _is_secret(model, field_name):
         shown = error.get("input")
         if isinstance(shown, str | int | float) and len(str(shown)) <= 80:
             # A value may be a URL with `user:password@` in it: never echo the password.
@@ -429,32 +397,50 @@ def _describe(error: ErrorDetails) -> tuple[str, str]:
     return field_name, f"{name} is invalid: {message}"
 
 
-def load_settings(needs: Needs = Needs.NOTHING) -> Settings:
+def read_model(model: type[M], **values: Any) -> tuple[M | None, list[str]]:
+    """`model` read from the environment (and `.env`), and one line per invalid setting.
+
+    `Settings` and each helpdesk's own settings are read this way, so that every problem is
+    reported at once, in the same words. With problems, the model is read again with the
+    invalid settings at their defaults (None when even that fails), so that what else is
+    missing can still be said.
+    """
+    problems: list[str] = []
+    try:
+        return model(**values), problems
+    except ValidationError as error:
+        fields: dict[str, Any] = {}
+        for detail in error.errors():
+            field_name, line = _describe(model, detail)
+            if line not in problems:
+                problems.append(line)
+            if field_name in model.model_fields:
+                fields[field_name] = model.model_fields[field_name].get_default(
+                    call_default_factory=True
+                )
+    # Arguments win over the environment.
+    try:
+        return model(**(values | fields)), problems
+    except ValidationError:
+        return None, problems
+
+
+def load_settings(needs: Needs = Needs.NOTHING, *, also_invalid: Sequence[str] = ()) -> Settings:
     """Read `Settings` from the environment (and `.env`); report every problem at once.
+
+    Args:
+        needs: what the command needs beyond valid settings.
+        also_invalid: problems found in other settings read beside these (a helpdesk's own),
+            reported with these in one `ConfigError`.
 
     Raises:
         ConfigError: one line per invalid setting, and per setting `needs` requires
             that is missing (`ConfigError.problems`).
     """
-    problems: list[str] = []
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        fields: dict[str, Any] = {}
-        for detail in error.errors():
-            field_name, line = _describe(detail)
-            if line not in problems:
-                problems.append(line)
-            if field_name in Settings.model_fields:
-                fields[field_name] = Settings.model_fields[field_name].get_default(
-                    call_default_factory=True
-                )
-        # The rest of the settings still say what else is missing: read them with the
-        # invalid ones at their defaults (arguments win over the environment).
-        try:
-            settings = Settings(**fields)
-        except ValidationError:
-            raise ConfigError(*problems) from None
+    settings, problems = read_model(Settings)
+    problems += [line for line in also_invalid if line not in problems]
+    if settings is None:
+        raise ConfigError(*problems)
     required = []
     if needs is not Needs.NOTHING:
         required += settings.engine_problems()

@@ -1,4 +1,5 @@
-"""The composition root: every part of supportbot is built here from one `Settings`.
+"""The composition root: every part of supportbot is built here from one `Settings` and
+each helpdesk's own settings (read beside it, by the helpdesk registry).
 
 It only wires. Each package builds its own parts from `Settings`
 (`bot.stores.factory`, `bot.safety.factory`, `bot.conversation.factory`); the
@@ -34,7 +35,7 @@ from bot.observability.metrics import Metrics
 from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
 from bot.settings import Settings
 from bot.stores.factory import build_redis, build_stores
-from handlers.helpdesks.registry import REGISTRY, HelpdeskClients, Registry
+from handlers.helpdesks.registry import REGISTRY, HelpdeskClients, HelpdeskSettings, Registry
 
 __all__ = ["Supportbot", "build_app", "build_engine"]
 
@@ -47,6 +48,7 @@ def build_app(
     http_transport: httpx.AsyncBaseTransport | None = None,
     update_interval: float = 1.0,
     helpdesks: Registry = REGISTRY,
+    helpdesk_settings: HelpdeskSettings | None = None,
 ) -> Supportbot:
     """Build supportbot from `settings`; pass a part to use it instead of building it.
 
@@ -57,12 +59,15 @@ def build_app(
         http_transport: httpx transport for file downloads (default: the network).
         update_interval: least seconds between two edits of a streamed answer.
         helpdesks: the helpdesks whose webhooks it answers (default: the shipped ones).
+        helpdesk_settings: each helpdesk's own settings (ZENDESK_URL, …); read from the
+            environment beside `settings` when None.
 
     Example:
         >>> bot = build_app(Settings())
         >>> uvicorn.run(bot.asgi, port=bot.settings.port)
     """
     settings.require_slack()
+    desks = helpdesk_settings if helpdesk_settings is not None else helpdesks.settings()
     metrics = Metrics()
     owns_engine = engine is None
     engine = engine or build_engine(settings, metrics)
@@ -72,11 +77,15 @@ def build_app(
     http_client = httpx.AsyncClient(
         transport=http_transport, timeout=httpx.Timeout(30.0, connect=5.0)
     )
-    helpdesk_clients = HelpdeskClients.build(settings, http_transport, helpdesks)
+    helpdesk_clients = HelpdeskClients.build(settings, desks, http_transport, helpdesks)
     redactor = build_redactor(settings, metrics.redactions)
     reply_filter = build_reply_filter(settings, redactor)
     knowledge = build_knowledge(
-        settings, redactor=redactor, metrics=metrics, resolutions=stores.knowledge
+        settings,
+        redactor=redactor,
+        metrics=metrics,
+        resolutions=stores.knowledge,
+        credentials=helpdesks.article_credentials(desks),
     )
     retriever = knowledge.retriever if knowledge is not None else None
     if knowledge is not None and knowledge.resolutions is not None:
@@ -115,6 +124,7 @@ def build_app(
     )
     webhooks = build_webhooks(
         settings,
+        desks,
         engine=engine,
         history=stores.history,
         jobs=stores.jobs,

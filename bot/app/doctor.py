@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 import httpx
 from redis.exceptions import RedisError
@@ -25,7 +26,7 @@ from bot.settings import Settings
 from bot.stores.factory import build_redis
 from bot.stores.jobs import RedisJobStore
 from handlers.helpdesks.base import Connection, Helpdesk
-from handlers.helpdesks.registry import REGISTRY
+from handlers.helpdesks.registry import REGISTRY, HelpdeskSettings
 from handlers.slack.token_check import REQUIRED_SCOPES, granted_scopes, missing_scopes
 
 # One check never holds up the others for long: a host that does not answer fails in this time.
@@ -145,12 +146,12 @@ async def check_clamd(settings: Settings) -> Check:
 
 
 async def _who_am_i(
-    helpdesk: Helpdesk,
+    helpdesk: Helpdesk[Any],
     connection: Connection,
-    settings: Settings,
+    desks: HelpdeskSettings,
     transport: httpx.AsyncBaseTransport | None,
 ) -> Check:
-    name, check = helpdesk.name, helpdesk.identity_check(settings)
+    name, check = helpdesk.name, helpdesk.identity_check(desks[helpdesk.name])
     # The vendor's own configured client, with doctor's shorter patience.
     client = replace(connection, timeout=min(connection.timeout, TIMEOUT_SECONDS)).client(transport)
     async with client:
@@ -170,15 +171,17 @@ async def _who_am_i(
 
 
 async def check_helpdesks(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    desks: HelpdeskSettings,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[Check]:
     """Each configured helpdesk's credentials, by asking it who they belong to; and each
     webhook that is on while its helpdesk's API credentials are not all set."""
     checks = []
     for helpdesk in REGISTRY.helpdesks:
-        if (connection := helpdesk.connection(settings)) is not None:
-            checks.append(await _who_am_i(helpdesk, connection, settings, transport))
-    for provider, missing in REGISTRY.webhooks_without_notes(settings).items():
+        if (connection := helpdesk.connection(desks[helpdesk.name], settings)) is not None:
+            checks.append(await _who_am_i(helpdesk, connection, desks, transport))
+    for provider, missing in REGISTRY.webhooks_without_notes(desks).items():
         checks.append(
             Check(
                 f"{provider}-webhook",
@@ -192,11 +195,11 @@ async def check_helpdesks(
     return checks
 
 
-async def check_dead_letters(settings: Settings) -> list[Check]:
+async def check_dead_letters(settings: Settings, desks: HelpdeskSettings) -> list[Check]:
     """The helpdesk jobs that ended dead-lettered (none is retried again: an operator reads
     why and delivers the ticket anew); no row while no webhook is on or Redis is unset."""
     redis = build_redis(settings)
-    if redis is None or not REGISTRY.webhook_secrets(settings):
+    if redis is None or not REGISTRY.webhook_secrets(desks):
         return []
     jobs = RedisJobStore(redis, prefix=settings.redis_key_prefix)
     try:
@@ -222,17 +225,22 @@ async def check_dead_letters(settings: Settings) -> list[Check]:
 
 
 async def run_checks(
-    settings: Settings, *, http_transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    *,
+    helpdesk_settings: HelpdeskSettings | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[Check]:
-    """Every check, in the order an operator fixes things."""
+    """Every check, in the order an operator fixes things; each helpdesk's own settings are
+    read from the environment beside `settings` when `helpdesk_settings` is None."""
+    desks = helpdesk_settings if helpdesk_settings is not None else REGISTRY.settings()
     checks = [check_settings(settings), await check_slack(settings), await check_redis(settings)]
     checks += await _check_engine(settings)
     checks.append(await check_clamd(settings))
-    checks += await check_helpdesks(settings, http_transport)
-    checks += await check_dead_letters(settings)
+    checks += await check_helpdesks(settings, desks, http_transport)
+    checks += await check_dead_letters(settings, desks)
     from bot.app.doctor_knowledge import check_knowledge
 
-    checks += await check_knowledge(settings)
+    checks += await check_knowledge(settings, REGISTRY.article_credentials(desks))
     return checks
 
 

@@ -4,17 +4,21 @@ last sync, documents indexed), read without loading the embedding model."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from bot.app.doctor import Check, Status
-from bot.app.knowledge import build_store, vendor_credentials
+from bot.app.knowledge import build_store
 from bot.errors import BotError, ConfigError, KnowledgeSourceError
 from bot.knowledge.config import load_knowledge_config
-from bot.knowledge.sources.registry import SourceContext, build_source
+from bot.knowledge.sources.registry import SourceContext, VendorCredentials, build_source
 from bot.settings import Settings
 
 
-async def check_knowledge(settings: Settings) -> list[Check]:
-    """A row per configured source; none without KNOWLEDGE_CONFIG (resolutions only)."""
+async def check_knowledge(
+    settings: Settings, credentials: Mapping[str, VendorCredentials] | None = None
+) -> list[Check]:
+    """A row per configured source; none without KNOWLEDGE_CONFIG (resolutions only).
+    `credentials`: the helpdesk accounts the vendors' sources sign in with."""
     if settings.knowledge_config is None:
         return []
     try:
@@ -35,7 +39,7 @@ async def check_knowledge(settings: Settings) -> list[Check]:
             counts, synced = index.counts(), index.last_synced()
             index.close()
     context = SourceContext(
-        base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
+        base_dir=settings.knowledge_config.parent, credentials=dict(credentials or {})
     )
     for declared in config.sources:
         name = f"knowledge:{declared.name}"

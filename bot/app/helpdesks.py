@@ -27,7 +27,13 @@ from bot.safety.image_checks import ImageInspector
 from bot.safety.redaction import Redactor
 from bot.safety.url_policy import PublicHostPolicy
 from bot.settings import Settings
-from handlers.helpdesks.registry import REGISTRY, HelpdeskClients, Registry, build_vendors
+from handlers.helpdesks.registry import (
+    REGISTRY,
+    HelpdeskClients,
+    HelpdeskSettings,
+    Registry,
+    build_vendors,
+)
 from handlers.helpdesks.zendesk.helpdesk import NAME as ZENDESK
 from handlers.helpdesks.zendesk.tickets import ZendeskTickets
 from handlers.webhooks.routes import webhook_routes
@@ -48,6 +54,7 @@ def _secret(value: SecretStr | None) -> str | None:
 
 def build_webhooks(
     settings: Settings,
+    desks: HelpdeskSettings,
     *,
     engine: Engine,
     history: HistoryStore,
@@ -67,13 +74,14 @@ def build_webhooks(
     """Helpdesk webhooks for every route with a secret set; None when there are none.
 
     `http_client` downloads attachments; `helpdesk_clients` call each vendor's API;
-    `registry` lists the helpdesks (the shipped ones unless another list is given).
+    `registry` lists the helpdesks (the shipped ones unless another list is given), `desks`
+    holds each one's own settings.
     `error_lines` is the store the Slack side reads screenshots' error lines through.
     """
-    enabled: dict[str, str] = registry.webhook_secrets(settings)
+    enabled: dict[str, str] = registry.webhook_secrets(desks)
     if not enabled:
         return None
-    for provider, missing in registry.webhooks_without_notes(settings).items():
+    for provider, missing in registry.webhooks_without_notes(desks).items():
         log.warning(
             "the %s webhook is on but its notes cannot be posted: %s not set",
             provider,
@@ -82,7 +90,7 @@ def build_webhooks(
     policy = PublicHostPolicy(
         settings.webhook_attachment_hosts, allowed_networks=settings.webhook_allowed_networks
     )
-    vendors = build_vendors(settings, helpdesk_clients, registry)
+    vendors = build_vendors(settings, desks, helpdesk_clients, registry)
     diagnosers = {
         helpdesk: build_diagnoser(
             settings,

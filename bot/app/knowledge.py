@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.conversation.knowledge import KnowledgeBase as ResolutionStore
@@ -169,27 +169,6 @@ def build_store(settings: Settings, *, embedder: Embedder | None) -> KnowledgeSt
     return PostgresStore(settings.knowledge_store, embedder=embedder)
 
 
-def vendor_credentials(settings: Settings) -> dict[str, VendorCredentials]:
-    """The helpdesk accounts the settings already hold, for the vendors' article sources;
-    Confluence signs in with JIRA_EMAIL and JIRA_API_TOKEN (one Atlassian account)."""
-    found: dict[str, VendorCredentials] = {}
-    if settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token:
-        found["zendesk"] = VendorCredentials(
-            settings.zendesk_url,
-            settings.zendesk_email,
-            settings.zendesk_api_token.get_secret_value(),
-        )
-    if settings.jira_url and settings.jira_email and settings.jira_api_token:
-        found["confluence"] = VendorCredentials(
-            settings.jira_url, settings.jira_email, settings.jira_api_token.get_secret_value()
-        )
-    if settings.intercom_token:
-        found["intercom"] = VendorCredentials(
-            settings.intercom_url, "", settings.intercom_token.get_secret_value()
-        )
-    return found
-
-
 def build_knowledge(
     settings: Settings,
     *,
@@ -197,11 +176,13 @@ def build_knowledge(
     metrics: Metrics | None = None,
     context: SourceContext | None = None,
     resolutions: ResolutionStore | None = None,
+    credentials: Mapping[str, VendorCredentials] | None = None,
 ) -> KnowledgeBase | None:
     """The knowledge base KNOWLEDGE_CONFIG declares; None without one (resolutions only).
 
     With `resolutions` (the store the escalation desk writes), past resolutions are one
-    more source of the index, named `resolutions`.
+    more source of the index, named `resolutions`. `credentials` are the helpdesk accounts
+    the vendors' article sources sign in with (`Registry.article_credentials`).
     """
     if settings.knowledge_config is None:
         return None
@@ -212,7 +193,7 @@ def build_knowledge(
             "(past resolutions); choose another"
         )
     context = context or SourceContext(
-        base_dir=settings.knowledge_config.parent, credentials=vendor_credentials(settings)
+        base_dir=settings.knowledge_config.parent, credentials=dict(credentials or {})
     )
     sources = [build_source(source, context) for source in config.sources]
     if resolutions is not None:

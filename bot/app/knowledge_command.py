@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from typing import TextIO
 
 from bot.app.knowledge import KnowledgeBase, build_knowledge
@@ -17,6 +18,7 @@ from bot.conversation.knowledge import conversation_scopes
 from bot.conversation.resolution_source import SOURCE as RESOLUTIONS
 from bot.errors import ConfigError
 from bot.knowledge.index import Mode
+from bot.knowledge.sources.registry import VendorCredentials
 from bot.knowledge.sync import Progress
 from bot.safety.factory import build_redactor
 from bot.settings import Settings
@@ -54,15 +56,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gaps.add_argument("--limit", type=int, default=50)
 
 
-async def run(settings: Settings, args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
-    """Runs one `knowledge` subcommand; 1 when a sync left a source failed."""
+async def run(
+    settings: Settings,
+    args: argparse.Namespace,
+    *,
+    credentials: Mapping[str, VendorCredentials] | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Runs one `knowledge` subcommand; 1 when a sync left a source failed. `credentials`:
+    the helpdesk accounts the vendors' sources sign in with."""
     redis = build_redis(settings)
     resolutions = (
         RedisKnowledgeBase(redis, prefix=settings.redis_key_prefix) if redis is not None else None
     )
     try:
         knowledge = build_knowledge(
-            settings, redactor=build_redactor(settings), resolutions=resolutions
+            settings,
+            redactor=build_redactor(settings),
+            resolutions=resolutions,
+            credentials=credentials,
         )
         if knowledge is None:
             raise ConfigError("KNOWLEDGE_CONFIG is not set: no knowledge sources are declared")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from bot.app.engine import build_engine
@@ -13,6 +13,7 @@ from bot.conversation.factory import build_diagnoser
 from bot.conversation.grounding import Retriever
 from bot.engine.protocol import Engine, EngineState
 from bot.errors import ModelUnavailable
+from bot.knowledge.sources.registry import VendorCredentials
 from bot.safety.factory import build_inspector, build_redactor, build_reply_filter
 from bot.settings import Settings
 from bot.stores.error_lines import InMemoryErrorLineStore
@@ -38,16 +39,21 @@ async def local_engine(settings: Settings) -> AsyncIterator[Engine]:
 
 
 def diagnoser_on(
-    settings: Settings, engine: Engine, *, retriever: Retriever | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    retriever: Retriever | None = None,
+    credentials: Mapping[str, VendorCredentials] | None = None,
 ) -> Diagnoser:
     """A diagnoser reading local files through `engine`, with a history of its own.
 
     Its knowledge is `retriever` when given (the eval's sample set), else the index
-    KNOWLEDGE_CONFIG names, read as the last `supportbot knowledge sync` left it.
+    KNOWLEDGE_CONFIG names, read as the last `supportbot knowledge sync` left it
+    (`credentials`: the helpdesk accounts its vendors' sources are declared with).
     """
     redactor = build_redactor(settings)
     if retriever is None:
-        knowledge = build_knowledge(settings, redactor=redactor)
+        knowledge = build_knowledge(settings, redactor=redactor, credentials=credentials)
         retriever = knowledge.retriever if knowledge is not None else None
     return build_diagnoser(
         settings,
@@ -65,11 +71,13 @@ def diagnoser_on(
 
 
 @asynccontextmanager
-async def local_diagnoser(settings: Settings) -> AsyncIterator[Diagnoser]:
+async def local_diagnoser(
+    settings: Settings, credentials: Mapping[str, VendorCredentials] | None = None
+) -> AsyncIterator[Diagnoser]:
     """A diagnoser reading local files, its engine started; the engine is closed on exit.
 
     Raises:
         ModelUnavailable: the model did not load.
     """
     async with local_engine(settings) as engine:
-        yield diagnoser_on(settings, engine)
+        yield diagnoser_on(settings, engine, credentials=credentials)

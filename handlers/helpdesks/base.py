@@ -1,7 +1,8 @@
 """The one small interface every helpdesk package implements, and the parts they share.
 
 A helpdesk is one vendor's package (`zendesk`, `jira`, `intercom`, `generic`): which webhook
-routes it answers, which settings it needs, its configured API client, and the parts the job
+routes it answers, its own settings (a pydantic-settings model, read from the environment
+beside `Settings` by the composition root), its configured API client, and the parts the job
 runner uses (note writer, own-write guard, download credentials) and `doctor` checks.
 The registry (`registry.py`) lists them; nothing else names a vendor.
 """
@@ -13,12 +14,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.attachments.credentials import Credentials, NoCredentials, OriginCredentials
 from bot.conversation.turns import SkippedAttachment
+from bot.knowledge.sources.registry import VendorCredentials
 from bot.messages import Message, say
 from bot.settings import Settings
 from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster, Read, WebhookRoute
@@ -26,6 +29,17 @@ from handlers.webhooks.ids import TicketFormat, segment
 from handlers.webhooks.payloads import TicketEvent
 
 NOTE_HEADER = "supportbot diagnosis (internal)"
+
+
+class VendorSettings(BaseSettings):
+    """A helpdesk's own settings, read as `Settings` is: each field from the upper-case env var
+    of its name (or `.env`); a field's name starts with its vendor's, so no two vendors share a
+    variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+
+S = TypeVar("S", bound=VendorSettings)
 
 
 def note_marker(job_id: str) -> str:
@@ -124,12 +138,19 @@ class IdentityCheck:
     fix: str
 
 
-class Helpdesk(Protocol):
-    """One vendor. Adding a helpdesk is one package implementing this plus one registry line."""
+class Helpdesk(Protocol[S]):
+    """One vendor. Adding a helpdesk is one package implementing this plus one registry line.
+
+    `S` is its settings model; the registry reads it and hands each helpdesk its own."""
 
     @property
     def name(self) -> str:
         """The helpdesk (the `provider` its jobs carry; stored, so it never changes)."""
+        ...
+
+    @property
+    def settings_model(self) -> type[S]:
+        """Its own settings (`VendorSettings`); a route's secret and its API are read there."""
         ...
 
     @property
@@ -175,16 +196,22 @@ class Helpdesk(Protocol):
         """
         ...
 
-    def connection(self, settings: Settings) -> Connection | None:
-        """Its API client's configuration; None while `api_settings` are not all set."""
+    def connection(self, own: S, settings: Settings) -> Connection | None:
+        """Its API client's configuration (`settings` holds the shared timeout); None while
+        `api_settings` are not all set."""
         ...
 
-    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
+    def parts(self, client: httpx.AsyncClient, own: S, settings: Settings) -> Parts:
         """Its note writer, own-write guard and download credentials over `client`."""
         ...
 
-    def identity_check(self, settings: Settings) -> IdentityCheck:
+    def identity_check(self, own: S) -> IdentityCheck:
         """What `doctor` asks it."""
+        ...
+
+    def article_credentials(self, own: S) -> dict[str, VendorCredentials]:
+        """The accounts its settings hold for the knowledge sources of those names (a
+        vendor's help-centre articles); empty when none is set."""
         ...
 
 
@@ -194,14 +221,17 @@ class WebhookOnly:
 
     api_settings: tuple[tuple[str, Read], ...] = ()
 
-    def connection(self, settings: Settings) -> Connection | None:
+    def connection(self, own: object, settings: Settings) -> Connection | None:
         return None
 
-    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
+    def parts(self, client: httpx.AsyncClient, own: object, settings: Settings) -> Parts:
         raise TypeError("a webhook-only helpdesk has no API")  # never built: no connection
 
-    def identity_check(self, settings: Settings) -> IdentityCheck:
+    def identity_check(self, own: object) -> IdentityCheck:
         raise TypeError("a webhook-only helpdesk has no API")
+
+    def article_credentials(self, own: object) -> dict[str, VendorCredentials]:
+        return {}
 
 
 class NoteFormat(Protocol):

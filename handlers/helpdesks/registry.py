@@ -1,8 +1,8 @@
 """Every helpdesk the bot knows, in one list, and what is derived from it.
 
 Adding a helpdesk: write its package (see docs/architecture.md, "Adding a helpdesk") and
-add it to `HELPDESKS`. Its routes, their secrets, its API client and its `doctor` check are
-read from here; nothing else names a vendor.
+add it to `HELPDESKS`. Its routes, its settings, their secrets, its API client and its
+`doctor` check are read from here; nothing else names a vendor.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 
 from bot.attachments.credentials import Credentials
-from bot.settings import Settings
-from handlers.helpdesks.base import NO_CREDENTIALS, Helpdesk
+from bot.knowledge.sources.registry import VendorCredentials
+from bot.settings import Settings, read_model
+from handlers.helpdesks.base import NO_CREDENTIALS, Helpdesk, VendorSettings
 from handlers.helpdesks.generic import Generic
 from handlers.helpdesks.intercom import Intercom
 from handlers.helpdesks.jira import Jira
@@ -24,16 +25,19 @@ from handlers.helpdesks.zendesk import Zendesk
 from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster, WebhookRoute
 from handlers.webhooks.payloads import TicketEvent, UnreadableTicket
 
-HELPDESKS: tuple[Helpdesk, ...] = (Zendesk(), Jira(), Intercom(), Generic())
+HELPDESKS: tuple[Helpdesk[Any], ...] = (Zendesk(), Jira(), Intercom(), Generic())
+
+HelpdeskSettings = Mapping[str, VendorSettings]
+"""Each helpdesk's own settings, by its name (`Registry.settings`, `Registry.read_settings`)."""
 
 
 class Registry:
     """Helpdesks and their webhook routes, looked up by name; implements the webhook core's
     `Inbound`. The bot uses `REGISTRY`; a test or another deployment may build its own."""
 
-    def __init__(self, helpdesks: Iterable[Helpdesk]) -> None:
+    def __init__(self, helpdesks: Iterable[Helpdesk[Any]]) -> None:
         self.helpdesks = tuple(helpdesks)
-        self.by_name: Mapping[str, Helpdesk] = {h.name: h for h in self.helpdesks}
+        self.by_name: Mapping[str, Helpdesk[Any]] = {h.name: h for h in self.helpdesks}
         self.routes: Mapping[str, WebhookRoute] = {
             route.name: route for helpdesk in self.helpdesks for route in helpdesk.routes
         }
@@ -43,11 +47,50 @@ class Registry:
             raise ValueError("two helpdesks share a name")
         if len(self.routes) != sum(len(h.routes) for h in self.helpdesks):
             raise ValueError("two webhook routes share a name")
+        self._field_owner = {
+            field: h.name for h in self.helpdesks for field in h.settings_model.model_fields
+        }
+        if len(self._field_owner) != sum(
+            len(h.settings_model.model_fields) for h in self.helpdesks
+        ):
+            raise ValueError("two helpdesks read the same setting")
+
+    @property
+    def setting_fields(self) -> frozenset[str]:
+        """The field names of every helpdesk's settings (ZENDESK_URL is `zendesk_url`)."""
+        return frozenset(self._field_owner)
+
+    def settings(self, **values: Any) -> dict[str, VendorSettings]:
+        """Each helpdesk's settings, from the environment with `values` winning (as arguments
+        to `Settings` do); `_env_file` goes to all. Raises `ValidationError` on a bad value and
+        `TypeError` on a field no helpdesk has."""
+        shared = {key: values.pop(key) for key in [k for k in values if k.startswith("_")]}
+        unknown = set(values) - self._field_owner.keys()
+        if unknown:
+            raise TypeError(f"no helpdesk has the settings {sorted(unknown)}")
+        return {
+            h.name: h.settings_model(
+                **shared, **{k: v for k, v in values.items() if self._field_owner[k] == h.name}
+            )
+            for h in self.helpdesks
+        }
+
+    def read_settings(self) -> tuple[dict[str, VendorSettings] | None, list[str]]:
+        """Each helpdesk's settings from the environment, and one line per invalid one (in
+        `load_settings`'s words); None when any is invalid."""
+        found: dict[str, VendorSettings] = {}
+        problems: list[str] = []
+        for helpdesk in self.helpdesks:
+            own, invalid = read_model(helpdesk.settings_model)
+            problems += invalid
+            if own is not None:
+                found[helpdesk.name] = own
+        return (None if problems else found), problems
 
     def route(self, name: str) -> WebhookRoute | None:
         return self.routes.get(name)
 
-    def helpdesk_of(self, route: str) -> Helpdesk:
+    def helpdesk_of(self, route: str) -> Helpdesk[Any]:
         """The helpdesk whose API answers the tickets of webhook `route`."""
         return self._owner[route]
 
@@ -96,29 +139,37 @@ class Registry:
                 "a field", f"is malformed ({error})", shape="the body docs/helpdesks.md describes"
             ) from None
 
-    def webhook_secrets(self, settings: Settings) -> dict[str, str]:
+    def webhook_secrets(self, desks: HelpdeskSettings) -> dict[str, str]:
         """The secret of every webhook route that is on."""
         secrets = {}
         for name, route in self.routes.items():
-            value = route.read(settings)
+            value = route.read(desks[self._owner[name].name])
             secret = value.get_secret_value() if hasattr(value, "get_secret_value") else value
             if isinstance(secret, str) and secret:
                 secrets[name] = secret
         return secrets
 
-    def missing_api_settings(self, settings: Settings, route: str) -> tuple[str, ...]:
+    def missing_api_settings(self, desks: HelpdeskSettings, route: str) -> tuple[str, ...]:
         """The settings still unset that `route`'s helpdesk needs to post notes."""
         helpdesk = self.helpdesk_of(route)
-        return tuple(name for name, read in helpdesk.api_settings if not read(settings))
+        own = desks[helpdesk.name]
+        return tuple(name for name, read in helpdesk.api_settings if not read(own))
 
-    def webhooks_without_notes(self, settings: Settings) -> dict[str, tuple[str, ...]]:
+    def webhooks_without_notes(self, desks: HelpdeskSettings) -> dict[str, tuple[str, ...]]:
         """Each webhook route that is on while its helpdesk's API credentials are not all set:
         its tickets are diagnosed but no note can be posted."""
         return {
             route: missing
-            for route in self.webhook_secrets(settings)
-            if (missing := self.missing_api_settings(settings, route))
+            for route in self.webhook_secrets(desks)
+            if (missing := self.missing_api_settings(desks, route))
         }
+
+    def article_credentials(self, desks: HelpdeskSettings) -> dict[str, VendorCredentials]:
+        """The helpdesk accounts the settings hold, for the vendors' knowledge sources."""
+        found: dict[str, VendorCredentials] = {}
+        for helpdesk in self.helpdesks:
+            found |= helpdesk.article_credentials(desks[helpdesk.name])
+        return found
 
 
 REGISTRY = Registry(HELPDESKS)
@@ -134,12 +185,14 @@ class HelpdeskClients:
     def build(
         cls,
         settings: Settings,
+        desks: HelpdeskSettings,
         transport: httpx.AsyncBaseTransport | None = None,
         registry: Registry = REGISTRY,
     ) -> HelpdeskClients:
         clients = {}
         for helpdesk in registry.helpdesks:
-            if (connection := helpdesk.connection(settings)) is not None:
+            own = desks[helpdesk.name]
+            if (connection := helpdesk.connection(own, settings)) is not None:
                 clients[helpdesk.name] = connection.client(transport)
         return cls(clients)
 
@@ -164,7 +217,10 @@ class Vendors:
 
 
 def build_vendors(
-    settings: Settings, clients: HelpdeskClients, registry: Registry = REGISTRY
+    settings: Settings,
+    desks: HelpdeskSettings,
+    clients: HelpdeskClients,
+    registry: Registry = REGISTRY,
 ) -> Vendors:
     """The note writer, own-write guard and download credentials of each configured helpdesk."""
     vendors = Vendors()
@@ -172,7 +228,7 @@ def build_vendors(
         client = clients.get(helpdesk.name)
         if client is None:
             continue
-        parts = helpdesk.parts(client, settings)
+        parts = helpdesk.parts(client, desks[helpdesk.name], settings)
         vendors.notes[helpdesk.name] = parts.notes
         vendors.helpdesks[helpdesk.name] = parts.guard
         vendors.credentials[helpdesk.name] = parts.credentials

@@ -12,11 +12,10 @@ from typing import Any, Protocol
 
 from bot.conversation.turns import SkippedAttachment
 from bot.intake.jobs import Job
-from bot.settings import Settings
 from handlers.webhooks.payloads import TicketEvent
 
-Read = Callable[[Settings], object]
-"""How a setting is read from `Settings` (its value; unset is None or empty)."""
+Read = Callable[[Any], object]
+"""How a setting is read from its helpdesk's own settings (its value; unset is None or empty)."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class WebhookRoute:
         name: the path segment; also the `provider` label of its metrics and the key of its
             deliveries and job ids, so a route's name never changes once shipped.
         setting: the variable that holds its secret (the route is on when it is set).
-        read: how that secret is read from `Settings`.
+        read: how that secret is read from its helpdesk's settings.
         token_only: the secret travels with each delivery (a header) instead of signing it;
             such a secret reads no job, and its jobs are read only with `JOBS_READ_TOKEN`.
     """

@@ -1,6 +1,7 @@
 """A fifth helpdesk, added as docs/architecture.md says: its own package (tests/support/
-freshdesk) and one entry in the registry. Its webhook is then answered by the real routes,
-runner and job view, and no other file knows its name."""
+freshdesk, its settings included) and one entry in the registry. Its webhook is then answered
+by the real routes, runner and job view, its setting is read from the environment as the
+shipped vendors' are, and no other file knows its name."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from bot.engine.transformers_engine import TransformersEngine
+from bot.settings import Settings
 from handlers.helpdesks.registry import HELPDESKS, Registry
 from tests.support.freshdesk import Freshdesk
 from tests.support.running_bot import RunningBot, run_bot
@@ -22,12 +24,18 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "freshdesk-shared-token"
-SERVED = Registry((*HELPDESKS, Freshdesk(TOKEN)))  # the one line a vendor adds
+SERVED = Registry((*HELPDESKS, Freshdesk()))  # the one line a vendor adds
 
 
 @pytest.fixture(scope="module")
 def bot(tiny_engine: TransformersEngine, redis_url: str) -> Iterator[RunningBot]:
-    with run_bot(tiny_engine, redis_url, helpdesks=SERVED, jobs_read_token=READ_TOKEN) as bot:
+    with run_bot(
+        tiny_engine,
+        redis_url,
+        helpdesks=SERVED,
+        jobs_read_token=READ_TOKEN,
+        freshdesk_webhook_secret=TOKEN,
+    ) as bot:
         yield bot
 
 
@@ -65,6 +73,18 @@ def test_its_token_only_route_refuses_a_wrong_token_and_reads_no_job(bot: Runnin
 
 def test_a_ticket_id_out_of_its_format_is_refused(bot: RunningBot) -> None:
     assert _deliver(bot, "../../agents/me").status_code == 400
+
+
+def test_its_setting_is_read_from_the_environment_by_its_own_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRESHDESK_WEBHOOK_SECRET", "from-the-environment")
+    desks, problems = SERVED.read_settings()
+    assert problems == [] and desks is not None
+    assert SERVED.webhook_secrets(desks)["freshdesk"] == "from-the-environment"
+    # The shared settings do not know it: the vendor's package is the one place it is declared.
+    assert "freshdesk_webhook_secret" not in Settings.model_fields
+    assert "freshdesk_webhook_secret" in SERVED.setting_fields
 
 
 def test_the_vendor_is_named_nowhere_outside_its_package() -> None:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from bot.settings import Settings, env_name
+from handlers.helpdesks.registry import REGISTRY
 from tests.scenario.conftest import ServeSettings
 from tests.support.fake_slack import BOT_USER_ID, FakeSlack
 from tests.support.screenshots import render_error_screenshot
@@ -215,6 +216,9 @@ def test_version_and_help() -> None:
     help_text = _run("serve", "--help").stdout
     assert "Settings come from environment variables" in help_text
     for name in Settings.model_fields:
+        assert f"  {env_name(name)} " in help_text, name
+    # Each helpdesk's own settings are listed beside the shared ones.
+    for name in REGISTRY.setting_fields:
         assert f"  {env_name(name)} " in help_text, name
 
 

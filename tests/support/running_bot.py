@@ -86,10 +86,17 @@ def run_bot(
             "redis_key_prefix": f"supportbot-scenario-{slack_server.port}",
             "max_new_tokens": 24,
         }
-        settings = Settings(_env_file=None, **(values | overrides))
+        # As in the environment, one set of values: each helpdesk's own go to its settings.
+        values |= overrides
+        own = {name: values.pop(name) for name in helpdesks.setting_fields & values.keys()}
+        settings = Settings(_env_file=None, **values)
         recording = RecordingEngine(engine)
         supportbot = build_app(
-            settings, engine=recording, update_interval=update_interval, helpdesks=helpdesks
+            settings,
+            engine=recording,
+            update_interval=update_interval,
+            helpdesks=helpdesks,
+            helpdesk_settings=helpdesks.settings(_env_file=None, **own),
         )
         with ServerThread(supportbot.asgi) as bot_server:
             yield RunningBot(

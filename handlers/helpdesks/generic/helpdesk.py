@@ -8,6 +8,7 @@ from typing import Any
 
 from handlers.helpdesks.base import TestDelivery, WebhookOnly, unix_now
 from handlers.helpdesks.generic import payload, signature
+from handlers.helpdesks.generic.settings import GenericSettings
 from handlers.webhooks.deliveries import header_id
 from handlers.webhooks.helpdesk_api import WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
@@ -18,6 +19,7 @@ NAME = "generic"
 class Generic(WebhookOnly):
     ticket_format = payload.TICKET_ID
     name = NAME
+    settings_model = GenericSettings
     routes = (WebhookRoute(NAME, "GENERIC_WEBHOOK_SECRET", lambda s: s.generic_webhook_secret),)
 
     def sign(self, route: str, secret: str, body: bytes, timestamp: str) -> dict[str, str]:

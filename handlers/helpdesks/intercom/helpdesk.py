@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from bot.knowledge.sources.registry import VendorCredentials
 from bot.settings import Settings
 from handlers.helpdesks.base import (
     NO_CREDENTIALS,
@@ -21,6 +22,7 @@ from handlers.helpdesks.base import (
 from handlers.helpdesks.intercom import payload, signature
 from handlers.helpdesks.intercom.notes import IntercomNoteFormat
 from handlers.helpdesks.intercom.own_writes import IntercomApi
+from handlers.helpdesks.intercom.settings import IntercomSettings
 from handlers.webhooks.deliveries import usable_id
 from handlers.webhooks.helpdesk_api import Read, WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
@@ -38,6 +40,7 @@ class Intercom:
 
     ticket_format = payload.TICKET_ID
     name = NAME
+    settings_model = IntercomSettings
     routes = (WebhookRoute(NAME, "INTERCOM_WEBHOOK_SECRET", lambda s: s.intercom_webhook_secret),)
     api_settings: tuple[tuple[str, Read], ...] = (
         ("INTERCOM_TOKEN", lambda s: s.intercom_token),
@@ -68,18 +71,18 @@ class Intercom:
     def read(self, route: str, body: Any) -> TicketEvent:
         return payload.read(body)
 
-    def connection(self, settings: Settings) -> Connection | None:
-        if settings.intercom_token is None or not settings.intercom_admin_id:
+    def connection(self, own: IntercomSettings, settings: Settings) -> Connection | None:
+        if own.intercom_token is None or not own.intercom_admin_id:
             return None
         headers = {
-            "Authorization": f"Bearer {settings.intercom_token.get_secret_value()}",
+            "Authorization": f"Bearer {own.intercom_token.get_secret_value()}",
             "Accept": "application/json",
             "Intercom-Version": INTERCOM_VERSION,
         }
-        return Connection(settings.intercom_url, headers, settings.helpdesk_timeout_seconds)
+        return Connection(own.intercom_url, headers, settings.helpdesk_timeout_seconds)
 
-    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
-        admin = settings.intercom_admin_id
+    def parts(self, client: httpx.AsyncClient, own: IntercomSettings, settings: Settings) -> Parts:
+        admin = own.intercom_admin_id
         assert admin  # parts are built only for a configured API
         return Parts(
             notes=Notes(client, IntercomNoteFormat(admin)),
@@ -87,10 +90,16 @@ class Intercom:
             credentials=NO_CREDENTIALS,
         )
 
-    def identity_check(self, settings: Settings) -> IdentityCheck:
+    def article_credentials(self, own: IntercomSettings) -> dict[str, VendorCredentials]:
+        if own.intercom_token is None:
+            return {}
+        token = own.intercom_token.get_secret_value()
+        return {"intercom": VendorCredentials(own.intercom_url, "", token)}
+
+    def identity_check(self, own: IntercomSettings) -> IdentityCheck:
         # Notes are posted as INTERCOM_ADMIN_ID, so that admin is what is checked:
         # https://developers.intercom.com/docs/references/2.5/rest-api/admins/view-an-admin
-        admin = settings.intercom_admin_id or ""
+        admin = own.intercom_admin_id or ""
         return IdentityCheck(
             request=lambda client: client.get(f"/admins/{admin}"),
             describe=lambda response: f"notes go as admin {response.json()['name']}",

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from bot.knowledge.sources.registry import VendorCredentials
 from bot.settings import Settings
 from handlers.helpdesks.base import (
     Connection,
@@ -22,6 +23,7 @@ from handlers.helpdesks.base import (
 from handlers.helpdesks.jira import payload, signature
 from handlers.helpdesks.jira.notes import JiraNoteFormat
 from handlers.helpdesks.jira.own_writes import JiraApi
+from handlers.helpdesks.jira.settings import JiraSettings
 from handlers.webhooks.deliveries import header_id
 from handlers.webhooks.helpdesk_api import Read, WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
@@ -42,6 +44,7 @@ class Jira:
 
     ticket_format = payload.TICKET_ID
     name = NAME
+    settings_model = JiraSettings
     routes = (
         WebhookRoute(NAME, "JIRA_WEBHOOK_SECRET", lambda s: s.jira_webhook_secret),
         WebhookRoute(
@@ -87,20 +90,32 @@ class Jira:
             return payload.read_automation(body)
         return payload.read(body)
 
-    def connection(self, settings: Settings) -> Connection | None:
-        api = settings.jira_api()
+    def _account(self, own: JiraSettings) -> VendorCredentials | None:
+        # The API's address and the account the bot signs in as, when all three are set.
+        if own.jira_url and own.jira_email and own.jira_api_token:
+            token = own.jira_api_token.get_secret_value()
+            return VendorCredentials(own.jira_url, own.jira_email, token)
+        return None
+
+    def connection(self, own: JiraSettings, settings: Settings) -> Connection | None:
+        api = self._account(own)
         if api is None:
             return None
         return basic_connection(api.base_url, api.email, api.token, settings)
 
-    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
+    def parts(self, client: httpx.AsyncClient, own: JiraSettings, settings: Settings) -> Parts:
         return Parts(
             notes=Notes(client, JiraNoteFormat()),
             guard=JiraApi(client),
-            credentials=download_credentials(self.connection(settings), DOWNLOAD_PATHS),
+            credentials=download_credentials(self.connection(own, settings), DOWNLOAD_PATHS),
         )
 
-    def identity_check(self, settings: Settings) -> IdentityCheck:
+    def article_credentials(self, own: JiraSettings) -> dict[str, VendorCredentials]:
+        # Confluence signs in with JIRA_EMAIL and JIRA_API_TOKEN (one Atlassian account).
+        api = self._account(own)
+        return {"confluence": api} if api is not None else {}
+
+    def identity_check(self, own: JiraSettings) -> IdentityCheck:
         # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-myself/
         return IdentityCheck(
             request=lambda client: client.get("/rest/api/3/myself"),

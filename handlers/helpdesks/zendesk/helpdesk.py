@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from bot.knowledge.sources.registry import VendorCredentials
 from bot.settings import Settings
 from handlers.helpdesks.base import (
     Connection,
@@ -22,6 +23,7 @@ from handlers.helpdesks.base import (
 from handlers.helpdesks.zendesk import payload, signature
 from handlers.helpdesks.zendesk.notes import ZendeskNoteFormat
 from handlers.helpdesks.zendesk.own_writes import ZendeskApi
+from handlers.helpdesks.zendesk.settings import ZendeskSettings
 from handlers.webhooks.deliveries import header_id
 from handlers.webhooks.helpdesk_api import Read, WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
@@ -48,6 +50,7 @@ class Zendesk:
 
     ticket_format = payload.TICKET_ID
     name = NAME
+    settings_model = ZendeskSettings
     routes = (WebhookRoute(NAME, "ZENDESK_WEBHOOK_SECRET", lambda s: s.zendesk_webhook_secret),)
     api_settings: tuple[tuple[str, Read], ...] = (
         ("ZENDESK_URL", lambda s: s.zendesk_url),
@@ -76,20 +79,31 @@ class Zendesk:
     def read(self, route: str, body: Any) -> TicketEvent:
         return payload.read(body)
 
-    def connection(self, settings: Settings) -> Connection | None:
-        api = settings.zendesk_api()
+    def _account(self, own: ZendeskSettings) -> VendorCredentials | None:
+        # The API's address and the account the bot signs in as, when all three are set.
+        if own.zendesk_url and own.zendesk_email and own.zendesk_api_token:
+            token = own.zendesk_api_token.get_secret_value()
+            return VendorCredentials(own.zendesk_url, own.zendesk_email, token)
+        return None
+
+    def connection(self, own: ZendeskSettings, settings: Settings) -> Connection | None:
+        api = self._account(own)
         if api is None:
             return None
         return basic_connection(api.base_url, f"{api.email}/token", api.token, settings)
 
-    def parts(self, client: httpx.AsyncClient, settings: Settings) -> Parts:
+    def parts(self, client: httpx.AsyncClient, own: ZendeskSettings, settings: Settings) -> Parts:
         return Parts(
             notes=Notes(client, ZendeskNoteFormat()),
             guard=ZendeskApi(client),
-            credentials=download_credentials(self.connection(settings), DOWNLOAD_PATHS),
+            credentials=download_credentials(self.connection(own, settings), DOWNLOAD_PATHS),
         )
 
-    def identity_check(self, settings: Settings) -> IdentityCheck:
+    def article_credentials(self, own: ZendeskSettings) -> dict[str, VendorCredentials]:
+        api = self._account(own)
+        return {"zendesk": api} if api is not None else {}
+
+    def identity_check(self, own: ZendeskSettings) -> IdentityCheck:
         # https://developer.zendesk.com/api-reference/ticketing/users/users/#show-self
         return IdentityCheck(
             request=lambda client: client.get("/api/v2/users/me.json"),

@@ -11,19 +11,26 @@ from handlers.webhooks.helpdesk_api import WebhookRoute
 from handlers.webhooks.payloads import TicketEvent
 from handlers.webhooks.signatures import lowered, same
 from tests.support.freshdesk import payload
+from tests.support.freshdesk.settings import FreshdeskSettings
 
 NAME = "freshdesk"
 TOKEN = "X-Freshdesk-Token"  # a custom header of the rule's "Trigger webhook" action
 
 
 class Freshdesk(WebhookOnly):
-    """Its route's token is given here: a shipped vendor would read a field of `Settings`."""
+    """Its route's token is its own setting, read as every vendor's are."""
 
     ticket_format = payload.TICKET_ID
     name = NAME
-
-    def __init__(self, token: str) -> None:
-        self.routes = (WebhookRoute(NAME, "FRESHDESK_TOKEN", lambda _: token, token_only=True),)
+    settings_model = FreshdeskSettings
+    routes = (
+        WebhookRoute(
+            NAME,
+            "FRESHDESK_WEBHOOK_SECRET",
+            lambda s: s.freshdesk_webhook_secret,
+            token_only=True,
+        ),
+    )
 
     def sign(self, route: str, secret: str, body: bytes, timestamp: str) -> dict[str, str]:
         return {TOKEN: secret}

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
 from bot.settings import (
@@ -14,6 +16,7 @@ from bot.settings import (
     Needs,
     Settings,
     load_settings,
+    read_model,
 )
 
 
@@ -110,6 +113,31 @@ def test_every_invalid_setting_is_named_at_once(monkeypatch: pytest.MonkeyPatch)
     named = sorted(problem.split(" ", 1)[0] for problem in raised.value.problems)
     assert named == ["MAX_BATCH", "PORT", "REDIS_URL"]
     assert "(got 'y')" in str(raised.value)
+
+
+class _VendorLike(BaseSettings):
+    # A helpdesk's own settings are read by `read_model` as `Settings` is.
+    model_config = SettingsConfigDict(extra="ignore")
+    acme_url: str | None = Field(default=None, pattern="^https://")
+    acme_token: SecretStr | None = Field(default=None, min_length=4)
+
+
+def test_other_settings_are_read_and_reported_in_the_same_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACME_URL", "ftp://acme.test")
+    monkeypatch.setenv("ACME_TOKEN", "abc")
+    model, problems = read_model(_VendorLike)
+    assert model is not None and model.acme_url is None  # read again at its default
+    assert [problem.split(" ", 1)[0] for problem in problems] == ["ACME_URL", "ACME_TOKEN"]
+    assert problems[0].startswith("ACME_URL is invalid: ") and "'ftp://acme.test'" in problems[0]
+    assert "abc" not in problems[1], "a secret's value is never echoed"
+    # Told together with the shared settings' own problems, in one error.
+    monkeypatch.setenv("PORT", "y")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(also_invalid=problems)
+    named = [problem.split(" ", 1)[0] for problem in raised.value.problems]
+    assert named == ["PORT", "ACME_URL", "ACME_TOKEN"]
 
 
 def test_missing_settings_are_listed_with_the_invalid_ones(monkeypatch: pytest.MonkeyPatch) -> None:

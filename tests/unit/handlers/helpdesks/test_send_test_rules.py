@@ -3,13 +3,12 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import ConfigError
-from bot.settings import Settings
 from handlers.helpdesks.registry import REGISTRY
 from handlers.helpdesks.send_test import check_url
 
 
 def test_a_webhook_on_without_its_api_credentials_is_named_with_what_is_missing() -> None:
-    settings = Settings(
+    settings = REGISTRY.settings(
         _env_file=None,
         zendesk_webhook_secret="zd",
         zendesk_url="https://acme.zendesk.com",
