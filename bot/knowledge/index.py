@@ -27,7 +27,7 @@ from bot.knowledge import lexical
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.embedding import Embedder, Vectors
 from bot.knowledge.fusion import DENSE_WEIGHT, RRF_K, Fusion, fuse
-from bot.knowledge.passages import Passage, scored_passage
+from bot.knowledge.passages import Passage, scored_passages
 from bot.knowledge.sources.base import DocumentRef
 from bot.knowledge.terms import terms
 from bot.knowledge.vectors import nearest
@@ -373,18 +373,9 @@ class KnowledgeIndex:
             f"JOIN documents d ON d.key = c.doc WHERE c.id IN ({','.join('?' * len(chunks))})",
             list(chunks),
         ).fetchall()
-        by_id = {row[0]: row for row in rows}
-        return [
-            scored_passage(
-                chunk,
-                by_id[chunk],
-                fused=fused,
-                lexical=lexical,
-                similarity=similarity,
-                wanted=wanted,
-            )
-            for chunk in chunks
-        ]
+        return scored_passages(
+            chunks, rows, fused=fused, lexical=lexical, similarity=similarity, wanted=wanted
+        )
 
     def _load_vectors(self) -> None:
         """All vectors as one contiguous matrix, read once per generation of the index."""

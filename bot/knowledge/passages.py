@@ -62,3 +62,24 @@ def scored_passage(
         lexical=lexical.get(chunk, 0.0),
         matched=tuple(sorted(found)),
     )
+
+
+def scored_passages(
+    chunks: Sequence[int],
+    rows: Sequence[Sequence[Any]],
+    *,
+    fused: Mapping[int, float],
+    lexical: Mapping[int, float],
+    similarity: Mapping[int, float] | None,
+    wanted: set[str],
+) -> list[Passage]:
+    """The passages of `chunks`, in that order, from a store's rows (any order); a chunk
+    with no row (removed by a sync committed since its vectors were read) is left out."""
+    by_id = {row[0]: row for row in rows}
+    return [
+        scored_passage(
+            chunk, by_id[chunk], fused=fused, lexical=lexical, similarity=similarity, wanted=wanted
+        )
+        for chunk in chunks
+        if chunk in by_id
+    ]

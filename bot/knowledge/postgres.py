@@ -36,7 +36,7 @@ from bot.knowledge.chunking import Chunk
 from bot.knowledge.embedding import Embedder, Vectors
 from bot.knowledge.fusion import DENSE_WEIGHT, Fusion, fuse
 from bot.knowledge.index import Floor, Mode
-from bot.knowledge.passages import Passage, scored_passage
+from bot.knowledge.passages import Passage, scored_passages
 from bot.knowledge.sources.base import DocumentRef
 from bot.knowledge.terms import terms
 from bot.knowledge.vectors import nearest
@@ -338,19 +338,9 @@ class PostgresStore:
             "WHERE c.id = ANY(%s)",
             (list(chunks),),
         ).fetchall()
-        by_id = {row[0]: row for row in rows}
-        return [
-            scored_passage(
-                chunk,
-                by_id[chunk],
-                fused=fused,
-                lexical=lexical,
-                similarity=similarity,
-                wanted=wanted,
-            )
-            for chunk in chunks
-            if chunk in by_id  # not removed by a sync committed since the vectors loaded
-        ]
+        return scored_passages(
+            chunks, rows, fused=fused, lexical=lexical, similarity=similarity, wanted=wanted
+        )
 
     def _load_vectors(self) -> None:
         """The matrix as the last committed sync left it, reloaded only when one has."""
