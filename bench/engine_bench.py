@@ -13,6 +13,12 @@ Without a GPU, `--smoke` runs the same measurements on the tiny test checkpoint
     python bench/engine_bench.py --smoke
 
 `--decode-mode eager` measures the engine without compiled decode steps.
+
+The engine keeps recent screenshots' vision encodings by content
+(`ENCODER_CACHE_BYTES`), the naive path has no such cache. So every figure
+is taken with screenshots new to the engine (`fresh_screenshot`), except the
+concurrency rows marked "2 shared", where all requests share two screenshots
+(as when one screenshot is asked about again) and the cache shows.
 """
 
 from __future__ import annotations
@@ -54,6 +60,14 @@ def screenshot(size: tuple[int, int], seed: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+_SEEDS = itertools.count(1000)
+
+
+def fresh_screenshot(size: tuple[int, int]) -> bytes:
+    """A screenshot of `size` no earlier request of this run has sent."""
+    return screenshot(size, next(_SEEDS))
 
 
 def full_size_model(processor: Any) -> Any:
@@ -212,16 +226,18 @@ async def single_request_rows(
     """
     rows: list[tuple[str, float, float]] = []
     for name, shot in shots.items():
+        size = Image.open(io.BytesIO(shot)).size
         cold = {
-            path: await seconds(path, engine, _request(shot, QUESTIONS[0], 1)) for path in PATHS
+            path: await seconds(path, engine, _request(fresh_screenshot(size), QUESTIONS[0], 1))
+            for path in PATHS
         }
         rows.append(
             (f"cold time to first token, {name} (ms)", 1000 * cold["engine"], 1000 * cold["naive"])
         )
-    small = shots["1280x800"]
+    small = (1280, 800)
     follow = {}
     for path, thread in (("engine", "bench-thread"), ("naive", None)):
-        first = _request(small, QUESTIONS[1], tokens, thread=thread)
+        first = _request(fresh_screenshot(small), QUESTIONS[1], tokens, thread=thread)
         await seconds(path, engine, first)  # the thread's first answer, left resident
         follow[path] = await seconds(path, engine, _follow_up(first, 1))
     rows.append(
@@ -233,8 +249,8 @@ async def single_request_rows(
     )
     decode = {}
     for path in PATHS:
-        one = await seconds(path, engine, _request(small, QUESTIONS[2], 1))
-        many = await seconds(path, engine, _request(small, QUESTIONS[2], tokens))
+        one = await seconds(path, engine, _request(fresh_screenshot(small), QUESTIONS[2], 1))
+        many = await seconds(path, engine, _request(fresh_screenshot(small), QUESTIONS[2], tokens))
         decode[path] = 1000 * (many - one) / max(1, tokens - 1)
     rows.append(("decode at batch 1 (ms/token)", decode["engine"], decode["naive"]))
     return rows
@@ -262,7 +278,7 @@ async def decode_gaps_while_joining(
     text pieces as a consumer sees them.
     """
     arrivals: list[float] = []
-    running = _request(screenshot((640, 400), 99), QUESTIONS[0], running_tokens)
+    running = _request(fresh_screenshot((640, 400)), QUESTIONS[0], running_tokens)
     first: float | None = None
 
     async def consume() -> None:
@@ -295,7 +311,6 @@ async def join_rows(
     engine: TransformersEngine, shots: dict[str, bytes], tokens: int, decode_mode: str
 ) -> list[tuple[str, float, float | None]]:
     """Rows for a 1920x1080 request joining a running answer, chunked and in one pass."""
-    joiner = _request(shots["1920x1080"], QUESTIONS[1], 1)
     running_tokens = 4096  # stopped as soon as the joining request has its first token
     one_pass = TransformersEngine.from_loaded(
         engine._model,
@@ -306,8 +321,12 @@ async def join_rows(
         observe=_observe,
     )
     try:
-        chunked_gap, median = await decode_gaps_while_joining(engine, joiner, running_tokens)
-        one_pass_gap, _ = await decode_gaps_while_joining(one_pass, joiner, running_tokens)
+        chunked_gap, median = await decode_gaps_while_joining(
+            engine, _request(fresh_screenshot((1920, 1080)), QUESTIONS[1], 1), running_tokens
+        )
+        one_pass_gap, _ = await decode_gaps_while_joining(
+            one_pass, _request(fresh_screenshot((1920, 1080)), QUESTIONS[1], 1), running_tokens
+        )
     finally:
         await one_pass.close()
     return [
@@ -383,30 +402,45 @@ async def run(
         for metric, ours, theirs in await group:
             print(f"| {metric} | {ours:.1f} | {'n/a' if theirs is None else f'{theirs:.1f}'} |")
     print()
-    print("| concurrent | path | output tok/s | p50 latency s | p95 latency s | peak GPU GiB |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    small, large = shots["1280x800"], shots["1920x1080"]
+    print(
+        "| concurrent | screenshots | path | output tok/s | p50 latency s | p95 latency s "
+        "| peak GPU GiB |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    small, large = (1280, 800), (1920, 1080)
     for n in concurrency:
-        requests = [_request(small if i % 2 else large, QUESTIONS[i % 3], tokens) for i in range(n)]
-        for name in PATHS[::-1]:
-            if torch.cuda.is_available():
-                torch.cuda.reset_peak_memory_stats()
-            # The naive path runs one request after another, so its tokens/s is the
-            # same for any count; a sample keeps long GPU runs short. Its latencies
-            # then describe the sample only.
-            sampled = name == "naive" and naive_sample is not None and naive_sample < n
-            result = await measure(name, engine, requests[:naive_sample] if sampled else requests)
-            peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
-            latency = (
-                "n/a (sampled) | n/a (sampled)"
-                if sampled
-                else f"{statistics.median(result.latencies):.2f} | "
-                f"{percentile(result.latencies, 0.95):.2f}"
-            )
-            label = f"naive ({naive_sample} of {n})" if sampled else name
-            print(
-                f"| {n} | {label} | {result.tokens / result.seconds:.1f} | {latency} | {peak:.1f} |"
-            )
+        own = [
+            _request(fresh_screenshot(small if i % 2 else large), QUESTIONS[i % 3], tokens)
+            for i in range(n)
+        ]
+        pair = (fresh_screenshot(small), fresh_screenshot(large))
+        shared = [_request(pair[i % 2], QUESTIONS[i % 3], tokens) for i in range(n)]
+        for kind, requests in (("each its own", own), ("2 shared", shared)):
+            for name in PATHS[::-1]:
+                if torch.cuda.is_available():
+                    torch.cuda.reset_peak_memory_stats()
+                # The naive path runs one request after another, so its tokens/s is the
+                # same for any count; a sample keeps long GPU runs short. Its latencies
+                # then describe the sample only.
+                sampled = name == "naive" and naive_sample is not None and naive_sample < n
+                result = await measure(
+                    name, engine, requests[:naive_sample] if sampled else requests
+                )
+                peak = (
+                    torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
+                )
+                latency = (
+                    "n/a (sampled) | n/a (sampled)"
+                    if sampled
+                    else f"{statistics.median(result.latencies):.2f} | "
+                    f"{percentile(result.latencies, 0.95):.2f}"
+                )
+                label = f"naive ({naive_sample} of {n})" if sampled else name
+                print(
+                    f"| {n} | {kind} | {label} | {result.tokens / result.seconds:.1f} | "
+                    f"{latency} | {peak:.1f} |",
+                    flush=True,
+                )
     await engine.close()
 
 

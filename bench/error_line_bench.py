@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.conversation.diagnosis import AnswerPiece, Diagnoser, Diagnosis
 from bot.conversation.error_lines import ErrorLineReader
 from bot.conversation.turns import AttachmentRef, ThreadKey, Turn
+from bot.engine.config import EngineConfig
 from bot.engine.transformers_engine import TransformersEngine
 from bot.knowledge.index import KnowledgeIndex
 from bot.knowledge.retrieval import IndexRetriever
@@ -70,11 +71,14 @@ def _shot(folder: Path, n: int, size: tuple[int, int]) -> Path:
     return path
 
 
-async def main(repeat: int, size: tuple[int, int]) -> None:
+async def main(repeat: int, size: tuple[int, int], encoder_cache_bytes: int) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         engine = TransformersEngine(
-            str(build_tiny_checkpoint(folder / "tiny")), device="cpu", max_new_tokens=8
+            str(build_tiny_checkpoint(folder / "tiny")),
+            device="cpu",
+            max_new_tokens=8,
+            encoder_cache_bytes=encoder_cache_bytes,
         )
         await engine.start()
         (folder / "kb").mkdir()
@@ -123,6 +127,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--size", default="1280x800", help="screenshot size, WIDTHxHEIGHT")
+    parser.add_argument(
+        "--encoder-cache-bytes",
+        type=int,
+        default=EngineConfig.encoder_cache_bytes,
+        help="0: the answer encodes the screenshot again after the pass",
+    )
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
-    asyncio.run(main(args.repeat, (width, height)))
+    asyncio.run(main(args.repeat, (width, height), args.encoder_cache_bytes))

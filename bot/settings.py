@@ -153,6 +153,7 @@ class Settings(BaseSettings):
     batch_window_ms: float = Field(default=5.0, ge=0, le=1000)
     prefill_chunk_tokens: int = Field(default=512, ge=0)  # 0: prefill in one pass
     prefix_cache_bytes: int = Field(default=2 * 2**30, ge=0)
+    encoder_cache_bytes: int = Field(default=256 * 2**20, ge=0)  # screenshots' encodings
     kv_cache_bytes: int = Field(default=0, ge=0)  # 0: KV_CACHE_MEMORY_SHARE of free memory
     kv_cache_memory_share: float = Field(default=0.9, gt=0, le=1)
     decode_mode: DecodeMode = DecodeMode.AUTO

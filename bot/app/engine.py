@@ -79,6 +79,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         batch_window_seconds=settings.batch_window_ms / 1000,
         prefill_chunk_tokens=settings.prefill_chunk_tokens,
         prefix_cache_bytes=settings.prefix_cache_bytes,
+        encoder_cache_bytes=settings.encoder_cache_bytes,
         kv_cache_bytes=settings.kv_cache_bytes,
         kv_cache_memory_share=settings.kv_cache_memory_share,
         lora_adapter=settings.lora_adapter,

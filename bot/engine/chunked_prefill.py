@@ -15,17 +15,20 @@ an accelerator, where a call's cost is mostly its kernel launches. On the
 CPU each image is encoded alone: the encoder attends within each image
 anyway, so one call saves no arithmetic, and eight screenshots' activations
 at once fall out of the caches (one call took 12-23% more CPU time than
-eight, tiny checkpoint, docs/benchmarks.md).
+eight, tiny checkpoint, docs/benchmarks.md). An image encoded lately is not
+encoded again: `encode` takes it from the `EncoderCache` by its digest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from bot.engine.encoder_cache import EncoderCache, Encoding
 from bot.engine.prefix_cache import PrefixHit
 from bot.engine.sequence import Sequence
 
@@ -63,12 +66,22 @@ class PartialPrefill:
 class ChunkedPrefill:
     """Builds `PartialPrefill`s for `model`: embeddings and the vision encoding of a round."""
 
-    def __init__(self, model: Any, *, one_encoder_call: bool | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        encodings: EncoderCache | None = None,
+        observe: Callable[[str, float], None] | None = None,
+        one_encoder_call: bool | None = None,
+    ) -> None:
         self._model = model
         inner = model.model
         self._embed = inner.get_input_embeddings()
         self._visual = inner.visual
+        self._merge = int(self._visual.spatial_merge_size) ** 2  # patches per image token
         self._image_token = int(model.config.image_token_id)
+        self._encodings = encodings if encodings is not None else EncoderCache(0)
+        self._observe = observe or (lambda _name, _value: None)
         # Unless told, one call for every image off the CPU, one per image on it.
         if one_encoder_call is None:
             one_encoder_call = torch.device(model.device).type != "cpu"
@@ -79,6 +92,7 @@ class ChunkedPrefill:
         device = self._model.device
         patches: list[torch.Tensor] = []
         grids: list[torch.Tensor] = []
+        digests: list[str] = []
         rows: list[tuple[Sequence, int, int, torch.Tensor, torch.Tensor]] = []
         for sequence, hit, slot in joiners:
             skip = hit.length if hit is not None else 0
@@ -88,11 +102,12 @@ class ChunkedPrefill:
             if pixels is not None and grid is not None:
                 patches.append(pixels)
                 grids.append(grid)
+                digests += sequence.prompt.digests_from(skip)
             rows.append((sequence, slot, skip, ids, visual))
         image_embeds: torch.Tensor | None = None
         deepstack: list[torch.Tensor] = []
         if patches:
-            image_embeds, deepstack = self._encode(torch.cat(patches), torch.cat(grids))
+            image_embeds, deepstack = self.encode(torch.cat(patches), torch.cat(grids), digests)
         partials: list[PartialPrefill] = []
         taken = 0  # image tokens handed out so far, in the joiners' order
         for sequence, slot, skip, ids, visual in rows:
@@ -120,16 +135,51 @@ class ChunkedPrefill:
             )
         return partials
 
-    def _encode(
-        self, patches: torch.Tensor, grids: torch.Tensor
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Image embeddings and DeepStack features of every image, in order."""
+    def embed_with_images(
+        self, ids: torch.Tensor, patches: torch.Tensor, grids: torch.Tensor, digests: Seq[str]
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """Input embeddings of a padded batch `ids` [rows, width] with its images' encodings
+        scattered into their placeholder tokens (row by row, as the model's forward does);
+        the [rows, width] image-token mask and the DeepStack features, for the text model."""
         device = self._model.device
-        if self._one_call:
-            calls = [(patches, grids)]
-        else:  # a grid row is one image of t*h*w patches, in the patches' order
-            sizes = [int(t * h * w) for t, h, w in grids.tolist()]
-            calls = list(zip(torch.split(patches, sizes), torch.split(grids, 1), strict=True))
+        ids = ids.to(device)
+        embeds = self._embed(ids)
+        image_embeds, deepstack = self.encode(patches, grids, digests)
+        visual = ids == self._image_token
+        mask = visual.unsqueeze(-1).expand_as(embeds)
+        embeds = embeds.masked_scatter(mask, image_embeds.to(device, embeds.dtype))
+        return embeds, visual, [layer.to(device, embeds.dtype) for layer in deepstack]
+
+    def encode(
+        self, patches: torch.Tensor, grids: torch.Tensor, digests: Seq[str]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Image embeddings and DeepStack features of every image, in order; `digests`
+        name the images' contents, one per grid row. Images encoded lately come from the
+        cache; the others are encoded (all in one call off the CPU) and kept."""
+        sizes = [int(t * h * w) for t, h, w in grids.tolist()]  # patches, one row an image
+        images = list(zip(torch.split(patches, sizes), torch.split(grids, 1), strict=True))
+        known = {digest: self._encodings.get(digest) for digest in digests}
+        missing = {digest: index for index, digest in enumerate(digests) if not known[digest]}
+        self._observe("supportbot_engine_reused_image_encodings", len(digests) - len(missing))
+        if missing:  # each new image once, though two joiners bring it
+            fresh = self._encode_all([images[index] for index in missing.values()])
+            for digest, encoding in zip(missing, fresh, strict=True):
+                self._encodings.put(digest, encoding)
+                known[digest] = encoding
+        done = [found for digest in digests if (found := known[digest]) is not None]
+        return (
+            torch.cat([encoding.embeds for encoding in done]),
+            [torch.cat(layer) for layer in zip(*(e.deepstack for e in done), strict=True)],
+        )
+
+    def _encode_all(self, images: list[tuple[torch.Tensor, torch.Tensor]]) -> list[Encoding]:
+        """Each image's encoding, in one encoder call or one per image (`one_encoder_call`)."""
+        device = self._model.device
+        calls = (
+            [(torch.cat([p for p, _ in images]), torch.cat([g for _, g in images]))]
+            if self._one_call
+            else images
+        )
         embeds: list[torch.Tensor] = []
         deepstack: list[list[torch.Tensor]] = []
         for pixels, grid in calls:
@@ -138,7 +188,22 @@ class ChunkedPrefill:
             )
             embeds.append(_joined(encoded.pooler_output))
             deepstack.append([_joined(feature) for feature in encoded.deepstack_features])
-        return torch.cat(embeds), [torch.cat(layer) for layer in zip(*deepstack, strict=True)]
+        joined = torch.cat(embeds)
+        layers = [torch.cat(layer) for layer in zip(*deepstack, strict=True)]
+        tokens = [pixels.shape[0] // self._merge for pixels, _ in images]
+        # Views of one call's output would keep all of it alive while the cache
+        # counts only its own part: each image gets its own copy.
+        copy = len(images) > 1
+        return [
+            Encoding(_owned(mine, copy), tuple(_owned(part, copy) for part in parts))
+            for mine, *parts in zip(
+                torch.split(joined, tokens), *(torch.split(f, tokens) for f in layers), strict=True
+            )
+        ]
+
+
+def _owned(tensor: torch.Tensor, copy: bool) -> torch.Tensor:
+    return tensor.clone() if copy else tensor
 
 
 def _joined(features: torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]) -> torch.Tensor:

@@ -15,6 +15,9 @@ from bot.engine.policy import BatchLimits
 
 COMPILE_BUDGET_SECONDS = 60.0  # the start-up bound for a fresh machine
 KV_CACHE_MEMORY_SHARE = 0.9  # of the memory free after weights, when no byte budget is set
+# Eight 1280x800 screenshots' encodings for Qwen3-VL-8B (~1,000 tokens x 4,096 x bf16,
+# with three DeepStack layers: ~32 MiB each).
+ENCODER_CACHE_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class EngineConfig:
             answer's token and at most this many prompt tokens (0: in one pass).
         prefix_cache_bytes: bytes of per-thread cached prefixes kept for follow-ups
             (0 turns reuse off).
+        encoder_cache_bytes: bytes of recent screenshots' vision encodings kept by
+            content, so that an image seen again is not encoded again (0: none);
+            taken from the pool's memory share.
         kv_cache_bytes: bytes of the key/value pool reserved at start-up for
             every decode slot; 0 sizes it from `kv_cache_memory_share` of the
             memory free once the weights are loaded, capped at what `max_batch`
@@ -71,6 +77,7 @@ class EngineConfig:
     batch_window_seconds: float = 0.005
     prefill_chunk_tokens: int = 512
     prefix_cache_bytes: int = 2 * 2**30
+    encoder_cache_bytes: int = ENCODER_CACHE_BYTES
     kv_cache_bytes: int = 0
     kv_cache_memory_share: float = KV_CACHE_MEMORY_SHARE
     lora_adapter: str | None = None
@@ -84,6 +91,8 @@ class EngineConfig:
             raise ValueError("kv_cache_memory_share must be in (0, 1]")
         if self.kv_cache_bytes < 0:
             raise ValueError("kv_cache_bytes must be 0 (sized from free memory) or more")
+        if self.encoder_cache_bytes < 0:
+            raise ValueError("encoder_cache_bytes must be 0 (no cache) or more")
 
     @property
     def limits(self) -> BatchLimits:

@@ -67,6 +67,14 @@ class PreparedPrompt:
         offset = sum(patches_per_image[: keep[0]])
         return self.pixel_values[offset:], self.image_grid_thw[keep[0] :]
 
+    def digests_from(self, first_token: int) -> list[str]:
+        """Content digests of the images that start at or after `first_token`, in order."""
+        return [
+            digest
+            for (start, _), digest in zip(self.image_spans, self.image_digests, strict=True)
+            if start >= first_token
+        ]
+
 
 def image_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()

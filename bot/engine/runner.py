@@ -24,6 +24,7 @@ from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.decoder import Decoder
 from bot.engine.device import free_memory_bytes
+from bot.engine.encoder_cache import EncoderCache
 from bot.engine.mailbox import deliver
 from bot.engine.mixed_step import MixedResult, MixedStep
 from bot.engine.prefill_cache import GrowingCache
@@ -62,7 +63,12 @@ class ModelRunner:
             model, config.decode_mode, compile_budget_seconds=config.compile_budget_seconds
         )
         self._cache_argument = cache_argument(model.forward)
-        self._chunks = ChunkedPrefill(model)
+        decoder = model.get_decoder()
+        self._text = getattr(decoder, "language_model", decoder)
+        self._text_cache_argument = cache_argument(self._text.forward)
+        self._head = model.get_output_embeddings()
+        self._encodings = EncoderCache(config.encoder_cache_bytes)
+        self._chunks = ChunkedPrefill(model, encodings=self._encodings, observe=observe)
         self._mixed = MixedStep(model, pad_token_id)
 
     @property
@@ -91,13 +97,16 @@ class ModelRunner:
         The pool holds `max_batch` slots (rounded up to a bucket) of as many
         columns as the context window needs, or as the memory budget holds
         (`kv_cache_bytes`, or a share of what is free now that the weights are
-        in); the context window shrinks to fit it. It is never reallocated.
+        in, less what the encoder cache may hold); the context window shrinks to
+        fit it. It is never reallocated.
         """
         like = self._decoder.kv_zeros(1, 1)
         slots = bucket_for(max_batch)
         per_column = 2 * self._layers * like[0, :, 0].numel() * like.element_size()
-        budget = self._config.kv_cache_bytes or int(
-            self._config.kv_cache_memory_share * free_memory_bytes(str(like.device))
+        budget = self._config.kv_cache_bytes or max(
+            0,
+            int(self._config.kv_cache_memory_share * free_memory_bytes(str(like.device)))
+            - self._config.encoder_cache_bytes,
         )
         columns = pool_columns(
             budget_bytes=budget,
@@ -139,6 +148,7 @@ class ModelRunner:
         positions = torch.zeros((4, len(group), width), dtype=torch.long)
         pixels: list[torch.Tensor] = []
         grids: list[torch.Tensor] = []
+        digests: list[str] = []
         for row, sequence in enumerate(group):
             pad = width - (len(sequence.tokens) - skip)
             ids[row, pad:] = torch.tensor(sequence.tokens[skip:])
@@ -148,25 +158,39 @@ class ModelRunner:
             if patches is not None and grid is not None:
                 pixels.append(patches)
                 grids.append(grid)
+                digests += sequence.prompt.digests_from(skip)
         if hit is not None:
             cache = GrowingCache.from_tensors(hit.tensors)
             mask = torch.cat([torch.ones((1, skip), dtype=torch.long), mask], dim=1)
         else:
             cache = GrowingCache.empty(self._layers)
-        output = self._model(
-            input_ids=ids.to(device),
-            attention_mask=mask.to(device),
-            position_ids=positions.to(device),
-            pixel_values=torch.cat(pixels).to(device, self._model.dtype) if pixels else None,
-            image_grid_thw=torch.cat(grids).to(device) if grids else None,
-            use_cache=True,
-            logits_to_keep=1,
-            **{self._cache_argument: cache},
-        )
+        if pixels:  # the screenshots' encodings through the encoder cache
+            embeds, visual, deepstack = self._chunks.embed_with_images(
+                ids, torch.cat(pixels), torch.cat(grids), digests
+            )
+            hidden = self._text(
+                inputs_embeds=embeds,
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+                use_cache=True,
+                visual_pos_masks=visual,
+                deepstack_visual_embeds=deepstack,
+                **{self._text_cache_argument: cache},
+            ).last_hidden_state
+            logits: torch.Tensor = self._head(hidden[:, -1, :])
+        else:
+            output = self._model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+                use_cache=True,
+                logits_to_keep=1,
+                **{self._cache_argument: cache},
+            )
+            logits = output.logits[:, -1, :]
         slots = self._batch.add(cache.tensors(), [len(s.tokens) for s in group])
         for sequence, slot in zip(group, slots, strict=True):
             sequence.cached, sequence.slot = len(sequence.tokens), slot
-        logits: torch.Tensor = output.logits[:, -1, :]
         return logits
 
     def begin_chunked(

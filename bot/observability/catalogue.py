@@ -127,6 +127,11 @@ ENGINE_PREFIX_REUSED_TOKENS = _histogram(
     "Prompt tokens a follow-up took from its thread's cache",
     COUNTS,
 )
+ENGINE_REUSED_IMAGE_ENCODINGS = _histogram(
+    "supportbot_engine_reused_image_encodings",
+    "Screenshots in one prefill whose vision encoding came from the encoder cache",
+    COUNTS,
+)
 ENGINE_PREFILL_CHUNK_TOKENS = _histogram(
     "supportbot_engine_prefill_chunk_tokens",
     "Prompt tokens in one chunk of a prefill split so running answers keep decoding",
