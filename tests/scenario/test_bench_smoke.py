@@ -35,5 +35,6 @@ def test_engine_benchmark_smoke_run_prints_its_table() -> None:
     rows = [
         line for line in out.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")
     ]
-    assert {row.split("|")[2].strip() for row in rows} == {"naive", "engine"}
-    assert len(rows) == 4
+    assert {row.split("|")[2].strip() for row in rows} == {"each its own", "2 shared"}
+    assert {row.split("|")[3].strip() for row in rows} == {"naive", "engine"}
+    assert len(rows) == 8  # two levels x two kinds of screenshots x two paths
