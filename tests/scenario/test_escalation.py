@@ -216,6 +216,15 @@ def test_asking_for_a_human_in_words_escalates(bot: RunningBot) -> None:
     bot.slack.wait_for(
         lambda: any("asked for a person" in t for t in _thread_texts(bot, "CWORDS", event["ts"]))
     )
+    # The status is posted before the summary is written; the desk post carries the
+    # summary, so once it is there the summary's model request has been made.
+    bot.slack.wait_for(
+        lambda: [
+            c
+            for c in bot.slack.calls("chat.postMessage")
+            if c.args["channel"] == DESK and f"archives/CWORDS/p{event['ts']}" in c.args["text"]
+        ]
+    )
     # only the hand-over summary ran on the model, no answer to the message itself
     assert len(bot.engine.requests) == requests_before + 1
     assert "hand-over" in bot.engine.requests[-1].messages[0].parts[0].text  # type: ignore[union-attr]
