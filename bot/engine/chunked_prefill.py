@@ -16,19 +16,20 @@ CPU each image is encoded alone: the encoder attends within each image
 anyway, so one call saves no arithmetic, and eight screenshots' activations
 at once fall out of the caches (one call took 12-23% more CPU time than
 eight, tiny checkpoint, docs/benchmarks.md). An image encoded lately is not
-encoded again: `encode` takes it from the `EncoderCache` by its digest.
+encoded again: `encode` takes it from the `EncoderCache` by its digest, and
+one encoded ahead of admission (`encode_ahead`) from its request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from bot.engine.encoder_cache import EncoderCache, Encoding
+from bot.engine.encoder_cache import EncoderCache, Encoding, HeldEncodings
 from bot.engine.prefix_cache import PrefixHit
 from bot.engine.sequence import Sequence
 
@@ -94,6 +95,7 @@ class ChunkedPrefill:
         grids: list[torch.Tensor] = []
         digests: list[str] = []
         rows: list[tuple[Sequence, int, int, torch.Tensor, torch.Tensor]] = []
+        ready = ready_encodings(sequence for sequence, _, _ in joiners)
         for sequence, hit, slot in joiners:
             skip = hit.length if hit is not None else 0
             ids = torch.tensor(sequence.tokens[skip:])
@@ -107,7 +109,9 @@ class ChunkedPrefill:
         image_embeds: torch.Tensor | None = None
         deepstack: list[torch.Tensor] = []
         if patches:
-            image_embeds, deepstack = self.encode(torch.cat(patches), torch.cat(grids), digests)
+            image_embeds, deepstack = self.encode(
+                torch.cat(patches), torch.cat(grids), digests, ready
+            )
         partials: list[PartialPrefill] = []
         taken = 0  # image tokens handed out so far, in the joiners' order
         for sequence, slot, skip, ids, visual in rows:
@@ -136,7 +140,12 @@ class ChunkedPrefill:
         return partials
 
     def embed_with_images(
-        self, ids: torch.Tensor, patches: torch.Tensor, grids: torch.Tensor, digests: Seq[str]
+        self,
+        ids: torch.Tensor,
+        patches: torch.Tensor,
+        grids: torch.Tensor,
+        digests: Seq[str],
+        ready: Mapping[str, Encoding] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Input embeddings of a padded batch `ids` [rows, width] with its images' encodings
         scattered into their placeholder tokens (row by row, as the model's forward does);
@@ -144,23 +153,35 @@ class ChunkedPrefill:
         device = self._model.device
         ids = ids.to(device)
         embeds = self._embed(ids)
-        image_embeds, deepstack = self.encode(patches, grids, digests)
+        image_embeds, deepstack = self.encode(patches, grids, digests, ready)
         visual = ids == self._image_token
         mask = visual.unsqueeze(-1).expand_as(embeds)
         embeds = embeds.masked_scatter(mask, image_embeds.to(device, embeds.dtype))
         return embeds, visual, [layer.to(device, embeds.dtype) for layer in deepstack]
 
     def encode(
-        self, patches: torch.Tensor, grids: torch.Tensor, digests: Seq[str]
+        self,
+        patches: torch.Tensor,
+        grids: torch.Tensor,
+        digests: Seq[str],
+        ready: Mapping[str, Encoding] | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Image embeddings and DeepStack features of every image, in order; `digests`
-        name the images' contents, one per grid row. Images encoded lately come from the
-        cache; the others are encoded (all in one call off the CPU) and kept."""
-        sizes = [int(t * h * w) for t, h, w in grids.tolist()]  # patches, one row an image
-        images = list(zip(torch.split(patches, sizes), torch.split(grids, 1), strict=True))
-        known = {digest: self._encodings.get(digest) for digest in digests}
+        name the images' contents, one per grid row. Images encoded ahead come from
+        `ready`, images encoded lately from the cache; the others are encoded (all in
+        one call off the CPU). Every image's encoding is kept in the cache."""
+        ready = ready or {}
+        images = _split(patches, grids)
+        known: dict[str, Encoding | None] = {}
+        for digest in digests:
+            if digest not in known:
+                known[digest] = ready.get(digest) or self._encodings.get(digest)
         missing = {digest: index for index, digest in enumerate(digests) if not known[digest]}
-        self._observe("supportbot_engine_reused_image_encodings", len(digests) - len(missing))
+        cached = sum(1 for digest in digests if digest not in ready and digest not in missing)
+        self._observe("supportbot_engine_reused_image_encodings", cached)
+        for digest in set(digests) & set(ready):
+            _read_on_this_stream(ready[digest])
+            self._encodings.put(digest, ready[digest])
         if missing:  # each new image once, though two joiners bring it
             fresh = self._encode_all([images[index] for index in missing.values()])
             for digest, encoding in zip(missing, fresh, strict=True):
@@ -171,6 +192,21 @@ class ChunkedPrefill:
             torch.cat([encoding.embeds for encoding in done]),
             [torch.cat(layer) for layer in zip(*(e.deepstack for e in done), strict=True)],
         )
+
+    def encode_missing(
+        self, patches: torch.Tensor, grids: torch.Tensor, digests: Seq[str]
+    ) -> dict[str, Encoding]:
+        """Encodings of the images the cache does not hold, by digest (each image once);
+        for encoding ahead of admission, on any thread."""
+        images = _split(patches, grids)
+        wanted: dict[str, int] = {}
+        for index, digest in enumerate(digests):
+            if digest not in wanted and digest not in self._encodings:
+                wanted[digest] = index
+        if not wanted:
+            return {}
+        fresh = self._encode_all([images[index] for index in wanted.values()])
+        return dict(zip(wanted, fresh, strict=True))
 
     def _encode_all(self, images: list[tuple[torch.Tensor, torch.Tensor]]) -> list[Encoding]:
         """Each image's encoding, in one encoder call or one per image (`one_encoder_call`)."""
@@ -200,6 +236,32 @@ class ChunkedPrefill:
                 torch.split(joined, tokens), *(torch.split(f, tokens) for f in layers), strict=True
             )
         ]
+
+
+def ready_encodings(sequences: Iterable[Sequence]) -> dict[str, Encoding]:
+    """The encodings made ahead for `sequences`, by digest; each request gives its own up
+    (its share of the ahead budget is returned once nothing else holds them)."""
+    ready: dict[str, Encoding] = {}
+    for sequence in sequences:
+        held: HeldEncodings | None = sequence.encoded
+        if held is not None:
+            ready.update(held.encodings)
+            sequence.encoded = None
+    return ready
+
+
+def _split(patches: torch.Tensor, grids: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(patches, grid) of each image: one grid row an image."""
+    sizes = [int(t * h * w) for t, h, w in grids.tolist()]
+    return list(zip(torch.split(patches, sizes), torch.split(grids, 1), strict=True))
+
+
+def _read_on_this_stream(encoding: Encoding) -> None:
+    """An encoding made on another CUDA stream is read on this thread's: its memory must
+    not be reused for that stream's work before this one is done with it."""
+    for tensor in (encoding.embeds, *encoding.deepstack):
+        if tensor.is_cuda:
+            tensor.record_stream(torch.cuda.current_stream(tensor.device))
 
 
 def _owned(tensor: torch.Tensor, copy: bool) -> torch.Tensor:

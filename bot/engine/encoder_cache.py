@@ -9,10 +9,13 @@ the image's content digest, least recently used first out, within a byte
 budget. vLLM keeps multimodal encoder outputs by content hash for the same
 reason. An encoding depends only on the pixels the processor made, which the
 digest of the original bytes fixes (the resize rule is the engine's own).
+The model thread and the thread encoding screenshots ahead (`encode_ahead`)
+both use it, so every call holds its lock.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -46,6 +49,7 @@ class EncoderCache:
         self._capacity = capacity_bytes
         self._entries: OrderedDict[str, Encoding] = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()
 
     @property
     def nbytes(self) -> int:
@@ -55,10 +59,16 @@ class EncoderCache:
         return len(self._entries)
 
     def get(self, digest: str) -> Encoding | None:
-        found = self._entries.get(digest)
-        if found is not None:
-            self._entries.move_to_end(digest)
-        return found
+        with self._lock:
+            found = self._entries.get(digest)
+            if found is not None:
+                self._entries.move_to_end(digest)
+            return found
+
+    def __contains__(self, digest: object) -> bool:
+        """Whether `digest` is kept, without counting as a use."""
+        with self._lock:
+            return digest in self._entries
 
     def put(self, digest: str, encoding: Encoding) -> None:
         """Keep `encoding`, dropping the least recently used ones to make room; one larger
@@ -66,11 +76,23 @@ class EncoderCache:
         size = encoding.nbytes
         if size > self._capacity:
             return
-        old = self._entries.pop(digest, None)
-        if old is not None:
-            self._bytes -= old.nbytes
-        while self._entries and self._bytes + size > self._capacity:
-            _, dropped = self._entries.popitem(last=False)
-            self._bytes -= dropped.nbytes
-        self._entries[digest] = encoding
-        self._bytes += size
+        with self._lock:
+            old = self._entries.pop(digest, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            while self._entries and self._bytes + size > self._capacity:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= dropped.nbytes
+            self._entries[digest] = encoding
+            self._bytes += size
+
+
+@dataclass(eq=False)
+class HeldEncodings:
+    """The encodings made ahead for one request, by digest, until its prefill takes them."""
+
+    encodings: dict[str, Encoding]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(encoding.nbytes for encoding in self.encodings.values())

@@ -14,21 +14,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import torch
 
-from bot.engine.chunked_prefill import ChunkedPrefill, PartialPrefill
+from bot.engine.chunked_prefill import ChunkedPrefill, PartialPrefill, ready_encodings
 from bot.engine.compat import cache_argument
 from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.decoder import Decoder
 from bot.engine.device import free_memory_bytes
+from bot.engine.encode_ahead import AheadEncoder
 from bot.engine.encoder_cache import EncoderCache
 from bot.engine.mailbox import deliver
 from bot.engine.mixed_step import MixedResult, MixedStep
 from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
+from bot.engine.prepared import PreparedPrompt
 from bot.engine.sampling import TokenChooser
 from bot.engine.sequence import Sequence
 from bot.engine.slot_cache import SlotCache, bucket_for, pool_columns
@@ -69,6 +72,12 @@ class ModelRunner:
         self._head = model.get_output_embeddings()
         self._encodings = EncoderCache(config.encoder_cache_bytes)
         self._chunks = ChunkedPrefill(model, encodings=self._encodings, observe=observe)
+        self._ahead = AheadEncoder(
+            self._chunks,
+            budget_bytes=config.encoder_cache_bytes,
+            device=torch.device(model.device),
+            observe=observe,
+        )
         self._mixed = MixedStep(model, pad_token_id)
 
     @property
@@ -127,6 +136,10 @@ class ModelRunner:
 
     # ----- prefill -----
 
+    def encode_ahead(self, sequence: Sequence) -> Future[PreparedPrompt]:
+        """`sequence`'s prompt, done once its screenshots are encoded off this thread."""
+        return self._ahead.after(sequence)
+
     def prefix_for(self, sequence: Sequence) -> PrefixHit | None:
         """The cached prefix of the request's thread it can start from, if any."""
         key = sequence.request.reuse_key
@@ -166,7 +179,7 @@ class ModelRunner:
             cache = GrowingCache.empty(self._layers)
         if pixels:  # the screenshots' encodings through the encoder cache
             embeds, visual, deepstack = self._chunks.embed_with_images(
-                ids, torch.cat(pixels), torch.cat(grids), digests
+                ids, torch.cat(pixels), torch.cat(grids), digests, ready_encodings(group)
             )
             hidden = self._text(
                 inputs_embeds=embeds,
@@ -310,6 +323,10 @@ class ModelRunner:
     def release(self, sequences: list[Sequence]) -> None:
         """Free the decode slots of `sequences`."""
         self._batch.remove([s.slot for s in sequences])
+
+    def close(self) -> None:
+        """Stop encoding ahead (requests still in line are encoded at admission)."""
+        self._ahead.close()
 
     def free_memory(self, doing: str) -> None:
         """Out of GPU memory: drop cached prefixes (the key/value pool stays reserved)."""

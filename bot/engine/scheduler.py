@@ -124,6 +124,8 @@ class BatchScheduler:
             if self._closed or not self._thread.is_alive():
                 raise ModelUnavailable("the engine has closed")
             self._policy.check_room()
+            # Ready for the model thread once prepared and its screenshots encoded.
+            sequence.prepared = self._runner.encode_ahead(sequence)
             self._policy.pending.append(sequence)
             self._wake.notify()
         sequence.prepared.add_done_callback(lambda _: self._notify())
@@ -133,6 +135,7 @@ class BatchScheduler:
             self._closed = True
             self._wake.notify()
         self._thread.join(timeout=30)
+        self._runner.close()
 
     def _notify(self) -> None:
         with self._wake:

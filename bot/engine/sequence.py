@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from bot.engine.encoder_cache import HeldEncodings
 from bot.engine.prepared import PreparedPrompt
 from bot.engine.request import GenerationRequest
 
@@ -49,6 +50,7 @@ class Sequence:
     told_ahead: int = 0
     ending: bool = False  # its last token is chosen; it leaves the batch this round
     done: bool = False
+    encoded: HeldEncodings | None = None  # screenshots encoded ahead, until its prefill
 
     @property
     def prompt(self) -> PreparedPrompt:

@@ -132,6 +132,11 @@ ENGINE_REUSED_IMAGE_ENCODINGS = _histogram(
     "Screenshots in one prefill whose vision encoding came from the encoder cache",
     COUNTS,
 )
+ENGINE_IMAGES_ENCODED_AHEAD = _histogram(
+    "supportbot_engine_images_encoded_ahead",
+    "Screenshots of one request encoded on the encoder thread before it was admitted",
+    COUNTS,
+)
 ENGINE_PREFILL_CHUNK_TOKENS = _histogram(
     "supportbot_engine_prefill_chunk_tokens",
     "Prompt tokens in one chunk of a prefill split so running answers keep decoding",

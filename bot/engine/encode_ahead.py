@@ -1,0 +1,155 @@
+"""Screenshots encoded ahead, on a thread of their own, while the batch keeps stepping.
+
+A request's screenshots are encoded as soon as its prompt is prepared, not
+when the model thread admits it. The vision encoder is most of a
+screenshot's prefill, and on the model thread it pauses every running
+answer for as long as it runs (the longest decode gap while a 1920x1080
+screenshot joins), and the steps wait for it. Here it runs beside them: on
+a GPU on a CUDA stream of its own, on the CPU on the cores the steps leave
+idle. A request counts as prepared for the scheduler once its screenshots
+are encoded, so the model thread takes finished encodings and never waits
+for one. (vLLM runs the encoder inside the step; splitting it out is what
+encoder-disaggregated serving does across machines, here across threads.)
+
+The encodings one request holds until its prefill takes them are counted
+against `budget_bytes` (the encoder cache's budget): past it, a screenshot
+is left for the model thread to encode at admission, as it would be without
+this. So is one whose encoding failed (logged; the model thread's own
+attempt handles running out of memory). A request cancelled while in line is
+not encoded. Encodings taken by a prefill go into the encoder cache there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import torch
+
+from bot.engine.chunked_prefill import ChunkedPrefill
+from bot.engine.encoder_cache import HeldEncodings
+from bot.engine.prepared import PreparedPrompt
+from bot.engine.sequence import Sequence
+
+log = logging.getLogger(__name__)
+
+ENCODED_AHEAD = "supportbot_engine_images_encoded_ahead"
+
+
+class AheadEncoder:
+    """Encodes prepared requests' screenshots on its own thread, within `budget_bytes`.
+
+    `budget_bytes` of 0 turns it off: `after` hands back the preparation itself.
+    """
+
+    def __init__(
+        self,
+        chunks: ChunkedPrefill,
+        *,
+        budget_bytes: int,
+        device: torch.device,
+        observe: Callable[[str, float], None],
+    ) -> None:
+        self._chunks = chunks
+        self._budget = budget_bytes
+        self._held = 0  # bytes held by requests not yet prefilled
+        self._lock = threading.Lock()
+        self._observe = observe
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-encode")
+        self._stream = (
+            torch.cuda.Stream(device)  # type: ignore[no-untyped-call]
+            if device.type == "cuda"
+            else None
+        )
+
+    @property
+    def held_bytes(self) -> int:
+        with self._lock:
+            return self._held
+
+    def after(self, sequence: Sequence) -> Future[PreparedPrompt]:
+        """A future of `sequence`'s prompt, done once it is prepared and its screenshots
+        are encoded (into `sequence.encoded`) or left to the model thread."""
+        prepared = sequence.prepared
+        if self._budget <= 0:
+            return prepared
+        ready: Future[PreparedPrompt] = Future()
+
+        def on_prepared(done: Future[PreparedPrompt]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                _settle(ready, done)
+                return
+            prompt = done.result()
+            if prompt.pixel_values is None:
+                ready.set_result(prompt)
+                return
+            try:
+                self._worker.submit(self._encode, sequence, prompt, ready)
+            except RuntimeError:  # shut down: the model thread encodes, if it runs again
+                ready.set_result(prompt)
+
+        prepared.add_done_callback(on_prepared)
+        return ready
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    def _encode(
+        self, sequence: Sequence, prompt: PreparedPrompt, ready: Future[PreparedPrompt]
+    ) -> None:
+        try:
+            if not sequence.cancelled.is_set():
+                sequence.encoded = self._encoded(prompt)
+        except Exception:  # the model thread encodes it at admission, OOM handling and all
+            log.warning(
+                "encoding a screenshot ahead failed; it is encoded at admission", exc_info=True
+            )
+        finally:
+            ready.set_result(prompt)
+
+    def _encoded(self, prompt: PreparedPrompt) -> HeldEncodings | None:
+        patches, grids = prompt.images_from(0)
+        if patches is None or grids is None:
+            return None
+        with self._lock:
+            if self._held >= self._budget:
+                return None
+        with torch.inference_mode(), self._on_own_stream():
+            encodings = self._chunks.encode_missing(patches, grids, prompt.digests_from(0))
+        if not encodings:  # every screenshot is in the encoder cache already
+            return None
+        held = HeldEncodings(encodings)
+        size = held.nbytes
+        with self._lock:
+            self._held += size
+        # Given back when the prefill drops them, or with the request however it ends.
+        weakref.finalize(held, self._release, size)
+        self._observe(ENCODED_AHEAD, len(encodings))
+        return held
+
+    @contextlib.contextmanager
+    def _on_own_stream(self) -> Iterator[None]:
+        if self._stream is None:
+            yield
+            return
+        with torch.cuda.stream(self._stream):
+            yield
+        # Done before the model thread may read them, on whatever stream it runs.
+        self._stream.synchronize()
+
+    def _release(self, size: int) -> None:
+        with self._lock:
+            self._held -= size
+
+
+def _settle(target: Future[PreparedPrompt], source: Future[PreparedPrompt]) -> None:
+    if source.cancelled():
+        target.cancel()
+    elif (error := source.exception()) is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())

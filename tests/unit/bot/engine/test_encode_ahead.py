@@ -1,0 +1,208 @@
+"""Screenshots encoded ahead: on the encoder thread, within a budget, never at an answer's cost."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from bot.engine import GenerationRequest
+from bot.engine.chunked_prefill import ChunkedPrefill
+from bot.engine.encode_ahead import ENCODED_AHEAD, AheadEncoder
+from bot.engine.encoder_cache import EncoderCache
+from bot.engine.prepared import PreparedPrompt
+from bot.engine.sequence import Sequence
+from bot.engine.transformers_engine import TransformersEngine
+from tests.support.engine_requests import fixed_length_request
+
+pytestmark = pytest.mark.slow
+
+
+async def _text(engine: TransformersEngine, request: GenerationRequest) -> str:
+    return "".join([p async for p in engine.stream(request) if isinstance(p, str)])
+
+
+async def _engine(checkpoint: Path, **overrides: Any) -> TransformersEngine:
+    ahead: list[float] = []
+    engine = TransformersEngine(
+        str(checkpoint),
+        device="cpu",
+        observe=lambda name, value: ahead.append(value) if name == ENCODED_AHEAD else None,
+        **overrides,
+    )
+    await engine.start()
+    assert engine.failure is None, engine.failure
+    threads: list[str] = []
+    engine._model.model.visual.register_forward_hook(
+        lambda *_: threads.append(threading.current_thread().name)
+    )
+    engine.ahead = ahead  # type: ignore[attr-defined]
+    engine.encoder_threads = threads  # type: ignore[attr-defined]
+    return engine
+
+
+@pytest.fixture
+async def engines(tiny_checkpoint: Path) -> AsyncIterator[tuple[TransformersEngine, ...]]:
+    ahead = await _engine(tiny_checkpoint, prefill_chunk_tokens=16)
+    on_model_thread = await _engine(tiny_checkpoint, encoder_cache_bytes=0)
+    yield ahead, on_model_thread
+    await ahead.close()
+    await on_model_thread.close()
+
+
+async def test_a_screenshot_is_encoded_on_the_encoder_thread_with_the_same_answer(
+    engines: tuple[TransformersEngine, TransformersEngine],
+) -> None:
+    ahead, on_model_thread = engines
+    request = fixed_length_request("what is this?", 10, size=(640, 400))
+
+    answer = await _text(ahead, request)
+
+    assert [name.split("_")[0] for name in ahead.encoder_threads] == ["supportbot-encode"]  # type: ignore[attr-defined]
+    assert ahead.ahead == [1]  # type: ignore[attr-defined]
+    assert answer == await _text(on_model_thread, request)
+    # With no encoder cache there is no budget to hold an encoding in: the model thread encodes.
+    assert [n.split("_")[0] for n in on_model_thread.encoder_threads] == ["supportbot-model"]  # type: ignore[attr-defined]
+
+
+async def test_joiners_encoded_ahead_answer_as_when_the_model_thread_encodes_them(
+    engines: tuple[TransformersEngine, TransformersEngine],
+) -> None:
+    ahead, on_model_thread = engines
+    running = fixed_length_request("why does the build fail?", 40)
+    joiners = [
+        fixed_length_request("is it the proxy?", 8, size=(900, 500)),
+        fixed_length_request("what is this?", 8, size=(500, 900)),
+    ]
+
+    async def answers(engine: TransformersEngine) -> list[str]:
+        stream = engine.stream(running)
+        first = await anext(stream)  # an answer is decoding: the joiners go in chunks
+        rest = asyncio.create_task(_rest(stream))
+        joined = await asyncio.gather(*(_text(engine, joiner) for joiner in joiners))
+        return [str(first) + await rest, *joined]
+
+    assert await answers(ahead) == await answers(on_model_thread)
+    assert sorted(ahead.ahead) == [1, 1]  # type: ignore[attr-defined]
+    assert {n.split("_")[0] for n in ahead.encoder_threads} == {"supportbot-encode"}  # type: ignore[attr-defined]
+
+
+async def _rest(stream: AsyncIterator[object]) -> str:
+    return "".join([p async for p in stream if isinstance(p, str)])
+
+
+# ----- the encoder on its own: budget, cancellation, failed preparation -----
+
+
+@pytest.fixture
+async def prepared(tiny_checkpoint: Path) -> AsyncIterator[tuple[TransformersEngine, ...]]:
+    engine = await _engine(tiny_checkpoint, encoder_cache_bytes=0)
+    yield (engine,)
+    await engine.close()
+
+
+def _sequence(engine: TransformersEngine, size: tuple[int, int]) -> Sequence:
+    request = fixed_length_request("what is this?", 1, size=size)
+    future: Future[PreparedPrompt] = Future()
+    future.set_result(engine.prepare(request))
+    return Sequence(request, future, lambda _: None, max_new_tokens=1)
+
+
+def _ahead_of(engine: TransformersEngine, budget: int) -> AheadEncoder:
+    chunks = ChunkedPrefill(engine._model, encodings=EncoderCache(2**30))
+    return AheadEncoder(
+        chunks, budget_bytes=budget, device=torch.device("cpu"), observe=lambda _n, _v: None
+    )
+
+
+async def test_past_the_budget_a_screenshot_is_left_for_admission_until_the_held_one_is_taken(
+    prepared: tuple[TransformersEngine],
+) -> None:
+    (engine,) = prepared
+    first, second, third = (_sequence(engine, (300 + 20 * i, 200)) for i in range(3))
+    encoder = _ahead_of(engine, budget=1)  # room for one encoding at a time
+    try:
+        encoder.after(first).result(timeout=60)
+        assert first.encoded is not None and encoder.held_bytes == first.encoded.nbytes
+
+        assert encoder.after(second).result(timeout=60) is second.prompt
+        assert second.encoded is None  # no room: the model thread will encode it
+
+        first.encoded = None  # its prefill took it
+        gc.collect()
+        assert encoder.held_bytes == 0
+        encoder.after(third).result(timeout=60)
+        assert third.encoded is not None
+    finally:
+        encoder.close()
+
+
+async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
+    prepared: tuple[TransformersEngine],
+) -> None:
+    (engine,) = prepared
+    sequence = _sequence(engine, (640, 400))
+    encoder = _ahead_of(engine, budget=2**30)
+    try:
+        encoder.after(sequence).result(timeout=60)
+    finally:
+        encoder.close()
+    assert sequence.encoded is not None
+    (held,) = sequence.encoded.encodings.values()
+    patches, grids = sequence.prompt.images_from(0)
+    assert patches is not None and grids is not None
+    with torch.inference_mode():
+        embeds, deepstack = ChunkedPrefill(engine._model).encode(
+            patches, grids, sequence.prompt.digests_from(0)
+        )
+    assert torch.equal(held.embeds, embeds)
+    assert all(torch.equal(a, b) for a, b in zip(held.deepstack, deepstack, strict=True))
+
+
+async def test_a_request_cancelled_in_line_is_not_encoded_and_is_still_ready(
+    prepared: tuple[TransformersEngine],
+) -> None:
+    (engine,) = prepared
+    sequence = _sequence(engine, (640, 400))
+    sequence.cancelled.set()
+    encoder = _ahead_of(engine, budget=2**30)
+    try:
+        assert encoder.after(sequence).result(timeout=60) is sequence.prompt
+    finally:
+        encoder.close()
+    assert sequence.encoded is None and encoder.held_bytes == 0
+
+
+async def test_a_failed_preparation_reaches_the_scheduler_as_it_was(
+    prepared: tuple[TransformersEngine],
+) -> None:
+    (engine,) = prepared
+    request = fixed_length_request("what is this?", 1, size=(640, 400))
+    failed: Future[PreparedPrompt] = Future()
+    failed.set_exception(ValueError("not an image"))
+    sequence = Sequence(request, failed, lambda _: None, max_new_tokens=1)
+    encoder = _ahead_of(engine, budget=2**30)
+    try:
+        ready = encoder.after(sequence)
+        with pytest.raises(ValueError, match="not an image"):
+            ready.result(timeout=60)
+    finally:
+        encoder.close()
+
+
+async def test_after_closing_a_prepared_request_is_ready_without_being_encoded(
+    prepared: tuple[TransformersEngine],
+) -> None:
+    (engine,) = prepared
+    sequence = _sequence(engine, (640, 400))
+    encoder = _ahead_of(engine, budget=2**30)
+    encoder.close()
+    assert encoder.after(sequence).result(timeout=60) is sequence.prompt
+    assert sequence.encoded is None
