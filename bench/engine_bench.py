@@ -19,6 +19,10 @@ The engine keeps recent screenshots' vision encodings by content
 is taken with screenshots new to the engine (`fresh_screenshot`), except the
 concurrency rows marked "2 shared", where all requests share two screenshots
 (as when one screenshot is asked about again) and the cache shows.
+
+`--rounds N` runs each concurrency level N times, with new screenshots each
+round and the two paths taking turns to go first; its tok/s is the median of
+the rounds, their range beside it (one round of a few requests is noisy).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 import torch
 import transformers
 from PIL import Image, ImageDraw
+from transformers.generation.streamers import BaseStreamer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -222,7 +227,7 @@ async def single_request_rows(
     """(metric, engine, naive) for time to first token and batch-1 decode.
 
     Time to first token is the wall time of a one-token request (preprocessing
-    included); decode is the extra time of `tokens` tokens over one, per token.
+    included); decode is timed inside one request (`decode_ms_per_token`).
     """
     rows: list[tuple[str, float, float]] = []
     for name, shot in shots.items():
@@ -249,11 +254,65 @@ async def single_request_rows(
     )
     decode = {}
     for path in PATHS:
-        one = await seconds(path, engine, _request(fresh_screenshot(small), QUESTIONS[2], 1))
-        many = await seconds(path, engine, _request(fresh_screenshot(small), QUESTIONS[2], tokens))
-        decode[path] = 1000 * (many - one) / max(1, tokens - 1)
+        request = _request(fresh_screenshot(small), QUESTIONS[2], max(tokens, DECODE_TOKENS))
+        decode[path] = await decode_ms_per_token(path, engine, request)
     rows.append(("decode at batch 1 (ms/token)", decode["engine"], decode["naive"]))
     return rows
+
+
+DECODE_TOKENS = 32  # at least this many tokens for the batch-1 decode row
+
+
+async def decode_ms_per_token(
+    path: str, engine: TransformersEngine, request: GenerationRequest
+) -> float:
+    """Milliseconds per token of one request alone, from its first output token to its last.
+
+    Timed inside the one request, so its preparation and prefill are not in it
+    (a difference of two requests' wall times carries their preprocessing noise).
+    """
+    if path == "naive":
+        first, last = await asyncio.to_thread(_naive_first_and_last_token, engine, request)
+    else:
+        stamps = [
+            time.perf_counter() async for piece in engine.stream(request) if isinstance(piece, str)
+        ]
+        first, last = stamps[0], stamps[-1]
+    return 1000 * (last - first) / max(1, (request.max_new_tokens or 1) - 1)
+
+
+class _TokenTimes(BaseStreamer):
+    """When `generate()` hands over each new token (its first call is the prompt)."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def put(self, value: torch.Tensor) -> None:
+        _sync()
+        self.calls.append(time.perf_counter())
+
+    def end(self) -> None:
+        pass
+
+
+def _naive_first_and_last_token(
+    engine: TransformersEngine, request: GenerationRequest
+) -> tuple[float, float]:
+    model, processor = engine._model, engine._processor
+    images = [decode_for_model(i.data) for i in request.images]
+    inputs = processor(text=[engine.render(request)], images=images, return_tensors="pt").to(
+        model.device
+    )
+    times = _TokenTimes()
+    with torch.inference_mode():
+        model.generate(
+            **inputs,
+            max_new_tokens=request.max_new_tokens,
+            min_new_tokens=request.min_new_tokens,
+            do_sample=False,
+            streamer=times,
+        )
+    return times.calls[1], times.calls[-1]
 
 
 PATHS = ("engine", "naive")
@@ -344,6 +403,25 @@ async def join_rows(
     ]
 
 
+def _level_requests(n: int, kind: str, tokens: int) -> list[GenerationRequest]:
+    """`n` requests with screenshots new to the engine: each its own, or two shared by all."""
+    small, large = (1280, 800), (1920, 1080)
+    if kind == "each its own":
+        return [
+            _request(fresh_screenshot(small if i % 2 else large), QUESTIONS[i % 3], tokens)
+            for i in range(n)
+        ]
+    pair = (fresh_screenshot(small), fresh_screenshot(large))
+    return [_request(pair[i % 2], QUESTIONS[i % 3], tokens) for i in range(n)]
+
+
+def _rates(results: list[Result]) -> str:
+    """Output tok/s: the median of the rounds, with their range when there are several."""
+    rates = [result.tokens / result.seconds for result in results]
+    middle = f"{statistics.median(rates):.1f}"
+    return middle if len(rates) == 1 else f"{middle} ({min(rates):.1f}-{max(rates):.1f})"
+
+
 async def run(
     smoke: bool,
     tokens: int,
@@ -351,6 +429,7 @@ async def run(
     decode_mode: str,
     chunk: int,
     naive_sample: int | None = None,
+    rounds: int = 1,
 ) -> None:
     from transformers import AutoProcessor
 
@@ -407,38 +486,41 @@ async def run(
         "| peak GPU GiB |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    small, large = (1280, 800), (1920, 1080)
     for n in concurrency:
-        own = [
-            _request(fresh_screenshot(small if i % 2 else large), QUESTIONS[i % 3], tokens)
-            for i in range(n)
-        ]
-        pair = (fresh_screenshot(small), fresh_screenshot(large))
-        shared = [_request(pair[i % 2], QUESTIONS[i % 3], tokens) for i in range(n)]
-        for kind, requests in (("each its own", own), ("2 shared", shared)):
+        for kind in ("each its own", "2 shared"):
+            taken: dict[str, list[Result]] = {name: [] for name in PATHS}
+            peaks = dict.fromkeys(PATHS, 0.0)
+            for round_ in range(rounds):
+                requests = _level_requests(n, kind, tokens)
+                # Paths take turns going first, so neither is always measured on a warmer box.
+                for name in PATHS if round_ % 2 else PATHS[::-1]:
+                    if torch.cuda.is_available():
+                        torch.cuda.reset_peak_memory_stats()
+                    # The naive path runs one request after another, so its tokens/s is the
+                    # same for any count; a sample keeps long GPU runs short. Its latencies
+                    # then describe the sample only.
+                    sampled = name == "naive" and naive_sample is not None and naive_sample < n
+                    taken[name].append(
+                        await measure(
+                            name, engine, requests[:naive_sample] if sampled else requests
+                        )
+                    )
+                    if torch.cuda.is_available():
+                        peak = torch.cuda.max_memory_allocated() / 2**30
+                        peaks[name] = max(peaks[name], peak)
             for name in PATHS[::-1]:
-                if torch.cuda.is_available():
-                    torch.cuda.reset_peak_memory_stats()
-                # The naive path runs one request after another, so its tokens/s is the
-                # same for any count; a sample keeps long GPU runs short. Its latencies
-                # then describe the sample only.
                 sampled = name == "naive" and naive_sample is not None and naive_sample < n
-                result = await measure(
-                    name, engine, requests[:naive_sample] if sampled else requests
-                )
-                peak = (
-                    torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
-                )
+                results = taken[name]
+                latencies = [latency for result in results for latency in result.latencies]
                 latency = (
                     "n/a (sampled) | n/a (sampled)"
                     if sampled
-                    else f"{statistics.median(result.latencies):.2f} | "
-                    f"{percentile(result.latencies, 0.95):.2f}"
+                    else f"{statistics.median(latencies):.2f} | {percentile(latencies, 0.95):.2f}"
                 )
                 label = f"naive ({naive_sample} of {n})" if sampled else name
                 print(
-                    f"| {n} | {kind} | {label} | {result.tokens / result.seconds:.1f} | "
-                    f"{latency} | {peak:.1f} |",
+                    f"| {n} | {kind} | {label} | {_rates(results)} | {latency} "
+                    f"| {peaks[name]:.1f} |",
                     flush=True,
                 )
     await engine.close()
@@ -462,6 +544,13 @@ def main() -> int:
         help="PREFILL_CHUNK_TOKENS (default 512; 16 in the smoke run, whose screenshots are short)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="rounds per concurrency level, each with new screenshots, the paths taking turns "
+        "to go first; tok/s is their median (and range)",
+    )
+    parser.add_argument(
         "--naive-sample",
         type=int,
         default=None,
@@ -473,7 +562,9 @@ def main() -> int:
     if not args.smoke and not torch.cuda.is_available():
         parser.error("no CUDA device: use --smoke")
     chunk = args.prefill_chunk if args.prefill_chunk is not None else (16 if args.smoke else 512)
-    asyncio.run(run(args.smoke, tokens, levels, args.decode_mode, chunk, args.naive_sample))
+    asyncio.run(
+        run(args.smoke, tokens, levels, args.decode_mode, chunk, args.naive_sample, args.rounds)
+    )
     return 0
 
 

@@ -42,8 +42,9 @@ class EngineConfig:
         prefix_cache_bytes: bytes of per-thread cached prefixes kept for follow-ups
             (0 turns reuse off).
         encoder_cache_bytes: bytes of recent screenshots' vision encodings kept by
-            content, so that an image seen again is not encoded again (0: none);
-            taken from the pool's memory share.
+            content, so that an image seen again is not encoded again; as much
+            again bounds the screenshots encoded ahead of admission on the
+            encoder thread (0: neither); both taken from the pool's memory share.
         kv_cache_bytes: bytes of the key/value pool reserved at start-up for
             every decode slot; 0 sizes it from `kv_cache_memory_share` of the
             memory free once the weights are loaded, capped at what `max_batch`

@@ -106,8 +106,8 @@ class ModelRunner:
         The pool holds `max_batch` slots (rounded up to a bucket) of as many
         columns as the context window needs, or as the memory budget holds
         (`kv_cache_bytes`, or a share of what is free now that the weights are
-        in, less what the encoder cache may hold); the context window shrinks to
-        fit it. It is never reallocated.
+        in, less what the encoder cache and the screenshots encoded ahead may
+        hold); the context window shrinks to fit it. It is never reallocated.
         """
         like = self._decoder.kv_zeros(1, 1)
         slots = bucket_for(max_batch)
@@ -115,7 +115,7 @@ class ModelRunner:
         budget = self._config.kv_cache_bytes or max(
             0,
             int(self._config.kv_cache_memory_share * free_memory_bytes(str(like.device)))
-            - self._config.encoder_cache_bytes,
+            - 2 * self._config.encoder_cache_bytes,  # the cache, and encodings held ahead
         )
         columns = pool_columns(
             budget_bytes=budget,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -219,3 +219,51 @@ def test_the_fused_bf16_step_gives_the_models_own_forward_on_cuda(tiny_checkpoin
             feeds = {slot: (7 + slot, n, n + 2) for slot, n in cache.lengths.items()}
             logits[fused] = decoder.step(cache, cache.begin_step(feeds, pad_token=0))[:3].float()
     torch.testing.assert_close(logits[True], logits[False], atol=3e-2, rtol=3e-2)
+
+
+def test_screenshots_encoded_ahead_on_their_own_stream_answer_as_the_model_thread_encoding_them(
+    tiny_checkpoint: Path,
+) -> None:
+    """Joiners' screenshots encoded on the encoder thread's CUDA stream, read on the model
+    thread's: the same tokens as an engine that encodes them on the model thread."""
+    running = fixed_length_request("why does the build fail?", 48)
+    joiners = [
+        fixed_length_request("is it the proxy?", 8, size=(1920, 1080)),
+        fixed_length_request("what is this?", 8, size=(1280, 800)),
+    ]
+
+    def answers(encoder_cache_bytes: int) -> list[str]:
+        engine = TransformersEngine(
+            str(tiny_checkpoint),
+            device="cuda",
+            dtype="float32",
+            decode_mode="eager",
+            prefill_chunk_tokens=256,
+            encoder_cache_bytes=encoder_cache_bytes,
+        )
+
+        async def run() -> list[str]:
+            await engine.start()
+            assert engine.failure is None, engine.failure
+            stream = engine.stream(running)
+            first = await _first_piece(stream)  # decoding: the joiners go in chunks
+            rest = asyncio.create_task(_rest(stream))
+            joined = await asyncio.gather(*(_text(engine, joiner) for joiner in joiners))
+            text = [first + await rest, *joined]
+            await engine.close()
+            return text
+
+        return asyncio.run(run())
+
+    assert answers(2**28) == answers(0)
+
+
+async def _rest(stream: AsyncIterator[str | object]) -> str:
+    return "".join([p async for p in stream if isinstance(p, str)])
+
+
+async def _first_piece(stream: AsyncIterator[str | object]) -> str:
+    async for piece in stream:
+        if isinstance(piece, str):
+            return piece
+    raise AssertionError("the answer ended before its first piece")
