@@ -167,9 +167,14 @@ def test_ticket_is_acknowledged_fast_then_answered_with_an_internal_note(
     bot: RunningBot, helpdesk: FakeHelpdesk, provider: str
 ) -> None:
     ticket, body = _ticket(helpdesk, provider, 501)
-    started = time.monotonic()
-    response = _post(bot, provider, body)
-    assert response.status_code == 202 and time.monotonic() - started < 1.0
+    vendor_name = REGISTRY.helpdesk_name(provider)
+    helpdesk.files.hold_files()  # the job waits for its screenshot, so no answer exists yet
+    try:
+        response = _post(bot, provider, body)
+        assert response.status_code == 202  # acknowledged without waiting for the diagnosis
+        assert not [n for n in helpdesk.notes(vendor_name) if n.ticket_id == ticket]
+    finally:
+        helpdesk.files.release_files()
     view = _wait_done(bot, response.json()["job"])
     assert view["state"] == "done" and view["result"]
     announced = [
@@ -177,7 +182,6 @@ def test_ticket_is_acknowledged_fast_then_answered_with_an_internal_note(
         for c in bot.slack.calls("chat.postMessage")
         if c.args["channel"] == "CHELPDESK"
     ]
-    vendor_name = REGISTRY.helpdesk_name(provider)
     assert any(f"{vendor_name} ticket {ticket}" in text for text in announced)
     assert len(bot.engine.requests[-1].images) == 1, "the screenshot reached the model"
     assert helpdesk.files.leaked == [], "no credential reached the file host"
