@@ -104,6 +104,16 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
+def is_http_url(value: str) -> bool:
+    """Whether `value` is an absolute http(s) URL with a host (and a usable port, if any)."""
+    try:
+        parts = urlsplit(value)
+        usable = parts.scheme in {"http", "https"} and bool(parts.hostname)
+        return usable and (parts.port is None or parts.port > 0)
+    except ValueError:  # a port that is no number or out of range, a broken IPv6 host
+        return False
+
+
 class Settings(BaseSettings):
     """supportbot's configuration; each field is read from the upper-case env var of its name."""
 
@@ -266,15 +276,7 @@ class Settings(BaseSettings):
     @field_validator("engine_url")
     @classmethod
     def _engine_url_is_http(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            parts = urlsplit(value)
-            usable = parts.scheme in {"http", "https"} and bool(parts.hostname)
-            usable = usable and (parts.port is None or parts.port > 0)
-        except ValueError:  # a port that is no number or out of range, a broken IPv6 host
-            usable = False
-        if not usable:
+        if value is not None and not is_http_url(value):
             raise ValueError("must be an http(s) URL of the model server, e.g. http://vllm:8000")
         return value
 

@@ -14,21 +14,49 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
+from pydantic import AfterValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.attachments.credentials import Credentials, NoCredentials, OriginCredentials
 from bot.conversation.turns import SkippedAttachment
 from bot.knowledge.sources.registry import VendorCredentials
 from bot.messages import Message, say
-from bot.settings import Settings
+from bot.settings import Settings, is_http_url
 from handlers.webhooks.helpdesk_api import HelpdeskApi, NotePoster, Read, WebhookRoute
 from handlers.webhooks.ids import TicketFormat, segment
 from handlers.webhooks.payloads import TicketEvent
 
 NOTE_HEADER = "supportbot diagnosis (internal)"
+
+
+def _api_base_url(value: str) -> str:
+    """A helpdesk API's base URL: http(s) with a host, and nothing that would travel in it
+    besides: the API token goes in a header, so no user:password, query or fragment."""
+    if not is_http_url(value):
+        raise ValueError("must be the http(s) URL of the helpdesk, e.g. https://acme.zendesk.com")
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry credentials: the API token setting holds them")
+    if parts.query or parts.fragment:
+        raise ValueError("must be the helpdesk's base URL, with no query or fragment")
+    return value
+
+
+def _account_email(value: str) -> str:
+    """The API account's email for HTTP Basic auth: one @ with a name before it and a domain
+    after, no spaces or colons (a colon would split the Basic credentials, RFC 7617)."""
+    name, at, domain = value.rpartition("@")
+    if not at or not name or "." not in domain or any(c.isspace() or c == ":" for c in value):
+        raise ValueError("must be the API account's email address, e.g. support@acme.com")
+    return value
+
+
+ApiBaseUrl = Annotated[str, AfterValidator(_api_base_url)]
+AccountEmail = Annotated[str, AfterValidator(_account_email)]
 
 
 class VendorSettings(BaseSettings):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from handlers.helpdesks.base import VendorSettings
+from handlers.helpdesks.base import ApiBaseUrl, VendorSettings
 
 
 class IntercomSettings(VendorSettings):
     intercom_webhook_secret: SecretStr | None = None
-    intercom_url: str = "https://api.intercom.io"
+    intercom_url: ApiBaseUrl = "https://api.intercom.io"
     intercom_token: SecretStr | None = None
     intercom_admin_id: str | None = None

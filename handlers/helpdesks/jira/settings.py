@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from handlers.helpdesks.base import VendorSettings
+from handlers.helpdesks.base import AccountEmail, ApiBaseUrl, VendorSettings
 
 
 class JiraSettings(VendorSettings):
@@ -13,6 +13,6 @@ class JiraSettings(VendorSettings):
     # Jira Service Management automation's "Send web request" (no signature): the
     # value of its X-Supportbot-Token header.
     jira_automation_secret: SecretStr | None = None
-    jira_url: str | None = None
-    jira_email: str | None = None
+    jira_url: ApiBaseUrl | None = None
+    jira_email: AccountEmail | None = None
     jira_api_token: SecretStr | None = None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from handlers.helpdesks.base import VendorSettings
+from handlers.helpdesks.base import AccountEmail, ApiBaseUrl, VendorSettings
 
 
 class ZendeskSettings(VendorSettings):
     zendesk_webhook_secret: SecretStr | None = None
-    zendesk_url: str | None = None
-    zendesk_email: str | None = None
+    zendesk_url: ApiBaseUrl | None = None
+    zendesk_email: AccountEmail | None = None
     zendesk_api_token: SecretStr | None = None
