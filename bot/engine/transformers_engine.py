@@ -4,8 +4,9 @@ The event loop never runs model code: loading (`loading.py`) happens on a
 worker thread, prompt preparation (`preparation.py`: image decoding,
 resizing, the image processor) on a small preprocessing pool, the
 screenshots' vision encoding ahead of admission on an encoder thread
-(`encode_ahead.py`), and the rest of the model on the scheduler's thread. This module is the running loop: token ids
-come back through an asyncio queue and are turned into text here.
+(`encode_ahead.py`), and the rest of the model on the scheduler's thread.
+This module is the running loop: token ids come back through an asyncio
+queue and are turned into text here.
 """
 
 from __future__ import annotations
