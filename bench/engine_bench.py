@@ -161,8 +161,10 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def naive_one(engine: TransformersEngine, request: GenerationRequest) -> int:
-    """The usual snippet: processor, generate, decode."""
+def naive_one(
+    engine: TransformersEngine, request: GenerationRequest, streamer: BaseStreamer | None = None
+) -> int:
+    """The usual snippet: processor, generate, decode (`streamer` is handed to `generate()`)."""
     model, processor = engine._model, engine._processor
     images = [decode_for_model(i.data) for i in request.images]
     inputs = processor(text=[engine.render(request)], images=images, return_tensors="pt").to(
@@ -174,6 +176,7 @@ def naive_one(engine: TransformersEngine, request: GenerationRequest) -> int:
             max_new_tokens=request.max_new_tokens,
             min_new_tokens=request.min_new_tokens,
             do_sample=False,
+            streamer=streamer,
         )
     processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     _sync()
@@ -298,20 +301,8 @@ class _TokenTimes(BaseStreamer):
 def _naive_first_and_last_token(
     engine: TransformersEngine, request: GenerationRequest
 ) -> tuple[float, float]:
-    model, processor = engine._model, engine._processor
-    images = [decode_for_model(i.data) for i in request.images]
-    inputs = processor(text=[engine.render(request)], images=images, return_tensors="pt").to(
-        model.device
-    )
     times = _TokenTimes()
-    with torch.inference_mode():
-        model.generate(
-            **inputs,
-            max_new_tokens=request.max_new_tokens,
-            min_new_tokens=request.min_new_tokens,
-            do_sample=False,
-            streamer=times,
-        )
+    naive_one(engine, request, streamer=times)
     return times.calls[1], times.calls[-1]
 
 

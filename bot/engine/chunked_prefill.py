@@ -176,17 +176,15 @@ class ChunkedPrefill:
         for digest in digests:
             if digest not in known:
                 known[digest] = ready.get(digest) or self._encodings.get(digest)
-        missing = {digest: index for index, digest in enumerate(digests) if not known[digest]}
-        cached = sum(1 for digest in digests if digest not in ready and digest not in missing)
+        cached = sum(1 for d in digests if d not in ready and known[d] is not None)
         self._observe("supportbot_engine_reused_image_encodings", cached)
         for digest in set(digests) & set(ready):
             _read_on_this_stream(ready[digest])
             self._encodings.put(digest, ready[digest])
-        if missing:  # each new image once, though two joiners bring it
-            fresh = self._encode_all([images[index] for index in missing.values()])
-            for digest, encoding in zip(missing, fresh, strict=True):
-                self._encodings.put(digest, encoding)
-                known[digest] = encoding
+        fresh = self._encode_new(images, digests, lambda digest: known[digest] is not None)
+        for digest, encoding in fresh.items():
+            self._encodings.put(digest, encoding)
+        known.update(fresh)
         done = [found for digest in digests if (found := known[digest]) is not None]
         return (
             torch.cat([encoding.embeds for encoding in done]),
@@ -198,10 +196,19 @@ class ChunkedPrefill:
     ) -> dict[str, Encoding]:
         """Encodings of the images the cache does not hold, by digest (each image once);
         for encoding ahead of admission, on any thread."""
-        images = _split(patches, grids)
+        return self._encode_new(_split(patches, grids), digests, self._encodings.__contains__)
+
+    def _encode_new(
+        self,
+        images: list[tuple[torch.Tensor, torch.Tensor]],
+        digests: Seq[str],
+        known: Callable[[str], bool],
+    ) -> dict[str, Encoding]:
+        """Encodings of the images whose digest is not `known`, by digest: each new image
+        once, though two joiners bring it."""
         wanted: dict[str, int] = {}
         for index, digest in enumerate(digests):
-            if digest not in wanted and digest not in self._encodings:
+            if digest not in wanted and not known(digest):
                 wanted[digest] = index
         if not wanted:
             return {}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from bot.engine.prepared import PreparedPrompt
 from bot.engine.sequence import Sequence
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.engine_requests import fixed_length_request
+from tests.support.observed_engine import start_observed_engine
 
 pytestmark = pytest.mark.slow
 
@@ -30,20 +30,8 @@ async def _text(engine: TransformersEngine, request: GenerationRequest) -> str:
 
 
 async def _engine(checkpoint: Path, **overrides: Any) -> TransformersEngine:
-    ahead: list[float] = []
-    engine = TransformersEngine(
-        str(checkpoint),
-        device="cpu",
-        observe=lambda name, value: ahead.append(value) if name == ENCODED_AHEAD else None,
-        **overrides,
-    )
-    await engine.start()
-    assert engine.failure is None, engine.failure
-    threads: list[str] = []
-    engine._model.model.visual.register_forward_hook(
-        lambda *_: threads.append(threading.current_thread().name)
-    )
-    engine.ahead = ahead  # type: ignore[attr-defined]
+    engine, seen, threads = await start_observed_engine(checkpoint, [ENCODED_AHEAD], **overrides)
+    engine.ahead = seen[ENCODED_AHEAD]  # type: ignore[attr-defined]
     engine.encoder_threads = threads  # type: ignore[attr-defined]
     return engine
 
@@ -115,45 +103,53 @@ def _sequence(engine: TransformersEngine, size: tuple[int, int]) -> Sequence:
     return Sequence(request, future, lambda _: None, max_new_tokens=1)
 
 
-def _ahead_of(engine: TransformersEngine, budget: int) -> AheadEncoder:
-    chunks = ChunkedPrefill(engine._model, encodings=EncoderCache(2**30))
-    return AheadEncoder(
-        chunks, budget_bytes=budget, device=torch.device("cpu"), observe=lambda _n, _v: None
-    )
+@pytest.fixture
+def ahead_of() -> Iterator[Callable[[TransformersEngine, int], AheadEncoder]]:
+    """Makes encoders on an engine's model with a budget; each is closed after the test."""
+    made: list[AheadEncoder] = []
+
+    def make(engine: TransformersEngine, budget: int) -> AheadEncoder:
+        chunks = ChunkedPrefill(engine._model, encodings=EncoderCache(2**30))
+        made.append(
+            AheadEncoder(
+                chunks, budget_bytes=budget, device=torch.device("cpu"), observe=lambda _n, _v: None
+            )
+        )
+        return made[-1]
+
+    yield make
+    for encoder in made:
+        encoder.close()
 
 
 async def test_past_the_budget_a_screenshot_is_left_for_admission_until_the_held_one_is_taken(
     prepared: tuple[TransformersEngine],
+    ahead_of: Callable[[TransformersEngine, int], AheadEncoder],
 ) -> None:
     (engine,) = prepared
     first, second, third = (_sequence(engine, (300 + 20 * i, 200)) for i in range(3))
-    encoder = _ahead_of(engine, budget=1)  # room for one encoding at a time
-    try:
-        encoder.after(first).result(timeout=60)
-        assert first.encoded is not None and encoder.held_bytes == first.encoded.nbytes
+    encoder = ahead_of(engine, 1)  # room for one encoding at a time
+    encoder.after(first).result(timeout=60)
+    assert first.encoded is not None and encoder.held_bytes == first.encoded.nbytes
 
-        assert encoder.after(second).result(timeout=60) is second.prompt
-        assert second.encoded is None  # no room: the model thread will encode it
+    assert encoder.after(second).result(timeout=60) is second.prompt
+    assert second.encoded is None  # no room: the model thread will encode it
 
-        first.encoded = None  # its prefill took it
-        gc.collect()
-        assert encoder.held_bytes == 0
-        encoder.after(third).result(timeout=60)
-        assert third.encoded is not None
-    finally:
-        encoder.close()
+    first.encoded = None  # its prefill took it
+    gc.collect()
+    assert encoder.held_bytes == 0
+    encoder.after(third).result(timeout=60)
+    assert third.encoded is not None
 
 
 async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
     prepared: tuple[TransformersEngine],
+    ahead_of: Callable[[TransformersEngine, int], AheadEncoder],
 ) -> None:
     (engine,) = prepared
     sequence = _sequence(engine, (640, 400))
-    encoder = _ahead_of(engine, budget=2**30)
-    try:
-        encoder.after(sequence).result(timeout=60)
-    finally:
-        encoder.close()
+    encoder = ahead_of(engine, 2**30)
+    encoder.after(sequence).result(timeout=60)
     assert sequence.encoded is not None
     (held,) = sequence.encoded.encodings.values()
     patches, grids = sequence.prompt.images_from(0)
@@ -168,41 +164,38 @@ async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
 
 async def test_a_request_cancelled_in_line_is_not_encoded_and_is_still_ready(
     prepared: tuple[TransformersEngine],
+    ahead_of: Callable[[TransformersEngine, int], AheadEncoder],
 ) -> None:
     (engine,) = prepared
     sequence = _sequence(engine, (640, 400))
     sequence.cancelled.set()
-    encoder = _ahead_of(engine, budget=2**30)
-    try:
-        assert encoder.after(sequence).result(timeout=60) is sequence.prompt
-    finally:
-        encoder.close()
+    encoder = ahead_of(engine, 2**30)
+    assert encoder.after(sequence).result(timeout=60) is sequence.prompt
     assert sequence.encoded is None and encoder.held_bytes == 0
 
 
 async def test_a_failed_preparation_reaches_the_scheduler_as_it_was(
     prepared: tuple[TransformersEngine],
+    ahead_of: Callable[[TransformersEngine, int], AheadEncoder],
 ) -> None:
     (engine,) = prepared
     request = fixed_length_request("what is this?", 1, size=(640, 400))
     failed: Future[PreparedPrompt] = Future()
     failed.set_exception(ValueError("not an image"))
     sequence = Sequence(request, failed, lambda _: None, max_new_tokens=1)
-    encoder = _ahead_of(engine, budget=2**30)
-    try:
-        ready = encoder.after(sequence)
-        with pytest.raises(ValueError, match="not an image"):
-            ready.result(timeout=60)
-    finally:
-        encoder.close()
+    encoder = ahead_of(engine, 2**30)
+    ready = encoder.after(sequence)
+    with pytest.raises(ValueError, match="not an image"):
+        ready.result(timeout=60)
 
 
 async def test_after_closing_a_prepared_request_is_ready_without_being_encoded(
     prepared: tuple[TransformersEngine],
+    ahead_of: Callable[[TransformersEngine, int], AheadEncoder],
 ) -> None:
     (engine,) = prepared
     sequence = _sequence(engine, (640, 400))
-    encoder = _ahead_of(engine, budget=2**30)
+    encoder = ahead_of(engine, 2**30)
     encoder.close()
     assert encoder.after(sequence).result(timeout=60) is sequence.prompt
     assert sequence.encoded is None

@@ -14,6 +14,7 @@ from bot.engine import GenerationRequest
 from bot.engine.encoder_cache import EncoderCache, Encoding
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.engine_requests import fixed_length_request
+from tests.support.observed_engine import start_observed_engine
 
 
 def _encoding(tokens: int) -> Encoding:
@@ -60,27 +61,17 @@ async def _text(engine: TransformersEngine, request: GenerationRequest) -> str:
 
 
 async def _engine(checkpoint: Path, **overrides: Any) -> TransformersEngine:
-    reused: list[float] = []
-    chunks: list[float] = []
-    seen = {
-        "supportbot_engine_reused_image_encodings": reused,
-        "supportbot_engine_prefill_chunk_tokens": chunks,
-    }
-    engine = TransformersEngine(
-        str(checkpoint),
-        device="cpu",
-        observe=lambda name, value: seen[name].append(value) if name in seen else None,
-        **overrides,
-    )
-    await engine.start()
-    assert engine.failure is None, engine.failure
+    reused, chunks = REUSED, "supportbot_engine_prefill_chunk_tokens"
+    engine, seen, _ = await start_observed_engine(checkpoint, [reused, chunks], **overrides)
     encoder_calls: list[int] = []
-    visual = engine._model.model.visual
-    visual.register_forward_hook(lambda *_: encoder_calls.append(1))
-    engine.reused = reused  # type: ignore[attr-defined]
-    engine.chunks = chunks  # type: ignore[attr-defined]
+    engine._model.model.visual.register_forward_hook(lambda *_: encoder_calls.append(1))
+    engine.reused = seen[reused]  # type: ignore[attr-defined]
+    engine.chunks = seen[chunks]  # type: ignore[attr-defined]
     engine.encoder_calls = encoder_calls  # type: ignore[attr-defined]
     return engine
+
+
+REUSED = "supportbot_engine_reused_image_encodings"
 
 
 @pytest.fixture
