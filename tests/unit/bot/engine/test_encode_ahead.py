@@ -90,9 +90,10 @@ async def _rest(stream: AsyncIterator[object]) -> str:
 
 
 @pytest.fixture
-async def prepared(tiny_checkpoint: Path) -> AsyncIterator[tuple[TransformersEngine, ...]]:
+async def prepared(tiny_checkpoint: Path) -> AsyncIterator[TransformersEngine]:
+    """An engine that prepares prompts for the encoders under test (its own encodes none)."""
     engine = await _engine(tiny_checkpoint, encoder_cache_bytes=0)
-    yield (engine,)
+    yield engine
     await engine.close()
 
 
@@ -104,12 +105,12 @@ def _sequence(engine: TransformersEngine, size: tuple[int, int]) -> Sequence:
 
 
 @pytest.fixture
-def ahead_of() -> Iterator[Callable[[TransformersEngine, int], AheadEncoder]]:
-    """Makes encoders on an engine's model with a budget; each is closed after the test."""
+def ahead_of(prepared: TransformersEngine) -> Iterator[Callable[[int], AheadEncoder]]:
+    """Makes encoders on the prepared engine's model with a budget; closed after the test."""
     made: list[AheadEncoder] = []
 
-    def make(engine: TransformersEngine, budget: int) -> AheadEncoder:
-        chunks = ChunkedPrefill(engine._model, encodings=EncoderCache(2**30))
+    def make(budget: int) -> AheadEncoder:
+        chunks = ChunkedPrefill(prepared._model, encodings=EncoderCache(2**30))
         made.append(
             AheadEncoder(
                 chunks, budget_bytes=budget, device=torch.device("cpu"), observe=lambda _n, _v: None
@@ -123,12 +124,10 @@ def ahead_of() -> Iterator[Callable[[TransformersEngine, int], AheadEncoder]]:
 
 
 async def test_past_the_budget_a_screenshot_is_left_for_admission_until_the_held_one_is_taken(
-    prepared: tuple[TransformersEngine],
-    ahead_of: Callable[[TransformersEngine, int], AheadEncoder],
+    prepared: TransformersEngine, ahead_of: Callable[[int], AheadEncoder]
 ) -> None:
-    (engine,) = prepared
-    first, second, third = (_sequence(engine, (300 + 20 * i, 200)) for i in range(3))
-    encoder = ahead_of(engine, 1)  # room for one encoding at a time
+    first, second, third = (_sequence(prepared, (300 + 20 * i, 200)) for i in range(3))
+    encoder = ahead_of(1)  # room for one encoding at a time
     encoder.after(first).result(timeout=60)
     assert first.encoded is not None and encoder.held_bytes == first.encoded.nbytes
 
@@ -143,19 +142,17 @@ async def test_past_the_budget_a_screenshot_is_left_for_admission_until_the_held
 
 
 async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
-    prepared: tuple[TransformersEngine],
-    ahead_of: Callable[[TransformersEngine, int], AheadEncoder],
+    prepared: TransformersEngine, ahead_of: Callable[[int], AheadEncoder]
 ) -> None:
-    (engine,) = prepared
-    sequence = _sequence(engine, (640, 400))
-    encoder = ahead_of(engine, 2**30)
+    sequence = _sequence(prepared, (640, 400))
+    encoder = ahead_of(2**30)
     encoder.after(sequence).result(timeout=60)
     assert sequence.encoded is not None
     (held,) = sequence.encoded.encodings.values()
     patches, grids = sequence.prompt.images_from(0)
     assert patches is not None and grids is not None
     with torch.inference_mode():
-        embeds, deepstack = ChunkedPrefill(engine._model).encode(
+        embeds, deepstack = ChunkedPrefill(prepared._model).encode(
             patches, grids, sequence.prompt.digests_from(0)
         )
     assert torch.equal(held.embeds, embeds)
@@ -163,39 +160,33 @@ async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
 
 
 async def test_a_request_cancelled_in_line_is_not_encoded_and_is_still_ready(
-    prepared: tuple[TransformersEngine],
-    ahead_of: Callable[[TransformersEngine, int], AheadEncoder],
+    prepared: TransformersEngine, ahead_of: Callable[[int], AheadEncoder]
 ) -> None:
-    (engine,) = prepared
-    sequence = _sequence(engine, (640, 400))
+    sequence = _sequence(prepared, (640, 400))
     sequence.cancelled.set()
-    encoder = ahead_of(engine, 2**30)
+    encoder = ahead_of(2**30)
     assert encoder.after(sequence).result(timeout=60) is sequence.prompt
     assert sequence.encoded is None and encoder.held_bytes == 0
 
 
 async def test_a_failed_preparation_reaches_the_scheduler_as_it_was(
-    prepared: tuple[TransformersEngine],
-    ahead_of: Callable[[TransformersEngine, int], AheadEncoder],
+    prepared: TransformersEngine, ahead_of: Callable[[int], AheadEncoder]
 ) -> None:
-    (engine,) = prepared
     request = fixed_length_request("what is this?", 1, size=(640, 400))
     failed: Future[PreparedPrompt] = Future()
     failed.set_exception(ValueError("not an image"))
     sequence = Sequence(request, failed, lambda _: None, max_new_tokens=1)
-    encoder = ahead_of(engine, 2**30)
+    encoder = ahead_of(2**30)
     ready = encoder.after(sequence)
     with pytest.raises(ValueError, match="not an image"):
         ready.result(timeout=60)
 
 
 async def test_after_closing_a_prepared_request_is_ready_without_being_encoded(
-    prepared: tuple[TransformersEngine],
-    ahead_of: Callable[[TransformersEngine, int], AheadEncoder],
+    prepared: TransformersEngine, ahead_of: Callable[[int], AheadEncoder]
 ) -> None:
-    (engine,) = prepared
-    sequence = _sequence(engine, (640, 400))
-    encoder = ahead_of(engine, 2**30)
+    sequence = _sequence(prepared, (640, 400))
+    encoder = ahead_of(2**30)
     encoder.close()
     assert encoder.after(sequence).result(timeout=60) is sequence.prompt
     assert sequence.encoded is None
