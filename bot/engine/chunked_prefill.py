@@ -31,6 +31,7 @@ import torch
 
 from bot.engine.encoder_cache import EncoderCache, Encoding, HeldEncodings
 from bot.engine.prefix_cache import PrefixHit
+from bot.engine.prepared import PromptImage
 from bot.engine.sequence import Sequence
 
 
@@ -91,27 +92,19 @@ class ChunkedPrefill:
     def begin(self, joiners: Seq[tuple[Sequence, PrefixHit | None, int]]) -> list[PartialPrefill]:
         """Embed each joiner's tokens after its prefix; `joiners` are (sequence, hit, slot)."""
         device = self._model.device
-        patches: list[torch.Tensor] = []
-        grids: list[torch.Tensor] = []
-        digests: list[str] = []
+        images: list[PromptImage] = []
         rows: list[tuple[Sequence, int, int, torch.Tensor, torch.Tensor]] = []
         ready = ready_encodings(sequence for sequence, _, _ in joiners)
         for sequence, hit, slot in joiners:
             skip = hit.length if hit is not None else 0
             ids = torch.tensor(sequence.tokens[skip:])
             visual = ids == self._image_token
-            pixels, grid = sequence.prompt.images_from(skip)
-            if pixels is not None and grid is not None:
-                patches.append(pixels)
-                grids.append(grid)
-                digests += sequence.prompt.digests_from(skip)
+            images += sequence.prompt.images_from(skip)
             rows.append((sequence, slot, skip, ids, visual))
         image_embeds: torch.Tensor | None = None
         deepstack: list[torch.Tensor] = []
-        if patches:
-            image_embeds, deepstack = self.encode(
-                torch.cat(patches), torch.cat(grids), digests, ready
-            )
+        if images:
+            image_embeds, deepstack = self.encode(images, ready)
         partials: list[PartialPrefill] = []
         taken = 0  # image tokens handed out so far, in the joiners' order
         for sequence, slot, skip, ids, visual in rows:
@@ -142,9 +135,7 @@ class ChunkedPrefill:
     def embed_with_images(
         self,
         ids: torch.Tensor,
-        patches: torch.Tensor,
-        grids: torch.Tensor,
-        digests: Seq[str],
+        images: Seq[PromptImage],
         ready: Mapping[str, Encoding] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """Input embeddings of a padded batch `ids` [rows, width] with its images' encodings
@@ -153,25 +144,21 @@ class ChunkedPrefill:
         device = self._model.device
         ids = ids.to(device)
         embeds = self._embed(ids)
-        image_embeds, deepstack = self.encode(patches, grids, digests, ready)
+        image_embeds, deepstack = self.encode(images, ready)
         visual = ids == self._image_token
         mask = visual.unsqueeze(-1).expand_as(embeds)
         embeds = embeds.masked_scatter(mask, image_embeds.to(device, embeds.dtype))
         return embeds, visual, [layer.to(device, embeds.dtype) for layer in deepstack]
 
     def encode(
-        self,
-        patches: torch.Tensor,
-        grids: torch.Tensor,
-        digests: Seq[str],
-        ready: Mapping[str, Encoding] | None = None,
+        self, images: Seq[PromptImage], ready: Mapping[str, Encoding] | None = None
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Image embeddings and DeepStack features of every image, in order; `digests`
-        name the images' contents, one per grid row. Images encoded ahead come from
-        `ready`, images encoded lately from the cache; the others are encoded (all in
-        one call off the CPU). Every image's encoding is kept in the cache."""
+        """Image embeddings and DeepStack features of every image, in order. Images
+        encoded ahead come from `ready`, images encoded lately from the cache; the
+        others are encoded (all in one call off the CPU). Every image's encoding is
+        kept in the cache. Only the images encoded here have their patches read."""
         ready = ready or {}
-        images = _split(patches, grids)
+        digests = [image.digest for image in images]
         known: dict[str, Encoding | None] = {}
         for digest in digests:
             if digest not in known:
@@ -181,66 +168,59 @@ class ChunkedPrefill:
         for digest in set(digests) & set(ready):
             _read_on_this_stream(ready[digest])
             self._encodings.put(digest, ready[digest])
-        fresh = self._encode_new(images, digests, lambda digest: known[digest] is not None)
+        fresh = self._encode_new(images, lambda digest: known[digest] is not None)
         for digest, encoding in fresh.items():
             self._encodings.put(digest, encoding)
         known.update(fresh)
         done = [found for digest in digests if (found := known[digest]) is not None]
         return (
-            torch.cat([encoding.embeds for encoding in done]),
-            [torch.cat(layer) for layer in zip(*(e.deepstack for e in done), strict=True)],
+            _joined([encoding.embeds for encoding in done]),
+            [_joined(list(layer)) for layer in zip(*(e.deepstack for e in done), strict=True)],
         )
 
-    def encode_missing(
-        self, patches: torch.Tensor, grids: torch.Tensor, digests: Seq[str]
-    ) -> dict[str, Encoding]:
+    def encode_missing(self, images: Seq[PromptImage]) -> dict[str, Encoding]:
         """Encodings of the images the cache does not hold, by digest (each image once);
         for encoding ahead of admission, on any thread."""
-        return self._encode_new(_split(patches, grids), digests, self._encodings.__contains__)
+        return self._encode_new(images, self._encodings.__contains__)
 
     def _encode_new(
-        self,
-        images: list[tuple[torch.Tensor, torch.Tensor]],
-        digests: Seq[str],
-        known: Callable[[str], bool],
+        self, images: Seq[PromptImage], known: Callable[[str], bool]
     ) -> dict[str, Encoding]:
         """Encodings of the images whose digest is not `known`, by digest: each new image
         once, though two joiners bring it."""
-        wanted: dict[str, int] = {}
-        for index, digest in enumerate(digests):
-            if digest not in wanted and not known(digest):
-                wanted[digest] = index
+        wanted: dict[str, PromptImage] = {}
+        for image in images:
+            if image.digest not in wanted and not known(image.digest):
+                wanted[image.digest] = image
         if not wanted:
             return {}
-        fresh = self._encode_all([images[index] for index in wanted.values()])
+        fresh = self._encode_all(list(wanted.values()))
         return dict(zip(wanted, fresh, strict=True))
 
-    def _encode_all(self, images: list[tuple[torch.Tensor, torch.Tensor]]) -> list[Encoding]:
+    def _encode_all(self, images: list[PromptImage]) -> list[Encoding]:
         """Each image's encoding, in one encoder call or one per image (`one_encoder_call`)."""
+        calls = [images] if self._one_call else [[image] for image in images]
+        return [encoding for call in calls for encoding in self._encode_call(call)]
+
+    def _encode_call(self, images: list[PromptImage]) -> list[Encoding]:
+        """One vision-encoder call for `images`, split into each image's encoding."""
         device = self._model.device
-        calls = (
-            [(torch.cat([p for p, _ in images]), torch.cat([g for _, g in images]))]
-            if self._one_call
-            else images
+        pixels = _joined([image.patches for image in images])
+        grids = _joined([image.grid for image in images])
+        encoded = self._visual(
+            pixels.to(device, self._visual.dtype), grid_thw=grids.to(device), return_dict=True
         )
-        embeds: list[torch.Tensor] = []
-        deepstack: list[list[torch.Tensor]] = []
-        for pixels, grid in calls:
-            encoded = self._visual(
-                pixels.to(device, self._visual.dtype), grid_thw=grid.to(device), return_dict=True
-            )
-            embeds.append(_joined(encoded.pooler_output))
-            deepstack.append([_joined(feature) for feature in encoded.deepstack_features])
-        joined = torch.cat(embeds)
-        layers = [torch.cat(layer) for layer in zip(*deepstack, strict=True)]
-        tokens = [pixels.shape[0] // self._merge for pixels, _ in images]
+        embeds = _joined(encoded.pooler_output)
+        layers = [_joined(feature) for feature in encoded.deepstack_features]
+        if len(images) == 1:
+            return [Encoding(embeds, tuple(layers))]
+        tokens = [image.patches.shape[0] // self._merge for image in images]
         # Views of one call's output would keep all of it alive while the cache
         # counts only its own part: each image gets its own copy.
-        copy = len(images) > 1
         return [
-            Encoding(_owned(mine, copy), tuple(_owned(part, copy) for part in parts))
+            Encoding(mine.clone(), tuple(part.clone() for part in parts))
             for mine, *parts in zip(
-                torch.split(joined, tokens), *(torch.split(f, tokens) for f in layers), strict=True
+                torch.split(embeds, tokens), *(torch.split(f, tokens) for f in layers), strict=True
             )
         ]
 
@@ -257,12 +237,6 @@ def ready_encodings(sequences: Iterable[Sequence]) -> dict[str, Encoding]:
     return ready
 
 
-def _split(patches: torch.Tensor, grids: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(patches, grid) of each image: one grid row an image."""
-    sizes = [int(t * h * w) for t, h, w in grids.tolist()]
-    return list(zip(torch.split(patches, sizes), torch.split(grids, 1), strict=True))
-
-
 def _read_on_this_stream(encoding: Encoding) -> None:
     """An encoding made on another CUDA stream is read on this thread's: its memory must
     not be reused for that stream's work before this one is done with it."""
@@ -271,10 +245,9 @@ def _read_on_this_stream(encoding: Encoding) -> None:
             tensor.record_stream(torch.cuda.current_stream(tensor.device))
 
 
-def _owned(tensor: torch.Tensor, copy: bool) -> torch.Tensor:
-    return tensor.clone() if copy else tensor
-
-
-def _joined(features: torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]) -> torch.Tensor:
-    """One tensor from vision features, whole or split per image (transformers versions differ)."""
-    return features if isinstance(features, torch.Tensor) else torch.cat(list(features))
+def _joined(parts: torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]) -> torch.Tensor:
+    """One tensor from parts in order (vision features come whole or per image, as
+    transformers versions differ); a lone part is handed back, not copied."""
+    if isinstance(parts, torch.Tensor):
+        return parts
+    return parts[0] if len(parts) == 1 else torch.cat(list(parts))

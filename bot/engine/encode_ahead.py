@@ -112,14 +112,14 @@ class AheadEncoder:
             ready.set_result(prompt)
 
     def _encoded(self, prompt: PreparedPrompt) -> HeldEncodings | None:
-        patches, grids = prompt.images_from(0)
-        if patches is None or grids is None:
+        images = prompt.images_from(0)
+        if not images:
             return None
         with self._lock:
             if self._held >= self._budget:
                 return None
         with torch.inference_mode(), self._on_own_stream():
-            encodings = self._chunks.encode_missing(patches, grids, prompt.digests_from(0))
+            encodings = self._chunks.encode_missing(images)
         if not encodings:  # every screenshot is in the encoder cache already
             return None
         held = HeldEncodings(encodings)

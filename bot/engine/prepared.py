@@ -14,6 +14,15 @@ import torch
 
 
 @dataclass(frozen=True)
+class PromptImage:
+    """One image of a prompt: patches [patches, dim], grid [1, 3] (t, h, w), content digest."""
+
+    patches: torch.Tensor
+    grid: torch.Tensor
+    digest: str
+
+
+@dataclass(frozen=True)
 class PreparedPrompt:
     """One prompt's token ids, images and positions (batch of one, on the CPU).
 
@@ -55,23 +64,17 @@ class PreparedPrompt:
         beyond = torch.stack([after, *(after + self.rope_delta,) * 3])
         return torch.cat([inside, beyond], dim=1)
 
-    def images_from(self, first_token: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Pixel patches and grids of the images that start at or after `first_token`."""
+    def images_from(self, first_token: int) -> list[PromptImage]:
+        """The images that start at or after `first_token`, in order; their patches are
+        views of `pixel_values` (no copy: one screenshot's patches are tens of MB)."""
         if self.pixel_values is None or self.image_grid_thw is None:
-            return None, None
-        spans = self.image_spans
-        keep = [index for index, (start, _) in enumerate(spans) if start >= first_token]
-        if not keep:
-            return None, None
-        patches_per_image = self.image_grid_thw.prod(-1).tolist()
-        offset = sum(patches_per_image[: keep[0]])
-        return self.pixel_values[offset:], self.image_grid_thw[keep[0] :]
-
-    def digests_from(self, first_token: int) -> list[str]:
-        """Content digests of the images that start at or after `first_token`, in order."""
+            return []
+        sizes = self.image_grid_thw.prod(-1).tolist()
+        patches = torch.split(self.pixel_values, sizes)
+        grids = torch.split(self.image_grid_thw, 1)
         return [
-            digest
-            for (start, _), digest in zip(self.image_spans, self.image_digests, strict=True)
+            PromptImage(patches[index], grids[index], self.image_digests[index])
+            for index, (start, _) in enumerate(self.image_spans)
             if start >= first_token
         ]
 

@@ -31,7 +31,7 @@ from bot.engine.mailbox import deliver
 from bot.engine.mixed_step import MixedResult, MixedStep
 from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
-from bot.engine.prepared import PreparedPrompt
+from bot.engine.prepared import PreparedPrompt, PromptImage
 from bot.engine.sampling import TokenChooser
 from bot.engine.sequence import Sequence
 from bot.engine.slot_cache import SlotCache, bucket_for, pool_columns
@@ -159,27 +159,21 @@ class ModelRunner:
         ids = torch.full((len(group), width), self._pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(group), width), dtype=torch.long)
         positions = torch.zeros((4, len(group), width), dtype=torch.long)
-        pixels: list[torch.Tensor] = []
-        grids: list[torch.Tensor] = []
-        digests: list[str] = []
+        images: list[PromptImage] = []
         for row, sequence in enumerate(group):
             pad = width - (len(sequence.tokens) - skip)
             ids[row, pad:] = torch.tensor(sequence.tokens[skip:])
             mask[row, pad:] = 1
             positions[:, row, pad:] = sequence.prompt.positions_of(skip, len(sequence.tokens))
-            patches, grid = sequence.prompt.images_from(skip)
-            if patches is not None and grid is not None:
-                pixels.append(patches)
-                grids.append(grid)
-                digests += sequence.prompt.digests_from(skip)
+            images += sequence.prompt.images_from(skip)
         if hit is not None:
             cache = GrowingCache.from_tensors(hit.tensors)
             mask = torch.cat([torch.ones((1, skip), dtype=torch.long), mask], dim=1)
         else:
             cache = GrowingCache.empty(self._layers)
-        if pixels:  # the screenshots' encodings through the encoder cache
+        if images:  # the screenshots' encodings through the encoder cache
             embeds, visual, deepstack = self._chunks.embed_with_images(
-                ids, torch.cat(pixels), torch.cat(grids), digests, ready_encodings(group)
+                ids, images, ready_encodings(group)
             )
             hidden = self._text(
                 inputs_embeds=embeds,

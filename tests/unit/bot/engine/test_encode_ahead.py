@@ -149,12 +149,8 @@ async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
     encoder.after(sequence).result(timeout=60)
     assert sequence.encoded is not None
     (held,) = sequence.encoded.encodings.values()
-    patches, grids = sequence.prompt.images_from(0)
-    assert patches is not None and grids is not None
     with torch.inference_mode():
-        embeds, deepstack = ChunkedPrefill(prepared._model).encode(
-            patches, grids, sequence.prompt.digests_from(0)
-        )
+        embeds, deepstack = ChunkedPrefill(prepared._model).encode(sequence.prompt.images_from(0))
     assert torch.equal(held.embeds, embeds)
     assert all(torch.equal(a, b) for a, b in zip(held.deepstack, deepstack, strict=True))
 
