@@ -23,13 +23,15 @@ def sniff_image_type(head: bytes) -> str | None:
 def to_model_rgb(image: Image.Image) -> Image.Image:
     """Normalise any Pillow image to 8-bit RGB, the way a person would see it.
 
-    EXIF orientation is applied; animated images give their first frame;
-    transparency is flattened onto white (screenshots with alpha are mostly UI);
-    palette, CMYK, grey and 16/32-bit modes are converted.
+    EXIF orientation is applied to `image` itself (callers pass an image they
+    decoded for this); animated images give their first frame; transparency is
+    flattened onto white (screenshots with alpha are mostly UI); palette, CMYK,
+    grey and 16/32-bit modes are converted. The result is always a new image.
     """
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
-    image = ImageOps.exif_transpose(image)
+    # In place: a copy of a 1920x1080 screenshot costs more than its transpose check.
+    ImageOps.exif_transpose(image, in_place=True)
     if image.mode in {"I;16", "I;16B", "I;16L", "I"}:
         # 16/32-bit greyscale: scale to 8 bits instead of clipping everything to white.
         image = image.point(lambda value: value / 256).convert("L")
