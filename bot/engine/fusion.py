@@ -112,9 +112,7 @@ class FusedText:
         angles = rope_positions.to(torch.float32) * self._frequencies  # [rows, dim]
         cos = (angles.cos() * self._cosine_scale).to(dtype).view(rows, 1, self._dim)
         sin = (angles.sin() * self._sine_sign).to(dtype).view(rows, 1, self._dim)
-        # Once per step, not per layer: the additive mask every backend takes as is.
-        bias = torch.zeros(attention_mask.shape, dtype=dtype, device=hidden.device)
-        bias = bias.masked_fill_(attention_mask.logical_not(), float("-inf"))
+        bias = additive_mask(attention_mask, dtype)  # once per step, not per layer
         for index, layer in enumerate(self._layers):
             hidden = self._layer(hidden, layer, index, cos, sin, bias, cache)
         return functional.rms_norm(hidden, self._final_norm.shape, self._final_norm, self._eps)
@@ -264,3 +262,11 @@ def _concatenate_into_views(modules: list[nn.Linear], name: str) -> torch.Tensor
         setattr(module, name, nn.Parameter(joined[start : start + rows], requires_grad=False))
         start += rows
     return joined
+
+
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`allowed` (True where a query may attend) as the additive mask every attention
+    backend takes as it is: made once per step, where a boolean one is converted
+    again by each layer's attention call."""
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return bias.masked_fill_(allowed.logical_not(), float("-inf"))

@@ -36,6 +36,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from bot.engine.chunked_prefill import PartialPrefill
 from bot.engine.compat import cache_argument
+from bot.engine.fusion import additive_mask
 from bot.engine.slot_cache import MixedWrites, SlotCache
 
 PLAN_ARGUMENT = "mixed_step_plan"  # the keyword the plan travels under to the attention
@@ -49,7 +50,7 @@ class ChunkPart:
     slot: int
     start: int  # index of its first token in the packed sequence
     length: int
-    mask: torch.Tensor  # [1, 1, length, attended] True where a token may attend
+    mask: torch.Tensor  # [1, 1, length, attended] additive: 0 where a token may attend
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class MixedPlan:
     """How `mixed_attention` splits one step's packed queries."""
 
     rows: int  # the decode part: slots [0, rows), one token each
-    decode_mask: torch.Tensor | None  # [rows, 1, 1, attended]
+    decode_mask: torch.Tensor | None  # [rows, 1, 1, attended] additive, as `ChunkPart.mask`
     chunks: tuple[ChunkPart, ...]
     base: str  # the attention implementation each part runs with
 
@@ -139,6 +140,7 @@ class MixedStep:
         (a joiner and how many of its tokens go in now); the pool's lengths are advanced."""
         assert pool.inputs is not None, "reserve the pool first"
         device = pool.inputs.columns.device
+        dtype = self._embed.weight.dtype
         rows = max(feeds) + 1 if feeds else 0
         ids, texts, ropes = [self._pad] * rows, [0] * rows, [0] * rows
         writes = [pool.scratch_column] * rows
@@ -159,9 +161,8 @@ class MixedStep:
         decode_mask = None
         if rows:
             width = max(pool.lengths[slot] for slot in feeds) + 1
-            decode_mask = (every[:width].unsqueeze(0) <= staged[1, :rows].unsqueeze(1)).view(
-                rows, 1, 1, width
-            )
+            allowed = every[:width].unsqueeze(0) <= staged[1, :rows].unsqueeze(1)
+            decode_mask = additive_mask(allowed.view(rows, 1, 1, width), dtype)
         parts: list[ChunkPart] = []
         embeds: list[torch.Tensor] = [self._embed(staged[2, :rows]).unsqueeze(0)] if rows else []
         positions = [torch.tensor([texts, ropes, ropes, ropes]).view(4, 1, rows).to(device)]
@@ -171,7 +172,8 @@ class MixedStep:
             first = partial.skip + partial.done
             end = first + length
             written = staged[1, start : start + length]
-            mask = (every[:end].unsqueeze(0) <= written.unsqueeze(1)).view(1, 1, length, end)
+            allowed = (every[:end].unsqueeze(0) <= written.unsqueeze(1)).view(1, 1, length, end)
+            mask = additive_mask(allowed, dtype)
             parts.append(ChunkPart(partial.slot, start, length, mask))
             embeds.append(partial.embeds[:, partial.done : partial.done + length])
             positions.append(partial.positions[:, :, partial.done : partial.done + length])
