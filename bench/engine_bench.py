@@ -23,6 +23,10 @@ concurrency rows marked "2 shared", where all requests share two screenshots
 `--rounds N` runs each concurrency level N times, with new screenshots each
 round and the two paths taking turns to go first; its tok/s is the median of
 the rounds, their range beside it (one round of a few requests is noisy).
+The engine's row also gives engine ÷ naive within each round (the same
+screenshots, measured back to back): the median of those paired ratios and
+their range, steadier than the ratio of two medians when the box's speed
+drifts from round to round.
 """
 
 from __future__ import annotations
@@ -413,6 +417,18 @@ def _rates(results: list[Result]) -> str:
     return middle if len(rates) == 1 else f"{middle} ({min(rates):.1f}-{max(rates):.1f})"
 
 
+def _paired_ratio(taken: dict[str, list[Result]]) -> str:
+    """Engine tok/s over naive's within each round (same screenshots, minutes apart at
+    most): the median, with the range. Steadier than a ratio of the two medians on a
+    box whose speed drifts between rounds."""
+    ratios = [
+        (ours.tokens / ours.seconds) / (theirs.tokens / theirs.seconds)
+        for ours, theirs in zip(taken["engine"], taken["naive"], strict=True)
+    ]
+    middle = f"{statistics.median(ratios):.2f}"
+    return middle if len(ratios) == 1 else f"{middle} ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
 async def run(
     smoke: bool,
     tokens: int,
@@ -474,9 +490,9 @@ async def run(
     print()
     print(
         "| concurrent | screenshots | path | output tok/s | p50 latency s | p95 latency s "
-        "| peak GPU GiB |"
+        "| peak GPU GiB | engine ÷ naive, same round |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for n in concurrency:
         for kind in ("each its own", "2 shared"):
             taken: dict[str, list[Result]] = {name: [] for name in PATHS}
@@ -509,9 +525,10 @@ async def run(
                     else f"{statistics.median(latencies):.2f} | {percentile(latencies, 0.95):.2f}"
                 )
                 label = f"naive ({naive_sample} of {n})" if sampled else name
+                paired = _paired_ratio(taken) if name == "engine" else ""
                 print(
                     f"| {n} | {kind} | {label} | {_rates(results)} | {latency} "
-                    f"| {peaks[name]:.1f} |",
+                    f"| {peaks[name]:.1f} | {paired} |",
                     flush=True,
                 )
     await engine.close()
