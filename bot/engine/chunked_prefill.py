@@ -30,7 +30,6 @@ from typing import Any
 import torch
 
 from bot.engine.encoder_cache import EncoderCache, Encoding, HeldEncodings
-from bot.engine.patch_embedding import embed_patches_as_linear
 from bot.engine.prefix_cache import PrefixHit
 from bot.engine.prepared import PromptImage
 from bot.engine.sequence import Sequence
@@ -81,7 +80,6 @@ class ChunkedPrefill:
         inner = model.model
         self._embed = inner.get_input_embeddings()
         self._visual = inner.visual
-        embed_patches_as_linear(self._visual)
         self._merge = int(self._visual.spatial_merge_size) ** 2  # patches per image token
         self._image_token = int(model.config.image_token_id)
         self._encodings = encodings if encodings is not None else EncoderCache(0)
@@ -177,7 +175,7 @@ class ChunkedPrefill:
         done = [found for digest in digests if (found := known[digest]) is not None]
         return (
             _joined([encoding.embeds for encoding in done]),
-            [_joined(list(layer)) for layer in zip(*(e.deepstack for e in done), strict=True)],
+            [_joined(layer) for layer in zip(*(e.deepstack for e in done), strict=True)],
         )
 
     def encode_missing(self, images: Seq[PromptImage]) -> dict[str, Encoding]:

@@ -29,6 +29,7 @@ from bot.engine.encode_ahead import AheadEncoder
 from bot.engine.encoder_cache import EncoderCache
 from bot.engine.mailbox import deliver
 from bot.engine.mixed_step import MixedResult, MixedStep
+from bot.engine.patch_embedding import embed_patches_as_linear
 from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
 from bot.engine.prepared import PreparedPrompt, PromptImage
@@ -62,6 +63,9 @@ class ModelRunner:
         self._config = config
         self._layers = int(model.config.get_text_config().num_hidden_layers)
         self._batch = SlotCache(self._layers)
+        # The model as the engine runs it: patch embedding as a matrix product here,
+        # the text decoder's weights fused by the decoder.
+        embed_patches_as_linear(model.model.visual)
         self._decoder = Decoder(
             model, config.decode_mode, compile_budget_seconds=config.compile_budget_seconds
         )
