@@ -49,9 +49,14 @@ def build_redis(settings: Settings) -> Redis | None:
     """A Redis client with explicit timeouts, or None when `REDIS_URL` is unset."""
     if settings.redis_url is None:
         return None
-    # Short, explicit timeouts and retries: no call waits long on a Redis that is down.
+    return redis_client(settings.redis_url)
+
+
+def redis_client(url: str) -> Redis:
+    """The bot's client for `url`. Short, explicit timeouts and retries: no call waits long
+    on a Redis that is down (redis-py's own default retries three times, backing off to 10 s)."""
     return Redis.from_url(
-        settings.redis_url,
+        url,
         socket_timeout=2.0,
         socket_connect_timeout=1.0,
         health_check_interval=30,

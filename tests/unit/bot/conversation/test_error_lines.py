@@ -35,6 +35,7 @@ from bot.observability.metrics import Metrics
 from bot.safety.redaction import Redactor
 from bot.stores.error_lines import InMemoryErrorLineStore, RedisErrorLineStore
 from bot.stores.resilience import RedisOutage, ResilientErrorLines
+from tests.support.down_redis import down_redis
 from tests.support.grounded_diagnoser import grounded_diagnoser
 from tests.support.recording_engine import RecordingEngine
 from tests.support.screenshots import render_error_screenshot
@@ -243,7 +244,7 @@ async def test_two_replicas_on_one_redis_run_the_pass_once_per_image(
 async def test_a_store_that_does_not_answer_costs_the_pass_not_the_answer(
     reading_engine: TransformersEngine, tmp_path: Path
 ) -> None:
-    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    down = down_redis()
     engine = RecordingEngine(reading_engine)
     retriever = await _retriever(tmp_path)
     for store in (
@@ -260,7 +261,7 @@ async def test_a_store_that_does_not_answer_costs_the_pass_not_the_answer(
 
 
 async def test_the_redis_store_says_when_redis_is_down() -> None:
-    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+    down = down_redis()
     store = RedisErrorLineStore(down)
     with pytest.raises(StoreUnavailable) as raised:
         await store.get("ab" * 32, version=1)

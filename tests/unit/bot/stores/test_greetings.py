@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from redis.asyncio import Redis
 
@@ -12,14 +10,7 @@ from bot.observability.metrics import Metrics
 from bot.stores.greetings import InMemoryGreetings, RedisGreetings, ResilientGreetings
 from bot.stores.resilience import RedisOutage
 from handlers.slack.assistant import should_greet
-
-
-def _closed_port() -> int:
-    """A local port nothing listens on: connecting to it is refused, as with Redis down."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+from tests.support.down_redis import down_redis
 
 
 async def test_in_memory_greets_each_person_of_each_workspace_once() -> None:
@@ -44,7 +35,7 @@ async def test_redis_greetings_hold_across_clients_for_a_day(
 
 
 async def test_redis_down_raises_the_bots_error_and_the_opening_still_greets() -> None:
-    client = Redis(host="127.0.0.1", port=_closed_port(), socket_connect_timeout=1)
+    client = down_redis()
     greetings = RedisGreetings(client)
     try:
         with pytest.raises(StoreUnavailable) as raised:

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from redis.asyncio import Redis
 
 from bot.errors import BotError, StoreUnavailable
 from bot.stores.work_log import RedisWorkLog
-
-
-def _closed_port() -> int:
-    """A local port nothing listens on: connecting to it is refused, as with Redis down."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+from tests.support.down_redis import down_redis
 
 
 async def test_a_recorded_question_is_unfinished_until_it_is_finished(
@@ -32,7 +23,7 @@ async def test_a_recorded_question_is_unfinished_until_it_is_finished(
 
 @pytest.mark.parametrize("call", ["record", "finish", "unfinished"])
 async def test_redis_down_raises_the_bots_error_naming_the_call(call: str) -> None:
-    client = Redis(host="127.0.0.1", port=_closed_port(), socket_connect_timeout=1)
+    client = down_redis()
     log = RedisWorkLog(client)
     try:
         with pytest.raises(StoreUnavailable) as raised:
