@@ -53,6 +53,7 @@ import itertools
 
 from bench.stats import percentile
 from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
+from bot.engine.config import ENCODER_WORKERS
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.images import decode_for_model
 from bot.engine.transformers_engine import TransformersEngine
@@ -437,6 +438,7 @@ async def run(
     chunk: int,
     naive_sample: int | None = None,
     rounds: int = 1,
+    encoder_workers: int = ENCODER_WORKERS,
 ) -> None:
     from transformers import AutoProcessor
 
@@ -450,6 +452,7 @@ async def run(
                 device="cpu",
                 decode_mode=decode_mode,
                 prefill_chunk_tokens=chunk,
+                encoder_workers=encoder_workers,
                 observe=_observe,
             )
             await engine.start()
@@ -464,6 +467,7 @@ async def run(
                 device="cuda",
                 decode_mode=decode_mode,
                 prefill_chunk_tokens=chunk,
+                encoder_workers=encoder_workers,
                 observe=_observe,
             )
             device = torch.cuda.get_device_name()
@@ -472,8 +476,8 @@ async def run(
     }
     print(
         f"device: {device}; decode: {engine.decode_mode}; output fixed at {tokens} tokens; "
-        f"prefill chunk {chunk} tokens; torch {torch.__version__}; "
-        f"transformers {transformers.__version__}"
+        f"prefill chunk {chunk} tokens; {encoder_workers} encoder threads; "
+        f"torch {torch.__version__}; transformers {transformers.__version__}"
     )
     for path in PATHS:  # warm-up: kernels, allocator, tokenizer caches
         await seconds(path, engine, _request(shots["1920x1080"], QUESTIONS[2], 2))
@@ -552,6 +556,12 @@ def main() -> int:
         help="PREFILL_CHUNK_TOKENS (default 512; 16 in the smoke run, whose screenshots are short)",
     )
     parser.add_argument(
+        "--encoder-workers",
+        type=int,
+        default=ENCODER_WORKERS,
+        help=f"ENCODER_WORKERS (default {ENCODER_WORKERS})",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -571,7 +581,16 @@ def main() -> int:
         parser.error("no CUDA device: use --smoke")
     chunk = args.prefill_chunk if args.prefill_chunk is not None else (16 if args.smoke else 512)
     asyncio.run(
-        run(args.smoke, tokens, levels, args.decode_mode, chunk, args.naive_sample, args.rounds)
+        run(
+            args.smoke,
+            tokens,
+            levels,
+            args.decode_mode,
+            chunk,
+            args.naive_sample,
+            args.rounds,
+            args.encoder_workers,
+        )
     )
     return 0
 

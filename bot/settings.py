@@ -172,6 +172,7 @@ class Settings(BaseSettings):
     prefill_chunk_tokens: int = Field(default=512, ge=0)  # 0: prefill in one pass
     prefix_cache_bytes: int = Field(default=2 * 2**30, ge=0)
     encoder_cache_bytes: int = Field(default=256 * 2**20, ge=0)  # screenshots' encodings
+    encoder_workers: int = Field(default=2, ge=1, le=16)  # threads encoding them ahead
     kv_cache_bytes: int = Field(default=0, ge=0)  # 0: KV_CACHE_MEMORY_SHARE of free memory
     kv_cache_memory_share: float = Field(default=0.9, gt=0, le=1)
     decode_mode: DecodeMode = DecodeMode.AUTO

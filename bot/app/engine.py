@@ -80,6 +80,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         prefill_chunk_tokens=settings.prefill_chunk_tokens,
         prefix_cache_bytes=settings.prefix_cache_bytes,
         encoder_cache_bytes=settings.encoder_cache_bytes,
+        encoder_workers=settings.encoder_workers,
         kv_cache_bytes=settings.kv_cache_bytes,
         kv_cache_memory_share=settings.kv_cache_memory_share,
         lora_adapter=settings.lora_adapter,

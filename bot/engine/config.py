@@ -18,6 +18,9 @@ KV_CACHE_MEMORY_SHARE = 0.9  # of the memory free after weights, when no byte bu
 # Eight 1280x800 screenshots' encodings for Qwen3-VL-8B (~1,000 tokens x 4,096 x bf16,
 # with three DeepStack layers: ~32 MiB each).
 ENCODER_CACHE_BYTES = 256 * 2**20
+# Two encoder threads: one screenshot's encoder fills the cores another's leaves idle
+# between its operators, where one thread makes every joiner's screenshot wait in a chain.
+ENCODER_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ class EngineConfig:
         encoder_cache_bytes: bytes of recent screenshots' vision encodings kept by
             content, so that an image seen again is not encoded again; as much
             again bounds the screenshots encoded ahead of admission on the
-            encoder thread (0: neither); both taken from the pool's memory share.
+            encoder threads (0: neither); both taken from the pool's memory share.
+        encoder_workers: threads encoding screenshots ahead of admission, each a
+            request's screenshots at a time.
         kv_cache_bytes: bytes of the key/value pool reserved at start-up for
             every decode slot; 0 sizes it from `kv_cache_memory_share` of the
             memory free once the weights are loaded, capped at what `max_batch`
@@ -79,6 +84,7 @@ class EngineConfig:
     prefill_chunk_tokens: int = 512
     prefix_cache_bytes: int = 2 * 2**30
     encoder_cache_bytes: int = ENCODER_CACHE_BYTES
+    encoder_workers: int = ENCODER_WORKERS
     kv_cache_bytes: int = 0
     kv_cache_memory_share: float = KV_CACHE_MEMORY_SHARE
     lora_adapter: str | None = None

@@ -1,4 +1,4 @@
-"""Screenshots encoded ahead, on a thread of their own, while the batch keeps stepping.
+"""Screenshots encoded ahead, on threads of their own, while the batch keeps stepping.
 
 A request's screenshots are encoded as soon as its prompt is prepared, not
 when the model thread admits it. The vision encoder is most of a
@@ -6,7 +6,11 @@ screenshot's prefill, and on the model thread it pauses every running
 answer for as long as it runs (the longest decode gap while a 1920x1080
 screenshot joins), and the steps wait for it. Here it runs beside them: on
 a GPU on a CUDA stream of its own, on the CPU on the cores the steps leave
-idle. A request counts as prepared for the scheduler once its screenshots
+idle. Two threads by default: the encoder's operators leave cores idle
+between them (each is one parallel region, then a wait), and with one
+thread the joiners' screenshots wait for each other in a chain, the longest
+stage of a burst; with two, one screenshot's encoding fills the other's
+gaps. A request counts as prepared for the scheduler once its screenshots
 are encoded, so the model thread takes finished encodings and never waits
 for one. (vLLM runs the encoder inside the step; splitting it out is what
 encoder-disaggregated serving does across machines, here across threads.)
@@ -14,9 +18,11 @@ encoder-disaggregated serving does across machines, here across threads.)
 The encodings one request holds until its prefill takes them are counted
 against `budget_bytes` (the encoder cache's budget): past it, a screenshot
 is left for the model thread to encode at admission, as it would be without
-this. So is one whose encoding failed (logged; the model thread's own
-attempt handles running out of memory). A request cancelled while in line is
-not encoded. Encodings taken by a prefill go into the encoder cache there.
+this (each thread checks the budget before it encodes, so the held bytes can
+pass it by the encodings under way, at most one per thread). So is one whose
+encoding failed (logged; the model thread's own attempt handles running out
+of memory). A request cancelled while in line is not encoded. Encodings taken
+by a prefill go into the encoder cache there.
 """
 
 from __future__ import annotations
@@ -41,9 +47,10 @@ ENCODED_AHEAD = "supportbot_engine_images_encoded_ahead"
 
 
 class AheadEncoder:
-    """Encodes prepared requests' screenshots on its own thread, within `budget_bytes`.
+    """Encodes prepared requests' screenshots on `workers` threads, within `budget_bytes`.
 
     `budget_bytes` of 0 turns it off: `after` hands back the preparation itself.
+    On a GPU the threads share one CUDA stream beside the model thread's.
     """
 
     def __init__(
@@ -51,6 +58,7 @@ class AheadEncoder:
         chunks: ChunkedPrefill,
         *,
         budget_bytes: int,
+        workers: int,
         device: torch.device,
         observe: Callable[[str, float], None],
     ) -> None:
@@ -59,7 +67,9 @@ class AheadEncoder:
         self._held = 0  # bytes held by requests not yet prefilled
         self._lock = threading.Lock()
         self._observe = observe
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-encode")
+        self._worker = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="supportbot-encode"
+        )
         self._stream = (
             torch.cuda.Stream(device)  # type: ignore[no-untyped-call]
             if device.type == "cuda"

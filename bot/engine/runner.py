@@ -79,6 +79,7 @@ class ModelRunner:
         self._ahead = AheadEncoder(
             self._chunks,
             budget_bytes=config.encoder_cache_bytes,
+            workers=config.encoder_workers,
             device=torch.device(model.device),
             observe=observe,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -105,15 +106,19 @@ def _sequence(engine: TransformersEngine, size: tuple[int, int]) -> Sequence:
 
 
 @pytest.fixture
-def ahead_of(prepared: TransformersEngine) -> Iterator[Callable[[int], AheadEncoder]]:
+def ahead_of(prepared: TransformersEngine) -> Iterator[Callable[..., AheadEncoder]]:
     """Makes encoders on the prepared engine's model with a budget; closed after the test."""
     made: list[AheadEncoder] = []
 
-    def make(budget: int) -> AheadEncoder:
+    def make(budget: int, workers: int = 1) -> AheadEncoder:
         chunks = ChunkedPrefill(prepared._model, encodings=EncoderCache(2**30))
         made.append(
             AheadEncoder(
-                chunks, budget_bytes=budget, device=torch.device("cpu"), observe=lambda _n, _v: None
+                chunks,
+                budget_bytes=budget,
+                workers=workers,
+                device=torch.device("cpu"),
+                observe=lambda _n, _v: None,
             )
         )
         return made[-1]
@@ -124,7 +129,7 @@ def ahead_of(prepared: TransformersEngine) -> Iterator[Callable[[int], AheadEnco
 
 
 async def test_past_the_budget_a_screenshot_is_left_for_admission_until_the_held_one_is_taken(
-    prepared: TransformersEngine, ahead_of: Callable[[int], AheadEncoder]
+    prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
 ) -> None:
     first, second, third = (_sequence(prepared, (300 + 20 * i, 200)) for i in range(3))
     encoder = ahead_of(1)  # room for one encoding at a time
@@ -141,8 +146,31 @@ async def test_past_the_budget_a_screenshot_is_left_for_admission_until_the_held
     assert third.encoded is not None
 
 
+async def test_two_workers_encode_two_requests_screenshots_at_once(
+    prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
+) -> None:
+    first, second = (_sequence(prepared, (640 + 20 * i, 400)) for i in range(2))
+    encoder = ahead_of(2**30, workers=2)
+    # Each encoder call waits at the barrier for the other: only two at once get through.
+    both_inside = threading.Barrier(2, timeout=30)
+    inside: list[str] = []
+
+    def meet(_module: torch.nn.Module, _args: Any) -> None:
+        inside.append(threading.current_thread().name)
+        both_inside.wait()
+
+    hook = prepared._model.model.visual.register_forward_pre_hook(meet)
+    try:
+        for ready in [encoder.after(first), encoder.after(second)]:
+            ready.result(timeout=60)
+    finally:
+        hook.remove()
+    assert first.encoded is not None and second.encoded is not None
+    assert len(set(inside)) == 2 and all(n.startswith("supportbot-encode") for n in inside)
+
+
 async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
-    prepared: TransformersEngine, ahead_of: Callable[[int], AheadEncoder]
+    prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
 ) -> None:
     sequence = _sequence(prepared, (640, 400))
     encoder = ahead_of(2**30)
@@ -156,7 +184,7 @@ async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
 
 
 async def test_a_request_cancelled_in_line_is_not_encoded_and_is_still_ready(
-    prepared: TransformersEngine, ahead_of: Callable[[int], AheadEncoder]
+    prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
 ) -> None:
     sequence = _sequence(prepared, (640, 400))
     sequence.cancelled.set()
@@ -166,7 +194,7 @@ async def test_a_request_cancelled_in_line_is_not_encoded_and_is_still_ready(
 
 
 async def test_a_failed_preparation_reaches_the_scheduler_as_it_was(
-    prepared: TransformersEngine, ahead_of: Callable[[int], AheadEncoder]
+    prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
 ) -> None:
     request = fixed_length_request("what is this?", 1, size=(640, 400))
     failed: Future[PreparedPrompt] = Future()
@@ -179,7 +207,7 @@ async def test_a_failed_preparation_reaches_the_scheduler_as_it_was(
 
 
 async def test_after_closing_a_prepared_request_is_ready_without_being_encoded(
-    prepared: TransformersEngine, ahead_of: Callable[[int], AheadEncoder]
+    prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
 ) -> None:
     sequence = _sequence(prepared, (640, 400))
     encoder = ahead_of(2**30)
