@@ -178,6 +178,10 @@ class ChunkedPrefill:
             [_joined(layer) for layer in zip(*(e.deepstack for e in done), strict=True)],
         )
 
+    def cached(self, digest: str) -> bool:
+        """Whether the encoder cache holds the encoding of the image with `digest`."""
+        return digest in self._encodings
+
     def encode_missing(self, images: Seq[PromptImage]) -> dict[str, Encoding]:
         """Encodings of the images the cache does not hold, by digest (each image once);
         for encoding ahead of admission, on any thread."""

@@ -10,10 +10,12 @@ idle. Two threads by default: the encoder's operators leave cores idle
 between them (each is one parallel region, then a wait), and with one
 thread the joiners' screenshots wait for each other in a chain, the longest
 stage of a burst; with two, one screenshot's encoding fills the other's
-gaps. A request counts as prepared for the scheduler once its screenshots
-are encoded, so the model thread takes finished encodings and never waits
-for one. (vLLM runs the encoder inside the step; splitting it out is what
-encoder-disaggregated serving does across machines, here across threads.)
+gaps. A screenshot two requests bring is encoded once: the second takes the
+encoding the first holds, or waits for the one under way. A request counts
+as prepared for the scheduler once its screenshots are encoded, so the model
+thread takes finished encodings and never waits for one. (vLLM runs the
+encoder inside the step; splitting it out is what encoder-disaggregated
+serving does across machines, here across threads.)
 
 The encodings one request holds until its prefill takes them are counted
 against `budget_bytes` (the encoder cache's budget): past it, a screenshot
@@ -37,13 +39,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import torch
 
 from bot.engine.chunked_prefill import ChunkedPrefill
-from bot.engine.encoder_cache import HeldEncodings
-from bot.engine.prepared import PreparedPrompt
+from bot.engine.encoder_cache import Encoding, HeldEncodings
+from bot.engine.prepared import PreparedPrompt, PromptImage
 from bot.engine.sequence import Sequence
 
 log = logging.getLogger(__name__)
 
 ENCODED_AHEAD = "supportbot_engine_images_encoded_ahead"
+
+Shared = dict[str, Encoding]
+Waits = dict[str, "Future[Encoding | None]"]
 
 
 class AheadEncoder:
@@ -66,6 +71,12 @@ class AheadEncoder:
         self._budget = budget_bytes
         self._held = 0  # bytes held by requests not yet prefilled
         self._lock = threading.Lock()
+        # By digest: encodings being made, and those made while a request still holds them
+        # (weak: kept alive by the holders only), so two requests' screenshot is encoded once.
+        self._under_way: Waits = {}
+        self._held_by_others: weakref.WeakValueDictionary[str, Encoding] = (
+            weakref.WeakValueDictionary()
+        )
         self._observe = observe
         self._worker = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="supportbot-encode"
@@ -128,18 +139,71 @@ class AheadEncoder:
         with self._lock:
             if self._held >= self._budget:
                 return None
-        with torch.inference_mode(), self._on_own_stream():
-            encodings = self._chunks.encode_missing(images)
+            shared, waits, mine = self._claim(images)
+        fresh = self._encode_claimed(mine)
+        encodings = {**shared, **fresh}
+        for digest, under_way in waits.items():
+            try:
+                encoding = under_way.result()
+            except Exception:  # logged by the thread that failed; the model thread encodes it
+                continue
+            if encoding is not None:
+                encodings[digest] = encoding
         if not encodings:  # every screenshot is in the encoder cache already
             return None
         held = HeldEncodings(encodings)
-        size = held.nbytes
+        size = held.nbytes  # a shared encoding counts for each holder: the budget errs low
         with self._lock:
             self._held += size
         # Given back when the prefill drops them, or with the request however it ends.
         weakref.finalize(held, self._release, size)
-        self._observe(ENCODED_AHEAD, len(encodings))
+        if fresh:
+            self._observe(ENCODED_AHEAD, len(fresh))
         return held
+
+    def _claim(self, images: list[PromptImage]) -> tuple[Shared, Waits, list[PromptImage]]:
+        """Split `images` (under the lock) into encodings another request holds, ones under
+        way on another thread, and the ones this thread encodes, each digest once; those
+        the encoder cache holds are left out."""
+        shared: Shared = {}
+        waits: Waits = {}
+        mine: dict[str, PromptImage] = {}
+        for image in images:
+            digest = image.digest
+            if digest in shared or digest in waits or digest in mine:
+                continue
+            if self._chunks.cached(digest):  # taken from the cache at admission
+                continue
+            if (held := self._held_by_others.get(digest)) is not None:
+                shared[digest] = held
+            elif (under_way := self._under_way.get(digest)) is not None:
+                waits[digest] = under_way
+            else:
+                self._under_way[digest] = Future()
+                mine[digest] = image
+        return shared, waits, list(mine.values())
+
+    def _encode_claimed(self, mine: list[PromptImage]) -> dict[str, Encoding]:
+        """Encode the images this thread claimed and settle their futures for the waiters
+        (None for one the encoder cache holds)."""
+        if not mine:
+            return {}
+        try:
+            with torch.inference_mode(), self._on_own_stream():
+                fresh = self._chunks.encode_missing(mine)
+        except BaseException as error:
+            with self._lock:
+                claimed = [self._under_way.pop(image.digest) for image in mine]
+            for under_way in claimed:
+                under_way.set_exception(error)
+            raise
+        with self._lock:
+            claimed = [self._under_way.pop(image.digest) for image in mine]
+            for digest, encoding in fresh.items():
+                self._held_by_others[digest] = encoding
+        for image, under_way in zip(mine, claimed, strict=True):
+            under_way.set_result(fresh.get(image.digest))
+        return fresh
 
     @contextlib.contextmanager
     def _on_own_stream(self) -> Iterator[None]:

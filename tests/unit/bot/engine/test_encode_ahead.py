@@ -169,6 +169,57 @@ async def test_two_workers_encode_two_requests_screenshots_at_once(
     assert len(set(inside)) == 2 and all(n.startswith("supportbot-encode") for n in inside)
 
 
+async def test_a_screenshot_two_requests_bring_is_encoded_once_by_two_workers(
+    prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
+) -> None:
+    first, second, third = (_sequence(prepared, (640, 400)) for _ in range(3))
+    encoder = ahead_of(2**30, workers=2)
+    calls: list[str] = []
+    hook = prepared._model.model.visual.register_forward_pre_hook(
+        lambda _module, _args: calls.append(threading.current_thread().name)
+    )
+    try:
+        for ready in [encoder.after(first), encoder.after(second)]:
+            ready.result(timeout=60)
+        assert len(calls) == 1  # the second took the first's encoding, or waited for it
+        assert first.encoded is not None and second.encoded is not None
+        (mine,) = first.encoded.encodings.values()
+        (theirs,) = second.encoded.encodings.values()
+        assert mine is theirs
+        # Once no request holds it (and the cache never had it), it is made again.
+        first.encoded = second.encoded = None
+        del mine, theirs
+        gc.collect()
+        assert encoder.held_bytes == 0
+        encoder.after(third).result(timeout=60)
+        assert third.encoded is not None and len(calls) == 2
+    finally:
+        hook.remove()
+
+
+async def test_a_failed_encoding_leaves_its_waiter_ready_for_the_model_thread(
+    prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
+) -> None:
+    first, second = (_sequence(prepared, (640, 400)) for _ in range(2))
+    encoder = ahead_of(2**30, workers=2)
+    failed = threading.Event()
+
+    def fail_once(_module: torch.nn.Module, _args: Any) -> None:
+        if not failed.is_set():
+            failed.set()
+            raise RuntimeError("the encoder failed")
+
+    hook = prepared._model.model.visual.register_forward_pre_hook(fail_once)
+    try:
+        readies = [encoder.after(first), encoder.after(second)]
+        assert [ready.result(timeout=60) for ready in readies] == [first.prompt, second.prompt]
+    finally:
+        hook.remove()
+    # The one whose encoding failed is left to the model thread; the other waited for that
+    # encoding (and is left too) or claimed the screenshot after the failure and encoded it.
+    assert failed.is_set() and None in (first.encoded, second.encoded)
+
+
 async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
     prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
 ) -> None:
