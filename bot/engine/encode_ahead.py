@@ -55,7 +55,7 @@ class AheadEncoder:
     """Encodes prepared requests' screenshots on `workers` threads, within `budget_bytes`.
 
     `budget_bytes` of 0 turns it off: `after` hands back the preparation itself.
-    On a GPU the threads share one CUDA stream beside the model thread's.
+    On a GPU each thread encodes on a CUDA stream of its own, beside the model thread's.
     """
 
     def __init__(
@@ -81,11 +81,10 @@ class AheadEncoder:
         self._worker = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="supportbot-encode"
         )
-        self._stream = (
-            torch.cuda.Stream(device)  # type: ignore[no-untyped-call]
-            if device.type == "cuda"
-            else None
-        )
+        self._device = device
+        # On a GPU each encoder thread has a CUDA stream of its own, so that waiting for
+        # its encodings never waits for another thread's.
+        self._streams = threading.local()
 
     @property
     def held_bytes(self) -> int:
@@ -207,13 +206,16 @@ class AheadEncoder:
 
     @contextlib.contextmanager
     def _on_own_stream(self) -> Iterator[None]:
-        if self._stream is None:
+        if self._device.type != "cuda":
             yield
             return
-        with torch.cuda.stream(self._stream):
+        stream: torch.cuda.Stream | None = getattr(self._streams, "stream", None)
+        if stream is None:
+            stream = self._streams.stream = torch.cuda.Stream(self._device)  # type: ignore[no-untyped-call]
+        with torch.cuda.stream(stream):
             yield
         # Done before the model thread may read them, on whatever stream it runs.
-        self._stream.synchronize()
+        stream.synchronize()
 
     def _release(self, size: int) -> None:
         with self._lock:

@@ -224,7 +224,7 @@ def test_the_fused_bf16_step_gives_the_models_own_forward_on_cuda(tiny_checkpoin
 def test_screenshots_encoded_ahead_on_their_own_stream_answer_as_the_model_thread_encoding_them(
     tiny_checkpoint: Path,
 ) -> None:
-    """Joiners' screenshots encoded on the encoder thread's CUDA stream, read on the model
+    """Joiners' screenshots encoded on the encoder threads' CUDA streams, read on the model
     thread's: the same tokens as an engine that encodes them on the model thread."""
     running = fixed_length_request("why does the build fail?", 48)
     joiners = [
