@@ -76,7 +76,7 @@ for name in ["bot.engine.transformers_engine", "bench.startup_time", "bench.engi
     except Exception as error:
         sys.exit(f"gpu_check: importing {name} failed: {type(error).__name__}: {error}")
 import pytest
-rc = pytest.main(["tests/gpu", "--collect-only", "-qq", "-p", "no:cacheprovider"])
+rc = pytest.main(["tests/gpu", "--collect-only", "-qq", "-p", "no:cacheprovider", "-o", "addopts="])
 sys.exit(f"gpu_check: collecting tests/gpu failed ({rc})" if rc else 0)
 EOF
 then
@@ -131,7 +131,9 @@ print(f"GPU: {gpu}; driver {driver}; torch {torch.__version__} (CUDA {torch.vers
       f"transformers {transformers.__version__}")
 EOF
 
-step "gpu tests" 60 env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "$PYTHON" -m pytest tests/gpu -m gpu -q -p no:cacheprovider -rs
+# `-o addopts=`: pyproject.toml's addopts run the suite with pytest-xdist, not installed here.
+step "gpu tests" 60 env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "$PYTHON" -m pytest tests/gpu -m gpu -q \
+    -p no:cacheprovider -o addopts= -rs
 step "start-up eager" 55 "$PYTHON" bench/startup_time.py --mode eager
 step "start-up cuda-graphs, fresh" 55 "$PYTHON" bench/startup_time.py --mode cuda-graphs
 step "start-up cuda-graphs, restart" 55 "$PYTHON" bench/startup_time.py --mode cuda-graphs

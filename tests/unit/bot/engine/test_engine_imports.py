@@ -37,7 +37,7 @@ PROBE = """
 import json, sys
 import pytest
 import bot.engine.transformers_engine, bot.engine.scheduler
-rc = pytest.main(["tests/gpu", "--collect-only", "-q", "-p", "no:cacheprovider"])
+rc = pytest.main(["tests/gpu", "--collect-only", "-q", "-p", "no:cacheprovider", "-o", "addopts="])
 print(json.dumps({"rc": int(rc), "modules": sorted({m.split(".")[0] for m in sys.modules}),
                   "bot": sorted(m for m in sys.modules if m.startswith("bot."))}))
 """
