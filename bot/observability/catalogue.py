@@ -134,7 +134,8 @@ ENGINE_REUSED_IMAGE_ENCODINGS = _histogram(
 )
 ENGINE_IMAGES_ENCODED_AHEAD = _histogram(
     "supportbot_engine_images_encoded_ahead",
-    "Screenshots of one request encoded on the encoder thread before it was admitted",
+    "Screenshots of one request encoded on an encoder thread before it was admitted "
+    "(not those it shared with another request)",
     COUNTS,
 )
 ENGINE_PREFILL_CHUNK_TOKENS = _histogram(
