@@ -411,11 +411,17 @@ def _level_requests(n: int, kind: str, tokens: int) -> list[GenerationRequest]:
     return [_request(pair[i % 2], QUESTIONS[i % 3], tokens) for i in range(n)]
 
 
+def _median_and_range(values: list[float], digits: int) -> str:
+    """The median, with the range beside it when there are several values."""
+    middle = f"{statistics.median(values):.{digits}f}"
+    if len(values) == 1:
+        return middle
+    return f"{middle} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
 def _rates(results: list[Result]) -> str:
     """Output tok/s: the median of the rounds, with their range when there are several."""
-    rates = [result.tokens / result.seconds for result in results]
-    middle = f"{statistics.median(rates):.1f}"
-    return middle if len(rates) == 1 else f"{middle} ({min(rates):.1f}-{max(rates):.1f})"
+    return _median_and_range([result.tokens / result.seconds for result in results], 1)
 
 
 def _paired_ratio(taken: dict[str, list[Result]]) -> str:
@@ -426,8 +432,7 @@ def _paired_ratio(taken: dict[str, list[Result]]) -> str:
         (ours.tokens / ours.seconds) / (theirs.tokens / theirs.seconds)
         for ours, theirs in zip(taken["engine"], taken["naive"], strict=True)
     ]
-    middle = f"{statistics.median(ratios):.2f}"
-    return middle if len(ratios) == 1 else f"{middle} ({min(ratios):.2f}-{max(ratios):.2f})"
+    return _median_and_range(ratios, 2)
 
 
 async def run(
