@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -42,8 +43,8 @@ class PreparedPrompt:
     def __len__(self) -> int:
         return len(self.token_ids)
 
-    @property
-    def image_spans(self) -> list[tuple[int, int]]:
+    @cached_property  # read at each chunk of a joiner; the token kinds never change
+    def image_spans(self) -> tuple[tuple[int, int], ...]:
         """[start, end) token range of each image, in order."""
         spans: list[tuple[int, int]] = []
         start = None
@@ -53,7 +54,7 @@ class PreparedPrompt:
             elif not kind and start is not None:
                 spans.append((start, index))
                 start = None
-        return spans
+        return tuple(spans)
 
     def positions_of(self, start: int, end: int) -> torch.Tensor:
         """Positions [4, end - start] of tokens start..end-1, past the prompt included."""
