@@ -100,6 +100,8 @@ class EngineConfig:
             raise ValueError("kv_cache_bytes must be 0 (sized from free memory) or more")
         if self.encoder_cache_bytes < 0:
             raise ValueError("encoder_cache_bytes must be 0 (no cache) or more")
+        if self.encoder_workers < 1:
+            raise ValueError("encoder_workers must be 1 or more")
 
     @property
     def limits(self) -> BatchLimits:

@@ -19,16 +19,18 @@ serving does across machines, here across threads.)
 
 The encodings one request holds until its prefill takes them are counted
 against `budget_bytes` (the encoder cache's budget): past it, a screenshot
-is left for the model thread to encode at admission, as it would be without
-this (each thread checks the budget before it encodes, so the held bytes can
-pass it by the encodings under way, at most one per thread). So is one whose
-encoding failed (logged; the model thread's own attempt handles running out
-of memory). A request cancelled while in line is not encoded. Encodings taken
-by a prefill go into the encoder cache there.
+no other request holds or is encoding is left for the model thread to encode
+at admission, as it would be without this (each thread checks the budget
+before it encodes, so the held bytes can pass it by the encodings under way,
+at most one per thread). So is one whose encoding failed (logged; the model
+thread's own attempt handles running out of memory). A request cancelled
+while in line is not encoded. Encodings taken by a prefill go into the
+encoder cache there.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import threading
@@ -69,7 +71,11 @@ class AheadEncoder:
     ) -> None:
         self._chunks = chunks
         self._budget = budget_bytes
-        self._held = 0  # bytes held by requests not yet prefilled
+        self._held = 0  # bytes held by requests not yet prefilled, less `_released`
+        # Sizes given back by finalizers, taken off `_held` under the lock. A finalizer
+        # runs wherever a garbage collection starts, inside a locked section too, so it
+        # must not take the lock itself.
+        self._released: collections.deque[int] = collections.deque()
         self._lock = threading.Lock()
         # By digest: encodings being made, and those made while a request still holds them
         # (weak: kept alive by the holders only), so two requests' screenshot is encoded once.
@@ -89,7 +95,7 @@ class AheadEncoder:
     @property
     def held_bytes(self) -> int:
         with self._lock:
-            return self._held
+            return self._held_now()
 
     def after(self, sequence: Sequence) -> Future[PreparedPrompt]:
         """A future of `sequence`'s prompt, done once it is prepared and its screenshots
@@ -135,10 +141,12 @@ class AheadEncoder:
         images = prompt.images_from(0)
         if not images:
             return None
+        # Asked before taking this lock: the cache has its own, never held with this one.
+        cached = {image.digest for image in images if self._chunks.cached(image.digest)}
         with self._lock:
-            if self._held >= self._budget:
-                return None
-            shared, waits, mine = self._claim(images)
+            # Past the budget, only what another request already holds or is encoding.
+            may_encode = self._held_now() < self._budget
+            shared, waits, mine = self._claim(images, cached, may_encode=may_encode)
         fresh = self._encode_claimed(mine)
         encodings = {**shared, **fresh}
         for digest, under_way in waits.items():
@@ -160,10 +168,12 @@ class AheadEncoder:
             self._observe(ENCODED_AHEAD, len(fresh))
         return held
 
-    def _claim(self, images: list[PromptImage]) -> tuple[Shared, Waits, list[PromptImage]]:
+    def _claim(
+        self, images: list[PromptImage], cached: set[str], *, may_encode: bool
+    ) -> tuple[Shared, Waits, list[PromptImage]]:
         """Split `images` (under the lock) into encodings another request holds, ones under
-        way on another thread, and the ones this thread encodes, each digest once; those
-        the encoder cache holds are left out."""
+        way on another thread, and the ones this thread encodes (none unless `may_encode`),
+        each digest once; those in `cached` (the encoder cache's) are left out."""
         shared: Shared = {}
         waits: Waits = {}
         mine: dict[str, PromptImage] = {}
@@ -171,13 +181,13 @@ class AheadEncoder:
             digest = image.digest
             if digest in shared or digest in waits or digest in mine:
                 continue
-            if self._chunks.cached(digest):  # taken from the cache at admission
+            if digest in cached:  # taken from the cache at admission
                 continue
             if (held := self._held_by_others.get(digest)) is not None:
                 shared[digest] = held
             elif (under_way := self._under_way.get(digest)) is not None:
                 waits[digest] = under_way
-            else:
+            elif may_encode:
                 self._under_way[digest] = Future()
                 mine[digest] = image
         return shared, waits, list(mine.values())
@@ -218,8 +228,13 @@ class AheadEncoder:
         stream.synchronize()
 
     def _release(self, size: int) -> None:
-        with self._lock:
-            self._held -= size
+        self._released.append(size)  # deque.append is atomic: no lock (see `_released`)
+
+    def _held_now(self) -> int:
+        """Bytes held, the sizes given back so far taken off (call under the lock)."""
+        while self._released:
+            self._held -= self._released.popleft()
+        return self._held
 
 
 def _settle(target: Future[PreparedPrompt], source: Future[PreparedPrompt]) -> None:

@@ -169,19 +169,41 @@ async def test_two_workers_encode_two_requests_screenshots_at_once(
     assert len(set(inside)) == 2 and all(n.startswith("supportbot-encode") for n in inside)
 
 
-async def test_a_screenshot_two_requests_bring_is_encoded_once_by_two_workers(
+def _count_encoder_calls(engine: TransformersEngine) -> tuple[list[str], Any]:
+    """The threads of each call into the real vision encoder, and the hook to remove."""
+    calls: list[str] = []
+    hook = engine._model.model.visual.register_forward_pre_hook(
+        lambda _module, _args: calls.append(threading.current_thread().name)
+    )
+    return calls, hook
+
+
+def _once_a_thread_waits(encoder: AheadEncoder, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once a thread has claimed its screenshots and found one under way on another:
+    the real `_claim` runs, this only watches what it returns."""
+    waiting = threading.Event()
+    claim = encoder._claim
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        shared, waits, mine = claim(*args, **kwargs)
+        if waits:
+            waiting.set()
+        return shared, waits, mine
+
+    monkeypatch.setattr(encoder, "_claim", watched)
+    return waiting
+
+
+async def test_a_screenshot_a_waiting_request_holds_is_shared_not_encoded_again(
     prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
 ) -> None:
     first, second, third = (_sequence(prepared, (640, 400)) for _ in range(3))
     encoder = ahead_of(2**30, workers=2)
-    calls: list[str] = []
-    hook = prepared._model.model.visual.register_forward_pre_hook(
-        lambda _module, _args: calls.append(threading.current_thread().name)
-    )
+    calls, hook = _count_encoder_calls(prepared)
     try:
-        for ready in [encoder.after(first), encoder.after(second)]:
-            ready.result(timeout=60)
-        assert len(calls) == 1  # the second took the first's encoding, or waited for it
+        encoder.after(first).result(timeout=60)
+        encoder.after(second).result(timeout=60)  # while `first` still holds its encoding
+        assert len(calls) == 1
         assert first.encoded is not None and second.encoded is not None
         (mine,) = first.encoded.encodings.values()
         (theirs,) = second.encoded.encodings.values()
@@ -197,27 +219,82 @@ async def test_a_screenshot_two_requests_bring_is_encoded_once_by_two_workers(
         hook.remove()
 
 
-async def test_a_failed_encoding_leaves_its_waiter_ready_for_the_model_thread(
-    prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
+async def test_a_screenshot_under_way_on_one_thread_is_waited_for_by_the_other(
+    prepared: TransformersEngine,
+    ahead_of: Callable[..., AheadEncoder],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first, second = (_sequence(prepared, (640, 400)) for _ in range(2))
     encoder = ahead_of(2**30, workers=2)
-    failed = threading.Event()
+    waiting = _once_a_thread_waits(encoder, monkeypatch)
+    calls, hook = _count_encoder_calls(prepared)
 
-    def fail_once(_module: torch.nn.Module, _args: Any) -> None:
-        if not failed.is_set():
-            failed.set()
-            raise RuntimeError("the encoder failed")
+    def hold_back(_module: torch.nn.Module, _args: Any) -> None:
+        """The first thread's encoding waits until the second has found it under way."""
+        assert waiting.wait(timeout=30)
 
-    hook = prepared._model.model.visual.register_forward_pre_hook(fail_once)
+    held_back = prepared._model.model.visual.register_forward_pre_hook(hold_back)
+    try:
+        for ready in [encoder.after(first), encoder.after(second)]:
+            ready.result(timeout=60)
+    finally:
+        hook.remove()
+        held_back.remove()
+    assert waiting.is_set() and len(calls) == 1
+    assert first.encoded is not None and second.encoded is not None
+    assert [*first.encoded.encodings.values()] == [*second.encoded.encodings.values()]
+
+
+async def test_a_failed_encoding_leaves_its_waiter_ready_for_the_model_thread(
+    prepared: TransformersEngine,
+    ahead_of: Callable[..., AheadEncoder],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = (_sequence(prepared, (640, 400)) for _ in range(2))
+    encoder = ahead_of(2**30, workers=2)
+    waiting = _once_a_thread_waits(encoder, monkeypatch)
+
+    def fail_once_the_other_waits(_module: torch.nn.Module, _args: Any) -> None:
+        assert waiting.wait(timeout=30)
+        raise RuntimeError("the encoder failed")
+
+    hook = prepared._model.model.visual.register_forward_pre_hook(fail_once_the_other_waits)
     try:
         readies = [encoder.after(first), encoder.after(second)]
         assert [ready.result(timeout=60) for ready in readies] == [first.prompt, second.prompt]
     finally:
         hook.remove()
-    # The one whose encoding failed is left to the model thread; the other waited for that
-    # encoding (and is left too) or claimed the screenshot after the failure and encoded it.
-    assert failed.is_set() and None in (first.encoded, second.encoded)
+    # Both are left to the model thread: the one whose encoding failed, and its waiter.
+    assert first.encoded is None and second.encoded is None
+    assert encoder.held_bytes == 0
+
+
+async def test_a_collection_inside_the_encoders_lock_gives_held_bytes_back_without_deadlock(
+    prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
+) -> None:
+    sequence = _sequence(prepared, (640, 400))
+    encoder = ahead_of(2**30)
+    encoder.after(sequence).result(timeout=60)
+    assert encoder.held_bytes > 0
+    gc.disable()  # so that only the collection below frees the cycle
+    try:
+        loop: list[object] = [sequence.encoded]
+        loop.append(loop)  # the held encodings now only the cyclic collector frees
+        sequence.encoded = None
+        del loop
+
+        def collect_inside_the_lock() -> None:
+            # A collection may start at any allocation, in the encoder's locked sections too.
+            with encoder._lock:
+                gc.collect()
+
+        collector = threading.Thread(target=collect_inside_the_lock, daemon=True)
+        collector.start()
+        collector.join(timeout=10)
+        assert not collector.is_alive(), "the finalizer waited for the lock its thread held"
+    finally:
+        gc.enable()
+    assert encoder.held_bytes == 0
 
 
 async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
