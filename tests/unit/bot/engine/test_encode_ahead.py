@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -105,6 +106,35 @@ def _sequence(engine: TransformersEngine, size: tuple[int, int]) -> Sequence:
     return Sequence(request, future, lambda _: None, max_new_tokens=1)
 
 
+def _encoded_ahead(engine: TransformersEngine, encoder: AheadEncoder) -> Sequence:
+    """A 640x400 screenshot's request, its screenshot encoded ahead by `encoder`."""
+    sequence = _sequence(engine, (640, 400))
+    encoder.after(sequence).result(timeout=60)
+    return sequence
+
+
+@contextlib.contextmanager
+def _before_each_encoder_call(
+    engine: TransformersEngine, hook: Callable[[torch.nn.Module, Any], None]
+) -> Iterator[None]:
+    """`hook` runs on the calling thread before each call into the real vision encoder."""
+    handle = engine._model.model.visual.register_forward_pre_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@contextlib.contextmanager
+def _encoder_calls(engine: TransformersEngine) -> Iterator[list[str]]:
+    """The threads of each call into the real vision encoder while inside."""
+    calls: list[str] = []
+    with _before_each_encoder_call(
+        engine, lambda _module, _args: calls.append(threading.current_thread().name)
+    ):
+        yield calls
+
+
 @pytest.fixture
 def ahead_of(prepared: TransformersEngine) -> Iterator[Callable[..., AheadEncoder]]:
     """Makes encoders on the prepared engine's model with a budget; closed after the test."""
@@ -159,23 +189,11 @@ async def test_two_workers_encode_two_requests_screenshots_at_once(
         inside.append(threading.current_thread().name)
         both_inside.wait()
 
-    hook = prepared._model.model.visual.register_forward_pre_hook(meet)
-    try:
+    with _before_each_encoder_call(prepared, meet):
         for ready in [encoder.after(first), encoder.after(second)]:
             ready.result(timeout=60)
-    finally:
-        hook.remove()
     assert first.encoded is not None and second.encoded is not None
     assert len(set(inside)) == 2 and all(n.startswith("supportbot-encode") for n in inside)
-
-
-def _count_encoder_calls(engine: TransformersEngine) -> tuple[list[str], Any]:
-    """The threads of each call into the real vision encoder, and the hook to remove."""
-    calls: list[str] = []
-    hook = engine._model.model.visual.register_forward_pre_hook(
-        lambda _module, _args: calls.append(threading.current_thread().name)
-    )
-    return calls, hook
 
 
 def _once_a_thread_waits(encoder: AheadEncoder, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
@@ -194,13 +212,24 @@ def _once_a_thread_waits(encoder: AheadEncoder, monkeypatch: pytest.MonkeyPatch)
     return waiting
 
 
+def _one_screenshot_twice(
+    prepared: TransformersEngine,
+    ahead_of: Callable[..., AheadEncoder],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Sequence, Sequence, AheadEncoder, threading.Event]:
+    """Two requests with the same screenshot, a two-thread encoder, and the event set once
+    one of its threads waits for the other's encoding."""
+    first, second = (_sequence(prepared, (640, 400)) for _ in range(2))
+    encoder = ahead_of(2**30, workers=2)
+    return first, second, encoder, _once_a_thread_waits(encoder, monkeypatch)
+
+
 async def test_a_screenshot_a_waiting_request_holds_is_shared_not_encoded_again(
     prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
 ) -> None:
     first, second, third = (_sequence(prepared, (640, 400)) for _ in range(3))
     encoder = ahead_of(2**30, workers=2)
-    calls, hook = _count_encoder_calls(prepared)
-    try:
+    with _encoder_calls(prepared) as calls:
         encoder.after(first).result(timeout=60)
         encoder.after(second).result(timeout=60)  # while `first` still holds its encoding
         assert len(calls) == 1
@@ -215,8 +244,6 @@ async def test_a_screenshot_a_waiting_request_holds_is_shared_not_encoded_again(
         assert encoder.held_bytes == 0
         encoder.after(third).result(timeout=60)
         assert third.encoded is not None and len(calls) == 2
-    finally:
-        hook.remove()
 
 
 async def test_a_screenshot_under_way_on_one_thread_is_waited_for_by_the_other(
@@ -224,22 +251,15 @@ async def test_a_screenshot_under_way_on_one_thread_is_waited_for_by_the_other(
     ahead_of: Callable[..., AheadEncoder],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first, second = (_sequence(prepared, (640, 400)) for _ in range(2))
-    encoder = ahead_of(2**30, workers=2)
-    waiting = _once_a_thread_waits(encoder, monkeypatch)
-    calls, hook = _count_encoder_calls(prepared)
+    first, second, encoder, waiting = _one_screenshot_twice(prepared, ahead_of, monkeypatch)
 
     def hold_back(_module: torch.nn.Module, _args: Any) -> None:
         """The first thread's encoding waits until the second has found it under way."""
         assert waiting.wait(timeout=30)
 
-    held_back = prepared._model.model.visual.register_forward_pre_hook(hold_back)
-    try:
+    with _encoder_calls(prepared) as calls, _before_each_encoder_call(prepared, hold_back):
         for ready in [encoder.after(first), encoder.after(second)]:
             ready.result(timeout=60)
-    finally:
-        hook.remove()
-        held_back.remove()
     assert waiting.is_set() and len(calls) == 1
     assert first.encoded is not None and second.encoded is not None
     assert [*first.encoded.encodings.values()] == [*second.encoded.encodings.values()]
@@ -250,20 +270,15 @@ async def test_a_failed_encoding_leaves_its_waiter_ready_for_the_model_thread(
     ahead_of: Callable[..., AheadEncoder],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first, second = (_sequence(prepared, (640, 400)) for _ in range(2))
-    encoder = ahead_of(2**30, workers=2)
-    waiting = _once_a_thread_waits(encoder, monkeypatch)
+    first, second, encoder, waiting = _one_screenshot_twice(prepared, ahead_of, monkeypatch)
 
     def fail_once_the_other_waits(_module: torch.nn.Module, _args: Any) -> None:
         assert waiting.wait(timeout=30)
         raise RuntimeError("the encoder failed")
 
-    hook = prepared._model.model.visual.register_forward_pre_hook(fail_once_the_other_waits)
-    try:
+    with _before_each_encoder_call(prepared, fail_once_the_other_waits):
         readies = [encoder.after(first), encoder.after(second)]
         assert [ready.result(timeout=60) for ready in readies] == [first.prompt, second.prompt]
-    finally:
-        hook.remove()
     # Both are left to the model thread: the one whose encoding failed, and its waiter.
     assert first.encoded is None and second.encoded is None
     assert encoder.held_bytes == 0
@@ -272,9 +287,8 @@ async def test_a_failed_encoding_leaves_its_waiter_ready_for_the_model_thread(
 async def test_a_collection_inside_the_encoders_lock_gives_held_bytes_back_without_deadlock(
     prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
 ) -> None:
-    sequence = _sequence(prepared, (640, 400))
     encoder = ahead_of(2**30)
-    encoder.after(sequence).result(timeout=60)
+    sequence = _encoded_ahead(prepared, encoder)
     assert encoder.held_bytes > 0
     gc.disable()  # so that only the collection below frees the cycle
     try:
@@ -300,9 +314,7 @@ async def test_a_collection_inside_the_encoders_lock_gives_held_bytes_back_witho
 async def test_the_held_encodings_are_the_ones_the_model_thread_would_make(
     prepared: TransformersEngine, ahead_of: Callable[..., AheadEncoder]
 ) -> None:
-    sequence = _sequence(prepared, (640, 400))
-    encoder = ahead_of(2**30)
-    encoder.after(sequence).result(timeout=60)
+    sequence = _encoded_ahead(prepared, ahead_of(2**30))
     assert sequence.encoded is not None
     (held,) = sequence.encoded.encodings.values()
     with torch.inference_mode():
