@@ -114,7 +114,7 @@ def _sequence(send: Any, prompt: int) -> Sequence:
             positions=torch.arange(prompt).expand(4, -1),
             rope_delta=0,
             mm_token_type_ids=torch.zeros(prompt, dtype=torch.long),
-            pixel_values=None,
+            image_patches=(),
             image_grid_thw=None,
             image_digests=(),
         )

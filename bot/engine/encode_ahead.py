@@ -24,8 +24,9 @@ at admission, as it would be without this (each thread checks the budget
 before it encodes, so the held bytes can pass it by the encodings under way,
 at most one per thread). So is one whose encoding failed (logged; the model
 thread's own attempt handles running out of memory). A request cancelled
-while in line is not encoded. Encodings taken by a prefill go into the
-encoder cache there.
+while in line is not encoded, and neither is one its thread's cached prefix
+covers (a follow-up's: the prefill starts after it). Encodings taken by a
+prefill go into the encoder cache there.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ class AheadEncoder:
     """Encodes prepared requests' screenshots on `workers` threads, within `budget_bytes`.
 
     `budget_bytes` of 0 turns it off: `after` hands back the preparation itself.
-    On a GPU each thread encodes on a CUDA stream of its own, beside the model thread's.
+    `covered(reuse_key, prompt)` says how many of a prompt's tokens its thread's
+    cached prefix holds now (images among them are not encoded). On a GPU each thread encodes on a
+    CUDA stream of its own, beside the model thread's.
     """
 
     def __init__(
@@ -68,8 +71,10 @@ class AheadEncoder:
         workers: int,
         device: torch.device,
         observe: Callable[[str, float], None],
+        covered: Callable[[str | None, PreparedPrompt], int] = lambda key, prompt: 0,
     ) -> None:
         self._chunks = chunks
+        self._covered = covered
         self._budget = budget_bytes
         self._held = 0  # bytes held by requests not yet prefilled, less `_released`
         # Sizes given back by finalizers, taken off `_held` under the lock. A finalizer
@@ -97,6 +102,14 @@ class AheadEncoder:
         with self._lock:
             return self._held_now()
 
+    def at_hand(self, digest: str) -> bool:
+        """Whether the image with `digest` is encoded (in the cache, or held by a request
+        in line) or being encoded: a request bringing it needs no encoding of its own."""
+        if self._chunks.cached(digest):  # before this lock: the cache's is never held with it
+            return True
+        with self._lock:
+            return digest in self._under_way or self._held_by_others.get(digest) is not None
+
     def after(self, sequence: Sequence) -> Future[PreparedPrompt]:
         """A future of `sequence`'s prompt, done once it is prepared and its screenshots
         are encoded (into `sequence.encoded`) or left to the model thread."""
@@ -110,7 +123,7 @@ class AheadEncoder:
                 _settle(ready, done)
                 return
             prompt = done.result()
-            if prompt.pixel_values is None:
+            if not prompt.image_patches:
                 ready.set_result(prompt)
                 return
             try:
@@ -129,7 +142,8 @@ class AheadEncoder:
     ) -> None:
         try:
             if not sequence.cancelled.is_set():
-                sequence.encoded = self._encoded(prompt)
+                covered = self._covered(sequence.request.reuse_key, prompt)
+                sequence.encoded = self._encoded(prompt, covered)
         except Exception:  # the model thread encodes it at admission, OOM handling and all
             log.warning(
                 "encoding a screenshot ahead failed; it is encoded at admission", exc_info=True
@@ -137,8 +151,8 @@ class AheadEncoder:
         finally:
             ready.set_result(prompt)
 
-    def _encoded(self, prompt: PreparedPrompt) -> HeldEncodings | None:
-        images = prompt.images_from(0)
+    def _encoded(self, prompt: PreparedPrompt, covered: int) -> HeldEncodings | None:
+        images = prompt.images_from(covered)
         if not images:
             return None
         # Asked before taking this lock: the cache has its own, never held with this one.

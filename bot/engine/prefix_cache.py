@@ -93,17 +93,7 @@ class PrefixStore:
                 self._drop(key)
         if entry is None:
             return None
-        length = min(_common_length(entry.token_ids, token_ids), len(token_ids) - 1)
-        for index, (start, end) in enumerate(image_spans):
-            if start >= length:
-                break
-            same = (
-                index < len(entry.image_digests)
-                and entry.image_digests[index] == image_digests[index]
-            )
-            if not same or end > length:  # another picture, or one only partly computed
-                length = start
-                break
+        length = _usable_length(entry, token_ids, image_spans, image_digests)
         if length <= 0:
             return None
         self.hits += 1
@@ -112,6 +102,21 @@ class PrefixStore:
             length,
             [(keys[..., :length, :], values[..., :length, :]) for keys, values in entry.tensors],
         )
+
+    def reusable(
+        self,
+        key: str,
+        token_ids: Sequence[int],
+        image_spans: Sequence[tuple[int, int]],
+        image_digests: Sequence[str],
+    ) -> int:
+        """How many of the prompt's tokens `take` would hand back now (0: none), leaving
+        the entry in place and counting no hit: what a request in line may skip."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            return 0
+        return max(0, _usable_length(entry, token_ids, image_spans, image_digests))
 
     def forget(self, key: str) -> None:
         with self._lock:
@@ -126,6 +131,26 @@ class PrefixStore:
         entry = self._entries.pop(key, None)
         if entry is not None:
             self._bytes -= entry.nbytes
+
+
+def _usable_length(
+    entry: CachedPrefix,
+    token_ids: Sequence[int],
+    image_spans: Sequence[tuple[int, int]],
+    image_digests: Sequence[str],
+) -> int:
+    """The prompt's tokens `entry` holds: those it shares, up to the last image both hold
+    whole (at least one prompt token is left to compute)."""
+    length = min(_common_length(entry.token_ids, token_ids), len(token_ids) - 1)
+    for index, (start, end) in enumerate(image_spans):
+        if start >= length:
+            break
+        same = (
+            index < len(entry.image_digests) and entry.image_digests[index] == image_digests[index]
+        )
+        if not same or end > length:  # another picture, or one only partly computed
+            return start
+    return length
 
 
 def _common_length(cached: Sequence[int], prompt: Sequence[int]) -> int:

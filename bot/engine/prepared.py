@@ -1,26 +1,66 @@
 """A prompt turned into model inputs, ready before the GPU thread needs it.
 
 Decoding the screenshots, resizing them, running the image processor and
-computing the multimodal rotary positions all happen here, on a preprocessing
-thread, so the thread that owns the GPU only runs the model.
+computing the multimodal rotary positions all happen on a preprocessing
+thread (`preparation`), so the thread that owns the GPU only runs the model.
+A screenshot whose encoding is already at hand (a follow-up's, whose
+thread's cached prefix covers it; one encoded lately) needs no patches at
+all: its `ImagePatches` are made only if something reads them after all.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import torch
 
 
+class ImagePatches:
+    """One image's patches [patches, dim]: given, or made by `make` when first read.
+
+    Thread-safe: the thread encoding screenshots ahead and the model thread may
+    both read them, and the work is done once.
+    """
+
+    def __init__(
+        self, patches: torch.Tensor | None = None, *, make: Callable[[], torch.Tensor] | None = None
+    ) -> None:
+        if (patches is None) == (make is None):
+            raise ValueError("give the patches or the way to make them, not both")
+        self._patches = patches
+        self._make = make
+        self._lock = threading.Lock()
+
+    @property
+    def made(self) -> bool:
+        """Whether the patches exist now (reading them costs nothing more)."""
+        return self._patches is not None
+
+    def get(self) -> torch.Tensor:
+        if self._patches is None:
+            with self._lock:
+                if self._patches is None:
+                    assert self._make is not None
+                    self._patches, self._make = self._make(), None
+        return self._patches
+
+
 @dataclass(frozen=True)
 class PromptImage:
-    """One image of a prompt: patches [patches, dim], grid [1, 3] (t, h, w), content digest."""
+    """One image of a prompt: its patches, grid [1, 3] (t, h, w), content digest."""
 
-    patches: torch.Tensor
+    pixels: ImagePatches
     grid: torch.Tensor
     digest: str
+
+    @property
+    def patches(self) -> torch.Tensor:
+        """[patches, dim], made now if they were left for when they are needed."""
+        return self.pixels.get()
 
 
 @dataclass(frozen=True)
@@ -36,7 +76,7 @@ class PreparedPrompt:
     positions: torch.Tensor
     rope_delta: int
     mm_token_type_ids: torch.Tensor  # [length]; 1 where an image token sits
-    pixel_values: torch.Tensor | None  # patches of every image, in order
+    image_patches: tuple[ImagePatches, ...]  # each image's, in order
     image_grid_thw: torch.Tensor | None  # [images, 3]
     image_digests: tuple[str, ...]
 
@@ -46,15 +86,7 @@ class PreparedPrompt:
     @cached_property  # read at each chunk of a joiner; the token kinds never change
     def image_spans(self) -> tuple[tuple[int, int], ...]:
         """[start, end) token range of each image, in order."""
-        spans: list[tuple[int, int]] = []
-        start = None
-        for index, kind in enumerate([*self.mm_token_type_ids.tolist(), 0]):
-            if kind and start is None:
-                start = index
-            elif not kind and start is not None:
-                spans.append((start, index))
-                start = None
-        return tuple(spans)
+        return image_spans_of(self.mm_token_type_ids)
 
     def positions_of(self, start: int, end: int) -> torch.Tensor:
         """Positions [4, end - start] of tokens start..end-1, past the prompt included."""
@@ -66,18 +98,28 @@ class PreparedPrompt:
         return torch.cat([inside, beyond], dim=1)
 
     def images_from(self, first_token: int) -> list[PromptImage]:
-        """The images that start at or after `first_token`, in order; their patches are
-        views of `pixel_values` (no copy: one screenshot's patches are tens of MB)."""
-        if self.pixel_values is None or self.image_grid_thw is None:
+        """The images that start at or after `first_token`, in order."""
+        if self.image_grid_thw is None:
             return []
-        sizes = self.image_grid_thw.prod(-1).tolist()
-        patches = torch.split(self.pixel_values, sizes)
         grids = torch.split(self.image_grid_thw, 1)
         return [
-            PromptImage(patches[index], grids[index], self.image_digests[index])
+            PromptImage(self.image_patches[index], grids[index], self.image_digests[index])
             for index, (start, _) in enumerate(self.image_spans)
             if start >= first_token
         ]
+
+
+def image_spans_of(kinds: torch.Tensor) -> tuple[tuple[int, int], ...]:
+    """[start, end) of each run of image tokens in `kinds` [length] (1 at image tokens)."""
+    spans: list[tuple[int, int]] = []
+    start = None
+    for index, kind in enumerate([*kinds.tolist(), 0]):
+        if kind and start is None:
+            start = index
+        elif not kind and start is not None:
+            spans.append((start, index))
+            start = None
+    return tuple(spans)
 
 
 def image_digest(data: bytes) -> str:

@@ -82,6 +82,7 @@ class ModelRunner:
             workers=config.encoder_workers,
             device=torch.device(model.device),
             observe=observe,
+            covered=self._covered,
         )
         self._mixed = MixedStep(model, pad_token_id)
 
@@ -144,6 +145,40 @@ class ModelRunner:
     def encode_ahead(self, sequence: Sequence) -> Future[PreparedPrompt]:
         """`sequence`'s prompt, done once its screenshots are encoded off this thread."""
         return self._ahead.after(sequence)
+
+    def images_at_hand(
+        self,
+        reuse_key: str | None,
+        token_ids: tuple[int, ...],
+        spans: tuple[tuple[int, int], ...],
+        digests: tuple[str, ...],
+    ) -> set[int]:
+        """Which of a prompt's images (indices) need no encoding made now: inside its
+        thread's cached prefix, or encoded or being encoded (for `PromptPreparer`)."""
+        covered = self._covered_tokens(reuse_key, token_ids, spans, digests)
+        return {
+            index
+            for index, ((_, end), digest) in enumerate(zip(spans, digests, strict=True))
+            if end <= covered or self._ahead.at_hand(digest)
+        }
+
+    def _covered(self, reuse_key: str | None, prompt: PreparedPrompt) -> int:
+        return self._covered_tokens(
+            reuse_key, prompt.token_ids, prompt.image_spans, prompt.image_digests
+        )
+
+    def _covered_tokens(
+        self,
+        reuse_key: str | None,
+        token_ids: tuple[int, ...],
+        spans: tuple[tuple[int, int], ...],
+        digests: tuple[str, ...],
+    ) -> int:
+        """Tokens of a prompt its thread's cached prefix holds now (what `prefix_for`
+        would reuse, unless the prefix goes first)."""
+        if reuse_key is None:
+            return 0
+        return self._prefixes.reusable(reuse_key, token_ids, spans, digests)
 
     def prefix_for(self, sequence: Sequence) -> PrefixHit | None:
         """The cached prefix of the request's thread it can start from, if any."""

@@ -119,6 +119,16 @@ class BatchScheduler:
         with self._wake:
             self._policy.check_room()
 
+    def images_at_hand(
+        self,
+        reuse_key: str | None,
+        token_ids: tuple[int, ...],
+        spans: tuple[tuple[int, int], ...],
+        digests: tuple[str, ...],
+    ) -> set[int]:
+        """Which of a prompt's images need no encoding made now (see `ModelRunner`)."""
+        return self._runner.images_at_hand(reuse_key, token_ids, spans, digests)
+
     def submit(self, sequence: Sequence) -> None:
         with self._wake:
             if self._closed or not self._thread.is_alive():

@@ -281,8 +281,10 @@ class TransformersEngine(EngineStatus):
         return self._prepared().render(request)
 
     def prepare(self, request: GenerationRequest) -> PreparedPrompt:
-        """Token ids, image patches and positions of `request` (CPU work, any thread)."""
-        return self._prepared().prepare(request)
+        """Token ids, image patches and positions of `request` (CPU work, any thread);
+        a screenshot whose encoding the engine holds is left without patches until read."""
+        at_hand = self._scheduler.images_at_hand if self._scheduler is not None else None
+        return self._prepared().prepare(request, at_hand)
 
     async def close(self) -> None:
         self._state = EngineState.CLOSED

@@ -20,7 +20,7 @@ def _prompt(tokens: int) -> PreparedPrompt:
         positions=torch.arange(tokens).expand(4, -1),
         rope_delta=0,
         mm_token_type_ids=torch.zeros(tokens, dtype=torch.long),
-        pixel_values=None,
+        image_patches=(),
         image_grid_thw=None,
         image_digests=(),
     )
