@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import itertools
 
+from bench import follow_up_profile
 from bench.stats import percentile
 from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
 from bot.engine.config import ENCODER_WORKERS
@@ -315,11 +316,13 @@ PATHS = ("engine", "naive")
 
 
 ADMITTED: list[float] = []  # when each request joined a batch (the engines' queue-wait report)
+OBSERVED: dict[str, list[float]] = {}  # every metric the engine reported, for the profile
 
 
 def _observe(name: str, value: float) -> None:
     if name == "supportbot_engine_queue_wait_seconds":
         ADMITTED.append(time.perf_counter())
+    OBSERVED.setdefault(name, []).append(value)
 
 
 async def decode_gaps_while_joining(
@@ -444,6 +447,7 @@ async def run(
     naive_sample: int | None = None,
     rounds: int = 1,
     encoder_workers: int = ENCODER_WORKERS,
+    profile_follow_up: bool = False,
 ) -> None:
     from transformers import AutoProcessor
 
@@ -540,6 +544,12 @@ async def run(
                     f"| {peaks[name]:.1f} | {paired} |",
                     flush=True,
                 )
+    if profile_follow_up:  # last: a run killed at its limit has every table above
+        print()
+        for line in await follow_up_profile.report(
+            engine, lambda: fresh_screenshot((1280, 800)), OBSERVED
+        ):
+            print(line, flush=True)
     await engine.close()
 
 
@@ -579,6 +589,12 @@ def main() -> int:
         default=None,
         help="run the naive path on only this many of each concurrency level's requests",
     )
+    parser.add_argument(
+        "--profile-follow-up",
+        action="store_true",
+        help="after the tables, split a follow-up's first token and profile its prefill "
+        "(bench/follow_up_profile.py)",
+    )
     args = parser.parse_args()
     tokens = args.tokens or (8 if args.smoke else 256)
     levels = [int(n) for n in (args.concurrency or ("1,2" if args.smoke else "1,8,32")).split(",")]
@@ -595,6 +611,7 @@ def main() -> int:
             args.naive_sample,
             args.rounds,
             args.encoder_workers,
+            args.profile_follow_up,
         )
     )
     return 0

@@ -138,7 +138,7 @@ step "start-up eager" 55 "$PYTHON" bench/startup_time.py --mode eager
 step "start-up cuda-graphs, fresh" 55 "$PYTHON" bench/startup_time.py --mode cuda-graphs
 step "start-up cuda-graphs, restart" 55 "$PYTHON" bench/startup_time.py --mode cuda-graphs
 step "benchmark, cuda-graphs" 180 "$PYTHON" bench/engine_bench.py --decode-mode cuda-graphs \
-    --tokens 256 --concurrency 1,8,32 --naive-sample 2
+    --tokens 256 --concurrency 1,8,32 --naive-sample 2 --profile-follow-up
 step "start-up compile, fresh" 60 "$PYTHON" bench/startup_time.py --mode compile
 
 report

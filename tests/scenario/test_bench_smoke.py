@@ -23,6 +23,7 @@ def test_engine_benchmark_smoke_run_prints_its_table() -> None:
             "4",
             "--concurrency",
             "1,2",
+            "--profile-follow-up",
         ],
         capture_output=True,
         text=True,
@@ -38,3 +39,8 @@ def test_engine_benchmark_smoke_run_prints_its_table() -> None:
     assert {row.split("|")[2].strip() for row in rows} == {"each its own", "2 shared"}
     assert {row.split("|")[3].strip() for row in rows} == {"naive", "engine"}
     assert len(rows) == 8  # two levels x two kinds of screenshots x two paths
+    # the follow-up's split, and its prefill's operators
+    held = next(line for line in out.splitlines() if line.startswith("| prompt tokens held"))
+    reused, total = (int(n) for n in held.split("|")[2].split(" of "))
+    assert 0 < reused < total
+    assert "| follow-up prefill alone, this thread | ms |" in out and "aten::" in out

@@ -73,9 +73,7 @@ def test_a_prompt_is_prepared_as_the_processor_itself_prepares_it(
     request = _ask(*shots)
     processor, model = tiny_engine._processor, tiny_engine._model
     images = [decode_for_model(shot) for shot in shots]
-    own = processor(
-        text=[tiny_engine.render(request)], images=images or None, return_tensors="pt"
-    )
+    own = processor(text=[tiny_engine.render(request)], images=images or None, return_tensors="pt")
 
     prompt = _preparer(tiny_engine).prepare(request)
 
