@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -17,7 +16,7 @@ from bot.engine.chunked_prefill import ChunkedPrefill
 from bot.engine.encode_ahead import ENCODED_AHEAD
 from bot.engine.image_grids import ImageGrids
 from bot.engine.images import decode_for_model
-from bot.engine.preparation import PromptPreparer
+from bot.engine.preparation import EncodingsAtHand, PromptPreparer
 from bot.engine.prepared import PreparedPrompt
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.observed_engine import start_observed_engine
@@ -44,7 +43,10 @@ SIDEWAYS = _upright_after_exif((700, 300))
 
 
 def _ask(*shots: bytes, key: str | None = None) -> GenerationRequest:
-    parts = (*(ImagePart(shot) for shot in shots), TextPart("what is this?"))
+    parts: tuple[ImagePart | TextPart, ...] = (
+        *(ImagePart(shot) for shot in shots),
+        TextPart("what is this?"),
+    )
     return GenerationRequest(
         messages=(SYSTEM, ChatMessage(Role.USER, parts)), max_new_tokens=4, reuse_key=key
     )
@@ -57,9 +59,27 @@ def _preparer(engine: TransformersEngine) -> PromptPreparer:
     )
 
 
-def _patches(prompt: PreparedPrompt) -> torch.Tensor | None:
-    made = [image.patches for image in prompt.images_from(0)]
-    return torch.cat(made) if made else None
+def _patches(prompt: PreparedPrompt) -> torch.Tensor:
+    return torch.cat([image.patches for image in prompt.images_from(0)])
+
+
+Question = tuple[str | None, tuple[int, ...], tuple[tuple[int, int], ...], tuple[str, ...]]
+
+
+def _holding(images: set[int], asked: list[Question] | None = None) -> EncodingsAtHand:
+    """An engine's answer that it holds the encodings of `images` (the questions kept)."""
+
+    def at_hand(
+        reuse_key: str | None,
+        token_ids: tuple[int, ...],
+        spans: tuple[tuple[int, int], ...],
+        digests: tuple[str, ...],
+    ) -> set[int]:
+        if asked is not None:
+            asked.append((reuse_key, token_ids, spans, digests))
+        return images
+
+    return at_hand
 
 
 @pytest.mark.parametrize(
@@ -80,6 +100,7 @@ def test_a_prompt_is_prepared_as_the_processor_itself_prepares_it(
     assert list(prompt.token_ids) == own["input_ids"][0].tolist()
     assert torch.equal(prompt.mm_token_type_ids, own["mm_token_type_ids"][0].to(torch.long))
     if shots:
+        assert prompt.image_grid_thw is not None
         assert torch.equal(prompt.image_grid_thw, own["image_grid_thw"])
         assert torch.equal(_patches(prompt), own["pixel_values"])
         rope, delta = model.model.get_rope_index(
@@ -99,13 +120,10 @@ def test_a_screenshot_seen_lately_whose_encoding_is_at_hand_gets_no_patches_unti
 ) -> None:
     preparer = _preparer(tiny_engine)
     first = preparer.prepare(_ask(TALL, WIDE))
-    asked: list[tuple[Any, ...]] = []
+    asked: list[Question] = []
 
-    def at_hand(*question: Any) -> set[int]:
-        asked.append(question)
-        return {1}  # the second screenshot's encoding is held
-
-    again = preparer.prepare(_ask(TALL, WIDE, key="T1"), at_hand)
+    # the second screenshot's encoding is held
+    again = preparer.prepare(_ask(TALL, WIDE, key="T1"), _holding({1}, asked))
 
     (key, token_ids, spans, digests), *_ = asked
     assert (key, token_ids, spans, digests) == (
@@ -124,7 +142,7 @@ def test_a_screenshot_seen_lately_whose_encoding_is_at_hand_gets_no_patches_unti
 def test_a_screenshot_not_seen_lately_is_processed_whatever_the_engine_holds(
     tiny_engine: TransformersEngine,
 ) -> None:
-    prompt = _preparer(tiny_engine).prepare(_ask(WIDE), lambda *question: {0})
+    prompt = _preparer(tiny_engine).prepare(_ask(WIDE), _holding({0}))
 
     assert [patches.made for patches in prompt.image_patches] == [True]
 
@@ -134,7 +152,7 @@ def test_patches_left_for_later_give_the_same_encoding_when_the_encoder_reads_th
 ) -> None:
     preparer = _preparer(tiny_engine)
     eager = preparer.prepare(_ask(WIDE))
-    lazy = preparer.prepare(_ask(WIDE), lambda *question: {0})
+    lazy = preparer.prepare(_ask(WIDE), _holding({0}))
     encoder = ChunkedPrefill(tiny_engine._model)
 
     with torch.inference_mode():
