@@ -101,31 +101,55 @@ STAGED_ROWS = 6  # token id, text position, three rope positions, write column
 class StaticInputs:
     """The device buffers a decode step reads, at one address until the cache grows.
 
-    The host fills `host` and copies it to `staged` in one transfer before the
-    step; the step only takes views of `staged` and `columns`, so a captured
-    CUDA graph replays with whatever the host staged last. `spare` is a second
-    host buffer: the next step is prepared in it while a step runs, without
-    touching the one a non-blocking copy may still be reading.
+    The host fills `host_for(bucket)` and copies it to `staged_for(bucket)` in
+    one transfer before the step; the step only takes views of those and of
+    `columns`, so a captured CUDA graph replays with whatever the host staged
+    last. The spare host buffer takes the next step, prepared while a step
+    runs, without touching the one a non-blocking copy may still be reading.
+    Each buffer is flat and a bucket's [rows, bucket] block is its first
+    rows * bucket values: a strided block (`[:, :bucket]` of [rows, slots])
+    would make the copy go through a pageable temporary and wait for the host.
     """
 
     def __init__(self, slots: int, columns: int, device: torch.device) -> None:
         pinned = device.type == "cuda"  # a pinned source lets the copy run without a host wait
-        self.host = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, pin_memory=pinned)
-        self.spare = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, pin_memory=pinned)
-        self.staged = torch.zeros((STAGED_ROWS, slots), dtype=torch.long, device=device)
+        size = STAGED_ROWS * slots
+        self._host = torch.zeros(size, dtype=torch.long, pin_memory=pinned)
+        self._spare = torch.zeros(size, dtype=torch.long, pin_memory=pinned)
+        self._staged = torch.zeros(size, dtype=torch.long, device=device)
         self.columns = torch.arange(columns, device=device)
+
+    def host_for(self, bucket: int) -> torch.Tensor:
+        """[rows, bucket] host block the next copy sends."""
+        return _block(self._host, bucket)
+
+    def spare_for(self, bucket: int) -> torch.Tensor:
+        """[rows, bucket] block of the host buffer not being sent."""
+        return _block(self._spare, bucket)
+
+    def swap(self) -> None:
+        """The spare host buffer (prepared meanwhile) is the one sent next."""
+        self._host, self._spare = self._spare, self._host
+
+    def staged_for(self, bucket: int) -> torch.Tensor:
+        """[rows, bucket] device block the step reads."""
+        return _block(self._staged, bucket)
 
     def ids(self, bucket: int) -> torch.Tensor:
         """[bucket, 1] token each slot feeds."""
-        return self.staged[0, :bucket].unsqueeze(1)
+        return self.staged_for(bucket)[0].unsqueeze(1)
 
     def positions(self, bucket: int) -> torch.Tensor:
         """[4, bucket, 1] text and rope positions of each slot's token."""
-        return self.staged[1:5, :bucket].unsqueeze(-1)
+        return self.staged_for(bucket)[1:5].unsqueeze(-1)
 
     def write_at(self, bucket: int) -> torch.Tensor:
         """[bucket] column each slot writes."""
-        return self.staged[5, :bucket]
+        return self.staged_for(bucket)[5]
+
+
+def _block(flat: torch.Tensor, bucket: int) -> torch.Tensor:
+    return flat[: STAGED_ROWS * bucket].view(STAGED_ROWS, bucket)
 
 
 class SlotCache:
@@ -307,8 +331,8 @@ class SlotCache:
         running = tuple(feeds)
         if self._prepared == (bucket, running):
             # Prepared while the last step ran: only the tokens it chose are new.
-            self.inputs.host, self.inputs.spare = self.inputs.spare, self.inputs.host
-            host = self.inputs.host[:, :bucket]
+            self.inputs.swap()
+            host = self.inputs.host_for(bucket)
             tokens = torch.tensor([feeds[slot][0] for slot in running])
             host[0].index_copy_(0, self._running, tokens)
         else:
@@ -321,7 +345,7 @@ class SlotCache:
             for slot in self.joining:  # a slot being prefilled keeps its columns
                 if slot < bucket:
                     writes[slot] = self.scratch_column
-            host = self.inputs.host[:, :bucket]
+            host = self.inputs.host_for(bucket)
             host.copy_(torch.tensor([ids, texts, ropes, ropes, ropes, writes]))
             # What the next step adds for the same rows: one position and one column each.
             self._moves = torch.tensor([[0] * bucket, *[moving] * 5])
@@ -329,7 +353,7 @@ class SlotCache:
         self._staged, self._prepared = (bucket, running), None
         # One transfer per step. A host buffer is written again only after the
         # step's tokens were read back, which waits for this copy.
-        self.inputs.staged[:, :bucket].copy_(host, non_blocking=True)
+        self.inputs.staged_for(bucket).copy_(host, non_blocking=True)
         return StepShape(bucket, width_for(max(lengths) + 1, self.columns))
 
     def bind(self, shape: StepShape) -> StepInputs:
@@ -363,7 +387,7 @@ class SlotCache:
         if self._staged is None or self.inputs is None:
             return
         bucket = self._staged[0]
-        torch.add(self.inputs.host[:, :bucket], self._moves, out=self.inputs.spare[:, :bucket])
+        torch.add(self.inputs.host_for(bucket), self._moves, out=self.inputs.spare_for(bucket))
         self._prepared, self._staged = self._staged, None
 
     @property

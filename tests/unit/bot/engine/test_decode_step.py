@@ -78,7 +78,7 @@ def _profiled_step(
 def test_a_step_reads_nothing_back_and_runs_the_same_shapes_for_any_lengths(model: Any) -> None:
     decoder = Decoder(model, DecodeMode.EAGER)
     cache = _filled_cache(model, [5, 40, 3, 9])
-    inputs_at = cache.inputs.staged.data_ptr() if cache.inputs else None
+    inputs_at = cache.inputs.staged_for(1).data_ptr() if cache.inputs else None
     first_shape, first = _profiled_step(decoder, cache, {0: 7, 1: 11, 2: 13, 3: 2})
     cache.remove([1])  # a row leaves; the bucket stays 4 (slot 3 is still running)
     second_shape, second = _profiled_step(decoder, cache, {0: 21, 2: 5, 3: 8})
@@ -87,7 +87,7 @@ def test_a_step_reads_nothing_back_and_runs_the_same_shapes_for_any_lengths(mode
     assert "aten::scatter_" in {name for name, _ in first}  # the profile saw the step
     assert not HOST_READS & {name for name, _ in first}
     assert first == second  # operators and their input shapes, in order
-    assert cache.inputs is not None and cache.inputs.staged.data_ptr() == inputs_at
+    assert cache.inputs is not None and cache.inputs.staged_for(1).data_ptr() == inputs_at
 
 
 def _eager_capture(
@@ -102,12 +102,12 @@ def _eager_capture(
     def capture(shape: StepShape) -> Replay:
         generation = cache.generation
         assert cache.inputs is not None
-        staged = cache.inputs.staged.data_ptr()
+        staged = cache.inputs.staged_for(1).data_ptr()
         keys = cache.buffers()[0].data_ptr()
 
         def replay() -> torch.Tensor:
             assert cache.generation == generation, "replayed a capture of moved buffers"
-            assert cache.inputs is not None and cache.inputs.staged.data_ptr() == staged
+            assert cache.inputs is not None and cache.inputs.staged_for(1).data_ptr() == staged
             assert cache.buffers()[0].data_ptr() == keys
             replays.append((shape, generation))
             return decoder.step(cache, shape)

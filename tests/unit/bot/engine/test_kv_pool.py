@@ -92,7 +92,7 @@ async def engine(full_size_images: Path) -> AsyncIterator[TransformersEngine]:
 
 def _addresses(pool: SlotCache) -> list[int]:
     assert pool.inputs is not None
-    return [buffer.data_ptr() for buffer in pool.buffers()] + [pool.inputs.staged.data_ptr()]
+    return [buffer.data_ptr() for buffer in pool.buffers()] + [pool.inputs.staged_for(1).data_ptr()]
 
 
 async def test_long_prompts_and_a_big_screenshot_never_move_the_pool(

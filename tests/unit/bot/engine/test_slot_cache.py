@@ -131,15 +131,28 @@ def test_the_next_step_prepared_during_a_step_stages_what_staging_afresh_would()
         feeds = {slot: (token + slot, text, text + 2) for slot, text in texts.items()}
         expected = _staging(cache, feeds)
         assert cache.inputs is not None
-        host = cache.inputs.host.data_ptr()
+        host = cache.inputs.host_for(1).data_ptr()
         shape = cache.begin_step(feeds, pad_token=7)
-        assert cache.inputs.staged[:, : shape.bucket].tolist() == expected
+        assert cache.inputs.staged_for(shape.bucket).tolist() == expected
         # the prepared buffer is taken unless the rows changed (first step, a row left)
-        assert (cache.inputs.host.data_ptr() != host) == (step not in (0, 3))
+        assert (cache.inputs.host_for(1).data_ptr() != host) == (step not in (0, 3))
         assert expected[5][joiner] == cache.scratch_column
         cache.end_step()
         cache.prepare_next()  # as the runner does while the step's tokens come back
         texts = {slot: text + 1 for slot, text in texts.items()}
+
+
+def test_a_step_smaller_than_the_pool_is_staged_and_sent_as_one_contiguous_block() -> None:
+    """A strided source or target would send the copy through a pageable temporary."""
+    cache = SlotCache(layers=2)
+    cache.reserve(torch.zeros(1, 1, 1, 2), slots=8, columns=64)
+    cache.add(_rows(3, 5), [3, 5])
+    feeds = {slot: (20 + slot, text, text) for slot, text in cache.lengths.items()}
+    shape = cache.begin_step(feeds, pad_token=7)
+    assert cache.inputs is not None and shape.bucket < cache.slots
+    for block in (cache.inputs.host_for(shape.bucket), cache.inputs.staged_for(shape.bucket)):
+        assert block.shape == (6, shape.bucket) and block.is_contiguous()
+    assert cache.inputs.staged_for(shape.bucket).tolist() == _staging(cache, feeds)
 
 
 def test_a_claimed_slot_holds_its_prefix_and_decodes_only_once_joined() -> None:
