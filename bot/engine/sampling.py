@@ -13,10 +13,14 @@ class TokenChooser:
 
     Rows still short of their `min_new_tokens` cannot choose an end token.
     That rule runs on the device against an end-token mask made once per
-    device and vocabulary. The chosen ids are read back once per call: on a
-    GPU with one non-blocking copy into a pinned host buffer made once, and
-    the host waits for that copy only after `meanwhile` (the next step's
-    preparation) has run, while the device is still busy with this one.
+    device and vocabulary; which rows it holds for (and which rows are
+    greedy) go to the device through pinned host buffers made once, with
+    non-blocking copies: a copy from pageable memory would wait for the
+    device to finish the step. The chosen ids are read back once per call,
+    with one non-blocking copy into a pinned host buffer, and the host waits
+    for that copy only after `meanwhile` (the next step's preparation) has
+    run, while the device is still busy with this one. A pinned buffer is
+    written again only in a later call, after that wait.
     """
 
     def __init__(self, generation_config: Any) -> None:
@@ -30,6 +34,7 @@ class TokenChooser:
         self._top_p = float(generation_config.top_p or 1.0)
         self._end_masks: dict[tuple[torch.device, int], torch.Tensor] = {}
         self._read_back: dict[torch.device, tuple[torch.Tensor, torch.cuda.Event]] = {}
+        self._row_flags: dict[tuple[torch.device, str], torch.Tensor] = {}
 
     def _end_mask(self, logits: torch.Tensor) -> torch.Tensor:
         """[1, vocab] True at end tokens, on `logits`' device (made once, then reused)."""
@@ -54,14 +59,14 @@ class TokenChooser:
         logits = logits.float()
         if self.end_tokens and not all(may_end):
             # A masked fill, not `nonzero` indexing: no read back to size a tensor.
-            blocked = torch.tensor([not allowed for allowed in may_end]).to(logits.device)
+            blocked = self._flags([not allowed for allowed in may_end], logits.device, "ended")
             logits = logits.masked_fill(blocked.unsqueeze(1) & self._end_mask(logits), -torch.inf)
         if not self._sample or (greedy and all(greedy)):
             chosen = logits.argmax(dim=-1)
         else:
             chosen = self._sampled(logits)
             if any(greedy):
-                rows = torch.tensor(list(greedy)).to(logits.device)
+                rows = self._flags(greedy, logits.device, "greedy")
                 chosen = torch.where(rows, logits.argmax(dim=-1), chosen)
         if chosen.device.type != "cuda":  # host memory already: reading it is the read back
             if meanwhile is not None:
@@ -74,6 +79,19 @@ class TokenChooser:
             meanwhile()
         copied.synchronize()  # the one wait for the device per call
         return [int(token) for token in host[: chosen.shape[0]].tolist()]
+
+    def _flags(self, flags: Sequence[bool], device: torch.device, name: str) -> torch.Tensor:
+        """[rows] bool `flags` on `device`, sent without waiting for the device."""
+        if device.type != "cuda":
+            return torch.tensor(list(flags), dtype=torch.bool, device=device)
+        key = (device, name)
+        host = self._row_flags.get(key)
+        if host is None or host.shape[0] < len(flags):
+            host = torch.empty(max(64, len(flags)), dtype=torch.bool, pin_memory=True)
+            self._row_flags[key] = host
+        rows = host[: len(flags)]
+        rows.copy_(torch.tensor(list(flags), dtype=torch.bool))
+        return rows.to(device, non_blocking=True)
 
     def _pinned(self, chosen: torch.Tensor) -> tuple[torch.Tensor, torch.cuda.Event]:
         """A pinned host buffer for `chosen`'s ids and an event marking its copy (kept)."""
