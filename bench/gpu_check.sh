@@ -11,9 +11,14 @@
 # output and the table so far. Runs the gpu-marked tests, times
 # start-up (weights loaded to ready) per decode mode for the full-size
 # Qwen3-VL-8B architecture, runs the engine benchmark, and writes one markdown
-# file: a summary table, then every step's raw output.
+# file: a summary table, then the last lines of every step's output; each step's
+# whole output is kept beside it, in OUTPUT-logs/ (tracebacks included).
 #
 #   bench/gpu_check.sh [OUTPUT.md]        (default: gpu-check-<UTC time>.md)
+#
+# On a machine whose results come back from one folder, write the report there
+# (bench/gpu_check.sh /that/folder/gpu-check.md): the steps' own logs live in a
+# temporary folder that goes with the check.
 #
 # Budget (seconds, each step killed at its limit and reported as such), 465 in all,
 # after the import check (about 20 s):
@@ -25,6 +30,8 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1  # a step killed at its limit keeps every line it printed
 PYTHON="${PYTHON:-python3}"
 OUT="${1:-gpu-check-$(date -u +%Y%m%dT%H%M%SZ).md}"
+LOGS="${OUT%.md}-logs"
+mkdir -p "$(dirname "$OUT")"
 WORK="$(mktemp -d)"
 trap 'report; rm -rf "$WORK"' EXIT
 child=""  # the running step's process: stopped with the check
@@ -36,6 +43,7 @@ current=""  # the step running now, reported as interrupted if the check is stop
 # The report so far: rewritten after each step, so an interrupted check leaves one.
 report() {
     [ -f "$WORK/machine" ] || return 0
+    if [ -f "$WORK/steps" ]; then mkdir -p "$LOGS" && cp "$WORK"/*.log "$LOGS"/; fi
     {
         echo "# GPU check, $(date -u '+%Y-%m-%d %H:%M UTC')"
         echo
@@ -138,9 +146,9 @@ step "start-up eager" 55 "$PYTHON" bench/startup_time.py --mode eager
 step "start-up cuda-graphs, fresh" 55 "$PYTHON" bench/startup_time.py --mode cuda-graphs
 step "start-up cuda-graphs, restart" 55 "$PYTHON" bench/startup_time.py --mode cuda-graphs
 step "benchmark, cuda-graphs" 180 "$PYTHON" bench/engine_bench.py --decode-mode cuda-graphs \
-    --tokens 256 --concurrency 1,8,32 --naive-sample 2 --profile-follow-up
+    --tokens 256 --concurrency 1,8,32 --naive-sample 1 --profile-follow-up
 step "start-up compile, fresh" 60 "$PYTHON" bench/startup_time.py --mode compile
 
 report
-echo "wrote $OUT"
-sed -n '1,20p' "$OUT"
+echo "wrote $OUT (whole logs in $LOGS)"
+sed -n '/^## /q;p' "$OUT"  # the summary, up to the first step's output
