@@ -11,7 +11,10 @@ one decode step in 16 operators a layer, every one capture-safe:
 
 - RMSNorm is `torch.nn.functional.rms_norm` (one fused kernel on CUDA);
   the Q and K head norms run as one over all heads, the weights applied
-  after, rounding as transformers does (normalise, cast, then scale);
+  after, rounding as transformers does (normalise, cast, then scale); the
+  layer norms take their weight inside the kernel, so in bf16 they scale
+  before the cast where transformers scales after (a rounding apart: the
+  fused step's logits stay within the tests' tolerance of the model's);
 - one QKV and one gate/up matrix product, split with views;
 - rotary on Q and K together: `x * cos + swap_halves(x) * signed_sin`, the
   sign of `rotate_half` folded into the sine, computed once per step;
