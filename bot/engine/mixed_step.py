@@ -15,7 +15,8 @@ attention differs per row: `mixed_attention` splits the packed queries into
 the decode part (a batch of one-token rows against the pool's first `rows`
 slots, the views a decode step reads) and each chunk (against its own slot's
 columns, causal from what the slot already holds), and runs the model's own
-attention on each part. Nothing of the pool is copied: each layer writes
+attention on each part (for SDPA, on the unexpanded key/value heads:
+`grouped_attention`). Nothing of the pool is copied: each layer writes
 every token's keys and values at its (slot, column) with one indexed write.
 
 A mixed step runs eagerly whatever the decode mode: captured graphs are for
@@ -73,7 +74,10 @@ def mixed_attention(
 ) -> tuple[torch.Tensor, None]:
     """Attention for a packed step: `query` [1, heads, tokens, dim]; `key`/`value` the pool."""
     plan: MixedPlan = kwargs.pop(PLAN_ARGUMENT)
-    attend = ALL_ATTENTION_FUNCTIONS.get_interface(plan.base, sdpa_attention_forward)
+    if plan.base == "sdpa":  # without K/V expanded per query head: see `grouped_attention`
+        attend: Any = grouped_attention
+    else:
+        attend = ALL_ATTENTION_FUNCTIONS.get_interface(plan.base, sdpa_attention_forward)
     parts: list[torch.Tensor] = []
     if plan.rows:
         assert plan.decode_mask is not None
@@ -97,6 +101,37 @@ def mixed_attention(
 
 
 AttentionInterface.register(ATTENTION_NAME, mixed_attention)
+
+
+def grouped_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    scaling: float | None = None,
+    **_: Any,
+) -> tuple[torch.Tensor, None]:
+    """The model's SDPA attention (`query` [b, heads, q, dim], the result [b, q, heads,
+    dim]) against `key`/`value` [b, kv heads, k, dim] as they are: each key/value head's
+    `group` query heads are stacked as one head's `group * q` queries, the mask repeated
+    beside them. With a mask, transformers' own SDPA path expands K and V to every query
+    head (`repeat_kv`), a copy of the pool's columns per layer that grows with the batch.
+    """
+    batch, heads, length, dim = query.shape
+    kv_heads = key.shape[1]
+    group = heads // kv_heads
+    stacked = query.reshape(batch, kv_heads, group * length, dim)
+    mask = attention_mask
+    if length > 1:  # one mask row per query token, for each of the group's heads
+        width = mask.shape[-1]
+        mask = mask.unsqueeze(2).expand(batch, 1, group, length, width)
+        mask = mask.reshape(batch, 1, group * length, width)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        stacked, key, value, attn_mask=mask, scale=scaling
+    )
+    return out.view(batch, heads, length, dim).transpose(1, 2).contiguous(), None
 
 
 @contextmanager

@@ -19,11 +19,14 @@ import pytest
 import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText, AutoProcessor
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
 from bot.engine.chunked_prefill import ChunkedPrefill, PartialPrefill
 from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
+from bot.engine.fusion import additive_mask
+from bot.engine.mixed_step import grouped_attention
 from bot.engine.policy import BatchLimits, BatchPolicy
 from bot.engine.prefix_cache import PrefixStore
 from bot.engine.preparation import PromptPreparer
@@ -203,3 +206,31 @@ def test_the_step_budget_is_shared_oldest_first() -> None:
     assert policy.chunk_sizes([1200, 300]) == [512, 0]
     assert policy.chunk_sizes([176, 300, 900]) == [176, 300, 36]
     assert policy.chunk_sizes([]) == []
+
+
+@pytest.mark.parametrize("queries", [1, 7], ids=["decode-rows", "a-chunk"])
+def test_grouped_attention_is_the_models_sdpa_attention_without_expanding_keys(
+    queries: int,
+) -> None:
+    """Against transformers' own SDPA attention (which expands K/V per query head), with an
+    additive mask of decode rows or a causal chunk; key/value head i serves query heads
+    i * group .. i * group + group - 1, as `repeat_kv` lays them out."""
+    generator = torch.Generator().manual_seed(3)
+    rows, heads, kv_heads, dim, width = (3, 8, 2, 16, 12) if queries == 1 else (1, 8, 2, 16, 20)
+    module = torch.nn.Module()
+    module.num_key_value_groups = heads // kv_heads  # type: ignore[assignment]
+    module.is_causal = True  # type: ignore[assignment]
+    query = torch.randn(rows, heads, queries, dim, generator=generator)
+    key = torch.randn(rows, kv_heads, width, dim, generator=generator)
+    value = torch.randn(rows, kv_heads, width, dim, generator=generator)
+    held = torch.tensor([5, 9, 12])[:rows] if queries == 1 else torch.tensor([13])
+    # each query attends the columns up to its own: the last `queries` are the new ones
+    last = held.view(rows, 1, 1) - queries + torch.arange(queries).view(1, queries, 1)
+    allowed = (torch.arange(width).view(1, 1, width) <= last).unsqueeze(1)
+    mask = additive_mask(allowed, torch.float32)
+
+    ours, _ = grouped_attention(module, query, key, value, mask, scaling=0.3)
+    theirs, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=0.3)
+
+    assert ours.shape == theirs.shape == (rows, queries, heads, dim)
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
