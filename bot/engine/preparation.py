@@ -18,30 +18,26 @@ processor's own call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from bot.engine.image_grids import Grid, ImageGrids
 from bot.engine.image_tokens import rule_from_processor
 from bot.engine.images import decode_for_model
-from bot.engine.prepared import ImagePatches, PreparedPrompt, image_digest, image_spans_of
+from bot.engine.prepared import (
+    ImagePatches,
+    ImagesInPrompt,
+    PreparedPrompt,
+    image_digest,
+    image_spans_of,
+)
 from bot.engine.request import ChatMessage, GenerationRequest, ImagePart, TextPart
 
-
-class EncodingsAtHand(Protocol):
-    """Which of a prompt's images (indices) need no encoding made: the engine holds it
-    (`reuse_key` is the request's thread, `spans` each image's [start, end) tokens)."""
-
-    def __call__(
-        self,
-        reuse_key: str | None,
-        token_ids: tuple[int, ...],
-        spans: tuple[tuple[int, int], ...],
-        digests: tuple[str, ...],
-    ) -> set[int]: ...
+# Which of a prompt's images (indices) need no encoding made: the engine holds them.
+EncodingsAtHand = Callable[[ImagesInPrompt], set[int]]
 
 
 class PromptPreparer:
@@ -107,7 +103,7 @@ class PromptPreparer:
         token_ids = tuple(int(token) for token in input_ids[0].tolist())
         seen = [index for index in range(len(digests)) if index not in patches]
         spared = set(seen) & (
-            at_hand(request.reuse_key, token_ids, image_spans_of(kinds), digests)
+            at_hand(ImagesInPrompt(request.reuse_key, token_ids, image_spans_of(kinds), digests))
             if at_hand is not None and seen
             else set()
         )

@@ -64,6 +64,17 @@ class PromptImage:
 
 
 @dataclass(frozen=True)
+class ImagesInPrompt:
+    """Where a prompt's images sit, for asking which encodings the engine holds: the
+    request's thread, the prompt's token ids, each image's [start, end) tokens, its digest."""
+
+    reuse_key: str | None
+    token_ids: tuple[int, ...]
+    spans: tuple[tuple[int, int], ...]
+    digests: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PreparedPrompt:
     """One prompt's token ids, images and positions (batch of one, on the CPU).
 

@@ -32,7 +32,7 @@ from bot.engine.mixed_step import MixedResult, MixedStep
 from bot.engine.patch_embedding import embed_patches_as_linear
 from bot.engine.prefill_cache import GrowingCache
 from bot.engine.prefix_cache import CachedPrefix, PrefixHit, PrefixStore
-from bot.engine.prepared import PreparedPrompt, PromptImage
+from bot.engine.prepared import ImagesInPrompt, PreparedPrompt, PromptImage
 from bot.engine.sampling import TokenChooser
 from bot.engine.sequence import Sequence
 from bot.engine.slot_cache import SlotCache, bucket_for, pool_columns
@@ -146,39 +146,31 @@ class ModelRunner:
         """`sequence`'s prompt, done once its screenshots are encoded off this thread."""
         return self._ahead.after(sequence)
 
-    def images_at_hand(
-        self,
-        reuse_key: str | None,
-        token_ids: tuple[int, ...],
-        spans: tuple[tuple[int, int], ...],
-        digests: tuple[str, ...],
-    ) -> set[int]:
+    def images_at_hand(self, prompt: ImagesInPrompt) -> set[int]:
         """Which of a prompt's images (indices) need no encoding made now: inside its
         thread's cached prefix, or encoded or being encoded (for `PromptPreparer`)."""
-        covered = self._covered_tokens(reuse_key, token_ids, spans, digests)
+        covered = self._covered_tokens(prompt)
         return {
             index
-            for index, ((_, end), digest) in enumerate(zip(spans, digests, strict=True))
+            for index, ((_, end), digest) in enumerate(
+                zip(prompt.spans, prompt.digests, strict=True)
+            )
             if end <= covered or self._ahead.at_hand(digest)
         }
 
     def _covered(self, reuse_key: str | None, prompt: PreparedPrompt) -> int:
         return self._covered_tokens(
-            reuse_key, prompt.token_ids, prompt.image_spans, prompt.image_digests
+            ImagesInPrompt(reuse_key, prompt.token_ids, prompt.image_spans, prompt.image_digests)
         )
 
-    def _covered_tokens(
-        self,
-        reuse_key: str | None,
-        token_ids: tuple[int, ...],
-        spans: tuple[tuple[int, int], ...],
-        digests: tuple[str, ...],
-    ) -> int:
+    def _covered_tokens(self, prompt: ImagesInPrompt) -> int:
         """Tokens of a prompt its thread's cached prefix holds now (what `prefix_for`
         would reuse, unless the prefix goes first)."""
-        if reuse_key is None:
+        if prompt.reuse_key is None:
             return 0
-        return self._prefixes.reusable(reuse_key, token_ids, spans, digests)
+        return self._prefixes.reusable(
+            prompt.reuse_key, prompt.token_ids, prompt.spans, prompt.digests
+        )
 
     def prefix_for(self, sequence: Sequence) -> PrefixHit | None:
         """The cached prefix of the request's thread it can start from, if any."""

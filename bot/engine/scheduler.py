@@ -32,6 +32,7 @@ from bot.engine.config import EngineConfig
 from bot.engine.decode_mode import DecodeMode
 from bot.engine.policy import BatchPolicy
 from bot.engine.prefix_cache import PrefixHit, PrefixStore
+from bot.engine.prepared import ImagesInPrompt
 from bot.engine.runner import ModelRunner
 from bot.engine.sampling import TokenChooser
 from bot.engine.sequence import Sequence
@@ -119,15 +120,9 @@ class BatchScheduler:
         with self._wake:
             self._policy.check_room()
 
-    def images_at_hand(
-        self,
-        reuse_key: str | None,
-        token_ids: tuple[int, ...],
-        spans: tuple[tuple[int, int], ...],
-        digests: tuple[str, ...],
-    ) -> set[int]:
+    def images_at_hand(self, prompt: ImagesInPrompt) -> set[int]:
         """Which of a prompt's images need no encoding made now (see `ModelRunner`)."""
-        return self._runner.images_at_hand(reuse_key, token_ids, spans, digests)
+        return self._runner.images_at_hand(prompt)
 
     def submit(self, sequence: Sequence) -> None:
         with self._wake:

@@ -17,7 +17,7 @@ from bot.engine.encode_ahead import ENCODED_AHEAD
 from bot.engine.image_grids import ImageGrids
 from bot.engine.images import decode_for_model
 from bot.engine.preparation import EncodingsAtHand, PromptPreparer
-from bot.engine.prepared import PreparedPrompt
+from bot.engine.prepared import ImagesInPrompt, PreparedPrompt
 from bot.engine.transformers_engine import TransformersEngine
 from tests.support.observed_engine import start_observed_engine
 from tests.support.screenshots import render_error_screenshot
@@ -63,20 +63,12 @@ def _patches(prompt: PreparedPrompt) -> torch.Tensor:
     return torch.cat([image.patches for image in prompt.images_from(0)])
 
 
-Question = tuple[str | None, tuple[int, ...], tuple[tuple[int, int], ...], tuple[str, ...]]
-
-
-def _holding(images: set[int], asked: list[Question] | None = None) -> EncodingsAtHand:
+def _holding(images: set[int], asked: list[ImagesInPrompt] | None = None) -> EncodingsAtHand:
     """An engine's answer that it holds the encodings of `images` (the questions kept)."""
 
-    def at_hand(
-        reuse_key: str | None,
-        token_ids: tuple[int, ...],
-        spans: tuple[tuple[int, int], ...],
-        digests: tuple[str, ...],
-    ) -> set[int]:
+    def at_hand(prompt: ImagesInPrompt) -> set[int]:
         if asked is not None:
-            asked.append((reuse_key, token_ids, spans, digests))
+            asked.append(prompt)
         return images
 
     return at_hand
@@ -120,18 +112,12 @@ def test_a_screenshot_seen_lately_whose_encoding_is_at_hand_gets_no_patches_unti
 ) -> None:
     preparer = _preparer(tiny_engine)
     first = preparer.prepare(_ask(TALL, WIDE))
-    asked: list[Question] = []
+    asked: list[ImagesInPrompt] = []
 
     # the second screenshot's encoding is held
     again = preparer.prepare(_ask(TALL, WIDE, key="T1"), _holding({1}, asked))
 
-    (key, token_ids, spans, digests), *_ = asked
-    assert (key, token_ids, spans, digests) == (
-        "T1",
-        first.token_ids,
-        first.image_spans,
-        first.image_digests,
-    )
+    assert asked == [ImagesInPrompt("T1", first.token_ids, first.image_spans, first.image_digests)]
     assert [patches.made for patches in again.image_patches] == [True, False]
     assert again.token_ids == first.token_ids and torch.equal(again.positions, first.positions)
     # read after all (the encoding went in between): the processor's own patches
