@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,7 +84,9 @@ def run_bot(
             "slack_api_url": f"{slack_server.url}/api/",
             "slack_file_url_prefixes": [f"{slack_server.url}/files/"],
             "redis_url": redis_url,
-            "redis_key_prefix": f"supportbot-scenario-{slack_server.port}",
+            # Its own keys: a port can come round again in a session, and a bot that met
+            # an earlier one's keys would share its rate limits (stream starts) and history.
+            "redis_key_prefix": f"supportbot-scenario-{uuid.uuid4().hex[:12]}",
             "max_new_tokens": 24,
         }
         # As in the environment, one set of values: each helpdesk's own go to its settings.
