@@ -25,9 +25,15 @@ pytestmark = pytest.mark.slow
 STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
 
 
+# Words enough that the reply filter, which holds back the last SAFE_CONTEXT characters
+# after a whitespace, has shown some of them before the answer breaks off: the tiny
+# model's own words may have no whitespace at all, and then nothing is shown until the end.
+LEAD_IN = "The build fails because the proxy refuses the connection to the registry. " * 3
+
+
 class BreakingEngine(DelegatingEngine):
-    """The real engine's pieces, then `error`: a model that fails before its answer ends
-    (after all its pieces, so the reply filter has let some text through); with
+    """`LEAD_IN` and the real engine's pieces, then `error`: a model that fails before its
+    answer ends, after the reply filter has let some text through; with
     `before_first_word`, one that fails before it writes anything."""
 
     def __init__(self, inner: Engine, *, error: Exception, before_first_word: bool = False) -> None:
@@ -37,6 +43,7 @@ class BreakingEngine(DelegatingEngine):
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str | Queued]:
         if not self._early:
+            yield LEAD_IN
             async for piece in self._inner.stream(request):
                 yield piece
         raise self._error
