@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 
 import torch
@@ -37,13 +36,9 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.runner_beside import prepared_sequence, runner_beside
 from bot.engine import ChatMessage, GenerationRequest, ImagePart, Role, TextPart
-from bot.engine.decode_mode import DecodeMode
 from bot.engine.prefix_cache import CachedPrefix, PrefixStore
-from bot.engine.prepared import PreparedPrompt
-from bot.engine.runner import ModelRunner
-from bot.engine.sampling import TokenChooser
-from bot.engine.sequence import Sequence
 from bot.engine.transformers_engine import TransformersEngine
 
 QUEUED = "supportbot_engine_queue_wait_seconds"
@@ -109,20 +104,11 @@ def prefill_alone(
 ) -> list[str]:
     """Rows of the follow-up's prefill on this thread from its thread's prefix, and a table
     of its operators by self time (the last of `REPEATS` runs, after one to warm up)."""
-    model = engine._model
     prefixes = PrefixStore(2**40)
-    runner = ModelRunner(
-        model,
-        TokenChooser(model.generation_config),
-        config=dataclasses.replace(engine.config, decode_mode=DecodeMode.EAGER),
-        prefixes=prefixes,
-        context_window=engine.context_window,
-        pad_token_id=0,
-        observe=lambda name, value: None,
-    )
+    runner = runner_beside(engine, prefixes)
     key = first.reuse_key or "profiled-thread"
     with torch.inference_mode():
-        asked = _sequence(first, engine.prepare(first))
+        asked = prepared_sequence(first, engine.prepare(first))
         asked.start()
         runner.advance([asked], runner.prefill([asked], None))
         prefix = CachedPrefix(
@@ -132,15 +118,17 @@ def prefill_alone(
         )
         runner.release([asked])
     prompt = engine.prepare(follow_up)
+    reused: list[int] = []  # tokens each run took from the thread's prefix
 
     def once() -> None:
         prefixes.keep(key, prefix)
-        sequence = _sequence(dataclasses.replace(follow_up, reuse_key=key), prompt)
+        sequence = prepared_sequence(dataclasses.replace(follow_up, reuse_key=key), prompt)
         sequence.start()
         with torch.inference_mode():
             hit = runner.prefix_for(sequence)
             runner.advance([sequence], runner.prefill([sequence], hit))
         runner.release([sequence])
+        reused.append(hit.length if hit is not None else 0)
 
     walls = [_timed(once) for _ in range(REPEATS + 1)][1:]
     on_gpu = torch.cuda.is_available()
@@ -155,25 +143,10 @@ def prefill_alone(
         "| --- | --- |",
         f"| wall, median of {REPEATS} | {_ms(walls)} |",
         f"| {'device' if on_gpu else 'CPU'} busy (profiler, one run) | {busy:.1f} |",
-        f"| new prompt tokens prefilled | {len(prompt) - prefix_length(prefix, prompt)} |",
+        f"| new prompt tokens prefilled | {len(prompt) - reused[-1]} |",
         "",
         events.table(sort_by=f"self_{where}_time_total", row_limit=15),
     ]
-
-
-def prefix_length(prefix: CachedPrefix, prompt: PreparedPrompt) -> int:
-    """How many of `prompt`'s tokens `prefix` holds (what a hit reuses)."""
-    store = PrefixStore(2**40)
-    store.keep("t", prefix)
-    return store.reusable("t", prompt.token_ids, prompt.image_spans, prompt.image_digests)
-
-
-def _sequence(request: GenerationRequest, prompt: PreparedPrompt) -> Sequence:
-    prepared: Future[PreparedPrompt] = Future()
-    prepared.set_result(prompt)
-    return Sequence(
-        request, prepared, lambda item: None, max_new_tokens=request.max_new_tokens or 1
-    )
 
 
 def _ms(seconds: list[float]) -> str:
