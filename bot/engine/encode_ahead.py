@@ -43,7 +43,7 @@ import torch
 
 from bot.engine.chunked_prefill import ChunkedPrefill
 from bot.engine.encoder_cache import Encoding, HeldEncodings
-from bot.engine.prepared import PreparedPrompt, PromptImage
+from bot.engine.prepared import ImagesInPrompt, PreparedPrompt, PromptImage
 from bot.engine.sequence import Sequence
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ class AheadEncoder:
     """Encodes prepared requests' screenshots on `workers` threads, within `budget_bytes`.
 
     `budget_bytes` of 0 turns it off: `after` hands back the preparation itself.
-    `covered(reuse_key, prompt)` says how many of a prompt's tokens its thread's
-    cached prefix holds now (images among them are not encoded). On a GPU each thread encodes on a
+    `covered` says how many of a prompt's tokens its thread's cached prefix holds now
+    (images among them are not encoded). On a GPU each thread encodes on a
     CUDA stream of its own, beside the model thread's.
     """
 
@@ -71,7 +71,7 @@ class AheadEncoder:
         workers: int,
         device: torch.device,
         observe: Callable[[str, float], None],
-        covered: Callable[[str | None, PreparedPrompt], int] = lambda key, prompt: 0,
+        covered: Callable[[ImagesInPrompt], int] = lambda images: 0,
     ) -> None:
         self._chunks = chunks
         self._covered = covered
@@ -142,7 +142,7 @@ class AheadEncoder:
     ) -> None:
         try:
             if not sequence.cancelled.is_set():
-                covered = self._covered(sequence.request.reuse_key, prompt)
+                covered = self._covered(prompt.images_in(sequence.request.reuse_key))
                 sequence.encoded = self._encoded(prompt, covered)
         except Exception:  # the model thread encodes it at admission, OOM handling and all
             log.warning(

@@ -52,6 +52,10 @@ class PromptPreparer:
         self._image_token = str(processor.image_token)
         self._image_token_id = int(processor.tokenizer.convert_tokens_to_ids(self._image_token))
         self._merge = int(processor.image_processor.merge_size) ** 2  # patches per token
+        # The image processor resizes by the same rule that counts the image tokens.
+        size = dict(processor.image_processor.size)
+        size["shortest_edge"], size["longest_edge"] = self._rule.min_pixels, self._rule.max_pixels
+        self._size = size
         self._grids = ImageGrids()
 
     def render(self, request: GenerationRequest) -> str:
@@ -102,11 +106,10 @@ class PromptPreparer:
             positions, rope_delta = text.expand(4, -1), 0
         token_ids = tuple(int(token) for token in input_ids[0].tolist())
         seen = [index for index in range(len(digests)) if index not in patches]
-        spared = set(seen) & (
-            at_hand(ImagesInPrompt(request.reuse_key, token_ids, image_spans_of(kinds), digests))
-            if at_hand is not None and seen
-            else set()
-        )
+        spared: set[int] = set()
+        if at_hand is not None and seen:
+            layout = ImagesInPrompt(request.reuse_key, token_ids, image_spans_of(kinds), digests)
+            spared = at_hand(layout) & set(seen)
         for index in spared:
             patches[index] = ImagePatches(make=partial(self._patches_again, request, index, known))
         wanted = [index for index in seen if index not in spared]
@@ -131,10 +134,9 @@ class PromptPreparer:
         if not indices:
             return []
         images = [decode_for_model(request.images[index].data) for index in indices]
-        processor = self._processor.image_processor
-        size = dict(processor.size)
-        size["shortest_edge"], size["longest_edge"] = self._rule.min_pixels, self._rule.max_pixels
-        inputs = processor(images=images, size=size, return_tensors="pt")
+        inputs = self._processor.image_processor(
+            images=images, size=self._size, return_tensors="pt"
+        )
         grids = [(int(t), int(h), int(w)) for t, h, w in inputs["image_grid_thw"].tolist()]
         pixels = torch.split(inputs["pixel_values"], [t * h * w for t, h, w in grids])
         return list(zip(pixels, grids, strict=True))

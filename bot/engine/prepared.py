@@ -94,6 +94,10 @@ class PreparedPrompt:
     def __len__(self) -> int:
         return len(self.token_ids)
 
+    def images_in(self, reuse_key: str | None) -> ImagesInPrompt:
+        """Where this prompt's images sit, as the request of thread `reuse_key`."""
+        return ImagesInPrompt(reuse_key, self.token_ids, self.image_spans, self.image_digests)
+
     @cached_property  # read at each chunk of a joiner; the token kinds never change
     def image_spans(self) -> tuple[tuple[int, int], ...]:
         """[start, end) token range of each image, in order."""

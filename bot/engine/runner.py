@@ -82,7 +82,7 @@ class ModelRunner:
             workers=config.encoder_workers,
             device=torch.device(model.device),
             observe=observe,
-            covered=self._covered,
+            covered=self._covered_tokens,
         )
         self._mixed = MixedStep(model, pad_token_id)
 
@@ -157,11 +157,6 @@ class ModelRunner:
             )
             if end <= covered or self._ahead.at_hand(digest)
         }
-
-    def _covered(self, reuse_key: str | None, prompt: PreparedPrompt) -> int:
-        return self._covered_tokens(
-            ImagesInPrompt(reuse_key, prompt.token_ids, prompt.image_spans, prompt.image_digests)
-        )
 
     def _covered_tokens(self, prompt: ImagesInPrompt) -> int:
         """Tokens of a prompt its thread's cached prefix holds now (what `prefix_for`

@@ -33,8 +33,8 @@ class TokenChooser:
         self._top_k = int(generation_config.top_k or 0)
         self._top_p = float(generation_config.top_p or 1.0)
         self._end_masks: dict[tuple[torch.device, int], torch.Tensor] = {}
-        self._read_back: dict[torch.device, tuple[torch.Tensor, torch.cuda.Event]] = {}
-        self._row_flags: dict[tuple[torch.device, str], torch.Tensor] = {}
+        self._read_back: dict[torch.device, torch.cuda.Event] = {}
+        self._pinned_buffers: dict[tuple[torch.device, str], torch.Tensor] = {}
 
     def _end_mask(self, logits: torch.Tensor) -> torch.Tensor:
         """[1, vocab] True at end tokens, on `logits`' device (made once, then reused)."""
@@ -73,34 +73,38 @@ class TokenChooser:
                 meanwhile()
             return [int(token) for token in chosen.tolist()]
         host, copied = self._pinned(chosen)
-        host[: chosen.shape[0]].copy_(chosen, non_blocking=True)
+        host.copy_(chosen, non_blocking=True)
         copied.record()
         if meanwhile is not None:
             meanwhile()
         copied.synchronize()  # the one wait for the device per call
-        return [int(token) for token in host[: chosen.shape[0]].tolist()]
+        return [int(token) for token in host.tolist()]
 
     def _flags(self, flags: Sequence[bool], device: torch.device, name: str) -> torch.Tensor:
         """[rows] bool `flags` on `device`, sent without waiting for the device."""
         if device.type != "cuda":
             return torch.tensor(list(flags), dtype=torch.bool, device=device)
-        key = (device, name)
-        host = self._row_flags.get(key)
-        if host is None or host.shape[0] < len(flags):
-            host = torch.empty(max(64, len(flags)), dtype=torch.bool, pin_memory=True)
-            self._row_flags[key] = host
-        rows = host[: len(flags)]
+        rows = self._pinned_rows((device, name), len(flags), torch.bool)
         rows.copy_(torch.tensor(list(flags), dtype=torch.bool))
         return rows.to(device, non_blocking=True)
 
     def _pinned(self, chosen: torch.Tensor) -> tuple[torch.Tensor, torch.cuda.Event]:
         """A pinned host buffer for `chosen`'s ids and an event marking its copy (kept)."""
-        kept = self._read_back.get(chosen.device)
-        if kept is None or kept[0].shape[0] < chosen.shape[0]:
-            rows = max(64, chosen.shape[0])
-            buffer = torch.empty(rows, dtype=torch.long, pin_memory=True)
-            kept = self._read_back[chosen.device] = (buffer, torch.cuda.Event())  # type: ignore[no-untyped-call]
-        return kept
+        buffer = self._pinned_rows((chosen.device, "chosen"), chosen.shape[0], torch.long)
+        event = self._read_back.get(chosen.device)
+        if event is None:
+            event = self._read_back[chosen.device] = torch.cuda.Event()  # type: ignore[no-untyped-call]
+        return buffer, event
+
+    def _pinned_rows(
+        self, key: tuple[torch.device, str], rows: int, dtype: torch.dtype
+    ) -> torch.Tensor:
+        """The first `rows` of a pinned host buffer kept under `key`, grown when short."""
+        buffer = self._pinned_buffers.get(key)
+        if buffer is None or buffer.shape[0] < rows:
+            buffer = torch.empty(max(64, rows), dtype=dtype, pin_memory=True)
+            self._pinned_buffers[key] = buffer
+        return buffer[:rows]
 
     def _sampled(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits / max(self._temperature, 1e-5)
